@@ -1,0 +1,22 @@
+// host:port parsing shared by config, CLI flags and dialers.
+import { ConfigError } from './errors.js';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** Parses "host:port", "[v6]:port" or ":port" (all interfaces). Throws ConfigError naming `what`. */
+export function parseHostPort(text: string, what: string, defaultHost = '0.0.0.0'): HostPort {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !(port >= 0 && port <= 65535)) {
+    throw new ConfigError('invalid_address', `${what}: "${text}" is not host:port`);
+  }
+  return { host: m[1] ?? (m[2] || defaultHost), port };
+}
+
+/** Formats a host and port, bracketing IPv6 literals. */
+export function formatHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

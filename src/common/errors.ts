@@ -1,0 +1,44 @@
+// One error class per failure domain, each carrying a stable string code.
+// Codes are part of the operator contract: logs, /status and tests match on them.
+
+/** Base class: a stable machine-readable code, a human message and an optional cause. */
+export class ZtmeshError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** Invalid configuration: names the key, the value and the reason. */
+export class ConfigError extends ZtmeshError {}
+
+/** Certificates, keys, CSRs and SPIFFE IDs that are malformed or fail verification. */
+export class PkiError extends ZtmeshError {}
+
+/** A caller could not prove its identity to the CA (maps to UNAUTHENTICATED/PERMISSION_DENIED). */
+export class AttestationError extends ZtmeshError {}
+
+/** A request that is well formed but not allowed (identity mismatch, rate limit, TTL). */
+export class PolicyError extends ZtmeshError {}
+
+/** The data path refused or lost a connection; code is the reason label. */
+export class ProxyError extends ZtmeshError {}
+
+/** The sidecar could not get a certificate from the CA; code is the CA's refusal or a transport error. */
+export class CaClientError extends ZtmeshError {}
+
+/** Wraps any thrown value with what we were doing, keeping its code if it has one. */
+export function describe(err: unknown): { code: string; message: string } {
+  if (err instanceof ZtmeshError) return { code: err.code, message: err.message };
+  if (err && typeof err === 'object' && 'code' in err && typeof (err as { code: unknown }).code === 'string') {
+    return { code: (err as { code: string }).code, message: String((err as unknown as Error).message ?? err) };
+  }
+  return { code: 'internal', message: err instanceof Error ? err.message : String(err) };
+}
+
+/** Marks a state that should be impossible; always a bug in ztmesh. */
+export function bug(message: string): never {
+  throw new Error(`BUG: ${message}`);
+}

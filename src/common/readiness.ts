@@ -1,0 +1,25 @@
+// Readiness as a set of registered tasks, as in ztunnel: ready when none is pending.
+// Components register a task at start and mark it done (or pending again) as state changes.
+
+/** Tracks named pending parts; the process is ready when the set is empty. */
+export class Readiness {
+  private readonly pending = new Set<string>();
+
+  /** Registers a part that must become ready; returns a handle to flip it. */
+  register(name: string): { ready(): void; notReady(): void } {
+    this.pending.add(name);
+    return {
+      ready: () => void this.pending.delete(name),
+      notReady: () => void this.pending.add(name),
+    };
+  }
+
+  isReady(): boolean {
+    return this.pending.size === 0;
+  }
+
+  /** The names still pending, sorted for stable output. */
+  pendingParts(): string[] {
+    return [...this.pending].sort();
+  }
+}

@@ -1,0 +1,9 @@
+// The pki part's public surface: pure certificate, key, CSR and SPIFFE ID functions.
+export * from './spiffe-id.js';
+export * from './keys.js';
+export * from './csr.js';
+export * from './pem.js';
+export * from './certificate.js';
+export * from './issuer.js';
+export * from './svid.js';
+export * from './verify.js';

@@ -1,0 +1,48 @@
+// Verifies a certificate chain against a set of trusted roots and extracts the SPIFFE ID.
+// Used by the CA for renewals; the data path relies on TLS itself plus spiffeIdOf().
+import { X509Certificate } from 'node:crypto';
+import { PkiError } from '../common/errors.js';
+import { parseSpiffeId } from './spiffe-id.js';
+import { spiffeIdOf } from './svid.js';
+
+/** Longest chain accepted: leaf + intermediates + root. */
+export const MAX_CHAIN_DEPTH = 5;
+
+export interface VerifiedChain {
+  spiffeId: string;
+  leaf: X509Certificate;
+}
+
+function checkValidity(cert: X509Certificate, nowMs: number, what: string): void {
+  if (nowMs < Date.parse(cert.validFrom)) throw new PkiError('cert_not_yet_valid', `${what} is not valid yet`);
+  if (nowMs > Date.parse(cert.validTo)) throw new PkiError('cert_expired', `${what} expired at ${new Date(Date.parse(cert.validTo)).toISOString()}`);
+}
+
+/**
+ * Verifies `chain` (leaf first, then intermediates) up to one of `roots` at time `nowMs`.
+ * Throws PkiError: `untrusted_chain`, `cert_expired`, `cert_not_yet_valid`, `not_a_leaf`, `no_spiffe_id`.
+ */
+export function verifySvidChain(chain: readonly (Buffer | X509Certificate)[], roots: readonly X509Certificate[], nowMs: number): VerifiedChain {
+  if (chain.length === 0) throw new PkiError('no_certificate', 'no certificate presented');
+  const certs = chain.map((c) => (c instanceof X509Certificate ? c : new X509Certificate(c)));
+  const leaf = certs[0]!;
+  if (leaf.ca) throw new PkiError('not_a_leaf', 'presented certificate is a CA certificate');
+  checkValidity(leaf, nowMs, 'certificate');
+  const spiffeId = spiffeIdOf(leaf);
+  if (!spiffeId) throw new PkiError('no_spiffe_id', 'certificate does not carry exactly one SPIFFE URI SAN');
+  parseSpiffeId(spiffeId);
+  let current = leaf;
+  const pool = certs.slice(1);
+  for (let depth = 0; depth < MAX_CHAIN_DEPTH; depth++) {
+    const root = roots.find((r) => current.checkIssued(r) && current.verify(r.publicKey));
+    if (root) {
+      checkValidity(root, nowMs, 'root certificate');
+      return { spiffeId, leaf };
+    }
+    const next = pool.find((c) => c.ca && current.checkIssued(c) && current.verify(c.publicKey));
+    if (!next) break;
+    checkValidity(next, nowMs, 'intermediate certificate');
+    current = next;
+  }
+  throw new PkiError('untrusted_chain', 'certificate does not chain to the trust bundle');
+}
