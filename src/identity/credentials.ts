@@ -46,3 +46,25 @@ export function makeTrustBundle(trustDomain: string, rootsDer: readonly Buffer[]
 export function certFingerprint(der: Buffer): string {
   return createHash('sha256').update(der).digest('hex');
 }
+
+/** What the data path, admin and webhook see of the identity at one instant. */
+export interface IdentitySnapshot {
+  state: IdentityState;
+  /** The last good SVID; present in `available`, `renewing` and `unavailable`, and kept (expired) in `expired`. */
+  svid?: Svid;
+  /** The trust bundle in force (bootstrap file first, then the CA's stream). */
+  bundle?: TrustBundle;
+}
+
+/** The one thing consumers depend on: current credentials plus change notifications. */
+export interface IdentitySource {
+  current(): IdentitySnapshot;
+  /** Calls `listener` at once with the current snapshot, then on every change. Returns unsubscribe. */
+  subscribe(listener: (snapshot: IdentitySnapshot) => void): () => void;
+}
+
+/** True when the snapshot holds an SVID that is valid at `nowMs` (the fail-closed check). */
+export function hasValidSvid(snapshot: IdentitySnapshot, nowMs: number): boolean {
+  const s = snapshot.svid;
+  return !!s && snapshot.state !== 'expired' && snapshot.state !== 'initializing' && nowMs >= s.notBeforeMs - 60_000 && nowMs < s.notAfterMs;
+}
