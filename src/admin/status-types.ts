@@ -1,0 +1,66 @@
+// The shapes the sidecar admin endpoint reports (DESIGN.md "Admin endpoint contract").
+// admin/ depends only on these interfaces; the sidecar's composition root fills them.
+
+/** One data-path listener as /status shows it; the data path fills these in. */
+export interface ListenerStatus {
+  name: string;
+  kind: 'inbound' | 'outbound' | 'transparent-inbound' | 'transparent-outbound' | string;
+  /** The bound address, e.g. "0.0.0.0:15006". */
+  address: string;
+  connectionsActive: number;
+  connectionsTotal: number;
+  denied: number;
+}
+
+/** Identity states of DESIGN.md (mirrors identity/credentials.ts without importing it). */
+export type IdentityStateName = 'initializing' | 'available' | 'renewing' | 'unavailable' | 'expired';
+
+/** The last failure, with its stable code. */
+export interface LastError {
+  code: string;
+  message: string;
+  /** RFC 3339 time of the failure. */
+  at: string;
+}
+
+export interface IdentityStatus {
+  spiffeId: string | null;
+  state: IdentityStateName;
+  serial: string | null;
+  notBefore: string | null;
+  notAfter: string | null;
+  /** When the next renewal attempt is scheduled (refresh point or backoff retry). */
+  refreshAt: string | null;
+  rotations: number;
+  consecutiveFailures: number;
+  lastRotation: string | null;
+  lastError: LastError | null;
+  /** SHA-256 of the current leaf's public key: changes on every rotation. */
+  publicKeySha256: string | null;
+  /** Seconds left until the SVID expires while the CA is unreachable; null while it is reachable. */
+  outageBudgetSeconds: number | null;
+}
+
+export interface TrustBundleStatus {
+  trustDomain: string;
+  sequence: number;
+  /** Where the bundle in force came from: the bootstrap file or the CA. */
+  source: 'file' | 'ca';
+  roots: { sha256: string; subject: string; notAfter: string }[];
+}
+
+export interface CaStatus {
+  address: string;
+  reachable: boolean;
+  lastContact: string | null;
+}
+
+/** The whole /status document. */
+export interface SidecarStatus {
+  identity: IdentityStatus;
+  trustBundle: TrustBundleStatus | null;
+  ca: CaStatus;
+  /** Seconds until the SVID expires while the CA is unreachable; null while reachable or without an SVID. */
+  outageBudgetSeconds: number | null;
+  listeners: ListenerStatus[];
+}
