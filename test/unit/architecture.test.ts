@@ -23,7 +23,7 @@ describe('architecture', () => {
     mkdirSync(join(root, 'test'), { recursive: true });
     writeFileSync(join(root, 'src/cli/x.ts'), 'export const x = 1;\n');
     writeFileSync(join(root, 'src/pki/y.ts'), "import { x } from '../cli/x.js';\nexport const y = x;\n");
-    writeFileSync(join(root, 'test/z.test.ts'), "it.only('z', () => {});\n");
+    writeFileSync(join(root, 'test/z.test.ts'), `${['it', 'only'].join('.')}('z', () => {});\n`);
     const r = run(root);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('pki/ must not import cli/');
