@@ -1,0 +1,100 @@
+// `ztmesh inject` over manifests: finds the pod template in each workload kind of a multi-document YAML stream.
+// Documents that need no change are re-emitted from their source text, byte for byte.
+import { parseAllDocuments, Document } from 'yaml';
+import { ConfigError } from '../common/errors.js';
+import { injectPod, type InjectOptions, type PodLike } from './inject.js';
+
+/** Where each supported kind keeps its pod (template). */
+const POD_PATHS: Record<string, readonly string[]> = {
+  Pod: [],
+  Deployment: ['spec', 'template'],
+  StatefulSet: ['spec', 'template'],
+  DaemonSet: ['spec', 'template'],
+  ReplicaSet: ['spec', 'template'],
+  ReplicationController: ['spec', 'template'],
+  Job: ['spec', 'template'],
+  CronJob: ['spec', 'jobTemplate', 'spec', 'template'],
+};
+
+/** One line for stderr per object looked at (injected or skipped with the reason). */
+export interface InjectNote {
+  kind: string;
+  name: string;
+  outcome: string;
+}
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Injects one Kubernetes object (or a List of them). Returns the new object, or the same reference when
+ * nothing changed, so callers can keep the original text.
+ */
+export function injectObject(obj: unknown, options: InjectOptions, notes: InjectNote[]): unknown {
+  if (!isObj(obj) || typeof obj.kind !== 'string') return obj;
+  const kind = obj.kind;
+  const name = String((obj.metadata as Obj | undefined)?.name ?? '<unnamed>');
+  if (kind === 'List' || (kind.endsWith('List') && Array.isArray(obj.items))) {
+    const items = (obj.items as unknown[] | undefined) ?? [];
+    const out = items.map((item) => injectObject(item, options, notes));
+    return out.every((v, i) => v === items[i]) ? obj : { ...obj, items: out };
+  }
+  const path = POD_PATHS[kind];
+  if (!path) return obj;
+  let pod: unknown = obj;
+  for (const key of path) pod = isObj(pod) ? pod[key] : undefined;
+  if (!isObj(pod)) {
+    notes.push({ kind, name, outcome: 'skipped: no pod template' });
+    return obj;
+  }
+  let result;
+  try {
+    result = injectPod(pod as PodLike, options);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(e.code, `${kind}/${name}: ${e.message}`, { cause: e });
+    throw e;
+  }
+  if (result.outcome !== 'injected') {
+    notes.push({ kind, name, outcome: `skipped: ${result.reason}` });
+    return obj;
+  }
+  notes.push({ kind, name, outcome: 'injected' });
+  return setPath(obj, path, result.pod);
+}
+
+function setPath(obj: Obj, path: readonly string[], value: unknown): Obj {
+  if (path.length === 0) return value as Obj;
+  const [head, ...rest] = path as [string, ...string[]];
+  return { ...obj, [head]: setPath(obj[head] as Obj, rest, value) };
+}
+
+/**
+ * Injects every supported object of a multi-document YAML text. Unchanged documents keep their exact text
+ * (comments, order, quoting); changed ones keep their leading "---" and comments and get a fresh body.
+ */
+export function injectManifests(source: string, options: InjectOptions): { output: string; notes: InjectNote[] } {
+  const docs = parseAllDocuments(source);
+  if (!Array.isArray(docs)) return { output: source, notes: [] }; // an empty stream
+  for (const [i, d] of docs.entries()) {
+    if (d.errors.length) throw new ConfigError('invalid_manifest', `document ${i + 1}: ${d.errors[0]!.message}`);
+  }
+  const notes: InjectNote[] = [];
+  let output = '';
+  docs.forEach((doc, i) => {
+    const start = i === 0 ? 0 : doc.range[0];
+    const end = i === docs.length - 1 ? source.length : docs[i + 1]!.range[0];
+    const original = doc.toJS({ maxAliasCount: 100 }) as unknown;
+    const injected = injectObject(original, options, notes);
+    if (injected === original || !doc.contents) {
+      output += source.slice(start, end);
+      return;
+    }
+    const bodyStart = doc.contents.range[0];
+    const fresh = new Document(injected, { aliasDuplicateObjects: false }).toString({ lineWidth: 0, indentSeq: false });
+    output += source.slice(start, bodyStart) + fresh + source.slice(doc.range[1], end);
+  });
+  return { output, notes };
+}

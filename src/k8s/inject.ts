@@ -1,0 +1,303 @@
+// Sidecar injection as one pure function over a pod (metadata + spec): no I/O, no clock.
+// `ztmesh inject` (manifests) and `ztmesh webhook` (AdmissionReview) both call injectPod, so they cannot drift.
+import { ConfigError } from '../common/errors.js';
+import { parseDuration } from '../common/duration.js';
+import { parseSpiffePattern, validateTrustDomain } from '../pki/spiffe-id.js';
+
+/** Pod annotations the injector reads (the user's interface, as Istio's sidecar.istio.io/*). */
+export const ANNOTATION = {
+  inject: 'ztmesh.io/inject',
+  inboundPorts: 'ztmesh.io/inbound-ports',
+  excludeInboundPorts: 'ztmesh.io/exclude-inbound-ports',
+  excludeOutboundCidrs: 'ztmesh.io/exclude-outbound-cidrs',
+  allow: 'ztmesh.io/allow',
+  ttl: 'ztmesh.io/ttl',
+  /** Written by the injector: marks an injected pod, so a second pass changes nothing. */
+  status: 'ztmesh.io/status',
+} as const;
+
+export const SIDECAR_NAME = 'ztmesh-sidecar';
+export const INIT_NAME = 'ztmesh-init';
+export const TOKEN_VOLUME = 'ztmesh-token';
+export const BUNDLE_VOLUME = 'ztmesh-trust-bundle';
+/** The ConfigMap holding roots.pem; ConfigMap volumes resolve in the pod's own namespace. */
+export const TRUST_BUNDLE_CONFIGMAP = 'ztmesh-trust-bundle';
+/** DESIGN.md paths and ports; k8s/ may not import sidecar/, so the contract values are restated here. */
+export const TOKEN_DIR = '/var/run/secrets/ztmesh';
+export const TOKEN_PATH = `${TOKEN_DIR}/token`;
+export const BUNDLE_DIR = '/var/run/ztmesh/bundle';
+export const BUNDLE_PATH = `${BUNDLE_DIR}/roots.pem`;
+export const TOKEN_AUDIENCE = 'ztmesh-ca';
+/** Projected token lifetime; the kubelet refreshes it at 80%, the sidecar re-reads the file on every use. */
+export const TOKEN_EXPIRATION_SECONDS = 3600;
+export const PROXY_UID = 1337;
+export const HEALTH_PORT = 15021;
+export const INBOUND_PORT = 15006;
+export const DEFAULT_IMAGE = 'ghcr.io/ztmesh/ztmesh:0.1.0';
+export const DEFAULT_CA_ADDRESS = 'ztmesh-ca.ztmesh-system.svc:15012';
+export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
+/** Version written into the status annotation; bump when the injected shape changes. */
+export const INJECTOR_VERSION = '1';
+
+export type InjectMode = 'transparent' | 'explicit';
+
+export interface InjectOptions {
+  image: string;
+  caAddress: string;
+  trustDomain: string;
+  mode: InjectMode;
+  /** A regular container instead of a native sidecar, for clusters older than 1.29. */
+  legacySidecar: boolean;
+}
+
+export const DEFAULT_INJECT_OPTIONS: Readonly<InjectOptions> = Object.freeze({
+  image: DEFAULT_IMAGE,
+  caAddress: DEFAULT_CA_ADDRESS,
+  trustDomain: DEFAULT_TRUST_DOMAIN,
+  mode: 'transparent',
+  legacySidecar: false,
+});
+
+/** The subset of a Pod (or pod template) the injector reads and writes; everything else is carried over. */
+export interface PodLike {
+  metadata?: { annotations?: Record<string, string>; [k: string]: unknown };
+  spec?: PodSpecLike;
+  [k: string]: unknown;
+}
+export interface PodSpecLike {
+  containers?: ContainerLike[];
+  initContainers?: ContainerLike[];
+  volumes?: Record<string, unknown>[];
+  hostNetwork?: boolean;
+  [k: string]: unknown;
+}
+export interface ContainerLike {
+  name?: string;
+  ports?: { containerPort?: number; protocol?: string; [k: string]: unknown }[];
+  [k: string]: unknown;
+}
+
+export type InjectResult =
+  | { outcome: 'injected'; pod: PodLike }
+  | { outcome: 'skipped'; pod: PodLike; reason: 'opted_out' | 'host_network' | 'already_injected' | 'no_containers' };
+
+/**
+ * Returns a new pod with the sidecar, volumes and (transparent mode) the iptables init container added,
+ * or the input unchanged with the reason it was skipped. Never mutates its input.
+ * Throws ConfigError `invalid_annotation` naming the annotation when one is malformed.
+ */
+export function injectPod(input: PodLike, options: InjectOptions): InjectResult {
+  const annotations = input.metadata?.annotations ?? {};
+  if (annotations[ANNOTATION.inject] === 'false') return { outcome: 'skipped', pod: input, reason: 'opted_out' };
+  if (annotations[ANNOTATION.status] !== undefined || hasContainer(input.spec, SIDECAR_NAME)) {
+    return { outcome: 'skipped', pod: input, reason: 'already_injected' };
+  }
+  if (input.spec?.hostNetwork === true) return { outcome: 'skipped', pod: input, reason: 'host_network' };
+  if (!input.spec?.containers?.length) return { outcome: 'skipped', pod: input, reason: 'no_containers' };
+  validateTrustDomain(options.trustDomain);
+
+  const settings = readAnnotations(annotations, input.spec.containers);
+  const pod = structuredClone(input) as PodLike & { spec: PodSpecLike };
+  const spec = pod.spec;
+  const sidecar = sidecarContainer(options, settings);
+
+  const inits: ContainerLike[] = [];
+  if (options.mode === 'transparent') inits.push(iptablesContainer(options, settings));
+  if (!options.legacySidecar) {
+    const { name, image, imagePullPolicy, ...rest } = sidecar;
+    inits.push({ name, image, imagePullPolicy, restartPolicy: 'Always', ...rest });
+  }
+  spec.initContainers = [...inits, ...(spec.initContainers ?? [])];
+  if (spec.initContainers.length === 0) delete spec.initContainers;
+  if (options.legacySidecar) spec.containers = [sidecar, ...spec.containers!];
+
+  spec.volumes = [...(spec.volumes ?? []).filter((v) => v.name !== TOKEN_VOLUME && v.name !== BUNDLE_VOLUME), ...volumes()];
+
+  pod.metadata = { ...(pod.metadata ?? {}) };
+  pod.metadata.annotations = {
+    ...annotations,
+    [ANNOTATION.status]: JSON.stringify({
+      version: INJECTOR_VERSION,
+      mode: options.mode,
+      sidecar: options.legacySidecar ? 'legacy' : 'native',
+      initContainers: inits.map((c) => c.name),
+      volumes: [TOKEN_VOLUME, BUNDLE_VOLUME],
+    }),
+  };
+  return { outcome: 'injected', pod };
+}
+
+/** Annotation values after validation. */
+interface Settings {
+  /** undefined = every inbound port ("*"). */
+  inboundPorts?: number[];
+  excludeInboundPorts: number[];
+  excludeOutboundCidrs: string[];
+  allow: string[];
+  ttl?: string;
+}
+
+function invalid(name: string, value: string, why: string): never {
+  throw new ConfigError('invalid_annotation', `annotation ${name}: "${value}" ${why}`);
+}
+
+function list(value: string): string[] {
+  return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+function ports(name: string, value: string): number[] {
+  const out = list(value).map((p) => {
+    const n = Number(p);
+    if (!/^\d+$/.test(p) || n < 1 || n > 65535) invalid(name, value, `has "${p}", not a port number`);
+    return n;
+  });
+  if (out.length === 0) invalid(name, value, 'is empty (use "*" for every port)');
+  return out;
+}
+
+function readAnnotations(a: Record<string, string>, containers: ContainerLike[]): Settings {
+  const s: Settings = { excludeInboundPorts: [], excludeOutboundCidrs: [], allow: [] };
+  const inbound = a[ANNOTATION.inboundPorts];
+  if (inbound !== undefined) {
+    if (inbound.trim() !== '*') s.inboundPorts = ports(ANNOTATION.inboundPorts, inbound);
+  } else {
+    const fromSpec = containers.flatMap((c) => (c.ports ?? []).filter((p) => (p.protocol ?? 'TCP') === 'TCP').map((p) => p.containerPort));
+    const unique = [...new Set(fromSpec.filter((p): p is number => typeof p === 'number'))];
+    // No declared port: intercept every inbound port, as Istio does, rather than leave the pod open.
+    if (unique.length) s.inboundPorts = unique;
+  }
+  const exclIn = a[ANNOTATION.excludeInboundPorts];
+  if (exclIn !== undefined) s.excludeInboundPorts = ports(ANNOTATION.excludeInboundPorts, exclIn);
+  const cidrs = a[ANNOTATION.excludeOutboundCidrs];
+  if (cidrs !== undefined) {
+    s.excludeOutboundCidrs = list(cidrs);
+    for (const c of s.excludeOutboundCidrs) {
+      if (!/^[0-9a-fA-F.:]+\/\d{1,3}$/.test(c)) invalid(ANNOTATION.excludeOutboundCidrs, cidrs, `has "${c}", not a CIDR`);
+    }
+  }
+  const allow = a[ANNOTATION.allow];
+  if (allow !== undefined) {
+    s.allow = list(allow);
+    for (const p of s.allow) {
+      try {
+        parseSpiffePattern(p);
+      } catch (e) {
+        invalid(ANNOTATION.allow, allow, `has an invalid SPIFFE pattern: ${(e as Error).message}`);
+      }
+    }
+  }
+  const ttl = a[ANNOTATION.ttl];
+  if (ttl !== undefined) {
+    if (parseDuration(ttl) === undefined) invalid(ANNOTATION.ttl, ttl, 'is not a duration (e.g. 30m, 1h)');
+    s.ttl = ttl.trim();
+  }
+  return s;
+}
+
+function hasContainer(spec: PodSpecLike | undefined, name: string): boolean {
+  return [...(spec?.containers ?? []), ...(spec?.initContainers ?? [])].some((c) => c.name === name);
+}
+
+/**
+ * The sidecar's environment: exactly the ZTMESH_* variables `ztmesh sidecar` reads (src/sidecar/config.ts),
+ * so the injected pod needs no config file.
+ */
+function sidecarEnv(options: InjectOptions, s: Settings): Record<string, unknown>[] {
+  const env: Record<string, unknown>[] = [
+    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    { name: 'SERVICE_ACCOUNT', valueFrom: { fieldRef: { fieldPath: 'spec.serviceAccountName' } } },
+    { name: 'ZTMESH_TRUST_DOMAIN', value: options.trustDomain },
+    { name: 'ZTMESH_CA_ADDRESS', value: options.caAddress },
+    { name: 'ZTMESH_CA_BUNDLE', value: BUNDLE_PATH },
+    { name: 'ZTMESH_CA_TOKEN_FILE', value: TOKEN_PATH },
+    // Dependent env expansion: the ID this pod will be granted, requested explicitly so a mismatch is visible.
+    { name: 'ZTMESH_IDENTITY_SPIFFE_ID', value: `spiffe://${options.trustDomain}/ns/$(POD_NAMESPACE)/sa/$(SERVICE_ACCOUNT)` },
+    { name: 'ZTMESH_HEALTH', value: `0.0.0.0:${HEALTH_PORT}` },
+  ];
+  if (s.ttl) env.push({ name: 'ZTMESH_IDENTITY_TTL', value: s.ttl });
+  if (options.mode === 'transparent') {
+    env.push({ name: 'ZTMESH_TRANSPARENT_ENABLED', value: 'true' });
+    if (s.allow.length) env.push({ name: 'ZTMESH_TRANSPARENT_ALLOW', value: s.allow.join(',') });
+  } else if (s.inboundPorts?.length) {
+    // Explicit mode: one mTLS listener per app port, 15006 upwards, forwarding to the app on loopback.
+    const inbound = s.inboundPorts.map((p, i) => ({
+      name: `in-${p}`,
+      listen: `0.0.0.0:${INBOUND_PORT + i}`,
+      forward: `127.0.0.1:${p}`,
+      ...(s.allow.length ? { allow: s.allow } : {}),
+    }));
+    env.push({ name: 'ZTMESH_INBOUND', value: JSON.stringify(inbound) });
+  }
+  return env;
+}
+
+const RESTRICTED = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  privileged: false,
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+function sidecarContainer(options: InjectOptions, s: Settings): ContainerLike {
+  const probe = (path: string, extra: Record<string, number>) => ({ httpGet: { path, port: HEALTH_PORT }, ...extra });
+  return {
+    name: SIDECAR_NAME,
+    image: options.image,
+    imagePullPolicy: 'IfNotPresent',
+    args: ['sidecar'],
+    env: sidecarEnv(options, s),
+    ports: [{ name: 'ztm-health', containerPort: HEALTH_PORT, protocol: 'TCP' }],
+    // Startup on /readyz: with a native sidecar the kubelet starts the app only after this passes,
+    // i.e. once the sidecar holds an SVID and its listeners are up (2 min budget).
+    startupProbe: probe('/readyz', { periodSeconds: 1, failureThreshold: 120, timeoutSeconds: 1 }),
+    readinessProbe: probe('/readyz', { periodSeconds: 5, failureThreshold: 3, timeoutSeconds: 1 }),
+    livenessProbe: probe('/healthz', { periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 1 }),
+    resources: { requests: { cpu: '20m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+    securityContext: {
+      ...RESTRICTED,
+      runAsUser: PROXY_UID,
+      runAsGroup: PROXY_UID,
+      runAsNonRoot: true,
+      capabilities: { drop: ['ALL'] },
+    },
+    volumeMounts: [
+      { name: TOKEN_VOLUME, mountPath: TOKEN_DIR, readOnly: true },
+      { name: BUNDLE_VOLUME, mountPath: BUNDLE_DIR, readOnly: true },
+    ],
+  };
+}
+
+function iptablesContainer(options: InjectOptions, s: Settings): ContainerLike {
+  const args = ['iptables', '--proxy-uid', String(PROXY_UID)];
+  if (s.inboundPorts) args.push('--include-inbound-ports', s.inboundPorts.join(','));
+  if (s.excludeInboundPorts.length) args.push('--exclude-inbound-ports', s.excludeInboundPorts.join(','));
+  if (s.excludeOutboundCidrs.length) args.push('--exclude-outbound-cidrs', s.excludeOutboundCidrs.join(','));
+  return {
+    name: INIT_NAME,
+    image: options.image,
+    imagePullPolicy: 'IfNotPresent',
+    args,
+    resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } },
+    // Root only in the pod's network namespace, and only the two capabilities iptables needs.
+    securityContext: {
+      ...RESTRICTED,
+      runAsUser: 0,
+      runAsGroup: 0,
+      runAsNonRoot: false,
+      capabilities: { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] },
+    },
+  };
+}
+
+function volumes(): Record<string, unknown>[] {
+  return [
+    {
+      name: TOKEN_VOLUME,
+      projected: {
+        sources: [{ serviceAccountToken: { audience: TOKEN_AUDIENCE, expirationSeconds: TOKEN_EXPIRATION_SECONDS, path: 'token' } }],
+      },
+    },
+    { name: BUNDLE_VOLUME, configMap: { name: TRUST_BUNDLE_CONFIGMAP, items: [{ key: 'roots.pem', path: 'roots.pem' }] } },
+  ];
+}
