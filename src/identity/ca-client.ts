@@ -1,0 +1,239 @@
+// The sidecar's client of the CA: a one-method interface the manager depends on, and its gRPC implementation.
+// TLS to the CA is verified against the trust bundle and the CA's SPIFFE ID, never its hostname.
+import { readFile } from 'node:fs/promises';
+import type { PeerCertificate } from 'node:tls';
+import * as grpc from '@grpc/grpc-js';
+import { loadCaProto } from '../common/ca-proto.js';
+import { CaClientError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import type { CertificateAuthorityClient } from '../gen/ztmesh/ca/v1/CertificateAuthority.js';
+import type { TrustBundle__Output } from '../gen/ztmesh/ca/v1/TrustBundle.js';
+import type { Svid, TrustBundle } from './credentials.js';
+
+/** How a signing call proves who we are: the current SVID over mTLS (renewal) or the token file. */
+export type SignAuth = { method: 'svid'; svid: Svid } | { method: 'token' };
+
+/** A trust bundle as the CA sends it. */
+export interface RawBundle {
+  trustDomain: string;
+  rootsDer: Buffer[];
+  sequence: number;
+}
+
+export interface SignResult {
+  /** DER, leaf first, root excluded. */
+  chainDer: Buffer[];
+  bundle?: RawBundle;
+  /** The CA address that answered. */
+  address: string;
+}
+
+/** The one thing the identity manager needs from a CA. Errors are CaClientError with a stable code. */
+export interface CaClient {
+  sign(csrDer: Buffer, ttlSeconds: number, auth: SignAuth): Promise<SignResult>;
+}
+
+/** Handlers of one WatchTrustBundle stream. */
+export interface BundleStreamHandlers {
+  onBundle(bundle: RawBundle, address: string): void;
+  /** The stream ended or failed; `err.code` is stable (`unavailable` when no address answered). */
+  onClose(err: CaClientError): void;
+}
+
+/** Opens WatchTrustBundle streams; the bundle watcher reconnects through it. */
+export interface BundleStreamSource {
+  watchBundle(handlers: BundleStreamHandlers): { cancel(): void };
+}
+
+/** The SPIFFE ID every ztmesh CA serves with: the sidecar checks it instead of a hostname. */
+export function caSpiffeId(trustDomain: string): string {
+  return `spiffe://${trustDomain}/ns/ztmesh-system/sa/ztmesh-ca`;
+}
+
+/** Deadline of one SignCertificate call. */
+export const SIGN_DEADLINE_MS = 10_000;
+/** SNI sent to the CA when none is configured (an IP literal is not a valid SNI name). */
+export const DEFAULT_CA_SERVER_NAME = 'ztmesh-ca.ztmesh-system.svc';
+
+const STATUS_CODES: Record<number, string> = {
+  [grpc.status.CANCELLED]: 'cancelled',
+  [grpc.status.UNKNOWN]: 'unknown',
+  [grpc.status.INVALID_ARGUMENT]: 'invalid_argument',
+  [grpc.status.DEADLINE_EXCEEDED]: 'deadline_exceeded',
+  [grpc.status.NOT_FOUND]: 'not_found',
+  [grpc.status.ALREADY_EXISTS]: 'already_exists',
+  [grpc.status.PERMISSION_DENIED]: 'permission_denied',
+  [grpc.status.RESOURCE_EXHAUSTED]: 'resource_exhausted',
+  [grpc.status.FAILED_PRECONDITION]: 'failed_precondition',
+  [grpc.status.ABORTED]: 'aborted',
+  [grpc.status.OUT_OF_RANGE]: 'out_of_range',
+  [grpc.status.UNIMPLEMENTED]: 'unimplemented',
+  [grpc.status.INTERNAL]: 'internal',
+  [grpc.status.UNAVAILABLE]: 'unavailable',
+  [grpc.status.DATA_LOSS]: 'data_loss',
+  [grpc.status.UNAUTHENTICATED]: 'unauthenticated',
+};
+
+/** Codes meaning that no CA answered: try the next address, and count the CA as unreachable. */
+export const TRANSPORT_CODES: ReadonlySet<string> = new Set(['unavailable', 'deadline_exceeded', 'ca_identity_mismatch']);
+
+/** Maps a gRPC error to a CaClientError with a stable code; the one place this mapping lives. */
+export function fromGrpcError(err: grpc.ServiceError, address: string): CaClientError {
+  let code = STATUS_CODES[err.code] ?? 'unknown';
+  const details = (err.details || err.message || '').slice(0, 300);
+  if (code === 'unavailable' && /ca_identity_mismatch/.test(details)) code = 'ca_identity_mismatch';
+  return new CaClientError(code, `CA ${address}: ${details}`, { cause: err });
+}
+
+/** Converts the wire bundle; sequence arrives as a decimal string. */
+export function fromWireBundle(b: TrustBundle__Output | null | undefined): RawBundle | undefined {
+  if (!b || b.roots.length === 0) return undefined;
+  return { trustDomain: b.trustDomain, rootsDer: b.roots.map((r) => Buffer.from(r)), sequence: Number(b.sequence) };
+}
+
+/** URI SANs of a TLS peer certificate. */
+function peerUris(cert: PeerCertificate): string[] {
+  return (cert.subjectaltname ?? '').split(', ').filter((s) => s.startsWith('URI:')).map((s) => s.slice(4));
+}
+
+export interface GrpcCaClientOptions {
+  /** Addresses in failover order. */
+  addresses: string[];
+  trustDomain: string;
+  tokenFile: string;
+  /** Roots to verify the CA with: the bundle in force (bootstrap file first). */
+  roots: () => TrustBundle | undefined;
+  /** The SVID to present on the bundle stream, if any. */
+  currentSvid: () => Svid | undefined;
+  serverName?: string;
+  log: Logger;
+  deadlineMs?: number;
+}
+
+/** The gRPC client of `ztmesh ca`; a new channel per call because the client certificate changes on rotation. */
+export class GrpcCaClient implements CaClient, BundleStreamSource {
+  private readonly ctor: typeof grpc.Client;
+  private readonly expectedId: string;
+
+  constructor(private readonly opts: GrpcCaClientOptions) {
+    this.ctor = loadCaProto().proto.ztmesh.ca.v1.CertificateAuthority as unknown as typeof grpc.Client;
+    this.expectedId = caSpiffeId(opts.trustDomain);
+  }
+
+  /** Reads the token file now (it may have been rotated by the kubelet). Never logs its content. */
+  private async token(): Promise<string> {
+    let text: string;
+    try {
+      text = await readFile(this.opts.tokenFile, 'utf8');
+    } catch (e) {
+      throw new CaClientError('token_unreadable', `cannot read token file ${this.opts.tokenFile}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+    const token = text.trim();
+    if (!token) throw new CaClientError('token_unreadable', `token file ${this.opts.tokenFile} is empty`);
+    return token;
+  }
+
+  private client(address: string, svid: Svid | undefined): CertificateAuthorityClient {
+    const bundle = this.opts.roots();
+    if (!bundle) throw new CaClientError('no_trust_bundle', 'no trust bundle to verify the CA with');
+    const creds = grpc.credentials.createSsl(
+      Buffer.from(bundle.rootsPem),
+      svid ? Buffer.from(svid.keyPem) : null,
+      svid ? Buffer.from(svid.chainPem) : null,
+      {
+        checkServerIdentity: (_host, cert) => {
+          const uris = peerUris(cert);
+          if (uris.length === 1 && uris[0] === this.expectedId) return undefined;
+          return new Error(`ca_identity_mismatch: the CA presented ${uris.join(',') || 'no SPIFFE ID'}, expected ${this.expectedId}`);
+        },
+      },
+    );
+    return new this.ctor(address, creds, {
+      'grpc.ssl_target_name_override': this.opts.serverName ?? DEFAULT_CA_SERVER_NAME,
+      'grpc.default_authority': this.opts.serverName ?? DEFAULT_CA_SERVER_NAME,
+      'grpc.enable_retries': 0,
+    }) as unknown as CertificateAuthorityClient;
+  }
+
+  async sign(csrDer: Buffer, ttlSeconds: number, auth: SignAuth): Promise<SignResult> {
+    const metadata = new grpc.Metadata();
+    if (auth.method === 'token') metadata.set('authorization', `Bearer ${await this.token()}`);
+    const svid = auth.method === 'svid' ? auth.svid : undefined;
+    let last: CaClientError | undefined;
+    for (const address of this.opts.addresses) {
+      const client = this.client(address, svid);
+      try {
+        const res = await new Promise<SignResult>((resolve, reject) => {
+          client.SignCertificate(
+            { csr: csrDer, ttlSeconds },
+            metadata,
+            { deadline: Date.now() + (this.opts.deadlineMs ?? SIGN_DEADLINE_MS) },
+            (err, value) => {
+              if (err) reject(fromGrpcError(err, address));
+              else if (!value) reject(new CaClientError('internal', `CA ${address}: empty response`));
+              else {
+                const bundle = fromWireBundle(value.trustBundle);
+                resolve({ chainDer: value.certChain.map((c) => Buffer.from(c)), address, ...(bundle ? { bundle } : {}) });
+              }
+            },
+          );
+        });
+        return res;
+      } catch (e) {
+        last = e as CaClientError;
+        if (!TRANSPORT_CODES.has(last.code)) throw last;
+        this.opts.log.debug({ ca: address, code: last.code }, 'CA address did not answer; trying the next');
+      } finally {
+        client.close();
+      }
+    }
+    throw last ?? new CaClientError('unavailable', 'no CA address configured');
+  }
+
+  watchBundle(handlers: BundleStreamHandlers): { cancel(): void } {
+    let cancelled = false;
+    let current: { call: grpc.ClientReadableStream<TrustBundle__Output>; client: CertificateAuthorityClient } | undefined;
+    const tryAddress = async (i: number): Promise<void> => {
+      if (cancelled) return;
+      const address = this.opts.addresses[i]!;
+      const svid = this.opts.currentSvid();
+      const metadata = new grpc.Metadata();
+      let client: CertificateAuthorityClient;
+      try {
+        if (!svid) metadata.set('authorization', `Bearer ${await this.token()}`);
+        client = this.client(address, svid);
+      } catch (e) {
+        handlers.onClose(e as CaClientError);
+        return;
+      }
+      if (cancelled) return client.close();
+      const call = client.WatchTrustBundle({}, metadata);
+      current = { call, client };
+      let received = false;
+      let closed = false;
+      const close = (err: CaClientError) => {
+        if (closed) return;
+        closed = true;
+        client.close();
+        if (cancelled) return;
+        if (!received && TRANSPORT_CODES.has(err.code) && i + 1 < this.opts.addresses.length) void tryAddress(i + 1);
+        else handlers.onClose(err);
+      };
+      call.on('data', (b: TrustBundle__Output) => {
+        received = true;
+        const bundle = fromWireBundle(b);
+        if (bundle) handlers.onBundle(bundle, address);
+      });
+      call.on('error', (err: grpc.ServiceError) => close(fromGrpcError(err, address)));
+      call.on('end', () => close(new CaClientError('unavailable', `CA ${address}: bundle stream ended`)));
+    };
+    void tryAddress(0);
+    return {
+      cancel: () => {
+        cancelled = true;
+        current?.call.cancel();
+        current?.client.close();
+      },
+    };
+  }
+}

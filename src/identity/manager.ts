@@ -1,0 +1,257 @@
+// The identity manager: fetches the workload's SVID, renews it at half-life and publishes it to subscribers.
+// States: initializing → available ⇄ renewing → unavailable | expired. The clock and the CA client are injected.
+import type { KeyObject } from 'node:crypto';
+import { Backoff, DEFAULT_BACKOFF, type BackoffPolicy } from '../common/backoff.js';
+import type { Clock, TimerHandle } from '../common/clock.js';
+import { isoTime } from '../common/clock.js';
+import { CaClientError, describe } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import { Watchable } from '../common/watchable.js';
+import { buildCsr, generateKey, type KeyAlgorithm } from '../pki/index.js';
+import { TRANSPORT_CODES, type CaClient, type RawBundle, type SignResult } from './ca-client.js';
+import type { CaReachability } from './ca-reachability.js';
+import { makeTrustBundle, type IdentitySnapshot, type IdentitySource, type IdentityState, type Svid, type TrustBundle } from './credentials.js';
+import { MIN_REFRESH_DELAY_MS, refreshAt } from './refresh.js';
+import { buildSvid } from './svid-material.js';
+import { decideBundle, type BundleSource } from './trust-bundle.js';
+
+/** How many past rotations /status keeps. */
+export const ROTATION_HISTORY = 10;
+/** Codes after which a renewal over mTLS is retried once with the token (the CA no longer accepts our SVID). */
+const SVID_REFUSED: ReadonlySet<string> = new Set(['unauthenticated', 'permission_denied']);
+/** Failures that happened before any CA answered: they say nothing about the CA's reachability. */
+const LOCAL_CODES: ReadonlySet<string> = new Set(['token_unreadable', 'no_trust_bundle', 'internal']);
+
+export type RotationReason = 'initial' | 'refresh' | 'retry' | 'forced';
+
+export interface RotationRecord {
+  serial: string;
+  publicKeySha256: string;
+  notBeforeMs: number;
+  notAfterMs: number;
+  atMs: number;
+  reason: RotationReason;
+}
+
+export interface LastError {
+  code: string;
+  message: string;
+  atMs: number;
+}
+
+/** Counters and timestamps for /status and metrics. */
+export interface ManagerStats {
+  rotations: number;
+  consecutiveFailures: number;
+  failuresTotal: number;
+  failuresByCode: Record<string, number>;
+  lastError: LastError | null;
+  lastRotationMs: number | null;
+  /** When the next attempt runs: the refresh point, or the backoff retry after a failure. */
+  nextAttemptMs: number | null;
+  bundleSource: BundleSource;
+  history: RotationRecord[];
+}
+
+export type RotateOutcome = { ok: true; svid: Svid } | { ok: false; error: LastError };
+
+export interface IdentityManagerOptions {
+  client: CaClient;
+  clock: Clock;
+  log: Logger;
+  trustDomain: string;
+  ttlMs: number;
+  keyAlgorithm?: KeyAlgorithm;
+  /** The ID to ask for; the CA decides, but a different answer is refused. */
+  spiffeId?: string;
+  bootstrapBundle: TrustBundle;
+  reachability: CaReachability;
+  backoff?: BackoffPolicy;
+  random?: () => number;
+  /** Key generator; tests pass a synchronous one so a fake clock never waits on the thread pool. */
+  generateKey?: (alg: KeyAlgorithm) => Promise<KeyObject>;
+}
+
+/** Holds the current SVID and trust bundle; implements the IdentitySource contract. */
+export class IdentityManager implements IdentitySource {
+  private readonly snap: Watchable<IdentitySnapshot>;
+  private readonly backoff: Backoff;
+  private readonly random: () => number;
+  private readonly genKey: (alg: KeyAlgorithm) => Promise<KeyObject>;
+  private readonly log: Logger;
+  private bundleSource: BundleSource = 'file';
+  private timer: TimerHandle | undefined;
+  private expiryTimer: TimerHandle | undefined;
+  private inFlight: Promise<RotateOutcome> | undefined;
+  private stopped = false;
+  private readonly stats_: ManagerStats;
+
+  constructor(private readonly opts: IdentityManagerOptions) {
+    this.random = opts.random ?? Math.random;
+    this.backoff = new Backoff(opts.backoff ?? DEFAULT_BACKOFF, this.random);
+    this.genKey = opts.generateKey ?? generateKey;
+    this.log = opts.log.child({ component: 'identity' });
+    this.snap = new Watchable<IdentitySnapshot>({ state: 'initializing', bundle: opts.bootstrapBundle });
+    this.stats_ = {
+      rotations: 0, consecutiveFailures: 0, failuresTotal: 0, failuresByCode: {}, lastError: null,
+      lastRotationMs: null, nextAttemptMs: null, bundleSource: 'file', history: [],
+    };
+  }
+
+  current(): IdentitySnapshot {
+    return this.snap.get();
+  }
+
+  subscribe(listener: (snapshot: IdentitySnapshot) => void): () => void {
+    return this.snap.subscribe(listener);
+  }
+
+  /** A copy of the counters. */
+  stats(): ManagerStats {
+    return { ...this.stats_, failuresByCode: { ...this.stats_.failuresByCode }, history: [...this.stats_.history], bundleSource: this.bundleSource };
+  }
+
+  /** Starts the first fetch now. */
+  start(): void {
+    void this.attempt('initial');
+  }
+
+  /** Renews now (POST /rotate); joins an attempt already in flight. */
+  forceRotate(): Promise<RotateOutcome> {
+    if (this.stopped) return Promise.resolve({ ok: false, error: { code: 'stopped', message: 'the sidecar is shutting down', atMs: this.opts.clock.now() } });
+    return this.attempt('forced');
+  }
+
+  /** Cancels timers; an attempt in flight is discarded when it returns. */
+  stop(): void {
+    this.stopped = true;
+    this.timer?.cancel();
+    this.expiryTimer?.cancel();
+  }
+
+  /** Offers a bundle from the CA; applied by swapping the snapshot when it is newer. Returns whether it was applied. */
+  applyBundle(raw: RawBundle): boolean {
+    const cur = this.snap.get();
+    const decision = decideBundle({ bundle: cur.bundle!, source: this.bundleSource }, raw, this.opts.trustDomain);
+    if (decision !== 'accept') {
+      if (decision !== 'same') this.log.warn({ code: `bundle_${decision}`, sequence: raw.sequence, current: cur.bundle?.sequence }, 'trust bundle from the CA ignored');
+      return false;
+    }
+    const bundle = makeTrustBundle(this.opts.trustDomain, raw.rootsDer, raw.sequence);
+    this.bundleSource = 'ca';
+    this.snap.set({ ...cur, bundle });
+    this.log.info({ sequence: bundle.sequence, roots: bundle.rootsDer.length }, 'trust bundle updated');
+    return true;
+  }
+
+  private setState(state: IdentityState, svid?: Svid): void {
+    const cur = this.snap.get();
+    const next = svid ?? cur.svid;
+    if (cur.state === state && next === cur.svid) return;
+    this.snap.set({ state, bundle: cur.bundle, ...(next ? { svid: next } : {}) });
+  }
+
+  private schedule(atMs: number, reason: RotationReason): void {
+    this.timer?.cancel();
+    if (this.stopped) return;
+    this.stats_.nextAttemptMs = atMs;
+    this.timer = this.opts.clock.setTimeout(() => void this.attempt(reason), atMs - this.opts.clock.now());
+  }
+
+  private attempt(reason: RotationReason): Promise<RotateOutcome> {
+    if (this.inFlight) return this.inFlight;
+    this.timer?.cancel();
+    this.inFlight = this.run(reason).finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  private async sign(csr: Buffer, held: Svid | undefined): Promise<SignResult> {
+    const ttlSeconds = Math.round(this.opts.ttlMs / 1000);
+    if (!held) return this.opts.client.sign(csr, ttlSeconds, { method: 'token' });
+    try {
+      return await this.opts.client.sign(csr, ttlSeconds, { method: 'svid', svid: held });
+    } catch (e) {
+      const { code } = describe(e);
+      if (!SVID_REFUSED.has(code)) throw e;
+      this.log.info({ code }, 'the CA refused renewal with the current SVID; retrying with the token');
+      return this.opts.client.sign(csr, ttlSeconds, { method: 'token' });
+    }
+  }
+
+  private async run(reason: RotationReason): Promise<RotateOutcome> {
+    const { clock } = this.opts;
+    const before = this.snap.get();
+    const held = before.svid && before.state !== 'expired' && clock.now() < before.svid.notAfterMs ? before.svid : undefined;
+    if (before.state === 'available') this.setState('renewing');
+    try {
+      const key = await this.genKey(this.opts.keyAlgorithm ?? 'ec-p256');
+      const csr = buildCsr(key, { uris: this.opts.spiffeId ? [this.opts.spiffeId] : [] });
+      const res = await this.sign(csr, held);
+      if (this.stopped) throw new CaClientError('stopped', 'the sidecar is shutting down');
+      this.opts.reachability.contact(res.address);
+      if (res.bundle) this.applyBundle(res.bundle);
+      const svid = buildSvid({
+        key, chainDer: res.chainDer, bundle: this.snap.get().bundle!, trustDomain: this.opts.trustDomain,
+        nowMs: clock.now(), ...(this.opts.spiffeId ? { expectedSpiffeId: this.opts.spiffeId } : {}),
+      });
+      this.succeed(svid, reason);
+      return { ok: true, svid };
+    } catch (e) {
+      return { ok: false, error: this.fail(e, reason) };
+    }
+  }
+
+  private succeed(svid: Svid, reason: RotationReason): void {
+    const now = this.opts.clock.now();
+    const s = this.stats_;
+    s.rotations++;
+    s.consecutiveFailures = 0;
+    s.lastError = null;
+    s.lastRotationMs = now;
+    s.history = [...s.history, { serial: svid.serialHex, publicKeySha256: svid.publicKeySha256, notBeforeMs: svid.notBeforeMs, notAfterMs: svid.notAfterMs, atMs: now, reason }].slice(-ROTATION_HISTORY);
+    this.backoff.reset();
+    this.setState('available', svid);
+    this.expiryTimer?.cancel();
+    this.expiryTimer = this.opts.clock.setTimeout(() => this.expire(svid), svid.notAfterMs - now);
+    const at = Math.max(refreshAt(Math.max(svid.notBeforeMs, now), svid.notAfterMs, this.random()), now + MIN_REFRESH_DELAY_MS);
+    this.schedule(at, 'refresh');
+    this.log.info({
+      event: 'rotation', reason, spiffeId: svid.spiffeId, serial: svid.serialHex, notBefore: isoTime(svid.notBeforeMs),
+      notAfter: isoTime(svid.notAfterMs), refreshAt: isoTime(at), publicKeySha256: svid.publicKeySha256, rotations: s.rotations,
+    }, 'certificate rotated');
+  }
+
+  private fail(e: unknown, reason: RotationReason): LastError {
+    const now = this.opts.clock.now();
+    const { code, message } = describe(e);
+    const error = { code, message, atMs: now };
+    if (this.stopped) return error;
+    if (TRANSPORT_CODES.has(code)) this.opts.reachability.lost();
+    else if (e instanceof CaClientError && !LOCAL_CODES.has(code)) this.opts.reachability.contact();
+    const s = this.stats_;
+    s.consecutiveFailures++;
+    s.failuresTotal++;
+    s.failuresByCode[code] = (s.failuresByCode[code] ?? 0) + 1;
+    s.lastError = error;
+    const svid = this.snap.get().svid;
+    const state: IdentityState = !svid ? 'initializing' : now >= svid.notAfterMs ? 'expired' : 'unavailable';
+    this.setState(state);
+    const delay = this.backoff.next();
+    this.schedule(now + delay, 'retry');
+    this.log.warn({
+      event: 'rotation_failed', reason, code, err: message, ca: this.opts.reachability.current().address, state,
+      consecutiveFailures: s.consecutiveFailures, retryInMs: delay,
+      ...(svid && state !== 'expired' ? { outageBudgetSeconds: Math.floor((svid.notAfterMs - now) / 1000) } : {}),
+    }, 'certificate rotation failed');
+    return error;
+  }
+
+  private expire(svid: Svid): void {
+    if (this.stopped || this.snap.get().svid !== svid) return;
+    this.setState('expired');
+    this.log.error({ event: 'expired', code: 'svid_expired', spiffeId: svid.spiffeId, serial: svid.serialHex, notAfter: isoTime(svid.notAfterMs) },
+      'certificate expired without renewal; refusing new connections until the CA answers');
+  }
+}
