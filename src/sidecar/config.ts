@@ -1,0 +1,212 @@
+// Loads the sidecar configuration once: YAML file, then ZTMESH_* environment, then flags (flags win).
+// The merged object is validated by the zod schema; errors name the key, the value, its source and the reason.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { parseHostPort } from '../common/address.js';
+import { ConfigError } from '../common/errors.js';
+import { parseSpiffeId, validateTrustDomain } from '../pki/spiffe-id.js';
+import { sidecarConfigSchema, type SidecarConfig } from './config-schema.js';
+
+type Kind = 'string' | 'int' | 'bool' | 'list' | 'json';
+
+/** One settable key: its dotted path, environment variable and CLI flag. */
+export interface ConfigKey {
+  path: string;
+  env: string;
+  /** Long flag without dashes, e.g. "ca-address". */
+  flag: string;
+  kind: Kind;
+  description: string;
+}
+
+const envName = (path: string) => `ZTMESH_${path.replace(/\./g, '_').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}`;
+const key = (path: string, kind: Kind, description: string, flag?: string): ConfigKey => ({
+  path, kind, description, env: envName(path), flag: flag ?? path.replace(/\./g, '-').replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase(),
+});
+
+/** Every key settable by env and flag. Lists take JSON/YAML; `list` keys also take a comma-separated string. */
+export const CONFIG_KEYS: readonly ConfigKey[] = [
+  key('trustDomain', 'string', 'trust domain of this workload'),
+  key('ca.address', 'string', 'CA host:port; a comma-separated list fails over in order'),
+  key('ca.bundle', 'string', 'bootstrap trust bundle (PEM roots)'),
+  key('ca.tokenFile', 'string', 'projected SA token or join token file, re-read on every use', 'token-file'),
+  key('ca.serverName', 'string', 'TLS SNI sent to the CA (the CA is verified by SPIFFE ID)'),
+  key('identity.ttl', 'string', 'requested SVID lifetime (the CA clamps it)', 'ttl'),
+  key('identity.keyAlgorithm', 'string', 'ec-p256 | ec-p384 | rsa-2048 | rsa-3072 | rsa-4096', 'key-algorithm'),
+  key('identity.spiffeId', 'string', 'SPIFFE ID to ask for; a different answer from the CA is refused', 'spiffe-id'),
+  key('admin', 'string', 'admin listener host:port (status, metrics, rotate)'),
+  key('health', 'string', 'kubelet health listener host:port (/healthz, /readyz)'),
+  key('inbound', 'json', 'inbound listeners as a JSON/YAML list'),
+  key('outbound', 'json', 'outbound listeners as a JSON/YAML list'),
+  key('transparent.enabled', 'bool', 'transparent (iptables) mode', 'transparent'),
+  key('transparent.inboundPort', 'int', 'transparent inbound port'),
+  key('transparent.outboundPort', 'int', 'transparent outbound port'),
+  key('transparent.allow', 'list', 'transparent inbound allow-list of SPIFFE ID patterns'),
+  key('transparent.defaultPolicy', 'string', 'allow | deny'),
+  key('transparent.expect', 'json', 'destination → expected server SPIFFE pattern (JSON/YAML map)'),
+  key('transparent.passthrough', 'json', '{cidrs, ports} forwarded as plain TCP (JSON/YAML)'),
+  key('transparent.inboundSourceAddress', 'string', 'source address of inbound forwards to the app'),
+  key('drainTimeout', 'string', 'how long SIGTERM waits for connections to finish'),
+  key('logLevel', 'string', 'trace | debug | info | warn | error | fatal | silent'),
+];
+
+export interface ConfigSources {
+  /** Path of the YAML file (--config), if any. */
+  file?: string;
+  /** The environment (process.env); only ZTMESH_* names are read. */
+  env?: NodeJS.ProcessEnv;
+  /** Flag values keyed by ConfigKey.flag, as commander gives them (strings or booleans). */
+  flags?: Record<string, unknown>;
+}
+
+function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let cur = obj;
+  for (const p of parts.slice(0, -1)) {
+    if (typeof cur[p] !== 'object' || cur[p] === null || Array.isArray(cur[p])) cur[p] = {};
+    cur = cur[p] as Record<string, unknown>;
+  }
+  cur[parts.at(-1)!] = value;
+}
+
+function getPath(obj: unknown, path: readonly PropertyKey[]): unknown {
+  let cur = obj;
+  for (const p of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[p];
+  }
+  return cur;
+}
+
+function convert(k: ConfigKey, raw: unknown, source: string): unknown {
+  if (typeof raw !== 'string') return raw;
+  const bad = (why: string): never => {
+    throw new ConfigError('invalid_config', `${k.path} = ${JSON.stringify(raw)} (from ${source}): ${why}`);
+  };
+  switch (k.kind) {
+    case 'string': return raw;
+    case 'int': {
+      if (!/^\d+$/.test(raw.trim())) bad('not a whole number');
+      return Number(raw);
+    }
+    case 'bool': {
+      const v = raw.trim().toLowerCase();
+      if (['true', '1', 'yes', 'on'].includes(v)) return true;
+      if (['false', '0', 'no', 'off', ''].includes(v)) return false;
+      return bad('not a boolean (true/false)');
+    }
+    case 'list':
+      if (raw.trim().startsWith('[')) return parseStructured(raw, () => bad('not a valid JSON/YAML list'));
+      return raw.split(',').map((s) => s.trim()).filter(Boolean);
+    case 'json':
+      return parseStructured(raw, () => bad('not valid JSON/YAML'));
+  }
+}
+
+function parseStructured(raw: string, onError: () => never): unknown {
+  try {
+    return parseYaml(raw);
+  } catch {
+    return onError();
+  }
+}
+
+function readFileConfig(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError('config_unreadable', `--config: cannot read "${file}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new ConfigError('config_invalid_yaml', `--config "${file}": not valid YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError('config_invalid_yaml', `--config "${file}": the top level must be a mapping`);
+  return doc as Record<string, unknown>;
+}
+
+/** Deep-freezes a parsed config so nothing changes it at runtime. */
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value as Record<string, unknown>)) deepFreeze(v);
+  }
+  return value;
+}
+
+/** Merges file, env and flags, validates once and returns a frozen config. Throws ConfigError naming key, value and reason. */
+export function loadSidecarConfig(sources: ConfigSources = {}): SidecarConfig {
+  const merged: Record<string, unknown> = sources.file ? readFileConfig(sources.file) : {};
+  const origin = new Map<string, string>();
+  const env = sources.env ?? {};
+  for (const k of CONFIG_KEYS) {
+    const v = env[k.env];
+    if (v !== undefined && v !== '') {
+      setPath(merged, k.path, convert(k, v, k.env));
+      origin.set(k.path, k.env);
+    }
+  }
+  for (const k of CONFIG_KEYS) {
+    const v = sources.flags?.[k.flag] ?? sources.flags?.[camel(k.flag)];
+    if (v !== undefined) {
+      setPath(merged, k.path, convert(k, v, `--${k.flag}`));
+      origin.set(k.path, `--${k.flag}`);
+    }
+  }
+  const sourceOf = (path: string) => {
+    for (let p = path; p; p = p.includes('.') ? p.slice(0, p.lastIndexOf('.')) : '') {
+      if (origin.has(p)) return origin.get(p)!;
+    }
+    return sources.file ? `config file ${sources.file}` : 'defaults';
+  };
+  const result = sidecarConfigSchema.safeParse(merged);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[');
+      if (issue.code === 'unrecognized_keys') {
+        return issue.keys.map((k) => `${path ? `${path}.` : ''}${k} (from ${sourceOf(path)}): unknown key`).join('; ');
+      }
+      const value = getPath(merged, issue.path);
+      return `${path || '(top level)'} = ${JSON.stringify(value) ?? 'undefined'} (from ${sourceOf(path.replace(/\[\d+\].*$/, ''))}): ${issue.message}`;
+    });
+    throw new ConfigError('invalid_config', `invalid sidecar configuration: ${problems.join('; ')}`);
+  }
+  const config = result.data;
+  const check = (path: string, value: unknown, fn: () => void) => {
+    try {
+      fn();
+    } catch (e) {
+      throw new ConfigError('invalid_config', `invalid sidecar configuration: ${path} = ${JSON.stringify(value)} (from ${sourceOf(path)}): ${(e as Error).message}`);
+    }
+  };
+  check('trustDomain', config.trustDomain, () => validateTrustDomain(config.trustDomain));
+  check('ca.address', config.ca.address, () => {
+    const list = caAddresses(config);
+    if (list.length === 0) throw new Error('no address');
+    for (const a of list) parseHostPort(a, 'ca.address');
+  });
+  if (config.identity.spiffeId) {
+    check('identity.spiffeId', config.identity.spiffeId, () => {
+      if (parseSpiffeId(config.identity.spiffeId!).trustDomain !== config.trustDomain) throw new Error(`not in trust domain ${config.trustDomain}`);
+    });
+  }
+  check('identity.ttl', config.identity.ttl, () => {
+    if (config.identity.ttl < 1000) throw new Error('must be at least 1s');
+  });
+  check('admin', config.admin, () => parseHostPort(config.admin, 'admin'));
+  check('health', config.health, () => parseHostPort(config.health, 'health'));
+  return deepFreeze(config);
+}
+
+function camel(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** The CA addresses in failover order. */
+export function caAddresses(config: SidecarConfig): string[] {
+  return config.ca.address.split(',').map((s) => s.trim()).filter(Boolean);
+}
