@@ -88,7 +88,8 @@ export type InjectResult =
  */
 export function injectPod(input: PodLike, options: InjectOptions): InjectResult {
   const annotations = input.metadata?.annotations ?? {};
-  if (annotations[ANNOTATION.inject] === 'false') return { outcome: 'skipped', pod: input, reason: 'opted_out' };
+  const labels = (input.metadata?.labels ?? {}) as Record<string, unknown>;
+  if (annotations[ANNOTATION.inject] === 'false' || labels[ANNOTATION.inject] === 'false') return { outcome: 'skipped', pod: input, reason: 'opted_out' };
   if (annotations[ANNOTATION.status] !== undefined || hasContainer(input.spec, SIDECAR_NAME)) {
     return { outcome: 'skipped', pod: input, reason: 'already_injected' };
   }

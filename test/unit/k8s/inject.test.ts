@@ -147,6 +147,7 @@ describe('injectPod', () => {
 
   it.each([
     ['opt-out annotation', pod({}, { 'ztmesh.io/inject': 'false' }), 'opted_out'],
+    ['opt-out label', { ...pod(), metadata: { labels: { 'ztmesh.io/inject': 'false' } } }, 'opted_out'],
     ['hostNetwork', pod({ hostNetwork: true }), 'host_network'],
     ['already injected (annotation)', pod({}, { 'ztmesh.io/status': '{}' }), 'already_injected'],
     ['already injected (container)', pod({ initContainers: [{ name: SIDECAR_NAME }] }), 'already_injected'],

@@ -1,0 +1,167 @@
+// The deploy/kubernetes kustomize base: renders, validates against the Kubernetes schemas, and holds the
+// security settings, replica counts, probes and RBAC rules the install depends on.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import { validateK8sObject } from '../../helpers/k8s-schema.js';
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const BASE = fileURLToPath(new URL('../../../deploy/kubernetes', import.meta.url));
+const DOCKERFILE = fileURLToPath(new URL('../../../deploy/Dockerfile', import.meta.url));
+
+function findKubectl(): string | undefined {
+  for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/bin', '/usr/local/bin']) {
+    if (dir && existsSync(join(dir, 'kubectl'))) return join(dir, 'kubectl');
+  }
+  return undefined;
+}
+const KUBECTL = findKubectl();
+if (!KUBECTL) console.warn('manifests.test: kubectl not found on PATH; skipping the `kubectl kustomize` render test (the schema checks still run on the files rendered by hand)');
+
+function yamlDocs(text: string): Obj[] {
+  return parseAllDocuments(text).map((d) => d.toJS() as Obj).filter((o) => o);
+}
+
+/** Renders the base without kubectl: the resources list, the namespace transformer and the common labels. */
+function renderByHand(dir: string): Obj[] {
+  const k = parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as Obj;
+  const labels = Object.assign({}, ...(k.labels ?? []).map((l: Obj) => l.pairs));
+  const clusterScoped = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration']);
+  return (k.resources as string[]).flatMap((f) => yamlDocs(readFileSync(join(dir, f), 'utf8'))).map((o) => {
+    const out = structuredClone(o);
+    out.metadata.labels = { ...(out.metadata.labels ?? {}), ...labels };
+    if (!clusterScoped.has(out.kind)) out.metadata.namespace = k.namespace;
+    return out;
+  });
+}
+
+const objects = renderByHand(BASE);
+const find = (kind: string, name: string): Obj => {
+  const o = objects.find((x) => x.kind === kind && x.metadata.name === name);
+  if (!o) throw new Error(`rendered base has no ${kind}/${name}`);
+  return o;
+};
+
+describe('deploy/kubernetes', () => {
+  it.skipIf(!KUBECTL)('`kubectl kustomize` renders the base offline, with the same objects as the hand rendering', () => {
+    const out = execFileSync(KUBECTL!, ['kustomize', BASE], { encoding: 'utf8', timeout: 30_000 });
+    const rendered = yamlDocs(out);
+    for (const o of rendered) validateK8sObject(o);
+    const key = (o: Obj) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+    expect(rendered.map(key).sort()).toEqual(objects.map(key).sort());
+    const ca = rendered.find((o) => o.kind === 'Deployment' && o.metadata.name === 'ztmesh-ca')!;
+    expect(ca.metadata.labels['app.kubernetes.io/part-of']).toBe('ztmesh');
+    expect(ca.spec.template.spec.containers[0].image).toBe('ghcr.io/ztmesh/ztmesh:0.1.0');
+  });
+
+  it.skipIf(!KUBECTL)('the failure-policy-ignore component switches the webhook to fail open', () => {
+    const overlay = execFileSync(KUBECTL!, ['kustomize', fileURLToPath(new URL('../../fixtures/k8s/overlay-fail-open', import.meta.url))], { encoding: 'utf8', timeout: 30_000 });
+    const mwc = yamlDocs(overlay).find((o) => o.kind === 'MutatingWebhookConfiguration')!;
+    expect(mwc.webhooks[0].failurePolicy).toBe('Ignore');
+  });
+
+  it('every object validates against the Kubernetes schemas', () => {
+    expect(objects.length).toBeGreaterThanOrEqual(14);
+    for (const o of objects) validateK8sObject(o);
+    for (const o of objects) if (o.kind !== 'Namespace' && !['ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration'].includes(o.kind)) {
+      expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBe('ztmesh-system');
+    }
+  });
+
+  it('the CA Deployment: 2 replicas, anti-affinity, PDB, restricted security context', () => {
+    const d = find('Deployment', 'ztmesh-ca');
+    expect(d.spec.replicas).toBe(2);
+    const pod = d.spec.template.spec;
+    expect(pod.serviceAccountName).toBe('ztmesh-ca');
+    const anti = pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm;
+    expect(anti.topologyKey).toBe('kubernetes.io/hostname');
+    expect(anti.labelSelector.matchLabels).toEqual(d.spec.selector.matchLabels);
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.securityContext.runAsUser).toBeGreaterThan(0);
+    const c = pod.containers[0];
+    expect(c.securityContext).toEqual({
+      allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, runAsNonRoot: true, capabilities: { drop: ['ALL'] },
+    });
+    expect(c.resources.requests).toEqual({ cpu: expect.any(String), memory: expect.any(String) });
+    const pdb = find('PodDisruptionBudget', 'ztmesh-ca');
+    expect(pdb.spec.minAvailable).toBe(1);
+    expect(pdb.spec.selector.matchLabels).toEqual(d.spec.selector.matchLabels);
+  });
+
+  it('the CA probes: gRPC health over TLS on 15012 for readiness, /healthz on the admin port for liveness', () => {
+    const c = find('Deployment', 'ztmesh-ca').spec.template.spec.containers[0];
+    expect(c.args).toContain('--admin=0.0.0.0:15010');
+    expect(c.args).toContain('--listen=0.0.0.0:15012');
+    expect(c.args).toContain('--k8s-token-review');
+    const cmd = c.readinessProbe.exec.command as string[];
+    expect(cmd.slice(0, 2)).toEqual(['node', '/app/deploy/grpc-health-probe.mjs']);
+    expect(cmd).toContain('--address=127.0.0.1:15012');
+    expect(cmd).toContain('--ca-file=/var/run/ztmesh/ca/bundle.pem');
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'admin' });
+    expect(c.ports.find((p: Obj) => p.name === 'admin').containerPort).toBe(15010);
+    expect(c.ports.find((p: Obj) => p.name === 'grpc').containerPort).toBe(15012);
+    // The probe script ships in the image.
+    expect(readFileSync(DOCKERFILE, 'utf8')).toContain('deploy/grpc-health-probe.mjs');
+  });
+
+  it('the signing Secret is mounted read-only as the CA --dir; the Service exposes 15012', () => {
+    const pod = find('Deployment', 'ztmesh-ca').spec.template.spec;
+    const vol = pod.volumes.find((v: Obj) => v.secret);
+    expect(vol.secret.secretName).toBe('ztmesh-ca-signing');
+    const mount = pod.containers[0].volumeMounts.find((m: Obj) => m.name === vol.name);
+    expect(mount).toEqual({ name: vol.name, mountPath: '/var/run/ztmesh/ca', readOnly: true });
+    expect(pod.containers[0].args).toContain('--dir=/var/run/ztmesh/ca');
+    const svc = find('Service', 'ztmesh-ca');
+    expect(svc.spec.ports).toEqual([expect.objectContaining({ port: 15012, targetPort: 'grpc' })]);
+    expect(svc.spec.selector).toEqual(find('Deployment', 'ztmesh-ca').spec.selector.matchLabels);
+  });
+
+  it('RBAC: the CA may create tokenreviews and nothing else; the webhook may patch its own config only', () => {
+    expect(find('ClusterRole', 'ztmesh-ca-tokenreview').rules).toEqual([
+      { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+    ]);
+    expect(find('ClusterRoleBinding', 'ztmesh-ca-tokenreview').subjects).toEqual([{ kind: 'ServiceAccount', name: 'ztmesh-ca', namespace: 'ztmesh-system' }]);
+    expect(find('ClusterRole', 'ztmesh-webhook').rules).toEqual([
+      { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: ['ztmesh-sidecar-injector'], verbs: ['get', 'patch'] },
+    ]);
+    expect(find('ClusterRoleBinding', 'ztmesh-webhook').subjects).toEqual([{ kind: 'ServiceAccount', name: 'ztmesh-webhook', namespace: 'ztmesh-system' }]);
+    for (const o of objects.filter((x) => x.kind === 'ClusterRole')) {
+      for (const r of o.rules) expect(r.verbs).not.toContain('*');
+    }
+  });
+
+  it('the webhook: Deployment, Service and MutatingWebhookConfiguration agree', () => {
+    const d = find('Deployment', 'ztmesh-webhook');
+    expect(d.spec.replicas).toBe(2);
+    const c = d.spec.template.spec.containers[0];
+    expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
+    expect(c.readinessProbe.httpGet).toEqual({ scheme: 'HTTPS', path: '/readyz', port: 'https' });
+    const token = d.spec.template.spec.volumes.find((v: Obj) => v.projected);
+    expect(token.projected.sources[0].serviceAccountToken).toEqual({ audience: 'ztmesh-ca', expirationSeconds: 3600, path: 'token' });
+    expect(d.spec.template.spec.volumes.find((v: Obj) => v.configMap).configMap.name).toBe('ztmesh-trust-bundle');
+    const svc = find('Service', 'ztmesh-webhook');
+    expect(svc.spec.ports[0]).toMatchObject({ port: 443, targetPort: 'https' });
+    const mwc = find('MutatingWebhookConfiguration', 'ztmesh-sidecar-injector');
+    const w = mwc.webhooks[0];
+    expect(w.failurePolicy).toBe('Fail');
+    expect(w.sideEffects).toBe('None');
+    expect(w.admissionReviewVersions).toEqual(['v1']);
+    expect(w.namespaceSelector).toEqual({ matchLabels: { 'ztmesh.io/inject': 'enabled' } });
+    expect(w.objectSelector.matchExpressions).toEqual([{ key: 'ztmesh.io/inject', operator: 'NotIn', values: ['false'] }]);
+    expect(w.rules).toEqual([{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }]);
+    expect(w.clientConfig.service).toEqual({ name: 'ztmesh-webhook', namespace: 'ztmesh-system', path: '/inject', port: 443 });
+    expect(c.args).toContain(`--webhook-config=${mwc.metadata.name}`);
+    expect(c.args).toContain('--dns=ztmesh-webhook.ztmesh-system.svc');
+    // The control plane is never injected: its namespace is not selected and its pods opt out.
+    expect(find('Namespace', 'ztmesh-system').metadata.labels['ztmesh.io/inject']).not.toBe('enabled');
+    for (const name of ['ztmesh-ca', 'ztmesh-webhook']) {
+      expect(find('Deployment', name).spec.template.metadata.annotations['ztmesh.io/inject']).toBe('false');
+    }
+    const pdb = find('PodDisruptionBudget', 'ztmesh-webhook');
+    expect(pdb.spec.selector.matchLabels).toEqual(d.spec.selector.matchLabels);
+  });
+});
