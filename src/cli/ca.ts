@@ -1,9 +1,95 @@
-// `ztmesh ca`: placeholder until its issue lands.
-import type { Command } from 'commander';
+// `ztmesh ca`: init a CA directory, serve the CA over gRPC, mint join tokens.
+// Each action parses flags once and hands off to src/ca (serve: buildCaServer is the composition root).
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { systemClock } from '../common/clock.js';
+import { ConfigError } from '../common/errors.js';
+import { createLogger } from '../common/logger.js';
+import { parseDuration } from '../common/duration.js';
+import { parseSpiffeId } from '../pki/spiffe-id.js';
+import { parseServeConfig, DEFAULT_ADMIN, DEFAULT_LISTEN, DEFAULT_TTL, DEFAULT_MIN_TTL, DEFAULT_MAX_TTL } from '../ca/config.js';
+import { assertCaDir, initCaDir, loadCaState } from '../ca/state-dir.js';
+import { caManifests } from '../ca/manifests.js';
+import { JoinTokenStore } from '../ca/join-tokens.js';
+import { buildCaServer } from '../ca/build.js';
 
-/** Registers the `ca` command. */
+/** Default lifetime of a join token. */
+export const DEFAULT_JOIN_TOKEN_TTL = '1h';
+
+const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
+
+/** Registers `ca init`, `ca serve` and `ca token create`. */
 export function register(program: Command): void {
-  program.command('ca').description('(not implemented yet)').action(() => {
-    throw new Error('ztmesh ca is not implemented yet');
-  });
+  const ca = program.command('ca').description('the ztmesh certificate authority');
+
+  ca.command('init')
+    .description('create a root CA in DIR (ca.pem, ca.key 0600, bundle.pem); refuses to overwrite')
+    .requiredOption('--dir <dir>', 'CA state directory')
+    .option('--trust-domain <td>', 'trust domain', 'cluster.local')
+    .option('--k8s-secret', 'also print the Secret and trust bundle ConfigMap manifests to stdout')
+    .action(async (opts: { dir: string; trustDomain: string; k8sSecret?: boolean }) => {
+      const files = await initCaDir(opts.dir, opts.trustDomain, systemClock.now());
+      process.stderr.write(`ztmesh: created a root CA for trust domain ${opts.trustDomain} in ${path.resolve(opts.dir)}\n`);
+      if (opts.k8sSecret) process.stdout.write(caManifests(files));
+    });
+
+  ca.command('serve')
+    .description('serve the CA over gRPC/TLS')
+    .requiredOption('--dir <dir>', 'CA state directory')
+    .option('--trust-domain <td>', 'trust domain (default: read from ca.pem)')
+    .option('--listen <host:port>', 'gRPC address', DEFAULT_LISTEN)
+    .option('--admin <host:port>', 'admin HTTP address (/healthz, /readyz, /metrics)', DEFAULT_ADMIN)
+    .option('--default-ttl <duration>', 'leaf TTL when the caller asks for none', DEFAULT_TTL)
+    .option('--min-ttl <duration>', 'lowest TTL issued', DEFAULT_MIN_TTL)
+    .option('--max-ttl <duration>', 'highest TTL issued', DEFAULT_MAX_TTL)
+    .option('--dns <name>', 'DNS SAN of the serving certificate (repeatable; default localhost)', collect)
+    .addOption(new Option('--rate-limit <per-second>', 'signatures per second per identity (0 = unlimited)'))
+    .addOption(new Option('--rate-burst <n>', 'burst size of the per-identity rate limit'))
+    .addOption(new Option('--sign-workers <n>', 'signing worker threads (0 = sign on the main thread)'))
+    .addOption(new Option('--drain <duration>', 'how long SIGTERM waits for in-flight calls'))
+    .action(async (flags: Record<string, string | string[] | undefined>) => {
+      const config = parseServeConfig(flags);
+      const log = createLogger({ name: 'ztmesh-ca' });
+      const running = await buildCaServer(config, { log });
+      log.info({
+        grpc: running.grpcAddress, grpcPort: running.grpcPort, admin: running.adminAddress, adminPort: running.adminPort,
+        trustDomain: running.trustDomain, signer: running.signerMode,
+      }, 'ztmesh ca serving');
+      await new Promise<void>((resolve) => {
+        let stopping = false;
+        const onSignal = (signal: string) => {
+          if (stopping) {
+            log.warn({ signal }, 'second signal: exiting now');
+            process.exit(1);
+          }
+          stopping = true;
+          log.info({ signal, drainMs: config.drainMs }, 'draining');
+          running.close().then(resolve, resolve);
+        };
+        process.on('SIGTERM', onSignal);
+        process.on('SIGINT', onSignal);
+      });
+      log.info('ztmesh ca stopped');
+      log.flush();
+    });
+
+  const token = ca.command('token').description('join tokens for workloads outside Kubernetes');
+  token.command('create')
+    .description('mint a single-use join token for one SPIFFE ID and print it once')
+    .requiredOption('--dir <dir>', 'CA state directory')
+    .requiredOption('--spiffe-id <id>', 'the SPIFFE ID the token grants')
+    .option('--ttl <duration>', 'how long the token stays usable', DEFAULT_JOIN_TOKEN_TTL)
+    .action(async (opts: { dir: string; spiffeId: string; ttl: string }) => {
+      await assertCaDir(opts.dir);
+      const ttlMs = parseDuration(opts.ttl);
+      if (ttlMs === undefined || ttlMs <= 0) throw new ConfigError('invalid_flag', `--ttl "${opts.ttl}": not a positive duration`);
+      const id = parseSpiffeId(opts.spiffeId);
+      const state = await loadCaState(opts.dir);
+      if (id.trustDomain !== state.trustDomain) {
+        throw new ConfigError('foreign_trust_domain', `--spiffe-id ${opts.spiffeId} is outside the CA's trust domain ${state.trustDomain}`);
+      }
+      const { token: value, record } = await new JoinTokenStore(opts.dir).create(id.uri, ttlMs, systemClock.now());
+      process.stdout.write(`${value}\n`);
+      process.stderr.write(`ztmesh: join token for ${id.uri}, single use, expires ${new Date(record.expiresAtMs).toISOString()}\n`);
+    });
 }

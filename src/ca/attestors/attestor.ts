@@ -19,11 +19,19 @@ export interface Attestation {
   method: string;
   /** Extra DNS SANs the attestor allows, if any. */
   dnsNames?: string[];
+  /**
+   * For single-use credentials: called after every check passed and the certificate was signed, just before
+   * it is returned. Throws AttestationError (e.g. `token_reused`) when the credential was used meanwhile;
+   * the certificate is then discarded. Lets a refused CSR leave a join token unused.
+   */
+  consume?: () => Promise<void>;
 }
 
 /**
  * One way of proving identity. Returns undefined when the input carries no credential of this kind
  * (so the next attestor may try), an Attestation on success, and throws AttestationError on a bad credential.
+ * An attestor whose upstream is down (e.g. the Kubernetes API) throws AttestationError with code
+ * `upstream_unavailable` (the CA answers UNAVAILABLE, so the caller retries).
  */
 export interface Attestor {
   readonly name: string;

@@ -1,0 +1,39 @@
+// Renewal attestor: the caller's current SVID, presented as its TLS client certificate.
+// The chain must lead to the trust bundle in force *now* (not the one at startup) and be valid at clock time.
+import type { X509Certificate } from 'node:crypto';
+import type { Clock } from '../../common/clock.js';
+import { AttestationError, PkiError } from '../../common/errors.js';
+import { parseSpiffeId } from '../../pki/spiffe-id.js';
+import { verifySvidChain } from '../../pki/verify.js';
+import type { Attestation, AttestationInput, Attestor } from './attestor.js';
+
+/** Renews an SVID for the same ID it already holds. */
+export class RenewalAttestor implements Attestor {
+  readonly name = 'renewal';
+
+  /**
+   * @param roots current trust bundle roots, read on every call
+   * @param intermediates the CA's own intermediates (plug-in CA), so a leaf alone still chains to a root
+   */
+  constructor(
+    private readonly roots: () => readonly X509Certificate[],
+    private readonly intermediates: readonly X509Certificate[],
+    private readonly trustDomain: string,
+    private readonly clock: Clock,
+  ) {}
+
+  async attest(input: AttestationInput): Promise<Attestation | undefined> {
+    if (!input.peerChain || input.peerChain.length === 0) return undefined;
+    let spiffeId: string;
+    try {
+      ({ spiffeId } = verifySvidChain([...input.peerChain, ...this.intermediates], this.roots(), this.clock.now()));
+    } catch (e) {
+      if (e instanceof PkiError) throw new AttestationError(`renewal_${e.code}`, `client certificate refused: ${e.message}`, { cause: e });
+      throw e;
+    }
+    if (parseSpiffeId(spiffeId).trustDomain !== this.trustDomain) {
+      throw new AttestationError('foreign_trust_domain', `client certificate names ${spiffeId}, outside trust domain ${this.trustDomain}`);
+    }
+    return { spiffeId, method: this.name };
+  }
+}

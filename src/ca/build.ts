@@ -1,0 +1,157 @@
+// The CA's composition root: reads the state dir, wires attestors, signer, bundle, gRPC and admin servers.
+// `ztmesh ca serve` calls buildCaServer() once; tests and other commands may call it with their own deps.
+import { X509Certificate } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import { ReflectionService } from '@grpc/reflection';
+import { systemClock, type Clock } from '../common/clock.js';
+import { loadCaProto, CA_SERVICE_NAME } from '../common/ca-proto.js';
+import { ConfigError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import { formatHostPort } from '../common/address.js';
+import { Readiness } from '../common/readiness.js';
+import { startHttpServer, json, text } from '../admin/http-server.js';
+import type { CaServeConfig } from './config.js';
+import { loadCaState } from './state-dir.js';
+import { JoinTokenStore } from './join-tokens.js';
+import type { Attestor } from './attestors/attestor.js';
+import { JoinTokenAttestor } from './attestors/join-token.js';
+import { RenewalAttestor } from './attestors/renewal.js';
+import { RateLimiter } from './rate-limit.js';
+import { createSigner } from './signer.js';
+import { TrustBundleSource } from './trust-bundle.js';
+import { ServingIdentity, caServingId } from './serving-identity.js';
+import { createCaMetrics } from './metrics.js';
+import { createCaService } from './service.js';
+
+export interface CaDeps {
+  log: Logger;
+  clock?: Clock;
+  /** Attestors tried before the built-in ones (e.g. the Kubernetes TokenReview attestor from cli/). */
+  extraAttestors?: readonly Attestor[];
+}
+
+/** A serving CA. close() drains: stop accepting, end streams, wait up to drainMs, then close. */
+export interface RunningCa {
+  trustDomain: string;
+  /** The bound gRPC address, e.g. "127.0.0.1:43121" (the real port when --listen used port 0). */
+  grpcAddress: string;
+  grpcPort: number;
+  adminAddress: string;
+  adminPort: number;
+  signerMode: string;
+  close(): Promise<void>;
+}
+
+function bind(server: grpc.Server, address: string, creds: grpc.ServerCredentials): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, creds, (err, port) => {
+      if (!err) return resolve(port);
+      reject(/EADDRINUSE/.test(err.message)
+        ? new ConfigError('port_in_use', `--listen ${address} is already in use`)
+        : new ConfigError('listen_failed', `--listen ${address}: ${err.message}`));
+    });
+  });
+}
+
+/** Builds and starts the CA; fails with ConfigError naming the file or flag when it cannot. */
+export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promise<RunningCa> {
+  const clock = deps.clock ?? systemClock;
+  const log = deps.log.child({ component: 'ca' });
+  const state = await loadCaState(config.dir, config.trustDomain);
+  const metrics = createCaMetrics();
+  const readiness = new Readiness();
+  const grpcReady = readiness.register('grpc');
+
+  const bundle = await TrustBundleSource.open({ file: state.bundlePath, trustDomain: state.trustDomain, clock, log: deps.log.child({ component: 'trust-bundle' }) });
+  const intermediates = state.intermediatesDer.map((d) => new X509Certificate(d));
+  const attestors: Attestor[] = [
+    ...(deps.extraAttestors ?? []),
+    new JoinTokenAttestor(new JoinTokenStore(config.dir), state.trustDomain, clock),
+    new RenewalAttestor(() => bundle.current().roots, intermediates, state.trustDomain, clock),
+  ];
+  const signer = createSigner({ workers: config.signWorkers, issuer: state.issuer, keyPem: state.keyPem, caCertDer: state.caCertDer, log });
+  const identity = new ServingIdentity({
+    trustDomain: state.trustDomain, dnsNames: config.dnsNames, ttlMs: config.defaultTtlMs, issuer: state.issuer,
+    intermediatesDer: state.intermediatesDer, clock, log: deps.log.child({ component: 'serving-cert' }),
+  });
+  identity.start();
+  const unsubscribeBundle = bundle.subscribe((b) => {
+    identity.setClientRoots(b.pem);
+    metrics.bundleSequence.set(b.sequence);
+  });
+  metrics.servingCertExpiry.set(identity.notAfterMs / 1000);
+
+  const service = createCaService({
+    attestors, signer, bundle, clock, metrics, log,
+    rateLimiter: new RateLimiter(config.rate.perSecond, config.rate.burst, clock),
+    ttl: { defaultTtlMs: config.defaultTtlMs, minTtlMs: config.minTtlMs, maxTtlMs: config.maxTtlMs },
+    intermediatesDer: state.intermediatesDer,
+    audit: deps.log.child({ component: 'audit' }),
+  });
+  const { packageDefinition, proto } = loadCaProto();
+  const server = new grpc.Server();
+  server.addService(proto.ztmesh.ca.v1.CertificateAuthority.service, service.handlers);
+  const health = new HealthImplementation({ '': 'SERVING', [CA_SERVICE_NAME]: 'SERVING' });
+  health.addToServer(server);
+  new ReflectionService(packageDefinition).addToServer(server);
+  // Client certificates are requested (renewals) but not required (join and Kubernetes tokens).
+  const creds = grpc.experimental.createCertificateProviderServerCredentials(identity, identity, false);
+
+  const cleanup: (() => Promise<void> | void)[] = [() => signer.close(), () => bundle.close(), unsubscribeBundle, () => identity.stop()];
+  const runCleanup = async () => { for (const c of cleanup.reverse()) await c(); };
+  let grpcPort: number;
+  try {
+    grpcPort = await bind(server, formatHostPort(config.listen.host, config.listen.port), creds);
+  } catch (e) {
+    await runCleanup();
+    throw e;
+  }
+  cleanup.push(() => new Promise<void>((resolve) => server.tryShutdown(() => resolve())));
+  grpcReady.ready();
+
+  let admin;
+  try {
+    admin = await startHttpServer({
+      host: config.admin.host, port: config.admin.port, log, what: '--admin',
+      routes: {
+        'GET /healthz': () => text(200, 'ok\n'),
+        'GET /readyz': () => (readiness.isReady() ? text(200, 'ready\n') : json(503, { pending: readiness.pendingParts() })),
+        'GET /metrics': async () => ({ status: 200, body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }),
+      },
+    });
+  } catch (e) {
+    server.forceShutdown();
+    await runCleanup();
+    throw e;
+  }
+  const adminServer = admin;
+  const grpcAddress = formatHostPort(config.listen.host, grpcPort);
+  log.info({ spiffeId: caServingId(state.trustDomain), signer: signer.mode }, 'CA identity ready');
+
+  let closing: Promise<void> | undefined;
+  return {
+    trustDomain: state.trustDomain,
+    grpcAddress,
+    grpcPort,
+    adminAddress: adminServer.address,
+    adminPort: adminServer.port,
+    signerMode: signer.mode,
+    close() {
+      closing ??= (async () => {
+        grpcReady.notReady();
+        health.setStatus('', 'NOT_SERVING');
+        health.setStatus(CA_SERVICE_NAME, 'NOT_SERVING');
+        service.drain();
+        const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+        const timer = setTimeout(() => server.forceShutdown(), config.drainMs);
+        await drained;
+        clearTimeout(timer);
+        await adminServer.close();
+        cleanup.pop();
+        await runCleanup();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,119 @@
+// The CA daemon's configuration: one typed, frozen object parsed once from CLI flags.
+// Errors name the flag, the value and the reason (ConfigError `invalid_flag`).
+import { availableParallelism } from 'node:os';
+import { ConfigError } from '../common/errors.js';
+import { parseHostPort, type HostPort } from '../common/address.js';
+import { parseDuration } from '../common/duration.js';
+import { validateTrustDomain } from '../pki/spiffe-id.js';
+
+/** Default gRPC listen address (DESIGN.md port 15012). */
+export const DEFAULT_LISTEN = '0.0.0.0:15012';
+/** Default admin HTTP address (/healthz, /readyz, /metrics). */
+export const DEFAULT_ADMIN = '127.0.0.1:15010';
+/** Leaf TTL when the caller asks for 0. */
+export const DEFAULT_TTL = '1h';
+/** Lower TTL clamp; tests and demos set it lower. */
+export const DEFAULT_MIN_TTL = '60s';
+/** Upper TTL clamp. */
+export const DEFAULT_MAX_TTL = '24h';
+/** DNS SANs of the CA's own serving certificate. */
+export const DEFAULT_DNS = ['localhost'];
+/** Per-identity token bucket: sustained signatures per second (0 disables the limit). */
+export const DEFAULT_RATE_PER_SECOND = 5;
+/** Per-identity token bucket: burst size. */
+export const DEFAULT_RATE_BURST = 20;
+/** How long SIGTERM waits for in-flight calls before closing. */
+export const DEFAULT_DRAIN = '5s';
+
+/** Everything `ztmesh ca serve` runs with. */
+export interface CaServeConfig {
+  readonly dir: string;
+  /** From --trust-domain; when absent it is read from ca.pem's URI SAN. */
+  readonly trustDomain: string | undefined;
+  readonly listen: HostPort;
+  readonly admin: HostPort;
+  readonly defaultTtlMs: number;
+  readonly minTtlMs: number;
+  readonly maxTtlMs: number;
+  readonly dnsNames: readonly string[];
+  readonly rate: { readonly perSecond: number; readonly burst: number };
+  /** Signing worker threads; 0 signs on the main thread. */
+  readonly signWorkers: number;
+  readonly drainMs: number;
+}
+
+/** Raw flag values as commander hands them over. */
+export interface CaServeFlags {
+  dir?: string;
+  trustDomain?: string;
+  listen?: string;
+  admin?: string;
+  defaultTtl?: string;
+  minTtl?: string;
+  maxTtl?: string;
+  dns?: string | string[];
+  rateLimit?: string;
+  rateBurst?: string;
+  signWorkers?: string;
+  drain?: string;
+}
+
+function bad(flag: string, value: unknown, why: string): never {
+  throw new ConfigError('invalid_flag', `--${flag} "${String(value)}": ${why}`);
+}
+
+function duration(flag: string, value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined) bad(flag, value, 'not a duration (e.g. 90s, 1h)');
+  return ms;
+}
+
+function count(flag: string, value: string, max: number): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > max) bad(flag, value, `must be a number between 0 and ${max}`);
+  return n;
+}
+
+/** Default signing workers: one per core, at most 4 (the main thread keeps TLS and gRPC). */
+export function defaultSignWorkers(): number {
+  return Math.min(4, Math.max(1, availableParallelism()));
+}
+
+/** Parses and validates `ca serve` flags into a frozen config. Throws ConfigError naming the flag. */
+export function parseServeConfig(flags: CaServeFlags): CaServeConfig {
+  if (!flags.dir) bad('dir', '', 'is required');
+  const trustDomain = flags.trustDomain;
+  if (trustDomain !== undefined) {
+    try {
+      validateTrustDomain(trustDomain);
+    } catch (e) {
+      bad('trust-domain', trustDomain, (e as Error).message);
+    }
+  }
+  const defaultTtlMs = duration('default-ttl', flags.defaultTtl ?? DEFAULT_TTL);
+  const minTtlMs = duration('min-ttl', flags.minTtl ?? DEFAULT_MIN_TTL);
+  const maxTtlMs = duration('max-ttl', flags.maxTtl ?? DEFAULT_MAX_TTL);
+  if (minTtlMs < 1_000) bad('min-ttl', flags.minTtl, 'must be at least 1s');
+  if (maxTtlMs < minTtlMs) bad('max-ttl', flags.maxTtl, `must not be below --min-ttl (${flags.minTtl ?? DEFAULT_MIN_TTL})`);
+  if (defaultTtlMs < minTtlMs || defaultTtlMs > maxTtlMs) bad('default-ttl', flags.defaultTtl ?? DEFAULT_TTL, 'must lie within [--min-ttl, --max-ttl]');
+  const dnsRaw = flags.dns === undefined ? DEFAULT_DNS : Array.isArray(flags.dns) ? flags.dns : [flags.dns];
+  const dnsNames = dnsRaw.flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean);
+  for (const d of dnsNames) if (!/^(\*\.)?[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$/.test(d)) bad('dns', d, 'not a DNS name');
+  const config: CaServeConfig = {
+    dir: flags.dir,
+    trustDomain,
+    listen: parseHostPort(flags.listen ?? DEFAULT_LISTEN, '--listen'),
+    admin: parseHostPort(flags.admin ?? DEFAULT_ADMIN, '--admin', '127.0.0.1'),
+    defaultTtlMs,
+    minTtlMs,
+    maxTtlMs,
+    dnsNames,
+    rate: {
+      perSecond: count('rate-limit', flags.rateLimit ?? String(DEFAULT_RATE_PER_SECOND), 1e6),
+      burst: Math.max(1, count('rate-burst', flags.rateBurst ?? String(DEFAULT_RATE_BURST), 1e6)),
+    },
+    signWorkers: Math.floor(count('sign-workers', flags.signWorkers ?? String(defaultSignWorkers()), 64)),
+    drainMs: duration('drain', flags.drain ?? DEFAULT_DRAIN),
+  };
+  return Object.freeze({ ...config, rate: Object.freeze(config.rate), dnsNames: Object.freeze([...dnsNames]) });
+}

@@ -1,0 +1,27 @@
+// The CA's Prometheus metrics, registered on a registry made by the composition root (no global registry).
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Latency buckets for one signature, in seconds. */
+export const SIGN_DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+
+export interface CaMetrics {
+  registry: Registry;
+  /** result = "ok" or the stable refusal code. */
+  signTotal: Counter<'result'>;
+  signDuration: Histogram<'result'>;
+  bundleSequence: Gauge;
+  servingCertExpiry: Gauge;
+}
+
+/** Creates the CA metrics on `registry`. */
+export function createCaMetrics(registry: Registry = new Registry()): CaMetrics {
+  return {
+    registry,
+    signTotal: new Counter({ name: 'ztmesh_ca_sign_total', help: 'SignCertificate calls by result (ok or refusal code)', labelNames: ['result'], registers: [registry] }),
+    signDuration: new Histogram({
+      name: 'ztmesh_ca_sign_duration_seconds', help: 'SignCertificate handling time', labelNames: ['result'], buckets: SIGN_DURATION_BUCKETS, registers: [registry],
+    }),
+    bundleSequence: new Gauge({ name: 'ztmesh_ca_trust_bundle_sequence', help: 'Sequence number of the trust bundle served', registers: [registry] }),
+    servingCertExpiry: new Gauge({ name: 'ztmesh_ca_serving_cert_expiry_timestamp_seconds', help: 'notAfter of the CA serving certificate', registers: [registry] }),
+  };
+}

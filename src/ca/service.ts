@@ -1,0 +1,144 @@
+// The CertificateAuthority gRPC handlers: credential extraction, attestation, policy, signing, audit.
+// Every refusal goes through toCallFailure() and logs the peer and the stable code (never the token).
+import { X509Certificate } from 'node:crypto';
+import type * as grpc from '@grpc/grpc-js';
+import type { Clock } from '../common/clock.js';
+import { AttestationError, ZtmeshError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import type { CertificateAuthorityHandlers } from '../gen/ztmesh/ca/v1/CertificateAuthority.js';
+import type { TrustBundle } from '../gen/ztmesh/ca/v1/TrustBundle.js';
+import type { SignCertificateRequest__Output } from '../gen/ztmesh/ca/v1/SignCertificateRequest.js';
+import type { Attestor, AttestationInput } from './attestors/attestor.js';
+import { attest } from './attestors/run.js';
+import { toCallFailure } from './grpc-status.js';
+import type { CaMetrics } from './metrics.js';
+import type { RateLimiter } from './rate-limit.js';
+import type { Signer } from './signer.js';
+import { clampTtl, type TtlPolicy } from './signing-policy.js';
+import type { BundleSnapshot, TrustBundleSource } from './trust-bundle.js';
+
+export interface CaServiceDeps {
+  attestors: readonly Attestor[];
+  signer: Signer;
+  rateLimiter: RateLimiter;
+  ttl: TtlPolicy;
+  bundle: TrustBundleSource;
+  /** DER certificates sent after the leaf (plug-in CA intermediates). */
+  intermediatesDer: readonly Buffer[];
+  clock: Clock;
+  log: Logger;
+  audit: Logger;
+  metrics: CaMetrics;
+}
+
+/** The bundle as the proto carries it. */
+export function bundleMessage(b: BundleSnapshot): TrustBundle {
+  return { trustDomain: b.trustDomain, roots: b.rootsDer, sequence: b.sequence };
+}
+
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+
+/** What the attestors get from one call. */
+export function attestationInput(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): AttestationInput {
+  const input: AttestationInput = { peer: call.getPeer() };
+  const auth = call.metadata.get('authorization')[0];
+  if (auth !== undefined) {
+    const m = BEARER.exec(String(auth));
+    if (!m) throw new AttestationError('malformed_authorization', 'authorization metadata is not "Bearer <token>"');
+    input.bearerToken = m[1]!;
+  }
+  // grpc-js exposes the peer certificate only when TLS verified it against the bundle (see serving-identity.ts).
+  const raw = call.getAuthContext()?.sslPeerCertificate?.raw;
+  if (raw) input.peerChain = [new X509Certificate(raw)];
+  return input;
+}
+
+/** The service implementation plus a drain switch. */
+export interface CaService {
+  handlers: CertificateAuthorityHandlers;
+  /** Refuse new signatures and end every WatchTrustBundle stream. */
+  drain(): void;
+  activeWatchers(): number;
+}
+
+/** Builds the handlers over their dependencies. */
+export function createCaService(deps: CaServiceDeps): CaService {
+  const watchers = new Set<grpc.ServerWritableStream<unknown, TrustBundle>>();
+  let draining = false;
+
+  async function signOnce(call: grpc.ServerUnaryCall<SignCertificateRequest__Output, unknown>) {
+    if (draining) throw new ZtmeshError('draining', 'the CA is shutting down; try another replica');
+    const input = attestationInput(call);
+    const attestation = await attest(deps.attestors, input);
+    deps.rateLimiter.take(attestation.spiffeId);
+    const ttlMs = clampTtl(call.request.ttlSeconds, deps.ttl);
+    const result = await deps.signer.sign({
+      csr: call.request.csr, spiffeId: attestation.spiffeId, allowedDnsNames: attestation.dnsNames ?? [], ttlMs, nowMs: deps.clock.now(),
+    }).catch((e: unknown) => {
+      throw Object.assign(e as object, { spiffeId: attestation.spiffeId });
+    });
+    if (attestation.consume) {
+      await attestation.consume().catch((e: unknown) => {
+        throw Object.assign(e as object, { spiffeId: attestation.spiffeId });
+      });
+    }
+    return { attestation, result };
+  }
+
+  const handlers: CertificateAuthorityHandlers = {
+    SignCertificate(call, callback) {
+      const started = process.hrtime.bigint();
+      const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
+      signOnce(call).then(
+        ({ attestation, result }) => {
+          deps.metrics.signTotal.inc({ result: 'ok' });
+          deps.metrics.signDuration.observe({ result: 'ok' }, elapsed());
+          deps.audit.info({
+            spiffeId: attestation.spiffeId, serial: result.serialHex, method: attestation.method, peer: call.getPeer(),
+            keyType: result.keyType, notAfter: new Date(result.notAfterMs).toISOString(),
+          }, 'issued');
+          callback(null, { certChain: [result.der, ...deps.intermediatesDer], trustBundle: bundleMessage(deps.bundle.current()) });
+        },
+        (err: unknown) => {
+          const f = toCallFailure(err);
+          deps.metrics.signTotal.inc({ result: f.code });
+          deps.metrics.signDuration.observe({ result: 'refused' }, elapsed());
+          const spiffeId = (err as { spiffeId?: string }).spiffeId;
+          const line = { peer: call.getPeer(), code: f.code, grpcCode: f.grpcCode, ...(spiffeId ? { spiffeId } : {}), reason: f.message };
+          if (f.code === 'internal') deps.log.error({ ...line, err: (err as Error)?.stack }, 'SignCertificate failed');
+          else deps.log.warn(line, 'SignCertificate refused');
+          callback({ code: f.grpcCode, details: f.message });
+        },
+      );
+    },
+
+    WatchTrustBundle(call) {
+      if (draining) {
+        call.emit('error', { code: toCallFailure(new ZtmeshError('draining', '')).grpcCode, details: 'the CA is shutting down' });
+        return;
+      }
+      watchers.add(call);
+      deps.log.debug({ peer: call.getPeer() }, 'trust bundle watcher joined');
+      const unsubscribe = deps.bundle.subscribe((b) => {
+        if (!call.cancelled && !call.destroyed) call.write(bundleMessage(b));
+      });
+      const done = () => {
+        unsubscribe();
+        watchers.delete(call);
+      };
+      call.on('cancelled', done);
+      call.on('close', done);
+      call.on('error', done);
+    },
+  };
+
+  return {
+    handlers,
+    drain() {
+      draining = true;
+      for (const w of watchers) w.end();
+      watchers.clear();
+    },
+    activeWatchers: () => watchers.size,
+  };
+}
