@@ -1,0 +1,215 @@
+// Inbound mTLS: takes accepted TCP sockets, terminates TLS 1.3 with a required client certificate,
+// authorizes the peer's SPIFFE ID once per handshake, then forwards plain TCP to the local app.
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Clock, TimerHandle } from '../common/clock.js';
+import type { HostPort } from '../common/address.js';
+import { spiffeIdOf } from '../pki/svid.js';
+import { authorize, type AuthzPolicy } from './authz.js';
+import { peerLabel, type ConnectionReporter } from './datapath-metrics.js';
+import { plainLeg, resetLeg, splice, type Leg } from './pipe.js';
+import { REASONS, tlsErrorReason, verifyErrorReason } from './reasons.js';
+import type { TlsContextHolder } from './tls-context.js';
+
+/** Where one accepted connection goes after authorization. */
+export interface InboundRoute {
+  forward: HostPort;
+  /** Source address for the forward (transparent mode uses 127.0.0.6). */
+  localAddress?: string;
+}
+
+export interface InboundOptions {
+  policy: AuthzPolicy;
+  handshakeTimeoutMs: number;
+  idleTimeoutMs: number;
+}
+
+export interface InboundDeps {
+  contexts: TlsContextHolder;
+  clock: Clock;
+  reporter: ConnectionReporter;
+}
+
+interface ConnState {
+  peer: string;
+  route: InboundRoute;
+  timer: TimerHandle | undefined;
+  /** Set once the connection was refused or handed to the forwarder; later events are ignored. */
+  settled: boolean;
+}
+
+const STATE = Symbol('ztmesh.inbound.state');
+type RawSocket = net.Socket & { [STATE]?: ConnState };
+
+/** The TCP socket a server-side TLSSocket wraps (node keeps it as `_parent`). */
+function rawOf(tlsSocket: tls.TLSSocket): RawSocket | undefined {
+  return (tlsSocket as unknown as { _parent?: RawSocket })._parent;
+}
+
+/**
+ * Handles accepted TCP sockets for one inbound policy. Composable: the explicit listener and transparent
+ * mode both call handle(raw, route) with sockets they accepted.
+ */
+export class InboundHandler {
+  /** A never-listening tls.Server used as the handshake engine: sockets are injected with emit('connection'). */
+  private readonly engine: tls.Server;
+  private policy: AuthzPolicy;
+  private readonly live = new Set<net.Socket>();
+  private readonly unsubscribe: () => void;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly deps: InboundDeps, private readonly opts: InboundOptions) {
+    this.policy = opts.policy;
+    // rejectUnauthorized stays false so that every failure reaches us with its reason; nothing is forwarded
+    // unless `authorized` is true, a certificate is present and the policy allows its ID.
+    this.engine = tls.createServer({
+      requestCert: true,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.3',
+      handshakeTimeout: opts.handshakeTimeoutMs,
+    });
+    this.unsubscribe = deps.contexts.subscribe((m) => this.engine.setSecureContext({ ...m.serverOptions }));
+    this.engine.on('secureConnection', (t: tls.TLSSocket) => this.onSecure(t));
+    this.engine.on('tlsClientError', (err: Error, t: tls.TLSSocket) => this.onTlsError(err, t));
+  }
+
+  /** Replaces the policy; applies from the next handshake (resumed sessions included). */
+  setPolicy(policy: AuthzPolicy): void {
+    this.policy = policy;
+  }
+
+  /** Connections accepted and not yet closed (handshaking or forwarding). */
+  activeCount(): number {
+    return this.live.size;
+  }
+
+  /** Resolves once no connection is open. */
+  whenIdle(): Promise<void> {
+    if (this.live.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Takes one accepted TCP socket through handshake, authorization and forwarding. */
+  handle(socket: net.Socket, route: InboundRoute): void {
+    const raw = socket as RawSocket;
+    const peer = peerLabel(raw.remoteAddress, raw.remotePort);
+    raw.on('error', () => {}); // surfaced on the TLS socket; this only keeps a raw reset from being unhandled
+    if (!this.deps.contexts.usable()) {
+      this.deps.reporter.refused(peer, REASONS.noSvid);
+      resetLeg(plainLeg(raw));
+      return;
+    }
+    raw.setNoDelay(true);
+    const state: ConnState = { peer, route, timer: undefined, settled: false };
+    raw[STATE] = state;
+    this.track(raw);
+    state.timer = this.deps.clock.setTimeout(() => {
+      if (state.settled) return;
+      state.settled = true;
+      this.deps.reporter.refused(peer, REASONS.handshakeTimeout);
+      resetLeg(plainLeg(raw));
+    }, this.opts.handshakeTimeoutMs);
+    this.engine.emit('connection', raw);
+  }
+
+  /** Resets every open connection (the end of a drain). */
+  destroyAll(): void {
+    for (const s of [...this.live]) resetLeg(plainLeg(s));
+  }
+
+  dispose(): void {
+    this.unsubscribe();
+  }
+
+  private track(raw: net.Socket): void {
+    this.live.add(raw);
+    raw.once('close', () => {
+      this.live.delete(raw);
+      if (this.live.size === 0) {
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const w of waiters) w();
+      }
+    });
+  }
+
+  private settle(t: tls.TLSSocket): { raw: RawSocket; state: ConnState } | undefined {
+    const raw = rawOf(t);
+    const state = raw?.[STATE];
+    if (!raw || !state) {
+      t.destroy();
+      return undefined;
+    }
+    if (state.settled) {
+      t.destroy();
+      return undefined;
+    }
+    state.settled = true;
+    state.timer?.cancel();
+    return { raw, state };
+  }
+
+  private onTlsError(err: Error, t: tls.TLSSocket): void {
+    const s = this.settle(t);
+    if (!s) return;
+    const reason = tlsErrorReason(err);
+    this.deps.reporter.refused(s.state.peer, reason, { detail: (err as { code?: string }).code });
+    resetLeg({ stream: t, tcp: s.raw });
+  }
+
+  private onSecure(t: tls.TLSSocket): void {
+    const s = this.settle(t);
+    if (!s) return;
+    const { raw, state } = s;
+    const leg: Leg = { stream: t, tcp: raw };
+    t.on('error', () => {}); // before splice() takes over, a reset peer must not crash the process
+    const refuse = (reason: string, peerId?: string, detail?: string) => {
+      this.deps.reporter.refused(state.peer, reason, { peerId, detail });
+      resetLeg(leg);
+    };
+    // Once per handshake: node's cheap X509Certificate and its subjectAltName, never a full ASN.1 parse.
+    const cert = t.getPeerX509Certificate();
+    if (!cert) return refuse(REASONS.noClientCert);
+    const peerId = spiffeIdOf(cert);
+    if (!t.authorized) {
+      const code = typeof t.authorizationError === 'string' ? t.authorizationError : String(t.authorizationError);
+      return refuse(verifyErrorReason(code), peerId, code);
+    }
+    // A resumed session skips chain verification: the certificate must still be within its validity.
+    if (t.isSessionReused() && Date.parse(cert.validTo) <= this.deps.clock.now()) {
+      return refuse(REASONS.certExpired, peerId, 'resumed session');
+    }
+    const decision = authorize(peerId, this.policy);
+    if (!decision.allow) return refuse(decision.reason, peerId, decision.detail);
+    this.forward(leg, state, peerId!);
+  }
+
+  private forward(leg: Leg, state: ConnState, peerId: string): void {
+    const { forward, localAddress } = state.route;
+    const app = net.connect({ host: forward.host, port: forward.port, allowHalfOpen: true, noDelay: true, ...(localAddress ? { localAddress } : {}) });
+    const onEarlyError = (err: Error) => {
+      this.deps.reporter.failed(state.peer, REASONS.forwardUnavailable, { peerId, detail: (err as { code?: string }).code });
+      resetLeg(leg);
+    };
+    app.once('error', onEarlyError);
+    const onLegClose = () => app.destroy();
+    leg.stream.once('close', onLegClose);
+    app.once('connect', () => {
+      app.removeListener('error', onEarlyError);
+      leg.stream.removeListener('close', onLegClose);
+      if (leg.stream.destroyed) {
+        app.destroy();
+        return;
+      }
+      const closed = this.deps.reporter.opened();
+      this.deps.reporter.log.debug({ peer: state.peer, peerId, resumed: (leg.stream as tls.TLSSocket).isSessionReused() }, 'inbound connection forwarded');
+      splice(leg, plainLeg(app), {
+        idleTimeoutMs: this.opts.idleTimeoutMs,
+        onEnd: (end) => {
+          closed();
+          if (end.error || end.idle) this.deps.reporter.log.debug({ peer: state.peer, peerId, idle: end.idle, err: end.error?.message }, 'inbound connection ended abnormally');
+        },
+      });
+    });
+  }
+}

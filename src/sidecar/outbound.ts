@@ -1,0 +1,245 @@
+// Outbound mTLS: takes plain TCP from the local app, dials the upstream with TLS 1.3 and the current SVID,
+// checks the server's SPIFFE ID (not its hostname), and splices. TLS 1.3 sessions are resumed per upstream.
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Clock } from '../common/clock.js';
+import type { HostPort } from '../common/address.js';
+import { ProxyError } from '../common/errors.js';
+import type { SpiffePattern } from '../pki/spiffe-id.js';
+import { serverIdMatches } from './authz.js';
+import { peerLabel, type ConnectionReporter } from './datapath-metrics.js';
+import { plainLeg, resetLeg, splice, type Leg } from './pipe.js';
+import { REASONS, tlsErrorReason } from './reasons.js';
+import type { TlsContextHolder } from './tls-context.js';
+
+/** Sessions kept per upstream; TLS 1.3 tickets are small and one is enough to resume. */
+export const MAX_CACHED_UPSTREAMS = 4096;
+
+/** Where to dial and whom to expect there. */
+export interface UpstreamTarget {
+  upstream: HostPort;
+  /** The server's SPIFFE ID must match this; without it any ID of our trust domain is accepted. */
+  expect?: SpiffePattern;
+}
+
+/** A verified upstream connection, ready to splice. */
+export interface DialedUpstream {
+  leg: Leg;
+  peerId: string;
+  resumed: boolean;
+}
+
+interface CachedSession {
+  generation: number;
+  ticket: Buffer;
+  /** The server ID verified on the full handshake this ticket descends from. */
+  peerId: string;
+}
+
+/** A ProxyError that also names the peer's SPIFFE ID when it was seen. */
+export class DialError extends ProxyError {
+  constructor(code: string, message: string, readonly peerId?: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+/** Legacy peer-certificate objects carry the SANs as "URI:a, DNS:b"; we only need the one spiffe:// URI. */
+function spiffeIdOfSan(san: string | undefined): string | undefined {
+  if (!san) return undefined;
+  const uris = san.split(', ').filter((p) => p.startsWith('URI:')).map((p) => p.slice(4));
+  return uris.length === 1 && uris[0]!.startsWith('spiffe://') ? uris[0] : undefined;
+}
+
+/**
+ * Dials upstreams with the current SVID and checks who answered. One per process is enough;
+ * it holds the session cache keyed by upstream address.
+ */
+export class UpstreamDialer {
+  private readonly sessions = new Map<string, CachedSession>();
+
+  constructor(private readonly contexts: TlsContextHolder, private readonly clock: Clock, private readonly trustDomain: string) {}
+
+  /** Forgets every cached session (tests, and a trust change the caller knows about). */
+  clearSessions(): void {
+    this.sessions.clear();
+  }
+
+  /** Dials `target`, resolving with a verified TLS leg or rejecting with a DialError whose code is a reason. */
+  dial(target: UpstreamTarget, handshakeTimeoutMs: number, signal?: AbortSignal): Promise<DialedUpstream> {
+    const material = this.contexts.usable();
+    if (!material) return Promise.reject(new DialError(REASONS.noSvid, 'no valid SVID: refusing to dial'));
+    const { host, port } = target.upstream;
+    const key = `${host}:${port}`;
+    const cached = this.sessions.get(key);
+    const session = cached && cached.generation === material.generation ? cached : undefined;
+    let peerId: string | undefined;
+    let verified = false;
+    let pendingTickets: Buffer[] = [];
+
+    return new Promise<DialedUpstream>((resolve, reject) => {
+      const raw = net.connect({ host, port, allowHalfOpen: true, noDelay: true });
+      const t = tls.connect({
+        socket: raw,
+        secureContext: material.clientContext,
+        ...(net.isIP(host) ? {} : { servername: host }),
+        ...(session ? { session: session.ticket } : {}),
+        // Called by node on full handshakes only, after the chain verified against the bundle.
+        checkServerIdentity: (_host, cert) => {
+          peerId = spiffeIdOfSan(cert.subjectaltname);
+          if (serverIdMatches(peerId, target.expect, this.trustDomain)) return undefined;
+          return new DialError(REASONS.serverIdMismatch, `upstream ${key} presented ${peerId ?? 'no SPIFFE ID'}, expected ${target.expect?.text ?? `an ID of ${this.trustDomain}`}`, peerId);
+        },
+      });
+      const leg: Leg = { stream: t, tcp: raw };
+      let done = false;
+      const timer = this.clock.setTimeout(() => fail(new DialError(REASONS.handshakeTimeout, `no TLS handshake with ${key} within ${handshakeTimeoutMs} ms`)), handshakeTimeoutMs);
+      const onAbort = () => fail(new DialError(REASONS.peerClosed, 'the app closed its connection during the handshake'));
+      const cleanup = () => {
+        done = true;
+        timer.cancel();
+        t.removeListener('error', fail);
+        raw.removeListener('error', fail);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      function fail(err: Error): void {
+        if (done) return;
+        cleanup();
+        // Keep swallowing late errors of a leg we are tearing down.
+        t.on('error', () => {});
+        raw.on('error', () => {});
+        resetLeg(leg);
+        if (err instanceof DialError) return reject(err);
+        const reason = tlsErrorReason(err);
+        reject(new DialError(reason, `dialing ${key}: ${err.message}`, peerId, { cause: err }));
+      }
+      const store = (ticket: Buffer) => {
+        if (!peerId) return;
+        if (this.sessions.size >= MAX_CACHED_UPSTREAMS && !this.sessions.has(key)) this.sessions.delete(this.sessions.keys().next().value!);
+        this.sessions.set(key, { generation: material.generation, ticket, peerId });
+      };
+      t.on('error', fail);
+      raw.on('error', fail);
+      signal?.addEventListener('abort', onAbort);
+      t.on('session', (ticket: Buffer) => {
+        if (verified) store(ticket);
+        else pendingTickets.push(ticket);
+      });
+      t.once('secureConnect', () => {
+        if (done) return;
+        const resumed = t.isSessionReused();
+        if (resumed) {
+          // No certificate is sent on a resumed TLS 1.3 session (node exposes none on the client side);
+          // the identity is the one verified when the ticket's session was established. Re-check it
+          // against the current expectation so that a changed `expect` applies to the next connection.
+          peerId = session?.peerId;
+          if (!serverIdMatches(peerId, target.expect, this.trustDomain)) {
+            this.sessions.delete(key);
+            return fail(new DialError(REASONS.serverIdMismatch, `upstream ${key} (resumed) is ${peerId ?? 'unknown'}, expected ${target.expect?.text ?? `an ID of ${this.trustDomain}`}`, peerId));
+          }
+        } else if (!peerId) {
+          return fail(new DialError(REASONS.serverIdMismatch, `upstream ${key}: no server identity was checked`));
+        }
+        verified = true;
+        for (const ticket of pendingTickets) store(ticket);
+        pendingTickets = [];
+        cleanup();
+        resolve({ leg, peerId: peerId!, resumed });
+      });
+    });
+  }
+}
+
+export interface OutboundOptions {
+  handshakeTimeoutMs: number;
+  idleTimeoutMs: number;
+}
+
+export interface OutboundDeps {
+  contexts: TlsContextHolder;
+  dialer: UpstreamDialer;
+  reporter: ConnectionReporter;
+}
+
+/**
+ * Handles accepted plain app sockets. Composable: the explicit listener and transparent mode both call
+ * handle(app, target). The app socket should be paused (pauseOnConnect) so nothing is read before the
+ * upstream is verified.
+ */
+export class OutboundHandler {
+  private readonly live = new Set<net.Socket>();
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly deps: OutboundDeps, private readonly opts: OutboundOptions) {}
+
+  activeCount(): number {
+    return this.live.size;
+  }
+
+  whenIdle(): Promise<void> {
+    if (this.live.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  destroyAll(): void {
+    for (const s of [...this.live]) resetLeg(plainLeg(s));
+  }
+
+  /** Dials `target` for one app connection and splices them, or refuses the app connection. */
+  handle(app: net.Socket, target: UpstreamTarget): void {
+    const peer = peerLabel(app.remoteAddress, app.remotePort);
+    const { reporter } = this.deps;
+    app.on('error', () => {}); // errors before the splice end the dial through the abort signal below
+    if (!this.deps.contexts.usable()) {
+      reporter.refused(peer, REASONS.noSvid);
+      resetLeg(plainLeg(app));
+      return;
+    }
+    app.setNoDelay(true);
+    this.track(app);
+    const abort = new AbortController();
+    const onClose = () => abort.abort();
+    app.once('close', onClose);
+    this.deps.dialer.dial(target, this.opts.handshakeTimeoutMs, abort.signal).then(
+      ({ leg, peerId, resumed }) => {
+        app.removeListener('close', onClose);
+        if (app.destroyed) {
+          resetLeg(leg);
+          return;
+        }
+        const closed = reporter.opened();
+        reporter.log.debug({ peer, upstream: `${target.upstream.host}:${target.upstream.port}`, peerId, resumed }, 'outbound connection established');
+        splice(plainLeg(app), leg, {
+          idleTimeoutMs: this.opts.idleTimeoutMs,
+          onEnd: (end) => {
+            closed();
+            if (end.error || end.idle) reporter.log.debug({ peer, peerId, idle: end.idle, err: end.error?.message }, 'outbound connection ended abnormally');
+          },
+        });
+      },
+      (err: DialError) => {
+        app.removeListener('close', onClose);
+        const upstream = `${target.upstream.host}:${target.upstream.port}`;
+        if (err.code === REASONS.peerClosed && abort.signal.aborted) {
+          reporter.log.debug({ peer, upstream }, 'app closed during the upstream handshake');
+        } else if (err.code === REASONS.upstreamUnavailable || err.code === REASONS.peerClosed) {
+          reporter.failed(peer, err.code, { peerId: err.peerId, detail: `${upstream}: ${err.message}` });
+        } else {
+          reporter.refused(peer, err.code, { peerId: err.peerId, detail: `${upstream}: ${err.message}` });
+        }
+        resetLeg(plainLeg(app));
+      },
+    );
+  }
+
+  private track(app: net.Socket): void {
+    this.live.add(app);
+    app.once('close', () => {
+      this.live.delete(app);
+      if (this.live.size === 0) {
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const w of waiters) w();
+      }
+    });
+  }
+}

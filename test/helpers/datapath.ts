@@ -1,0 +1,172 @@
+// Data-path test fixtures: identities from test-time certificates, in-process listeners on 127.0.0.1:0,
+// captured JSON logs, metric reads, and small TCP apps (echo, sink, RST).
+import { createHash, X509Certificate } from 'node:crypto';
+import net from 'node:net';
+import { Writable } from 'node:stream';
+import { Registry } from 'prom-client';
+import { systemClock, type Clock } from '../../src/common/clock.js';
+import type { DestinationStream } from 'pino';
+import { createLogger, type Logger } from '../../src/common/logger.js';
+import { Watchable } from '../../src/common/watchable.js';
+import { makeTrustBundle, type IdentitySnapshot, type IdentitySource, type Svid, type TrustBundle } from '../../src/identity/credentials.js';
+import { certsToPem } from '../../src/pki/pem.js';
+import { spkiOf } from '../../src/pki/certificate.js';
+import { InboundConfig, OutboundConfig, inboundSchema, outboundSchema } from '../../src/sidecar/config-schema.js';
+import { startInbound, startOutbound, type DataPathShared } from '../../src/sidecar/listeners.js';
+import { TlsContextHolder } from '../../src/sidecar/tls-context.js';
+import { UpstreamDialer } from '../../src/sidecar/outbound.js';
+import { makeCa, makeLeaf, type TestCa, type TestLeaf } from './pki.js';
+
+export const TD = 'cluster.local';
+export const WEB = `spiffe://${TD}/ns/default/sa/web`;
+export const API = `spiffe://${TD}/ns/default/sa/api`;
+
+/** Turns a test leaf into the Svid the identity part would publish. */
+export function svidOf(leaf: TestLeaf): Svid {
+  const cert = new X509Certificate(leaf.certDer);
+  return {
+    spiffeId: leaf.spiffeId, key: leaf.key, keyPem: leaf.keyPem, chainDer: [leaf.certDer], chainPem: certsToPem([leaf.certDer]),
+    serialHex: leaf.serialHex, notBeforeMs: Date.parse(cert.validFrom), notAfterMs: Date.parse(cert.validTo),
+    publicKeySha256: createHash('sha256').update(spkiOf(leaf.key)).digest('hex'),
+  };
+}
+
+/** A workload identity under test control: rotate() issues a new leaf, expire() flips to `expired`. */
+export class TestIdentity implements IdentitySource {
+  readonly watch: Watchable<IdentitySnapshot>;
+  readonly bundle: TrustBundle;
+  constructor(readonly ca: TestCa, readonly spiffeId: string, leafOpts: Parameters<typeof makeLeaf>[2] = {}) {
+    this.bundle = makeTrustBundle(ca.trustDomain, [ca.certDer], 1);
+    this.watch = new Watchable<IdentitySnapshot>({ state: 'available', svid: svidOf(makeLeaf(ca, spiffeId, leafOpts)), bundle: this.bundle });
+  }
+  current(): IdentitySnapshot { return this.watch.get(); }
+  subscribe(l: (s: IdentitySnapshot) => void): () => void { return this.watch.subscribe(l); }
+  svid(): Svid { return this.watch.get().svid!; }
+  /** Publishes a fresh leaf (new key, new serial) and returns it. */
+  rotate(): Svid {
+    const svid = svidOf(makeLeaf(this.ca, this.spiffeId));
+    this.watch.set({ state: 'available', svid, bundle: this.bundle });
+    return svid;
+  }
+  expire(): void { this.watch.set({ ...this.watch.get(), state: 'expired' }); }
+}
+
+/** A logger whose JSON lines are kept for assertions. */
+export class LogCapture {
+  readonly lines: Record<string, unknown>[] = [];
+  readonly log: Logger;
+  constructor(level = 'debug') {
+    const sink = new Writable({
+      write: (chunk: Buffer, _enc, cb) => {
+        for (const l of chunk.toString().split('\n')) if (l) this.lines.push(JSON.parse(l) as Record<string, unknown>);
+        cb();
+      },
+    });
+    this.log = createLogger({ level, destination: sink as unknown as DestinationStream });
+  }
+  refusals(): Record<string, unknown>[] { return this.lines.filter((l) => l.msg === 'connection refused'); }
+  async waitFor(pred: (l: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+    const start = Date.now();
+    for (;;) {
+      const hit = this.lines.find(pred);
+      if (hit) return hit;
+      if (Date.now() - start > timeoutMs) throw new Error(`no matching log line; have:\n${this.lines.map((l) => JSON.stringify(l)).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
+/** Reads one sample of a metric from a registry (0 when absent). */
+export async function metric(registry: Registry, name: string, labels: Record<string, string>): Promise<number> {
+  const m = registry.getSingleMetric(name);
+  if (!m) return 0;
+  const data = await m.get();
+  const v = data.values.find((x) => Object.entries(labels).every(([k, val]) => x.labels[k] === val));
+  return v?.value ?? 0;
+}
+
+/** One sidecar's worth of shared data-path state. */
+export function sidecarShared(identity: IdentitySource, opts: { clock?: Clock; logs?: LogCapture } = {}): DataPathShared & { logs: LogCapture } {
+  const logs = opts.logs ?? new LogCapture();
+  const clock = opts.clock ?? systemClock;
+  const contexts = new TlsContextHolder(identity, clock, logs.log);
+  return { contexts, dialer: new UpstreamDialer(contexts, clock, TD), clock, registry: new Registry(), log: logs.log, trustDomain: TD, logs };
+}
+
+export function inboundConfig(c: Partial<Record<keyof InboundConfig, unknown>> & { forward: string }): InboundConfig {
+  return inboundSchema.parse({ name: 'in', listen: '127.0.0.1:0', ...c });
+}
+export function outboundConfig(c: Partial<Record<keyof OutboundConfig, unknown>> & { upstream: string }): OutboundConfig {
+  return outboundSchema.parse({ name: 'out', listen: '127.0.0.1:0', ...c });
+}
+
+export function portOf(address: string): number {
+  return Number(address.slice(address.lastIndexOf(':') + 1));
+}
+
+/** A TCP server on 127.0.0.1:0; `onConn` gets each socket (allowHalfOpen). */
+export async function tcpServer(onConn: (s: net.Socket) => void): Promise<{ server: net.Server; port: number; close(): Promise<void> }> {
+  const open = new Set<net.Socket>();
+  const server = net.createServer({ allowHalfOpen: true }, (s) => {
+    open.add(s);
+    s.once('close', () => open.delete(s));
+    onConn(s);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    server, port,
+    close: () => new Promise<void>((r) => { server.close(() => r()); for (const s of open) s.destroy(); }),
+  };
+}
+
+/** An echo app: everything read is written back; EOF is answered with EOF. */
+export function echoApp(): ReturnType<typeof tcpServer> {
+  return tcpServer((s) => { s.on('error', () => {}); s.pipe(s); });
+}
+
+/** A full mesh hop: app client → outbound (web) → inbound (api) → app. */
+export async function startMesh(opts: {
+  app: { port: number };
+  inbound?: Partial<Record<keyof InboundConfig, unknown>>;
+  outbound?: Partial<Record<keyof OutboundConfig, unknown>>;
+  ca?: TestCa;
+}) {
+  const ca = opts.ca ?? makeCa(TD);
+  const api = new TestIdentity(ca, API);
+  const web = new TestIdentity(ca, WEB);
+  const server = sidecarShared(api);
+  const client = sidecarShared(web);
+  const inbound = await startInbound(inboundConfig({ ...opts.inbound, forward: (opts.inbound?.forward as string | undefined) ?? `127.0.0.1:${opts.app.port}` }), server);
+  const outbound = await startOutbound(outboundConfig({ ...opts.outbound, upstream: (opts.outbound?.upstream as string | undefined) ?? inbound.address }), client);
+  return {
+    ca, api, web, server, client, inbound, outbound,
+    async close() {
+      for (const l of [inbound, outbound]) { await l.stopAccepting(); l.handler.destroyAll(); }
+      inbound.handler.dispose();
+      server.contexts.close();
+      client.contexts.close();
+    },
+  };
+}
+
+/** Connects to 127.0.0.1:port with allowHalfOpen. */
+export function connect(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true }, () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+/** Reads a socket to EOF (or error), returning the bytes and how it ended. */
+export function readAll(s: net.Socket): Promise<{ data: Buffer; error?: NodeJS.ErrnoException }> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    s.on('data', (d: Buffer) => chunks.push(d));
+    s.once('end', () => resolve({ data: Buffer.concat(chunks) }));
+    s.once('error', (error: NodeJS.ErrnoException) => resolve({ data: Buffer.concat(chunks), error }));
+    s.once('close', () => resolve({ data: Buffer.concat(chunks) }));
+  });
+}
+
+export { makeCa, makeLeaf };
