@@ -57,7 +57,13 @@ function spiffeIdOfSan(san: string | undefined): string | undefined {
 export class UpstreamDialer {
   private readonly sessions = new Map<string, CachedSession>();
 
-  constructor(private readonly contexts: TlsContextHolder, private readonly clock: Clock, private readonly trustDomain: string) {}
+  /** `hooks.onSocket` sees every raw TCP socket dialled (transparent mode tracks them to spot its own dials redirected back). */
+  constructor(
+    private readonly contexts: TlsContextHolder,
+    private readonly clock: Clock,
+    private readonly trustDomain: string,
+    private readonly hooks: { onSocket?: (raw: net.Socket) => void } = {},
+  ) {}
 
   /** Forgets every cached session (tests, and a trust change the caller knows about). */
   clearSessions(): void {
@@ -78,6 +84,7 @@ export class UpstreamDialer {
 
     return new Promise<DialedUpstream>((resolve, reject) => {
       const raw = net.connect({ host, port, allowHalfOpen: true, noDelay: true });
+      this.hooks.onSocket?.(raw);
       const t = tls.connect({
         socket: raw,
         secureContext: material.clientContext,
