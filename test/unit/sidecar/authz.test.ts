@@ -1,0 +1,63 @@
+// authorize() and serverIdMatches() as tables: exact IDs, prefixes, whole trust domain, default policies.
+import { describe, expect, it } from 'vitest';
+import { authorize, compilePolicy, isOpenPolicy, serverIdMatches } from '../../../src/sidecar/authz.js';
+import { parseSpiffePattern } from '../../../src/pki/spiffe-id.js';
+
+const TD = 'cluster.local';
+const WEB = 'spiffe://cluster.local/ns/default/sa/web';
+const OPS = 'spiffe://cluster.local/ns/ops/sa/backup';
+
+describe('authorize', () => {
+  const cases: { name: string; allow?: string[]; def?: 'allow' | 'deny'; peer: string | undefined; allowed: boolean; detail?: string }[] = [
+    { name: 'open default admits our trust domain', peer: WEB, allowed: true },
+    { name: 'open default refuses a foreign trust domain', peer: 'spiffe://other.org/ns/default/sa/web', allowed: false, detail: 'foreign_trust_domain' },
+    { name: 'a certificate without a SPIFFE ID is refused', peer: undefined, allowed: false, detail: 'no_spiffe_id' },
+    { name: 'a malformed ID is refused', peer: 'spiffe://cluster.local/ns/../x', allowed: false, detail: 'invalid_spiffe_id' },
+    { name: 'defaultPolicy deny without rules refuses all', def: 'deny', peer: WEB, allowed: false, detail: 'default_deny' },
+    { name: 'exact rule admits that ID', allow: [WEB], peer: WEB, allowed: true },
+    { name: 'exact rule refuses a sibling', allow: [WEB], peer: 'spiffe://cluster.local/ns/default/sa/webx', allowed: false, detail: 'no_matching_rule' },
+    { name: 'an allow list is exhaustive even with defaultPolicy allow', allow: [WEB], def: 'allow', peer: OPS, allowed: false, detail: 'no_matching_rule' },
+    { name: 'prefix rule admits below the prefix', allow: ['spiffe://cluster.local/ns/ops/*'], peer: OPS, allowed: true },
+    { name: 'prefix rule does not admit a name sharing the prefix text', allow: ['spiffe://cluster.local/ns/ops/*'], peer: 'spiffe://cluster.local/ns/opsx/sa/a', allowed: false },
+    { name: 'prefix rule does not admit the prefix itself', allow: ['spiffe://cluster.local/ns/ops/*'], peer: 'spiffe://cluster.local/ns/ops', allowed: false },
+    { name: 'trust-domain rule admits any ID there', allow: ['spiffe://cluster.local'], peer: OPS, allowed: true },
+    { name: 'trust-domain rule of another domain (federation) admits it', allow: ['spiffe://partner.example'], peer: 'spiffe://partner.example/ns/a/sa/b', allowed: true },
+    { name: 'rules are ORed', allow: [WEB, 'spiffe://cluster.local/ns/ops/*'], def: 'deny', peer: OPS, allowed: true },
+    { name: 'an empty allow list refuses all', allow: [], peer: WEB, allowed: false },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const d = authorize(c.peer, compilePolicy(TD, c.allow, c.def ?? 'allow'));
+      expect(d.allow).toBe(c.allowed);
+      if (!d.allow) {
+        expect(d.reason).toBe('spiffe_id_denied');
+        if (c.detail) expect(d.detail).toBe(c.detail);
+      }
+    });
+  }
+
+  it('only the default without rules is open', () => {
+    expect(isOpenPolicy(compilePolicy(TD, undefined, 'allow'))).toBe(true);
+    expect(isOpenPolicy(compilePolicy(TD, undefined, 'deny'))).toBe(false);
+    expect(isOpenPolicy(compilePolicy(TD, [WEB], 'allow'))).toBe(false);
+  });
+
+  it('rejects a bad rule when compiling', () => {
+    expect(() => compilePolicy(TD, ['http://x'], 'allow')).toThrow(/invalid SPIFFE ID pattern/);
+  });
+});
+
+describe('serverIdMatches', () => {
+  const API = 'spiffe://cluster.local/ns/default/sa/api';
+  it.each([
+    [API, API, true],
+    [API, WEB, false],
+    [API, 'spiffe://cluster.local/ns/default/*', true],
+    [API, undefined, true],
+    ['spiffe://other.org/ns/default/sa/api', undefined, false],
+    [undefined, undefined, false],
+    ['not a uri', undefined, false],
+  ] as const)('%s against %s → %s', (peer, expect_, ok) => {
+    expect(serverIdMatches(peer, expect_ ? parseSpiffePattern(expect_) : undefined, 'cluster.local')).toBe(ok);
+  });
+});
