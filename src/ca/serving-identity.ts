@@ -90,14 +90,15 @@ export class ServingIdentity implements experimental.CertificateProvider {
 
   addCaCertificateListener(listener: CaListener): void {
     this.caListeners.add(listener);
-    if (this.ca) listener(this.ca);
+    // grpc-js registers its own watcher only after adding provider listeners, so the first value must come later.
+    queueMicrotask(() => { if (this.ca && this.caListeners.has(listener)) listener(this.ca); });
   }
   removeCaCertificateListener(listener: CaListener): void {
     this.caListeners.delete(listener);
   }
   addIdentityCertificateListener(listener: IdentityListener): void {
     this.identityListeners.add(listener);
-    if (this.identity) listener(this.identity);
+    queueMicrotask(() => { if (this.identity && this.identityListeners.has(listener)) listener(this.identity); });
   }
   removeIdentityCertificateListener(listener: IdentityListener): void {
     this.identityListeners.delete(listener);
