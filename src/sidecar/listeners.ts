@@ -17,6 +17,7 @@ import { InboundHandler } from './inbound.js';
 import { OutboundHandler, UpstreamDialer, type UpstreamTarget } from './outbound.js';
 import { REASONS } from './reasons.js';
 import { TlsContextHolder } from './tls-context.js';
+import { withTransparent } from './intercept/transparent.js';
 
 /** Everything the data path gets from the composition root. */
 export interface ListenerContext {
@@ -182,7 +183,7 @@ export async function startListeners(ctx: ListenerContext): Promise<RunningListe
     throw err;
   }
   let closed = false;
-  return {
+  const explicit: RunningListeners = {
     statuses: () => bound.map((l) => ({ name: l.name, kind: l.kind, address: l.address, ...l.reporter.counters })),
     drain: (timeoutMs) => drainListeners(bound, ctx.clock, timeoutMs),
     close: async () => {
@@ -196,4 +197,6 @@ export async function startListeners(ctx: ListenerContext): Promise<RunningListe
       contexts.close();
     },
   };
+  // Transparent mode (issue 5) adds the 15006/15001 interception listeners beside the explicit ones.
+  return ctx.config.transparent.enabled ? withTransparent(explicit, ctx) : explicit;
 }

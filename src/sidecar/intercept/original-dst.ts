@@ -86,6 +86,11 @@ function compressIpv6(groups: string[]): string {
   return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
 }
 
+/** Decodes a sockaddr_in or sockaddr_in6 as the kernel fills it (exported for tests). */
+export function decodeSockaddr(buf: Buffer): OriginalDst | undefined {
+  return buf.length >= SOCKADDR_IN6_SIZE && buf.readUInt16LE(0) === AF_INET6 ? decodeIn6(buf) : decodeIn(buf);
+}
+
 /**
  * The original destination of an accepted, REDIRECTed connection. Call it synchronously in the
  * 'connection' handler. Throws ProxyError `original_dst_unavailable` when the kernel has none
@@ -119,4 +124,41 @@ function tryV6(c: Libc, fd: number): OriginalDst | number {
   const len = [SOCKADDR_IN6_SIZE];
   if (c.getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, buf, len) !== 0) return c.errno();
   return decodeIn6(buf) ?? -1;
+}
+
+/** errno when the kernel tracks no connection for the socket (no nat rules in this network namespace). */
+const ENOENT = 2;
+
+/**
+ * Boot-time check: a loopback connection to a throwaway listener must yield an original destination.
+ * Fails with a message saying what to fix when koffi cannot load, or when conntrack does not see the
+ * connection because `ztmesh iptables` has not run in this network namespace.
+ */
+export async function checkOriginalDst(): Promise<OriginalDst> {
+  loadLibc();
+  const { createServer, connect } = await import('node:net');
+  return new Promise<OriginalDst>((resolve, reject) => {
+    const server = createServer((s) => {
+      let result: OriginalDst | undefined;
+      let error: unknown;
+      try {
+        result = originalDst(s);
+      } catch (e) {
+        error = e;
+      }
+      s.destroy();
+      server.close();
+      if (result) return resolve(result);
+      const errnos = (error as Error).message;
+      const hint = errnos.includes(`errno ${ENOENT}`)
+        ? 'the kernel tracks no NAT state for this network namespace: run `ztmesh iptables` in it (as root, in an init container) before the sidecar'
+        : 'is this Linux with the nf_conntrack / nf_nat modules?';
+      reject(new ProxyError('original_dst_unavailable', `transparent mode cannot read SO_ORIGINAL_DST: ${errnos}; ${hint}`, { cause: error }));
+    });
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      connect(port, '127.0.0.1').on('error', () => {});
+    });
+  });
 }

@@ -1,0 +1,98 @@
+// What transparent outbound does with an original destination: plain passthrough, or mTLS with an expected server ID.
+// Pure decisions over the `transparent` config, compiled once; tested with tables.
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import { ConfigError } from '../../common/errors.js';
+import { parseSpiffePattern, type SpiffePattern } from '../../pki/spiffe-id.js';
+import { parseCidr } from './iptables-rules.js';
+import type { OriginalDst } from './original-dst.js';
+
+/** The decision for one outbound destination. */
+export type Route =
+  | { kind: 'passthrough'; because: 'cidr' | 'port' }
+  /** `expect` undefined: any SPIFFE ID of our trust domain. */
+  | { kind: 'mesh'; expect?: SpiffePattern; rule?: string };
+
+interface ExpectRule {
+  key: string;
+  list: BlockList;
+  prefix: number;
+  port: number | '*';
+  pattern: SpiffePattern;
+}
+
+/** Strips the IPv4-mapped prefix so that "::ffff:10.0.0.1" and "10.0.0.1" compare equal. */
+export function normalizeAddress(address: string): string {
+  return address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
+}
+
+const familyOf = (a: string): 'ipv4' | 'ipv6' => (isIPv4(a) ? 'ipv4' : 'ipv6');
+
+/** Parses an `expect` key: "CIDR:port", "[v6CIDR]:port" or "v6CIDR:port", port a number or "*". */
+export function parseExpectKey(key: string): { cidr: string; address: string; prefix: number; family: 4 | 6; port: number | '*' } {
+  const bad = (why: string) => new ConfigError('invalid_expect', `transparent.expect: "${key}" ${why} (use "10.0.0.0/8:8080" or "[fd00::/8]:*")`);
+  const i = key.lastIndexOf(':');
+  if (i <= 0) throw bad('has no ":port"');
+  let cidrText = key.slice(0, i).trim();
+  const portText = key.slice(i + 1).trim();
+  if (cidrText.startsWith('[') && cidrText.endsWith(']')) cidrText = cidrText.slice(1, -1);
+  const port = portText === '*' ? '*' : /^\d{1,5}$/.test(portText) && Number(portText) >= 1 && Number(portText) <= 65535 ? Number(portText) : undefined;
+  if (port === undefined) throw bad(`has a bad port "${portText}"`);
+  const cidr = parseCidr(cidrText);
+  if (!cidr) throw bad(`has a bad CIDR "${cidrText}"`);
+  return { cidr: `${cidr.address}/${cidr.prefix}`, ...cidr, port };
+}
+
+/** The compiled routing policy of transparent outbound. */
+export class DestinationPolicy {
+  private readonly passthroughCidrs = new BlockList();
+  private readonly passthroughPorts: ReadonlySet<number>;
+  private readonly expectRules: ExpectRule[];
+  readonly passthroughSummary: string;
+
+  constructor(cfg: { expect: Record<string, string>; passthrough: { cidrs: string[]; ports: number[] } }) {
+    for (const c of cfg.passthrough.cidrs) {
+      const p = parseCidr(c);
+      if (!p) throw new ConfigError('invalid_cidr', `transparent.passthrough.cidrs: "${c}" is not an IPv4 or IPv6 CIDR`);
+      this.passthroughCidrs.addSubnet(p.address, p.prefix, p.family === 4 ? 'ipv4' : 'ipv6');
+    }
+    this.passthroughPorts = new Set(cfg.passthrough.ports);
+    this.expectRules = Object.entries(cfg.expect).map(([key, pattern]) => {
+      const k = parseExpectKey(key);
+      const list = new BlockList();
+      list.addSubnet(k.address, k.prefix, k.family === 4 ? 'ipv4' : 'ipv6');
+      return { key, list, prefix: k.prefix, port: k.port, pattern: parseSpiffePattern(pattern) };
+    });
+    // Most specific first: longer prefix, then an exact port before "*".
+    this.expectRules.sort((a, b) => b.prefix - a.prefix || (a.port === '*' ? 1 : 0) - (b.port === '*' ? 1 : 0));
+    this.passthroughSummary = [...cfg.passthrough.cidrs, ...cfg.passthrough.ports.map((p) => `*:${p}`)].join(',') || 'none';
+  }
+
+  /** Decides the route for a destination. Pure. */
+  route(dst: Pick<OriginalDst, 'address' | 'port'>): Route {
+    const address = normalizeAddress(dst.address);
+    if (!isIPv4(address) && !isIPv6(address)) return { kind: 'mesh' };
+    const family = familyOf(address);
+    if (this.passthroughPorts.has(dst.port)) return { kind: 'passthrough', because: 'port' };
+    if (this.passthroughCidrs.check(address, family)) return { kind: 'passthrough', because: 'cidr' };
+    for (const r of this.expectRules) {
+      if ((r.port === '*' || r.port === dst.port) && r.list.check(address, family)) return { kind: 'mesh', expect: r.pattern, rule: r.key };
+    }
+    return { kind: 'mesh' };
+  }
+}
+
+/** The sidecar's own listening ports on this host: a connection whose original destination is one of them was not redirected. */
+export class OwnListeners {
+  private readonly ports: ReadonlySet<number>;
+
+  constructor(ports: number[], private readonly localAddresses: () => ReadonlySet<string>) {
+    this.ports = new Set(ports);
+  }
+
+  /** True when dst is one of our listeners (any local address, since they bind the wildcard). */
+  has(dst: Pick<OriginalDst, 'address' | 'port'>): boolean {
+    if (!this.ports.has(dst.port)) return false;
+    const a = normalizeAddress(dst.address);
+    return a.startsWith('127.') || a === '::1' || a === '0.0.0.0' || a === '::' || this.localAddresses().has(a);
+  }
+}

@@ -1,0 +1,113 @@
+// Transparent outbound (15001): each REDIRECTed app connection is sent to its original destination,
+// over mTLS through the data path's OutboundHandler, or as plain TCP for passthrough destinations.
+import net from 'node:net';
+import type { Logger } from '../../common/logger.js';
+import { peerLabel, type ConnectionReporter } from '../datapath-metrics.js';
+import type { OutboundHandler } from '../outbound.js';
+import { plainLeg, resetLeg, splice } from '../pipe.js';
+import { REASONS } from '../reasons.js';
+import type { DestinationPolicy, OwnListeners } from './destinations.js';
+import type { DialTracker } from './dial-tracker.js';
+import { INTERCEPT_REASONS } from './intercept-reasons.js';
+import { originalDst, type OriginalDst } from './original-dst.js';
+
+/** Counters of plain passthrough connections, shown in /status as their own entry. */
+export interface PassthroughCounters {
+  connectionsActive: number;
+  connectionsTotal: number;
+  denied: number;
+}
+
+export interface TransparentOutboundDeps {
+  handler: OutboundHandler;
+  reporter: ConnectionReporter;
+  destinations: DestinationPolicy;
+  own: OwnListeners;
+  dials: DialTracker;
+  log: Logger;
+  idleTimeoutMs: number;
+  maxConnections: number;
+}
+
+const hostPort = (d: OriginalDst) => (d.family === 6 ? `[${d.address}]:${d.port}` : `${d.address}:${d.port}`);
+
+/** Routes accepted (paused) sockets of the transparent outbound listener. */
+export class TransparentOutbound {
+  readonly passthrough: PassthroughCounters = { connectionsActive: 0, connectionsTotal: 0, denied: 0 };
+  private readonly passthroughLive = new Set<net.Socket>();
+
+  constructor(private readonly deps: TransparentOutboundDeps) {}
+
+  /** Called synchronously from the 'connection' event: the original destination is read before anything else. */
+  handle(app: net.Socket): void {
+    const { reporter } = this.deps;
+    const peer = peerLabel(app.remoteAddress, app.remotePort);
+    app.on('error', () => {});
+    // Our own upstream dial, REDIRECTed back to us (the sidecar does not run as --proxy-uid): refusing it
+    // here is what keeps one app connection from becoming hundreds of nested ones.
+    if (this.deps.dials.isOwnDial(app.remoteAddress, app.remotePort)) {
+      reporter.refused(peer, INTERCEPT_REASONS.redirectLoop, {
+        handshake: false,
+        detail: 'this connection is one of our own upstream dials, redirected back to us: run the sidecar as the uid/gid given to `ztmesh iptables --proxy-uid`',
+      });
+      return resetLeg(plainLeg(app));
+    }
+    let dst: OriginalDst;
+    try {
+      dst = originalDst(app);
+    } catch (err) {
+      reporter.refused(peer, INTERCEPT_REASONS.originalDstUnavailable, { handshake: false, detail: (err as Error).message });
+      return resetLeg(plainLeg(app));
+    }
+    if (this.deps.own.has(dst)) {
+      reporter.refused(peer, INTERCEPT_REASONS.notRedirected, {
+        handshake: false, detail: `original destination ${hostPort(dst)} is the sidecar's own listener (a direct connection, not a redirected one)`,
+      });
+      return resetLeg(plainLeg(app));
+    }
+    if (this.deps.handler.activeCount() + this.passthroughLive.size >= this.deps.maxConnections) {
+      reporter.refused(peer, REASONS.maxConnections, { handshake: false, detail: hostPort(dst) });
+      return resetLeg(plainLeg(app));
+    }
+    const route = this.deps.destinations.route(dst);
+    if (route.kind === 'passthrough') return this.passthroughTo(app, peer, dst, route.because);
+    this.deps.handler.handle(app, {
+      upstream: { host: dst.address, port: dst.port },
+      ...(route.expect ? { expect: route.expect } : {}),
+    });
+  }
+
+  /** Plain TCP to a destination listed as not meshed. */
+  private passthroughTo(app: net.Socket, peer: string, dst: OriginalDst, because: 'cidr' | 'port'): void {
+    const c = this.passthrough;
+    c.connectionsTotal++;
+    this.passthroughLive.add(app);
+    app.once('close', () => this.passthroughLive.delete(app));
+    const upstream = net.connect({ host: dst.address, port: dst.port, allowHalfOpen: true, noDelay: true });
+    this.deps.dials.track(upstream);
+    const onEarlyError = (err: Error) => {
+      c.denied++;
+      this.deps.reporter.failed(peer, REASONS.upstreamUnavailable, { detail: `passthrough ${hostPort(dst)}: ${(err as { code?: string }).code ?? err.message}` });
+      resetLeg(plainLeg(app));
+    };
+    upstream.once('error', onEarlyError);
+    const onAppClose = () => upstream.destroy();
+    app.once('close', onAppClose);
+    upstream.once('connect', () => {
+      upstream.removeListener('error', onEarlyError);
+      app.removeListener('close', onAppClose);
+      c.connectionsActive++;
+      this.deps.log.debug({ peer, upstream: hostPort(dst), mode: 'passthrough', because }, 'outbound passthrough (plain TCP, not meshed)');
+      splice(plainLeg(app), plainLeg(upstream), { idleTimeoutMs: this.deps.idleTimeoutMs, onEnd: () => { c.connectionsActive--; } });
+    });
+  }
+
+  passthroughActive(): number {
+    return this.passthroughLive.size;
+  }
+
+  destroyAll(): void {
+    for (const s of [...this.passthroughLive]) resetLeg(plainLeg(s));
+    this.deps.handler.destroyAll();
+  }
+}
