@@ -1,0 +1,127 @@
+// A small HTTPS client for the Kubernetes API server with in-cluster configuration.
+// Only what ztmesh needs (TokenReview, one PATCH); the SA token and CA file are re-read on every call.
+import { request } from 'node:https';
+import { readFile } from 'node:fs/promises';
+import { ConfigError } from '../common/errors.js';
+
+/** In-cluster defaults, as client-go's rest.InClusterConfig reads them. */
+export const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+export const SA_TOKEN_FILE = `${SA_DIR}/token`;
+export const SA_CA_FILE = `${SA_DIR}/ca.crt`;
+/** A TokenReview is a fast in-memory check for the API server; 5 s means it is in trouble. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
+
+export interface KubeApiConfig {
+  /** https://host:port of the API server. */
+  server: string;
+  /** The caller's own bearer token (the CA's ServiceAccount token), re-read per request. */
+  tokenFile: string;
+  /** PEM roots that verify the API server. */
+  caFile: string;
+  /** TLS server name to verify, when it differs from the URL's host. */
+  serverName?: string;
+  timeoutMs: number;
+}
+
+/** Builds the config from KUBERNETES_SERVICE_HOST/PORT and the SA files; each piece can be overridden. */
+export function inClusterConfig(
+  env: NodeJS.ProcessEnv,
+  overrides: { server?: string; tokenFile?: string; caFile?: string; serverName?: string; timeoutMs?: number } = {},
+): KubeApiConfig {
+  let server = overrides.server;
+  if (!server) {
+    const host = env.KUBERNETES_SERVICE_HOST;
+    const port = env.KUBERNETES_SERVICE_PORT ?? '443';
+    if (!host) {
+      throw new ConfigError('k8s_not_in_cluster', 'no Kubernetes API server: KUBERNETES_SERVICE_HOST is unset (not in a pod?); pass --k8s-api https://host:port');
+    }
+    server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  }
+  let url: URL;
+  try {
+    url = new URL(server);
+  } catch {
+    throw new ConfigError('invalid_flag', `--k8s-api "${server}": not a URL`);
+  }
+  if (url.protocol !== 'https:') throw new ConfigError('invalid_flag', `--k8s-api "${server}": must be https://`);
+  return Object.freeze({
+    server: url.origin,
+    tokenFile: overrides.tokenFile ?? SA_TOKEN_FILE,
+    caFile: overrides.caFile ?? SA_CA_FILE,
+    ...(overrides.serverName ? { serverName: overrides.serverName } : {}),
+    timeoutMs: overrides.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+  });
+}
+
+/** A response from the API server: HTTP status and parsed JSON body (undefined if not JSON). */
+export interface KubeResponse {
+  status: number;
+  body: unknown;
+}
+
+/** Thrown when the API server could not be reached or did not answer in time (never carries a token). */
+export class KubeUnreachableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'KubeUnreachableError';
+  }
+}
+
+/** The calls ztmesh makes; an interface so attestor unit tests can fake it. */
+export interface KubeClient {
+  readonly server: string;
+  call(method: 'GET' | 'POST' | 'PATCH', path: string, body?: unknown, contentType?: string): Promise<KubeResponse>;
+}
+
+/** Creates a client over node:https for `config`. */
+export function createKubeClient(config: KubeApiConfig): KubeClient {
+  return {
+    server: config.server,
+    async call(method, path, body, contentType = 'application/json') {
+      let token: string;
+      let ca: Buffer;
+      try {
+        [token, ca] = await Promise.all([readFile(config.tokenFile, 'utf8'), readFile(config.caFile)]);
+      } catch (e) {
+        throw new KubeUnreachableError(`cannot read in-cluster credentials (${(e as NodeJS.ErrnoException).code ?? 'error'}: ${(e as NodeJS.ErrnoException).path ?? ''})`, { cause: e });
+      }
+      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+      const url = new URL(path, config.server);
+      return new Promise<KubeResponse>((resolve, reject) => {
+        const req = request(url, {
+          method,
+          ca,
+          ...(config.serverName ? { servername: config.serverName } : {}),
+          headers: {
+            authorization: `Bearer ${token.trim()}`,
+            accept: 'application/json',
+            'user-agent': 'ztmesh/0.1.0',
+            ...(payload ? { 'content-type': contentType, 'content-length': String(payload.length) } : {}),
+          },
+          timeout: config.timeoutMs,
+          // The CA file is the only trust anchor; no agent reuse across changed CA files.
+          agent: false,
+        }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let parsed: unknown;
+            try {
+              parsed = text ? JSON.parse(text) : undefined;
+            } catch {
+              parsed = undefined;
+            }
+            resolve({ status: res.statusCode ?? 0, body: parsed });
+          });
+          res.on('error', (e) => reject(new KubeUnreachableError(`${method} ${url.pathname}: response aborted: ${e.message}`, { cause: e })));
+        });
+        req.on('timeout', () => req.destroy(new Error(`no answer within ${config.timeoutMs} ms`)));
+        req.on('error', (e: NodeJS.ErrnoException) => {
+          reject(new KubeUnreachableError(`${method} ${config.server}${url.pathname}: ${e.code ?? ''} ${e.message}`.replace(/\s+/g, ' ').trim(), { cause: e }));
+        });
+        req.end(payload);
+      });
+    },
+  };
+}
