@@ -7,7 +7,7 @@ import type { HostPort } from '../common/address.js';
 import { spiffeIdOf } from '../pki/svid.js';
 import { authorize, type AuthzPolicy } from './authz.js';
 import { peerLabel, type ConnectionReporter } from './datapath-metrics.js';
-import { plainLeg, resetLeg, splice, type Leg } from './pipe.js';
+import { closeLeg, plainLeg, resetLeg, splice, type Leg } from './pipe.js';
 import { REASONS, tlsErrorReason, verifyErrorReason } from './reasons.js';
 import type { TlsContextHolder } from './tls-context.js';
 
@@ -136,12 +136,8 @@ export class InboundHandler {
   private settle(t: tls.TLSSocket): { raw: RawSocket; state: ConnState } | undefined {
     const raw = rawOf(t);
     const state = raw?.[STATE];
-    if (!raw || !state) {
-      t.destroy();
-      return undefined;
-    }
-    if (state.settled) {
-      t.destroy();
+    if (!raw || !state || state.settled) {
+      closeLeg({ stream: t, tcp: raw ?? t });
       return undefined;
     }
     state.settled = true;

@@ -22,19 +22,50 @@ export interface SpliceEnd {
   idle?: boolean;
 }
 
-/** Tears a leg down with an RST where the platform allows it, else a plain close. */
+/** TLS legs whose TCP socket was reset and whose TLS socket must not be destroyed in the same tick. */
+const resetting = new WeakSet<net.Socket>();
+
+/**
+ * Tears a leg down with an RST where the platform allows it, else a plain close.
+ * For a TLS leg only the TCP socket is reset: node 20 crashes (SIGSEGV) when a TLSSocket is destroyed in the
+ * same tick as a resetAndDestroy() of the socket under it. The TLS socket closes by itself; a later tick
+ * destroys it if it has not.
+ */
 export function resetLeg(leg: Leg): void {
   const tcp = leg.tcp as net.Socket & { resetAndDestroy?: () => net.Socket };
-  if (!tcp.destroyed && typeof tcp.resetAndDestroy === 'function') {
-    try {
-      tcp.resetAndDestroy();
-    } catch {
-      tcp.destroy();
+  if (leg.stream === tcp) {
+    if (tcp.destroyed) return;
+    if (typeof tcp.resetAndDestroy === 'function' && !tcp.connecting) {
+      try {
+        tcp.resetAndDestroy();
+        return;
+      } catch {
+        // not a TCP handle: fall through to a plain close
+      }
     }
-  } else {
+    tcp.destroy();
+    return;
+  }
+  if (resetting.has(leg.stream)) return;
+  if (leg.stream.destroyed || tcp.destroyed || tcp.connecting || typeof tcp.resetAndDestroy !== 'function') {
+    leg.stream.destroy();
+    return;
+  }
+  resetting.add(leg.stream);
+  try {
+    tcp.resetAndDestroy();
+  } catch {
     tcp.destroy();
   }
-  if (leg.stream !== tcp) leg.stream.destroy();
+  setImmediate(() => {
+    if (!leg.stream.destroyed) leg.stream.destroy();
+  });
+}
+
+/** Closes a leg without an RST (idle timeout, drain), unless it is already being reset. */
+export function closeLeg(leg: Leg): void {
+  if (resetting.has(leg.stream) || leg.stream.destroyed) return;
+  leg.stream.destroy();
 }
 
 /**
@@ -48,14 +79,14 @@ export function splice(a: Leg, b: Leg, opts: { idleTimeoutMs: number; onEnd: (en
     if (end.error || end.idle) return;
     end.error = err;
     resetLeg(other);
-    from.stream.destroy();
+    closeLeg(from);
   };
   const wire = (self: Leg, other: Leg) => {
     self.stream.on('error', (err) => fail(self, other, err));
     self.stream.on('close', () => {
       // Closed without its readable side ending (destroyed by us or torn down): the other leg cannot finish either.
       if (!self.stream.readableEnded && !other.stream.destroyed) {
-        if (end.error || end.idle) other.stream.destroy();
+        if (end.error || end.idle) closeLeg(other);
         else resetLeg(other);
       }
       if (++closed === 2) opts.onEnd(end);
@@ -64,8 +95,8 @@ export function splice(a: Leg, b: Leg, opts: { idleTimeoutMs: number; onEnd: (en
       self.stream.setTimeout(opts.idleTimeoutMs, () => {
         if (end.error || end.idle) return;
         end.idle = true;
-        self.stream.destroy();
-        other.stream.destroy();
+        closeLeg(self);
+        closeLeg(other);
       });
     }
     self.stream.pipe(other.stream);
