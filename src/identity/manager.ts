@@ -64,6 +64,8 @@ export interface IdentityManagerOptions {
   keyAlgorithm?: KeyAlgorithm;
   /** The ID to ask for; the CA decides, but a different answer is refused. */
   spiffeId?: string;
+  /** DNS SANs to ask for (e.g. the webhook's Service name); the CA keeps only those its attestor grants. */
+  dnsNames?: readonly string[];
   bootstrapBundle: TrustBundle;
   reachability: CaReachability;
   backoff?: BackoffPolicy;
@@ -187,7 +189,7 @@ export class IdentityManager implements IdentitySource {
     if (before.state === 'available') this.setState('renewing');
     try {
       const key = await this.genKey(this.opts.keyAlgorithm ?? 'ec-p256');
-      const csr = buildCsr(key, { uris: this.opts.spiffeId ? [this.opts.spiffeId] : [] });
+      const csr = buildCsr(key, { uris: this.opts.spiffeId ? [this.opts.spiffeId] : [], dnsNames: this.opts.dnsNames ?? [] });
       const res = await this.sign(csr, held);
       if (this.stopped) throw new CaClientError('stopped', 'the sidecar is shutting down');
       this.opts.reachability.contact(res.address);
