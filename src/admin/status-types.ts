@@ -37,8 +37,18 @@ export interface IdentityStatus {
   lastError: LastError | null;
   /** SHA-256 of the current leaf's public key: changes on every rotation. */
   publicKeySha256: string | null;
-  /** Seconds left until the SVID expires while the CA is unreachable; null while it is reachable. */
-  outageBudgetSeconds: number | null;
+  failuresTotal: number;
+  /** The last rotations, oldest first (serial, key fingerprint, validity, why). */
+  history: RotationEntry[];
+}
+
+export interface RotationEntry {
+  serial: string;
+  publicKeySha256: string;
+  notBefore: string;
+  notAfter: string;
+  at: string;
+  reason: string;
 }
 
 export interface TrustBundleStatus {
@@ -50,9 +60,13 @@ export interface TrustBundleStatus {
 }
 
 export interface CaStatus {
+  /** The address that answered last (or the first configured one). */
   address: string;
+  /** Every configured address, in failover order. */
+  addresses: string[];
   reachable: boolean;
   lastContact: string | null;
+  bundleStream: { connected: boolean; lastUpdate: string | null; lastError: { code: string; message: string } | null };
 }
 
 /** The whole /status document. */

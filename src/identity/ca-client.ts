@@ -193,21 +193,19 @@ export class GrpcCaClient implements CaClient, BundleStreamSource {
   watchBundle(handlers: BundleStreamHandlers): { cancel(): void } {
     let cancelled = false;
     let current: { call: grpc.ClientReadableStream<TrustBundle__Output>; client: CertificateAuthorityClient } | undefined;
-    const tryAddress = async (i: number): Promise<void> => {
+    const tryAddress = (i: number): void => {
       if (cancelled) return;
       const address = this.opts.addresses[i]!;
+      // The bundle is public: no token is sent (a join token is single-use), only the SVID when we hold one.
       const svid = this.opts.currentSvid();
-      const metadata = new grpc.Metadata();
       let client: CertificateAuthorityClient;
       try {
-        if (!svid) metadata.set('authorization', `Bearer ${await this.token()}`);
         client = this.client(address, svid);
       } catch (e) {
         handlers.onClose(e as CaClientError);
         return;
       }
-      if (cancelled) return client.close();
-      const call = client.WatchTrustBundle({}, metadata);
+      const call = client.WatchTrustBundle({});
       current = { call, client };
       let received = false;
       let closed = false;
@@ -216,7 +214,7 @@ export class GrpcCaClient implements CaClient, BundleStreamSource {
         closed = true;
         client.close();
         if (cancelled) return;
-        if (!received && TRANSPORT_CODES.has(err.code) && i + 1 < this.opts.addresses.length) void tryAddress(i + 1);
+        if (!received && TRANSPORT_CODES.has(err.code) && i + 1 < this.opts.addresses.length) tryAddress(i + 1);
         else handlers.onClose(err);
       };
       call.on('data', (b: TrustBundle__Output) => {
@@ -227,7 +225,7 @@ export class GrpcCaClient implements CaClient, BundleStreamSource {
       call.on('error', (err: grpc.ServiceError) => close(fromGrpcError(err, address)));
       call.on('end', () => close(new CaClientError('unavailable', `CA ${address}: bundle stream ended`)));
     };
-    void tryAddress(0);
+    tryAddress(0);
     return {
       cancel: () => {
         cancelled = true;

@@ -1,0 +1,153 @@
+// The sidecar's composition root: builds logger, metrics, clock, readiness, identity, bundle watcher,
+// the data path (listeners.ts) and the admin and health servers, and wires them explicitly.
+import type { KeyObject } from 'node:crypto';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { parseHostPort } from '../common/address.js';
+import { isoTime, systemClock, type Clock } from '../common/clock.js';
+import { createLogger, type Logger } from '../common/logger.js';
+import { Readiness } from '../common/readiness.js';
+import { startHttpServer, type RunningHttpServer } from '../admin/http-server.js';
+import { adminRoutes, healthRoutes, type SidecarAdmin } from '../admin/sidecar-admin.js';
+import type { SidecarStatus } from '../admin/status-types.js';
+import { BundleWatcher } from '../identity/bundle-watcher.js';
+import { GrpcCaClient, type BundleStreamSource, type CaClient } from '../identity/ca-client.js';
+import { CaReachability } from '../identity/ca-reachability.js';
+import { hasValidSvid } from '../identity/credentials.js';
+import { IdentityManager } from '../identity/manager.js';
+import { registerIdentityMetrics } from '../identity/metrics.js';
+import { loadBundleFile } from '../identity/trust-bundle.js';
+import type { KeyAlgorithm } from '../pki/keys.js';
+import { caAddresses } from './config.js';
+import type { SidecarConfig } from './config-schema.js';
+import { startListeners, type ListenerContext, type RunningListeners } from './listeners.js';
+import { buildStatus } from './status-report.js';
+
+/** Readiness part held while the sidecar drains, so the kubelet stops sending traffic first. */
+export const DRAINING_PART = 'draining';
+
+/** Everything a test (or another embedding) may replace. */
+export interface SidecarDeps {
+  clock?: Clock;
+  log?: Logger;
+  registry?: Registry;
+  caClient?: CaClient & BundleStreamSource;
+  random?: () => number;
+  generateKey?: (alg: KeyAlgorithm) => Promise<KeyObject>;
+  startListeners?: (ctx: ListenerContext) => Promise<RunningListeners>;
+}
+
+export interface RunningSidecar {
+  config: SidecarConfig;
+  log: Logger;
+  registry: Registry;
+  identity: IdentityManager;
+  /** Bound admin address, e.g. "127.0.0.1:15000" (the real port when configured with 0). */
+  adminAddress: string;
+  healthAddress: string;
+  status(): SidecarStatus;
+  /** SIGTERM path: not ready, drain listeners for up to config.drainTimeout, then close everything. */
+  shutdown(): Promise<void>;
+  /** Closes everything now. */
+  close(): Promise<void>;
+}
+
+/** Builds and starts a sidecar from a validated config. Port conflicts and an unreadable bundle fail here. */
+export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}): Promise<RunningSidecar> {
+  const log = deps.log ?? createLogger({ level: config.logLevel, name: 'ztmesh-sidecar' });
+  const clock = deps.clock ?? systemClock;
+  const registry = deps.registry ?? new Registry();
+  if (!deps.registry) collectDefaultMetrics({ register: registry });
+  const readiness = new Readiness();
+  const addresses = caAddresses(config);
+
+  const bootstrapBundle = await loadBundleFile(config.ca.bundle, config.trustDomain);
+  const reachability = new CaReachability(clock, addresses[0]!);
+  let manager: IdentityManager | undefined;
+  const caClient = deps.caClient ?? new GrpcCaClient({
+    addresses,
+    trustDomain: config.trustDomain,
+    tokenFile: config.ca.tokenFile,
+    ...(config.ca.serverName ? { serverName: config.ca.serverName } : {}),
+    log: log.child({ component: 'ca-client' }),
+    roots: () => manager?.current().bundle,
+    currentSvid: () => {
+      const snap = manager?.current();
+      return snap && hasValidSvid(snap, clock.now()) ? snap.svid : undefined;
+    },
+  });
+  manager = new IdentityManager({
+    client: caClient, clock, log, trustDomain: config.trustDomain, ttlMs: config.identity.ttl,
+    keyAlgorithm: config.identity.keyAlgorithm, bootstrapBundle, reachability,
+    ...(config.identity.spiffeId ? { spiffeId: config.identity.spiffeId } : {}),
+    ...(deps.random ? { random: deps.random } : {}),
+    ...(deps.generateKey ? { generateKey: deps.generateKey } : {}),
+  });
+  const identity = manager;
+  const watcher = new BundleWatcher({
+    source: caClient, apply: (b) => void identity.applyBundle(b), reachability, clock, log,
+    ...(deps.random ? { random: deps.random } : {}),
+  });
+  registerIdentityMetrics(registry, identity, reachability);
+
+  const listeners = await (deps.startListeners ?? startListeners)({ config, identity, log, registry, clock, readiness });
+
+  const status = (): SidecarStatus => buildStatus({
+    snapshot: identity.current(), stats: identity.stats(), ca: reachability.current(), addresses,
+    bundleStream: watcher.status(), listeners: listeners.statuses(), nowMs: clock.now(),
+  });
+  const admin: SidecarAdmin = {
+    status,
+    readiness: () => {
+      const snap = identity.current();
+      const pending = readiness.pendingParts();
+      if (!hasValidSvid(snap, clock.now())) pending.unshift(`identity (${snap.state})`);
+      return { ready: pending.length === 0, pending };
+    },
+    metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
+    certs: () => {
+      const snap = identity.current();
+      return { chainPem: snap.svid?.chainPem ?? '', bundlePem: snap.bundle?.rootsPem ?? '' };
+    },
+    rotate: async () => {
+      const r = await identity.forceRotate();
+      return r.ok
+        ? { ok: true, serial: r.svid.serialHex, notAfter: isoTime(r.svid.notAfterMs) }
+        : { ok: false, error: { code: r.error.code, message: r.error.message } };
+    },
+  };
+
+  const servers: RunningHttpServer[] = [];
+  const closeAll = async () => {
+    identity.stop();
+    watcher.stop();
+    await listeners.close();
+    await Promise.all(servers.map((s) => s.close()));
+  };
+  try {
+    const a = parseHostPort(config.admin, 'admin');
+    servers.push(await startHttpServer({ ...a, routes: adminRoutes(admin), log: log.child({ component: 'admin' }), what: 'admin' }));
+    const h = parseHostPort(config.health, 'health');
+    servers.push(await startHttpServer({ ...h, routes: healthRoutes(admin), log: log.child({ component: 'health' }), what: 'health' }));
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+
+  identity.start();
+  watcher.start();
+
+  let closing: Promise<void> | undefined;
+  return {
+    config, log, registry, identity,
+    adminAddress: servers[0]!.address,
+    healthAddress: servers[1]!.address,
+    status,
+    shutdown: () => (closing ??= (async () => {
+      readiness.register(DRAINING_PART);
+      log.info({ drainTimeoutMs: config.drainTimeout }, 'draining');
+      await listeners.drain(config.drainTimeout);
+      await closeAll();
+    })()),
+    close: () => (closing ??= closeAll()),
+  };
+}

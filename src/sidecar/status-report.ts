@@ -1,0 +1,66 @@
+// Builds the /status document from the running parts: identity manager, CA reachability, bundle watcher, listeners.
+// Pure over its inputs and the clock, so the shape is unit-tested without servers.
+import { isoTime } from '../common/clock.js';
+import type { BundleWatcherStatus } from '../identity/bundle-watcher.js';
+import type { CaContact } from '../identity/ca-reachability.js';
+import { certFingerprint, type IdentitySnapshot } from '../identity/credentials.js';
+import type { ManagerStats } from '../identity/manager.js';
+import type { ListenerStatus, SidecarStatus } from '../admin/status-types.js';
+
+const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : isoTime(ms));
+
+/** Seconds of validity left while the CA is unreachable; null while it answers or without an SVID. */
+export function outageBudgetSeconds(snapshot: IdentitySnapshot, ca: CaContact, nowMs: number): number | null {
+  if (ca.reachable || !snapshot.svid) return null;
+  return Math.max(0, Math.floor((snapshot.svid.notAfterMs - nowMs) / 1000));
+}
+
+export interface StatusInputs {
+  snapshot: IdentitySnapshot;
+  stats: ManagerStats;
+  ca: CaContact;
+  addresses: string[];
+  bundleStream: BundleWatcherStatus;
+  listeners: ListenerStatus[];
+  nowMs: number;
+}
+
+/** The DESIGN.md /status shape plus the outage budget, rotation history and bundle stream state. */
+export function buildStatus(i: StatusInputs): SidecarStatus {
+  const svid = i.snapshot.svid;
+  const bundle = i.snapshot.bundle;
+  return {
+    identity: {
+      spiffeId: svid?.spiffeId ?? null,
+      state: i.snapshot.state,
+      serial: svid?.serialHex ?? null,
+      notBefore: iso(svid?.notBeforeMs),
+      notAfter: iso(svid?.notAfterMs),
+      refreshAt: iso(i.stats.nextAttemptMs),
+      rotations: i.stats.rotations,
+      consecutiveFailures: i.stats.consecutiveFailures,
+      lastRotation: iso(i.stats.lastRotationMs),
+      lastError: i.stats.lastError ? { code: i.stats.lastError.code, message: i.stats.lastError.message, at: isoTime(i.stats.lastError.atMs) } : null,
+      publicKeySha256: svid?.publicKeySha256 ?? null,
+      failuresTotal: i.stats.failuresTotal,
+      history: i.stats.history.map((h) => ({
+        serial: h.serial, publicKeySha256: h.publicKeySha256, notBefore: isoTime(h.notBeforeMs), notAfter: isoTime(h.notAfterMs), at: isoTime(h.atMs), reason: h.reason,
+      })),
+    },
+    trustBundle: bundle ? {
+      trustDomain: bundle.trustDomain,
+      sequence: bundle.sequence,
+      source: i.stats.bundleSource,
+      roots: bundle.roots.map((r, n) => ({ sha256: certFingerprint(bundle.rootsDer[n]!), subject: r.subject.replace(/\n/g, ', '), notAfter: isoTime(Date.parse(r.validTo)) })),
+    } : null,
+    ca: {
+      address: i.ca.address,
+      addresses: i.addresses,
+      reachable: i.ca.reachable,
+      lastContact: iso(i.ca.lastContactMs),
+      bundleStream: { connected: i.bundleStream.connected, lastUpdate: iso(i.bundleStream.lastUpdateMs), lastError: i.bundleStream.lastError },
+    },
+    outageBudgetSeconds: outageBudgetSeconds(i.snapshot, i.ca, i.nowMs),
+    listeners: i.listeners,
+  };
+}
