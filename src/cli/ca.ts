@@ -12,6 +12,7 @@ import { assertCaDir, initCaDir, loadCaState } from '../ca/state-dir.js';
 import { caManifests } from '../ca/manifests.js';
 import { JoinTokenStore } from '../ca/join-tokens.js';
 import { buildCaServer } from '../ca/build.js';
+import { k8sAttestorsFromFlags } from '../k8s/ca-attestor-flags.js';
 
 /** Default lifetime of a join token. */
 export const DEFAULT_JOIN_TOKEN_TTL = '1h';
@@ -47,10 +48,20 @@ export function register(program: Command): void {
     .addOption(new Option('--rate-burst <n>', 'burst size of the per-identity rate limit'))
     .addOption(new Option('--sign-workers <n>', 'signing worker threads (0 = sign on the main thread)'))
     .addOption(new Option('--drain <duration>', 'how long SIGTERM waits for in-flight calls'))
+    // Kubernetes: attest projected ServiceAccount tokens with the TokenReview API (src/k8s).
+    .option('--k8s-token-review', 'attest Kubernetes ServiceAccount tokens with the TokenReview API')
+    .option('--k8s-audience <aud>', 'audience the projected tokens must carry', 'ztmesh-ca')
+    .option('--k8s-api <url>', 'API server URL (default: in-cluster KUBERNETES_SERVICE_HOST/PORT)')
+    .option('--k8s-token-file <file>', "the CA's own ServiceAccount token (default: in-cluster path)")
+    .option('--k8s-ca-file <file>', 'PEM roots of the API server (default: in-cluster ca.crt)')
+    .option('--k8s-server-name <name>', 'TLS name to verify on the API server, if not the URL host')
+    .option('--k8s-dns-san <ns/sa=dns>', 'grant DNS SANs to one ServiceAccount (repeatable), e.g. for the webhook', collect)
+    .option('--k8s-cache-ttl <duration>', 'how long a positive TokenReview is reused (never past the token exp)')
     .action(async (flags: Record<string, string | string[] | undefined>) => {
       const config = parseServeConfig(flags);
       const log = createLogger({ name: 'ztmesh-ca' });
-      const running = await buildCaServer(config, { log });
+      const extraAttestors = await k8sAttestorsFromFlags(flags, { dir: config.dir, trustDomain: config.trustDomain, log, clock: systemClock });
+      const running = await buildCaServer(config, { log, extraAttestors });
       log.info({
         grpc: running.grpcAddress, grpcPort: running.grpcPort, admin: running.adminAddress, adminPort: running.adminPort,
         trustDomain: running.trustDomain, signer: running.signerMode,

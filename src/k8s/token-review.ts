@@ -27,6 +27,8 @@ export interface TokenReviewOptions {
   logger: Logger;
   audience?: string;
   cacheTtlMs?: number;
+  /** DNS SANs granted to particular SPIFFE IDs (e.g. the webhook's Service name); everyone else gets none. */
+  dnsGrants?: ReadonlyMap<string, readonly string[]>;
 }
 
 interface CacheEntry {
@@ -62,7 +64,7 @@ export class TokenReviewAttestor implements Attestor {
     const now = this.opts.clock.now();
     const key = createHash('sha256').update(token).digest('hex');
     const cached = this.cache.get(key);
-    if (cached && now < cached.expiresAtMs) return { spiffeId: cached.spiffeId, method: this.name };
+    if (cached && now < cached.expiresAtMs) return this.attestation(cached.spiffeId);
     if (cached) this.cache.delete(key);
 
     // Unverified claims may only shorten the path to a refusal (or bound the cache); acceptance is the API server's.
@@ -96,7 +98,12 @@ export class TokenReviewAttestor implements Attestor {
     if (expMs !== undefined) this.remember(key, { spiffeId, expiresAtMs: Math.min(now + this.cacheTtlMs, expMs) }, now);
     const pod = status.user?.extra?.['authentication.kubernetes.io/pod-name']?.[0];
     this.log.info({ peer: input.peer, spiffeId, ...(pod ? { pod } : {}) }, 'k8s token attested');
-    return { spiffeId, method: this.name };
+    return this.attestation(spiffeId);
+  }
+
+  private attestation(spiffeId: string): Attestation {
+    const dns = this.opts.dnsGrants?.get(spiffeId);
+    return dns?.length ? { spiffeId, method: this.name, dnsNames: [...dns] } : { spiffeId, method: this.name };
   }
 
   /** Number of cached positive reviews (for tests and /status). */

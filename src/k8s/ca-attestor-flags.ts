@@ -1,0 +1,66 @@
+// The `ztmesh ca serve --k8s-*` flags turned into a TokenReview attestor (cli/ca.ts stays a thin wiring).
+import type { Clock } from '../common/clock.js';
+import { ConfigError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import { parseDuration } from '../common/duration.js';
+import { workloadId } from '../pki/spiffe-id.js';
+import { loadCaState } from '../ca/state-dir.js';
+import type { Attestor } from '../ca/attestors/attestor.js';
+import { createKubeClient, inClusterConfig } from './kube-client.js';
+import { TokenReviewAttestor, DEFAULT_AUDIENCE } from './token-review.js';
+
+/** Raw `--k8s-*` flag values as commander gives them. */
+export interface K8sAttestorFlags {
+  k8sTokenReview?: boolean;
+  k8sAudience?: string;
+  k8sApi?: string;
+  k8sTokenFile?: string;
+  k8sCaFile?: string;
+  k8sServerName?: string;
+  k8sDnsSan?: string | string[];
+  k8sCacheTtl?: string;
+}
+
+const DNS_NAME = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/;
+
+/** Parses repeated `--k8s-dns-san <namespace>/<serviceaccount>=<dns>[,<dns>...]` into SPIFFE ID → DNS names. */
+export function parseDnsGrants(values: readonly string[], trustDomain: string): Map<string, string[]> {
+  const grants = new Map<string, string[]>();
+  for (const v of values) {
+    const m = /^([a-z0-9-]+)\/([a-z0-9.-]+)=(.+)$/.exec(v.trim());
+    if (!m) throw new ConfigError('invalid_flag', `--k8s-dns-san "${v}": expected <namespace>/<serviceaccount>=<dns>[,<dns>]`);
+    const names = m[3]!.split(',').map((s) => s.trim()).filter(Boolean);
+    for (const n of names) if (!DNS_NAME.test(n)) throw new ConfigError('invalid_flag', `--k8s-dns-san "${v}": "${n}" is not a DNS name`);
+    const id = workloadId(trustDomain, m[1]!, m[2]!).uri;
+    grants.set(id, [...(grants.get(id) ?? []), ...names]);
+  }
+  return grants;
+}
+
+/** Returns [TokenReviewAttestor] when --k8s-token-review is set, else []. Reads the trust domain from ca.pem if needed. */
+export async function k8sAttestorsFromFlags(
+  flags: K8sAttestorFlags,
+  ctx: { dir: string; trustDomain: string | undefined; log: Logger; clock: Clock; env?: NodeJS.ProcessEnv },
+): Promise<Attestor[]> {
+  if (!flags.k8sTokenReview) return [];
+  const trustDomain = ctx.trustDomain ?? (await loadCaState(ctx.dir)).trustDomain;
+  let cacheTtlMs: number | undefined;
+  if (flags.k8sCacheTtl !== undefined) {
+    cacheTtlMs = parseDuration(flags.k8sCacheTtl);
+    if (cacheTtlMs === undefined) throw new ConfigError('invalid_flag', `--k8s-cache-ttl "${flags.k8sCacheTtl}": not a duration (e.g. 30s)`);
+  }
+  const api = inClusterConfig(ctx.env ?? process.env, {
+    ...(flags.k8sApi ? { server: flags.k8sApi } : {}),
+    ...(flags.k8sTokenFile ? { tokenFile: flags.k8sTokenFile } : {}),
+    ...(flags.k8sCaFile ? { caFile: flags.k8sCaFile } : {}),
+    ...(flags.k8sServerName ? { serverName: flags.k8sServerName } : {}),
+  });
+  const dnsSan = flags.k8sDnsSan === undefined ? [] : Array.isArray(flags.k8sDnsSan) ? flags.k8sDnsSan : [flags.k8sDnsSan];
+  const audience = flags.k8sAudience ?? DEFAULT_AUDIENCE;
+  ctx.log.info({ component: 'k8s-token-review', api: api.server, audience }, 'Kubernetes TokenReview attestation enabled');
+  return [new TokenReviewAttestor({
+    client: createKubeClient(api), trustDomain, clock: ctx.clock, logger: ctx.log, audience,
+    ...(cacheTtlMs !== undefined ? { cacheTtlMs } : {}),
+    dnsGrants: parseDnsGrants(dnsSan, trustDomain),
+  })];
+}
