@@ -128,8 +128,10 @@ export interface Mesh {
   addr6: Record<string, string>;
   hubAddr: string;
   hubAddr6: string;
-  /** The bridge in the hub: a capture on it sees every packet between the roles. */
+  /** The bridge in the hub. */
   bridge: string;
+  /** The hub-side veth of each role: a capture there sees every packet of that role (the bridge itself sees only floods). */
+  hubPort: Record<string, string>;
   /** A fresh temp dir readable by every uid (for configs, tokens, captures). */
   tmp: string;
   run(role: string, argv: string[], o?: SpawnOptions & { input?: string; timeoutMs?: number }): Promise<RunResult>;
@@ -151,11 +153,12 @@ export async function createMesh(tag: string, roles: string[]): Promise<Mesh> {
   const addr: Record<string, string> = {};
   const addr6: Record<string, string> = {};
   const bridge = `zb${short}`;
+  const hubPort: Record<string, string> = {};
   // Leftovers of an interrupted earlier run with the same tag.
   for (const n of Object.values(ns)) spawnSync('ip', ['netns', 'del', n]);
 
   const mesh: Mesh = {
-    tag, ns, addr, addr6, bridge,
+    tag, ns, addr, addr6, bridge, hubPort,
     hubAddr: `${net4}.254`, hubAddr6: `${net6}::fe`,
     tmp: (() => { const d = mkdtempSync(join(tmpdir(), `ztmesh-${short}-`)); chmodSync(d, 0o755); return d; })(),
     run: (role, argv, o = {}) => runIn(ns[role]!, argv, o),
@@ -188,6 +191,7 @@ export async function createMesh(tag: string, roles: string[]): Promise<Mesh> {
     roles.forEach((r, i) => {
       const inner = `z${short}${i}`;
       const outer = `z${short}${i}h`;
+      hubPort[r] = outer;
       addr[r] = `${net4}.${i + 1}`;
       addr6[r] = `${net6}::${(i + 1).toString(16)}`;
       sh(['ip', 'link', 'add', inner, 'netns', ns[r]!, 'type', 'veth', 'peer', 'name', outer, 'netns', ns.hub!]);
