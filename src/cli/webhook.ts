@@ -1,9 +1,110 @@
-// `ztmesh webhook`: placeholder until its issue lands.
+// `ztmesh webhook`: the mutating admission webhook that injects the sidecar into pods at creation.
+// Composition root: serving certificate (ztmesh CA via the identity manager, or files), HTTPS server, caBundle sync.
+import { readFile } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
 import type { Command } from 'commander';
+import { systemClock } from '../common/clock.js';
+import { ConfigError } from '../common/errors.js';
+import { createLogger } from '../common/logger.js';
+import { parseDuration } from '../common/duration.js';
+import { parseHostPort } from '../common/address.js';
+import { createKubeClient, inClusterConfig } from '../k8s/kube-client.js';
+import { CaBundleSync } from '../k8s/ca-bundle-sync.js';
+import { startWebhookIdentity } from '../k8s/webhook-identity.js';
+import { certsFromIdentity, staticCerts, startWebhookServer, type ServingCertSource } from '../k8s/webhook.js';
+import { TOKEN_PATH, BUNDLE_PATH } from '../k8s/inject.js';
+import { addInjectOptions, injectOptionsFrom } from './inject.js';
+
+export const DEFAULT_WEBHOOK_LISTEN = '0.0.0.0:15443';
+export const DEFAULT_WEBHOOK_TTL = '24h';
+
+const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
 /** Registers the `webhook` command. */
 export function register(program: Command): void {
-  program.command('webhook').description('(not implemented yet)').action(() => {
-    throw new Error('ztmesh webhook is not implemented yet');
+  const cmd = program
+    .command('webhook')
+    .description('serve the sidecar-injection mutating admission webhook over HTTPS (POST /inject)')
+    .option('--listen <host:port>', 'HTTPS address', DEFAULT_WEBHOOK_LISTEN)
+    .option('--token-file <file>', 'projected ServiceAccount token for the CA (audience ztmesh-ca)', TOKEN_PATH)
+    .option('--bundle <file>', 'bootstrap trust bundle to verify the CA', BUNDLE_PATH)
+    .option('--dns <name>', 'DNS SAN of the serving certificate, the webhook Service name (repeatable)', collect)
+    .option('--ttl <duration>', 'requested lifetime of the serving certificate', DEFAULT_WEBHOOK_TTL)
+    .option('--ca-server-name <name>', 'TLS SNI sent to the CA (the CA is verified by SPIFFE ID)')
+    .option('--cert-file <file>', 'serve this PEM certificate chain instead of one from the ztmesh CA (no rotation)')
+    .option('--key-file <file>', 'the key for --cert-file')
+    .option('--webhook-config <name>', 'keep this MutatingWebhookConfiguration\'s caBundle equal to the ztmesh roots')
+    .option('--k8s-api <url>', 'API server URL (default: in-cluster)')
+    .option('--k8s-token-file <file>', 'ServiceAccount token for the API server (default: in-cluster path)')
+    .option('--k8s-ca-file <file>', 'PEM roots of the API server (default: in-cluster ca.crt)')
+    .option('--k8s-server-name <name>', 'TLS name to verify on the API server, if not the URL host');
+  addInjectOptions(cmd).action(async (opts: Record<string, unknown>) => {
+    const inject = injectOptionsFrom(opts);
+    const listen = parseHostPort(String(opts.listen), '--listen');
+    const log = createLogger({ name: 'ztmesh-webhook' });
+    const clock = systemClock;
+    const stops: (() => void | Promise<void>)[] = [];
+
+    let certs: ServingCertSource;
+    let roots: { subscribe(fn: (pem: string | undefined) => void): () => void };
+    if (opts.certFile || opts.keyFile) {
+      if (!opts.certFile || !opts.keyFile) throw new ConfigError('invalid_flag', '--cert-file and --key-file go together');
+      const [certPem, keyPem] = await Promise.all([readFile(String(opts.certFile), 'utf8'), readFile(String(opts.keyFile), 'utf8')]);
+      const leaf = new X509Certificate(certPem);
+      certs = staticCerts({ certPem, keyPem, notAfterMs: Date.parse(leaf.validTo), serial: leaf.serialNumber });
+      log.warn({ certFile: opts.certFile }, 'serving a certificate from files: it is not rotated by ztmesh');
+      const bundlePem = await readFile(String(opts.bundle), 'utf8').catch(() => undefined);
+      roots = { subscribe: (fn) => { fn(bundlePem); return () => {}; } };
+    } else {
+      const ttlMs = parseDuration(String(opts.ttl));
+      if (ttlMs === undefined) throw new ConfigError('invalid_flag', `--ttl "${String(opts.ttl)}": not a duration`);
+      const dnsNames = ((opts.dns as string[] | undefined) ?? []).flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean);
+      if (dnsNames.length === 0) throw new ConfigError('invalid_flag', '--dns is required: the API server checks the webhook Service name (e.g. ztmesh-webhook.ztmesh-system.svc)');
+      const running = await startWebhookIdentity({
+        caAddresses: inject.caAddress.split(',').map((s) => s.trim()).filter(Boolean),
+        trustDomain: inject.trustDomain, tokenFile: String(opts.tokenFile), bundleFile: String(opts.bundle),
+        dnsNames, ttlMs, clock, log,
+        ...(opts.caServerName ? { serverName: String(opts.caServerName) } : {}),
+      });
+      stops.push(() => running.stop());
+      certs = certsFromIdentity(running.identity, clock);
+      roots = { subscribe: (fn) => running.identity.subscribe((s) => fn(s.bundle?.rootsPem)) };
+    }
+
+    if (opts.webhookConfig) {
+      const client = createKubeClient(inClusterConfig(process.env, {
+        ...(opts.k8sApi ? { server: String(opts.k8sApi) } : {}),
+        ...(opts.k8sTokenFile ? { tokenFile: String(opts.k8sTokenFile) } : {}),
+        ...(opts.k8sCaFile ? { caFile: String(opts.k8sCaFile) } : {}),
+        ...(opts.k8sServerName ? { serverName: String(opts.k8sServerName) } : {}),
+      }));
+      const sync = new CaBundleSync({ client, name: String(opts.webhookConfig), clock, log });
+      let last: string | undefined;
+      stops.push(roots.subscribe((pem) => {
+        if (pem && pem !== last) {
+          last = pem;
+          void sync.update(pem);
+        }
+      }), () => sync.stop());
+    }
+
+    log.info({ mode: inject.mode, legacySidecar: inject.legacySidecar, image: inject.image }, 'webhook waiting for its serving certificate');
+    const server = await startWebhookServer({ host: listen.host, port: listen.port, certs, inject, clock, log });
+    await new Promise<void>((resolve) => {
+      let stopping = false;
+      const onSignal = (signal: string) => {
+        if (stopping) process.exit(1);
+        stopping = true;
+        log.info({ signal }, 'webhook stopping');
+        server.close().then(resolve, resolve);
+        // Bounded drain: the API server retries admission requests elsewhere.
+        systemClock.setTimeout(resolve, 5_000);
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+    });
+    for (const s of stops.reverse()) await s();
+    log.info('webhook stopped');
+    log.flush();
   });
 }

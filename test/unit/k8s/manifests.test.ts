@@ -156,6 +156,8 @@ describe('deploy/kubernetes', () => {
     expect(w.clientConfig.service).toEqual({ name: 'ztmesh-webhook', namespace: 'ztmesh-system', path: '/inject', port: 443 });
     expect(c.args).toContain(`--webhook-config=${mwc.metadata.name}`);
     expect(c.args).toContain('--dns=ztmesh-webhook.ztmesh-system.svc');
+    // The CA grants exactly that DNS SAN to the webhook's ServiceAccount.
+    expect(find('Deployment', 'ztmesh-ca').spec.template.spec.containers[0].args).toContain('--k8s-dns-san=ztmesh-system/ztmesh-webhook=ztmesh-webhook.ztmesh-system.svc');
     // The control plane is never injected: its namespace is not selected and its pods opt out.
     expect(find('Namespace', 'ztmesh-system').metadata.labels['ztmesh.io/inject']).not.toBe('enabled');
     for (const name of ['ztmesh-ca', 'ztmesh-webhook']) {
