@@ -7,6 +7,11 @@ import { hasValidSvid, type IdentitySource, type Svid, type TrustBundle } from '
 
 /** Between sidecars only TLS 1.3 is spoken. */
 export const TLS_VERSION = 'TLSv1.3' as const;
+/**
+ * TLS 1.3 suites, AES-128-GCM first: with AES-NI it moves bulk data faster than OpenSSL's default first
+ * choice (AES-256-GCM) at a security level every mesh accepts (Istio and Linkerd negotiate it too).
+ */
+export const TLS13_CIPHERSUITES = 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256';
 
 /** One generation of TLS material; immutable once published. */
 export interface TlsMaterial {
@@ -27,6 +32,7 @@ function buildMaterial(generation: number, svid: Svid, bundle: TrustBundle): Tls
     ca: bundle.rootsPem,
     minVersion: TLS_VERSION,
     maxVersion: TLS_VERSION,
+    ciphers: TLS13_CIPHERSUITES,
   };
   const clientContext = tls.createSecureContext(options);
   return Object.freeze({ generation, svid, bundle, serverOptions: Object.freeze({ ...options }), clientContext });
