@@ -1,0 +1,51 @@
+// The human view of `ztmesh status` and its exit codes, from a fixed status document.
+import { describe, expect, it } from 'vitest';
+import type { SidecarStatus } from '../../../src/admin/status-types.js';
+import { adminUrl, exitCodeFor, formatStatus } from '../../../src/cli/status.js';
+
+const NOW = Date.UTC(2026, 10, 27, 12, 0, 0);
+const iso = (d: number) => new Date(NOW + d).toISOString();
+const status = (state: SidecarStatus['identity']['state'], reachable = true): SidecarStatus => ({
+  identity: {
+    spiffeId: 'spiffe://cluster.local/ns/a/sa/b', state, serial: '5f1c', notBefore: iso(-60_000), notAfter: iso(3_540_000), refreshAt: iso(1_740_000),
+    rotations: 3, consecutiveFailures: reachable ? 0 : 2, lastRotation: iso(-10_000), publicKeySha256: 'a'.repeat(64), failuresTotal: 2, history: [],
+    lastError: reachable ? null : { code: 'unavailable', message: 'CA x:1: down', at: iso(-2000) },
+  },
+  trustBundle: { trustDomain: 'cluster.local', sequence: 1, source: 'ca', roots: [{ sha256: 'b'.repeat(64), subject: 'O=ztmesh, CN=root', notAfter: iso(86_400_000) }] },
+  ca: { address: 'x:1', addresses: ['x:1'], reachable, lastContact: iso(-1000), bundleStream: { connected: reachable, lastUpdate: null, lastError: null } },
+  outageBudgetSeconds: reachable ? null : 3540,
+  listeners: [{ name: 'api', kind: 'inbound', address: '0.0.0.0:15006', connectionsActive: 1, connectionsTotal: 12, denied: 1 }],
+});
+
+describe('ztmesh status view', () => {
+  it('shows identity, serial, validity with time left, next refresh, last error, CA and roots', () => {
+    const out = formatStatus(status('available'), NOW, 'http://127.0.0.1:15000');
+    expect(out).toMatch(/^Identity\s+spiffe:\/\/cluster\.local\/ns\/a\/sa\/b$/m);
+    expect(out).toMatch(/^Serial\s+5f1c$/m);
+    expect(out).toMatch(/^Valid from\s+\S+ \(1m ago\)$/m);
+    expect(out).toMatch(/^Valid until\s+\S+ \(in 59m\)$/m);
+    expect(out).toMatch(/^Next refresh\s+\S+ \(in 29m\)$/m);
+    expect(out).toMatch(/^Last error\s+none$/m);
+    expect(out).toMatch(/^CA\s+x:1 reachable, last contact/m);
+    expect(out).toMatch(/^Trust bundle\s+cluster\.local, sequence 1 \(from ca\), 1 root\(s\)$/m);
+    expect(out).toContain(`sha256:${'b'.repeat(16)}… O=ztmesh, CN=root, expires`);
+    expect(out).toMatch(/api inbound 0\.0\.0\.0:15006 active=1 total=12 denied=1/);
+    expect(out).not.toContain('Outage budget');
+  });
+
+  it('shows the outage budget and the last error while the CA is down', () => {
+    const out = formatStatus(status('unavailable', false), NOW, 'a');
+    expect(out).toMatch(/^Last error\s+unavailable: CA x:1: down/m);
+    expect(out).toMatch(/^CA\s+x:1 UNREACHABLE/m);
+    expect(out).toMatch(/^Outage budget\s+59m until the certificate expires$/m);
+  });
+
+  it.each([['available', 0], ['renewing', 1], ['unavailable', 1], ['initializing', 1], ['expired', 1]] as const)('state %s exits %d', (state, code) => {
+    expect(exitCodeFor(status(state))).toBe(code);
+  });
+
+  it('accepts host:port or a URL for --admin', () => {
+    expect(adminUrl('127.0.0.1:15000')).toBe('http://127.0.0.1:15000');
+    expect(adminUrl('http://h:1/')).toBe('http://h:1');
+  });
+});

@@ -1,0 +1,41 @@
+// buildStatus and the outage budget: pure over a snapshot, stats and CA contact.
+import { describe, expect, it } from 'vitest';
+import { makeTrustBundle, type IdentitySnapshot, type Svid } from '../../../src/identity/credentials.js';
+import type { ManagerStats } from '../../../src/identity/manager.js';
+import { buildStatus, outageBudgetSeconds } from '../../../src/sidecar/status-report.js';
+import { makeCa } from '../../helpers/pki.js';
+
+const NOW = Date.UTC(2026, 10, 27, 12, 0, 0);
+const ca = makeCa('cluster.local', NOW - 1000);
+const svid = { spiffeId: 'spiffe://cluster.local/ns/a/sa/b', serialHex: 'ab', notBeforeMs: NOW - 60_000, notAfterMs: NOW + 90_500, publicKeySha256: 'f'.repeat(64) } as Svid;
+const stats: ManagerStats = {
+  rotations: 2, consecutiveFailures: 3, failuresTotal: 4, failuresByCode: { unavailable: 4 }, lastError: { code: 'unavailable', message: 'down', atMs: NOW - 1000 },
+  lastRotationMs: NOW - 5000, nextAttemptMs: NOW + 2000, bundleSource: 'ca', history: [],
+};
+const snap: IdentitySnapshot = { state: 'unavailable', svid, bundle: makeTrustBundle('cluster.local', [ca.certDer], 4) };
+
+describe('status report', () => {
+  it.each([
+    [false, snap, 90],
+    [true, snap, null],
+    [false, { state: 'initializing' } as IdentitySnapshot, null],
+    [false, { ...snap, state: 'expired', svid: { ...svid, notAfterMs: NOW - 1 } } as IdentitySnapshot, 0],
+  ])('outage budget with reachable=%s', (reachable, s, expected) => {
+    expect(outageBudgetSeconds(s, { reachable, lastContactMs: null, address: 'x:1' }, NOW)).toBe(expected);
+  });
+
+  it('fills the DESIGN.md fields', () => {
+    const s = buildStatus({
+      snapshot: snap, stats, ca: { reachable: false, lastContactMs: NOW - 3000, address: 'x:1' }, addresses: ['x:1', 'y:2'],
+      bundleStream: { connected: false, lastUpdateMs: null, reconnects: 2, lastError: null }, listeners: [], nowMs: NOW,
+    });
+    expect(s.identity).toMatchObject({
+      spiffeId: svid.spiffeId, state: 'unavailable', serial: 'ab', notAfter: new Date(NOW + 90_500).toISOString(), refreshAt: new Date(NOW + 2000).toISOString(),
+      rotations: 2, consecutiveFailures: 3, lastRotation: new Date(NOW - 5000).toISOString(), lastError: { code: 'unavailable', message: 'down', at: new Date(NOW - 1000).toISOString() },
+    });
+    expect(s.trustBundle).toMatchObject({ trustDomain: 'cluster.local', sequence: 4, source: 'ca' });
+    expect(s.trustBundle!.roots[0]!.subject).toContain('CN=ztmesh root CA cluster.local');
+    expect(s.ca).toMatchObject({ address: 'x:1', addresses: ['x:1', 'y:2'], reachable: false, lastContact: new Date(NOW - 3000).toISOString() });
+    expect(s.outageBudgetSeconds).toBe(90);
+  });
+});
