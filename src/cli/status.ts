@@ -107,17 +107,17 @@ export function register(program: Command): void {
         return;
       }
       let code = EXIT_UNREACHABLE;
+      let wake: (() => void) | undefined;
       let stop = false;
-      process.once('SIGINT', () => { stop = true; });
-      process.once('SIGTERM', () => { stop = true; });
+      const onSignal = () => { stop = true; wake?.(); };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
       while (!stop) {
         if (process.stdout.isTTY && !opts.json) process.stdout.write('\x1b[H\x1b[2J');
         code = await once(base, !!opts.json);
-        await new Promise<void>((r) => {
-          const t = setTimeout(r, WATCH_INTERVAL_MS);
-          const poll = setInterval(() => { if (stop) { clearTimeout(t); clearInterval(poll); r(); } }, 100);
-          t.unref?.();
-          setTimeout(() => clearInterval(poll), WATCH_INTERVAL_MS + 10).unref?.();
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, WATCH_INTERVAL_MS);
+          wake = () => { clearTimeout(t); resolve(); };
         });
       }
       process.exitCode = code;

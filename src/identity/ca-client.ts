@@ -1,6 +1,7 @@
 // The sidecar's client of the CA: a one-method interface the manager depends on, and its gRPC implementation.
 // TLS to the CA is verified against the trust bundle and the CA's SPIFFE ID, never its hostname.
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { loadCaProto } from '../common/ca-proto.js';
@@ -52,7 +53,7 @@ export function caSpiffeId(trustDomain: string): string {
 
 /** Deadline of one SignCertificate call. */
 export const SIGN_DEADLINE_MS = 10_000;
-/** SNI sent to the CA when none is configured (an IP literal is not a valid SNI name). */
+/** SNI sent to a CA dialled by IP address when none is configured (an IP literal is not a valid SNI name). */
 export const DEFAULT_CA_SERVER_NAME = 'ztmesh-ca.ztmesh-system.svc';
 
 const STATUS_CODES: Record<number, string> = {
@@ -148,9 +149,11 @@ export class GrpcCaClient implements CaClient, BundleStreamSource {
         },
       },
     );
+    const host = address.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+    const serverName = this.opts.serverName ?? (isIP(host) ? DEFAULT_CA_SERVER_NAME : host);
     return new this.ctor(address, creds, {
-      'grpc.ssl_target_name_override': this.opts.serverName ?? DEFAULT_CA_SERVER_NAME,
-      'grpc.default_authority': this.opts.serverName ?? DEFAULT_CA_SERVER_NAME,
+      'grpc.ssl_target_name_override': serverName,
+      'grpc.default_authority': serverName,
       'grpc.enable_retries': 0,
     }) as unknown as CertificateAuthorityClient;
   }
