@@ -1,0 +1,78 @@
+// A real `ztmesh webhook` gets its serving certificate from a real `ztmesh ca` (TokenReview against the stand-in,
+// Service DNS SAN granted by --k8s-dns-san), writes the ztmesh roots into its MutatingWebhookConfiguration's
+// caBundle, and then answers an AdmissionReview that a client trusting only that caBundle can verify, as the API server does.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { connect } from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCa, type TestCaServer } from '../helpers/ca.js';
+import { CliProcess } from '../helpers/cli.js';
+import { startFakeApiServer, type FakeApiServer } from '../helpers/fake-apiserver.js';
+import { admissionFixture, postHttps } from '../helpers/webhook-client.js';
+
+const NAME = 'ztmesh-webhook.ztmesh-system.svc';
+const MWC = 'ztmesh-sidecar-injector';
+let api: FakeApiServer;
+let ca: TestCaServer;
+let webhook: CliProcess;
+let port: number;
+
+beforeAll(async () => {
+  api = await startFakeApiServer();
+  api.webhookConfigs.set(MWC, {
+    apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: MWC },
+    webhooks: [{ name: 'sidecar-injector.ztmesh.io', clientConfig: { service: { name: 'ztmesh-webhook', namespace: 'ztmesh-system', path: '/inject', port: 443 } } }],
+  });
+  const k8s = ['--k8s-api', api.url, '--k8s-ca-file', api.caFile, '--k8s-token-file', api.tokenFile, '--k8s-server-name', api.serverName];
+  ca = await startCa({ trustDomain: 'cluster.local', args: ['--k8s-token-review', ...k8s, '--k8s-dns-san', `ztmesh-system/ztmesh-webhook=${NAME}`] });
+  const dir = mkdtempSync(join(tmpdir(), 'ztmesh-webhook-e2e-'));
+  writeFileSync(join(dir, 'token'), await api.mintToken({ namespace: 'ztmesh-system', serviceAccount: 'ztmesh-webhook', pod: 'ztmesh-webhook-0' }));
+  writeFileSync(join(dir, 'roots.pem'), ca.bundlePem);
+  webhook = new CliProcess(['webhook', '--listen', '127.0.0.1:0', '--ca-address', ca.address, '--token-file', join(dir, 'token'),
+    '--bundle', join(dir, 'roots.pem'), '--dns', NAME, '--webhook-config', MWC, ...k8s]);
+  const line = await Promise.race([
+    webhook.waitFor(/"msg":"webhook serving"/),
+    webhook.exited.then((code) => { throw new Error(`webhook exited with ${code}:\n${webhook.output()}`); }),
+  ]);
+  port = Number((JSON.parse(line) as { address: string }).address.split(':').pop());
+});
+afterAll(async () => {
+  await webhook?.stop();
+  await ca?.stop();
+  await api?.close();
+});
+
+function peerCert(): Promise<X509Certificate> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port, servername: NAME, rejectUnauthorized: false }, () => {
+      resolve(new X509Certificate(s.getPeerCertificate().raw));
+      s.end();
+    });
+    s.on('error', reject);
+  });
+}
+
+describe('ztmesh webhook with a certificate from the ztmesh CA', () => {
+  it('serves an SVID naming its Service and its SPIFFE ID', async () => {
+    const cert = await peerCert();
+    expect(cert.subjectAltName).toContain(`DNS:${NAME}`);
+    expect(cert.subjectAltName).toContain('URI:spiffe://cluster.local/ns/ztmesh-system/sa/ztmesh-webhook');
+  });
+
+  it('publishes the ztmesh roots as the caBundle of its MutatingWebhookConfiguration', async () => {
+    await expect.poll(() => api.webhookConfigs.get(MWC).webhooks[0].clientConfig.caBundle, { timeout: 10_000 }).toBeDefined();
+    const pem = Buffer.from(api.webhookConfigs.get(MWC).webhooks[0].clientConfig.caBundle, 'base64').toString('utf8');
+    expect(pem.trim()).toBe(ca.bundlePem.trim());
+  });
+
+  it('answers an AdmissionReview over TLS verified with that caBundle and the Service name', async () => {
+    const caBundle = Buffer.from(api.webhookConfigs.get(MWC).webhooks[0].clientConfig.caBundle, 'base64').toString('utf8');
+    const review = admissionFixture();
+    const reply = await postHttps(port, '/inject', JSON.stringify(review), { caPem: caBundle, serverName: NAME });
+    expect(reply.status).toBe(200);
+    expect(JSON.parse(reply.body).response).toMatchObject({ uid: review.request.uid, allowed: true, patchType: 'JSONPatch' });
+    expect(webhook.output()).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\./); // no JWT in the logs
+  });
+});
