@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { validateK8sObject } from '../../helpers/k8s-schema.js';
+import { caManifests } from '../../../src/ca/manifests.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -165,5 +166,21 @@ describe('deploy/kubernetes', () => {
     }
     const pdb = find('PodDisruptionBudget', 'ztmesh-webhook');
     expect(pdb.spec.selector.matchLabels).toEqual(d.spec.selector.matchLabels);
+  });
+
+  it('`ca init --k8s-secret` provides exactly the Secret and ConfigMap the base mounts', () => {
+    const printed = yamlDocs(caManifests({ certPem: 'CERT', keyPem: 'KEY', bundlePem: 'ROOTS' }));
+    for (const o of printed) validateK8sObject(o);
+    const secret = printed.find((o) => o.kind === 'Secret')!;
+    const cm = printed.find((o) => o.kind === 'ConfigMap')!;
+    const caPod = find('Deployment', 'ztmesh-ca').spec.template.spec;
+    expect(secret.metadata).toMatchObject({ name: caPod.volumes.find((v: Obj) => v.secret).secret.secretName, namespace: 'ztmesh-system' });
+    expect(Object.keys(secret.data).sort()).toEqual(['bundle.pem', 'ca.key', 'ca.pem']);
+    const whPod = find('Deployment', 'ztmesh-webhook').spec.template.spec;
+    const cmVol = whPod.volumes.find((v: Obj) => v.configMap).configMap;
+    expect(cm.metadata).toMatchObject({ name: cmVol.name, namespace: 'ztmesh-system' });
+    expect(Object.keys(cm.data)).toEqual([cmVol.items[0].key]);
+    // The base itself holds no Secret or ConfigMap, so re-applying it never overwrites the CA.
+    expect(objects.filter((o) => o.kind === 'Secret' || o.kind === 'ConfigMap')).toEqual([]);
   });
 });
