@@ -70,6 +70,13 @@ export class ConnectionReporter {
     this.log.warn({ direction: this.direction, peer, peerId: extra.peerId, reason, detail: extra.detail }, 'connection failed');
   }
 
+  /** The peer went away before the handshake finished (a scanner, a TCP probe): counted as an error, logged at debug. */
+  abandoned(peer: string, detail?: string): void {
+    this.counters.connectionsTotal++;
+    this.metrics.connectionsTotal.inc({ direction: this.direction, result: 'error' });
+    this.log.debug({ direction: this.direction, peer, detail }, 'peer closed during the handshake');
+  }
+
   /** A connection was forwarded; returns the function to call once when it closes. */
   opened(): () => void {
     this.counters.connectionsTotal++;

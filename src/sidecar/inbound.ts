@@ -109,6 +109,9 @@ export class InboundHandler {
       this.deps.reporter.refused(peer, REASONS.handshakeTimeout);
       resetLeg(plainLeg(raw));
     }, this.opts.handshakeTimeoutMs);
+    // Half-open only once the peer is authorized: a peer that sends FIN during the handshake must close the
+    // TLS socket (node reports nothing otherwise and the socket would wait for the handshake timeout).
+    raw.allowHalfOpen = false;
     this.engine.emit('connection', raw);
   }
 
@@ -149,7 +152,8 @@ export class InboundHandler {
     const s = this.settle(t);
     if (!s) return;
     const reason = tlsErrorReason(err);
-    this.deps.reporter.refused(s.state.peer, reason, { detail: (err as { code?: string }).code });
+    if (reason === REASONS.peerClosed) this.deps.reporter.abandoned(s.state.peer, (err as { code?: string }).code);
+    else this.deps.reporter.refused(s.state.peer, reason, { detail: (err as { code?: string }).code });
     resetLeg({ stream: t, tcp: s.raw });
   }
 
@@ -159,6 +163,8 @@ export class InboundHandler {
     const { raw, state } = s;
     const leg: Leg = { stream: t, tcp: raw };
     t.on('error', () => {}); // before splice() takes over, a reset peer must not crash the process
+    t.allowHalfOpen = true;
+    raw.allowHalfOpen = true;
     const refuse = (reason: string, peerId?: string, detail?: string) => {
       this.deps.reporter.refused(state.peer, reason, { peerId, detail });
       resetLeg(leg);
