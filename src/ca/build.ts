@@ -6,7 +6,6 @@ import { HealthImplementation } from 'grpc-health-check';
 import { ReflectionService } from '@grpc/reflection';
 import { systemClock, type Clock } from '../common/clock.js';
 import { loadCaProto, CA_SERVICE_NAME } from '../common/ca-proto.js';
-import { ConfigError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { formatHostPort } from '../common/address.js';
 import { Readiness } from '../common/readiness.js';
@@ -23,6 +22,7 @@ import { TrustBundleSource } from './trust-bundle.js';
 import { ServingIdentity, caServingId } from './serving-identity.js';
 import { createCaMetrics } from './metrics.js';
 import { createCaService } from './service.js';
+import { TlsFrontDoor } from './tls-front-door.js';
 
 export interface CaDeps {
   log: Logger;
@@ -41,17 +41,6 @@ export interface RunningCa {
   adminPort: number;
   signerMode: string;
   close(): Promise<void>;
-}
-
-function bind(server: grpc.Server, address: string, creds: grpc.ServerCredentials): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.bindAsync(address, creds, (err, port) => {
-      if (!err) return resolve(port);
-      reject(/EADDRINUSE/.test(err.message)
-        ? new ConfigError('port_in_use', `--listen ${address} is already in use`)
-        : new ConfigError('listen_failed', `--listen ${address}: ${err.message}`));
-    });
-  });
 }
 
 /** Builds and starts the CA; fails with ConfigError naming the file or flag when it cannot. */
@@ -82,7 +71,9 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   });
   metrics.servingCertExpiry.set(identity.notAfterMs / 1000);
 
+  let peerInfo: (peer: string) => string | undefined = () => undefined;
   const service = createCaService({
+    peerCertError: (peer) => peerInfo(peer),
     attestors, signer, bundle, clock, metrics, log,
     rateLimiter: new RateLimiter(config.rate.perSecond, config.rate.burst, clock),
     ttl: { defaultTtlMs: config.defaultTtlMs, minTtlMs: config.minTtlMs, maxTtlMs: config.maxTtlMs },
@@ -95,19 +86,34 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   const health = new HealthImplementation({ '': 'SERVING', [CA_SERVICE_NAME]: 'SERVING' });
   health.addToServer(server);
   new ReflectionService(packageDefinition).addToServer(server);
-  // Client certificates are requested (renewals) but not required (join and Kubernetes tokens).
-  const creds = grpc.experimental.createCertificateProviderServerCredentials(identity, identity, false);
+  // TLS is done by the front door (client certificates requested for renewals, not required for tokens);
+  // grpc-js gets the established TLS sockets through a connection injector.
+  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
 
   const cleanup: (() => Promise<void> | void)[] = [() => signer.close(), () => bundle.close(), unsubscribeBundle, () => identity.stop()];
   const runCleanup = async () => { for (const c of cleanup.reverse()) await c(); };
-  let grpcPort: number;
+  let door: TlsFrontDoor;
   try {
-    grpcPort = await bind(server, formatHostPort(config.listen.host, config.listen.port), creds);
+    door = await TlsFrontDoor.listen({
+      host: config.listen.host, port: config.listen.port, context: identity.secureContext(),
+      inject: (socket) => injector.injectConnection(socket), log: deps.log.child({ component: 'tls' }),
+    });
   } catch (e) {
     await runCleanup();
     throw e;
   }
-  cleanup.push(() => new Promise<void>((resolve) => server.tryShutdown(() => resolve())));
+  const frontDoor = door;
+  cleanup.push(identity.onChange((c) => {
+    frontDoor.setContext(c);
+    metrics.servingCertExpiry.set(identity.notAfterMs / 1000);
+  }));
+  peerInfo = (peer) => frontDoor.peerInfo(peer)?.certError;
+  const grpcPort = frontDoor.port;
+  cleanup.push(async () => {
+    await frontDoor.close();
+    injector.destroy();
+    frontDoor.destroyAll();
+  });
   grpcReady.ready();
 
   let admin;
@@ -143,10 +149,17 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
         health.setStatus('', 'NOT_SERVING');
         health.setStatus(CA_SERVICE_NAME, 'NOT_SERVING');
         service.drain();
+        const stopped = frontDoor.close();
+        injector.drain(config.drainMs);
         const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
-        const timer = setTimeout(() => server.forceShutdown(), config.drainMs);
-        await drained;
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<void>((resolve) => {
+          timer = setTimeout(() => { server.forceShutdown(); frontDoor.destroyAll(); resolve(); }, config.drainMs);
+        });
+        await Promise.race([drained, deadline]);
         clearTimeout(timer);
+        frontDoor.destroyAll();
+        await stopped;
         await adminServer.close();
         cleanup.pop();
         await runCleanup();

@@ -29,6 +29,8 @@ export interface CaServiceDeps {
   log: Logger;
   audit: Logger;
   metrics: CaMetrics;
+  /** Why TLS did not verify a peer's client certificate, by peer address (from TlsFrontDoor). */
+  peerCertError?: (peer: string) => string | undefined;
 }
 
 /** The bundle as the proto carries it. */
@@ -39,7 +41,10 @@ export function bundleMessage(b: BundleSnapshot): TrustBundle {
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
 /** What the attestors get from one call. */
-export function attestationInput(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): AttestationInput {
+export function attestationInput(
+  call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>,
+  peerCertError?: (peer: string) => string | undefined,
+): AttestationInput {
   const input: AttestationInput = { peer: call.getPeer() };
   const auth = call.metadata.get('authorization')[0];
   if (auth !== undefined) {
@@ -47,9 +52,14 @@ export function attestationInput(call: grpc.ServerUnaryCall<unknown, unknown> | 
     if (!m) throw new AttestationError('malformed_authorization', 'authorization metadata is not "Bearer <token>"');
     input.bearerToken = m[1]!;
   }
-  // grpc-js exposes the peer certificate only when TLS verified it against the bundle (see serving-identity.ts).
+  // grpc-js exposes the peer certificate only when TLS verified it against the bundle; the front door
+  // remembers why it did not verify otherwise.
   const raw = call.getAuthContext()?.sslPeerCertificate?.raw;
   if (raw) input.peerChain = [new X509Certificate(raw)];
+  else {
+    const why = peerCertError?.(input.peer);
+    if (why !== undefined) input.peerCertError = why;
+  }
   return input;
 }
 
@@ -68,7 +78,7 @@ export function createCaService(deps: CaServiceDeps): CaService {
 
   async function signOnce(call: grpc.ServerUnaryCall<SignCertificateRequest__Output, unknown>) {
     if (draining) throw new ZtmeshError('draining', 'the CA is shutting down; try another replica');
-    const input = attestationInput(call);
+    const input = attestationInput(call, deps.peerCertError);
     const attestation = await attest(deps.attestors, input);
     deps.rateLimiter.take(attestation.spiffeId);
     const ttlMs = clampTtl(call.request.ttlSeconds, deps.ttl);

@@ -1,7 +1,7 @@
 // The CA's own TLS identity: an SVID for spiffe://TD/ns/ztmesh-system/sa/ztmesh-ca issued by its own signer,
-// renewed at half-life, plus the trust bundle used to verify renewal client certificates.
-// It is a grpc-js CertificateProvider, so a new certificate or bundle applies to the next handshake without a restart.
-import type { experimental } from '@grpc/grpc-js';
+// renewed at half-life, plus the roots that renewal client certificates must chain to.
+// Both end up in one tls.SecureContext, rebuilt completely and swapped; the next handshake uses the new one.
+import type { SecureContextOptions } from 'node:tls';
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { Backoff } from '../common/backoff.js';
 import { describe } from '../common/errors.js';
@@ -10,11 +10,6 @@ import { generateKeySync, privateKeyPem } from '../pki/keys.js';
 import { certsToPem } from '../pki/pem.js';
 import { spkiOf, type IssuerMaterial } from '../pki/certificate.js';
 import { issueSvid } from '../pki/svid.js';
-
-type CaListener = experimental.CaCertificateUpdateListener;
-type IdentityListener = experimental.IdentityCertificateUpdateListener;
-type CaUpdate = experimental.CaCertificateUpdate;
-type IdentityUpdate = experimental.IdentityCertificateUpdate;
 
 /** The service account the CA's serving certificate names. */
 export const CA_NAMESPACE = 'ztmesh-system';
@@ -25,15 +20,16 @@ export function caServingId(trustDomain: string): string {
   return `spiffe://${trustDomain}/ns/${CA_NAMESPACE}/sa/${CA_SERVICE_ACCOUNT}`;
 }
 
-/** Serving certificate + client-verification bundle for grpc-js; renews itself at half-life. */
-export class ServingIdentity implements experimental.CertificateProvider {
-  private readonly caListeners = new Set<CaListener>();
-  private readonly identityListeners = new Set<IdentityListener>();
-  private ca: CaUpdate | null = null;
-  private identity: IdentityUpdate | null = null;
+/** Serving certificate + client-verification roots as one swappable SecureContext; renews itself at half-life. */
+export class ServingIdentity {
+  private certPem = '';
+  private keyPem = '';
+  private rootsPem = '';
+  private context: SecureContextOptions | undefined;
+  private readonly listeners = new Set<(c: SecureContextOptions) => void>();
   private timer: TimerHandle | undefined;
   private readonly backoff = new Backoff();
-  /** notAfter of the serving certificate in force, for logs and tests. */
+  /** notAfter of the serving certificate in force, for logs and metrics. */
   notAfterMs = 0;
   serialHex = '';
 
@@ -54,14 +50,32 @@ export class ServingIdentity implements experimental.CertificateProvider {
     this.renew();
   }
 
+  /** Key, certificate chain and client roots for the next handshake. */
+  secureContext(): SecureContextOptions {
+    if (!this.context) throw new Error('BUG: serving identity used before start()');
+    return this.context;
+  }
+
+  /** Called with the new context options after every renewal or bundle change. */
+  onChange(listener: (c: SecureContextOptions) => void): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
   /** Replaces the roots that client certificates must chain to. */
   setClientRoots(pem: string): void {
-    this.ca = { caCertificate: Buffer.from(pem + certsToPem(this.opts.intermediatesDer)) };
-    for (const l of this.caListeners) l(this.ca);
+    this.rootsPem = pem + certsToPem(this.opts.intermediatesDer);
+    if (this.certPem) this.rebuild();
   }
 
   stop(): void {
     this.timer?.cancel();
+  }
+
+  private rebuild(): void {
+    // TLS 1.2 stays allowed: grpc-js clients on older runtimes still negotiate it; ciphers are Node's defaults.
+    this.context = { cert: this.certPem, key: this.keyPem, ...(this.rootsPem ? { ca: this.rootsPem } : {}), minVersion: 'TLSv1.2' };
+    for (const l of this.listeners) l(this.context);
   }
 
   private renew(): void {
@@ -72,11 +86,14 @@ export class ServingIdentity implements experimental.CertificateProvider {
         { spki: spkiOf(key), spiffeId: caServingId(this.opts.trustDomain), dnsNames: this.opts.dnsNames, nowMs: now, ttlMs: this.opts.ttlMs },
         this.opts.issuer,
       );
-      // Build completely, then swap: listeners see a whole new identity or nothing.
-      this.identity = { certificate: Buffer.from(certsToPem([issued.der, ...this.opts.intermediatesDer])), privateKey: Buffer.from(privateKeyPem(key)) };
+      // Build completely, then swap: handshakes see the whole new identity or the old one.
+      const certPem = certsToPem([issued.der, ...this.opts.intermediatesDer]);
+      const keyPem = privateKeyPem(key);
+      this.certPem = certPem;
+      this.keyPem = keyPem;
+      this.rebuild();
       this.notAfterMs = issued.notAfterMs;
       this.serialHex = issued.serialHex;
-      for (const l of this.identityListeners) l(this.identity);
       this.backoff.reset();
       const refreshIn = Math.max(1_000, (issued.notAfterMs - now) / 2);
       this.opts.log.info({ serial: issued.serialHex, notAfter: new Date(issued.notAfterMs).toISOString(), refreshInMs: Math.round(refreshIn) }, 'serving certificate issued');
@@ -86,21 +103,5 @@ export class ServingIdentity implements experimental.CertificateProvider {
       this.opts.log.error({ code: describe(e).code, err: describe(e).message, retryInMs: delay }, 'serving certificate renewal failed');
       this.timer = this.opts.clock.setTimeout(() => this.renew(), delay);
     }
-  }
-
-  addCaCertificateListener(listener: CaListener): void {
-    this.caListeners.add(listener);
-    // grpc-js registers its own watcher only after adding provider listeners, so the first value must come later.
-    queueMicrotask(() => { if (this.ca && this.caListeners.has(listener)) listener(this.ca); });
-  }
-  removeCaCertificateListener(listener: CaListener): void {
-    this.caListeners.delete(listener);
-  }
-  addIdentityCertificateListener(listener: IdentityListener): void {
-    this.identityListeners.add(listener);
-    queueMicrotask(() => { if (this.identity && this.identityListeners.has(listener)) listener(this.identity); });
-  }
-  removeIdentityCertificateListener(listener: IdentityListener): void {
-    this.identityListeners.delete(listener);
   }
 }

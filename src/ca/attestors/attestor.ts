@@ -8,6 +8,11 @@ export interface AttestationInput {
   bearerToken?: string;
   /** The verified-or-not TLS client certificate chain, leaf first, if the caller sent one. */
   peerChain?: X509Certificate[];
+  /**
+   * Set when the caller sent a client certificate that TLS could not verify against the current bundle
+   * (OpenSSL's reason, e.g. CERT_HAS_EXPIRED); peerChain is then absent.
+   */
+  peerCertError?: string;
   /** The caller's address, for logs. */
   peer: string;
 }

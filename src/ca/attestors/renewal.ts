@@ -7,6 +7,13 @@ import { parseSpiffeId } from '../../pki/spiffe-id.js';
 import { verifySvidChain } from '../../pki/verify.js';
 import type { Attestation, AttestationInput, Attestor } from './attestor.js';
 
+/** The stable code for an OpenSSL verification error of a renewal certificate. */
+export function renewalCode(opensslError: string): string {
+  if (opensslError === 'CERT_HAS_EXPIRED') return 'renewal_cert_expired';
+  if (opensslError === 'CERT_NOT_YET_VALID') return 'renewal_cert_not_yet_valid';
+  return 'renewal_untrusted_chain';
+}
+
 /** Renews an SVID for the same ID it already holds. */
 export class RenewalAttestor implements Attestor {
   readonly name = 'renewal';
@@ -23,7 +30,10 @@ export class RenewalAttestor implements Attestor {
   ) {}
 
   async attest(input: AttestationInput): Promise<Attestation | undefined> {
-    if (!input.peerChain || input.peerChain.length === 0) return undefined;
+    if (!input.peerChain || input.peerChain.length === 0) {
+      if (input.peerCertError === undefined) return undefined;
+      throw new AttestationError(renewalCode(input.peerCertError), `client certificate refused by TLS: ${input.peerCertError}`);
+    }
     let spiffeId: string;
     try {
       ({ spiffeId } = verifySvidChain([...input.peerChain, ...this.intermediates], this.roots(), this.clock.now()));
