@@ -1,0 +1,65 @@
+// WatchTrustBundle sends the bundle at once; adding a root to bundle.pem on disk reaches open streams as sequence+1.
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import type * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TrustBundle__Output } from '../../src/gen/ztmesh/ca/v1/TrustBundle.js';
+import { makeCa } from '../helpers/pki.js';
+import { chainPem, makeCsr, signCsr, startCa, type TestCaServer } from '../helpers/ca.js';
+
+let ca: TestCaServer;
+beforeAll(async () => { ca = await startCa(); });
+afterAll(async () => { await ca.stop(); });
+
+/** Collects messages of a stream; next() resolves with the next one. */
+function collect(stream: grpc.ClientReadableStream<TrustBundle__Output>) {
+  const seen: TrustBundle__Output[] = [];
+  let wake: (() => void) | undefined;
+  stream.on('data', (b: TrustBundle__Output) => { seen.push(b); wake?.(); });
+  stream.on('error', () => undefined);
+  return {
+    seen,
+    async next(count: number, timeoutMs = 10_000): Promise<TrustBundle__Output> {
+      const until = Date.now() + timeoutMs;
+      while (seen.length < count) {
+        if (Date.now() > until) throw new Error(`only ${seen.length} bundle message(s) arrived`);
+        await new Promise<void>((r) => { wake = r; setTimeout(r, 200); });
+      }
+      return seen[count - 1]!;
+    },
+  };
+}
+
+describe('ca pushes a bundle change to open WatchTrustBundle streams', () => {
+  it('sends the current bundle at once, then sequence+1 with the added root to every watcher, without a restart', async () => {
+    const streams = [ca.client().WatchTrustBundle({}), ca.client().WatchTrustBundle({})];
+    const watchers = streams.map(collect);
+    const firsts = await Promise.all(watchers.map((w) => w.next(1)));
+    for (const f of firsts) {
+      expect(f.trustDomain).toBe(ca.trustDomain);
+      expect(f.roots).toHaveLength(1);
+    }
+    const seq = Number(firsts[0]!.sequence);
+
+    const newRoot = makeCa(ca.trustDomain);
+    appendFileSync(join(ca.dir, 'bundle.pem'), newRoot.certPem);
+    const seconds = await Promise.all(watchers.map((w) => w.next(2)));
+    for (const s of seconds) {
+      expect(Number(s.sequence)).toBe(seq + 1);
+      expect(s.roots.map((r) => new X509Certificate(r).fingerprint256)).toContain(newRoot.cert.fingerprint256);
+    }
+
+    // Responses carry the new bundle too, and the CA keeps signing.
+    const id = `spiffe://${ca.trustDomain}/ns/default/sa/web`;
+    const res = await signCsr(ca.client(), makeCsr(id).csr, { token: await ca.mintToken(id) });
+    expect(Number(res.trustBundle!.sequence)).toBe(seq + 1);
+    expect(chainPem(res)).toContain('BEGIN CERTIFICATE');
+
+    // A broken write keeps the last good bundle: no message, no crash.
+    writeFileSync(join(ca.dir, 'bundle.pem'), 'not a bundle');
+    await ca.process.waitFor(/trust bundle unreadable/);
+    expect(watchers[0]!.seen).toHaveLength(2);
+    for (const s of streams) s.cancel();
+  });
+});
