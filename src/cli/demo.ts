@@ -60,7 +60,9 @@ class Child {
     });
   }
 
-  async stop(): Promise<void> {
+  /** SIGTERM (after `graceMs` for a child that already got the terminal's Ctrl-C itself), SIGKILL after 8 s. */
+  async stop(graceMs = 0): Promise<void> {
+    if (graceMs > 0) await Promise.race([this.exited, new Promise((r) => setTimeout(r, graceMs))]);
     if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
     this.proc.kill('SIGTERM');
     const t = setTimeout(() => this.proc.kill('SIGKILL'), 8_000);
@@ -126,6 +128,15 @@ function clientWithoutCertificate(port: number, bundlePem: string): Promise<stri
   });
 }
 
+/** The serial the TLS server on 127.0.0.1:port presents, read from the peer's side. */
+function serverSerial(port: number, bundlePath: string): Promise<string> {
+  return new Promise((resolveSerial, reject) => {
+    const t = tls.connect({ host: '127.0.0.1', port, ca: readFileSync(bundlePath, 'utf8'), minVersion: 'TLSv1.3', checkServerIdentity: () => undefined });
+    t.once('secureConnect', () => { resolveSerial(t.getPeerX509Certificate()?.serialNumber ?? ''); t.destroy(); });
+    t.once('error', reject);
+  });
+}
+const normSerial = (hex: string | null | undefined) => (hex ?? '').toLowerCase().replace(/^0+/, '');
 const short = (hex: string | null) => (hex ? `${hex.slice(0, 12)}…` : '-');
 function statusLine(name: string, s: SidecarStatus): string {
   const id = s.identity;
@@ -142,11 +153,18 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   const children: Child[] = [];
   const echo = net.createServer({ allowHalfOpen: true }, (s) => { s.on('error', () => {}); s.pipe(s); });
   let stopping = false;
+  let interrupted = false;
   const shutdown = async () => {
     stopping = true;
-    await Promise.all(children.reverse().map((c) => c.stop()));
+    // Ctrl-C reaches the children too (same process group): give them a moment to drain on their own.
+    // Sidecars first, then the CA, so the CA has no open streams left to wait for.
+    const ca = children.find((c) => c.name === 'ca');
+    await Promise.all(children.filter((c) => c !== ca).map((c) => c.stop(interrupted ? 3_000 : 0)));
+    await ca?.stop(interrupted ? 3_000 : 0);
     echo.close();
   };
+  // Never leave children behind, even if this process dies on an unexpected error.
+  process.once('exit', () => { for (const c of children) c.proc.kill('SIGKILL'); });
   const checks: { what: string; ok: boolean }[] = [];
   const check = (what: string, ok: boolean) => {
     checks.push({ what, ok });
@@ -161,7 +179,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     // 1. The CA.
     const caDir = join(dir, 'ca');
     await run(['ca', 'init', '--dir', caDir, '--trust-domain', DEMO_TRUST_DOMAIN]);
-    const ca = new Child('ca', ['ca', 'serve', '--dir', caDir, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--min-ttl', '20s'], join(dir, 'ca.log'));
+    const ca = new Child('ca', ['ca', 'serve', '--dir', caDir, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--min-ttl', '20s', '--drain', '1s'], join(dir, 'ca.log'));
     children.push(ca);
     const caInfo = JSON.parse(await ca.waitFor(/"msg":"ztmesh ca serving"/)) as { grpc: string; admin: string };
     say(`CA serving on ${caInfo.grpc} (trust domain ${DEMO_TRUST_DOMAIN})`);
@@ -209,7 +227,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     say(`  app ──plain──> web sidecar ${webOutbound} ══ mTLS 1.3 ══> api sidecar ${apiInbound} ──plain──> echo 127.0.0.1:${echoPort}`);
     say(`  web admin: ${web.admin}/status   (also /metrics, /certs, POST /rotate)`);
     say(`  api admin: ${api.admin}/status`);
-    say(`  try it:    echo hello | nc 127.0.0.1 ${outPort}     or: npx ztmesh status --admin ${web.admin.replace('http://', '')}`);
+    say(`  try it:    echo hello | nc 127.0.0.1 ${outPort}     or: npx ztmesh status --admin ${web.admin} --watch`);
     say('');
 
     // 4. Traffic web → api through the mesh.
@@ -225,27 +243,34 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     const metrics = (await httpJson<string>(`${api.admin}/metrics`)).body;
     check('api counted it in ztmesh_handshake_failures_total{reason="no_client_cert"}', /ztmesh_handshake_failures_total\{[^}]*reason="no_client_cert"[^}]*\} [1-9]/.test(String(metrics)));
 
-    // 6. Rotation: a long-lived connection keeps working while both sidecars rotate.
-    say('Rotation (forced with POST /rotate; natural ones come at about half of the 40 s TTL):');
-    const before = await Promise.all([web, api].map(async (s) => (await httpJson<SidecarStatus>(`${s.admin}/status`)).body));
-    say(statusLine('web', before[0]!));
-    say(statusLine('api', before[1]!));
+    // 6. Rotation: a long-lived connection keeps streaming while both sidecars rotate twice.
+    say('Rotation (forced twice with POST /rotate; natural ones come at about half of the 40 s TTL):');
+    const statusOf = async (s: { admin: string }) => (await httpJson<SidecarStatus>(`${s.admin}/status`)).body;
+    let current = await Promise.all([web, api].map(statusOf));
+    say(statusLine('web', current[0]!));
+    say(statusLine('api', current[1]!));
     const long = net.connect({ host: '127.0.0.1', port: outPort, allowHalfOpen: true });
     long.on('error', () => {});
     const longEcho = (text: string) => new Promise<string>((r) => { long.once('data', (d: Buffer) => r(d.toString())); long.write(text); });
-    check('long-lived connection open before the rotation', (await longEcho('before')) === 'before');
-    await Promise.all([web, api].map((s) => httpJson(`${s.admin}/rotate`, 'POST')));
-    const after = await Promise.all([web, api].map((s, i) => until('rotation', async () => {
-      const st = (await httpJson<SidecarStatus>(`${s.admin}/status`)).body;
-      return st.identity.serial !== before[i]!.identity.serial && st.identity.state === 'available' ? st : undefined;
-    })));
-    say(statusLine('web', after[0]!));
-    say(statusLine('api', after[1]!));
-    check('both sidecars hold new certificates (new serials)', true);
-    check('the long-lived connection survived the rotation', (await longEcho('after')) === 'after');
+    let streamOk = (await longEcho('before')) === 'before';
+    for (let round = 1; round <= 2; round++) {
+      const before = current;
+      await Promise.all([web, api].map((s) => httpJson(`${s.admin}/rotate`, 'POST')));
+      current = await Promise.all([web, api].map((s, i) => until('rotation', async () => {
+        const st = await statusOf(s);
+        return st.identity.serial !== before[i]!.identity.serial && st.identity.state === 'available' ? st : undefined;
+      })));
+      say(statusLine('web', current[0]!));
+      say(statusLine('api', current[1]!));
+      streamOk = streamOk && (await longEcho(`during rotation ${round}`)) === `during rotation ${round}`;
+      const presented = await serverSerial(inPort, bundlePath);
+      check(`rotation ${round}: new serials on both; api's listener now presents ${short(presented)} to new peers`,
+        normSerial(presented) === normSerial(current[1]!.identity.serial) && current.every((st, i) => st.identity.serial !== before[i]!.identity.serial));
+    }
+    check('one long-lived connection kept streaming across both rotations', streamOk);
     long.end();
     const again = await exchange(outPort, 'new connection, new certificates');
-    check('a new connection after the rotation works', again === 'new connection, new certificates');
+    check('a new connection after the rotations works', again === 'new connection, new certificates');
 
     const failed = checks.filter((c) => !c.ok);
     if (opts.once) {
@@ -257,7 +282,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     say('');
     say('Live: a request web → api every 3 s, with each sidecar\'s rotation status. Ctrl-C to stop.');
     await new Promise<void>((resolveRun) => {
-      process.once('SIGINT', () => resolveRun());
+      process.once('SIGINT', () => { interrupted = true; resolveRun(); });
       process.once('SIGTERM', () => resolveRun());
       const tick = async () => {
         if (stopping) return;
