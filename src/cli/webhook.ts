@@ -10,6 +10,7 @@ import { parseDuration } from '../common/duration.js';
 import { parseHostPort } from '../common/address.js';
 import { createKubeClient, inClusterConfig } from '../k8s/kube-client.js';
 import { CaBundleSync } from '../k8s/ca-bundle-sync.js';
+import { BundleDistributor } from '../k8s/bundle-distributor.js';
 import { startWebhookIdentity } from '../k8s/webhook-identity.js';
 import { certsFromIdentity, staticCerts, startWebhookServer, type ServingCertSource } from '../k8s/webhook.js';
 import { TOKEN_PATH, BUNDLE_PATH } from '../k8s/inject.js';
@@ -34,6 +35,7 @@ export function register(program: Command): void {
     .option('--cert-file <file>', 'serve this PEM certificate chain instead of one from the ztmesh CA (no rotation)')
     .option('--key-file <file>', 'the key for --cert-file')
     .option('--webhook-config <name>', 'keep this MutatingWebhookConfiguration\'s caBundle equal to the ztmesh roots')
+    .option('--distribute-bundle', 'write ConfigMap ztmesh-trust-bundle (roots.pem) into each namespace whose pods are injected')
     .option('--k8s-api <url>', 'API server URL (default: in-cluster)')
     .option('--k8s-token-file <file>', 'ServiceAccount token for the API server (default: in-cluster path)')
     .option('--k8s-ca-file <file>', 'PEM roots of the API server (default: in-cluster ca.crt)')
@@ -71,14 +73,14 @@ export function register(program: Command): void {
       roots = { subscribe: (fn) => running.identity.subscribe((s) => fn(s.bundle?.rootsPem)) };
     }
 
+    const kube = () => createKubeClient(inClusterConfig(process.env, {
+      ...(opts.k8sApi ? { server: String(opts.k8sApi) } : {}),
+      ...(opts.k8sTokenFile ? { tokenFile: String(opts.k8sTokenFile) } : {}),
+      ...(opts.k8sCaFile ? { caFile: String(opts.k8sCaFile) } : {}),
+      ...(opts.k8sServerName ? { serverName: String(opts.k8sServerName) } : {}),
+    }));
     if (opts.webhookConfig) {
-      const client = createKubeClient(inClusterConfig(process.env, {
-        ...(opts.k8sApi ? { server: String(opts.k8sApi) } : {}),
-        ...(opts.k8sTokenFile ? { tokenFile: String(opts.k8sTokenFile) } : {}),
-        ...(opts.k8sCaFile ? { caFile: String(opts.k8sCaFile) } : {}),
-        ...(opts.k8sServerName ? { serverName: String(opts.k8sServerName) } : {}),
-      }));
-      const sync = new CaBundleSync({ client, name: String(opts.webhookConfig), clock, log });
+      const sync = new CaBundleSync({ client: kube(), name: String(opts.webhookConfig), clock, log });
       let last: string | undefined;
       stops.push(roots.subscribe((pem) => {
         if (pem && pem !== last) {
@@ -87,9 +89,19 @@ export function register(program: Command): void {
         }
       }), () => sync.stop());
     }
+    let distributor: BundleDistributor | undefined;
+    if (opts.distributeBundle) {
+      const d = new BundleDistributor({ client: kube(), clock, log });
+      distributor = d;
+      stops.push(roots.subscribe((pem) => { if (pem) void d.setRoots(pem); }), () => d.stop());
+    }
 
     log.info({ mode: inject.mode, legacySidecar: inject.legacySidecar, image: inject.image }, 'webhook waiting for its serving certificate');
-    const server = await startWebhookServer({ host: listen.host, port: listen.port, certs, inject, clock, log });
+    const server = await startWebhookServer({
+      host: listen.host, port: listen.port, certs, inject, clock, log,
+      // Side effects only for real (not dry-run) injections: the webhook declares sideEffects NoneOnDryRun.
+      onAdmission: (outcome, namespace, dryRun) => { if (outcome === 'injected' && !dryRun) void distributor?.ensure(namespace); },
+    });
     await new Promise<void>((resolve) => {
       let stopping = false;
       const onSignal = (signal: string) => {

@@ -59,7 +59,8 @@ export interface WebhookServerOptions {
   inject: InjectOptions;
   clock: Clock;
   log: Logger;
-  onAdmission?: (outcome: AdmissionOutcome) => void;
+  /** Called after each decision; `namespace` is the pod's, `dryRun` says whether side effects are allowed. */
+  onAdmission?: (outcome: AdmissionOutcome, namespace: string | undefined, dryRun: boolean) => void;
 }
 
 export interface RunningWebhook {
@@ -132,7 +133,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<Ru
       }
       const ar = parseAdmissionReview(parsed);
       const { response, outcome } = review(ar.request, opts.inject, log);
-      opts.onAdmission?.(outcome);
+      opts.onAdmission?.(outcome, ar.request.namespace, ar.request.dryRun === true);
       return send(200, JSON.stringify(reviewResponse(response)), 'application/json');
     } catch (e) {
       if (e instanceof BadAdmissionReview) {

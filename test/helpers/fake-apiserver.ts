@@ -49,6 +49,8 @@ export interface FakeApiServer {
   mode: 'normal' | 'no-audience-check' | 'http-500' | 'http-403';
   /** MutatingWebhookConfigurations the webhook may patch, by name. */
   webhookConfigs: Map<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** ConfigMaps by "namespace/name" (GET, POST create, PATCH merge-patch). */
+  configMaps: Map<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   close(): Promise<void>;
 }
 
@@ -118,6 +120,25 @@ export async function startFakeApiServer(opts: { now?: () => number } = {}): Pro
           return send(200, next);
         }
       }
+      const cm = /^\/api\/v1\/namespaces\/([^/]+)\/configmaps(?:\/([^/?]+))?$/.exec(req.url ?? '');
+      if (cm) {
+        const [, ns, name] = cm as unknown as [string, string, string | undefined];
+        if (req.method === 'POST' && !name) {
+          const key = `${ns}/${body?.metadata?.name}`;
+          if (api.configMaps.has(key)) return status(409, 'AlreadyExists', `configmaps "${body.metadata.name}" already exists`);
+          const created = { ...body, metadata: { ...body.metadata, namespace: ns, uid: randomUUID(), resourceVersion: '1' } };
+          api.configMaps.set(key, created);
+          return send(201, created);
+        }
+        const current = name ? api.configMaps.get(`${ns}/${name}`) : undefined;
+        if (!current) return status(404, 'NotFound', `configmaps "${name}" not found`);
+        if (req.method === 'GET') return send(200, current);
+        if (req.method === 'PATCH' && req.headers['content-type'] === 'application/merge-patch+json') {
+          const next = { ...current, data: { ...current.data, ...body.data }, metadata: { ...current.metadata, resourceVersion: String(Number(current.metadata.resourceVersion) + 1) } };
+          api.configMaps.set(`${ns}/${name}`, next);
+          return send(200, next);
+        }
+      }
       return status(404, 'NotFound', 'the server could not find the requested resource');
     });
   });
@@ -132,6 +153,7 @@ export async function startFakeApiServer(opts: { now?: () => number } = {}): Pro
     requests: [],
     mode: 'normal',
     webhookConfigs: new Map(),
+    configMaps: new Map(),
     async mintToken({ namespace, serviceAccount, audiences = ['ztmesh-ca'], ttlSeconds = 3600, pod = `${serviceAccount}-0` }) {
       const expS = Math.floor(now() / 1000) + ttlSeconds;
       const podUid = randomUUID();

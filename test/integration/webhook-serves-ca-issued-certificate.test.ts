@@ -31,7 +31,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'token'), await api.mintToken({ namespace: 'ztmesh-system', serviceAccount: 'ztmesh-webhook', pod: 'ztmesh-webhook-0' }));
   writeFileSync(join(dir, 'roots.pem'), ca.bundlePem);
   webhook = new CliProcess(['webhook', '--listen', '127.0.0.1:0', '--ca-address', ca.address, '--token-file', join(dir, 'token'),
-    '--bundle', join(dir, 'roots.pem'), '--dns', NAME, '--webhook-config', MWC, ...k8s]);
+    '--bundle', join(dir, 'roots.pem'), '--dns', NAME, '--webhook-config', MWC, '--distribute-bundle', ...k8s]);
   const line = await Promise.race([
     webhook.waitFor(/"msg":"webhook serving"/),
     webhook.exited.then((code) => { throw new Error(`webhook exited with ${code}:\n${webhook.output()}`); }),
@@ -74,5 +74,22 @@ describe('ztmesh webhook with a certificate from the ztmesh CA', () => {
     expect(reply.status).toBe(200);
     expect(JSON.parse(reply.body).response).toMatchObject({ uid: review.request.uid, allowed: true, patchType: 'JSONPatch' });
     expect(webhook.output()).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\./); // no JWT in the logs
+  });
+
+  it('--distribute-bundle: the injected pod namespace gets ConfigMap ztmesh-trust-bundle, a dry run does not', async () => {
+    await expect.poll(() => api.configMaps.get('shop/ztmesh-trust-bundle')?.data?.['roots.pem'], { timeout: 10_000 }).toBe(ca.bundlePem);
+    const caBundle = Buffer.from(api.webhookConfigs.get(MWC).webhooks[0].clientConfig.caBundle, 'base64').toString('utf8');
+    const review = admissionFixture();
+    review.request.namespace = 'dry';
+    review.request.object.metadata.namespace = 'dry';
+    review.request.dryRun = true;
+    const reply = await postHttps(port, '/inject', JSON.stringify(review), { caPem: caBundle, serverName: NAME });
+    expect(JSON.parse(reply.body).response.patchType).toBe('JSONPatch');
+    // A real request afterwards: once its ConfigMap exists, the dry run's would have too.
+    const later = admissionFixture();
+    later.request.namespace = 'later';
+    await postHttps(port, '/inject', JSON.stringify(later), { caPem: caBundle, serverName: NAME });
+    await expect.poll(() => api.configMaps.has('later/ztmesh-trust-bundle'), { timeout: 10_000 }).toBe(true);
+    expect(api.configMaps.has('dry/ztmesh-trust-bundle')).toBe(false);
   });
 });

@@ -121,14 +121,18 @@ describe('deploy/kubernetes', () => {
     expect(svc.spec.selector).toEqual(find('Deployment', 'ztmesh-ca').spec.selector.matchLabels);
   });
 
-  it('RBAC: the CA may create tokenreviews and nothing else; the webhook may patch its own config only', () => {
+  it('RBAC: the CA may create tokenreviews and nothing else; the webhook patches its own config and writes ConfigMaps', () => {
     expect(find('ClusterRole', 'ztmesh-ca-tokenreview').rules).toEqual([
       { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
     ]);
     expect(find('ClusterRoleBinding', 'ztmesh-ca-tokenreview').subjects).toEqual([{ kind: 'ServiceAccount', name: 'ztmesh-ca', namespace: 'ztmesh-system' }]);
     expect(find('ClusterRole', 'ztmesh-webhook').rules).toEqual([
       { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: ['ztmesh-sidecar-injector'], verbs: ['get', 'patch'] },
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'create', 'patch'] },
     ]);
+    for (const o of objects.filter((x) => x.kind === 'ClusterRole')) {
+      for (const r of o.rules) expect(r.resources).not.toContain('secrets');
+    }
     expect(find('ClusterRoleBinding', 'ztmesh-webhook').subjects).toEqual([{ kind: 'ServiceAccount', name: 'ztmesh-webhook', namespace: 'ztmesh-system' }]);
     for (const o of objects.filter((x) => x.kind === 'ClusterRole')) {
       for (const r of o.rules) expect(r.verbs).not.toContain('*');
@@ -149,7 +153,8 @@ describe('deploy/kubernetes', () => {
     const mwc = find('MutatingWebhookConfiguration', 'ztmesh-sidecar-injector');
     const w = mwc.webhooks[0];
     expect(w.failurePolicy).toBe('Fail');
-    expect(w.sideEffects).toBe('None');
+    expect(w.sideEffects).toBe('NoneOnDryRun');
+    expect(c.args).toContain('--distribute-bundle');
     expect(w.admissionReviewVersions).toEqual(['v1']);
     expect(w.namespaceSelector).toEqual({ matchLabels: { 'ztmesh.io/inject': 'enabled' } });
     expect(w.objectSelector.matchExpressions).toEqual([{ key: 'ztmesh.io/inject', operator: 'NotIn', values: ['false'] }]);
