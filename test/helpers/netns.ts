@@ -8,7 +8,7 @@
 //   await mesh.destroy()                                                // kills processes, deletes namespaces
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -174,6 +174,8 @@ export async function createMesh(tag: string, roles: string[]): Promise<Mesh> {
         spawnSync('ip', ['netns', 'del', n]);
         created.delete(n);
       }
+      // Keep the CA state, configs and captures of a failed run for a look when asked to.
+      if (!process.env.ZTMESH_KEEP_NETNS_TMP) rmSync(mesh.tmp, { recursive: true, force: true });
     },
   };
   try {

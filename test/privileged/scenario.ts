@@ -44,7 +44,7 @@ export async function startIssuer(mesh: Mesh): Promise<Issuer> {
   if (kind === 'static') return { kind: 'static', ca: makeCa(TRUST_DOMAIN) };
   return { kind: 'ca', ca: await startHubCa(mesh) };
 }
-const DEFAULT_ISSUER: 'ca' | 'static' = 'static';
+const DEFAULT_ISSUER: 'ca' | 'static' = 'ca';
 
 export interface PodOptions {
   /** The service account of the pod's identity. */
@@ -87,7 +87,7 @@ export async function startPod(mesh: Mesh, issuer: Issuer, role: string, o: PodO
   }
   await sidecar.waitFor(/"msg":"transparent listeners up"/, 30_000);
   // Ready means holding an SVID too: the real sidecar reports it on its identity log lines.
-  if (issuer.kind === 'ca') await sidecar.waitFor(/"state":"available"/, 30_000);
+  if (issuer.kind === 'ca') await sidecar.waitFor(/"event":"rotation"/, 30_000);
   return { role, sidecar, spiffeId };
 }
 
