@@ -1,0 +1,266 @@
+// Renders the Markdown report (bench/results/<date>.md) and the docs/bench.md summary from the raw results.
+import { existsSync, readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { summarize, ratio } from './stats.mjs';
+import { renderProfile } from './profile.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** Hand-written analysis of the profiles, pasted into "Where ztmesh's time goes" when present. */
+const ANALYSIS_FILE = join(HERE, '..', 'analysis.md');
+
+const ORDER = ['direct', 'ztmesh', 'stunnel', 'haproxy', 'nginx'];
+
+/** Issue 7's targets for ztmesh, as ratios against stunnel measured in the same run. */
+export const TARGETS = [
+  { id: 'bulk', label: 'bulk throughput', need: '≥ 1.0× stunnel', check: (t) => t.ratio('bulk') >= 1.0, show: (t) => t.x(t.ratio('bulk')) },
+  { id: 'rr1', label: 'rr1 req/s', need: '≥ 0.9× stunnel', check: (t) => t.ratio('rr1') >= 0.9, show: (t) => t.x(t.ratio('rr1')) },
+  { id: 'rr1p99', label: 'rr1 p99 latency', need: '≤ 1.2× stunnel', check: (t) => t.ratio('rr1', 'p99us') <= 1.2, show: (t) => t.x(t.ratio('rr1', 'p99us')) },
+  { id: 'rr32', label: 'rr32 req/s', need: '≥ 1.0× stunnel', check: (t) => t.ratio('rr32') >= 1.0, show: (t) => t.x(t.ratio('rr32')) },
+  { id: 'conn1', label: 'conn1 conn/s', need: '≥ 1.0× stunnel', check: (t) => t.ratio('conn1') >= 1.0, show: (t) => t.x(t.ratio('conn1')) },
+  { id: 'conn16', label: 'conn16 conn/s', need: '≥ 1.0× stunnel', check: (t) => t.ratio('conn16') >= 1.0, show: (t) => t.x(t.ratio('conn16')) },
+  { id: 'rss', label: 'peak RSS per sidecar under rr32', need: '≤ 60 MB', check: (t) => t.peakRss('ztmesh', 'rr32') <= 60e6, show: (t) => t.mb(t.peakRss('ztmesh', 'rr32')) },
+  { id: 'idle', label: 'RSS per idle connection', need: '≤ 20 KB', check: (t) => t.med('ztmesh', 'idle') <= 20, show: (t) => t.kb(t.med('ztmesh', 'idle')) },
+];
+
+/** Reference numbers from issue 7 (stunnel 5.68 on the same kind of machine), for context only. */
+const ISSUE_STUNNEL = { bulk: 355, rr1: 6600, rr32: 9800, conn1: 280, conn16: 435 };
+
+function fmtNum(v, digits) {
+  if (!Number.isFinite(v)) return '—';
+  if (digits !== undefined) return v.toFixed(digits);
+  if (Math.abs(v) >= 100) return Math.round(v).toLocaleString('en-US');
+  if (Math.abs(v) >= 10) return v.toFixed(1);
+  return v.toFixed(2);
+}
+
+/** Accessors over the cells of one run. */
+export function tables(results) {
+  const ok = results.cells.filter((c) => c.ok);
+  const of = (contender, workload) => ok.filter((c) => c.contender === contender && c.workload === workload);
+  const sum = (contender, workload, field = 'value') => summarize(of(contender, workload), (c) => c[field]);
+  const med = (contender, workload, field = 'value') => sum(contender, workload, field)?.median;
+  const t = {
+    of, sum, med,
+    contenders: ORDER.filter((n) => results.contenders.some((c) => c.name === n)),
+    workloads: results.workloads.map((w) => w.name),
+    ratio: (workload, field = 'value', base = 'stunnel') => ratio(med('ztmesh', workload, field), med(base, workload, field)),
+    peakRss: (contender, workload) => summarize(of(contender, workload), (c) => Math.max(c.hwmA ?? 0, c.hwmB ?? 0))?.median,
+    x: (v) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : '—'),
+    mb: (v) => (Number.isFinite(v) ? `${(v / 1e6).toFixed(1)} MB` : '—'),
+    kb: (v) => (Number.isFinite(v) ? `${v.toFixed(1)} KB` : '—'),
+  };
+  return t;
+}
+
+function valueWithSpread(s, digits) {
+  if (!s) return '—';
+  if (s.n === 1) return fmtNum(s.median, digits);
+  return `${fmtNum(s.median, digits)} (${fmtNum(s.min, digits)}–${fmtNum(s.max, digits)})`;
+}
+
+function cpuPerUnit(t, contender, workload) {
+  const a = t.med(contender, workload, 'cpuPerUnitA');
+  const b = t.med(contender, workload, 'cpuPerUnitB');
+  if (!Number.isFinite(a) || contender === 'direct') return '—';
+  if (workload === 'bulk') return `${fmtNum(a, 2)} / ${fmtNum(b, 2)} s/GB`;
+  return `${fmtNum(a * 1e6, 0)} / ${fmtNum(b * 1e6, 0)} µs`;
+}
+
+function workloadTable(results, t, w) {
+  const lines = [];
+  const unit = results.workloads.find((x) => x.name === w).unit;
+  const hasLat = w.startsWith('rr') || w.startsWith('conn');
+  lines.push(`| contender | ${unit}: median (min–max) | × stunnel | × direct | ${hasLat ? 'p50 / p99 / p99.9 µs | ' : ''}CPU A / B per ${w === 'bulk' ? 'GB' : w === 'idle' ? 'conn' : w.startsWith('conn') ? 'conn' : 'req'} | peak RSS A / B | errors |`);
+  lines.push(`|---|---|---|---|${hasLat ? '---|' : ''}---|---|---|`);
+  for (const c of t.contenders) {
+    const s = t.sum(c, w);
+    const failed = results.cells.filter((x) => x.contender === c && x.workload === w && !x.ok).length;
+    if (!s) { lines.push(`| ${c} | failed (${failed} cells) |`); continue; }
+    const rs = ratio(s.median, t.med('stunnel', w));
+    const rd = ratio(s.median, t.med('direct', w));
+    const lat = hasLat ? `${fmtNum(t.med(c, w, 'p50us'), 0)} / ${fmtNum(t.med(c, w, 'p99us'), 0)} / ${fmtNum(t.med(c, w, 'p999us'), 0)} | ` : '';
+    const hwmA = t.med(c, w, 'hwmA');
+    const hwmB = t.med(c, w, 'hwmB');
+    const rss = c === 'direct' ? '—' : `${(hwmA / 1e6).toFixed(1)} / ${(hwmB / 1e6).toFixed(1)} MB`;
+    const errs = t.of(c, w).reduce((a, x) => a + (x.errors ?? 0), 0);
+    lines.push(`| ${c} | ${valueWithSpread(s, w === 'idle' ? 1 : undefined)} | ${t.x(rs)} | ${c === 'direct' ? '—' : t.x(rd)} | ${lat}${cpuPerUnit(t, c, w)} | ${rss} | ${errs}${failed ? ` (+${failed} failed cells)` : ''} |`);
+  }
+  return lines.join('\n');
+}
+
+function summaryTable(t) {
+  const head = ['contender', 'bulk MB/s', 'rr1 req/s', 'rr1 p99 µs', 'rr32 req/s', 'conn1 conn/s', 'conn16 conn/s', 'idle KB/conn', 'peak RSS rr32'];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const c of t.contenders) {
+    const idle = c === 'direct' ? '—' : fmtNum(t.med(c, 'idle'), 1);
+    const rss = c === 'direct' ? '—' : t.mb(t.peakRss(c, 'rr32'));
+    lines.push(`| ${c} | ${fmtNum(t.med(c, 'bulk'))} | ${fmtNum(t.med(c, 'rr1'))} | ${fmtNum(t.med(c, 'rr1', 'p99us'), 0)} | ${fmtNum(t.med(c, 'rr32'))} | ${fmtNum(t.med(c, 'conn1'))} | ${fmtNum(t.med(c, 'conn16'))} | ${idle} | ${rss} |`);
+  }
+  if (t.contenders.includes('ztmesh') && t.contenders.includes('stunnel')) {
+    const r = (w, f) => t.x(t.ratio(w, f));
+    lines.push(`| **ztmesh ÷ stunnel** | ${r('bulk')} | ${r('rr1')} | ${r('rr1', 'p99us')} | ${r('rr32')} | ${r('conn1')} | ${r('conn16')} | ${r('idle')} | ${t.x(ratio(t.peakRss('ztmesh', 'rr32'), t.peakRss('stunnel', 'rr32')))} |`);
+  }
+  return lines.join('\n');
+}
+
+function targetsTable(t) {
+  if (!t.contenders.includes('ztmesh')) return '_ztmesh was not part of this run; targets not evaluated._';
+  const lines = ['| target | required | ztmesh (this run) | met |', '|---|---|---|---|'];
+  for (const g of TARGETS) {
+    let met;
+    try { met = g.check(t); } catch { met = false; }
+    lines.push(`| ${g.label} | ${g.need} | ${g.show(t)} | ${met ? '✅ yes' : '❌ no'} |`);
+  }
+  return lines.join('\n');
+}
+
+function generatorCheck(t) {
+  const lines = ['| workload | direct | best proxied | direct ÷ best proxied |', '|---|---|---|---|'];
+  for (const w of t.workloads.filter((x) => x !== 'idle')) {
+    const d = t.med('direct', w);
+    const proxied = t.contenders.filter((c) => c !== 'direct').map((c) => [c, t.med(c, w)]).filter(([, v]) => Number.isFinite(v));
+    if (!Number.isFinite(d) || proxied.length === 0) continue;
+    const [bc, bv] = proxied.sort((a, b) => b[1] - a[1])[0];
+    lines.push(`| ${w} | ${fmtNum(d)} | ${fmtNum(bv)} (${bc}) | ${t.x(d / bv)} |`);
+  }
+  return lines.join('\n');
+}
+
+function idleTable(results, t) {
+  const lines = ['| contender | held | open errors | KB/conn A / B (vs fresh) | marginal KB/conn A / B (first → last step) | RSS A / B at last step | open rate |', '|---|---|---|---|---|---|---|'];
+  for (const c of t.contenders.filter((x) => x !== 'direct')) {
+    for (const r of t.of(c, 'idle')) {
+      const last = r.steps[r.steps.length - 1];
+      lines.push(`| ${c} (round ${r.round}) | ${r.steps.map((s) => s.open).join(' → ')} | ${r.errors}${last.firstError ? ` (${last.firstError})` : ''} | ${r.perConnAKB.toFixed(1)} / ${r.perConnBKB.toFixed(1)} | ${r.marginalAKB.toFixed(1)} / ${r.marginalBKB.toFixed(1)} | ${(last.rssA / 1e6).toFixed(0)} / ${(last.rssB / 1e6).toFixed(0)} MB | ${fmtNum(r.openPerSecond, 0)}/s |`);
+    }
+  }
+  return lines.join('\n');
+}
+
+function sanityTable(results) {
+  const lines = ['| contender | B without client cert | B with client cert | protocol | server key | alert seen by the client |', '|---|---|---|---|---|---|'];
+  for (const [name, s] of Object.entries(results.sanity)) {
+    lines.push(`| ${name} | ${s.refusedWithoutCert ? 'refused ✅' : 'SERVED ❌'} | ${s.servedWithCert === undefined ? 'not tried' : s.servedWithCert ? 'served ✅' : 'refused ❌'} | ${s.withoutCert.protocol} | ${s.withoutCert.serverKey}-bit ${s.withoutCert.peerSig} | ${s.withoutCert.alert || s.withoutCert.tail.slice(0, 80)} |`);
+  }
+  return lines.join('\n');
+}
+
+/** The full report. */
+export function renderReport(results) {
+  const m = results.meta;
+  const t = tables(results);
+  const out = [];
+  out.push(`# ztmesh benchmark — ${m.date}${m.quick ? ' (quick smoke run — not for comparison)' : ''}`);
+  out.push('');
+  out.push(`Topology (identical for every contender, all on 127.0.0.1): **load client → proxy A (plain in, mTLS out) → proxy B (mTLS in, plain out) → app**. `
+    + `Every contender uses TLS 1.3 only, ECDSA P-256 SPIFFE X.509-SVIDs on both sides, and B requires and verifies the client certificate. `
+    + `Run: \`node bench/run.mjs ${m.argv.join(' ')}\`, ${m.rounds} round(s) per cell (idle: ${m.idleRounds}), contenders interleaved within each round, fresh proxies per cell; took ${Math.round(m.durationSeconds)} s.`);
+  out.push('');
+  for (const n of m.notes) out.push(`> **Note.** ${n}`);
+  if (m.notes.length) out.push('');
+  out.push('## Summary (medians)');
+  out.push('');
+  out.push(summaryTable(t));
+  out.push('');
+  out.push('## Issue 7 targets (ztmesh vs stunnel, same run)');
+  out.push('');
+  out.push(targetsTable(t));
+  out.push('');
+  out.push(`For context, issue 7 quotes stunnel at bulk ≈ ${ISSUE_STUNNEL.bulk} MB/s, rr1 ≈ ${ISSUE_STUNNEL.rr1.toLocaleString('en-US')}, rr32 ≈ ${ISSUE_STUNNEL.rr32.toLocaleString('en-US')} req/s, conn1 ≈ ${ISSUE_STUNNEL.conn1}/s, conn16 ≈ ${ISSUE_STUNNEL.conn16}/s; this run measured stunnel at `
+    + `${['bulk', 'rr1', 'rr32', 'conn1', 'conn16'].map((w) => `${w} ${fmtNum(t.med('stunnel', w))}`).join(', ')}. Only ratios from the same run are compared.`);
+  out.push('');
+  out.push('## Load conditions');
+  out.push('');
+  out.push(`- Load average (1/5/15 min) before the measurements: ${m.loadBefore.loadavg.join(' / ')}; after: ${m.loadAfter.loadavg.join(' / ')}.`);
+  out.push(`- Busiest processes at the start: ${m.loadBefore.top.join('; ')}. At the end: ${m.loadAfter.top.join('; ')}.`);
+  out.push('- The machine was shared with other work while this ran (see the load average): absolute numbers are noisy; the interleaved rounds and the min–max spreads show how much. Compare contenders by the ratios.');
+  out.push('');
+  out.push('## Is the load generator the bottleneck?');
+  out.push('');
+  out.push('`direct` runs the same generator against the app with no proxies; it has to be several times faster than the best proxied run.');
+  out.push('');
+  out.push(generatorCheck(t));
+  out.push('');
+  out.push('## Workloads in detail');
+  out.push('');
+  out.push('CPU is utime+stime from /proc/PID/stat (all threads; for nginx the master and its worker) of proxy A and proxy B during the measured interval, divided by GB moved, requests or connections. '
+    + 'Peak RSS is VmHWM from /proc/PID/status at the end of the cell (nginx: master + worker). Latency is wrk\'s: from writing a request to reading its response; for conn1/conn16 it includes the A→B TLS handshake but not the client\'s TCP connect to A.');
+  out.push('');
+  for (const w of results.workloads) {
+    out.push(`### ${w.name} — ${w.what}`);
+    out.push('');
+    out.push(workloadTable(results, t, w.name));
+    out.push('');
+    if (w.name === 'idle') {
+      out.push('Per round: RSS growth (VmRSS) of each proxy after holding the connections, divided by their number; "marginal" is the growth between the first and the last step.');
+      out.push('');
+      out.push(idleTable(results, t));
+      out.push('');
+    }
+  }
+  out.push('## Sanity: B refuses a client without a certificate');
+  out.push('');
+  out.push('`openssl s_client -tls1_3 -CAfile <bundle>` sends an HTTP request straight to proxy B, once without and once with a client certificate of the trust domain.');
+  out.push('');
+  out.push(sanityTable(results));
+  out.push('');
+  out.push("## Where ztmesh's time goes");
+  out.push('');
+  if (existsSync(ANALYSIS_FILE)) {
+    out.push(readFileSync(ANALYSIS_FILE, 'utf8').trim());
+    out.push('');
+  }
+  out.push(results.profile ? renderProfile(results.profile) : '_No profile in this run._');
+  out.push('');
+  out.push('## Machine and versions');
+  out.push('');
+  const mc = m.machine;
+  out.push(`- ${mc.nproc} vCPU × ${mc.cpuModel} (AES-NI: ${mc.aesni ? 'yes' : 'no'}), ${mc.memTotalMiB} MiB RAM, kernel ${mc.kernel}, ${mc.os}.`);
+  out.push(`- ${Object.entries(m.versions).map(([k, v]) => `${k}: ${v}`).join('; ')}.`);
+  out.push(`- Open-files limit ${m.nofile}${m.limits.length ? `; raised: ${m.limits.join(', ')}` : ''}${m.installed.length ? `; installed with apt-get: ${m.installed.join(', ')}` : ''}.`);
+  out.push(`- Plan: bulk ${m.plan.bulkBytes}B through iperf3; rr/conn ${m.plan.rrSeconds} s measured after ${m.plan.warmupSeconds} s of warm-up per cell; idle steps ${m.plan.idleSteps.join(' → ')} connections.`);
+  out.push('');
+  out.push('## Every setting');
+  out.push('');
+  out.push('### App (nginx, shared by all contenders for rr/conn)');
+  out.push('');
+  out.push(`\`\`\`nginx\n${results.app.settings}\`\`\``);
+  out.push('');
+  out.push('Bulk goes to one `iperf3 -s` and the idle connections to a Node echo sink (`bench/lib/echo-sink.mjs`).');
+  out.push('');
+  for (const c of results.contenders) {
+    out.push(`### ${c.name}`);
+    out.push('');
+    out.push(c.settings);
+    out.push('');
+  }
+  out.push('## Raw data');
+  out.push('');
+  out.push(`Every cell, with its round, CPU, RSS and errors: \`${m.date}.json\` next to this file.`);
+  out.push('');
+  return out.join('\n');
+}
+
+/** docs/bench.md: the summary table of the latest full run and the machine it came from. */
+export function renderDocsSummary(results, reportPath) {
+  const m = results.meta;
+  const t = tables(results);
+  const mc = m.machine;
+  return [
+    '# Benchmark',
+    '',
+    `Latest full run: ${m.date} on ${mc.nproc} vCPU × ${mc.cpuModel}, kernel ${mc.kernel}, Node ${m.versions.node}, `
+      + `${m.versions.stunnel}, ${m.versions.haproxy}, ${m.versions.nginx} (load average ${m.loadBefore.loadavg[0]} at the start; the machine was shared). `
+      + `Full report: [${reportPath}](../${reportPath}). Run it yourself with \`npm run bench\` (about ${Math.ceil(m.durationSeconds / 60)} minutes; \`-- --quick\` for a smoke run).`,
+    '',
+    'Topology for every contender: load client → proxy A (plain in, mTLS out) → proxy B (mTLS in, plain out) → app, on 127.0.0.1; TLS 1.3, ECDSA P-256 SPIFFE certificates, client certificate required and verified. Medians of interleaved rounds.',
+    '',
+    summaryTable(t),
+    '',
+    '### Targets (ztmesh vs stunnel in the same run)',
+    '',
+    targetsTable(t),
+    '',
+  ].join('\n');
+}

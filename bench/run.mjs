@@ -1,0 +1,196 @@
+#!/usr/bin/env node
+// `npm run bench`: the side-by-side benchmark of issue 7. Starts an app, then for every workload, round and
+// contender a fresh pair of proxies (A: plain in, mTLS out; B: mTLS in, plain out), measures, and writes
+// bench/results/<date>.md and .json. Flags: --quick (smoke run), --rounds N, --idle-rounds N,
+// --contenders a,b  --workloads x,y  --no-profile  --out DIR.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import {
+  ensurePackages, raiseLimits, nofileLimit, machineInfo, versions, loadSnapshot, killAllStarted,
+} from './lib/sys.mjs';
+import { makeBenchCerts } from './lib/certs.mjs';
+import { startHttpApp, startIperfServer, startEchoSink } from './lib/apps.mjs';
+import { sanityCheck } from './lib/sanity.mjs';
+import { WORKLOADS, plan as makePlan } from './lib/workloads.mjs';
+import { direct } from './lib/contenders/direct.mjs';
+import { stunnel } from './lib/contenders/stunnel.mjs';
+import { haproxy } from './lib/contenders/haproxy.mjs';
+import { nginx } from './lib/contenders/nginx.mjs';
+import { ztmesh, ztmeshAvailable } from './lib/contenders/ztmesh.mjs';
+import { profileZtmesh } from './lib/profile.mjs';
+import { renderReport, renderDocsSummary } from './lib/report.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, '..');
+
+function parseArgs(argv) {
+  const o = { quick: false, rounds: undefined, idleRounds: undefined, contenders: undefined, workloads: undefined, profile: true, out: join(HERE, 'results'), docs: true };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => argv[++i];
+    if (a === '--quick') o.quick = true;
+    else if (a === '--rounds') o.rounds = Number(next());
+    else if (a === '--idle-rounds') o.idleRounds = Number(next());
+    else if (a === '--contenders') o.contenders = next().split(',');
+    else if (a === '--workloads') o.workloads = next().split(',');
+    else if (a === '--no-profile') o.profile = false;
+    else if (a === '--no-docs') o.docs = false;
+    else if (a === '--out') o.out = next();
+    else if (a === '--help' || a === '-h') {
+      process.stdout.write('usage: node bench/run.mjs [--quick] [--rounds N] [--idle-rounds N] [--contenders direct,ztmesh,stunnel,haproxy,nginx] [--workloads bulk,rr1,rr32,conn1,conn16,idle] [--no-profile] [--no-docs] [--out DIR]\n');
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a}`);
+  }
+  return o;
+}
+
+const log = (msg) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+
+function fmtCell(workload, r) {
+  if (!r.ok) return `ERROR ${r.error.split('\n')[0]}`;
+  const v = workload === 'idle' ? `${r.value.toFixed(1)} KB/conn` : `${r.value.toFixed(0)} ${WORKLOADS.find((w) => w.name === workload).unit}`;
+  const lat = r.p99us !== undefined ? ` p50 ${r.p50us}µs p99 ${r.p99us}µs` : '';
+  return `${v}${lat} cpu ${(r.cpuA ?? 0).toFixed(2)}+${(r.cpuB ?? 0).toFixed(2)}s${r.errors ? ` errors ${r.errors}` : ''}`;
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const started = new Date();
+  const stamp = started.toISOString().replace(/:/g, '-').replace(/\..*/, 'Z');
+  const plan = makePlan(opts.quick);
+  const rounds = opts.rounds ?? (opts.quick ? 1 : 3);
+  // Held connections take minutes of handshakes per round, and memory per connection barely varies: one round
+  // in a full run keeps the whole run under 10 minutes (override with --idle-rounds).
+  const idleRounds = opts.idleRounds ?? 1;
+
+  const installed = ensurePackages(log);
+  const limits = raiseLimits(log);
+  const nofile = nofileLimit();
+  // Each held connection is two sockets in A and in B; keep 5 % of the limit for everything else.
+  const maxIdle = Math.floor((nofile * 0.95) / 2);
+  const notes = [];
+  if (plan.idleSteps.some((s) => s > maxIdle)) {
+    notes.push(`The open-files limit here is ${nofile} and could not be raised (no CAP_SYS_RESOURCE), so the largest idle step is ${maxIdle} connections instead of ${Math.max(...plan.idleSteps)}.`);
+    plan.idleSteps = plan.idleSteps.map((s) => Math.min(s, maxIdle));
+  }
+
+  const dir = mkdtempSync(join(tmpdir(), 'ztmesh-bench-'));
+  const ctx = { dir, certs: makeBenchCerts(dir), plan, nofile, log, root: ROOT };
+  const cleanup = [];
+  const onSignal = () => { killAllStarted(); rmSync(dir, { recursive: true, force: true }); process.exit(130); };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('exit', killAllStarted);
+
+  try {
+    const machine = machineInfo();
+    const vers = await versions();
+    log(`machine: ${machine.nproc} × ${machine.cpuModel}, kernel ${machine.kernel}; load ${machine.loadavgAtStart}`);
+
+    const app = await startHttpApp(dir);
+    cleanup.push(() => app.proc.stop());
+    const iperf = await startIperfServer();
+    cleanup.push(() => iperf.proc.stop());
+    const sink = await startEchoSink();
+    cleanup.push(() => sink.proc.stop());
+    const upstreams = { http: app.port, iperf: iperf.port, echo: sink.port };
+
+    let all = [direct, ztmesh, stunnel, haproxy, nginx];
+    const zt = await ztmeshAvailable(ROOT);
+    if (!zt.ok) {
+      notes.push(`ztmesh was left out: ${zt.reason}`);
+      all = all.filter((c) => c !== ztmesh);
+    }
+    if (opts.contenders) all = all.filter((c) => opts.contenders.includes(c.name));
+    const contenders = all;
+    for (const c of contenders) {
+      if (c.setup) {
+        await c.setup(ctx);
+        if (c.teardown) cleanup.push(() => c.teardown(ctx));
+      }
+    }
+    const workloads = opts.workloads ? WORKLOADS.filter((w) => opts.workloads.includes(w.name)) : WORKLOADS;
+
+    // Sanity: B refuses a client without a certificate (and serves one with), for every proxied contender.
+    const sanity = {};
+    for (const c of contenders.filter((x) => x.name !== 'direct')) {
+      const pair = await c.start(ctx, { upstreamPort: app.port, tag: 'sanity' });
+      try {
+        const client = c.sanityClient ? await c.sanityClient(ctx) : { cert: ctx.certs.clientCert, key: ctx.certs.clientKey };
+        sanity[c.name] = await sanityCheck(pair, c.caFile ? c.caFile(ctx) : ctx.certs.ca, client);
+      } finally {
+        await pair.stop();
+      }
+      const s = sanity[c.name];
+      log(`sanity ${c.name}: without a client certificate ${s.refusedWithoutCert ? 'refused' : 'SERVED (FAIL)'} (${s.withoutCert.alert || s.withoutCert.tail}); `
+        + `with one ${s.servedWithCert === undefined ? 'not tried' : s.servedWithCert ? 'served' : 'REFUSED (FAIL)'}; ${s.withoutCert.protocol}, ${s.withoutCert.serverKey}-bit ${s.withoutCert.peerSig}`);
+    }
+
+    const loadBefore = await loadSnapshot();
+    const cells = [];
+    for (const w of workloads) {
+      const nRounds = w.name === 'idle' ? idleRounds : rounds;
+      for (let round = 1; round <= nRounds; round++) {
+        for (const c of contenders) {
+          const tag = `${w.name}-${round}`;
+          const rec = { workload: w.name, round, contender: c.name };
+          const t0 = Date.now();
+          let pair;
+          try {
+            pair = await c.start(ctx, { upstreamPort: upstreams[w.app], tag });
+            Object.assign(rec, await w.run(ctx, pair), { ok: true });
+          } catch (e) {
+            Object.assign(rec, { ok: false, error: String(e.stack ?? e) });
+          } finally {
+            if (pair) await pair.stop().catch(() => {});
+          }
+          rec.cellSeconds = (Date.now() - t0) / 1000;
+          cells.push(rec);
+          log(`${w.name} r${round} ${c.name.padEnd(7)} ${fmtCell(w.name, rec)}`);
+        }
+      }
+    }
+    const loadAfter = await loadSnapshot();
+
+    let profile;
+    if (opts.profile && contenders.some((c) => c.name === 'ztmesh')) {
+      try {
+        profile = await profileZtmesh(ctx, { httpPort: app.port, workloads: WORKLOADS.filter((w) => w.name === 'rr32' || w.name === 'conn16') });
+      } catch (e) {
+        profile = { error: String(e.stack ?? e) };
+        log(`profiling failed: ${e.message}`);
+      }
+    }
+
+    const finished = new Date();
+    const results = {
+      meta: {
+        date: stamp, startedAt: started.toISOString(), finishedAt: finished.toISOString(),
+        durationSeconds: (finished - started) / 1000, quick: opts.quick, rounds, idleRounds, argv: process.argv.slice(2),
+        machine, versions: vers, nofile, limits, installed, loadBefore, loadAfter, plan, notes,
+      },
+      app: { settings: app.settings },
+      contenders: contenders.map((c) => ({ name: c.name, settings: c.settings(ctx) })),
+      workloads: workloads.map((w) => ({ name: w.name, unit: w.unit, what: w.what })),
+      sanity, cells, profile,
+    };
+    mkdirSync(opts.out, { recursive: true });
+    const base = join(opts.out, stamp);
+    writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 1)}\n`);
+    writeFileSync(`${base}.md`, renderReport(results));
+    if (opts.docs && !opts.quick) writeFileSync(join(ROOT, 'docs', 'bench.md'), renderDocsSummary(results, `bench/results/${stamp}.md`));
+    log(`wrote ${base}.md and .json in ${results.meta.durationSeconds.toFixed(0)} s`);
+  } finally {
+    for (const f of cleanup.reverse()) await f().catch(() => {});
+    killAllStarted();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  log(`failed: ${e.stack ?? e}`);
+  killAllStarted();
+  process.exit(1);
+});
