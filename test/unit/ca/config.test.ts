@@ -1,0 +1,34 @@
+// `ca serve` flags → frozen config; bad values name the flag.
+import { describe, expect, it } from 'vitest';
+import { parseServeConfig } from '../../../src/ca/config.js';
+
+describe('parseServeConfig', () => {
+  it('applies the defaults of DESIGN.md and freezes the result', () => {
+    const c = parseServeConfig({ dir: '/x' });
+    expect(c).toMatchObject({
+      listen: { host: '0.0.0.0', port: 15012 }, admin: { host: '127.0.0.1', port: 15010 },
+      defaultTtlMs: 3_600_000, minTtlMs: 60_000, maxTtlMs: 86_400_000, dnsNames: ['localhost'],
+    });
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.dnsNames)).toBe(true);
+  });
+
+  it('reads flags, repeated and comma-separated --dns', () => {
+    const c = parseServeConfig({ dir: '/x', listen: '127.0.0.1:0', minTtl: '1s', defaultTtl: '30s', maxTtl: '1m', dns: ['a.example,b.example', 'c'], rateLimit: '0', signWorkers: '0' });
+    expect(c).toMatchObject({ listen: { host: '127.0.0.1', port: 0 }, minTtlMs: 1000, defaultTtlMs: 30_000, maxTtlMs: 60_000, dnsNames: ['a.example', 'b.example', 'c'], signWorkers: 0 });
+    expect(c.rate.perSecond).toBe(0);
+  });
+
+  it.each([
+    [{}, '--dir'],
+    [{ dir: '/x', defaultTtl: 'soon' }, '--default-ttl "soon"'],
+    [{ dir: '/x', minTtl: '10m', maxTtl: '5m' }, '--max-ttl "5m"'],
+    [{ dir: '/x', defaultTtl: '48h' }, '--default-ttl "48h"'],
+    [{ dir: '/x', listen: 'nope' }, '--listen'],
+    [{ dir: '/x', dns: ['bad name'] }, '--dns "bad name"'],
+    [{ dir: '/x', rateLimit: '-1' }, '--rate-limit'],
+    [{ dir: '/x', trustDomain: 'Bad' }, '--trust-domain "Bad"'],
+  ])('refuses %j naming %s', (flags, named) => {
+    expect(() => parseServeConfig(flags)).toThrow(expect.objectContaining({ message: expect.stringContaining(named) }));
+  });
+});
