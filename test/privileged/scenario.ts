@@ -54,7 +54,7 @@ export interface PodOptions {
   /** Extra `ztmesh iptables` flags. */
   iptables?: string[];
   /** Transparent-mode settings (allow, defaultPolicy, passthrough, expect). */
-  transparent?: { allow?: string[]; defaultPolicy?: 'allow' | 'deny' };
+  transparent?: { allow?: string[]; defaultPolicy?: 'allow' | 'deny'; passthrough?: { cidrs: string[]; ports: number[] } };
 }
 
 export interface Pod { role: string; sidecar: LineProcess; spiffeId: string }
@@ -77,6 +77,7 @@ export async function startPod(mesh: Mesh, issuer: Issuer, role: string, o: PodO
       '--ca-server-name', 'localhost', '--spiffe-id', spiffeId, '--log-level', 'debug', '--drain-timeout', '1s',
       ...(t.allow ? ['--transparent-allow', t.allow.join(',')] : []),
       ...(t.defaultPolicy ? ['--transparent-default-policy', t.defaultPolicy] : []),
+      ...(t.passthrough ? ['--transparent-passthrough', JSON.stringify(t.passthrough)] : []),
     ], { uid });
   } else {
     const leaf = makeLeaf(issuer.ca, spiffeId);
