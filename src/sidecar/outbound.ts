@@ -84,6 +84,7 @@ export class UpstreamDialer {
 
     return new Promise<DialedUpstream>((resolve, reject) => {
       const raw = net.connect({ host, port, allowHalfOpen: true, noDelay: true });
+      raw.on('error', () => {}); // the TLS socket on top reports failures; a late raw error must not crash the process
       this.hooks.onSocket?.(raw);
       const t = tls.connect({
         socket: raw,
@@ -111,9 +112,7 @@ export class UpstreamDialer {
       function fail(err: Error): void {
         if (done) return;
         cleanup();
-        // Keep swallowing late errors of a leg we are tearing down.
-        t.on('error', () => {});
-        raw.on('error', () => {});
+        t.on('error', () => {}); // keep swallowing late errors of a leg we are tearing down
         resetLeg(leg);
         if (err instanceof DialError) return reject(err);
         const reason = tlsErrorReason(err);
