@@ -1,6 +1,7 @@
 // `ztmesh inject` over manifests: finds the pod template in each workload kind of a multi-document YAML stream.
 // Documents that need no change are re-emitted from their source text, byte for byte.
-import { parseAllDocuments, Document } from 'yaml';
+import { isDeepStrictEqual } from 'node:util';
+import { parseAllDocuments, visit, type Document } from 'yaml';
 import { ConfigError } from '../common/errors.js';
 import { injectPod, type InjectOptions, type PodLike } from './inject.js';
 
@@ -71,9 +72,40 @@ function setPath(obj: Obj, path: readonly string[], value: unknown): Obj {
   return { ...obj, [head]: setPath(obj[head] as Obj, rest, value) };
 }
 
+/** Kubernetes style is "key:\n- item" (kubectl, most repos); follow whichever style the document already uses. */
+function indentsSequences(text: string): boolean {
+  const flush = text.match(/^( *)[^\s#-][^\n]*:[ \t]*\n\1- /gm)?.length ?? 0;
+  const indented = text.match(/^( *)[^\s#-][^\n]*:[ \t]*\n\1 {2}- /gm)?.length ?? 0;
+  return indented > flush;
+}
+
 /**
- * Injects every supported object of a multi-document YAML text. Unchanged documents keep their exact text
- * (comments, order, quoting); changed ones keep their leading "---" and comments and get a fresh body.
+ * Edits `doc` in place so that it holds `after` instead of `before`, touching only the nodes that differ:
+ * comments, key order, quoting and flow style of everything else survive.
+ */
+function applyDiff(doc: Document, path: (string | number)[], before: unknown, after: unknown): void {
+  if (isDeepStrictEqual(before, after)) return;
+  if (isObj(before) && isObj(after) && path.length >= 0) {
+    for (const k of Object.keys(before)) if (!(k in after)) doc.deleteIn([...path, k]);
+    for (const [k, v] of Object.entries(after)) applyDiff(doc, [...path, k], before[k], v);
+    return;
+  }
+  if (Array.isArray(before) && Array.isArray(after) && before.length === after.length) {
+    after.forEach((v, i) => applyDiff(doc, [...path, i], before[i], v));
+    return;
+  }
+  doc.setIn(path, doc.createNode(after, { aliasDuplicateObjects: false }));
+}
+
+function hasAliases(doc: Document): boolean {
+  let found = false;
+  visit(doc, { Alias: () => { found = true; return visit.BREAK; } });
+  return found;
+}
+
+/**
+ * Injects every supported object of a multi-document YAML text. Unchanged documents keep their exact text.
+ * Changed ones are edited node by node, so their comments and formatting outside the injected parts remain.
  */
 export function injectManifests(source: string, options: InjectOptions): { output: string; notes: InjectNote[] } {
   const docs = parseAllDocuments(source);
@@ -86,15 +118,22 @@ export function injectManifests(source: string, options: InjectOptions): { outpu
   docs.forEach((doc, i) => {
     const start = i === 0 ? 0 : doc.range[0];
     const end = i === docs.length - 1 ? source.length : docs[i + 1]!.range[0];
+    const text = source.slice(start, end);
     const original = doc.toJS({ maxAliasCount: 100 }) as unknown;
     const injected = injectObject(original, options, notes);
     if (injected === original || !doc.contents) {
-      output += source.slice(start, end);
+      output += text;
       return;
     }
-    const bodyStart = doc.contents.range[0];
-    const fresh = new Document(injected, { aliasDuplicateObjects: false }).toString({ lineWidth: 0, indentSeq: false });
-    output += source.slice(start, bodyStart) + fresh + source.slice(doc.range[1], end);
+    if (hasAliases(doc)) {
+      // Editing through aliases would change every place that shares the anchor: write the document afresh.
+      doc.contents = doc.createNode(injected, { aliasDuplicateObjects: false }) as typeof doc.contents;
+    } else {
+      applyDiff(doc, [], original, injected);
+    }
+    const rendered = doc.toString({ lineWidth: 0, indentSeq: indentsSequences(text) });
+    // Keep an explicit end marker ("...") that followed the document.
+    output += rendered + (/^\.\.\.\s*$/m.test(source.slice(doc.range[1], end)) && !rendered.includes('\n...') ? source.slice(doc.range[1], end) : '');
   });
   return { output, notes };
 }

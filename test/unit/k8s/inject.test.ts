@@ -120,6 +120,12 @@ describe('injectManifests over every workload kind', () => {
     });
   });
 
+  it('keeps comments and flow style inside the documents it changes', () => {
+    // The yaml printer normalises the spacing around comments and inside flow maps, nothing more.
+    expect(output).toMatch(/replicas: 2 +# comment inside an injected document/);
+    expect(output).toMatch(/matchLabels: \{ ?app: web ?\}/);
+  });
+
   it('is idempotent: injecting the output changes nothing', () => {
     const again = injectManifests(output, opts);
     expect(again.output).toBe(output);
@@ -233,6 +239,14 @@ describe('the Istio bookinfo sample', () => {
     }
     const serviceDocs = src.split(/^---$/m).filter((d) => /kind: (Service|ServiceAccount)\n/.test(d));
     for (const d of serviceDocs) expect(output).toContain(d);
+    // Injection only adds lines: every original line is still there, in order (a pure addition in a diff).
+    const out = output.split('\n');
+    let j = 0;
+    for (const line of src.split('\n')) {
+      while (j < out.length && out[j] !== line) j++;
+      expect(j, `line ${JSON.stringify(line)} kept in order`).toBeLessThan(out.length);
+      j++;
+    }
     expect(injectManifests(output, opts).output).toBe(output);
   });
 });
