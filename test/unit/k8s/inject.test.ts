@@ -136,6 +136,15 @@ describe('injectManifests over every workload kind', () => {
     for (const o of out) validateK8sObject(o);
   });
 
+  it('a document with YAML anchors and aliases is rewritten whole and stays valid', () => {
+    const src = 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a, labels: &l {app: a}}\nspec:\n  selector: {matchLabels: *l}\n  template:\n    metadata: {labels: *l}\n    spec: {containers: [{name: a, image: nginx}]}\n';
+    const out = docs(injectManifests(src, opts).output)[0]!;
+    expect(out.spec.template.metadata.labels).toEqual({ app: 'a' });
+    expect(out.metadata.labels).toEqual({ app: 'a' });
+    expect(out.spec.template.spec.initContainers).toHaveLength(2);
+    validateK8sObject(out);
+  });
+
   it('an unmodified stream comes back identical', () => {
     const plain = 'apiVersion: v1\nkind: Service\nmetadata: {name: a}\n---\n# only a comment\n';
     expect(injectManifests(plain, opts).output).toBe(plain);
