@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { runCli } from '../helpers/cli.js';
 
-const BOOKINFO = fileURLToPath(new URL('../../../shared/testdata/bookinfo.yaml', import.meta.url));
+const BOOKINFO = fileURLToPath(new URL('../fixtures/k8s/bookinfo.yaml', import.meta.url));
 const POD = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: a\n    image: nginx\n';
 
 describe('ztmesh inject (CLI)', () => {

@@ -9,7 +9,7 @@ import { injectManifests, injectObject } from '../../../src/k8s/inject-manifest.
 import { validateK8sObject } from '../../helpers/k8s-schema.js';
 
 const FIXTURE = readFileSync(new URL('../../fixtures/k8s/workloads.yaml', import.meta.url), 'utf8');
-const BOOKINFO = new URL('../../../../shared/testdata/bookinfo.yaml', import.meta.url);
+const BOOKINFO = new URL('../../fixtures/k8s/bookinfo.yaml', import.meta.url);
 const opts: InjectOptions = { ...DEFAULT_INJECT_OPTIONS };
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
