@@ -33,6 +33,9 @@ describe('caBundle sync', () => {
     expect(caBundlePatch({ webhooks: [{ clientConfig: {} }] }, 'QQ==')).toEqual([{ op: 'add', path: '/webhooks/0/clientConfig/caBundle', value: 'QQ==' }]);
     expect(caBundlePatch({ webhooks: [{ clientConfig: { caBundle: 'Qg==' } }] }, 'QQ==')[0]!.op).toBe('replace');
     expect(caBundlePatch({ webhooks: [{ clientConfig: { caBundle: 'QQ==' } }] }, 'QQ==')).toEqual([]);
+    expect(caBundlePatch({ webhooks: [{ clientConfig: { caBundle: 'QQ==' } }, { clientConfig: {} }] }, 'QQ==')).toEqual([
+      { op: 'add', path: '/webhooks/1/clientConfig/caBundle', value: 'QQ==' },
+    ]);
   });
 
   it('patches the caBundle with a JSON Patch, and does not patch again for the same roots', async () => {

@@ -63,7 +63,7 @@ describe('deploy/kubernetes', () => {
   it.skipIf(!KUBECTL)('the failure-policy-ignore component switches the webhook to fail open', () => {
     const overlay = execFileSync(KUBECTL!, ['kustomize', fileURLToPath(new URL('../../fixtures/k8s/overlay-fail-open', import.meta.url))], { encoding: 'utf8', timeout: 30_000 });
     const mwc = yamlDocs(overlay).find((o) => o.kind === 'MutatingWebhookConfiguration')!;
-    expect(mwc.webhooks[0].failurePolicy).toBe('Ignore');
+    expect(mwc.webhooks.map((w: Obj) => w.failurePolicy)).toEqual(['Ignore', 'Ignore']);
   });
 
   it('every object validates against the Kubernetes schemas', () => {
@@ -162,6 +162,12 @@ describe('deploy/kubernetes', () => {
     expect(w.rules).toEqual([{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }]);
     expect(w.clientConfig.service).toEqual({ name: 'ztmesh-webhook', namespace: 'ztmesh-system', path: '/inject', port: 443 });
     expect(c.args).toContain(`--webhook-config=${mwc.metadata.name}`);
+    // Second entry: single pods labelled ztmesh.io/inject=true outside enabled/disabled namespaces.
+    const o = mwc.webhooks[1];
+    expect(o.name).toBe('object.sidecar-injector.ztmesh.io');
+    expect(o.objectSelector).toEqual({ matchLabels: { 'ztmesh.io/inject': 'true' } });
+    expect(o.namespaceSelector.matchExpressions).toEqual([{ key: 'ztmesh.io/inject', operator: 'NotIn', values: ['enabled', 'disabled'] }]);
+    expect({ ...o, name: w.name, objectSelector: w.objectSelector, namespaceSelector: w.namespaceSelector }).toEqual(w);
     expect(c.args).toContain('--dns=ztmesh-webhook.ztmesh-system.svc');
     // The CA grants exactly that DNS SAN to the webhook's ServiceAccount.
     expect(find('Deployment', 'ztmesh-ca').spec.template.spec.containers[0].args).toContain('--k8s-dns-san=ztmesh-system/ztmesh-webhook=ztmesh-webhook.ztmesh-system.svc');
