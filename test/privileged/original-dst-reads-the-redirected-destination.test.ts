@@ -1,7 +1,10 @@
 // originalDst() in a real network namespace: behind `ztmesh iptables`, a REDIRECTed connection reports the
 // address the app dialled (IPv4 and IPv6); without the rules the boot self-check fails with a clear message.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeCa } from '../helpers/pki.js';
 import { BIN } from '../helpers/cli.js';
 import { createMesh, skipPrivileged, type Mesh } from '../helpers/netns.js';
 
@@ -21,6 +24,20 @@ describe.skipIf(skip)('originalDst', () => {
     expect((await mesh.run('a', [process.execPath, BIN, 'iptables', '--ipv6', 'true'])).code).toBe(0);
     const after = await mesh.run('a', [process.execPath, fixture('self-check.mjs')], { uid: 1337 });
     expect(JSON.parse(after.stdout)).toMatchObject({ ok: true, probe: { address: '127.0.0.1', family: 4 } });
+  });
+
+  it('`ztmesh sidecar --transparent` refuses to start in a namespace without the rules, saying why', async () => {
+    const bundle = join(mesh.tmp, 'roots.pem');
+    writeFileSync(bundle, makeCa('example.org').certPem, { mode: 0o644 });
+    writeFileSync(join(mesh.tmp, 'token'), 'ztjt_unused', { mode: 0o644 });
+    const p = mesh.spawn('b', [
+      process.execPath, BIN, 'sidecar', '--transparent', '--trust-domain', 'example.org', '--ca-address', '127.0.0.1:1',
+      '--ca-bundle', bundle, '--token-file', join(mesh.tmp, 'token'), '--admin', '127.0.0.1:0', '--health', '127.0.0.1:0',
+    ], { uid: 1337 });
+    const code = await p.exited;
+    expect(code).not.toBe(0);
+    expect(p.output()).toContain('original_dst_unavailable');
+    expect(p.output()).toContain('run `ztmesh iptables`');
   });
 
   it('an app connection to another pod arrives at 15001 with that pod\'s address and port, IPv4 and IPv6', async () => {
