@@ -71,9 +71,10 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   });
   metrics.servingCertExpiry.set(identity.notAfterMs / 1000);
 
-  let peerInfo: (peer: string) => string | undefined = () => undefined;
+  let door: TlsFrontDoor | undefined;
   const service = createCaService({
-    peerCertError: (peer) => peerInfo(peer),
+    peerCertError: (peer) => door?.peerInfo(peer)?.certError,
+    peerCertificate: (peer) => door?.peerCertificate(peer),
     attestors, signer, bundle, clock, metrics, log,
     rateLimiter: new RateLimiter(config.rate.perSecond, config.rate.burst, clock),
     ttl: { defaultTtlMs: config.defaultTtlMs, minTtlMs: config.minTtlMs, maxTtlMs: config.maxTtlMs },
@@ -92,7 +93,6 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
 
   const cleanup: (() => Promise<void> | void)[] = [() => signer.close(), () => bundle.close(), unsubscribeBundle, () => identity.stop()];
   const runCleanup = async () => { for (const c of cleanup.reverse()) await c(); };
-  let door: TlsFrontDoor;
   try {
     door = await TlsFrontDoor.listen({
       host: config.listen.host, port: config.listen.port, context: identity.secureContext(),
@@ -107,7 +107,6 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
     frontDoor.setContext(c);
     metrics.servingCertExpiry.set(identity.notAfterMs / 1000);
   }));
-  peerInfo = (peer) => frontDoor.peerInfo(peer)?.certError;
   const grpcPort = frontDoor.port;
   cleanup.push(async () => {
     await frontDoor.close();

@@ -31,6 +31,8 @@ export interface CaServiceDeps {
   metrics: CaMetrics;
   /** Why TLS did not verify a peer's client certificate, by peer address (from TlsFrontDoor). */
   peerCertError?: (peer: string) => string | undefined;
+  /** The verified client certificate of a peer, parsed once per connection (from TlsFrontDoor). */
+  peerCertificate?: (peer: string) => X509Certificate | undefined;
 }
 
 /** The bundle as the proto carries it. */
@@ -43,7 +45,7 @@ const BEARER = /^Bearer\s+(\S+)\s*$/i;
 /** What the attestors get from one call. */
 export function attestationInput(
   call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>,
-  peerCertError?: (peer: string) => string | undefined,
+  tls: { peerCertError?: (peer: string) => string | undefined; peerCertificate?: (peer: string) => X509Certificate | undefined } = {},
 ): AttestationInput {
   const input: AttestationInput = { peer: call.getPeer() };
   const auth = call.metadata.get('authorization')[0];
@@ -54,10 +56,12 @@ export function attestationInput(
   }
   // grpc-js exposes the peer certificate only when TLS verified it against the bundle; the front door
   // remembers why it did not verify otherwise.
-  const raw = call.getAuthContext()?.sslPeerCertificate?.raw;
-  if (raw) input.peerChain = [new X509Certificate(raw)];
+  const cert = tls.peerCertificate
+    ? tls.peerCertificate(input.peer)
+    : ((raw) => (raw ? new X509Certificate(raw) : undefined))(call.getAuthContext()?.sslPeerCertificate?.raw);
+  if (cert) input.peerChain = [cert];
   else {
-    const why = peerCertError?.(input.peer);
+    const why = tls.peerCertError?.(input.peer);
     if (why !== undefined) input.peerCertError = why;
   }
   return input;
@@ -78,7 +82,7 @@ export function createCaService(deps: CaServiceDeps): CaService {
 
   async function signOnce(call: grpc.ServerUnaryCall<SignCertificateRequest__Output, unknown>) {
     if (draining) throw new ZtmeshError('draining', 'the CA is shutting down; try another replica');
-    const input = attestationInput(call, deps.peerCertError);
+    const input = attestationInput(call, deps);
     const attestation = await attest(deps.attestors, input);
     deps.rateLimiter.take(attestation.spiffeId);
     const ttlMs = clampTtl(call.request.ttlSeconds, deps.ttl);

@@ -2,6 +2,7 @@
 // (Server.createConnectionInjector), so that every refused connection — plaintext, failed handshake,
 // client certificate that does not verify — gets a log line with the peer and a stable code.
 import type net from 'node:net';
+import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import type { Logger } from '../common/logger.js';
 import { ConfigError } from '../common/errors.js';
@@ -39,6 +40,8 @@ export interface FrontDoorOptions {
 export class TlsFrontDoor {
   private readonly server: tls.Server;
   private readonly unverified = new Map<string, PeerTlsInfo>();
+  /** Verified client certificates by peer, parsed at most once per connection. */
+  private readonly verified = new Map<string, { raw: Buffer; cert?: X509Certificate }>();
   private readonly sockets = new Set<tls.TLSSocket>();
 
   private constructor(private readonly opts: FrontDoorOptions) {
@@ -78,6 +81,14 @@ export class TlsFrontDoor {
     return this.unverified.get(peer);
   }
 
+  /** The client certificate TLS verified for a peer (one X509Certificate per connection, parsed on first use). */
+  peerCertificate(peer: string): X509Certificate | undefined {
+    const v = this.verified.get(peer);
+    if (!v) return undefined;
+    v.cert ??= new X509Certificate(v.raw);
+    return v.cert;
+  }
+
   /** Stops accepting; established connections are left to grpc-js to drain. */
   close(): Promise<void> {
     return new Promise((resolve) => this.server.close(() => resolve()));
@@ -99,10 +110,14 @@ export class TlsFrontDoor {
     socket.once('close', () => {
       this.sockets.delete(socket);
       this.unverified.delete(peer);
+      this.verified.delete(peer);
     });
     const err = socket.authorizationError as (Error & { code?: string }) | null | undefined;
     if (!socket.authorized && err && socket.getPeerCertificate()?.raw) {
       this.unverified.set(peer, { certError: String(err.code ?? err.message ?? err) });
+    } else if (socket.authorized) {
+      const raw = socket.getPeerCertificate()?.raw;
+      if (raw) this.verified.set(peer, { raw });
     }
     this.opts.inject(socket);
   }

@@ -29,14 +29,22 @@ export class RenewalAttestor implements Attestor {
     private readonly clock: Clock,
   ) {}
 
+  /** Verified leaves (one object per TLS connection) → result, valid while the bundle is the same and the leaf is in date. */
+  private readonly verified = new WeakMap<X509Certificate, { roots: readonly X509Certificate[]; spiffeId: string; fromMs: number; toMs: number }>();
+
   async attest(input: AttestationInput): Promise<Attestation | undefined> {
     if (!input.peerChain || input.peerChain.length === 0) {
       if (input.peerCertError === undefined) return undefined;
       throw new AttestationError(renewalCode(input.peerCertError), `client certificate refused by TLS: ${input.peerCertError}`);
     }
+    const roots = this.roots();
+    const now = this.clock.now();
+    const leaf = input.peerChain[0]!;
+    const hit = this.verified.get(leaf);
+    if (hit && hit.roots === roots && now >= hit.fromMs && now <= hit.toMs) return { spiffeId: hit.spiffeId, method: this.name };
     let spiffeId: string;
     try {
-      ({ spiffeId } = verifySvidChain([...input.peerChain, ...this.intermediates], this.roots(), this.clock.now()));
+      ({ spiffeId } = verifySvidChain([...input.peerChain, ...this.intermediates], roots, now));
     } catch (e) {
       if (e instanceof PkiError) throw new AttestationError(`renewal_${e.code}`, `client certificate refused: ${e.message}`, { cause: e });
       throw e;
@@ -44,6 +52,7 @@ export class RenewalAttestor implements Attestor {
     if (parseSpiffeId(spiffeId).trustDomain !== this.trustDomain) {
       throw new AttestationError('foreign_trust_domain', `client certificate names ${spiffeId}, outside trust domain ${this.trustDomain}`);
     }
+    this.verified.set(leaf, { roots, spiffeId, fromMs: Date.parse(leaf.validFrom), toMs: Date.parse(leaf.validTo) });
     return { spiffeId, method: this.name };
   }
 }

@@ -1,0 +1,173 @@
+#!/usr/bin/env node
+// bench/ca-sign: signatures per second and p50/p99 latency of `ztmesh ca serve` (gRPC over TLS) at 1, 16 and 64
+// concurrent clients, side by side in the same run with Cloudflare's `cfssl serve` (HTTP API) signing the same CSR
+// with the same CA key. Prints both and the ratio. Run with `npm run bench:ca` (builds first).
+//
+// Fairness notes: one load-generator process drives both servers (same CPU budget for clients); cfssl gets an HTTP
+// keep-alive pool with one socket per client, ztmesh one HTTP/2 channel per 8 clients. ztmesh authenticates each call
+// by renewal (its SVID as TLS client certificate) and runs with --rate-limit 0; cfssl's HTTP API has no authentication.
+// Env: BENCH_SECONDS (default 5), BENCH_CONCURRENCY (default "1,16,64"), BENCH_SIGN_WORKERS (ztmesh --sign-workers).
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import http from 'node:http';
+import net from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = join(root, 'bin/ztmesh.js');
+const { loadCaProto } = await import(join(root, 'dist/common/ca-proto.js'));
+const pki = await import(join(root, 'dist/pki/index.js'));
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const LEVELS = (process.env.BENCH_CONCURRENCY ?? '1,16,64').split(',').map(Number);
+const WARMUP_MS = 1000;
+const TD = 'bench.local';
+const ID = `spiffe://${TD}/ns/bench/sa/client`;
+
+function ensureCfssl() {
+  if (spawnSync('cfssl', ['version']).status === 0) return;
+  console.error('cfssl not found; installing golang-cfssl with apt-get');
+  execFileSync('apt-get', ['install', '-y', '-qq', 'golang-cfssl'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
+function freePort() {
+  return new Promise((resolve) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); }); });
+}
+
+function waitForLine(child, re, what) {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const onData = (d) => { buf += d; const m = buf.split('\n').find((l) => re.test(l)); if (m) resolve(m); };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`${what} exited with ${code}:\n${buf}`)));
+    setTimeout(() => reject(new Error(`${what} did not start:\n${buf}`)), 20_000).unref();
+  });
+}
+
+function percentile(sorted, p) {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : NaN;
+}
+
+/** Runs `concurrency` closed loops of `once()` for SECONDS after a warm-up; returns rate and latency percentiles. */
+async function load(concurrency, once) {
+  let measuring = false;
+  let stop = false;
+  const lat = [];
+  let errors = 0;
+  const loop = async () => {
+    while (!stop) {
+      const t = process.hrtime.bigint();
+      try { await once(); } catch (e) { errors++; if (errors < 3) console.error(`  error: ${e.message}`); }
+      if (measuring) lat.push(Number(process.hrtime.bigint() - t) / 1e6);
+    }
+  };
+  const loops = Array.from({ length: concurrency }, loop);
+  await new Promise((r) => setTimeout(r, WARMUP_MS));
+  measuring = true;
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  measuring = false;
+  const elapsed = (performance.now() - t0) / 1000;
+  const done = lat.length;
+  stop = true;
+  await Promise.all(loops);
+  lat.sort((a, b) => a - b);
+  return { rate: done / elapsed, p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), errors };
+}
+
+ensureCfssl();
+const children = [];
+process.on('exit', () => { for (const c of children) if (c.exitCode === null) c.kill('SIGKILL'); });
+const work = mkdtempSync(join(tmpdir(), 'ztmesh-bench-ca-'));
+const dir = join(work, 'ca');
+execFileSync(process.execPath, [BIN, 'ca', 'init', '--dir', dir, '--trust-domain', TD], { stdio: 'ignore' });
+
+// One CSR, signed by both CAs again and again.
+const key = pki.generateKeySync('ec-p256');
+const csrDer = pki.buildCsr(key, { uris: [ID] });
+const csrPem = pki.toPem(csrDer, 'CERTIFICATE REQUEST');
+
+// --- ztmesh ca serve
+const caArgs = [BIN, 'ca', 'serve', '--dir', dir, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--rate-limit', '0', '--max-ttl', '24h'];
+if (process.env.BENCH_SIGN_WORKERS) caArgs.push('--sign-workers', process.env.BENCH_SIGN_WORKERS);
+// Info level on purpose: the audit line per issuance is part of the cost of signing.
+const ca = spawn(process.execPath, caArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+children.push(ca);
+const ready = spawn(process.execPath, [BIN, 'ca', 'token', 'create', '--dir', dir, '--spiffe-id', ID], { stdio: ['ignore', 'pipe', 'pipe'] });
+const token = (await new Promise((r) => { let o = ''; ready.stdout.on('data', (d) => (o += d)); ready.on('exit', () => r(o.trim())); }));
+const caLine = await waitForLine(ca, /"msg":"ztmesh ca serving"/, 'ztmesh ca serve').catch(() => undefined);
+if (!caLine) throw new Error('ztmesh ca serve did not report its address');
+const { grpc: caAddress, signer } = JSON.parse(caLine);
+const bundlePem = readFileSync(join(dir, 'bundle.pem'));
+const { proto } = loadCaProto();
+const opts = { 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost', 'grpc.use_local_subchannel_pool': 1 };
+const bootstrap = new proto.ztmesh.ca.v1.CertificateAuthority(caAddress, grpc.credentials.createSsl(bundlePem), opts);
+const md = new grpc.Metadata();
+md.set('authorization', `Bearer ${token}`);
+const first = await new Promise((res, rej) => bootstrap.SignCertificate({ csr: csrDer, ttlSeconds: 3600 }, md, (e, r) => (e ? rej(e) : res(r))));
+bootstrap.close();
+const clientCert = Buffer.from(pki.certsToPem(first.certChain));
+const clientKey = Buffer.from(pki.privateKeyPem(key));
+
+function ztmeshClients(concurrency) {
+  const channels = Array.from({ length: Math.max(1, Math.ceil(concurrency / 8)) }, () =>
+    new proto.ztmesh.ca.v1.CertificateAuthority(caAddress, grpc.credentials.createSsl(bundlePem, clientKey, clientCert), opts));
+  let i = 0;
+  const once = () => new Promise((res, rej) => channels[i++ % channels.length].SignCertificate({ csr: csrDer, ttlSeconds: 3600 }, (e, r) => (e ? rej(e) : res(r))));
+  return { once, close: () => channels.forEach((c) => c.close()) };
+}
+
+// --- cfssl serve, same CA key and certificate
+const cfPort = await freePort();
+writeFileSync(join(work, 'cfssl.json'), JSON.stringify({ signing: { default: { expiry: '1h', usages: ['digital signature', 'server auth', 'client auth'] } } }));
+const cf = spawn('cfssl', ['serve', '-address', '127.0.0.1', '-port', String(cfPort), '-ca', join(dir, 'ca.pem'), '-ca-key', join(dir, 'ca.key'), '-config', join(work, 'cfssl.json'), '-loglevel', '3'], { stdio: ['ignore', 'pipe', 'pipe'] });
+children.push(cf);
+cf.stderr.resume();
+cf.stdout.resume();
+for (let i = 0; ; i++) {
+  const up = await new Promise((r) => net.connect(cfPort, '127.0.0.1').on('connect', function () { this.destroy(); r(true); }).on('error', () => r(false)));
+  if (up) break;
+  if (i > 100 || cf.exitCode !== null) throw new Error('cfssl serve did not start');
+  await new Promise((r) => setTimeout(r, 100));
+}
+const cfBody = JSON.stringify({ certificate_request: csrPem });
+
+function cfsslClients(concurrency) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const once = () => new Promise((res, rej) => {
+    const req = http.request({ host: '127.0.0.1', port: cfPort, path: '/api/v1/cfssl/sign', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(cfBody) } }, (r) => {
+      let body = '';
+      r.setEncoding('utf8');
+      r.on('data', (d) => (body += d));
+      r.on('end', () => (r.statusCode === 200 && body.includes('"success":true') ? res() : rej(new Error(`cfssl ${r.statusCode}: ${body.slice(0, 200)}`))));
+    });
+    req.on('error', rej);
+    req.end(cfBody);
+  });
+  return { once, close: () => agent.destroy() };
+}
+
+const rows = [];
+console.log(`ca-sign: ${SECONDS}s per run after ${WARMUP_MS}ms warm-up; ztmesh signer ${signer}; ${process.env.BENCH_NOTE ?? ''}`);
+for (const c of LEVELS) {
+  const z = ztmeshClients(c);
+  const zr = await load(c, z.once);
+  z.close();
+  const f = cfsslClients(c);
+  const fr = await load(c, f.once);
+  f.close();
+  rows.push({ clients: c, ztmesh: zr, cfssl: fr, ratio: zr.rate / fr.rate });
+  console.log(`  ${String(c).padStart(2)} clients: ztmesh ${zr.rate.toFixed(0)}/s (p50 ${zr.p50.toFixed(2)} ms, p99 ${zr.p99.toFixed(2)} ms) | cfssl ${fr.rate.toFixed(0)}/s (p50 ${fr.p50.toFixed(2)} ms, p99 ${fr.p99.toFixed(2)} ms) | ratio ${(zr.rate / fr.rate).toFixed(2)}x`);
+}
+console.log('\n| clients | ztmesh sig/s | ztmesh p50 / p99 (ms) | cfssl sig/s | cfssl p50 / p99 (ms) | ztmesh ÷ cfssl |');
+console.log('| ---: | ---: | ---: | ---: | ---: | ---: |');
+for (const r of rows) {
+  console.log(`| ${r.clients} | ${r.ztmesh.rate.toFixed(0)} | ${r.ztmesh.p50.toFixed(2)} / ${r.ztmesh.p99.toFixed(2)} | ${r.cfssl.rate.toFixed(0)} | ${r.cfssl.p50.toFixed(2)} / ${r.cfssl.p99.toFixed(2)} | ${r.ratio.toFixed(2)}× |`);
+}
+ca.kill('SIGTERM');
+cf.kill('SIGTERM');
+process.exit(0);
