@@ -8,6 +8,7 @@ import { ConfigError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import { parseDuration } from '../common/duration.js';
 import { parseHostPort } from '../common/address.js';
+import { startHttpServer, text } from '../admin/http-server.js';
 import { createKubeClient, inClusterConfig } from '../k8s/kube-client.js';
 import { CaBundleSync } from '../k8s/ca-bundle-sync.js';
 import { BundleDistributor } from '../k8s/bundle-distributor.js';
@@ -17,6 +18,8 @@ import { TOKEN_PATH, BUNDLE_PATH } from '../k8s/inject.js';
 import { addInjectOptions, injectOptionsFrom } from './inject.js';
 
 export const DEFAULT_WEBHOOK_LISTEN = '0.0.0.0:15443';
+/** Plain-HTTP kubelet probes, up before the serving certificate exists (as the sidecar's 15021). */
+export const DEFAULT_WEBHOOK_HEALTH = '0.0.0.0:15021';
 export const DEFAULT_WEBHOOK_TTL = '24h';
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
@@ -27,6 +30,7 @@ export function register(program: Command): void {
     .command('webhook')
     .description('serve the sidecar-injection mutating admission webhook over HTTPS (POST /inject)')
     .option('--listen <host:port>', 'HTTPS address', DEFAULT_WEBHOOK_LISTEN)
+    .option('--health <host:port>', 'plain-HTTP /healthz and /readyz for the kubelet', DEFAULT_WEBHOOK_HEALTH)
     .option('--token-file <file>', 'projected ServiceAccount token for the CA (audience ztmesh-ca)', TOKEN_PATH)
     .option('--bundle <file>', 'bootstrap trust bundle to verify the CA', BUNDLE_PATH)
     .option('--dns <name>', 'DNS SAN of the serving certificate, the webhook Service name (repeatable)', collect)
@@ -43,6 +47,7 @@ export function register(program: Command): void {
   addInjectOptions(cmd).action(async (opts: Record<string, unknown>) => {
     const inject = injectOptionsFrom(opts);
     const listen = parseHostPort(String(opts.listen), '--listen');
+    const healthAddr = parseHostPort(String(opts.health), '--health');
     const log = createLogger({ name: 'ztmesh-webhook' });
     const clock = systemClock;
     const stops: (() => void | Promise<void>)[] = [];
@@ -96,12 +101,27 @@ export function register(program: Command): void {
       stops.push(roots.subscribe((pem) => { if (pem) void d.setRoots(pem); }), () => d.stop());
     }
 
-    log.info({ mode: inject.mode, legacySidecar: inject.legacySidecar, image: inject.image }, 'webhook waiting for its serving certificate');
+    // Health first: /healthz is 200 while waiting for the certificate, so the kubelet does not kill a webhook
+    // that is only waiting for the CA; /readyz turns 200 once the HTTPS server is serving a valid certificate.
+    let serving = false;
+    const health = await startHttpServer({
+      host: healthAddr.host, port: healthAddr.port, log, what: '--health',
+      routes: {
+        'GET /healthz': () => text(200, 'ok\n'),
+        'GET /readyz': () => {
+          const c = certs.current();
+          return serving && c && c.notAfterMs > clock.now() ? text(200, 'ready\n') : text(503, serving ? 'serving certificate expired\n' : 'waiting for the serving certificate\n');
+        },
+      },
+    });
+    stops.push(() => health.close());
+    log.info({ health: health.address, mode: inject.mode, legacySidecar: inject.legacySidecar, image: inject.image }, 'webhook waiting for its serving certificate');
     const server = await startWebhookServer({
       host: listen.host, port: listen.port, certs, inject, clock, log,
       // Side effects only for real (not dry-run) injections: the webhook declares sideEffects NoneOnDryRun.
       onAdmission: (outcome, namespace, dryRun) => { if (outcome === 'injected' && !dryRun) void distributor?.ensure(namespace); },
     });
+    serving = true;
     await new Promise<void>((resolve) => {
       let stopping = false;
       const onSignal = (signal: string) => {

@@ -30,7 +30,7 @@ beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ztmesh-webhook-e2e-'));
   writeFileSync(join(dir, 'token'), await api.mintToken({ namespace: 'ztmesh-system', serviceAccount: 'ztmesh-webhook', pod: 'ztmesh-webhook-0' }));
   writeFileSync(join(dir, 'roots.pem'), ca.bundlePem);
-  webhook = new CliProcess(['webhook', '--listen', '127.0.0.1:0', '--ca-address', ca.address, '--token-file', join(dir, 'token'),
+  webhook = new CliProcess(['webhook', '--listen', '127.0.0.1:0', '--health', '127.0.0.1:0', '--ca-address', ca.address, '--token-file', join(dir, 'token'),
     '--bundle', join(dir, 'roots.pem'), '--dns', NAME, '--webhook-config', MWC, '--distribute-bundle', ...k8s]);
   const line = await Promise.race([
     webhook.waitFor(/"msg":"webhook serving"/),
@@ -55,6 +55,13 @@ function peerCert(): Promise<X509Certificate> {
 }
 
 describe('ztmesh webhook with a certificate from the ztmesh CA', () => {
+  it('its plain-HTTP health port reports ready once serving', async () => {
+    const line = await webhook.waitFor(/"msg":"webhook waiting for its serving certificate"/);
+    const health = (JSON.parse(line) as { health: string }).health;
+    expect((await fetch(`http://${health}/healthz`)).status).toBe(200);
+    await expect.poll(async () => (await fetch(`http://${health}/readyz`)).status, { timeout: 10_000 }).toBe(200);
+  });
+
   it('serves an SVID naming its Service and its SPIFFE ID', async () => {
     const cert = await peerCert();
     expect(cert.subjectAltName).toContain(`DNS:${NAME}`);

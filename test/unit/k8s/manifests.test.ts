@@ -145,7 +145,10 @@ describe('deploy/kubernetes', () => {
     expect(d.spec.replicas).toBe(2);
     const c = d.spec.template.spec.containers[0];
     expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
-    expect(c.readinessProbe.httpGet).toEqual({ scheme: 'HTTPS', path: '/readyz', port: 'https' });
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'health' });
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health' });
+    expect(c.ports.find((p: Obj) => p.name === 'health').containerPort).toBe(15021);
+    expect(c.args).toContain('--health=0.0.0.0:15021');
     const token = d.spec.template.spec.volumes.find((v: Obj) => v.projected);
     expect(token.projected.sources[0].serviceAccountToken).toEqual({ audience: 'ztmesh-ca', expirationSeconds: 3600, path: 'token' });
     expect(d.spec.template.spec.volumes.find((v: Obj) => v.configMap).configMap.name).toBe('ztmesh-trust-bundle');
