@@ -132,7 +132,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<Ru
         throw new BadAdmissionReview('body is not JSON');
       }
       const ar = parseAdmissionReview(parsed);
-      const { response, outcome } = review(ar.request, opts.inject, log);
+      const { response, outcome } = review(ar.request, opts.inject, log.child({ peer }));
       opts.onAdmission?.(outcome, ar.request.namespace, ar.request.dryRun === true);
       return send(200, JSON.stringify(reviewResponse(response)), 'application/json');
     } catch (e) {

@@ -55,7 +55,7 @@ describe('ztmesh webhook: pods it must not inject', () => {
   it('a malformed ztmesh.io annotation → denied (400) with a message naming it', async () => {
     const { uid, response } = await send((r) => { r.request.object.metadata.annotations['ztmesh.io/inbound-ports'] = 'http'; });
     expect(response).toMatchObject({ uid, allowed: false, status: { code: 400, message: expect.stringContaining('ztmesh.io/inbound-ports') } });
-    await expect.poll(() => log.lines.find((l) => l.uid === uid)).toMatchObject({ code: 'invalid_annotation' });
+    await expect.poll(() => log.lines.find((l) => l.uid === uid)).toMatchObject({ code: 'invalid_annotation', peer: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
   });
 
   it('a body that is not an AdmissionReview → HTTP 400, logged with the peer', async () => {
