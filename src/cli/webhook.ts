@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { X509Certificate } from 'node:crypto';
 import type { Command } from 'commander';
+import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { systemClock } from '../common/clock.js';
 import { ConfigError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
@@ -30,7 +31,7 @@ export function register(program: Command): void {
     .command('webhook')
     .description('serve the sidecar-injection mutating admission webhook over HTTPS (POST /inject)')
     .option('--listen <host:port>', 'HTTPS address', DEFAULT_WEBHOOK_LISTEN)
-    .option('--health <host:port>', 'plain-HTTP /healthz and /readyz for the kubelet', DEFAULT_WEBHOOK_HEALTH)
+    .option('--health <host:port>', 'plain-HTTP /healthz, /readyz and /metrics', DEFAULT_WEBHOOK_HEALTH)
     .option('--token-file <file>', 'projected ServiceAccount token for the CA (audience ztmesh-ca)', TOKEN_PATH)
     .option('--bundle <file>', 'bootstrap trust bundle to verify the CA', BUNDLE_PATH)
     .option('--dns <name>', 'DNS SAN of the serving certificate, the webhook Service name (repeatable)', collect)
@@ -104,10 +105,17 @@ export function register(program: Command): void {
     // Health first: /healthz is 200 while waiting for the certificate, so the kubelet does not kill a webhook
     // that is only waiting for the CA; /readyz turns 200 once the HTTPS server is serving a valid certificate.
     let serving = false;
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry });
+    const admissions = new Counter({
+      name: 'ztmesh_webhook_admissions_total', help: 'Admission requests answered, by outcome (injected, skipped, denied, ignored)',
+      labelNames: ['outcome'], registers: [registry],
+    });
     const health = await startHttpServer({
       host: healthAddr.host, port: healthAddr.port, log, what: '--health',
       routes: {
         'GET /healthz': () => text(200, 'ok\n'),
+        'GET /metrics': async () => ({ status: 200, body: await registry.metrics(), contentType: registry.contentType }),
         'GET /readyz': () => {
           const c = certs.current();
           return serving && c && c.notAfterMs > clock.now() ? text(200, 'ready\n') : text(503, serving ? 'serving certificate expired\n' : 'waiting for the serving certificate\n');
@@ -119,7 +127,10 @@ export function register(program: Command): void {
     const server = await startWebhookServer({
       host: listen.host, port: listen.port, certs, inject, clock, log,
       // Side effects only for real (not dry-run) injections: the webhook declares sideEffects NoneOnDryRun.
-      onAdmission: (outcome, namespace, dryRun) => { if (outcome === 'injected' && !dryRun) void distributor?.ensure(namespace); },
+      onAdmission: (outcome, namespace, dryRun) => {
+        admissions.inc({ outcome });
+        if (outcome === 'injected' && !dryRun) void distributor?.ensure(namespace);
+      },
     });
     serving = true;
     await new Promise<void>((resolve) => {

@@ -81,6 +81,8 @@ describe('ztmesh webhook with a certificate from the ztmesh CA', () => {
     expect(reply.status).toBe(200);
     expect(JSON.parse(reply.body).response).toMatchObject({ uid: review.request.uid, allowed: true, patchType: 'JSONPatch' });
     expect(webhook.output()).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\./); // no JWT in the logs
+    const health = (JSON.parse(await webhook.waitFor(/"msg":"webhook waiting for its serving certificate"/)) as { health: string }).health;
+    expect(await (await fetch(`http://${health}/metrics`)).text()).toMatch(/ztmesh_webhook_admissions_total\{outcome="injected"\} [1-9]/);
   });
 
   it('--distribute-bundle: the injected pod namespace gets ConfigMap ztmesh-trust-bundle, a dry run does not', async () => {
