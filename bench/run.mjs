@@ -2,7 +2,7 @@
 // `npm run bench`: the side-by-side benchmark of issue 7. Starts an app, then for every workload, round and
 // contender a fresh pair of proxies (A: plain in, mTLS out; B: mTLS in, plain out), measures, and writes
 // bench/results/<date>.md and .json. Flags: --quick (smoke run), --rounds N, --idle-rounds N,
-// --contenders a,b  --workloads x,y  --no-profile  --out DIR.
+// --contenders a,b  --workloads x,y  --no-profile  --no-docs  --out DIR  --ztmesh-root DIR.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -26,7 +26,7 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
 
 function parseArgs(argv) {
-  const o = { quick: false, rounds: undefined, idleRounds: undefined, contenders: undefined, workloads: undefined, profile: true, out: join(HERE, 'results'), docs: true };
+  const o = { ztmeshRoot: undefined, quick: false, rounds: undefined, idleRounds: undefined, contenders: undefined, workloads: undefined, profile: true, out: join(HERE, 'results'), docs: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => argv[++i];
@@ -38,8 +38,9 @@ function parseArgs(argv) {
     else if (a === '--no-profile') o.profile = false;
     else if (a === '--no-docs') o.docs = false;
     else if (a === '--out') o.out = next();
+    else if (a === '--ztmesh-root') o.ztmeshRoot = next();
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: node bench/run.mjs [--quick] [--rounds N] [--idle-rounds N] [--contenders direct,ztmesh,stunnel,haproxy,nginx] [--workloads bulk,rr1,rr32,conn1,conn16,idle] [--no-profile] [--no-docs] [--out DIR]\n');
+      process.stdout.write('usage: node bench/run.mjs [--quick] [--rounds N] [--idle-rounds N] [--contenders direct,ztmesh,stunnel,haproxy,nginx] [--workloads bulk,rr1,rr32,conn1,conn16,idle] [--no-profile] [--no-docs] [--out DIR] [--ztmesh-root DIR (a checkout/copy with bin/ and dist/, to measure a variant)]\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -77,7 +78,7 @@ async function main() {
   }
 
   const dir = mkdtempSync(join(tmpdir(), 'ztmesh-bench-'));
-  const ctx = { dir, certs: makeBenchCerts(dir), plan, nofile, log, root: ROOT };
+  const ctx = { dir, certs: makeBenchCerts(dir), plan, nofile, log, root: ROOT, ztmeshRoot: opts.ztmeshRoot ?? ROOT };
   const cleanup = [];
   const onSignal = () => { killAllStarted(); rmSync(dir, { recursive: true, force: true }); process.exit(130); };
   process.on('SIGINT', onSignal);
@@ -98,7 +99,7 @@ async function main() {
     const upstreams = { http: app.port, iperf: iperf.port, echo: sink.port };
 
     let all = [direct, ztmesh, stunnel, haproxy, nginx];
-    const zt = await ztmeshAvailable(ROOT);
+    const zt = await ztmeshAvailable(ctx.ztmeshRoot);
     if (!zt.ok) {
       notes.push(`ztmesh was left out: ${zt.reason}`);
       all = all.filter((c) => c !== ztmesh);

@@ -1,6 +1,6 @@
 // Profiling of the ztmesh sidecars: runs rr32 and conn16 once with `node --cpu-prof` on both sidecars and
 // summarises the .cpuprofile files by function (self time) and by area (TLS, net, streams, GC, ztmesh code, logging…).
-import { readdirSync, readFileSync, mkdirSync } from 'node:fs';
+import { readdirSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ztmesh } from './contenders/ztmesh.mjs';
 
@@ -14,29 +14,36 @@ const AREAS = [
   ['x509 / asn1 libraries', (f) => /@peculiar|asn1|pvtsutils|node-forge/.test(f.url)],
   ['ztmesh sidecar code', (f) => /\/dist\/sidecar\//.test(f.url)],
   ['ztmesh other code', (f) => /\/dist\//.test(f.url)],
-  ['node TLS (node:_tls_wrap, tls, secure context)', (f) => /node:_tls|node:tls|internal\/tls/.test(f.url)],
+  ['TLS handshake setup in node:_tls_wrap (SSL_new, setSession, ClientHello/keyshare in _start)', (f) => /node:_tls_wrap/.test(f.url) && /^TLSSocket\.(_init|_start|setSession)$|^TLSSocket$/.test(f.functionName)],
+  ['other node TLS (node:_tls_wrap, tls, secure context)', (f) => /node:_tls|node:tls|internal\/tls/.test(f.url)],
   ['node net / stream_base (socket I/O)', (f) => /node:net|stream_base_commons|internal\/net/.test(f.url)],
   ['node streams (pipe, Readable/Writable)', (f) => /internal\/streams/.test(f.url)],
   ['node crypto (X509Certificate, etc.)', (f) => /internal\/crypto|node:crypto/.test(f.url)],
   ['node events / timers / nextTick', (f) => /node:events|internal\/timers|task_queues|internal\/process/.test(f.url)],
   ['other node internals', (f) => /^node:/.test(f.url)],
-  ['native functions called from JS', (f) => f.url === ''],
+  ['socket writes, native (TLS: SSL_write encrypts here; then write(2))', (f) => f.url === '' && /^write(Buffer|v|Utf8String|Latin1String)$/.test(f.functionName)],
+  ['socket close/shutdown, native', (f) => f.url === '' && /^(close|shutdown|reset)$/.test(f.functionName)],
+  ['other native functions called from JS', (f) => f.url === ''],
   ['other', () => true],
 ];
 
-/** Self time per node id from samples/timeDeltas. */
-function selfTimes(profile) {
+/** Self time per node id from samples/timeDeltas, counting only samples inside `window` ([from, to] µs, monotonic). */
+function selfTimes(profile, window) {
   const self = new Map();
+  let ts = profile.startTime;
   for (let i = 0; i < profile.samples.length; i++) {
+    const dt = profile.timeDeltas[i] ?? 0;
+    ts += dt;
+    if (window && (ts < window[0] || ts > window[1])) continue;
     const id = profile.samples[i];
-    self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+    self.set(id, (self.get(id) ?? 0) + dt);
   }
   return self;
 }
 
-/** Summarises one .cpuprofile: total, by area, top functions by self time (µs). */
-export function summarizeProfile(profile, top = 15) {
-  const self = selfTimes(profile);
+/** Summarises one .cpuprofile (within `window` if given): total, by area, top functions by self time (µs). */
+export function summarizeProfile(profile, window, top = 15) {
+  const self = selfTimes(profile, window);
   const byFn = new Map();
   const byArea = new Map();
   let total = 0;
@@ -79,14 +86,20 @@ export async function profileZtmesh(ctx, { httpPort, workloads }) {
     try {
       res = await w.run(ctx, pair);
     } finally {
-      await pair.stop(); // SIGTERM: the sidecars drain and exit, and node writes the profiles on exit
+      await pair.stop(15_000); // SIGTERM: the sidecars drain and exit, and node writes the profiles on exit
     }
     const a = readProfiles(dirA);
     const b = readProfiles(dirB);
+    // Keep the raw profiles for a closer look (bench/results/tmp is git-ignored); open them in Chrome DevTools.
+    const keep = join(ctx.root, 'bench', 'results', 'tmp', 'profiles');
+    mkdirSync(keep, { recursive: true });
+    for (const [side, list] of [['A', a], ['B', b]]) {
+      if (list[0]) writeFileSync(join(keep, `${w.name}-${side}.cpuprofile`), JSON.stringify(list[0]));
+    }
     if (a.length === 0 || b.length === 0) throw new Error(`no .cpuprofile written for ${w.name} (did the sidecar exit cleanly on SIGTERM?)`);
     out.runs.push({
       workload: w.name, value: res.value, unit: w.unit, requests: res.requests, cpuA: res.cpuA, cpuB: res.cpuB,
-      A: summarizeProfile(a[0]), B: summarizeProfile(b[0]),
+      A: summarizeProfile(a[0], res.windowUs), B: summarizeProfile(b[0], res.windowUs),
     });
     ctx.log(`profiled ${w.name}: ${res.value.toFixed(0)} ${w.unit} (with the profiler on)`);
   }

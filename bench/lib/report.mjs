@@ -77,6 +77,7 @@ function workloadTable(results, t, w) {
     const s = t.sum(c, w);
     const failed = results.cells.filter((x) => x.contender === c && x.workload === w && !x.ok).length;
     if (!s) { lines.push(`| ${c} | failed (${failed} cells) |`); continue; }
+    if (w === 'idle' && c === 'direct') { lines.push('| direct | n/a (no proxy holds the connections) | — | — | — | — | 0 |'); continue; }
     const rs = ratio(s.median, t.med('stunnel', w));
     const rd = ratio(s.median, t.med('direct', w));
     const lat = hasLat ? `${fmtNum(t.med(c, w, 'p50us'), 0)} / ${fmtNum(t.med(c, w, 'p99us'), 0)} / ${fmtNum(t.med(c, w, 'p999us'), 0)} | ` : '';

@@ -15,7 +15,9 @@ async function sClient(port, ca, cert, key) {
     protocol: (text.match(/Protocol\s*:\s*(\S+)/) ?? text.match(/New, (TLSv[\d.]+)/) ?? [])[1] ?? '?',
     serverKey: (text.match(/Server public key is (\d+) bit/) ?? [])[1] ?? '?',
     peerSig: (text.match(/Peer signature type: (\S+)/) ?? [])[1] ?? '?',
-    alert: (text.match(/alert ([a-z ]+)/) ?? [])[1]?.trim() ?? '',
+    // How the refusal looked from the client: a TLS alert, an RST, or a close without a response.
+    alert: (text.match(/alert ([a-z ]+)/) ?? [])[1]?.trim()
+      ?? (/errno=104/.test(text) ? 'connection reset (RST)' : /^closed$/m.test(text) ? 'closed without a response' : ''),
     tail: text.split('\n').filter((l) => /error|alert|HTTP\//i.test(l)).slice(0, 3).join(' | '),
   };
 }

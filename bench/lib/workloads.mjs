@@ -7,6 +7,8 @@ import readline from 'node:readline';
 import { run, sleep, sumCpu, sumStatus } from './sys.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
+/** CLOCK_MONOTONIC in µs: the clock V8 stamps .cpuprofile samples with, so profiles can be cut to the measured window. */
+const hrUs = () => Number(process.hrtime.bigint() / 1000n);
 const WRK_SCRIPT = join(HERE, '..', 'wrk-report.lua');
 
 /** Durations and sizes for a full run and for `--quick`. */
@@ -56,13 +58,16 @@ function wrkWorkload(name, { connections, close, what }) {
       // Warm up (JIT, session caches, lazy allocations); not measured.
       await wrk(pair.entryPort, { connections, threads, seconds: p.warmupSeconds, close });
       const before = accounting(pair);
+      const t0 = hrUs();
       const w = await wrk(pair.entryPort, { connections, threads, seconds: close ? p.connSeconds : p.rrSeconds, close });
+      const t1 = hrUs();
       const acct = finish(pair, before);
       return {
         value: w.perSecond, requests: w.requests, seconds: w.duration_us / 1e6, errors: w.errorsTotal, wrkErrors: w.errors,
         p50us: w.lat_us.p50, p99us: w.lat_us.p99, p999us: w.lat_us.p999, meanUs: w.lat_us.mean, maxUs: w.lat_us.max,
         ...acct,
         cpuPerUnitA: acct.cpuA / w.requests, cpuPerUnitB: acct.cpuB / w.requests,
+        windowUs: [t0, t1],
       };
     },
   };

@@ -19,6 +19,6 @@ export async function pairOf({ name, a, b, entryPort, bPort, files = {} }) {
     pidsA: () => processTree(a.pid),
     pidsB: () => processTree(b.pid),
     logs: () => ({ A: a.out.text, B: b.out.text }),
-    async stop() { await Promise.all([a.stop(), b.stop()]); },
+    async stop(graceMs = 3000) { await Promise.all([a.stop(graceMs), b.stop(graceMs)]); },
   };
 }

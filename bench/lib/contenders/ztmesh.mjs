@@ -14,7 +14,7 @@ const SANITY_CLIENT_ID = `spiffe://${BENCH_TRUST_DOMAIN}/ns/bench/sa/sanity-clie
 
 const state = { caDir: undefined, caAddress: undefined, ca: undefined };
 
-function bin(ctx) { return join(ctx.root, 'bin', 'ztmesh.js'); }
+function bin(ctx) { return join(ctx.ztmeshRoot ?? ctx.root, 'bin', 'ztmesh.js'); }
 
 async function cli(ctx, args) {
   const r = await run(process.execPath, [bin(ctx), ...args], { timeoutMs: 60_000 });
@@ -24,7 +24,7 @@ async function cli(ctx, args) {
 
 /** Whether this build has a working CA and sidecar (they land while the bench is being written). */
 export async function ztmeshAvailable(root) {
-  const ctx = { root };
+  const ctx = { ztmeshRoot: root };
   for (const args of [['sidecar', '--help'], ['ca', 'init', '--help'], ['ca', 'serve', '--help'], ['ca', 'token', 'create', '--help']]) {
     const r = await run(process.execPath, [bin(ctx), ...args], { timeoutMs: 30_000 }).catch((e) => ({ code: -1, stdout: '', stderr: e.message }));
     const text = `${r.stdout}${r.stderr}`;
@@ -47,11 +47,22 @@ function caAddressFrom(text) {
   return undefined;
 }
 
-async function token(ctx, spiffeId) {
+async function mintToken(ctx, spiffeId) {
   const out = (await cli(ctx, ['ca', 'token', 'create', '--dir', state.caDir, '--spiffe-id', spiffeId])).trim();
   // Either the bare token or a JSON object carrying it.
   if (out.startsWith('{')) { const j = JSON.parse(out); return j.token ?? j.value; }
   return out.split('\n').pop().trim();
+}
+
+/** Join tokens are single-use and each `token create` is a CLI start-up: mint them in parallel batches, between cells. */
+const TOKEN_BATCH = 6;
+const pools = new Map();
+
+async function token(ctx, spiffeId) {
+  const pool = pools.get(spiffeId) ?? [];
+  pools.set(spiffeId, pool);
+  if (pool.length === 0) pool.push(...await Promise.all(Array.from({ length: TOKEN_BATCH }, () => mintToken(ctx, spiffeId))));
+  return pool.shift();
 }
 
 function getStatus(port, path) {
@@ -124,7 +135,8 @@ export const ztmesh = {
 
   async start(ctx, { upstreamPort, tag, cpuProf }) {
     const [entryPort, bPort, adminA, adminB, healthA, healthB] = await Promise.all(Array.from({ length: 6 }, freePort));
-    const [tokA, tokB] = await Promise.all([token(ctx, CLIENT_ID), token(ctx, SERVER_ID)]);
+    const tokA = await token(ctx, CLIENT_ID);
+    const tokB = await token(ctx, SERVER_ID);
     const files = {};
     for (const [side, tok] of [['a', tokA], ['b', tokB]]) {
       files[`token${side}`] = join(ctx.dir, `ztmesh-${tag}-${side}.token`);
