@@ -166,7 +166,8 @@ async function main() {
   const cpuPerGb = after.map((a, i) => ((a.usage.user + a.usage.system - before[i].usage.user - before[i].usage.system) / 1e6) / ((size * rounds) / 1e9));
   console.log(`bulk   direct: ${fmt(direct, 'MB/s')}`);
   console.log(`bulk   mesh:   ${fmt(mesh, 'MB/s')}  = ${(median(mesh) / median(direct)).toFixed(2)}× direct`);
-  console.log(`       CPU s/GB: inbound ${cpuPerGb[0].toFixed(2)}, outbound ${cpuPerGb[1].toFixed(2)}; RSS inbound ${(after[0].rss / 2 ** 20).toFixed(0)} MiB, outbound ${(after[1].rss / 2 ** 20).toFixed(0)} MiB`);
+  const mib = (b) => (b / 2 ** 20).toFixed(0);
+  console.log(`       CPU s/GB: inbound ${cpuPerGb[0].toFixed(2)}, outbound ${cpuPerGb[1].toFixed(2)}; RSS (after warm-up → after bulk) inbound ${mib(before[0].rss)} → ${mib(after[0].rss)} MiB, outbound ${mib(before[1].rss)} → ${mib(after[1].rss)} MiB`);
 
   const directConn = await connRate(sink.port, conns);
   const resumed = await connRate(outbound.port, conns);
