@@ -1,8 +1,7 @@
 // Recovers the destination an app dialled before iptables REDIRECT rewrote it (SO_ORIGINAL_DST).
 // libc getsockopt through koffi (no compiler, ~2 µs a call); read at once in the 'connection' handler.
 import { createRequire } from 'node:module';
-import { isIPv4 } from 'node:net';
-import type { Socket } from 'node:net';
+import { connect, createServer, isIPv4, type Socket } from 'node:net';
 import { ProxyError } from '../../common/errors.js';
 
 /** getsockopt level for IPv4 (netinet/in.h). */
@@ -136,7 +135,6 @@ const ENOENT = 2;
  */
 export async function checkOriginalDst(): Promise<OriginalDst> {
   loadLibc();
-  const { createServer, connect } = await import('node:net');
   return new Promise<OriginalDst>((resolve, reject) => {
     const server = createServer((s) => {
       let result: OriginalDst | undefined;

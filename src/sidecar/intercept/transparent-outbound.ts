@@ -11,7 +11,7 @@ import type { DialTracker } from './dial-tracker.js';
 import { INTERCEPT_REASONS } from './intercept-reasons.js';
 import { originalDst, type OriginalDst } from './original-dst.js';
 
-/** Counters of plain passthrough connections, shown in /status as their own entry. */
+/** Counters of plain passthrough connections, shown in /status as their own entry (passthrough never denies). */
 export interface PassthroughCounters {
   connectionsActive: number;
   connectionsTotal: number;
@@ -86,7 +86,6 @@ export class TransparentOutbound {
     const upstream = net.connect({ host: dst.address, port: dst.port, allowHalfOpen: true, noDelay: true });
     this.deps.dials.track(upstream);
     const onEarlyError = (err: Error) => {
-      c.denied++;
       this.deps.reporter.failed(peer, REASONS.upstreamUnavailable, { detail: `passthrough ${hostPort(dst)}: ${(err as { code?: string }).code ?? err.message}` });
       resetLeg(plainLeg(app));
     };

@@ -12,9 +12,10 @@ import type { IdentitySource } from '../../identity/credentials.js';
 import type { ListenerStatus } from '../../admin/status-types.js';
 import { compilePolicy, isOpenPolicy } from '../authz.js';
 import type { SidecarConfig } from '../config-schema.js';
-import { ConnectionReporter, dataPathMetrics } from '../datapath-metrics.js';
+import { ConnectionReporter, dataPathMetrics, peerLabel } from '../datapath-metrics.js';
 import { InboundHandler } from '../inbound.js';
 import { OutboundHandler, UpstreamDialer } from '../outbound.js';
+import { REASONS } from '../reasons.js';
 import { TlsContextHolder } from '../tls-context.js';
 import { DestinationPolicy, OwnListeners, normalizeAddress } from './destinations.js';
 import { DialTracker } from './dial-tracker.js';
@@ -117,7 +118,11 @@ export async function startTransparentListeners(ctx: TransparentContext): Promis
 
   const inServer = net.createServer({ allowHalfOpen: true }, (raw) => inbound.handle(raw));
   const outServer = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (app) => outbound.handle(app));
+  // Past maxConnections the kernel-accepted socket is dropped by node; say so like every other refusal.
   inServer.maxConnections = cfg.maxConnections;
+  inServer.on('drop', (info?: { remoteAddress?: string; remotePort?: number }) => {
+    inReporter.refused(peerLabel(info?.remoteAddress, info?.remotePort), REASONS.maxConnections, { handshake: false });
+  });
   let inAddress: string;
   let outAddress: string;
   try {
