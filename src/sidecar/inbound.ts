@@ -190,13 +190,19 @@ export class InboundHandler {
     const { forward, localAddress } = state.route;
     const app = net.connect({ host: forward.host, port: forward.port, allowHalfOpen: true, noDelay: true, ...(localAddress ? { localAddress } : {}) });
     const onEarlyError = (err: Error) => {
+      timer.cancel();
       this.deps.reporter.failed(state.peer, REASONS.forwardUnavailable, { peerId, detail: (err as { code?: string }).code });
       resetLeg(leg);
     };
     app.once('error', onEarlyError);
-    const onLegClose = () => app.destroy();
+    // The app gets as long to accept as a peer gets to finish its handshake.
+    const timer = this.deps.clock.setTimeout(() => {
+      app.destroy(Object.assign(new Error(`no connection to the app within ${this.opts.handshakeTimeoutMs} ms`), { code: 'ETIMEDOUT' }));
+    }, this.opts.handshakeTimeoutMs);
+    const onLegClose = () => { timer.cancel(); app.destroy(); };
     leg.stream.once('close', onLegClose);
     app.once('connect', () => {
+      timer.cancel();
       app.removeListener('error', onEarlyError);
       leg.stream.removeListener('close', onLegClose);
       if (leg.stream.destroyed) {
