@@ -46,7 +46,7 @@ export class TlsFrontDoor {
 
   private constructor(private readonly opts: FrontDoorOptions) {
     this.server = tls.createServer({
-      ...opts.context, requestCert: true, rejectUnauthorized: false, ALPNProtocols: ['h2'], handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      ...opts.context, requestCert: true, rejectUnauthorized: false, ALPNProtocols: ['h2'], handshakeTimeout: HANDSHAKE_TIMEOUT_MS, noDelay: true,
     });
     this.server.on('secureConnection', (socket) => this.established(socket));
     this.server.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
