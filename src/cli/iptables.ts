@@ -68,7 +68,7 @@ export function register(program: Command): void {
     .option('--exclude-outbound-ports <ports>', 'comma-separated destination ports never redirected outbound', '')
     .option('--exclude-outbound-cidrs <cidrs>', 'comma-separated destination CIDRs (IPv4 or IPv6) never redirected outbound', '')
     .option('--local-ca', 'the CA listens in this pod: never redirect inbound 15012')
-    .option('--ipv6 <bool>', 'also install ip6tables rules: true, false or auto (when the kernel has IPv6 on)', 'auto')
+    .option('--ipv6 <bool>', 'also install ip6tables rules: true, false or auto (when this namespace has a global IPv6 address)', 'auto')
     .action(async (flags: IptablesFlags) => {
       const { options, families } = optionsFromFlags(flags);
       if (flags.dryRun) {

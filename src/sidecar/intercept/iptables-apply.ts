@@ -33,10 +33,17 @@ export const spawnRunner: CommandRunner = (file, args, input) => new Promise((re
 
 const tool = (f: IpFamily) => (f === 4 ? 'iptables' : 'ip6tables');
 
-/** True when this kernel has IPv6 enabled (the `--ipv6 auto` default). */
+/** IPv6 scope of a global (routable) address in /proc/net/if_inet6. */
+const SCOPE_GLOBAL = '00';
+
+/**
+ * The `--ipv6 auto` decision: IPv6 is on in this namespace and it holds a global IPv6 address (a dual-stack or
+ * IPv6 pod). A v4-only pod has only ::1 and link-local addresses, needs no ip6tables rules and no `ip` binary.
+ */
 export function ipv6Enabled(): boolean {
   try {
-    return readFileSync('/proc/sys/net/ipv6/conf/all/disable_ipv6', 'utf8').trim() === '0';
+    if (readFileSync('/proc/sys/net/ipv6/conf/all/disable_ipv6', 'utf8').trim() !== '0') return false;
+    return readFileSync('/proc/net/if_inet6', 'utf8').split('\n').some((l) => l.trim().split(/\s+/)[3] === SCOPE_GLOBAL);
   } catch {
     return false;
   }
@@ -45,7 +52,7 @@ export function ipv6Enabled(): boolean {
 async function must(run: CommandRunner, what: string, file: string, args: string[], input?: string): Promise<CommandResult> {
   const r = await run(file, args, input);
   if (r.code !== 0) {
-    const hint = r.code === 127 ? ` (is ${file} installed and on PATH?)` : /Permission denied|not permitted/i.test(r.stderr) ? ' (needs root or NET_ADMIN)' : '';
+    const hint = r.code === 127 ? ` (is ${file} installed and on PATH?${file === 'ip' ? ' IPv6 interception needs iproute2' : ''})` : /Permission denied|not permitted/i.test(r.stderr) ? ' (needs root or NET_ADMIN)' : '';
     throw new InterceptError('iptables_failed', `${what}: ${file} ${args.join(' ')} exited ${r.code}${hint}: ${r.stderr.trim()}`);
   }
   return r;
