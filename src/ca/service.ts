@@ -67,6 +67,11 @@ export function attestationInput(
   return input;
 }
 
+/** A failure after attestation, carrying the attested ID for the refusal log line. */
+class Refusal {
+  constructor(readonly error: unknown, readonly spiffeId: string) {}
+}
+
 /** The service implementation plus a drain switch. */
 export interface CaService {
   handlers: CertificateAuthorityHandlers;
@@ -84,19 +89,18 @@ export function createCaService(deps: CaServiceDeps): CaService {
     if (draining) throw new ZtmeshError('draining', 'the CA is shutting down; try another replica');
     const input = attestationInput(call, deps);
     const attestation = await attest(deps.attestors, input);
-    deps.rateLimiter.take(attestation.spiffeId);
-    const ttlMs = clampTtl(call.request.ttlSeconds, deps.ttl);
-    const result = await deps.signer.sign({
-      csr: call.request.csr, spiffeId: attestation.spiffeId, allowedDnsNames: attestation.dnsNames ?? [], ttlMs, nowMs: deps.clock.now(),
-    }).catch((e: unknown) => {
-      throw Object.assign(e as object, { spiffeId: attestation.spiffeId });
-    });
-    if (attestation.consume) {
-      await attestation.consume().catch((e: unknown) => {
-        throw Object.assign(e as object, { spiffeId: attestation.spiffeId });
+    try {
+      deps.rateLimiter.take(attestation.spiffeId);
+      const ttlMs = clampTtl(call.request.ttlSeconds, deps.ttl);
+      const result = await deps.signer.sign({
+        csr: call.request.csr, spiffeId: attestation.spiffeId, allowedDnsNames: attestation.dnsNames ?? [], ttlMs, nowMs: deps.clock.now(),
       });
+      // Single-use credentials are used up only now, so a refused CSR leaves a join token valid.
+      if (attestation.consume) await attestation.consume();
+      return { attestation, result };
+    } catch (e) {
+      throw new Refusal(e, attestation.spiffeId);
     }
-    return { attestation, result };
   }
 
   const handlers: CertificateAuthorityHandlers = {
@@ -113,11 +117,12 @@ export function createCaService(deps: CaServiceDeps): CaService {
           }, 'issued');
           callback(null, { certChain: [result.der, ...deps.intermediatesDer], trustBundle: bundleMessage(deps.bundle.current()) });
         },
-        (err: unknown) => {
+        (thrown: unknown) => {
+          const err = thrown instanceof Refusal ? thrown.error : thrown;
           const f = toCallFailure(err);
           deps.metrics.signTotal.inc({ result: f.code });
           deps.metrics.signDuration.observe({ result: 'refused' }, elapsed());
-          const spiffeId = (err as { spiffeId?: string }).spiffeId;
+          const spiffeId = thrown instanceof Refusal ? thrown.spiffeId : undefined;
           const line = { peer: call.getPeer(), code: f.code, grpcCode: f.grpcCode, ...(spiffeId ? { spiffeId } : {}), reason: f.message };
           if (f.code === 'internal') deps.log.error({ ...line, err: (err as Error)?.stack }, 'SignCertificate failed');
           else deps.log.warn(line, 'SignCertificate refused');
