@@ -94,7 +94,7 @@ export function skipPrivileged(file: string): boolean {
 export interface RunResult { code: number | null; stdout: string; stderr: string }
 
 export interface SpawnOptions {
-  /** Run as this uid (and gid, unless given) with no supplementary groups, via setpriv. */
+  /** Run as this uid (and gid, unless given) with no supplementary groups and no capabilities, via setpriv. */
   uid?: number;
   gid?: number;
   env?: NodeJS.ProcessEnv;
@@ -102,7 +102,8 @@ export interface SpawnOptions {
 
 function withPriv(argv: string[], o: SpawnOptions): string[] {
   if (o.uid === undefined) return argv;
-  return ['setpriv', `--reuid=${o.uid}`, `--regid=${o.gid ?? o.uid}`, '--clear-groups', '--', ...argv];
+  // No capabilities at all (bounding and inheritable sets emptied) and no way to regain any.
+  return ['setpriv', `--reuid=${o.uid}`, `--regid=${o.gid ?? o.uid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--', ...argv];
 }
 
 const created = new Set<string>();

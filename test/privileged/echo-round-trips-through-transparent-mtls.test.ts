@@ -1,6 +1,7 @@
 // Transparent mode end to end: a plain client in pod A dials pod B's address on 8080 and gets its echo,
 // while the wire between them carries only TLS (capture on the test's addresses), and B's sidecar logs A's
 // SPIFFE ID. CA in the hub namespace; `ztmesh iptables` in both pods; sidecars as uid 1337, apps as uid 1000.
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createMesh, skipPrivileged, type Mesh } from '../helpers/netns.js';
 import { capture, client, count, logs, startEcho, startIssuer, startPod, type Issuer, type Pod } from './scenario.js';
@@ -40,5 +41,13 @@ describe.skipIf(skip)('transparent mTLS round trip', () => {
     await b.sidecar.waitFor(new RegExp(`"peerId":"${a.spiffeId}"`));
     await a.sidecar.waitFor(new RegExp(`"peerId":"${b.spiffeId}"`));
     await echo.stop();
+  });
+
+  it('both sidecars run as uid 1337 with no capability at all', () => {
+    for (const pod of [a, b]) {
+      const status = readFileSync(`/proc/${pod.sidecar.child.pid}/status`, 'utf8');
+      expect(status).toMatch(/^Uid:\s+1337\s+1337\s+1337\s+1337$/m);
+      for (const set of ['CapEff', 'CapPrm', 'CapInh', 'CapBnd', 'CapAmb']) expect(status).toMatch(new RegExp(`^${set}:\\s+0{16}$`, 'm'));
+    }
   });
 });
