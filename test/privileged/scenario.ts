@@ -54,7 +54,12 @@ export interface PodOptions {
   /** Extra `ztmesh iptables` flags. */
   iptables?: string[];
   /** Transparent-mode settings (allow, defaultPolicy, passthrough, expect). */
-  transparent?: { allow?: string[]; defaultPolicy?: 'allow' | 'deny'; passthrough?: { cidrs: string[]; ports: number[] } };
+  transparent?: {
+    allow?: string[];
+    defaultPolicy?: 'allow' | 'deny';
+    passthrough?: { cidrs: string[]; ports: number[] };
+    expect?: Record<string, string>;
+  };
 }
 
 export interface Pod { role: string; sidecar: LineProcess; spiffeId: string }
@@ -78,6 +83,7 @@ export async function startPod(mesh: Mesh, issuer: Issuer, role: string, o: PodO
       ...(t.allow ? ['--transparent-allow', t.allow.join(',')] : []),
       ...(t.defaultPolicy ? ['--transparent-default-policy', t.defaultPolicy] : []),
       ...(t.passthrough ? ['--transparent-passthrough', JSON.stringify(t.passthrough)] : []),
+      ...(t.expect ? ['--transparent-expect', JSON.stringify(t.expect)] : []),
     ], { uid });
   } else {
     const leaf = makeLeaf(issuer.ca, spiffeId);
