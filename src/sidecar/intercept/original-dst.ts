@@ -24,6 +24,13 @@ export interface OriginalDst {
   family: 4 | 6;
 }
 
+/** A failed SO_ORIGINAL_DST read, with the errno of each attempt (SOL_IP, SOL_IPV6, in the order tried). */
+export class OriginalDstError extends ProxyError {
+  constructor(message: string, readonly errnos: number[]) {
+    super('original_dst_unavailable', message);
+  }
+}
+
 type GetSockOpt = (fd: number, level: number, name: number, val: Buffer, len: number[]) => number;
 interface Libc { getsockopt: GetSockOpt; errno: () => number }
 let libc: Libc | undefined;
@@ -97,7 +104,7 @@ export function decodeSockaddr(buf: Buffer): OriginalDst | undefined {
  */
 export function originalDst(socket: Socket): OriginalDst {
   const fd = socketFd(socket);
-  if (fd < 0) throw new ProxyError('original_dst_unavailable', 'socket has no file descriptor (already closed?)');
+  if (fd < 0) throw new OriginalDstError('socket has no file descriptor (already closed?)', []);
   const c = loadLibc();
   // An IPv4 listener gets SOL_IP; an IPv6 one gets SOL_IPV6; try the likely level first.
   const v6First = socket.localAddress !== undefined && !isIPv4(socket.localAddress) && !socket.localAddress.startsWith('::ffff:');
@@ -108,7 +115,7 @@ export function originalDst(socket: Socket): OriginalDst {
     if (typeof r === 'number') errnos.push(r);
     else return r;
   }
-  throw new ProxyError('original_dst_unavailable', `getsockopt(SO_ORIGINAL_DST) failed on fd ${fd} (errno ${errnos.join(', ')})`);
+  throw new OriginalDstError(`getsockopt(SO_ORIGINAL_DST) failed on fd ${fd} (errno ${errnos.join(', ')})`, errnos);
 }
 
 function tryV4(c: Libc, fd: number): OriginalDst | number {
@@ -136,6 +143,7 @@ const ENOENT = 2;
 export async function checkOriginalDst(): Promise<OriginalDst> {
   loadLibc();
   return new Promise<OriginalDst>((resolve, reject) => {
+    let probe: Socket | undefined;
     const server = createServer((s) => {
       let result: OriginalDst | undefined;
       let error: unknown;
@@ -145,18 +153,19 @@ export async function checkOriginalDst(): Promise<OriginalDst> {
         error = e;
       }
       s.destroy();
+      probe?.destroy();
       server.close();
       if (result) return resolve(result);
-      const errnos = (error as Error).message;
-      const hint = errnos.includes(`errno ${ENOENT}`)
+      const noConntrack = error instanceof OriginalDstError && error.errnos.includes(ENOENT);
+      const hint = noConntrack
         ? 'the kernel tracks no NAT state for this network namespace: run `ztmesh iptables` in it (as root, in an init container) before the sidecar'
         : 'is this Linux with the nf_conntrack / nf_nat modules?';
-      reject(new ProxyError('original_dst_unavailable', `transparent mode cannot read SO_ORIGINAL_DST: ${errnos}; ${hint}`, { cause: error }));
+      reject(new ProxyError('original_dst_unavailable', `transparent mode cannot read SO_ORIGINAL_DST: ${(error as Error).message}; ${hint}`, { cause: error }));
     });
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const port = (server.address() as { port: number }).port;
-      connect(port, '127.0.0.1').on('error', () => {});
+      probe = connect(port, '127.0.0.1').on('error', () => {});
     });
   });
 }
