@@ -50,12 +50,22 @@ function waitForLine(child, re, what) {
   });
 }
 
+/** CPU seconds (user+sys) a process has used so far, from /proc (Linux); undefined elsewhere. */
+function cpuSeconds(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return undefined;
+  }
+}
+
 function percentile(sorted, p) {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : NaN;
 }
 
 /** Runs `concurrency` closed loops of `once()` for SECONDS after a warm-up; returns rate and latency percentiles. */
-async function load(concurrency, once) {
+async function load(concurrency, once, pid) {
   let measuring = false;
   let stop = false;
   const lat = [];
@@ -70,15 +80,18 @@ async function load(concurrency, once) {
   const loops = Array.from({ length: concurrency }, loop);
   await new Promise((r) => setTimeout(r, WARMUP_MS));
   measuring = true;
+  const cpu0 = cpuSeconds(pid);
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   measuring = false;
   const elapsed = (performance.now() - t0) / 1000;
+  const cpu1 = cpuSeconds(pid);
   const done = lat.length;
   stop = true;
   await Promise.all(loops);
   lat.sort((a, b) => a - b);
-  return { rate: done / elapsed, p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), errors };
+  const cpuMsPerSig = cpu0 !== undefined && cpu1 !== undefined && done > 0 ? ((cpu1 - cpu0) * 1000) / done : NaN;
+  return { rate: done / elapsed, p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), errors, cpuMsPerSig };
 }
 
 ensureCfssl();
@@ -189,18 +202,19 @@ const rows = [];
 console.log(`ca-sign: ${SECONDS}s per run after ${WARMUP_MS}ms warm-up; ztmesh signer ${signer}; ${process.env.BENCH_NOTE ?? ''}`);
 for (const c of LEVELS) {
   const z = ztmeshClients(c);
-  const zr = await load(c, z.once);
+  const zr = await load(c, z.once, ca.pid);
   z.close();
   const f = cfsslClients(c);
-  const fr = await load(c, f.once);
+  const fr = await load(c, f.once, cf.pid);
   f.close();
   rows.push({ clients: c, ztmesh: zr, cfssl: fr, ratio: zr.rate / fr.rate });
-  console.log(`  ${String(c).padStart(2)} clients: ztmesh ${zr.rate.toFixed(0)}/s (p50 ${zr.p50.toFixed(2)} ms, p99 ${zr.p99.toFixed(2)} ms) | cfssl ${fr.rate.toFixed(0)}/s (p50 ${fr.p50.toFixed(2)} ms, p99 ${fr.p99.toFixed(2)} ms) | ratio ${(zr.rate / fr.rate).toFixed(2)}x`);
+  console.log(`  ${String(c).padStart(2)} clients: ztmesh ${zr.rate.toFixed(0)}/s (p50 ${zr.p50.toFixed(2)} ms, p99 ${zr.p99.toFixed(2)} ms) | cfssl ${fr.rate.toFixed(0)}/s (p50 ${fr.p50.toFixed(2)} ms, p99 ${fr.p99.toFixed(2)} ms) | ratio ${(zr.rate / fr.rate).toFixed(2)}x | server CPU per signature: ztmesh ${zr.cpuMsPerSig.toFixed(3)} ms, cfssl ${fr.cpuMsPerSig.toFixed(3)} ms`);
 }
-console.log('\n| clients | ztmesh sig/s | ztmesh p50 / p99 (ms) | cfssl sig/s | cfssl p50 / p99 (ms) | ztmesh ÷ cfssl |');
-console.log('| ---: | ---: | ---: | ---: | ---: | ---: |');
+console.log(`\nload average at end: ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')} (${(await import('node:os')).availableParallelism()} cores)`);
+console.log('\n| clients | ztmesh sig/s | ztmesh p50 / p99 (ms) | cfssl sig/s | cfssl p50 / p99 (ms) | ztmesh ÷ cfssl | server CPU ms/sig ztmesh / cfssl |');
+console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const r of rows) {
-  console.log(`| ${r.clients} | ${r.ztmesh.rate.toFixed(0)} | ${r.ztmesh.p50.toFixed(2)} / ${r.ztmesh.p99.toFixed(2)} | ${r.cfssl.rate.toFixed(0)} | ${r.cfssl.p50.toFixed(2)} / ${r.cfssl.p99.toFixed(2)} | ${r.ratio.toFixed(2)}× |`);
+  console.log(`| ${r.clients} | ${r.ztmesh.rate.toFixed(0)} | ${r.ztmesh.p50.toFixed(2)} / ${r.ztmesh.p99.toFixed(2)} | ${r.cfssl.rate.toFixed(0)} | ${r.cfssl.p50.toFixed(2)} / ${r.cfssl.p99.toFixed(2)} | ${r.ratio.toFixed(2)}× | ${r.ztmesh.cpuMsPerSig.toFixed(3)} / ${r.cfssl.cpuMsPerSig.toFixed(3)} |`);
 }
 for (const c of children) c.kill('SIGTERM');
 await Promise.race([Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r() : c.on('exit', r))))), new Promise((r) => setTimeout(r, 10_000))]);
