@@ -4,7 +4,7 @@
 // and prints MB/s next to a direct client → sink connection, plus new connections/s with and without
 // TLS session resumption. The full side-by-side harness against stunnel/HAProxy/nginx is `npm run bench`.
 //
-//   npm run build && node bench/datapath.mjs [--size 1GiB] [--rounds 3] [--conns 500]
+//   npm run build && node bench/datapath.mjs [--size 1GiB] [--rounds 3] [--conns 300] [--idle 1000]
 import { fork } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -59,7 +59,8 @@ async function runSidecar(role, material, target) {
       shared.dialer.clearSessions();
       process.send({ cleared: true });
     }
-    if (m === 'usage') process.send({ usage: process.cpuUsage(), rss: process.memoryUsage().rss });
+    if (m === 'usage') global.gc?.();
+    if (m === 'usage') process.send({ usage: process.cpuUsage(), ...process.memoryUsage(), active: l.handler.activeCount() });
   });
 }
 
@@ -120,7 +121,7 @@ async function connRate(port, count) {
 
 function spawnSidecar(role, material, target) {
   // BENCH_CPU_PROF=dir writes a V8 CPU profile of each sidecar process there.
-  const execArgv = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const execArgv = ['--expose-gc', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [])];
   const child = fork(fileURLToPath(import.meta.url), ['--child', role], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
   child.send({ material, target });
   return new Promise((resolve, reject) => {
@@ -180,6 +181,26 @@ async function main() {
   }
   const full = fullCount / (Number(process.hrtime.bigint() - fullStart) / 1e9);
   console.log(`conn1  direct: ${directConn.toFixed(0)}/s   mesh resumed: ${resumed.toFixed(0)}/s   mesh full handshake: ${full.toFixed(0)}/s (incl. one IPC round trip each)`);
+
+  // Idle connections held through both sidecars: RSS per connection on each side.
+  const idleCount = Number(arg('idle', '1000'));
+  if (idleCount > 0) {
+    const base = await Promise.all([inbound, outbound].map((s) => ask(s.child, 'usage', 'usage')));
+    const held = [];
+    for (let i = 0; i < idleCount; i++) {
+      held.push(await new Promise((resolve, reject) => {
+        const s = net.connect({ host: '127.0.0.1', port: outbound.port, allowHalfOpen: true }, () => resolve(s));
+        s.on('error', reject);
+      }));
+    }
+    // Wait until every connection went through both sidecars to the sink.
+    for (let tries = 0; tries < 200 && (await ask(inbound.child, 'usage', 'usage')).active < idleCount; tries++) await new Promise((r) => setTimeout(r, 50));
+    const loaded = await Promise.all([inbound, outbound].map((s) => ask(s.child, 'usage', 'usage')));
+    const per = (k) => loaded.map((l, i) => ((l[k] - base[i][k]) / idleCount / 1024).toFixed(1));
+    const [rss, heap, ext] = [per('rss'), per('heapUsed'), per('external')];
+    console.log(`idle   ${idleCount} connections held, per connection: RSS inbound ${rss[0]} KiB, outbound ${rss[1]} KiB (JS heap ${heap[0]}/${heap[1]} KiB, external ${ext[0]}/${ext[1]} KiB)`);
+    for (const s of held) s.destroy();
+  }
 
   for (const s of [inbound, outbound]) s.child.kill('SIGINT');
   sink.server.close();
