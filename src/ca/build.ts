@@ -24,6 +24,9 @@ import { createCaMetrics } from './metrics.js';
 import { createCaService } from './service.js';
 import { TlsFrontDoor } from './tls-front-door.js';
 
+/** Largest request accepted: a CSR with an RSA-4096 key and a few SANs is under 2 KB. */
+export const MAX_REQUEST_BYTES = 64 * 1024;
+
 export interface CaDeps {
   log: Logger;
   clock?: Clock;
@@ -82,7 +85,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
     audit: deps.log.child({ component: 'audit' }),
   });
   const { packageDefinition, proto } = loadCaProto();
-  const server = new grpc.Server();
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_REQUEST_BYTES });
   server.addService(proto.ztmesh.ca.v1.CertificateAuthority.service, service.handlers);
   const health = new HealthImplementation({ '': 'SERVING', [CA_SERVICE_NAME]: 'SERVING' });
   health.addToServer(server);

@@ -51,7 +51,9 @@ export class TlsFrontDoor {
     this.server.on('secureConnection', (socket) => this.established(socket));
     this.server.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
       const peer = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
-      this.opts.log.warn({ peer, code: handshakeFailureCode(err), reason: err.message }, 'connection refused');
+      const code = handshakeFailureCode(err);
+      // A peer that hangs up before TLS (a TCP health probe, a port scan) was not refused: keep it out of warn logs.
+      this.opts.log[code === 'connection_reset' ? 'debug' : 'warn']({ peer, code, reason: err.message }, 'connection refused');
     });
   }
 
