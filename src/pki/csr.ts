@@ -55,6 +55,27 @@ function readSans(extValue: Buffer, uris: string[], dnsNames: string[]): void {
   }
 }
 
+/** DER prefixes of an uncompressed P-256 / P-384 SubjectPublicKeyInfo, up to the 0x04 point marker. */
+const EC_SPKI_PREFIX: readonly (readonly [crv: string, prefix: Buffer, coordinateBytes: number])[] = [
+  ['P-256', Buffer.from('3059301306072a8648ce3d020106082a8648ce3d03010703420004', 'hex'), 32],
+  ['P-384', Buffer.from('3076301006072a8648ce3d020106052b8104002203620004', 'hex'), 48],
+];
+
+/**
+ * A public KeyObject from SPKI DER. OpenSSL 3 decodes DER keys slowly (~0.17 ms, the largest single cost of a
+ * signature at the CA); the same P-256/P-384 point imported from its JWK coordinates takes ~0.1 ms.
+ */
+function importSpki(spki: Buffer): KeyObject {
+  for (const [crv, prefix, n] of EC_SPKI_PREFIX) {
+    if (spki.length === prefix.length + 2 * n && spki.subarray(0, prefix.length).equals(prefix)) {
+      const point = spki.subarray(prefix.length);
+      const jwk = { kty: 'EC', crv, x: point.subarray(0, n).toString('base64url'), y: point.subarray(n).toString('base64url') };
+      return createPublicKey({ key: jwk, format: 'jwk' });
+    }
+  }
+  return createPublicKey({ key: spki, format: 'der', type: 'spki' });
+}
+
 /** Parses a DER CSR and verifies its self-signature. Throws PkiError: `malformed_csr`, `bad_csr_signature`, `weak_key`. */
 export function parseAndVerifyCsr(csr: Buffer): ParsedCsr {
   let info: der.Node, algOid: string, sigBits: der.Node;
@@ -89,7 +110,7 @@ export function parseAndVerifyCsr(csr: Buffer): ParsedCsr {
   }
   let publicKey: KeyObject;
   try {
-    publicKey = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+    publicKey = importSpki(spki);
   } catch (e) {
     throw new PkiError('malformed_csr', 'CSR public key cannot be read', { cause: e });
   }

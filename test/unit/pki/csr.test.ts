@@ -37,6 +37,18 @@ describe('CSR', () => {
     expect(() => parseAndVerifyCsr(csr)).toThrow(expect.objectContaining({ code: 'bad_csr_signature' }));
   });
 
+  it('imports EC keys to exactly the SPKI the CSR carried, and refuses a point off the curve as malformed_csr', () => {
+    for (const alg of ['ec-p256', 'ec-p384'] as const) {
+      const csr = buildCsr(generateKeySync(alg));
+      const parsed = parseAndVerifyCsr(csr);
+      expect(parsed.publicKey.export({ format: 'der', type: 'spki' }).equals(parsed.spki)).toBe(true);
+      const bad = Buffer.from(csr);
+      const at = bad.indexOf(parsed.spki) + parsed.spki.length - 1;
+      bad[at] ^= 0x01; // y no longer matches x
+      expect(() => parseAndVerifyCsr(bad)).toThrow(expect.objectContaining({ code: 'malformed_csr' }));
+    }
+  });
+
   it('refuses RSA-1024 and P-521 keys as weak_key', () => {
     const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey;
     expect(() => parseAndVerifyCsr(buildCsr(createPrivateKey(rsa.export({ format: 'pem', type: 'pkcs8' }))))).toThrow(expect.objectContaining({ code: 'weak_key' }));
