@@ -11,6 +11,9 @@
 //   await ca.stop();                           // SIGTERM, resolves with the exit code, removes nothing
 // One CA per test file (beforeAll/afterAll) keeps the suite fast; every refusal test should then check
 // that the same CA still signs for someone else (expectStillServing).
+// Defaults: trust domain example.org, one signing worker (pass args: ['--sign-workers', '2'] to override), rate
+// limit as in production (5/s, burst 20 per identity: pass ['--rate-limit', '0'] for load). Clients dial 127.0.0.1
+// and verify the CA's serving certificate under the name CA_TLS_NAME ("localhost") against bundle.pem.
 import { mkdtempSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
