@@ -7,7 +7,8 @@
 // clients only: cfssl gets an HTTP/1.1 keep-alive pool with one socket per client, ztmesh one HTTP/2 TLS session per 8 clients. ztmesh authenticates each call
 // by renewal (its SVID as TLS client certificate) and runs with --rate-limit 0; cfssl's HTTP API has no authentication.
 // Env: BENCH_SECONDS (default 5), BENCH_CONCURRENCY (default "1,16,64"), BENCH_SIGN_WORKERS (ztmesh --sign-workers),
-// BENCH_CA_NODE_ARGS (extra node flags for the CA, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+// BENCH_CA_NODE_ARGS (extra node flags for the CA, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"), BENCH_CA_PROCESSES
+// (N CA processes on one --dir, like replicas; sessions are spread over them).
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -65,7 +66,8 @@ function percentile(sorted, p) {
 }
 
 /** Runs `concurrency` closed loops of `once()` for SECONDS after a warm-up; returns rate and latency percentiles. */
-async function load(concurrency, once, pid) {
+async function load(concurrency, once, pids) {
+  const cpuAll = () => [pids].flat().reduce((sum, pid) => (sum === undefined ? undefined : ((c) => (c === undefined ? undefined : sum + c))(cpuSeconds(pid))), 0);
   let measuring = false;
   let stop = false;
   const lat = [];
@@ -80,12 +82,12 @@ async function load(concurrency, once, pid) {
   const loops = Array.from({ length: concurrency }, loop);
   await new Promise((r) => setTimeout(r, WARMUP_MS));
   measuring = true;
-  const cpu0 = cpuSeconds(pid);
+  const cpu0 = cpuAll();
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   measuring = false;
   const elapsed = (performance.now() - t0) / 1000;
-  const cpu1 = cpuSeconds(pid);
+  const cpu1 = cpuAll();
   const done = lat.length;
   stop = true;
   await Promise.all(loops);
@@ -110,13 +112,20 @@ const csrPem = pki.toPem(csrDer, 'CERTIFICATE REQUEST');
 const caArgs = [...(process.env.BENCH_CA_NODE_ARGS ? process.env.BENCH_CA_NODE_ARGS.split(' ') : []), BIN, 'ca', 'serve', '--dir', dir, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--rate-limit', '0', '--max-ttl', '24h'];
 if (process.env.BENCH_SIGN_WORKERS) caArgs.push('--sign-workers', process.env.BENCH_SIGN_WORKERS);
 // Info level on purpose: the audit line per issuance is part of the cost of signing.
-const ca = spawn(process.execPath, caArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
-children.push(ca);
+// BENCH_CA_PROCESSES=N starts N CA processes on the same --dir (like N replicas) and spreads sessions over them.
+const caProcs = [];
+for (let i = 0; i < Number(process.env.BENCH_CA_PROCESSES ?? 1); i++) {
+  const p = spawn(process.execPath, caArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(p);
+  caProcs.push(p);
+}
+const ca = caProcs[0];
 const ready = spawn(process.execPath, [BIN, 'ca', 'token', 'create', '--dir', dir, '--spiffe-id', ID], { stdio: ['ignore', 'pipe', 'pipe'] });
 const token = (await new Promise((r) => { let o = ''; ready.stdout.on('data', (d) => (o += d)); ready.on('exit', () => r(o.trim())); }));
-const caLine = await waitForLine(ca, /"msg":"ztmesh ca serving"/, 'ztmesh ca serve').catch(() => undefined);
-if (!caLine) throw new Error('ztmesh ca serve did not report its address');
-const { grpc: caAddress, signer } = JSON.parse(caLine);
+const caInfos = await Promise.all(caProcs.map((p) => waitForLine(p, /"msg":"ztmesh ca serving"/, 'ztmesh ca serve').then((l) => JSON.parse(l))));
+const caAddresses = caInfos.map((i) => i.grpc);
+const caAddress = caAddresses[0];
+const signer = `${caInfos[0].signer}${caProcs.length > 1 ? ` x ${caProcs.length} processes` : ''}`;
 const bundlePem = readFileSync(join(dir, 'bundle.pem'));
 const { proto } = loadCaProto();
 const opts = { 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost', 'grpc.use_local_subchannel_pool': 1 };
@@ -142,8 +151,8 @@ const grpcFrame = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), message]);
 grpcFrame.writeUInt32BE(message.length, 1);
 
 function ztmeshClients(concurrency) {
-  const sessions = Array.from({ length: Math.max(1, Math.ceil(concurrency / 8)) }, () =>
-    http2.connect(`https://${caAddress}`, { ca: bundlePem, cert: clientCert, key: clientKey, servername: 'localhost' }));
+  const sessions = Array.from({ length: Math.max(caAddresses.length, Math.ceil(concurrency / 8)) }, (_, i) =>
+    http2.connect(`https://${caAddresses[i % caAddresses.length]}`, { ca: bundlePem, cert: clientCert, key: clientKey, servername: 'localhost' }));
   for (const s of sessions) s.on('error', () => undefined);
   let i = 0;
   const once = () => new Promise((res, rej) => {
@@ -202,7 +211,7 @@ const rows = [];
 console.log(`ca-sign: ${SECONDS}s per run after ${WARMUP_MS}ms warm-up; ztmesh signer ${signer}; ${process.env.BENCH_NOTE ?? ''}`);
 for (const c of LEVELS) {
   const z = ztmeshClients(c);
-  const zr = await load(c, z.once, ca.pid);
+  const zr = await load(c, z.once, caProcs.map((p) => p.pid));
   z.close();
   const f = cfsslClients(c);
   const fr = await load(c, f.once, cf.pid);
