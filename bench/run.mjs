@@ -5,20 +5,20 @@
 // --contenders a,b  --workloads x,y  --no-profile  --no-docs  --out DIR  --ztmesh-root DIR.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
-import { tmpdir } from 'node:os';
+import { tmpdir, loadavg, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import {
-  ensurePackages, raiseLimits, nofileLimit, machineInfo, versions, loadSnapshot, killAllStarted,
+  ensurePackages, raiseLimits, nofileLimit, machineInfo, versions, loadSnapshot, killAllStarted, freePort,
 } from './lib/sys.mjs';
 import { makeBenchCerts } from './lib/certs.mjs';
-import { startHttpApp, startIperfServer, startEchoSink } from './lib/apps.mjs';
+import { startHttpApp, startEchoSink } from './lib/apps.mjs';
 import { sanityCheck } from './lib/sanity.mjs';
 import { WORKLOADS, plan as makePlan } from './lib/workloads.mjs';
 import { direct } from './lib/contenders/direct.mjs';
 import { stunnel } from './lib/contenders/stunnel.mjs';
 import { haproxy } from './lib/contenders/haproxy.mjs';
 import { nginx } from './lib/contenders/nginx.mjs';
-import { ztmesh, ztmeshAvailable } from './lib/contenders/ztmesh.mjs';
+import { ztmesh, makeZtmesh, ztmeshAvailable } from './lib/contenders/ztmesh.mjs';
 import { profileZtmesh } from './lib/profile.mjs';
 import { renderReport, renderDocsSummary } from './lib/report.mjs';
 
@@ -26,7 +26,7 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
 
 function parseArgs(argv) {
-  const o = { ztmeshRoot: undefined, quick: false, rounds: undefined, idleRounds: undefined, contenders: undefined, workloads: undefined, profile: true, out: join(HERE, 'results'), docs: true };
+  const o = { nice: 0, profileWorkloads: ['rr32', 'conn16', 'bulk'], variants: [], ztmeshRoot: undefined, quick: false, rounds: undefined, idleRounds: undefined, contenders: undefined, workloads: undefined, profile: true, out: join(HERE, 'results'), docs: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => argv[++i];
@@ -36,11 +36,17 @@ function parseArgs(argv) {
     else if (a === '--contenders') o.contenders = next().split(',');
     else if (a === '--workloads') o.workloads = next().split(',');
     else if (a === '--no-profile') o.profile = false;
+    else if (a === '--nice') o.nice = Number(next());
+    else if (a === '--profile-workloads') o.profileWorkloads = next().split(',');
     else if (a === '--no-docs') o.docs = false;
     else if (a === '--out') o.out = next();
     else if (a === '--ztmesh-root') o.ztmeshRoot = next();
+    else if (a === '--variant') {
+      const [dir, name, flags] = next().split(':');
+      o.variants.push({ dir: dir || undefined, name: name || `ztmesh-v${o.variants.length + 1}`, flags: flags ? flags.split(' ') : [] });
+    }
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: node bench/run.mjs [--quick] [--rounds N] [--idle-rounds N] [--contenders direct,ztmesh,stunnel,haproxy,nginx] [--workloads bulk,rr1,rr32,conn1,conn16,idle] [--no-profile] [--no-docs] [--out DIR] [--ztmesh-root DIR (a checkout/copy with bin/ and dist/, to measure a variant)]\n');
+      process.stdout.write('usage: node bench/run.mjs [--quick] [--rounds N] [--idle-rounds N] [--contenders direct,ztmesh,stunnel,haproxy,nginx] [--workloads bulk,rr1,rr32,conn1,conn16,idle] [--nice N] [--no-profile] [--profile-workloads rr32,conn16,bulk] [--no-docs] [--out DIR] [--ztmesh-root DIR] [--variant [DIR]:NAME[:NODE_FLAGS] ...]\n  --ztmesh-root: run ztmesh from another copy (bin/ + dist/); --variant: add that copy as one more contender, side by side\n\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -67,6 +73,11 @@ async function main() {
   const idleRounds = opts.idleRounds ?? 1;
 
   const installed = ensurePackages(log);
+  if (opts.nice) {
+    // Every process the bench starts inherits this priority: all contenders alike, ahead of unrelated load.
+    setPriority(process.pid, opts.nice);
+    log(`running at nice ${opts.nice}`);
+  }
   const limits = raiseLimits(log);
   const nofile = nofileLimit();
   // Each held connection is two sockets in A and in B; keep 5 % of the limit for everything else.
@@ -92,19 +103,19 @@ async function main() {
 
     const app = await startHttpApp(dir);
     cleanup.push(() => app.proc.stop());
-    const iperf = await startIperfServer();
-    cleanup.push(() => iperf.proc.stop());
     const sink = await startEchoSink();
     cleanup.push(() => sink.proc.stop());
-    const upstreams = { http: app.port, iperf: iperf.port, echo: sink.port };
+    const upstreams = { http: app.port, echo: sink.port };
 
-    let all = [direct, ztmesh, stunnel, haproxy, nginx];
+    const variants = opts.variants.map((v) => makeZtmesh(v.name, v.dir ?? ctx.ztmeshRoot, v.flags));
+    let all = [direct, ztmesh, ...variants, stunnel, haproxy, nginx];
     const zt = await ztmeshAvailable(ctx.ztmeshRoot);
     if (!zt.ok) {
       notes.push(`ztmesh was left out: ${zt.reason}`);
       all = all.filter((c) => c !== ztmesh);
     }
-    if (opts.contenders) all = all.filter((c) => opts.contenders.includes(c.name));
+    if (opts.contenders) all = all.filter((c) => opts.contenders.includes(c.name) || variants.includes(c));
+    for (const [i, v] of variants.entries()) notes.push(`Contender ${v.name} is ztmesh run from ${v.root}${opts.variants[i].flags.length ? ` with node ${opts.variants[i].flags.join(' ')}` : ''} (a variant measured side by side).`);
     const contenders = all;
     for (const c of contenders) {
       if (c.setup) {
@@ -136,12 +147,14 @@ async function main() {
       for (let round = 1; round <= nRounds; round++) {
         for (const c of contenders) {
           const tag = `${w.name}-${round}`;
-          const rec = { workload: w.name, round, contender: c.name };
+          const rec = { workload: w.name, round, contender: c.name, load1: Number(loadavg()[0].toFixed(2)) };
           const t0 = Date.now();
           let pair;
           try {
-            pair = await c.start(ctx, { upstreamPort: upstreams[w.app], tag });
-            Object.assign(rec, await w.run(ctx, pair), { ok: true });
+            // bulk: a fresh one-off iperf3 server per cell on a port nothing listens on yet (see workloads.mjs).
+            const upstreamPort = w.app === 'iperf' ? await freePort() : upstreams[w.app];
+            pair = await c.start(ctx, { upstreamPort, tag });
+            Object.assign(rec, await w.run(ctx, pair, upstreamPort), { ok: true });
           } catch (e) {
             Object.assign(rec, { ok: false, error: String(e.stack ?? e) });
           } finally {
@@ -158,7 +171,7 @@ async function main() {
     let profile;
     if (opts.profile && contenders.some((c) => c.name === 'ztmesh')) {
       try {
-        profile = await profileZtmesh(ctx, { httpPort: app.port, workloads: WORKLOADS.filter((w) => w.name === 'rr32' || w.name === 'conn16') });
+        profile = await profileZtmesh(ctx, { httpPort: app.port, workloads: WORKLOADS.filter((w) => opts.profileWorkloads.includes(w.name)) });
       } catch (e) {
         profile = { error: String(e.stack ?? e) };
         log(`profiling failed: ${e.message}`);
@@ -169,7 +182,7 @@ async function main() {
     const results = {
       meta: {
         date: stamp, startedAt: started.toISOString(), finishedAt: finished.toISOString(),
-        durationSeconds: (finished - started) / 1000, quick: opts.quick, rounds, idleRounds, argv: process.argv.slice(2),
+        durationSeconds: (finished - started) / 1000, quick: opts.quick, nice: opts.nice, rounds, idleRounds, argv: process.argv.slice(2),
         machine, versions: vers, nofile, limits, installed, loadBefore, loadAfter, plan, notes,
       },
       app: { settings: app.settings },

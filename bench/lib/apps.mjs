@@ -49,12 +49,11 @@ export async function startHttpApp(dir) {
 }
 
 /**
- * The iperf3 server for the bulk cells (one per run; it serves one test at a time). Not one-off (-1): the
- * proxies' start-up probe reaches it through A and B and would count as its only test.
+ * A one-off iperf3 server for one bulk cell, started only once the proxies are up: their start-up probe
+ * travels through A and B, and must find nothing listening rather than take the server's one test.
  */
-export async function startIperfServer() {
-  const port = await freePort();
-  const proc = startProcess('iperf3', ['-s', '--forceflush', '-p', String(port), '-B', '127.0.0.1']);
+export async function startIperfServer(port) {
+  const proc = startProcess('iperf3', ['-s', '-1', '--forceflush', '-p', String(port), '-B', '127.0.0.1']);
   const deadline = Date.now() + 10_000;
   while (!/Server listening/.test(proc.out.text)) {
     if (!proc.alive || Date.now() > deadline) throw new Error(`iperf3 server did not start: ${proc.out.text}`);

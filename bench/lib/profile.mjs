@@ -1,8 +1,9 @@
-// Profiling of the ztmesh sidecars: runs rr32 and conn16 once with `node --cpu-prof` on both sidecars and
+// Profiling of the ztmesh sidecars: runs rr32, conn16 (and bulk) once with `node --cpu-prof` on both sidecars and
 // summarises the .cpuprofile files by function (self time) and by area (TLS, net, streams, GC, ztmesh code, logging…).
 import { readdirSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ztmesh } from './contenders/ztmesh.mjs';
+import { freePort } from './sys.mjs';
 
 /** Where a profile node's self time belongs, from its URL and function name. First match wins. */
 const AREAS = [
@@ -81,10 +82,11 @@ export async function profileZtmesh(ctx, { httpPort, workloads }) {
     const dirB = join(ctx.dir, `prof-${w.name}-b`);
     mkdirSync(dirA, { recursive: true });
     mkdirSync(dirB, { recursive: true });
-    const pair = await ztmesh.start(ctx, { upstreamPort: httpPort, tag: `prof-${w.name}`, cpuProf: { a: dirA, b: dirB } });
+    const upstreamPort = w.app === 'iperf' ? await freePort() : httpPort;
+    const pair = await ztmesh.start(ctx, { upstreamPort, tag: `prof-${w.name}`, cpuProf: { a: dirA, b: dirB } });
     let res;
     try {
-      res = await w.run(ctx, pair);
+      res = await w.run(ctx, pair, upstreamPort);
     } finally {
       await pair.stop(15_000); // SIGTERM: the sidecars drain and exit, and node writes the profiles on exit
     }
@@ -98,7 +100,7 @@ export async function profileZtmesh(ctx, { httpPort, workloads }) {
     }
     if (a.length === 0 || b.length === 0) throw new Error(`no .cpuprofile written for ${w.name} (did the sidecar exit cleanly on SIGTERM?)`);
     out.runs.push({
-      workload: w.name, value: res.value, unit: w.unit, requests: res.requests, cpuA: res.cpuA, cpuB: res.cpuB,
+      workload: w.name, value: res.value, unit: w.unit, requests: res.requests ?? res.bytes, cpuA: res.cpuA, cpuB: res.cpuB,
       A: summarizeProfile(a[0], res.windowUs), B: summarizeProfile(b[0], res.windowUs),
     });
     ctx.log(`profiled ${w.name}: ${res.value.toFixed(0)} ${w.unit} (with the profiler on)`);
@@ -114,7 +116,7 @@ export function renderProfile(profile) {
   if (profile.error) return `_Profiling failed: ${profile.error.split('\n')[0]}_`;
   const out = [];
   for (const r of profile.runs) {
-    out.push(`#### Profile: ${r.workload} (${Math.round(r.value).toLocaleString('en-US')} ${r.unit} with the profiler attached; ${r.requests.toLocaleString('en-US')} ${r.workload.startsWith('conn') ? 'connections' : 'requests'})`);
+    out.push(`#### Profile: ${r.workload} (${Math.round(r.value).toLocaleString('en-US')} ${r.unit} with the profiler attached; ${r.workload === 'bulk' ? `${(r.requests / 1e9).toFixed(2)} GB` : `${r.requests.toLocaleString('en-US')} ${r.workload.startsWith('conn') ? 'connections' : 'requests'}`})`);
     out.push('');
     for (const side of ['A', 'B']) {
       const s = r[side];

@@ -9,8 +9,6 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 /** Hand-written analysis of the profiles, pasted into "Where ztmesh's time goes" when present. */
 const ANALYSIS_FILE = join(HERE, '..', 'analysis.md');
 
-const ORDER = ['direct', 'ztmesh', 'stunnel', 'haproxy', 'nginx'];
-
 /** Issue 7's targets for ztmesh, as ratios against stunnel measured in the same run. */
 export const TARGETS = [
   { id: 'bulk', label: 'bulk throughput', need: '≥ 1.0× stunnel', check: (t) => t.ratio('bulk') >= 1.0, show: (t) => t.x(t.ratio('bulk')) },
@@ -42,7 +40,7 @@ export function tables(results) {
   const med = (contender, workload, field = 'value') => sum(contender, workload, field)?.median;
   const t = {
     of, sum, med,
-    contenders: ORDER.filter((n) => results.contenders.some((c) => c.name === n)),
+    contenders: results.contenders.map((c) => c.name),
     workloads: results.workloads.map((w) => w.name),
     ratio: (workload, field = 'value', base = 'stunnel') => ratio(med('ztmesh', workload, field), med(base, workload, field)),
     peakRss: (contender, workload) => summarize(of(contender, workload), (c) => Math.max(c.hwmA ?? 0, c.hwmB ?? 0))?.median,
@@ -98,9 +96,10 @@ function summaryTable(t) {
     const rss = c === 'direct' ? '—' : t.mb(t.peakRss(c, 'rr32'));
     lines.push(`| ${c} | ${fmtNum(t.med(c, 'bulk'))} | ${fmtNum(t.med(c, 'rr1'))} | ${fmtNum(t.med(c, 'rr1', 'p99us'), 0)} | ${fmtNum(t.med(c, 'rr32'))} | ${fmtNum(t.med(c, 'conn1'))} | ${fmtNum(t.med(c, 'conn16'))} | ${idle} | ${rss} |`);
   }
-  if (t.contenders.includes('ztmesh') && t.contenders.includes('stunnel')) {
-    const r = (w, f) => t.x(t.ratio(w, f));
-    lines.push(`| **ztmesh ÷ stunnel** | ${r('bulk')} | ${r('rr1')} | ${r('rr1', 'p99us')} | ${r('rr32')} | ${r('conn1')} | ${r('conn16')} | ${r('idle')} | ${t.x(ratio(t.peakRss('ztmesh', 'rr32'), t.peakRss('stunnel', 'rr32')))} |`);
+  for (const z of t.contenders.filter((c) => c.startsWith('ztmesh'))) {
+    if (!t.contenders.includes('stunnel')) break;
+    const r = (w, f = 'value') => t.x(ratio(t.med(z, w, f), t.med('stunnel', w, f)));
+    lines.push(`| **${z} ÷ stunnel** | ${r('bulk')} | ${r('rr1')} | ${r('rr1', 'p99us')} | ${r('rr32')} | ${r('conn1')} | ${r('conn16')} | ${r('idle')} | ${t.x(ratio(t.peakRss(z, 'rr32'), t.peakRss('stunnel', 'rr32')))} |`);
   }
   return lines.join('\n');
 }
@@ -175,6 +174,7 @@ export function renderReport(results) {
   out.push('');
   out.push(`- Load average (1/5/15 min) before the measurements: ${m.loadBefore.loadavg.join(' / ')}; after: ${m.loadAfter.loadavg.join(' / ')}.`);
   out.push(`- Busiest processes at the start: ${m.loadBefore.top.join('; ')}. At the end: ${m.loadAfter.top.join('; ')}.`);
+  if (m.nice) out.push(`- The bench and every process it started (proxies, app, load generators) ran at nice ${m.nice}, ahead of the unrelated load, all contenders alike.`);
   out.push('- The machine was shared with other work while this ran (see the load average): absolute numbers are noisy; the interleaved rounds and the min–max spreads show how much. Compare contenders by the ratios.');
   out.push('');
   out.push('## Is the load generator the bottleneck?');
@@ -236,6 +236,18 @@ export function renderReport(results) {
     out.push(c.settings);
     out.push('');
   }
+  out.push('## Every cell');
+  out.push('');
+  out.push('In the order they ran (1-minute load average when the cell started).');
+  out.push('');
+  out.push('| workload | round | contender | result | CPU A / B s | load | cell s |');
+  out.push('|---|---|---|---|---|---|---|');
+  for (const c of results.cells) {
+    const unit = results.workloads.find((w) => w.name === c.workload).unit;
+    const res = !c.ok ? `error: ${c.error.split('\n')[0].slice(0, 100)}` : `${fmtNum(c.value, c.workload === 'idle' ? 1 : undefined)} ${unit}${c.p99us !== undefined ? ` (p99 ${c.p99us} µs)` : ''}${c.errors ? `, ${c.errors} errors` : ''}`;
+    out.push(`| ${c.workload} | ${c.round} | ${c.contender} | ${res} | ${c.ok ? `${(c.cpuA ?? 0).toFixed(2)} / ${(c.cpuB ?? 0).toFixed(2)}` : '—'} | ${c.load1 ?? ''} | ${c.cellSeconds.toFixed(1)} |`);
+  }
+  out.push('');
   out.push('## Raw data');
   out.push('');
   out.push(`Every cell, with its round, CPU, RSS and errors: \`${m.date}.json\` next to this file.`);

@@ -5,6 +5,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import readline from 'node:readline';
 import { run, sleep, sumCpu, sumStatus } from './sys.mjs';
+import { startIperfServer } from './apps.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** CLOCK_MONOTONIC in µs: the clock V8 stamps .cpuprofile samples with, so profiles can be cut to the measured window. */
@@ -15,7 +16,7 @@ const WRK_SCRIPT = join(HERE, '..', 'wrk-report.lua');
 export function plan(quick) {
   return quick
     ? { bulkBytes: '256M', rrSeconds: 1, connSeconds: 1, warmupSeconds: 1, idleSteps: [200, 1000] }
-    : { bulkBytes: '1G', rrSeconds: 4, connSeconds: 4, warmupSeconds: 1, idleSteps: [1000, 10000] };
+    : { bulkBytes: '1G', rrSeconds: 3, connSeconds: 3, warmupSeconds: 1, idleSteps: [1000, 10000] };
 }
 
 function accounting(pair) {
@@ -75,9 +76,17 @@ function wrkWorkload(name, { connections, close, what }) {
 
 const bulk = {
   name: 'bulk', app: 'iperf', unit: 'MB/s', what: 'one iperf3 TCP stream, client → A → B → iperf3 server',
-  async run(ctx, pair) {
+  async run(ctx, pair, upstreamPort) {
+    await sleep(300); // let the start-up probe's connection through A and B fail against the closed port
+    const server = await startIperfServer(upstreamPort);
     const before = accounting(pair);
-    const r = await run('iperf3', ['-c', '127.0.0.1', '-p', String(pair.entryPort), '-n', ctx.plan.bulkBytes, '-J'], { timeoutMs: 120_000 });
+    const t0 = hrUs();
+    let r;
+    try {
+      r = await run('iperf3', ['-c', '127.0.0.1', '-p', String(pair.entryPort), '-n', ctx.plan.bulkBytes, '-J'], { timeoutMs: 120_000 });
+    } finally {
+      await server.proc.stop(1000);
+    }
     const acct = finish(pair, before);
     let j;
     try { j = JSON.parse(r.stdout); } catch { throw new Error(`iperf3 output is not JSON (code ${r.code}): ${r.stdout}\n${r.stderr}`); }
@@ -86,7 +95,7 @@ const bulk = {
     const gb = recv.bytes / 1e9;
     return {
       value: recv.bytes / recv.seconds / 1e6, bytes: recv.bytes, seconds: recv.seconds, errors: 0,
-      ...acct, cpuPerUnitA: acct.cpuA / gb, cpuPerUnitB: acct.cpuB / gb,
+      ...acct, cpuPerUnitA: acct.cpuA / gb, cpuPerUnitB: acct.cpuB / gb, windowUs: [t0, hrUs()],
     };
   },
 };

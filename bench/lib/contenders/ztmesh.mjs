@@ -12,8 +12,6 @@ import { generateKeySync, issueSvid, loadIssuer, loadPrivateKey, spkiOf, toPem, 
 const MAX_CONNECTIONS = 20000;
 const SANITY_CLIENT_ID = `spiffe://${BENCH_TRUST_DOMAIN}/ns/bench/sa/sanity-client`;
 
-const state = { caDir: undefined, caAddress: undefined, ca: undefined };
-
 function bin(ctx) { return join(ctx.ztmeshRoot ?? ctx.root, 'bin', 'ztmesh.js'); }
 
 async function cli(ctx, args) {
@@ -47,7 +45,7 @@ function caAddressFrom(text) {
   return undefined;
 }
 
-async function mintToken(ctx, spiffeId) {
+async function mintToken(ctx, state, spiffeId) {
   const out = (await cli(ctx, ['ca', 'token', 'create', '--dir', state.caDir, '--spiffe-id', spiffeId])).trim();
   // Either the bare token or a JSON object carrying it.
   if (out.startsWith('{')) { const j = JSON.parse(out); return j.token ?? j.value; }
@@ -56,12 +54,10 @@ async function mintToken(ctx, spiffeId) {
 
 /** Join tokens are single-use and each `token create` is a CLI start-up: mint them in parallel batches, between cells. */
 const TOKEN_BATCH = 6;
-const pools = new Map();
-
-async function token(ctx, spiffeId) {
-  const pool = pools.get(spiffeId) ?? [];
-  pools.set(spiffeId, pool);
-  if (pool.length === 0) pool.push(...await Promise.all(Array.from({ length: TOKEN_BATCH }, () => mintToken(ctx, spiffeId))));
+async function token(ctx, state, spiffeId) {
+  const pool = state.pools.get(spiffeId) ?? [];
+  state.pools.set(spiffeId, pool);
+  if (pool.length === 0) pool.push(...await Promise.all(Array.from({ length: TOKEN_BATCH }, () => mintToken(ctx, state, spiffeId))));
   return pool.shift();
 }
 
@@ -73,7 +69,7 @@ function getStatus(port, path) {
   });
 }
 
-function sidecarYaml({ tokenFile, admin, health, inbound, outbound }) {
+function sidecarYaml(state, { tokenFile, admin, health, inbound, outbound }) {
   const lines = [
     `trustDomain: ${BENCH_TRUST_DOMAIN}`,
     'ca:',
@@ -94,22 +90,31 @@ function sidecarYaml({ tokenFile, admin, health, inbound, outbound }) {
   return `${lines.join('\n')}\n`;
 }
 
-export const ztmesh = {
-  name: 'ztmesh',
+/**
+ * A ztmesh contender. `root` (a checkout or copy holding bin/ and dist/) defaults to ctx.ztmeshRoot; a second
+ * instance with another name, root or node flags measures a variant side by side (run.mjs --variant DIR:NAME:FLAGS).
+ */
+export function makeZtmesh(name = 'ztmesh', root = undefined, nodeFlags = []) {
+  const state = { caDir: undefined, caAddress: undefined, ca: undefined, pools: new Map() };
+  const at = (ctx) => (root ? { ...ctx, ztmeshRoot: root } : ctx);
+  return {
+  name,
+  root,
   settings: () => `Two \`node bin/ztmesh.js sidecar --config FILE\` processes (Node ${process.version}, one event loop each), SVIDs (ECDSA P-256, TTL 1h) from one \`ztmesh ca serve\` bootstrapped with join tokens; everything else at its defaults (log level, timeouts, TLS settings of the data path).\n\nA:\n\`\`\`yaml\n${
-    sidecarYaml({ tokenFile: 'TOKEN_A', admin: 'ADMIN_A', health: 'HEALTH_A', outbound: { listen: 'ENTRY', upstream: 'B' } })}\`\`\`\nB:\n\`\`\`yaml\n${
-    sidecarYaml({ tokenFile: 'TOKEN_B', admin: 'ADMIN_B', health: 'HEALTH_B', inbound: { listen: 'B', forward: 'APP' } })}\`\`\`\n`,
+    sidecarYaml(state, { tokenFile: 'TOKEN_A', admin: 'ADMIN_A', health: 'HEALTH_A', outbound: { listen: 'ENTRY', upstream: 'B' } })}\`\`\`\nB:\n\`\`\`yaml\n${
+    sidecarYaml(state, { tokenFile: 'TOKEN_B', admin: 'ADMIN_B', health: 'HEALTH_B', inbound: { listen: 'B', forward: 'APP' } })}\`\`\`\n`,
 
-  async setup(ctx) {
-    state.caDir = join(ctx.dir, 'ztmesh-ca');
+  async setup(ctx0) {
+    const ctx = at(ctx0);
+    state.caDir = join(ctx.dir, `${name}-ca`);
     await cli(ctx, ['ca', 'init', '--dir', state.caDir, '--trust-domain', BENCH_TRUST_DOMAIN]);
-    state.ca = startProcess(process.execPath, [bin(ctx), 'ca', 'serve', '--dir', state.caDir, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0'], { logFile: join(ctx.dir, 'ztmesh-ca.log') });
+    state.ca = startProcess(process.execPath, [bin(ctx), 'ca', 'serve', '--dir', state.caDir, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0'], { logFile: join(ctx.dir, `${name}-ca.log`) });
     const deadline = Date.now() + 20_000;
     while (!(state.caAddress = caAddressFrom(state.ca.out.text))) {
       if (!state.ca.alive || Date.now() > deadline) throw new Error(`ztmesh ca serve did not report its address:\n${state.ca.out.text}`);
       await sleep(50);
     }
-    ctx.log(`ztmesh CA serving on ${state.caAddress}`);
+    ctx.log(`${name} CA serving on ${state.caAddress}${root ? ` (from ${root})` : ''}`);
   },
 
   async teardown() {
@@ -133,22 +138,23 @@ export const ztmesh = {
     return { cert, key: keyFile, spiffeId: SANITY_CLIENT_ID };
   },
 
-  async start(ctx, { upstreamPort, tag, cpuProf }) {
+  async start(ctx0, { upstreamPort, tag, cpuProf }) {
+    const ctx = at(ctx0);
     const [entryPort, bPort, adminA, adminB, healthA, healthB] = await Promise.all(Array.from({ length: 6 }, freePort));
-    const tokA = await token(ctx, CLIENT_ID);
-    const tokB = await token(ctx, SERVER_ID);
+    const tokA = await token(ctx, state, CLIENT_ID);
+    const tokB = await token(ctx, state, SERVER_ID);
     const files = {};
     for (const [side, tok] of [['a', tokA], ['b', tokB]]) {
-      files[`token${side}`] = join(ctx.dir, `ztmesh-${tag}-${side}.token`);
+      files[`token${side}`] = join(ctx.dir, `${name}-${tag}-${side}.token`);
       writeFileSync(files[`token${side}`], `${tok}\n`, { mode: 0o600 });
     }
-    const confA = join(ctx.dir, `ztmesh-${tag}-a.yaml`);
-    const confB = join(ctx.dir, `ztmesh-${tag}-b.yaml`);
-    writeFileSync(confA, sidecarYaml({ tokenFile: files.tokena, admin: adminA, health: healthA, outbound: { listen: entryPort, upstream: bPort } }));
-    writeFileSync(confB, sidecarYaml({ tokenFile: files.tokenb, admin: adminB, health: healthB, inbound: { listen: bPort, forward: upstreamPort } }));
-    const nodeArgs = (dir) => (dir ? ['--cpu-prof', '--cpu-prof-dir', dir] : []);
-    const b = startProcess(process.execPath, [...nodeArgs(cpuProf?.b), bin(ctx), 'sidecar', '--config', confB], { logFile: join(ctx.dir, `ztmesh-${tag}-b.log`) });
-    const a = startProcess(process.execPath, [...nodeArgs(cpuProf?.a), bin(ctx), 'sidecar', '--config', confA], { logFile: join(ctx.dir, `ztmesh-${tag}-a.log`) });
+    const confA = join(ctx.dir, `${name}-${tag}-a.yaml`);
+    const confB = join(ctx.dir, `${name}-${tag}-b.yaml`);
+    writeFileSync(confA, sidecarYaml(state, { tokenFile: files.tokena, admin: adminA, health: healthA, outbound: { listen: entryPort, upstream: bPort } }));
+    writeFileSync(confB, sidecarYaml(state, { tokenFile: files.tokenb, admin: adminB, health: healthB, inbound: { listen: bPort, forward: upstreamPort } }));
+    const nodeArgs = (dir) => [...nodeFlags, ...(dir ? ['--cpu-prof', '--cpu-prof-dir', dir] : [])];
+    const b = startProcess(process.execPath, [...nodeArgs(cpuProf?.b), bin(ctx), 'sidecar', '--config', confB], { logFile: join(ctx.dir, `${name}-${tag}-b.log`) });
+    const a = startProcess(process.execPath, [...nodeArgs(cpuProf?.a), bin(ctx), 'sidecar', '--config', confA], { logFile: join(ctx.dir, `${name}-${tag}-a.log`) });
     // Ready = holds an SVID and every listener is up (DESIGN.md /readyz).
     const deadline = Date.now() + 30_000;
     for (const [proc, port] of [[a, adminA], [b, adminB]]) {
@@ -160,6 +166,10 @@ export const ztmesh = {
         await sleep(50);
       }
     }
-    return pairOf({ name: 'ztmesh', a, b, entryPort, bPort });
+    return pairOf({ name, a, b, entryPort, bPort });
   },
-};
+  };
+}
+
+/** The ztmesh contender of a normal run. */
+export const ztmesh = makeZtmesh();
