@@ -51,6 +51,9 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   const clock = deps.clock ?? systemClock;
   const log = deps.log.child({ component: 'ca' });
   const state = await loadCaState(config.dir, config.trustDomain);
+  if (state.keyMode & 0o077) {
+    log.warn({ file: `${config.dir}/ca.key`, mode: state.keyMode.toString(8) }, 'the CA key is readable by group or others; chmod 600 it');
+  }
   const metrics = createCaMetrics();
   const readiness = new Readiness();
   const grpcReady = readiness.register('grpc');

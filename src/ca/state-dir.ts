@@ -26,6 +26,8 @@ export interface CaState {
   /** Certificates sent after the leaf: ca.pem when it is not a root, then chain.pem minus roots. */
   intermediatesDer: Buffer[];
   bundlePath: string;
+  /** Permission bits of ca.key, so the caller can warn when group or others may read it. */
+  keyMode: number;
 }
 
 function isSelfSigned(cert: X509Certificate): boolean {
@@ -92,7 +94,8 @@ export async function loadCaState(dir: string, trustDomainFlag?: string): Promis
   await fs.access(bundlePath, fsConstants.R_OK).catch(() => {
     throw new ConfigError('bundle_missing', `${bundlePath}: file not found or unreadable (the trust bundle must list the root(s))`);
   });
-  return { dir, trustDomain, issuer, keyPem, caCertDer, intermediatesDer, bundlePath };
+  const keyMode = (await fs.stat(keyFile)).mode & 0o777;
+  return { dir, trustDomain, issuer, keyPem, caCertDer, intermediatesDer, bundlePath, keyMode };
 }
 
 function resolveTrustDomain(cert: X509Certificate, certFile: string, flag: string | undefined): string {

@@ -16,6 +16,7 @@ describe('CA state dir', () => {
     expect(statSync(join(dir, 'ca.key')).mode & 0o777).toBe(0o600);
     const state = await loadCaState(dir);
     expect(state.trustDomain).toBe('example.org');
+    expect(state.keyMode).toBe(0o600);
     expect(state.intermediatesDer).toEqual([]);
     await expect(initCaDir(dir, 'example.org', T0)).rejects.toMatchObject({ code: 'ca_exists' });
     await expect(loadCaState(dir, 'other.org')).rejects.toMatchObject({ code: 'trust_domain_mismatch' });
