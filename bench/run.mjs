@@ -3,7 +3,7 @@
 // contender a fresh pair of proxies (A: plain in, mTLS out; B: mTLS in, plain out), measures, and writes
 // bench/results/<date>.md and .json. Flags: --quick (smoke run), --rounds N, --idle-rounds N,
 // --contenders a,b  --workloads x,y  --no-profile  --no-docs  --out DIR  --ztmesh-root DIR.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { tmpdir, loadavg, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +26,7 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
 
 function parseArgs(argv) {
-  const o = { nice: 0, profileWorkloads: ['rr32', 'conn16', 'bulk'], variants: [], ztmeshRoot: undefined, quick: false, rounds: undefined, idleRounds: undefined, contenders: undefined, workloads: undefined, profile: true, out: join(HERE, 'results'), docs: true };
+  const o = { render: undefined, nice: 0, profileWorkloads: ['rr32', 'conn16', 'bulk'], variants: [], ztmeshRoot: undefined, quick: false, rounds: undefined, idleRounds: undefined, contenders: undefined, workloads: undefined, profile: true, out: join(HERE, 'results'), docs: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => argv[++i];
@@ -37,6 +37,7 @@ function parseArgs(argv) {
     else if (a === '--workloads') o.workloads = next().split(',');
     else if (a === '--no-profile') o.profile = false;
     else if (a === '--nice') o.nice = Number(next());
+    else if (a === '--render') o.render = next();
     else if (a === '--profile-workloads') o.profileWorkloads = next().split(',');
     else if (a === '--no-docs') o.docs = false;
     else if (a === '--out') o.out = next();
@@ -46,7 +47,7 @@ function parseArgs(argv) {
       o.variants.push({ dir: dir || undefined, name: name || `ztmesh-v${o.variants.length + 1}`, flags: flags ? flags.split(' ') : [] });
     }
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: node bench/run.mjs [--quick] [--rounds N] [--idle-rounds N] [--contenders direct,ztmesh,stunnel,haproxy,nginx] [--workloads bulk,rr1,rr32,conn1,conn16,idle] [--nice N] [--no-profile] [--profile-workloads rr32,conn16,bulk] [--no-docs] [--out DIR] [--ztmesh-root DIR] [--variant [DIR]:NAME[:NODE_FLAGS] ...]\n  --ztmesh-root: run ztmesh from another copy (bin/ + dist/); --variant: add that copy as one more contender, side by side\n\n');
+      process.stdout.write('usage: node bench/run.mjs [--quick] [--rounds N] [--idle-rounds N] [--contenders direct,ztmesh,stunnel,haproxy,nginx] [--workloads bulk,rr1,rr32,conn1,conn16,idle] [--nice N] [--render RESULTS.json] [--no-profile] [--profile-workloads rr32,conn16,bulk] [--no-docs] [--out DIR] [--ztmesh-root DIR] [--variant [DIR]:NAME[:NODE_FLAGS] ...]\n  --ztmesh-root: run ztmesh from another copy (bin/ + dist/); --variant: add that copy as one more contender, side by side\n\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -62,8 +63,17 @@ function fmtCell(workload, r) {
   return `${v}${lat} cpu ${(r.cpuA ?? 0).toFixed(2)}+${(r.cpuB ?? 0).toFixed(2)}s${r.errors ? ` errors ${r.errors}` : ''}`;
 }
 
+/** `--render X.json`: rewrites X.md (and docs/bench.md unless --no-docs) from raw results, e.g. after editing analysis.md. */
+function renderOnly(opts) {
+  const results = JSON.parse(readFileSync(opts.render, 'utf8'));
+  writeFileSync(opts.render.replace(/\.json$/, '.md'), renderReport(results));
+  if (opts.docs && !results.meta.quick) writeFileSync(join(ROOT, 'docs', 'bench.md'), renderDocsSummary(results, `bench/results/${results.meta.date}.md`));
+  log(`rendered ${opts.render.replace(/\.json$/, '.md')}`);
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
+  if (opts.render) return renderOnly(opts);
   const started = new Date();
   const stamp = started.toISOString().replace(/:/g, '-').replace(/\..*/, 'Z');
   const plan = makePlan(opts.quick);
@@ -142,7 +152,9 @@ async function main() {
 
     const loadBefore = await loadSnapshot();
     const cells = [];
+    let loadBeforeIdle;
     for (const w of workloads) {
+      if (w.name === 'idle') loadBeforeIdle = await loadSnapshot();
       const nRounds = w.name === 'idle' ? idleRounds : rounds;
       for (let round = 1; round <= nRounds; round++) {
         for (const c of contenders) {
@@ -183,7 +195,7 @@ async function main() {
       meta: {
         date: stamp, startedAt: started.toISOString(), finishedAt: finished.toISOString(),
         durationSeconds: (finished - started) / 1000, quick: opts.quick, nice: opts.nice, rounds, idleRounds, argv: process.argv.slice(2),
-        machine, versions: vers, nofile, limits, installed, loadBefore, loadAfter, plan, notes,
+        machine, versions: vers, nofile, limits, installed, loadBefore, loadBeforeIdle, loadAfter, plan, notes,
       },
       app: { settings: app.settings },
       contenders: contenders.map((c) => ({ name: c.name, settings: c.settings(ctx) })),

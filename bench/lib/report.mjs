@@ -172,7 +172,9 @@ export function renderReport(results) {
   out.push('');
   out.push('## Load conditions');
   out.push('');
-  out.push(`- Load average (1/5/15 min) before the measurements: ${m.loadBefore.loadavg.join(' / ')}; after: ${m.loadAfter.loadavg.join(' / ')}.`);
+  out.push(`- Load average (1/5/15 min) before the measurements: ${m.loadBefore.loadavg.join(' / ')}; `
+    + `${m.loadBeforeIdle ? `before the idle workload: ${m.loadBeforeIdle.loadavg.join(' / ')}; ` : ''}after: ${m.loadAfter.loadavg.join(' / ')}`
+    + `${m.loadBeforeIdle ? ' (the idle workload itself opens thousands of connections and, with stunnel, thousands of threads, which lifts the load average)' : ''}.`);
   out.push(`- Busiest processes at the start: ${m.loadBefore.top.join('; ')}. At the end: ${m.loadAfter.top.join('; ')}.`);
   if (m.nice) out.push(`- The bench and every process it started (proxies, app, load generators) ran at nice ${m.nice}, ahead of the unrelated load, all contenders alike.`);
   out.push('- The machine was shared with other work while this ran (see the load average): absolute numbers are noisy; the interleaved rounds and the min–max spreads show how much. Compare contenders by the ratios.');
