@@ -277,5 +277,17 @@ export function renderDocsSummary(results, reportPath) {
     '',
     targetsTable(t),
     '',
+    '### Running it',
+    '',
+    '`npm run bench` builds, installs any missing Debian package (stunnel4, haproxy, nginx, libnginx-mod-stream, iperf3, wrk) with apt-get, '
+      + 'makes ECDSA P-256 SPIFFE certificates at run time (a real `ztmesh ca` for ztmesh, the project\'s pki for the others; keys live in a temp dir and are deleted), '
+      + 'and writes `bench/results/<date>.md` and `.json` plus this page. Options after `npm run bench --`:',
+    '',
+    '- `--quick`: a smoke run of about two minutes (1 round, 1 s cells, 256 MB bulk, 200 then 1,000 idle connections); its numbers are not for comparison.',
+    '- `--rounds N`, `--idle-rounds N`, `--contenders direct,ztmesh,stunnel,haproxy,nginx`, `--workloads bulk,rr1,rr32,conn1,conn16,idle`.',
+    '- `--variant DIR:NAME[:NODE_FLAGS]`: adds a patched copy of ztmesh (a directory with `bin/` and `dist/`), or the same build with other node flags, as one more contender side by side.',
+    '- `--nice N`: runs the bench and everything it starts at that priority, to shield it from unrelated load.',
+    '- `--no-profile` skips the `node --cpu-prof` runs of the ztmesh sidecars; `--render X.json` rebuilds a report from raw results.',
+    '',
   ].join('\n');
 }
