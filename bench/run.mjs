@@ -26,7 +26,7 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
 
 function parseArgs(argv) {
-  const o = { render: undefined, nice: 0, profileWorkloads: ['rr32', 'conn16', 'bulk'], variants: [], ztmeshRoot: undefined, quick: false, rounds: undefined, idleRounds: undefined, contenders: undefined, workloads: undefined, profile: true, out: join(HERE, 'results'), docs: true };
+  const o = { render: undefined, nice: 0, profileWorkloads: ['rr32', 'conn16', 'bulk'], variants: [], ztmeshRoot: undefined, quick: false, rounds: undefined, idleRounds: undefined, contenders: undefined, workloads: undefined, profile: true, out: undefined, docs: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => argv[++i];
@@ -51,6 +51,8 @@ function parseArgs(argv) {
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
+  // Smoke runs go to the git-ignored results/tmp so that only full runs land next to the committed reports.
+  o.out ??= o.quick ? join(HERE, 'results', 'tmp') : join(HERE, 'results');
   return o;
 }
 
