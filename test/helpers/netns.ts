@@ -8,9 +8,10 @@
 //   await mesh.destroy()                                                // kills processes, deletes namespaces
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /** A long-running process whose stdout/stderr lines are collected (like cli.ts's CliProcess, for any argv). */
 export class LineProcess {
@@ -88,7 +89,25 @@ export function privilegedSkipReason(): string | undefined {
 export function skipPrivileged(file: string): boolean {
   const reason = privilegedSkipReason();
   if (reason) console.warn(`[privileged] skipping ${file}: ${reason}`);
+  else letUnprivilegedUsersReach(REPO_ROOT);
   return reason !== undefined;
+}
+
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * The sidecars run as uid 1337, so they must be able to walk down to the checkout. A CI clone made
+ * under a mktemp directory (mode 0700) is not; add search (x) permission, never read, to each ancestor.
+ */
+function letUnprivilegedUsersReach(dir: string): void {
+  for (let d = dir; ; d = dirname(d)) {
+    const mode = statSync(d).mode;
+    if (!(mode & 0o001)) {
+      chmodSync(d, mode | 0o001);
+      console.warn(`[privileged] added o+x to ${d} so uid 1337 can reach the checkout`);
+    }
+    if (dirname(d) === d) break;
+  }
 }
 
 export interface RunResult { code: number | null; stdout: string; stderr: string }
