@@ -21,6 +21,9 @@ export const TARGETS = [
   { id: 'idle', label: 'RSS per idle connection', need: '≤ 20 KB', check: (t) => t.med('ztmesh', 'idle') <= 20, show: (t) => t.kb(t.med('ztmesh', 'idle')) },
 ];
 
+const RATIO_NOTE = '_Ratios: for MB/s, req/s and conn/s higher is better; for p99 latency, KB per idle connection and RSS lower is better. '
+  + 'Peak RSS is the larger of the two proxies\' VmHWM in the rr32 cells._';
+
 /** Reference numbers from issue 7 (stunnel 5.68 on the same kind of machine), for context only. */
 const ISSUE_STUNNEL = { bulk: 355, rr1: 6600, rr32: 9800, conn1: 280, conn16: 435 };
 
@@ -163,6 +166,8 @@ export function renderReport(results) {
   out.push('');
   out.push(summaryTable(t));
   out.push('');
+  out.push(RATIO_NOTE);
+  out.push('');
   out.push('## Issue 7 targets (ztmesh vs stunnel, same run)');
   out.push('');
   out.push(targetsTable(t));
@@ -186,6 +191,8 @@ export function renderReport(results) {
   out.push(generatorCheck(t));
   out.push('');
   out.push('## Workloads in detail');
+  out.push('');
+  out.push('Every cell starts fresh proxies, then runs 1 s of the same load as warm-up (not measured) before the measured interval; for the Node sidecars that warm-up does not finish JIT compilation (see the on-CPU profile below). ');
   out.push('');
   out.push('CPU is utime+stime from /proc/PID/stat (all threads; for nginx the master and its worker) of proxy A and proxy B during the measured interval, divided by GB moved, requests or connections. '
     + 'Peak RSS is VmHWM from /proc/PID/status at the end of the cell (nginx: master + worker). Latency is wrk\'s: from writing a request to reading its response; for conn1/conn16 it includes the A→B TLS handshake but not the client\'s TCP connect to A.');
@@ -273,6 +280,8 @@ export function renderDocsSummary(results, reportPath) {
     '',
     summaryTable(t),
     '',
+    RATIO_NOTE,
+    '',
     '### Targets (ztmesh vs stunnel in the same run)',
     '',
     targetsTable(t),
@@ -288,6 +297,7 @@ export function renderDocsSummary(results, reportPath) {
     '- `--variant DIR:NAME[:NODE_FLAGS]`: adds a patched copy of ztmesh (a directory with `bin/` and `dist/`), or the same build with other node flags, as one more contender side by side.',
     '- `--nice N`: runs the bench and everything it starts at that priority, to shield it from unrelated load.',
     '- `--no-profile` skips the `node --cpu-prof` runs of the ztmesh sidecars; `--render X.json` rebuilds a report from raw results.',
+    '- `node bench/perf-profile.mjs ztmesh|stunnel|haproxy|nginx rr32|conn16` prints an on-CPU `perf` breakdown (kernel, OpenSSL, V8/JS, malloc) of one contender\'s proxies.',
     '',
   ].join('\n');
 }
