@@ -192,7 +192,7 @@ export function renderReport(results) {
   out.push('');
   out.push('## Workloads in detail');
   out.push('');
-  out.push('Every cell starts fresh proxies, then runs 1 s of the same load as warm-up (not measured) before the measured interval; for the Node sidecars that warm-up does not finish JIT compilation (see the on-CPU profile below). ');
+  out.push(`Every cell starts fresh proxies. rr and conn cells first run ${m.plan.warmupSeconds} s of the same load as an unmeasured warm-up; bulk and idle have none. For the Node sidecars that warm-up does not finish JIT compilation (see "Where ztmesh's time goes").`);
   out.push('');
   out.push('CPU is utime+stime from /proc/PID/stat (all threads; for nginx the master and its worker) of proxy A and proxy B during the measured interval, divided by GB moved, requests or connections. '
     + 'Peak RSS is VmHWM from /proc/PID/status at the end of the cell (nginx: master + worker). Latency is wrk\'s: from writing a request to reading its response; for conn1/conn16 it includes the A→B TLS handshake but not the client\'s TCP connect to A.');
