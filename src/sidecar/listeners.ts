@@ -6,12 +6,9 @@ import type { Clock } from '../common/clock.js';
 import { formatHostPort, parseHostPort } from '../common/address.js';
 import { ConfigError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import type { Readiness } from '../common/readiness.js';
-import type { IdentitySource } from '../identity/credentials.js';
-import type { ListenerStatus } from '../admin/status-types.js';
 import { parseSpiffePattern } from '../pki/spiffe-id.js';
 import { compilePolicy, isOpenPolicy } from './authz.js';
-import type { InboundConfig, OutboundConfig, SidecarConfig } from './config-schema.js';
+import type { InboundConfig, OutboundConfig } from './config-schema.js';
 import { ConnectionReporter, dataPathMetrics, peerLabel } from './datapath-metrics.js';
 import { InboundHandler } from './inbound.js';
 import { OutboundHandler, UpstreamDialer, type UpstreamTarget } from './outbound.js';
@@ -19,23 +16,9 @@ import { REASONS } from './reasons.js';
 import { TlsContextHolder } from './tls-context.js';
 import { withTransparent } from './intercept/transparent.js';
 
-/** Everything the data path gets from the composition root. */
-export interface ListenerContext {
-  config: SidecarConfig;
-  identity: IdentitySource;
-  log: Logger;
-  registry: Registry;
-  clock: Clock;
-  readiness: Readiness;
-}
+import type { ListenerContext, RunningListeners } from './listener-context.js';
 
-/** The running data path, as the composition root and admin see it. */
-export interface RunningListeners {
-  statuses(): ListenerStatus[];
-  /** Stops accepting, waits up to timeoutMs for open connections to finish. */
-  drain(timeoutMs: number): Promise<void>;
-  close(): Promise<void>;
-}
+export type { ListenerContext, RunningListeners } from './listener-context.js';
 
 /** A handler as the listener sees it: counts, waits and resets. */
 interface Handler {

@@ -6,67 +6,16 @@
 //   await mesh.run('a', ['iptables-save'])                              // to completion, as root
 //   const p = mesh.spawn('a', [process.execPath, BIN, 'sidecar', …], { uid: 1337 })
 //   await mesh.destroy()                                                // kills processes, deletes namespaces
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
-/** A long-running process whose stdout/stderr lines are collected (like cli.ts's CliProcess, for any argv). */
-export class LineProcess {
-  readonly child: ChildProcess;
-  readonly lines: string[] = [];
-  readonly exited: Promise<number | null>;
-  private waiters: { re: RegExp; resolve: (line: string) => void }[] = [];
+import { LineProcess } from './line-process.js';
 
-  constructor(argv: string[], env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(argv[0]!, argv.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    for (const stream of [this.child.stdout!, this.child.stderr!]) {
-      let buf = '';
-      stream.on('data', (d: Buffer) => {
-        buf += d.toString();
-        let i;
-        while ((i = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, i);
-          buf = buf.slice(i + 1);
-          this.lines.push(line);
-          this.waiters = this.waiters.filter((w) => (w.re.test(line) ? (w.resolve(line), false) : true));
-        }
-      });
-    }
-    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
-  }
-
-  /** Resolves with the first line (past or future) matching re; rejects after timeoutMs or when the process exits. */
-  waitFor(re: RegExp, timeoutMs = 20_000): Promise<string> {
-    const seen = this.lines.find((l) => re.test(l));
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`timed out waiting for ${re}; output:\n${this.lines.slice(-30).join('\n')}`)), timeoutMs);
-      void this.exited.then((code) => { clearTimeout(t); reject(new Error(`exited (${code}) before ${re}; output:\n${this.lines.slice(-30).join('\n')}`)); });
-      this.waiters.push({ re, resolve: (l) => { clearTimeout(t); resolve(l); } });
-    });
-  }
-
-  /** The JSON log lines. */
-  json(): Record<string, unknown>[] {
-    return this.lines.flatMap((l) => { try { return [JSON.parse(l) as Record<string, unknown>]; } catch { return []; } });
-  }
-
-  output(): string {
-    return this.lines.join('\n');
-  }
-
-  /** SIGTERM, then SIGKILL after 5 s. */
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
-    const t = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
-    const code = await this.exited;
-    clearTimeout(t);
-    return code;
-  }
-}
+export { LineProcess };
 
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 

@@ -2,16 +2,10 @@
 // Called by listeners.ts when `transparent.enabled`; the same context as the explicit data path.
 import net from 'node:net';
 import os from 'node:os';
-import type { Registry } from 'prom-client';
 import { parseHostPort } from '../../common/address.js';
-import type { Clock } from '../../common/clock.js';
 import { ConfigError } from '../../common/errors.js';
-import type { Logger } from '../../common/logger.js';
-import type { Readiness } from '../../common/readiness.js';
-import type { IdentitySource } from '../../identity/credentials.js';
-import type { ListenerStatus } from '../../admin/status-types.js';
 import { compilePolicy, isOpenPolicy } from '../authz.js';
-import type { SidecarConfig } from '../config-schema.js';
+import type { ListenerContext, RunningListeners } from '../listener-context.js';
 import { ConnectionReporter, dataPathMetrics, peerLabel } from '../datapath-metrics.js';
 import { InboundHandler } from '../inbound.js';
 import { OutboundHandler, UpstreamDialer } from '../outbound.js';
@@ -24,21 +18,9 @@ import { checkOriginalDst } from './original-dst.js';
 import { TransparentInbound } from './transparent-inbound.js';
 import { TransparentOutbound } from './transparent-outbound.js';
 
-/** What transparent mode needs from the composition root (the same fields as listeners.ts's ListenerContext). */
-export interface TransparentContext {
-  config: SidecarConfig;
-  identity: IdentitySource;
-  log: Logger;
-  registry: Registry;
-  clock: Clock;
-  readiness: Readiness;
-}
-
-export interface RunningTransparent {
-  statuses(): ListenerStatus[];
-  drain(timeoutMs: number): Promise<void>;
-  close(): Promise<void>;
-}
+/** Transparent mode gets the same context as the explicit data path. */
+type TransparentContext = ListenerContext;
+type RunningTransparent = RunningListeners;
 
 /** Binds on the IPv6 wildcard (dual stack: IPv4 arrives as ::ffff:a.b.c.d) or, without IPv6, on 0.0.0.0. */
 async function listenWildcard(server: net.Server, port: number, what: string): Promise<string> {
