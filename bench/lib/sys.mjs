@@ -1,7 +1,7 @@
 // System helpers for the benchmark: packages, ports, processes, /proc accounting and machine facts.
 // Everything here is plain Node so the harness runs before and without the TypeScript build of the bench itself.
 import { spawn, execFileSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 
@@ -15,15 +15,12 @@ export const PACKAGES = [
   { pkg: 'wrk', check: '/usr/bin/wrk' },
   { pkg: 'openssl', check: '/usr/bin/openssl' },
   { pkg: 'util-linux', check: '/usr/bin/prlimit' },
+  { pkg: 'procps', check: '/usr/bin/ps' },
 ];
-
-function exists(path) {
-  try { readFileSync(path, { flag: 'r' }).length; return true; } catch (e) { return e.code === 'EISDIR'; }
-}
 
 /** Installs the missing Debian packages with apt-get (the bench runs as root on a fresh Debian 12). */
 export function ensurePackages(log) {
-  const missing = PACKAGES.filter((p) => !exists(p.check)).map((p) => p.pkg);
+  const missing = PACKAGES.filter((p) => !existsSync(p.check)).map((p) => p.pkg);
   if (missing.length === 0) return [];
   log(`installing ${missing.join(' ')} with apt-get`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
@@ -191,8 +188,8 @@ export function machineInfo() {
 
 /** Load average plus the busiest other processes, to describe the load conditions of a run. */
 export async function loadSnapshot() {
-  const r = await run('ps', ['-eo', 'pcpu,comm', '--sort=-pcpu', '--no-headers']);
-  const top = r.stdout.trim().split('\n').slice(0, 5).map((l) => l.trim());
+  const r = await run('ps', ['-eo', 'pcpu,comm', '--sort=-pcpu', '--no-headers']).catch(() => ({ stdout: '' }));
+  const top = r.stdout.trim().split('\n').filter(Boolean).slice(0, 5).map((l) => l.trim());
   return { loadavg: os.loadavg().map((x) => Number(x.toFixed(2))), top };
 }
 
@@ -234,7 +231,7 @@ export function raiseLimits(log) {
     const pidMax = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8'));
     // stunnel runs a thread per connection: 10,000 idle connections are 20,000 threads across A and B.
     if (pidMax < 131072) {
-      execFileSync('sysctl', ['-q', '-w', 'kernel.pid_max=131072']);
+      writeFileSync('/proc/sys/kernel/pid_max', '131072\n');
       done.push(`kernel.pid_max ${pidMax} → 131072`);
     }
   } catch (e) {
