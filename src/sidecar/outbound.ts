@@ -14,6 +14,11 @@ import type { TlsContextHolder } from './tls-context.js';
 
 /** Sessions kept per upstream; TLS 1.3 tickets are small and one is enough to resume. */
 export const MAX_CACHED_UPSTREAMS = 4096;
+/**
+ * A cached ticket younger than this is reused without asking node for the new tickets the server sends: each one
+ * costs an i2d_SSL_SESSION and an event per connection. Tickets from node/OpenSSL servers live 300 s (sessionTimeout).
+ */
+export const TICKET_REFRESH_MS = 30_000;
 
 /** Where to dial and whom to expect there. */
 export interface UpstreamTarget {
@@ -34,6 +39,7 @@ interface CachedSession {
   ticket: Buffer;
   /** The server ID verified on the full handshake this ticket descends from. */
   peerId: string;
+  storedAtMs: number;
 }
 
 /** A ProxyError that also names the peer's SPIFFE ID when it was seen. */
@@ -90,7 +96,6 @@ export class UpstreamDialer {
         socket: raw,
         secureContext: material.clientContext,
         ...(net.isIP(host) ? {} : { servername: host }),
-        ...(session ? { session: session.ticket } : {}),
         // Called by node on full handshakes only, after the chain verified against the bundle.
         checkServerIdentity: (_host, cert) => {
           peerId = spiffeIdOfSan(cert.subjectaltname);
@@ -98,6 +103,11 @@ export class UpstreamDialer {
           return new DialError(REASONS.serverIdMismatch, `upstream ${key} presented ${peerId ?? 'no SPIFFE ID'}, expected ${target.expect?.text ?? `an ID of ${this.trustDomain}`}`, peerId);
         },
       });
+      // Set here rather than as tls.connect's `session` option, which node 20 parses twice (d2i_SSL_SESSION in
+      // _init and again in tls.connect); each parse decodes the server certificate, ~0.4 ms with OpenSSL 3.0.
+      // The ClientHello is only built once the TCP connection is up, so it still carries the ticket.
+      // setSession() is on TLSSocket since node 0.x but missing from @types/node.
+      if (session) (t as tls.TLSSocket & { setSession(ticket: Buffer): void }).setSession(session.ticket);
       const leg: Leg = { stream: t, tcp: raw };
       let done = false;
       const timer = this.clock.setTimeout(() => fail(new DialError(REASONS.handshakeTimeout, `no TLS handshake with ${key} within ${handshakeTimeoutMs} ms`)), handshakeTimeoutMs);
@@ -121,18 +131,23 @@ export class UpstreamDialer {
       const store = (ticket: Buffer) => {
         if (!peerId) return;
         if (this.sessions.size >= MAX_CACHED_UPSTREAMS && !this.sessions.has(key)) this.sessions.delete(this.sessions.keys().next().value!);
-        this.sessions.set(key, { generation: material.generation, ticket, peerId });
+        this.sessions.set(key, { generation: material.generation, ticket, peerId, storedAtMs: this.clock.now() });
       };
       t.on('error', fail);
       raw.on('error', fail);
       signal?.addEventListener('abort', onAbort);
-      t.on('session', (ticket: Buffer) => {
-        if (verified) store(ticket);
-        else pendingTickets.push(ticket);
-      });
+      const wantTickets = !session || this.clock.now() - session.storedAtMs > TICKET_REFRESH_MS;
+      if (wantTickets) {
+        t.on('session', (ticket: Buffer) => {
+          if (verified) store(ticket);
+          else pendingTickets.push(ticket);
+        });
+      }
       t.once('secureConnect', () => {
         if (done) return;
         const resumed = t.isSessionReused();
+        // The cached ticket no longer resumes and we did not ask for new ones: fetch a fresh one on the next dial.
+        if (!resumed && !wantTickets) this.sessions.delete(key);
         if (resumed) {
           // No certificate is sent on a resumed TLS 1.3 session (node exposes none on the client side);
           // the identity is the one verified when the ticket's session was established. Re-check it
