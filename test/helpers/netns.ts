@@ -110,10 +110,11 @@ export interface Mesh {
 
 /**
  * Creates a hub namespace with a bridge and one namespace per role, each joined by a veth pair.
- * Names and addresses derive from `tag` (one per test file), so files can run in parallel.
+ * Names and addresses derive from `tag` (one per test file) and the checkout's path, so files, and two
+ * checkouts running the suite at once, can run in parallel.
  */
 export async function createMesh(tag: string, roles: string[]): Promise<Mesh> {
-  const h = createHash('sha256').update(tag).digest();
+  const h = createHash('sha256').update(`${REPO_ROOT}\0${tag}`).digest();
   const short = h.toString('hex').slice(0, 5);
   const net4 = `10.${200 + (h[5]! % 50)}.${h[6]!}`;
   const net6 = `fd7a:${h.readUInt16BE(7).toString(16)}:${h.readUInt16BE(9).toString(16)}:1`;
