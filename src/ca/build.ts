@@ -125,7 +125,8 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   let admin;
   try {
     admin = await startHttpServer({
-      host: config.admin.host, port: config.admin.port, log, what: '--admin',
+      host: config.admin.host, port: config.admin.port, log, what: '--admin', clock,
+      exposure: { kind: 'admin', remote: { allowed: config.adminAllowRemote, key: '--admin-allow-remote' } },
       routes: {
         'GET /healthz': () => text(200, 'ok\n'),
         'GET /readyz': () => (readiness.isReady() ? text(200, 'ready\n') : json(503, { pending: readiness.pendingParts() })),

@@ -5,6 +5,7 @@ import { ConfigError } from '../common/errors.js';
 import { parseHostPort, type HostPort } from '../common/address.js';
 import { parseDuration } from '../common/duration.js';
 import { validateTrustDomain } from '../pki/spiffe-id.js';
+import { checkAdminBind } from '../admin/admin-bind.js';
 
 /** Default gRPC listen address (DESIGN.md port 15012). */
 export const DEFAULT_LISTEN = '0.0.0.0:15012';
@@ -32,6 +33,8 @@ export interface CaServeConfig {
   readonly trustDomain: string | undefined;
   readonly listen: HostPort;
   readonly admin: HostPort;
+  /** --admin-allow-remote: the admin may listen beyond loopback (deploy/ binds it for kubelet probes). */
+  readonly adminAllowRemote: boolean;
   readonly defaultTtlMs: number;
   readonly minTtlMs: number;
   readonly maxTtlMs: number;
@@ -48,6 +51,7 @@ export interface CaServeFlags {
   trustDomain?: string;
   listen?: string;
   admin?: string;
+  adminAllowRemote?: boolean | string;
   defaultTtl?: string;
   minTtl?: string;
   maxTtl?: string;
@@ -99,11 +103,15 @@ export function parseServeConfig(flags: CaServeFlags): CaServeConfig {
   const dnsRaw = flags.dns === undefined ? DEFAULT_DNS : Array.isArray(flags.dns) ? flags.dns : [flags.dns];
   const dnsNames = dnsRaw.flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean);
   for (const d of dnsNames) if (!/^(\*\.)?[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$/.test(d)) bad('dns', d, 'not a DNS name');
+  const admin = parseHostPort(flags.admin ?? DEFAULT_ADMIN, '--admin', '127.0.0.1');
+  const adminAllowRemote = flags.adminAllowRemote === true || flags.adminAllowRemote === 'true';
+  checkAdminBind('--admin', admin.host, admin.port, { allowed: adminAllowRemote, key: '--admin-allow-remote' });
   const config: CaServeConfig = {
     dir: flags.dir,
     trustDomain,
     listen: parseHostPort(flags.listen ?? DEFAULT_LISTEN, '--listen'),
-    admin: parseHostPort(flags.admin ?? DEFAULT_ADMIN, '--admin', '127.0.0.1'),
+    admin,
+    adminAllowRemote,
     defaultTtlMs,
     minTtlMs,
     maxTtlMs,

@@ -40,6 +40,7 @@ export function register(program: Command): void {
     .option('--trust-domain <td>', 'trust domain (default: read from ca.pem)')
     .option('--listen <host:port>', 'gRPC address', DEFAULT_LISTEN)
     .option('--admin <host:port>', 'admin HTTP address (/healthz, /readyz, /metrics)', DEFAULT_ADMIN)
+    .option('--admin-allow-remote', 'allow --admin on a non-loopback address, e.g. 0.0.0.0 for kubelet probes (logs a warning)')
     .option('--default-ttl <duration>', 'leaf TTL when the caller asks for none', DEFAULT_TTL)
     .option('--min-ttl <duration>', 'lowest TTL issued', DEFAULT_MIN_TTL)
     .option('--max-ttl <duration>', 'highest TTL issued', DEFAULT_MAX_TTL)
@@ -57,7 +58,7 @@ export function register(program: Command): void {
     .option('--k8s-server-name <name>', 'TLS name to verify on the API server, if not the URL host')
     .option('--k8s-dns-san <ns/sa=dns>', 'grant DNS SANs to one ServiceAccount (repeatable), e.g. for the webhook', collect)
     .option('--k8s-cache-ttl <duration>', 'how long a positive TokenReview is reused (never past the token exp)')
-    .action(async (flags: Record<string, string | string[] | undefined>) => {
+    .action(async (flags: Record<string, string | string[] | boolean | undefined>) => {
       const config = parseServeConfig(flags);
       const log = createLogger({ name: 'ztmesh-ca' });
       const extraAttestors = await k8sAttestorsFromFlags(flags, { dir: config.dir, trustDomain: config.trustDomain, log, clock: systemClock });

@@ -112,7 +112,7 @@ export function register(program: Command): void {
       labelNames: ['outcome'], registers: [registry],
     });
     const health = await startHttpServer({
-      host: healthAddr.host, port: healthAddr.port, log, what: '--health',
+      host: healthAddr.host, port: healthAddr.port, log, what: '--health', clock, exposure: { kind: 'health' },
       routes: {
         'GET /healthz': () => text(200, 'ok\n'),
         'GET /metrics': async () => ({ status: 200, body: await registry.metrics(), contentType: registry.contentType }),

@@ -17,7 +17,7 @@ import { IdentityManager } from '../identity/manager.js';
 import { registerIdentityMetrics } from '../identity/metrics.js';
 import { loadBundleFile } from '../identity/trust-bundle.js';
 import type { KeyAlgorithm } from '../pki/keys.js';
-import { caAddresses } from './config.js';
+import { ADMIN_ALLOW_REMOTE_KEY, caAddresses } from './config.js';
 import type { SidecarConfig } from './config-schema.js';
 import { startListeners, type ListenerContext, type RunningListeners } from './listeners.js';
 import { buildStatus } from './status-report.js';
@@ -125,9 +125,12 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
   };
   try {
     const a = parseHostPort(config.admin, 'admin');
-    servers.push(await startHttpServer({ ...a, routes: adminRoutes(admin), log: log.child({ component: 'admin' }), what: 'admin' }));
+    servers.push(await startHttpServer({
+      ...a, routes: adminRoutes(admin), log: log.child({ component: 'admin' }), what: 'admin', clock,
+      exposure: { kind: 'admin', remote: { allowed: config.adminAllowRemote, key: ADMIN_ALLOW_REMOTE_KEY } },
+    }));
     const h = parseHostPort(config.health, 'health');
-    servers.push(await startHttpServer({ ...h, routes: healthRoutes(admin), log: log.child({ component: 'health' }), what: 'health' }));
+    servers.push(await startHttpServer({ ...h, routes: healthRoutes(admin), log: log.child({ component: 'health' }), what: 'health', clock, exposure: { kind: 'health' } }));
   } catch (e) {
     await closeAll();
     throw e;

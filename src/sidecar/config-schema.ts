@@ -104,6 +104,8 @@ export const sidecarConfigSchema = z.object({
     spiffeId: z.string().optional(),
   }).strict().prefault({}),
   admin: hostPort.default(DEFAULT_ADMIN),
+  /** Without it, an admin on a non-loopback address fails startup (admin_remote_not_allowed). */
+  adminAllowRemote: z.boolean().default(false),
   health: hostPort.default(DEFAULT_HEALTH),
   inbound: z.array(inboundSchema).default([]),
   outbound: z.array(outboundSchema).default([]),

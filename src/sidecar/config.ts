@@ -1,9 +1,11 @@
 // Loads the sidecar configuration once: YAML file, then ZTMESH_* environment, then flags (flags win).
 // The merged object is validated by the zod schema; errors name the key, the value, its source and the reason.
 import { readFileSync } from 'node:fs';
+import { inspect } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { parseHostPort } from '../common/address.js';
 import { ConfigError } from '../common/errors.js';
+import { checkAdminBind } from '../admin/admin-bind.js';
 import { parseSpiffeId, validateTrustDomain } from '../pki/spiffe-id.js';
 import { sidecarConfigSchema, type SidecarConfig } from './config-schema.js';
 
@@ -35,6 +37,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   key('identity.keyAlgorithm', 'string', 'ec-p256 | ec-p384 | rsa-2048 | rsa-3072 | rsa-4096', 'key-algorithm'),
   key('identity.spiffeId', 'string', 'SPIFFE ID to ask for; a different answer from the CA is refused', 'spiffe-id'),
   key('admin', 'string', 'admin listener host:port (status, metrics, rotate)'),
+  key('adminAllowRemote', 'bool', 'allow the admin on a non-loopback address (logs a warning)'),
   key('health', 'string', 'kubelet health listener host:port (/healthz, /readyz)'),
   key('inbound', 'json', 'inbound listeners as a JSON/YAML list'),
   key('outbound', 'json', 'outbound listeners as a JSON/YAML list'),
@@ -49,6 +52,9 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   key('drainTimeout', 'string', 'how long SIGTERM waits for connections to finish'),
   key('logLevel', 'string', 'trace | debug | info | warn | error | fatal | silent'),
 ];
+
+/** How an operator opts in to a non-loopback admin, as errors spell it. */
+export const ADMIN_ALLOW_REMOTE_KEY = 'adminAllowRemote: true (--admin-allow-remote, ZTMESH_ADMIN_ALLOW_REMOTE=true)';
 
 export interface ConfigSources {
   /** Path of the YAML file (--config), if any. */
@@ -129,6 +135,15 @@ function readFileConfig(file: string): Record<string, unknown> {
   return doc as Record<string, unknown>;
 }
 
+/** A value as an error shows it: JSON, or an inspection where JSON cannot say it (YAML aliases can make cycles). */
+function show(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? 'undefined';
+  } catch {
+    return inspect(value, { depth: 2, breakLength: Infinity });
+  }
+}
+
 /** Deep-freezes a parsed config so nothing changes it at runtime. */
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
@@ -171,7 +186,7 @@ export function loadSidecarConfig(sources: ConfigSources = {}): SidecarConfig {
         return issue.keys.map((k) => `${path ? `${path}.` : ''}${k} (from ${sourceOf(path)}): unknown key`).join('; ');
       }
       const value = getPath(merged, issue.path);
-      return `${path || '(top level)'} = ${JSON.stringify(value) ?? 'undefined'} (from ${sourceOf(path.replace(/\[\d+\].*$/, ''))}): ${issue.message}`;
+      return `${path || '(top level)'} = ${show(value)} (from ${sourceOf(path.replace(/\[\d+\].*$/, ''))}): ${issue.message}`;
     });
     throw new ConfigError('invalid_config', `invalid sidecar configuration: ${problems.join('; ')}`);
   }
@@ -198,6 +213,8 @@ export function loadSidecarConfig(sources: ConfigSources = {}): SidecarConfig {
     if (config.identity.ttl < 1000) throw new Error('must be at least 1s');
   });
   check('admin', config.admin, () => parseHostPort(config.admin, 'admin'));
+  const admin = parseHostPort(config.admin, 'admin');
+  checkAdminBind(`invalid sidecar configuration: admin (from ${sourceOf('admin')})`, admin.host, admin.port, { allowed: config.adminAllowRemote, key: ADMIN_ALLOW_REMOTE_KEY });
   check('health', config.health, () => parseHostPort(config.health, 'health'));
   return deepFreeze(config);
 }
