@@ -20,7 +20,7 @@ export function checkAdminBind(what: string, host: string, port: number, optIn: 
   if (isLoopbackHost(host)) return false;
   if (optIn.allowed) return true;
   throw new ConfigError('admin_remote_not_allowed',
-    `${what} "${formatHostPort(host, Number(port))}" is not a loopback address: anyone who reaches it could read the admin and change state. `
+    `${what} "${formatHostPort(host, Number(port))}" is not a loopback address: every host that can reach it could use it. `
     + `Bind it to 127.0.0.1, or set ${optIn.key} to expose it on purpose`);
 }
 

@@ -31,4 +31,15 @@ describe('parseServeConfig', () => {
   ])('refuses %j naming %s', (flags, named) => {
     expect(() => parseServeConfig(flags)).toThrow(expect.objectContaining({ message: expect.stringContaining(named) }));
   });
+
+  it('refuses --admin beyond loopback without --admin-allow-remote (admin_remote_not_allowed), and takes it with the flag', () => {
+    for (const admin of ['0.0.0.0:15010', '10.1.2.3:15010', '[::]:15010']) {
+      expect(() => parseServeConfig({ dir: '/x', admin })).toThrow(expect.objectContaining({
+        code: 'admin_remote_not_allowed', message: expect.stringMatching(/^--admin ".*:15010" is not a loopback address.*--admin-allow-remote/),
+      }));
+    }
+    expect(parseServeConfig({ dir: '/x', admin: '0.0.0.0:15010', adminAllowRemote: true })).toMatchObject({ admin: { host: '0.0.0.0', port: 15010 }, adminAllowRemote: true });
+    expect(parseServeConfig({ dir: '/x', admin: '[::1]:15010' }).adminAllowRemote).toBe(false);
+    expect(parseServeConfig({ dir: '/x', admin: ':15010' }).admin.host).toBe('127.0.0.1');
+  });
 });

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { validateK8sObject } from '../../helpers/k8s-schema.js';
 import { caManifests } from '../../../src/ca/manifests.js';
+import { parseServeConfig } from '../../../src/ca/config.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -97,6 +98,11 @@ describe('deploy/kubernetes', () => {
   it('the CA probes: gRPC health over TLS on 15012 for readiness, /healthz on the admin port for liveness', () => {
     const c = find('Deployment', 'ztmesh-ca').spec.template.spec.containers[0];
     expect(c.args).toContain('--admin=0.0.0.0:15010');
+    // A non-loopback admin without the opt-in fails startup (admin_remote_not_allowed): the args must parse.
+    expect(c.args).toContain('--admin-allow-remote');
+    const arg = (name: string) => (c.args as string[]).find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+    expect(parseServeConfig({ dir: arg('dir'), admin: arg('admin'), adminAllowRemote: (c.args as string[]).includes('--admin-allow-remote') }).adminAllowRemote).toBe(true);
+    expect(() => parseServeConfig({ dir: arg('dir'), admin: arg('admin') })).toThrow(expect.objectContaining({ code: 'admin_remote_not_allowed' }));
     expect(c.args).toContain('--listen=0.0.0.0:15012');
     expect(c.args).toContain('--k8s-token-review');
     const cmd = c.readinessProbe.exec.command as string[];

@@ -90,6 +90,32 @@ describe('loadSidecarConfig', () => {
     expect(e.message).toMatch(/inbound\[0\]\.listen = "nowhere" \(from config file .*\): .*not host:port/);
   });
 
+  it('refuses a non-loopback admin without adminAllowRemote, naming the address, its source and the key', () => {
+    for (const sources of [{ flags: { admin: '0.0.0.0:15000' } }, { env: { ZTMESH_ADMIN: '10.1.2.3:15000' } }, { file: file('admin: "[::]:15000"\n') }]) {
+      const e = error(() => loadSidecarConfig(sources));
+      expect(e.code).toBe('admin_remote_not_allowed');
+      expect(e.message).toMatch(/^invalid sidecar configuration: admin \(from (--admin|ZTMESH_ADMIN|config file .*)\) ".*:15000" is not a loopback address/);
+      expect(e.message).toContain('adminAllowRemote: true (--admin-allow-remote, ZTMESH_ADMIN_ALLOW_REMOTE=true)');
+    }
+    expect(loadSidecarConfig({ flags: { admin: 'localhost:15000' } }).adminAllowRemote).toBe(false);
+  });
+
+  it('takes adminAllowRemote from the file, ZTMESH_ADMIN_ALLOW_REMOTE or --admin-allow-remote', () => {
+    expect(loadSidecarConfig({ file: file('admin: 0.0.0.0:15000\nadminAllowRemote: true\n') }).adminAllowRemote).toBe(true);
+    expect(loadSidecarConfig({ env: { ZTMESH_ADMIN: '0.0.0.0:15000', ZTMESH_ADMIN_ALLOW_REMOTE: 'true' } }).admin).toBe('0.0.0.0:15000');
+    expect(loadSidecarConfig({ flags: { admin: '0.0.0.0:15000', 'admin-allow-remote': true } }).adminAllowRemote).toBe(true);
+    expect(CONFIG_KEYS.find((k) => k.path === 'adminAllowRemote')).toMatchObject({ env: 'ZTMESH_ADMIN_ALLOW_REMOTE', flag: 'admin-allow-remote', kind: 'bool' });
+  });
+
+  it('reports a YAML document whose aliases make a cycle as a ConfigError, not a TypeError', () => {
+    for (const text of ['inbound: &a [*a]\n', 'ca: &c {address: *c}\n', 'transparent: {expect: &e {a: *e}}\n']) {
+      const e = error(() => loadSidecarConfig({ file: file(text) }));
+      expect(e.code).toBe('invalid_config');
+      expect(e.message).toContain('Circular');
+    }
+    expect(error(() => loadSidecarConfig({ env: { ZTMESH_INBOUND: '&a [*a]' } })).code).toBe('invalid_config');
+  });
+
   it('reports an unreadable or malformed file', () => {
     expect(error(() => loadSidecarConfig({ file: join(dir, 'missing.yaml') })).code).toBe('config_unreadable');
     expect(error(() => loadSidecarConfig({ file: file('a: [') })).code).toBe('config_invalid_yaml');
