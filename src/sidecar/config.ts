@@ -109,9 +109,12 @@ function convert(k: ConfigKey, raw: unknown, source: string): unknown {
   }
 }
 
+/** YAML warnings (an unknown tag, say) would go to stderr outside the error path; the schema check reports the value. */
+const YAML_OPTIONS = { logLevel: 'error' } as const;
+
 function parseStructured(raw: string, onError: () => never): unknown {
   try {
-    return parseYaml(raw);
+    return parseYaml(raw, YAML_OPTIONS);
   } catch {
     return onError();
   }
@@ -126,7 +129,7 @@ function readFileConfig(file: string): Record<string, unknown> {
   }
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    doc = parseYaml(text, YAML_OPTIONS);
   } catch (e) {
     throw new ConfigError('config_invalid_yaml', `--config "${file}": not valid YAML: ${(e as Error).message.split('\n')[0]}`);
   }
