@@ -1,9 +1,10 @@
 // Inbound mTLS: takes accepted TCP sockets, terminates TLS 1.3 with a required client certificate,
-// authorizes the peer's SPIFFE ID once per handshake, then forwards plain TCP to the local app.
+// checks the peer's SVID and authorizes its SPIFFE ID once per handshake, then forwards plain TCP to the local app.
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Clock, TimerHandle } from '../common/clock.js';
 import type { HostPort } from '../common/address.js';
+import { checkLeafSvid } from '../pki/leaf-svid.js';
 import { spiffeIdOf } from '../pki/svid.js';
 import { authorize, type AuthzPolicy } from './authz.js';
 import { peerLabel, type ConnectionReporter } from './datapath-metrics.js';
@@ -172,18 +173,21 @@ export class InboundHandler {
     // Once per handshake: node's cheap X509Certificate and its subjectAltName, never a full ASN.1 parse.
     const cert = t.getPeerX509Certificate();
     if (!cert) return refuse(REASONS.noClientCert);
-    const peerId = spiffeIdOf(cert);
     if (!t.authorized) {
       const code = typeof t.authorizationError === 'string' ? t.authorizationError : String(t.authorizationError);
-      return refuse(verifyErrorReason(code), peerId, code);
+      return refuse(verifyErrorReason(code), spiffeIdOf(cert), code);
     }
+    // Resumed sessions too: a ticket is sent before this check refuses a full handshake, and it carries the certificate.
+    const svid = checkLeafSvid(cert);
+    if (!svid.ok) return refuse(REASONS.invalidSvid, svid.spiffeId, `${svid.code}: ${svid.detail}`);
+    const peerId = svid.spiffeId;
     // A resumed session skips chain verification: the certificate must still be within its validity.
     if (t.isSessionReused() && Date.parse(cert.validTo) <= this.deps.clock.now()) {
       return refuse(REASONS.certExpired, peerId, 'resumed session');
     }
     const decision = authorize(peerId, this.policy);
     if (!decision.allow) return refuse(decision.reason, peerId, decision.detail);
-    this.forward(leg, state, peerId!);
+    this.forward(leg, state, peerId);
   }
 
   private forward(leg: Leg, state: ConnState, peerId: string): void {

@@ -9,6 +9,8 @@ export const REASONS = {
   untrustedChain: 'untrusted_chain',
   /** The peer's certificate is outside its validity period. */
   certExpired: 'cert_expired',
+  /** The peer's certificate chains but breaks the X.509-SVID leaf rules (CA=true, not one valid SPIFFE ID, keyUsage). */
+  invalidSvid: 'invalid_svid',
   /** The peer's SPIFFE ID is not allowed by the inbound policy. */
   spiffeIdDenied: 'spiffe_id_denied',
   /** The upstream's SPIFFE ID does not match `expect` (or our trust domain). */
