@@ -25,6 +25,8 @@ export const REASONS = {
   noSvid: 'no_svid',
   /** The listener is at maxConnections. */
   maxConnections: 'max_connections',
+  /** The oldest unfinished handshake, cut to make room at a full bound (for the listener or the peer's address). */
+  handshakeLimit: 'handshake_limit',
   /** The peer sent a TLS alert (it refused our certificate, for example). */
   peerAlert: 'peer_alert',
   /** The peer went away before the handshake finished. */
