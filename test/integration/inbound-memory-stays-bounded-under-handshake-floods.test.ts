@@ -19,7 +19,8 @@ const API_ID = 'spiffe://example.org/ns/default/sa/api';
 const WEB_ID = 'spiffe://example.org/ns/default/sa/web';
 /** Three flooding addresses fill 3 × 128 per-source slots, under the listener's 512: the mesh client is never the one cut. */
 const SOURCES = ['127.0.0.1', '127.0.0.2', '127.0.0.3'];
-const PAYLOADS: FloodPayload[] = ['hello', 'partial-hello', 'nothing'];
+/** Mostly partial ClientHellos, the costliest kind in memory (≈ 136 KiB each); some whole ones, some silent sockets. */
+const PAYLOADS: FloodPayload[] = ['hello', 'partial-hello', 'partial-hello', 'partial-hello', 'nothing'];
 const NO_FDS = ensureFdLimit(4 * PER_ROUND);
 if (NO_FDS) console.warn(`skipping the handshake-flood memory test: ${NO_FDS}`);
 
