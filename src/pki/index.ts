@@ -7,3 +7,5 @@ export * from './certificate.js';
 export * from './issuer.js';
 export * from './svid.js';
 export * from './verify.js';
+export * from './leaf-svid.js';
+export * from './key-usage.js';

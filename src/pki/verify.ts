@@ -1,9 +1,8 @@
 // Verifies a certificate chain against a set of trusted roots and extracts the SPIFFE ID.
-// Used by the CA for renewals; the data path relies on TLS itself plus spiffeIdOf().
+// Used by the CA for renewals; the data path relies on TLS itself plus checkLeafSvid().
 import { X509Certificate } from 'node:crypto';
 import { PkiError } from '../common/errors.js';
-import { parseSpiffeId } from './spiffe-id.js';
-import { spiffeIdOf } from './svid.js';
+import { assertLeafSvid } from './leaf-svid.js';
 
 /** Longest chain accepted: leaf + intermediates + root. */
 export const MAX_CHAIN_DEPTH = 5;
@@ -20,17 +19,15 @@ function checkValidity(cert: X509Certificate, nowMs: number, what: string): void
 
 /**
  * Verifies `chain` (leaf first, then intermediates) up to one of `roots` at time `nowMs`.
- * Throws PkiError: `untrusted_chain`, `cert_expired`, `cert_not_yet_valid`, `not_a_leaf`, `no_spiffe_id`.
+ * Throws PkiError: `untrusted_chain`, `cert_expired`, `cert_not_yet_valid`, or a leaf rule's code from
+ * checkLeafSvid() (`not_a_leaf`, `no_spiffe_id`, `invalid_spiffe_id`, `bad_key_usage`).
  */
 export function verifySvidChain(chain: readonly (Buffer | X509Certificate)[], roots: readonly X509Certificate[], nowMs: number): VerifiedChain {
   if (chain.length === 0) throw new PkiError('no_certificate', 'no certificate presented');
   const certs = chain.map((c) => (c instanceof X509Certificate ? c : new X509Certificate(c)));
   const leaf = certs[0]!;
-  if (leaf.ca) throw new PkiError('not_a_leaf', 'presented certificate is a CA certificate');
+  const spiffeId = assertLeafSvid(leaf);
   checkValidity(leaf, nowMs, 'certificate');
-  const spiffeId = spiffeIdOf(leaf);
-  if (!spiffeId) throw new PkiError('no_spiffe_id', 'certificate does not carry exactly one SPIFFE URI SAN');
-  parseSpiffeId(spiffeId);
   let current = leaf;
   const pool = certs.slice(1);
   for (let depth = 0; depth < MAX_CHAIN_DEPTH; depth++) {

@@ -4,6 +4,7 @@ import type { KeyObject } from 'node:crypto';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { parseHostPort } from '../common/address.js';
 import { isoTime, systemClock, type Clock } from '../common/clock.js';
+import { HeapTrimmer } from '../common/heap-trimmer.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { Readiness } from '../common/readiness.js';
 import { startHttpServer, type RunningHttpServer } from '../admin/http-server.js';
@@ -89,7 +90,8 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
   });
   registerIdentityMetrics(registry, identity, reachability);
 
-  const listeners = await (deps.startListeners ?? startListeners)({ config, identity, log, registry, clock, readiness });
+  const heap = new HeapTrimmer({ clock, log: log.child({ component: 'heap' }) });
+  const listeners = await (deps.startListeners ?? startListeners)({ config, identity, log, registry, clock, readiness, heap });
 
   const status = (): SidecarStatus => buildStatus({
     snapshot: identity.current(), stats: identity.stats(), ca: reachability.current(), addresses,
@@ -121,6 +123,7 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
     identity.stop();
     watcher.stop();
     await listeners.close();
+    heap.close();
     await Promise.all(servers.map((s) => s.close()));
   };
   try {

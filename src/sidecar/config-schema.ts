@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { parseDuration } from '../common/duration.js';
 import { parseHostPort } from '../common/address.js';
 import { parseSpiffePattern } from '../pki/spiffe-id.js';
+import { DEFAULT_MAX_PENDING_HANDSHAKES, DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE } from './handshake-gate.js';
 
 export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
 export const DEFAULT_CA_ADDRESS = 'localhost:15012';
@@ -45,6 +46,12 @@ const spiffePattern = z.string().superRefine((v, ctx) => {
   }
 });
 
+/** Bounds on unfinished TLS handshakes of an inbound listener (handshake-gate.ts). */
+const pendingHandshakeKeys = {
+  maxPendingHandshakes: z.number().int().positive().default(DEFAULT_MAX_PENDING_HANDSHAKES),
+  maxPendingHandshakesPerSource: z.number().int().positive().default(DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE),
+};
+
 export const inboundSchema = z.object({
   name: z.string().min(1),
   listen: hostPort,
@@ -54,6 +61,7 @@ export const inboundSchema = z.object({
   handshakeTimeout: duration.prefault(DEFAULT_HANDSHAKE_TIMEOUT),
   idleTimeout: duration.prefault(DEFAULT_IDLE_TIMEOUT),
   maxConnections: z.number().int().positive().default(DEFAULT_MAX_CONNECTIONS),
+  ...pendingHandshakeKeys,
 }).strict();
 
 export const outboundSchema = z.object({
@@ -85,6 +93,7 @@ export const transparentSchema = z.object({
   handshakeTimeout: duration.prefault(DEFAULT_HANDSHAKE_TIMEOUT),
   idleTimeout: duration.prefault(DEFAULT_IDLE_TIMEOUT),
   maxConnections: z.number().int().positive().default(DEFAULT_MAX_CONNECTIONS),
+  ...pendingHandshakeKeys,
 }).strict();
 
 export const sidecarConfigSchema = z.object({

@@ -1,12 +1,14 @@
 // Inbound mTLS: takes accepted TCP sockets, terminates TLS 1.3 with a required client certificate,
-// authorizes the peer's SPIFFE ID once per handshake, then forwards plain TCP to the local app.
+// checks the peer's SVID and authorizes its SPIFFE ID once per handshake, then forwards plain TCP to the local app.
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Clock, TimerHandle } from '../common/clock.js';
 import type { HostPort } from '../common/address.js';
+import { checkLeafSvid } from '../pki/leaf-svid.js';
 import { spiffeIdOf } from '../pki/svid.js';
 import { authorize, type AuthzPolicy } from './authz.js';
 import { peerLabel, type ConnectionReporter } from './datapath-metrics.js';
+import { PendingHandshakes, type HandshakeLimits } from './handshake-gate.js';
 import { closeLeg, plainLeg, resetLeg, splice, type Leg } from './pipe.js';
 import { REASONS, tlsErrorReason, verifyErrorReason } from './reasons.js';
 import type { TlsContextHolder } from './tls-context.js';
@@ -22,13 +24,22 @@ export interface InboundOptions {
   policy: AuthzPolicy;
   handshakeTimeoutMs: number;
   idleTimeoutMs: number;
+  /** Bounds on unfinished handshakes (handshake-gate.ts). */
+  limits: HandshakeLimits;
 }
 
 export interface InboundDeps {
   contexts: TlsContextHolder;
   clock: Clock;
   reporter: ConnectionReporter;
+  /** Told when a burst of unfinished handshakes is over, to give their freed native memory back (common/heap-trimmer.ts). */
+  heap?: { request(): void };
 }
+
+/** A burst that held at least this many unfinished handshakes (≈ 8 MiB of native buffers) asks for a heap trim... */
+export const TRIM_AFTER_PENDING = 64;
+/** ...once no more than this many are left. */
+export const TRIM_LOW_WATER = 8;
 
 interface ConnState {
   peer: string;
@@ -55,11 +66,15 @@ export class InboundHandler {
   private readonly engine: tls.Server;
   private policy: AuthzPolicy;
   private readonly live = new Set<net.Socket>();
+  private readonly pending: PendingHandshakes<RawSocket>;
+  /** Most unfinished handshakes held since the last trim request. */
+  private burstPeak = 0;
   private readonly unsubscribe: () => void;
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly deps: InboundDeps, private readonly opts: InboundOptions) {
     this.policy = opts.policy;
+    this.pending = new PendingHandshakes(opts.limits);
     // rejectUnauthorized stays false so that every failure reaches us with its reason; nothing is forwarded
     // unless `authorized` is true, a certificate is present and the policy allows its ID.
     this.engine = tls.createServer({
@@ -83,6 +98,11 @@ export class InboundHandler {
     return this.live.size;
   }
 
+  /** Connections whose handshake has not finished yet. */
+  pendingCount(): number {
+    return this.pending.size;
+  }
+
   /** Resolves once no connection is open. */
   whenIdle(): Promise<void> {
     if (this.live.size === 0) return Promise.resolve();
@@ -99,16 +119,15 @@ export class InboundHandler {
       resetLeg(plainLeg(raw));
       return;
     }
+    // At a full bound the oldest unfinished handshake makes room, so a flood cannot lock newcomers out.
+    const displaced = this.pending.admit(raw, raw.remoteAddress ?? 'unknown');
+    if (displaced) this.cut(displaced.key, REASONS.handshakeLimit, `oldest unfinished handshake at the ${displaced.bound} bound of ${displaced.limit}`);
+    this.burstPeak = Math.max(this.burstPeak, this.pending.size);
     raw.setNoDelay(true);
     const state: ConnState = { peer, route, timer: undefined, settled: false };
     raw[STATE] = state;
     this.track(raw);
-    state.timer = this.deps.clock.setTimeout(() => {
-      if (state.settled) return;
-      state.settled = true;
-      this.deps.reporter.refused(peer, REASONS.handshakeTimeout);
-      resetLeg(plainLeg(raw));
-    }, this.opts.handshakeTimeoutMs);
+    state.timer = this.deps.clock.setTimeout(() => this.cut(raw, REASONS.handshakeTimeout), this.opts.handshakeTimeoutMs);
     // Half-open only once the peer is authorized: a peer that sends FIN during the handshake must close the
     // TLS socket (node reports nothing otherwise and the socket would wait for the handshake timeout).
     raw.allowHalfOpen = false;
@@ -124,9 +143,36 @@ export class InboundHandler {
     this.unsubscribe();
   }
 
-  private track(raw: net.Socket): void {
+  /** Ends the handshake phase of `raw`: later events are ignored and it no longer counts as pending. */
+  private finish(raw: RawSocket, state: ConnState): void {
+    state.settled = true;
+    state.timer?.cancel();
+    this.release(raw);
+  }
+
+  /** Takes `raw` off the pending handshakes; once a burst of them is over, asks for a heap trim. */
+  private release(raw: RawSocket): void {
+    this.pending.release(raw);
+    if (this.burstPeak >= TRIM_AFTER_PENDING && this.pending.size <= TRIM_LOW_WATER) {
+      this.burstPeak = this.pending.size;
+      this.deps.heap?.request();
+    }
+  }
+
+  /** Refuses a connection still in its handshake (timeout, cut at a bound) and resets it. */
+  private cut(raw: RawSocket, reason: string, detail?: string): void {
+    const state = raw[STATE];
+    if (!state || state.settled) return;
+    this.finish(raw, state);
+    this.deps.reporter.refused(state.peer, reason, { detail });
+    resetLeg(plainLeg(raw));
+  }
+
+  private track(raw: RawSocket): void {
     this.live.add(raw);
     raw.once('close', () => {
+      // Not settled here: the TLS socket still reports how the handshake ended (peer_closed, ...).
+      this.release(raw);
       this.live.delete(raw);
       if (this.live.size === 0) {
         const waiters = this.idleWaiters;
@@ -143,8 +189,7 @@ export class InboundHandler {
       closeLeg({ stream: t, tcp: raw ?? t });
       return undefined;
     }
-    state.settled = true;
-    state.timer?.cancel();
+    this.finish(raw, state);
     return { raw, state };
   }
 
@@ -172,18 +217,21 @@ export class InboundHandler {
     // Once per handshake: node's cheap X509Certificate and its subjectAltName, never a full ASN.1 parse.
     const cert = t.getPeerX509Certificate();
     if (!cert) return refuse(REASONS.noClientCert);
-    const peerId = spiffeIdOf(cert);
     if (!t.authorized) {
       const code = typeof t.authorizationError === 'string' ? t.authorizationError : String(t.authorizationError);
-      return refuse(verifyErrorReason(code), peerId, code);
+      return refuse(verifyErrorReason(code), spiffeIdOf(cert), code);
     }
+    // Resumed sessions too: a ticket is sent before this check refuses a full handshake, and it carries the certificate.
+    const svid = checkLeafSvid(cert);
+    if (!svid.ok) return refuse(REASONS.invalidSvid, svid.spiffeId, `${svid.code}: ${svid.detail}`);
+    const peerId = svid.spiffeId;
     // A resumed session skips chain verification: the certificate must still be within its validity.
     if (t.isSessionReused() && Date.parse(cert.validTo) <= this.deps.clock.now()) {
       return refuse(REASONS.certExpired, peerId, 'resumed session');
     }
     const decision = authorize(peerId, this.policy);
     if (!decision.allow) return refuse(decision.reason, peerId, decision.detail);
-    this.forward(leg, state, peerId!);
+    this.forward(leg, state, peerId);
   }
 
   private forward(leg: Leg, state: ConnState, peerId: string): void {

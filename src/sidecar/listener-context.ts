@@ -2,6 +2,7 @@
 // what the listeners get, and what a running set of listeners offers back.
 import type { Registry } from 'prom-client';
 import type { Clock } from '../common/clock.js';
+import type { HeapTrimmer } from '../common/heap-trimmer.js';
 import type { Logger } from '../common/logger.js';
 import type { Readiness } from '../common/readiness.js';
 import type { IdentitySource } from '../identity/credentials.js';
@@ -16,6 +17,8 @@ export interface ListenerContext {
   registry: Registry;
   clock: Clock;
   readiness: Readiness;
+  /** Gives native memory back after handshake floods (inbound.ts); absent in tests that do not measure it. */
+  heap?: HeapTrimmer;
 }
 
 /** The running data path, as the composition root and admin see it. */

@@ -5,6 +5,7 @@ import type { Registry } from 'prom-client';
 import type { Clock } from '../common/clock.js';
 import { formatHostPort, parseHostPort } from '../common/address.js';
 import { ConfigError } from '../common/errors.js';
+import type { HeapTrimmer } from '../common/heap-trimmer.js';
 import type { Logger } from '../common/logger.js';
 import { parseSpiffePattern } from '../pki/spiffe-id.js';
 import { compilePolicy, isOpenPolicy } from './authz.js';
@@ -80,6 +81,7 @@ export interface DataPathShared {
   registry: Registry;
   log: Logger;
   trustDomain: string;
+  heap?: HeapTrimmer;
 }
 
 /** Starts one explicit inbound listener. */
@@ -90,8 +92,11 @@ export async function startInbound(cfg: InboundConfig, shared: DataPathShared): 
   else if (!policy.allow) log.info('inbound policy denies every peer (defaultPolicy: deny and no allow list)');
   const reporter = new ConnectionReporter('inbound', dataPathMetrics(shared.registry), log);
   const handler = new InboundHandler(
-    { contexts: shared.contexts, clock: shared.clock, reporter },
-    { policy, handshakeTimeoutMs: cfg.handshakeTimeout, idleTimeoutMs: cfg.idleTimeout },
+    { contexts: shared.contexts, clock: shared.clock, reporter, ...(shared.heap ? { heap: shared.heap } : {}) },
+    {
+      policy, handshakeTimeoutMs: cfg.handshakeTimeout, idleTimeoutMs: cfg.idleTimeout,
+      limits: { maxPending: cfg.maxPendingHandshakes, maxPendingPerSource: cfg.maxPendingHandshakesPerSource },
+    },
   );
   const route = { forward: parseHostPort(cfg.forward, `inbound ${cfg.name}: forward`, '127.0.0.1') };
   const server = net.createServer({ allowHalfOpen: true }, (raw) => handler.handle(raw, route));
@@ -146,6 +151,7 @@ export async function startListeners(ctx: ListenerContext): Promise<RunningListe
   const shared: DataPathShared = {
     contexts, dialer: new UpstreamDialer(contexts, ctx.clock, ctx.config.trustDomain),
     clock: ctx.clock, registry: ctx.registry, log, trustDomain: ctx.config.trustDomain,
+    ...(ctx.heap ? { heap: ctx.heap } : {}),
   };
   dataPathMetrics(ctx.registry);
   const bound: BoundListener[] = [];

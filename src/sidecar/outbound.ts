@@ -5,6 +5,7 @@ import tls from 'node:tls';
 import type { Clock } from '../common/clock.js';
 import type { HostPort } from '../common/address.js';
 import { ProxyError } from '../common/errors.js';
+import { checkLeafSvid } from '../pki/leaf-svid.js';
 import type { SpiffePattern } from '../pki/spiffe-id.js';
 import { serverIdMatches } from './authz.js';
 import { peerLabel, type ConnectionReporter } from './datapath-metrics.js';
@@ -49,13 +50,6 @@ export class DialError extends ProxyError {
   }
 }
 
-/** Legacy peer-certificate objects carry the SANs as "URI:a, DNS:b"; we only need the one spiffe:// URI. */
-function spiffeIdOfSan(san: string | undefined): string | undefined {
-  if (!san) return undefined;
-  const uris = san.split(', ').filter((p) => p.startsWith('URI:')).map((p) => p.slice(4));
-  return uris.length === 1 && uris[0]!.startsWith('spiffe://') ? uris[0] : undefined;
-}
-
 /**
  * Dials upstreams with the current SVID and checks who answered. One per process is enough;
  * it holds the session cache keyed by upstream address.
@@ -92,13 +86,20 @@ export class UpstreamDialer {
       const raw = net.connect({ host, port, allowHalfOpen: true, noDelay: true });
       raw.on('error', () => {}); // the TLS socket on top reports failures; a late raw error must not crash the process
       this.hooks.onSocket?.(raw);
-      const t = tls.connect({
+      const t: tls.TLSSocket = tls.connect({
         socket: raw,
         secureContext: material.clientContext,
         ...(net.isIP(host) ? {} : { servername: host }),
-        // Called by node on full handshakes only, after the chain verified against the bundle.
-        checkServerIdentity: (_host, cert) => {
-          peerId = spiffeIdOfSan(cert.subjectaltname);
+        // Called by node on full handshakes only, after the chain verified against the bundle. The leaf is read
+        // as node's X509Certificate (a reference to OpenSSL's, not a parse); a resumed session inherits this check.
+        checkServerIdentity: (): Error | undefined => {
+          const leaf = t.getPeerX509Certificate();
+          const svid = leaf ? checkLeafSvid(leaf) : undefined;
+          peerId = svid?.spiffeId;
+          if (!svid?.ok) {
+            const why = svid ? `${svid.code}: ${svid.detail}` : 'no certificate';
+            return new DialError(REASONS.invalidSvid, `upstream ${key} presented a certificate that is not a leaf SVID (${why})`, peerId);
+          }
           if (serverIdMatches(peerId, target.expect, this.trustDomain)) return undefined;
           return new DialError(REASONS.serverIdMismatch, `upstream ${key} presented ${peerId ?? 'no SPIFFE ID'}, expected ${target.expect?.text ?? `an ID of ${this.trustDomain}`}`, peerId);
         },

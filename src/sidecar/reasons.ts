@@ -9,6 +9,8 @@ export const REASONS = {
   untrustedChain: 'untrusted_chain',
   /** The peer's certificate is outside its validity period. */
   certExpired: 'cert_expired',
+  /** The peer's certificate chains but breaks the X.509-SVID leaf rules (CA=true, not one valid SPIFFE ID, keyUsage). */
+  invalidSvid: 'invalid_svid',
   /** The peer's SPIFFE ID is not allowed by the inbound policy. */
   spiffeIdDenied: 'spiffe_id_denied',
   /** The upstream's SPIFFE ID does not match `expect` (or our trust domain). */
@@ -23,6 +25,8 @@ export const REASONS = {
   noSvid: 'no_svid',
   /** The listener is at maxConnections. */
   maxConnections: 'max_connections',
+  /** The oldest unfinished handshake, cut to make room at a full bound (for the listener or the peer's address). */
+  handshakeLimit: 'handshake_limit',
   /** The peer sent a TLS alert (it refused our certificate, for example). */
   peerAlert: 'peer_alert',
   /** The peer went away before the handshake finished. */

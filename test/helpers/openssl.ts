@@ -1,8 +1,9 @@
-// A real foreign TLS peer for refusal scenarios: `openssl s_client` with test-time certificates.
+// A real foreign TLS peer for refusal scenarios: `openssl s_client` and `s_server` with test-time certificates.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LineProcess } from './line-process.js';
 import type { TestCa, TestLeaf } from './pki.js';
 
 /** Why openssl tests skip, or undefined when the binary is there. */
@@ -50,4 +51,14 @@ export function sClient(opts: { port: number; caFile: string; cert?: { cert: str
     // -quiet implies -ign_eof: s_client stays until the server closes, so the stdin end does not race the reply.
     child.stdin.end(opts.input ?? 'ping\n');
   });
+}
+
+/** A running `openssl s_server`: TLS 1.3 only, `-rev` (each line read is sent back reversed). */
+export interface SServer { port: number; proc: LineProcess; stop(): Promise<void> }
+
+/** Starts `openssl s_server` on 127.0.0.1 (a free port) presenting `cert`. */
+export async function sServer(opts: { cert: { cert: string; key: string }; args?: string[] }): Promise<SServer> {
+  const proc = new LineProcess(['openssl', 's_server', '-accept', '127.0.0.1:0', '-tls1_3', '-rev', '-cert', opts.cert.cert, '-key', opts.cert.key, ...(opts.args ?? [])]);
+  const line = await proc.waitFor(/^ACCEPT /, 5_000);
+  return { port: Number(line.slice(line.lastIndexOf(':') + 1)), proc, stop: async () => { await proc.stop(); } };
 }

@@ -83,8 +83,11 @@ export async function startTransparentListeners(ctx: TransparentContext): Promis
   const inReporter = new ConnectionReporter('inbound', metrics, log.child({ listener: 'transparent-inbound' }));
   const outReporter = new ConnectionReporter('outbound', metrics, log.child({ listener: 'transparent-outbound' }));
   const inHandler = new InboundHandler(
-    { contexts, clock: ctx.clock, reporter: inReporter },
-    { policy, handshakeTimeoutMs: cfg.handshakeTimeout, idleTimeoutMs: cfg.idleTimeout },
+    { contexts, clock: ctx.clock, reporter: inReporter, ...(ctx.heap ? { heap: ctx.heap } : {}) },
+    {
+      policy, handshakeTimeoutMs: cfg.handshakeTimeout, idleTimeoutMs: cfg.idleTimeout,
+      limits: { maxPending: cfg.maxPendingHandshakes, maxPendingPerSource: cfg.maxPendingHandshakesPerSource },
+    },
   );
   const outHandler = new OutboundHandler(
     { contexts, dialer, reporter: outReporter },
