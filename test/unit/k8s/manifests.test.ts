@@ -174,6 +174,9 @@ describe('deploy/kubernetes', () => {
     expect(c.args).toContain('--dns=ztmesh-webhook.ztmesh-system.svc');
     // The CA grants exactly that DNS SAN to the webhook's ServiceAccount.
     expect(find('Deployment', 'ztmesh-ca').spec.template.spec.containers[0].args).toContain('--k8s-dns-san=ztmesh-system/ztmesh-webhook=ztmesh-webhook.ztmesh-system.svc');
+    // Its ID lies in the CA's reserved namespace, so the CA grants it explicitly, and nothing else there.
+    const caArgs: string[] = find('Deployment', 'ztmesh-ca').spec.template.spec.containers[0].args;
+    expect(caArgs.filter((a) => a.startsWith('--grant-reserved-id'))).toEqual(['--grant-reserved-id=ztmesh-system/ztmesh-webhook']);
     // The control plane is never injected: its namespace is not selected and its pods opt out.
     expect(find('Namespace', 'ztmesh-system').metadata.labels['ztmesh.io/inject']).not.toBe('enabled');
     for (const name of ['ztmesh-ca', 'ztmesh-webhook']) {
