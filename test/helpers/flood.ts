@@ -23,6 +23,8 @@ export interface FloodSocket {
   socket: net.Socket;
   source: string;
   openedAtMs: number;
+  /** When TCP was established (a SYN the kernel dropped under load is retried after a second). */
+  connectedAtMs?: number;
   closedAtMs?: number;
   connected: boolean;
   closed: Promise<void>;
@@ -45,6 +47,7 @@ export async function flood(opts: { port: number; count: number; sources: string
     socket.on('data', () => undefined); // a half-open handshake reads the server's flight and stays silent
     socket.once('connect', () => {
       f.connected = true;
+      f.connectedAtMs = Date.now();
       if (opts.send) socket.write(opts.send);
       resolve();
     });

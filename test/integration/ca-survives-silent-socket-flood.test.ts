@@ -1,0 +1,91 @@
+// A real `ztmesh ca serve` limited to 600 file descriptors closes every one of 1,500 silent TCP clients within its
+// handshake timeout + 2 s, while a real GrpcCaClient renews its SVID and the admin /healthz answers during the flood.
+// The flood comes from 40 other loopback addresses (127.0.0.2-41, about 38 sockets each): the per-source cap (32)
+// refuses some at once, the total cap (lowered to fit the 600 descriptors) makes the oldest silent sockets give way
+// to newcomers, and the deadline closes the rest. The legitimate client dials from 127.0.0.1, as a pod has its own IP.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GrpcCaClient } from '../../src/identity/ca-client.js';
+import { makeTrustBundle } from '../../src/identity/credentials.js';
+import { buildSvid } from '../../src/identity/svid-material.js';
+import { silentLogger } from '../../src/common/logger.js';
+import { certsFromPem } from '../../src/pki/pem.js';
+import { buildCsr, generateKeySync } from '../../src/pki/index.js';
+import { CA_TLS_NAME, startCa, type TestCaServer } from '../helpers/ca.js';
+import { ensureOpenFileLimit, flood, loopbackSources } from '../helpers/flood.js';
+
+const HANDSHAKE_TIMEOUT_MS = 2_000;
+const FLOOD = 1_500;
+const ID = 'spiffe://example.org/ns/default/sa/web';
+let ca: TestCaServer;
+
+beforeAll(async () => {
+  ensureOpenFileLimit(4_096); // the flood's 1,500 sockets live in this process
+  ca = await startCa({ wrap: ['prlimit', '--nofile=600:600'], args: ['--handshake-timeout', `${HANDSHAKE_TIMEOUT_MS}ms`] });
+});
+afterAll(async () => { await ca?.stop(); });
+
+async function metricValue(name: string, labels: string): Promise<number> {
+  const text = await (await fetch(`http://${ca.adminAddress}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+describe('ca under a silent-socket flood with 600 file descriptors', () => {
+  it('closes all 1,500 silent clients within handshake timeout + 2 s; a renewal and /healthz succeed meanwhile', async () => {
+    const started = await ca.process.waitFor(/"msg":"CA identity ready"/);
+    expect(JSON.parse(started)).toMatchObject({ maxConnections: 600 - 128, handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS });
+
+    // A real client of ours, holding an SVID from before the flood.
+    const dir = mkdtempSync(join(tmpdir(), 'ztmesh-flood-'));
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, `${await ca.mintToken(ID)}\n`);
+    const bundle = makeTrustBundle(ca.trustDomain, certsFromPem(ca.bundlePem, 'bundle'), 0);
+    let svid: ReturnType<typeof buildSvid> | undefined;
+    const client = new GrpcCaClient({
+      addresses: [ca.address], trustDomain: ca.trustDomain, tokenFile, serverName: CA_TLS_NAME, log: silentLogger(),
+      roots: () => bundle, currentSvid: () => svid,
+    });
+    const key = generateKeySync();
+    svid = buildSvid({ key, chainDer: (await client.sign(buildCsr(key), 600, { method: 'token' })).chainDer, bundle, trustDomain: ca.trustDomain, nowMs: Date.now() });
+
+    // Each source opens its ~38 sockets in a row, so it runs into the per-source cap.
+    const sources = loopbackSources(40).flatMap((s) => Array<string>(Math.ceil(FLOOD / 40)).fill(s));
+    const sockets = await flood({ port: Number(ca.address.split(':').pop()), count: FLOOD, sources });
+    expect(sockets.filter((s) => s.connected || s.closedAtMs !== undefined)).toHaveLength(FLOOD);
+
+    // During the flood: a renewal with the current SVID, and the admin health check.
+    const renewKey = generateKeySync();
+    const renewed = await client.sign(buildCsr(renewKey), 600, { method: 'svid', svid });
+    expect(renewed.chainDer.length).toBeGreaterThan(0);
+    const health = await fetch(`http://${ca.adminAddress}/healthz`, { signal: AbortSignal.timeout(2_000) });
+    expect(health.status).toBe(200);
+    expect(sockets.some((s) => s.closedAtMs === undefined)).toBe(true); // the flood was still on
+
+    await Promise.race([
+      Promise.all(sockets.map((s) => s.closed)),
+      new Promise((_, reject) => setTimeout(() => reject(new Error(`${sockets.filter((s) => s.closedAtMs === undefined).length} flood sockets still open`)), HANDSHAKE_TIMEOUT_MS + 5_000)),
+    ]);
+    const latencies = sockets.map((s) => s.closedAtMs! - (s.connectedAtMs ?? s.openedAtMs)).sort((a, b) => a - b);
+    expect(latencies.at(-1)).toBeLessThanOrEqual(HANDSHAKE_TIMEOUT_MS + 2_000);
+
+    // Each mechanism played its part, was counted, and the log stayed short.
+    const timeouts = await metricValue('ztmesh_ca_connections_refused_total', 'reason="handshake_timeout"');
+    const evicted = await metricValue('ztmesh_ca_connections_refused_total', 'reason="handshake_evicted"');
+    const perSource = await metricValue('ztmesh_ca_connections_refused_total', 'reason="source_connection_limit"');
+    expect(timeouts).toBeGreaterThan(0);
+    expect(evicted).toBeGreaterThan(0);
+    expect(perSource).toBeGreaterThan(0);
+    expect(timeouts + evicted + perSource).toBeGreaterThanOrEqual(FLOOD - 1); // the renewal's connection may have evicted one
+    const refusalLines = ca.process.json().filter((l) => l.msg === 'connection refused');
+    expect(refusalLines.length).toBeLessThanOrEqual(3 * 10);
+    expect(refusalLines[0]).toMatchObject({ peer: expect.stringMatching(/^127\.0\.0\.\d+:\d+$/) });
+    process.stdout.write(`flood: close latency p50 ${latencies[Math.floor(latencies.length / 2)]} ms, max ${latencies.at(-1)} ms; ` +
+      `timeouts ${timeouts}, evicted ${evicted}, per-source refusals ${perSource}\n`);
+
+    // And after it, a fresh client is served as usual.
+    expect((await client.sign(buildCsr(generateKeySync()), 600, { method: 'svid', svid })).chainDer.length).toBeGreaterThan(0);
+  });
+});
