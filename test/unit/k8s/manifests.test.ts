@@ -89,6 +89,11 @@ describe('deploy/kubernetes', () => {
       allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, runAsNonRoot: true, capabilities: { drop: ['ALL'] },
     });
     expect(c.resources.requests).toEqual({ cpu: expect.any(String), memory: expect.any(String) });
+    // The memory limit holds the measured peak under floods with the default connection cap (docs/ca.md "Limits":
+    // about 250 MB), with headroom; the manifest keeps that default cap.
+    const mi = (q: string) => Number(/^(\d+)Mi$/.exec(q)![1]);
+    expect(mi(c.resources.limits.memory)).toBeGreaterThanOrEqual(1.5 * 250);
+    expect(c.args.some((a: string) => a.startsWith('--max-connections'))).toBe(false);
     const pdb = find('PodDisruptionBudget', 'ztmesh-ca');
     expect(pdb.spec.minAvailable).toBe(1);
     expect(pdb.spec.selector.matchLabels).toEqual(d.spec.selector.matchLabels);
