@@ -120,6 +120,11 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   const callLog = new LogThrottle(clock, (s) => log.warn({ code: s.key, suppressed: s.suppressed, topSources: s.topSources }, 'calls refused (lines rate-limited)'));
   const reportTransportRefusal = (r: TransportRefusal) => {
     const line = { peer: r.peer, code: r.code, grpcCode: r.grpcCode, reason: r.details };
+    // The caller's own deadline ran out: nothing was refused (the handler still finishes and reports its outcome).
+    if (r.code === 'deadline_exceeded') {
+      log.debug({ ...line, method: r.method }, 'call deadline exceeded');
+      return;
+    }
     const source = r.peer.replace(/:\d+$/, '');
     if (r.method === SIGN_METHOD) {
       metrics.signTotal.inc({ result: r.code });
