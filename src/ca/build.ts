@@ -117,7 +117,8 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
     audit: deps.log.child({ component: 'audit' }),
   });
   const { packageDefinition, proto } = loadCaProto();
-  const callLog = new LogThrottle(clock, (s) => log.warn({ code: s.key, suppressed: s.suppressed, topSources: s.topSources }, 'calls refused (lines rate-limited)'));
+  // One line budget for refusals grpc-js makes itself; the metric counts every one.
+  const callLog = new LogThrottle(clock);
   const reportTransportRefusal = (r: TransportRefusal) => {
     const line = { peer: r.peer, code: r.code, grpcCode: r.grpcCode, reason: r.details };
     // The caller's own deadline ran out: nothing was refused (the handler still finishes and reports its outcome).
@@ -125,11 +126,12 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
       log.debug({ ...line, method: r.method }, 'call deadline exceeded');
       return;
     }
-    const source = r.peer.replace(/:\d+$/, '');
-    if (r.method === SIGN_METHOD) {
-      metrics.signTotal.inc({ result: r.code });
-      if (callLog.take(r.code, source)) log.warn(line, 'SignCertificate refused');
-    } else if (callLog.take(r.code, source)) log.warn({ ...line, method: r.method }, 'call refused');
+    if (r.method === SIGN_METHOD) metrics.signTotal.inc({ result: r.code });
+    const suppressed = callLog.admit();
+    if (suppressed === undefined) return;
+    const counted = suppressed ? { suppressed } : {};
+    if (r.method === SIGN_METHOD) log.warn({ ...line, ...counted }, 'SignCertificate refused');
+    else log.warn({ ...line, method: r.method, ...counted }, 'call refused');
   };
   const server = new grpc.Server({
     'grpc.max_receive_message_length': MAX_REQUEST_BYTES,
@@ -158,7 +160,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   let pruneStopped = false;
   let pruneTimer = clock.setTimeout(pruneTokens, 0);
   const cleanup: (() => Promise<void> | void)[] = [
-    () => signer.close(), () => bundle.close(), unsubscribeBundle, () => identity.stop(), () => callLog.stop(),
+    () => signer.close(), () => bundle.close(), unsubscribeBundle, () => identity.stop(),
     () => { pruneStopped = true; pruneTimer.cancel(); },
   ];
   const runCleanup = async () => { for (const c of cleanup.reverse()) await c(); };

@@ -64,14 +64,11 @@ export class TlsFrontDoor {
   private readonly unverified = new Map<string, PeerTlsInfo>();
   /** Verified client certificates by peer, parsed at most once per connection. */
   private readonly verified = new Map<string, { raw: Buffer; cert?: X509Certificate }>();
-  private readonly throttle: LogThrottle;
+  /** One line budget per refusal code, so a flood of one kind cannot hide another. */
+  private readonly throttles = new Map<string, LogThrottle>();
 
   private constructor(private readonly opts: FrontDoorOptions) {
     this.table = new ConnectionTable<Conn>(opts.limits);
-    this.throttle = new LogThrottle(opts.clock, (s) => opts.log.warn(
-      { code: s.key, suppressed: s.suppressed, topSources: s.topSources, windowSeconds: s.windowMs / 1000 },
-      'connections refused (lines rate-limited)',
-    ));
     // Node's own handshakeTimeout only reports (tlsClientError) and restarts on every byte; the front door's
     // deadline runs from accept and closes the socket.
     this.tlsServer = tls.createServer({ ...opts.context, requestCert: true, rejectUnauthorized: false, ALPNProtocols: ['h2'], handshakeTimeout: 0 });
@@ -91,7 +88,7 @@ export class TlsFrontDoor {
       door.listener.listen(opts.port, opts.host, () => resolve());
     });
     // After listen, errors are failed accepts (e.g. EMFILE): the kernel connection is dropped; keep serving.
-    door.listener.on('error', (err: NodeJS.ErrnoException) => door.report('?', '?', 'accept_failed', { err: err.code ?? err.message }));
+    door.listener.on('error', (err: NodeJS.ErrnoException) => door.report('?', 'accept_failed', { err: err.code ?? err.message }));
     return door;
   }
 
@@ -126,7 +123,6 @@ export class TlsFrontDoor {
   close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
     for (const c of [...this.byPeer.values()]) if (this.table.isHandshaking(c)) c.raw.destroy();
-    this.throttle.stop();
     return closed;
   }
 
@@ -151,7 +147,7 @@ export class TlsFrontDoor {
     if (!admission.ok) {
       conn.done = true;
       raw.destroy();
-      this.report(conn.peer, conn.source, admission.reason);
+      this.report(conn.peer, admission.reason);
       return;
     }
     if (admission.evict) this.refuse(admission.evict, 'handshake_evicted');
@@ -207,7 +203,7 @@ export class TlsFrontDoor {
     const code = handshakeFailureCode(err);
     // A peer that hangs up during TLS (a TCP health probe, a port scan) was not refused: keep it out of warn logs.
     if (code === 'connection_reset') this.opts.log.debug({ peer: conn.peer, code, reason: err.message }, 'connection closed by peer');
-    else this.report(conn.peer, conn.source, code, { reason: err.message });
+    else this.report(conn.peer, code, { reason: err.message });
   }
 
   /** Closes a connection the front door refuses, reporting why. */
@@ -216,13 +212,19 @@ export class TlsFrontDoor {
     conn.done = true;
     conn.tls?.destroy();
     conn.raw.destroy();
-    this.report(conn.peer, conn.source, code, extra);
+    this.report(conn.peer, code, extra);
   }
 
-  /** Counts a refusal and logs it, at most a burst of lines per code and window (then one summary line). */
-  private report(peer: string, source: string, code: string, extra: Record<string, unknown> = {}): void {
+  /**
+   * Counts a refusal and logs it naming the peer: at most DEFAULT_LOG_THROTTLE lines per code and window, the next
+   * line written saying how many were `suppressed`. The metric counts every one.
+   */
+  private report(peer: string, code: string, extra: Record<string, unknown> = {}): void {
     this.opts.metrics.connectionsRefused.inc({ reason: code });
-    if (this.throttle.take(code, source)) this.opts.log.warn({ peer, code, ...extra }, 'connection refused');
+    let throttle = this.throttles.get(code);
+    if (!throttle) this.throttles.set(code, (throttle = new LogThrottle(this.opts.clock)));
+    const suppressed = throttle.admit();
+    if (suppressed !== undefined) this.opts.log.warn({ peer, code, ...extra, ...(suppressed ? { suppressed } : {}) }, 'connection refused');
   }
 
   private forget(conn: Conn): void {

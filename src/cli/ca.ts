@@ -112,7 +112,7 @@ export function register(program: Command): void {
       try {
         assertNotReserved(id.uri, { trustDomain: state.trustDomain, granted: parseReservedGrants(opts.grantReservedId ?? [], state.trustDomain) });
       } catch (e) {
-        if (e instanceof PolicyError) throw new ConfigError(e.code, `${e.code}: --spiffe-id ${e.message}`);
+        if (e instanceof PolicyError) throw new ConfigError(e.code, `--spiffe-id ${e.message}`);
         throw e;
       }
       const { token: value, record } = await new JoinTokenStore(opts.dir).create(id.uri, ttlMs, systemClock.now());

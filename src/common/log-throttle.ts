@@ -1,86 +1,39 @@
-// Keeps a flood of refusals from flooding the log: per key, the first lines of each window are logged in full,
-// the rest only counted, and one summary line (with the sources seen most) closes the window.
-import type { Clock, TimerHandle } from './clock.js';
+// Bounds how many lines a flood of refusals can write: at most `max` per window, then a count of those dropped.
+// Time comes from the injected clock, so tests step through windows instead of sleeping.
+import type { Clock } from './clock.js';
 
-export interface LogThrottleOptions {
-  /** Length of one window. */
-  windowMs: number;
-  /** Lines per key logged in full in one window. */
-  burst: number;
-}
+/** Default: 20 lines per 10 s window for one source of refusals. */
+export const DEFAULT_LOG_THROTTLE = { max: 20, windowMs: 10_000 } as const;
 
-/** Ten full lines per key every ten seconds; the rest are summed up. */
-export const DEFAULT_LOG_THROTTLE: LogThrottleOptions = { windowMs: 10_000, burst: 10 };
-/** Distinct sources remembered per window for the summary, so a flood from many addresses stays bounded. */
-export const MAX_SUMMARY_SOURCES = 1_000;
-/** Sources named in a summary line. */
-export const TOP_SOURCES = 5;
-
-/** What the summary of one window says. */
-export interface ThrottleSummary {
-  key: string;
-  /** Events counted but not logged in full. */
-  suppressed: number;
-  /** The sources seen most among them, most first. */
-  topSources: { source: string; count: number }[];
-  windowMs: number;
-}
-
-interface Window {
-  startMs: number;
-  logged: number;
-  suppressed: number;
-  sources: Map<string, number>;
-  timer?: TimerHandle;
-}
-
-/** Decides, per event, whether to log it in full; reports the rest through `summary` when the window ends. */
+/** A fixed-window line budget. */
 export class LogThrottle {
-  private readonly windows = new Map<string, Window>();
+  private windowStartMs = Number.NEGATIVE_INFINITY;
+  private written = 0;
+  private dropped = 0;
 
   constructor(
     private readonly clock: Clock,
-    private readonly summary: (s: ThrottleSummary) => void,
-    private readonly opts: LogThrottleOptions = DEFAULT_LOG_THROTTLE,
+    private readonly max: number = DEFAULT_LOG_THROTTLE.max,
+    private readonly windowMs: number = DEFAULT_LOG_THROTTLE.windowMs,
   ) {}
 
-  /** True when this event should be logged in full; otherwise it is counted for the window's summary. */
-  take(key: string, source: string): boolean {
+  /**
+   * Call once per line you would write. Returns undefined when the line must be dropped; otherwise the number of
+   * lines dropped since the last one admitted (0 mostly), which the caller puts in the line it writes.
+   */
+  admit(): number | undefined {
     const now = this.clock.now();
-    let w = this.windows.get(key);
-    if (w && now - w.startMs >= this.opts.windowMs) {
-      this.flush(key, w);
-      w = undefined;
+    if (now - this.windowStartMs >= this.windowMs) {
+      this.windowStartMs = now;
+      this.written = 0;
     }
-    if (!w) {
-      w = { startMs: now, logged: 0, suppressed: 0, sources: new Map() };
-      this.windows.set(key, w);
+    if (this.written >= this.max) {
+      this.dropped++;
+      return undefined;
     }
-    if (w.logged < this.opts.burst) {
-      w.logged++;
-      return true;
-    }
-    w.suppressed++;
-    if (w.sources.has(source) || w.sources.size < MAX_SUMMARY_SOURCES) w.sources.set(source, (w.sources.get(source) ?? 0) + 1);
-    if (!w.timer) {
-      const win = w;
-      win.timer = this.clock.setTimeout(() => this.flush(key, win), win.startMs + this.opts.windowMs - now);
-    }
-    return false;
-  }
-
-  /** Reports what is still counted and cancels the timers (e.g. at shutdown). */
-  stop(): void {
-    for (const [key, w] of [...this.windows]) this.flush(key, w);
-  }
-
-  private flush(key: string, w: Window): void {
-    w.timer?.cancel();
-    if (this.windows.get(key) === w) this.windows.delete(key);
-    if (w.suppressed === 0) return;
-    const topSources = [...w.sources].sort((a, b) => b[1] - a[1]).slice(0, TOP_SOURCES).map(([source, count]) => ({ source, count }));
-    const suppressed = w.suppressed;
-    w.suppressed = 0;
-    this.summary({ key, suppressed, topSources, windowMs: this.opts.windowMs });
+    this.written++;
+    const dropped = this.dropped;
+    this.dropped = 0;
+    return dropped;
   }
 }
