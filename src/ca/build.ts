@@ -34,8 +34,11 @@ import { tolerantDecoders, transportRefusalInterceptor, type TransportRefusal } 
  * prefix before buffering, so a larger message costs no memory.
  */
 export const MAX_REQUEST_BYTES = 64 * 1024;
-/** An established connection without a call for this long is closed (GOAWAY); a bundle stream keeps its own open. */
-export const CONNECTION_IDLE_MS = 5 * 60_000;
+/**
+ * An established connection without a call for this long is closed (GOAWAY), so a peer that completes TLS and then
+ * says nothing gives its slot back. Our clients never idle: a bundle stream is a call, a signing channel closes.
+ */
+export const CONNECTION_IDLE_MS = 30_000;
 /** Concurrent calls on one connection; a sidecar uses one or two. */
 export const MAX_STREAMS_PER_CONNECTION = 100;
 /** Server keepalive pings find connections whose peer vanished (a node lost) instead of holding them forever. */
