@@ -44,11 +44,22 @@ export interface FrontDoorOptions {
   log: Logger;
 }
 
+/**
+ * The key of a connection as grpc-js getPeer() names it: "address:port", without brackets even for IPv6 (so it is
+ * not formatHostPort, which the log lines use).
+ */
+function grpcPeer(address: string, port: number | undefined): string {
+  return `${address}:${port ?? 0}`;
+}
+
 /** One accepted TCP connection, from accept to close. */
 interface Conn {
   raw: net.Socket;
   tls?: tls.TLSSocket;
+  /** For log lines: "10.1.2.3:5000", "[fd00::1]:5000". */
   peer: string;
+  /** For lookups by grpc-js getPeer(). */
+  key: string;
   source: string;
   timer?: TimerHandle;
   /** Set once the front door closed it or reported its failure, so it is reported only once. */
@@ -60,6 +71,7 @@ export class TlsFrontDoor {
   private readonly listener: net.Server;
   private readonly tlsServer: tls.Server;
   private readonly table: ConnectionTable<Conn>;
+  /** Open connections by grpc-js peer key. */
   private readonly byPeer = new Map<string, Conn>();
   private readonly unverified = new Map<string, PeerTlsInfo>();
   /** Verified client certificates by peer, parsed at most once per connection. */
@@ -142,7 +154,9 @@ export class TlsFrontDoor {
       raw.destroy();
       return;
     }
-    const conn: Conn = { raw, peer: formatHostPort(address, raw.remotePort ?? 0), source: sourceKey(address), done: false };
+    const conn: Conn = {
+      raw, peer: formatHostPort(address, raw.remotePort ?? 0), key: grpcPeer(address, raw.remotePort), source: sourceKey(address), done: false,
+    };
     const admission = this.table.admit(conn, conn.source);
     if (!admission.ok) {
       conn.done = true;
@@ -151,7 +165,7 @@ export class TlsFrontDoor {
       return;
     }
     if (admission.evict) this.refuse(admission.evict, 'handshake_evicted');
-    this.byPeer.set(conn.peer, conn);
+    this.byPeer.set(conn.key, conn);
     this.updateGauge();
     raw.once('close', () => this.forget(conn));
     conn.timer = this.opts.clock.setTimeout(() => {
@@ -171,7 +185,7 @@ export class TlsFrontDoor {
   }
 
   private established(socket: tls.TLSSocket): void {
-    const conn = this.byPeer.get(formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0));
+    const conn = this.byPeer.get(grpcPeer(socket.remoteAddress ?? '?', socket.remotePort));
     if (!conn || conn.done) {
       socket.destroy(); // closed by the front door meanwhile
       return;
@@ -186,16 +200,16 @@ export class TlsFrontDoor {
     this.updateGauge();
     const err = socket.authorizationError as (Error & { code?: string }) | null | undefined;
     if (!socket.authorized && err && socket.getPeerCertificate()?.raw) {
-      this.unverified.set(conn.peer, { certError: String(err.code ?? err.message ?? err) });
+      this.unverified.set(conn.key, { certError: String(err.code ?? err.message ?? err) });
     } else if (socket.authorized) {
       const raw = socket.getPeerCertificate()?.raw;
-      if (raw) this.verified.set(conn.peer, { raw });
+      if (raw) this.verified.set(conn.key, { raw });
     }
     this.opts.inject(socket);
   }
 
   private handshakeFailed(err: NodeJS.ErrnoException, socket: tls.TLSSocket): void {
-    const conn = socket.remoteAddress ? this.byPeer.get(formatHostPort(socket.remoteAddress, socket.remotePort ?? 0)) : undefined;
+    const conn = socket.remoteAddress ? this.byPeer.get(grpcPeer(socket.remoteAddress, socket.remotePort)) : undefined;
     socket.destroy();
     if (!conn || conn.done) return; // the front door closed it and said why
     conn.done = true;
@@ -230,10 +244,10 @@ export class TlsFrontDoor {
   private forget(conn: Conn): void {
     conn.timer?.cancel();
     this.table.remove(conn);
-    if (this.byPeer.get(conn.peer) === conn) {
-      this.byPeer.delete(conn.peer);
-      this.unverified.delete(conn.peer);
-      this.verified.delete(conn.peer);
+    if (this.byPeer.get(conn.key) === conn) {
+      this.byPeer.delete(conn.key);
+      this.unverified.delete(conn.key);
+      this.verified.delete(conn.key);
     }
     this.updateGauge();
   }
