@@ -1,70 +1,91 @@
-// Hostile clients for flood tests: silent TCP sockets and half-open TLS handshakes (a ClientHello, then silence),
-// spread over loopback source addresses, each remembering when the server closed it.
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+// Hostile clients for flood tests: thousands of TCP connections from several 127.0.0.x addresses that send
+// a whole TLS ClientHello, part of one, or nothing, and then stay silent until the server closes them.
 import net from 'node:net';
 import tls from 'node:tls';
-import { parseNofileLimit } from '../../src/common/fd-limit.js';
 
-/** A real TLS 1.3 ClientHello (ALPN h2), captured from Node's own client, to replay as a half-open handshake. */
-export async function clientHello(): Promise<Buffer> {
+/** What one flood connection sends before going silent. */
+export type FloodPayload = 'hello' | 'partial-hello' | 'nothing';
+
+/** The first flight of a real node TLS 1.3 client, captured once (it carries a fresh key share). */
+export async function captureClientHello(): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const capture = net.createServer((s) => s.once('data', (d: Buffer) => { resolve(d); s.destroy(); capture.close(); }));
-    capture.listen(0, '127.0.0.1', () => {
-      const c = tls.connect({ host: '127.0.0.1', port: (capture.address() as net.AddressInfo).port, servername: 'localhost', ALPNProtocols: ['h2'], rejectUnauthorized: false });
-      c.on('error', () => undefined);
+    const server = net.createServer((s) => s.once('data', (d: Buffer) => { s.destroy(); server.close(); resolve(d); }));
+    server.listen(0, '127.0.0.1', () => {
+      const t = tls.connect({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port, rejectUnauthorized: false, minVersion: 'TLSv1.3' });
+      t.on('error', () => {});
     });
-    capture.on('error', reject);
+    server.on('error', reject);
   });
 }
 
-/** One flooding socket. closedAtMs is set when the server closed it (or it failed to connect). */
-export interface FloodSocket {
-  socket: net.Socket;
-  source: string;
-  openedAtMs: number;
-  /** When TCP was established (a SYN the kernel dropped under load is retried after a second). */
-  connectedAtMs?: number;
-  closedAtMs?: number;
-  connected: boolean;
-  closed: Promise<void>;
+export interface FloodOptions {
+  port: number;
+  count: number;
+  /** Source addresses, used round robin (all of 127/8 is local on Linux). */
+  sources: readonly string[];
+  /** What connection i sends. */
+  payload: (i: number) => FloodPayload;
+  hello: Buffer;
+  /** Connections being dialled at once. */
+  concurrency?: number;
+  /** Runs once `count / 2` connections have been dialled; the flood goes on meanwhile. */
+  midway?: () => Promise<void>;
 }
 
-/** `count` sources 127.0.0.<first>..: loopback addresses other than 127.0.0.1, so the flood is not the legitimate client. */
-export function loopbackSources(count: number, first = 2): string[] {
-  return Array.from({ length: count }, (_, i) => `127.0.${(first + i) >> 8}.${(first + i) & 255}`);
+export interface FloodResult {
+  /** For each connection: ms from its connect to its close by the server (undefined: refused before connect). */
+  heldMs: (number | undefined)[];
+  /** Wall time from the first dial to the last close. */
+  totalMs: number;
 }
 
-/** Opens `count` sockets round-robin over `sources`, `batch` at a time; each sends `send` (if any) and then nothing. */
-export async function flood(opts: { port: number; count: number; sources: string[]; send?: Buffer; batch?: number }): Promise<FloodSocket[]> {
-  const all: FloodSocket[] = [];
-  const openOne = (i: number) => new Promise<void>((resolve) => {
-    const source = opts.sources[i % opts.sources.length]!;
-    const socket = net.connect({ host: '127.0.0.1', port: opts.port, localAddress: source });
-    const f: FloodSocket = { socket, source, openedAtMs: Date.now(), connected: false, closed: Promise.resolve() };
-    f.closed = new Promise<void>((done) => socket.once('close', () => { f.closedAtMs = Date.now(); done(); resolve(); }));
-    socket.on('error', () => undefined);
-    socket.on('data', () => undefined); // a half-open handshake reads the server's flight and stays silent
-    socket.once('connect', () => {
-      f.connected = true;
-      f.connectedAtMs = Date.now();
-      if (opts.send) socket.write(opts.send);
-      resolve();
-    });
-    all.push(f);
+/** Runs one flood and resolves once the server closed every connection (or rejects after timeoutMs). */
+export function flood(opts: FloodOptions, timeoutMs = 30_000): Promise<FloodResult> {
+  const started = Date.now();
+  const heldMs: (number | undefined)[] = new Array(opts.count);
+  const partial = opts.hello.subarray(0, Math.min(60, opts.hello.length - 1));
+  let dialed = 0;
+  let inFlight = 0;
+  let closed = 0;
+  let midway: Promise<void> | undefined;
+  return new Promise<FloodResult>((resolve, reject) => {
+    const sockets: net.Socket[] = [];
+    const timer = setTimeout(() => {
+      for (const s of sockets) s.destroy();
+      reject(new Error(`flood: the server closed ${closed} of ${opts.count} connections within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const finish = () => {
+      clearTimeout(timer);
+      void (midway ?? Promise.resolve()).then(() => resolve({ heldMs, totalMs: Date.now() - started }), reject);
+    };
+    const dialMore = () => {
+      while (inFlight < (opts.concurrency ?? 400) && dialed < opts.count) {
+        const i = dialed++;
+        inFlight++;
+        let connectedAt: number | undefined;
+        let settled = false;
+        const settle = () => { if (!settled) { settled = true; inFlight--; dialMore(); } };
+        const s = net.connect({ host: '127.0.0.1', port: opts.port, localAddress: opts.sources[i % opts.sources.length] });
+        sockets.push(s);
+        s.on('error', () => {});
+        s.on('data', () => {});
+        s.once('connect', () => {
+          connectedAt = Date.now();
+          const what = opts.payload(i);
+          if (what !== 'nothing') s.write(what === 'hello' ? opts.hello : partial);
+          settle();
+        });
+        s.once('close', () => {
+          heldMs[i] = connectedAt === undefined ? undefined : Date.now() - connectedAt;
+          settle();
+          if (++closed === opts.count) finish();
+        });
+        if (dialed === Math.floor(opts.count / 2) && opts.midway) {
+          midway = opts.midway();
+          midway.catch(() => {}); // reported once the flood is over
+        }
+      }
+    };
+    dialMore();
   });
-  const batch = opts.batch ?? 100;
-  for (let i = 0; i < opts.count; i += batch) await Promise.all(Array.from({ length: Math.min(batch, opts.count - i) }, (_, j) => openOne(i + j)));
-  return all;
-}
-
-/** Raises this process's open-file limit to at least `n` (prlimit; we run as root), so a flood test has the sockets it needs. */
-export function ensureOpenFileLimit(n: number): void {
-  const soft = parseNofileLimit(readFileSync('/proc/self/limits', 'utf8'));
-  if (soft === undefined || soft >= n) return;
-  try {
-    execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${n}:${n}`], { stdio: 'pipe' });
-  } catch (e) {
-    throw new Error(`this test needs ${n} open files but the limit is ${soft} and prlimit failed (run as root or raise ulimit -n): ${(e as Error).message}`);
-  }
 }

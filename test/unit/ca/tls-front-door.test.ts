@@ -10,7 +10,7 @@ import { captureLogger } from '../../helpers/k8s-test-kit.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 import { makeCa, makeLeaf } from '../../helpers/pki.js';
 import { metric, until } from '../../helpers/datapath.js';
-import { clientHello } from '../../helpers/flood.js';
+import { captureClientHello } from '../../helpers/flood.js';
 import { DEFAULT_LOG_THROTTLE } from '../../../src/common/log-throttle.js';
 
 const root = makeCa('example.org');
@@ -77,7 +77,7 @@ describe('TlsFrontDoor', () => {
     const { socket, closed } = await silent();
     let answered = 0;
     socket.on('data', (d: Buffer) => { answered += d.length; });
-    socket.write(await clientHello());
+    socket.write(await captureClientHello());
     await until(() => answered > 0); // the server sent its flight and now waits for ours
     await clock.advance(5_000);
     await closed;
