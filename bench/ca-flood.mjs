@@ -86,6 +86,8 @@ for (let round = 1; round <= ROUNDS; round++) {
     while (f.closedCount() < CLIENTS && Date.now() - t0 < 30_000) await sleep(200);
     row(`round ${round}: all closed by the CA`, { closeMs: Date.now() - t0, stillOpen: CLIENTS - f.closedCount() });
   }
+  await sleep(6000); // the CA trims freed native memory at most every 5 s after a burst
+  row(`round ${round}: idle 6 s later`);
 }
 
 // The legitimate load: N sidecars, each with one TLS/HTTP/2 connection holding a WatchTrustBundle stream.
@@ -109,6 +111,8 @@ row(`${ESTABLISHED} bundle streams held`, { held: h.established, streams });
 for (const s of sessions) s.destroy();
 await sleep(2000);
 row('after the streams closed');
+await sleep(6000);
+row('idle 6 s later');
 
 console.log(`ca-flood: ${CLIENTS} clients over ${SOURCES} sources, ${ROUNDS} rounds; CA caps: max ${ready.maxConnections}, per source ${ready.maxConnectionsPerSource}, handshake timeout ${ready.handshakeTimeoutMs} ms${EXTRA.length ? `; flags ${EXTRA.join(' ')}` : ''}\n`);
 console.log('| step | RSS MB | peak RSS MB | connections held | notes |');

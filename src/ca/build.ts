@@ -11,6 +11,7 @@ import { formatHostPort } from '../common/address.js';
 import { Readiness } from '../common/readiness.js';
 import { readNofileLimit } from '../common/fd-limit.js';
 import { LogThrottle } from '../common/log-throttle.js';
+import { HeapTrimmer } from '../common/heap-trimmer.js';
 import { startHttpServer, json, text } from '../admin/http-server.js';
 import type { CaServeConfig } from './config.js';
 import { loadCaState } from './state-dir.js';
@@ -162,14 +163,15 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   };
   let pruneStopped = false;
   let pruneTimer = clock.setTimeout(pruneTokens, 0);
+  const heap = new HeapTrimmer({ clock, log: deps.log.child({ component: 'heap' }) });
   const cleanup: (() => Promise<void> | void)[] = [
-    () => signer.close(), () => bundle.close(), unsubscribeBundle, () => identity.stop(),
+    () => signer.close(), () => bundle.close(), unsubscribeBundle, () => identity.stop(), () => heap.close(),
     () => { pruneStopped = true; pruneTimer.cancel(); },
   ];
   const runCleanup = async () => { for (const c of cleanup.reverse()) await c(); };
   try {
     door = await TlsFrontDoor.listen({
-      host: config.listen.host, port: config.listen.port, context: identity.secureContext(), limits, metrics, clock,
+      host: config.listen.host, port: config.listen.port, context: identity.secureContext(), limits, metrics, clock, heap,
       inject: (socket) => injector.injectConnection(socket), log: deps.log.child({ component: 'tls' }),
     });
   } catch (e) {

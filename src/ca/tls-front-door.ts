@@ -26,6 +26,13 @@ export function handshakeFailureCode(err: NodeJS.ErrnoException): string {
   return 'tls_handshake_failed';
 }
 
+/**
+ * A burst that held at least this many handshakes (each ~60 KB of native TLS state, docs/ca.md "Limits") asks for
+ * a heap trim once it is over, i.e. once no more than TRIM_LOW_WATER are left.
+ */
+export const TRIM_AFTER_HANDSHAKES = 64;
+export const TRIM_LOW_WATER = 8;
+
 /** The front door's limits: the connection caps plus the time a connection has to finish its TLS handshake. */
 export interface FrontDoorLimits extends ConnectionLimits {
   handshakeTimeoutMs: number;
@@ -42,6 +49,8 @@ export interface FrontDoorOptions {
   metrics: Pick<CaMetrics, 'connectionsRefused' | 'connections'>;
   clock: Clock;
   log: Logger;
+  /** Told when a burst of handshakes is over, to give their freed native memory back (common/heap-trimmer.ts). */
+  heap?: { request(): void };
 }
 
 /**
@@ -76,6 +85,8 @@ export class TlsFrontDoor {
   private readonly unverified = new Map<string, PeerTlsInfo>();
   /** Verified client certificates by peer, parsed at most once per connection. */
   private readonly verified = new Map<string, { raw: Buffer; cert?: X509Certificate }>();
+  /** Most handshakes held since the last trim request. */
+  private burstPeak = 0;
   /** One line budget per refusal code, so a flood of one kind cannot hide another. */
   private readonly throttles = new Map<string, LogThrottle>();
 
@@ -254,6 +265,11 @@ export class TlsFrontDoor {
 
   private updateGauge(): void {
     const c = this.table.counts();
+    this.burstPeak = Math.max(this.burstPeak, c.handshaking);
+    if (this.burstPeak >= TRIM_AFTER_HANDSHAKES && c.handshaking <= TRIM_LOW_WATER) {
+      this.burstPeak = c.handshaking;
+      this.opts.heap?.request();
+    }
     this.opts.metrics.connections.set({ state: 'handshaking' }, c.handshaking);
     this.opts.metrics.connections.set({ state: 'established' }, c.established);
   }

@@ -4,7 +4,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TlsFrontDoor, type FrontDoorLimits } from '../../../src/ca/tls-front-door.js';
+import { TlsFrontDoor, TRIM_AFTER_HANDSHAKES, type FrontDoorLimits } from '../../../src/ca/tls-front-door.js';
 import { createCaMetrics, type CaMetrics } from '../../../src/ca/metrics.js';
 import { captureLogger } from '../../helpers/k8s-test-kit.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
@@ -22,11 +22,12 @@ let metrics: CaMetrics;
 let log: ReturnType<typeof captureLogger>;
 let door: TlsFrontDoor;
 let injected: tls.TLSSocket[];
+let trims: number;
 const clients: net.Socket[] = [];
 
 async function open(limits: Partial<FrontDoorLimits> = {}) {
   door = await TlsFrontDoor.listen({
-    host: '127.0.0.1', port: 0, context, metrics, clock, log: log.logger,
+    host: '127.0.0.1', port: 0, context, metrics, clock, log: log.logger, heap: { request: () => { trims++; } },
     limits: { handshakeTimeoutMs: 5_000, max: 100, maxPerSource: 100, ...limits },
     inject: (s) => injected.push(s),
   });
@@ -50,6 +51,7 @@ beforeEach(() => {
   metrics = createCaMetrics();
   log = captureLogger();
   injected = [];
+  trims = 0;
 });
 afterEach(async () => {
   for (const c of clients.splice(0)) c.destroy();
@@ -155,5 +157,21 @@ describe('TlsFrontDoor', () => {
     await next.closed;
     await until(() => lines().length === DEFAULT_LOG_THROTTLE.max + 1);
     expect(lines().at(-1)).toMatchObject({ suppressed: 30 - DEFAULT_LOG_THROTTLE.max, peer: `127.0.0.4:${next.port}` });
+  });
+
+  it('asks for one heap trim once a burst of handshakes is over, none for a few', async () => {
+    await open();
+    const few = await Promise.all(Array.from({ length: 5 }, () => silent()));
+    await until(() => door.counts().handshaking === 5);
+    await clock.advance(5_000);
+    await Promise.all(few.map((f) => f.closed));
+    expect(trims).toBe(0);
+    const burst = await Promise.all(Array.from({ length: TRIM_AFTER_HANDSHAKES }, (_, i) => silent(`127.0.1.${i + 1}`)));
+    await until(() => door.counts().handshaking === TRIM_AFTER_HANDSHAKES);
+    expect(trims).toBe(0);
+    await clock.advance(5_000);
+    await Promise.all(burst.map((f) => f.closed));
+    await until(() => door.counts().handshaking === 0);
+    expect(trims).toBe(1);
   });
 });
