@@ -9,6 +9,9 @@ import { loadCaProto, CA_SERVICE_NAME } from '../common/ca-proto.js';
 import type { Logger } from '../common/logger.js';
 import { formatHostPort } from '../common/address.js';
 import { Readiness } from '../common/readiness.js';
+import { readNofileLimit } from '../common/fd-limit.js';
+import { LogThrottle } from '../common/log-throttle.js';
+import { HeapTrimmer } from '../common/heap-trimmer.js';
 import { startHttpServer, json, text } from '../admin/http-server.js';
 import type { CaServeConfig } from './config.js';
 import { loadCaState } from './state-dir.js';
@@ -23,9 +26,28 @@ import { ServingIdentity, caServingId } from './serving-identity.js';
 import { createCaMetrics } from './metrics.js';
 import { createCaService } from './service.js';
 import { TlsFrontDoor } from './tls-front-door.js';
+import { fitConnectionCap } from './connection-table.js';
+import { parseReservedGrants } from './reserved-ids.js';
+import { tolerantDecoders, transportRefusalInterceptor, type TransportRefusal } from './call-guard.js';
 
-/** Largest request accepted: a CSR with an RSA-4096 key and a few SANs is under 2 KB. */
+/**
+ * Largest request accepted: a CSR with an RSA-4096 key and a few SANs is under 2 KB. grpc-js checks the length
+ * prefix before buffering, so a larger message costs no memory.
+ */
 export const MAX_REQUEST_BYTES = 64 * 1024;
+/**
+ * An established connection without a call for this long is closed (GOAWAY), so a peer that completes TLS and then
+ * says nothing gives its slot back. Our clients never idle: a bundle stream is a call, a signing channel closes.
+ */
+export const CONNECTION_IDLE_MS = 30_000;
+/** Concurrent calls on one connection; a sidecar uses one or two. */
+export const MAX_STREAMS_PER_CONNECTION = 100;
+/** Server keepalive pings find connections whose peer vanished (a node lost) instead of holding them forever. */
+export const KEEPALIVE_TIME_MS = 60_000;
+export const KEEPALIVE_TIMEOUT_MS = 20_000;
+/** How often each replica prunes expired join-token records. */
+export const TOKEN_PRUNE_INTERVAL_MS = 10 * 60_000;
+const SIGN_METHOD = '/ztmesh.ca.v1.CertificateAuthority/SignCertificate';
 
 export interface CaDeps {
   log: Logger;
@@ -54,15 +76,25 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   if (state.keyMode & 0o077) {
     log.warn({ file: `${config.dir}/ca.key`, mode: state.keyMode.toString(8) }, 'the CA key is readable by group or others; chmod 600 it');
   }
+  const reserved = { trustDomain: state.trustDomain, granted: parseReservedGrants(config.reservedGrants, state.trustDomain) };
+  const nofile = await readNofileLimit();
+  const limits = { ...config.connections, max: fitConnectionCap(config.connections.max, nofile) };
+  if (limits.max < config.connections.max) {
+    log.warn({ maxConnections: limits.max, requested: config.connections.max, openFileLimit: nofile }, 'connection cap lowered to fit the open-file limit');
+  }
   const metrics = createCaMetrics();
   const readiness = new Readiness();
   const grpcReady = readiness.register('grpc');
 
-  const bundle = await TrustBundleSource.open({ file: state.bundlePath, trustDomain: state.trustDomain, clock, log: deps.log.child({ component: 'trust-bundle' }) });
   const intermediates = state.intermediatesDer.map((d) => new X509Certificate(d));
+  const bundle = await TrustBundleSource.open({
+    file: state.bundlePath, trustDomain: state.trustDomain, caChain: { cert: state.issuer.cert, intermediates },
+    clock, log: deps.log.child({ component: 'trust-bundle' }),
+  });
+  const tokens = new JoinTokenStore(config.dir);
   const attestors: Attestor[] = [
     ...(deps.extraAttestors ?? []),
-    new JoinTokenAttestor(new JoinTokenStore(config.dir), state.trustDomain, clock),
+    new JoinTokenAttestor(tokens, state.trustDomain, clock),
     new RenewalAttestor(() => bundle.current().roots, intermediates, state.trustDomain, clock),
   ];
   const signer = createSigner({ workers: config.signWorkers, issuer: state.issuer, keyPem: state.keyPem, caCertDer: state.caCertDer, log });
@@ -84,13 +116,38 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
     attestors, signer, bundle, clock, metrics, log,
     rateLimiter: new RateLimiter(config.rate.perSecond, config.rate.burst, clock),
     ttl: { defaultTtlMs: config.defaultTtlMs, minTtlMs: config.minTtlMs, maxTtlMs: config.maxTtlMs },
+    reserved,
     intermediatesDer: state.intermediatesDer,
     audit: deps.log.child({ component: 'audit' }),
   });
   const { packageDefinition, proto } = loadCaProto();
-  // Channelz bookkeeping costs CPU on every call and nothing here reads it.
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_REQUEST_BYTES, 'grpc.enable_channelz': 0 });
-  server.addService(proto.ztmesh.ca.v1.CertificateAuthority.service, service.handlers);
+  // One line budget for refusals grpc-js makes itself; the metric counts every one.
+  const callLog = new LogThrottle(clock);
+  const reportTransportRefusal = (r: TransportRefusal) => {
+    const line = { peer: r.peer, code: r.code, grpcCode: r.grpcCode, reason: r.details };
+    // The caller's own deadline ran out: nothing was refused (the handler still finishes and reports its outcome).
+    if (r.code === 'deadline_exceeded') {
+      log.debug({ ...line, method: r.method }, 'call deadline exceeded');
+      return;
+    }
+    if (r.method === SIGN_METHOD) metrics.signTotal.inc({ result: r.code });
+    const suppressed = callLog.admit();
+    if (suppressed === undefined) return;
+    const counted = suppressed ? { suppressed } : {};
+    if (r.method === SIGN_METHOD) log.warn({ ...line, ...counted }, 'SignCertificate refused');
+    else log.warn({ ...line, method: r.method, ...counted }, 'call refused');
+  };
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': MAX_REQUEST_BYTES,
+    // Channelz bookkeeping costs CPU on every call and nothing here reads it.
+    'grpc.enable_channelz': 0,
+    'grpc.max_connection_idle_ms': CONNECTION_IDLE_MS,
+    'grpc.max_concurrent_streams': MAX_STREAMS_PER_CONNECTION,
+    'grpc.keepalive_time_ms': KEEPALIVE_TIME_MS,
+    'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
+    interceptors: [transportRefusalInterceptor(reportTransportRefusal)],
+  });
+  server.addService(tolerantDecoders(proto.ztmesh.ca.v1.CertificateAuthority.service), service.handlers);
   const health = new HealthImplementation({ '': 'SERVING', [CA_SERVICE_NAME]: 'SERVING' });
   health.addToServer(server);
   new ReflectionService(packageDefinition).addToServer(server);
@@ -98,11 +155,23 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   // grpc-js gets the established TLS sockets through a connection injector.
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
 
-  const cleanup: (() => Promise<void> | void)[] = [() => signer.close(), () => bundle.close(), unsubscribeBundle, () => identity.stop()];
+  const pruneTokens = () => {
+    tokens.prune(clock.now()).then(
+      (n) => { if (n > 0) log.info({ removed: n }, 'expired join tokens pruned'); },
+      (e: NodeJS.ErrnoException) => log.debug({ err: e.code ?? e.message }, 'join tokens not pruned'),
+    ).finally(() => { if (!pruneStopped) pruneTimer = clock.setTimeout(pruneTokens, TOKEN_PRUNE_INTERVAL_MS); });
+  };
+  let pruneStopped = false;
+  let pruneTimer = clock.setTimeout(pruneTokens, 0);
+  const heap = new HeapTrimmer({ clock, log: deps.log.child({ component: 'heap' }) });
+  const cleanup: (() => Promise<void> | void)[] = [
+    () => signer.close(), () => bundle.close(), unsubscribeBundle, () => identity.stop(), () => heap.close(),
+    () => { pruneStopped = true; pruneTimer.cancel(); },
+  ];
   const runCleanup = async () => { for (const c of cleanup.reverse()) await c(); };
   try {
     door = await TlsFrontDoor.listen({
-      host: config.listen.host, port: config.listen.port, context: identity.secureContext(),
+      host: config.listen.host, port: config.listen.port, context: identity.secureContext(), limits, metrics, clock, heap,
       inject: (socket) => injector.injectConnection(socket), log: deps.log.child({ component: 'tls' }),
     });
   } catch (e) {
@@ -140,7 +209,10 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   }
   const adminServer = admin;
   const grpcAddress = formatHostPort(config.listen.host, grpcPort);
-  log.info({ spiffeId: caServingId(state.trustDomain), signer: signer.mode }, 'CA identity ready');
+  log.info({
+    spiffeId: caServingId(state.trustDomain), signer: signer.mode, maxConnections: limits.max, maxConnectionsPerSource: limits.maxPerSource,
+    handshakeTimeoutMs: limits.handshakeTimeoutMs, grantedReservedIds: [...reserved.granted],
+  }, 'CA identity ready');
 
   let closing: Promise<void> | undefined;
   return {

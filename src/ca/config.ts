@@ -25,6 +25,15 @@ export const DEFAULT_RATE_PER_SECOND = 5;
 export const DEFAULT_RATE_BURST = 20;
 /** How long SIGTERM waits for in-flight calls before closing. */
 export const DEFAULT_DRAIN = '5s';
+/** Time from accept to a finished TLS handshake; a connection still handshaking then is closed. */
+export const DEFAULT_HANDSHAKE_TIMEOUT = '10s';
+/**
+ * Connections held at once on the gRPC port (each sidecar keeps one open for its trust bundle stream). Also
+ * lowered to fit the process's file descriptor limit. docs/ca.md gives the memory this needs.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 2048;
+/** Connections held at once from one source address (a pod holds about two). */
+export const DEFAULT_MAX_CONNECTIONS_PER_SOURCE = 32;
 
 /** Everything `ztmesh ca serve` runs with. */
 export interface CaServeConfig {
@@ -43,6 +52,10 @@ export interface CaServeConfig {
   /** Signing worker threads; 0 signs on the main thread. */
   readonly signWorkers: number;
   readonly drainMs: number;
+  /** Caps and handshake deadline of the gRPC port. */
+  readonly connections: { readonly handshakeTimeoutMs: number; readonly max: number; readonly maxPerSource: number };
+  /** Reserved SPIFFE IDs (see reserved-ids.ts) the CA may still sign, as given with --grant-reserved-id. */
+  readonly reservedGrants: readonly string[];
 }
 
 /** Raw flag values as commander hands them over. */
@@ -60,6 +73,10 @@ export interface CaServeFlags {
   rateBurst?: string;
   signWorkers?: string;
   drain?: string;
+  handshakeTimeout?: string;
+  maxConnections?: string;
+  maxConnectionsPerSource?: string;
+  grantReservedId?: string | string[];
 }
 
 function bad(flag: string, value: unknown, why: string): never {
@@ -122,6 +139,18 @@ export function parseServeConfig(flags: CaServeFlags): CaServeConfig {
     },
     signWorkers: Math.floor(count('sign-workers', flags.signWorkers ?? String(defaultSignWorkers()), 64)),
     drainMs: duration('drain', flags.drain ?? DEFAULT_DRAIN),
+    connections: {
+      handshakeTimeoutMs: duration('handshake-timeout', flags.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT),
+      max: Math.floor(count('max-connections', flags.maxConnections ?? String(DEFAULT_MAX_CONNECTIONS), 1e6)),
+      maxPerSource: Math.floor(count('max-connections-per-source', flags.maxConnectionsPerSource ?? String(DEFAULT_MAX_CONNECTIONS_PER_SOURCE), 1e6)),
+    },
+    reservedGrants: flags.grantReservedId === undefined ? [] : Array.isArray(flags.grantReservedId) ? flags.grantReservedId : [flags.grantReservedId],
   };
-  return Object.freeze({ ...config, rate: Object.freeze(config.rate), dnsNames: Object.freeze([...dnsNames]) });
+  if (config.connections.handshakeTimeoutMs < 100) bad('handshake-timeout', flags.handshakeTimeout, 'must be at least 100ms');
+  if (config.connections.max < 1) bad('max-connections', flags.maxConnections, 'must be at least 1');
+  if (config.connections.maxPerSource < 1) bad('max-connections-per-source', flags.maxConnectionsPerSource, 'must be at least 1');
+  return Object.freeze({
+    ...config, rate: Object.freeze(config.rate), dnsNames: Object.freeze([...dnsNames]),
+    connections: Object.freeze(config.connections), reservedGrants: Object.freeze([...config.reservedGrants]),
+  });
 }

@@ -24,7 +24,7 @@ export function toCallFailure(err: unknown): CallFailure {
   }
   if (err instanceof PolicyError) {
     if (err.code === 'rate_limited') return { grpcCode: status.RESOURCE_EXHAUSTED, code: err.code, message: err.message };
-    if (err.code === 'bad_ttl') return { grpcCode: status.INVALID_ARGUMENT, code: err.code, message: err.message };
+    if (err.code === 'bad_ttl' || err.code === 'malformed_request') return { grpcCode: status.INVALID_ARGUMENT, code: err.code, message: err.message };
     return { grpcCode: status.PERMISSION_DENIED, code: err.code, message: err.message };
   }
   if (err instanceof PkiError) {

@@ -1,5 +1,5 @@
 // Join tokens: single-use, expiring bearer secrets that map to one SPIFFE ID.
-// Only a SHA-256 hash is stored (tokens/<hash>.json); use is an atomic rename into tokens/used/,
+// Only a SHA-256 hash is stored (tokens/<hash>.json); use is an atomic link() into tokens/used/,
 // so a token stays single-use even when several CA replicas share the directory.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -12,6 +12,13 @@ export const JOIN_TOKEN_PREFIX = 'ztjt_';
 /** Random bytes per token (256 bits). */
 export const JOIN_TOKEN_BYTES = 32;
 const TOKEN_SHAPE = /^ztjt_[A-Za-z0-9_-]{43}$/;
+/** Names of the records ztmesh writes; pruning touches nothing else. */
+const RECORD_NAME = /^[0-9a-f]{64}\.json$/;
+/**
+ * How long past its expiry a record is kept before pruning, so that a replica finishing a signature with a token
+ * it checked just before expiry, or a replica whose clock runs ahead, never races the pruner.
+ */
+export const PRUNE_GRACE_MS = 10 * 60_000;
 
 /** What is stored per token: never the token itself. */
 export interface JoinTokenRecord {
@@ -83,6 +90,34 @@ export class JoinTokenStore {
       throw e;
     }
     await fs.unlink(this.file(hash)).catch(() => undefined);
+  }
+
+  /**
+   * Deletes the records of tokens that expired more than PRUNE_GRACE_MS ago, unused ones first and then the used
+   * markers. Safe while other replicas share the directory: an expired token is refused whether or not its record
+   * is still there, and a record two replicas both delete is simply gone. Returns how many files were removed.
+   */
+  async prune(nowMs: number): Promise<number> {
+    let removed = 0;
+    for (const dir of [this.root, this.usedDir]) {
+      let names: string[];
+      try {
+        names = await fs.readdir(dir);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw e;
+      }
+      for (const name of names) {
+        if (!RECORD_NAME.test(name)) continue;
+        const file = path.join(dir, name);
+        const expiresAtMs = await fs.readFile(file, 'utf8').then((t) => (JSON.parse(t) as Partial<JoinTokenRecord>).expiresAtMs).catch(() => undefined);
+        if (typeof expiresAtMs !== 'number' || nowMs < expiresAtMs + PRUNE_GRACE_MS) continue;
+        await fs.unlink(file).then(() => removed++, (e: NodeJS.ErrnoException) => {
+          if (e.code !== 'ENOENT') throw e;
+        });
+      }
+    }
+    return removed;
   }
 
   private async missing(hash: string): Promise<AttestationError> {

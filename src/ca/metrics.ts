@@ -11,6 +11,10 @@ export interface CaMetrics {
   signDuration: Histogram<'result'>;
   bundleSequence: Gauge;
   servingCertExpiry: Gauge;
+  /** Connections closed before gRPC, by reason (handshake_timeout, connection_limit, plaintext_client, ...). */
+  connectionsRefused: Counter<'reason'>;
+  /** Connections held now, by state (handshaking, established); the front door sets its collector. */
+  connections: Gauge<'state'>;
 }
 
 /** Creates the CA metrics on `registry`. */
@@ -23,5 +27,9 @@ export function createCaMetrics(registry: Registry = new Registry()): CaMetrics 
     }),
     bundleSequence: new Gauge({ name: 'ztmesh_ca_trust_bundle_sequence', help: 'Sequence number of the trust bundle served', registers: [registry] }),
     servingCertExpiry: new Gauge({ name: 'ztmesh_ca_serving_cert_expiry_timestamp_seconds', help: 'notAfter of the CA serving certificate', registers: [registry] }),
+    connectionsRefused: new Counter({
+      name: 'ztmesh_ca_connections_refused_total', help: 'Connections the CA closed before gRPC, by reason', labelNames: ['reason'], registers: [registry],
+    }),
+    connections: new Gauge({ name: 'ztmesh_ca_connections', help: 'Connections held on the gRPC port, by state', labelNames: ['state'], registers: [registry] }),
   };
 }

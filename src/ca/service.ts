@@ -3,17 +3,19 @@
 import { X509Certificate } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
 import type { Clock } from '../common/clock.js';
-import { AttestationError, ZtmeshError } from '../common/errors.js';
+import { AttestationError, PolicyError, ZtmeshError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { CertificateAuthorityHandlers } from '../gen/ztmesh/ca/v1/CertificateAuthority.js';
 import type { TrustBundle } from '../gen/ztmesh/ca/v1/TrustBundle.js';
 import type { SignCertificateRequest__Output } from '../gen/ztmesh/ca/v1/SignCertificateRequest.js';
 import type { Attestor, AttestationInput } from './attestors/attestor.js';
 import { attest } from './attestors/run.js';
+import { undecodableReason } from './call-guard.js';
 import { toCallFailure } from './grpc-status.js';
 import type { CaMetrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { Signer } from './signer.js';
+import { assertNotReserved, type ReservedIdPolicy } from './reserved-ids.js';
 import { clampTtl, type TtlPolicy } from './signing-policy.js';
 import type { BundleSnapshot, TrustBundleSource } from './trust-bundle.js';
 
@@ -22,6 +24,8 @@ export interface CaServiceDeps {
   signer: Signer;
   rateLimiter: RateLimiter;
   ttl: TtlPolicy;
+  /** Reserved IDs and the grants that lift them; checked after every attestation. */
+  reserved: ReservedIdPolicy;
   bundle: TrustBundleSource;
   /** DER certificates sent after the leaf (plug-in CA intermediates). */
   intermediatesDer: readonly Buffer[];
@@ -87,9 +91,13 @@ export function createCaService(deps: CaServiceDeps): CaService {
 
   async function signOnce(call: grpc.ServerUnaryCall<SignCertificateRequest__Output, unknown>) {
     if (draining) throw new ZtmeshError('draining', 'the CA is shutting down; try another replica');
+    const undecodable = undecodableReason(call.request);
+    if (undecodable !== undefined) throw new PolicyError('malformed_request', `the request is not a valid SignCertificateRequest: ${undecodable}`);
     const input = attestationInput(call, deps);
     const attestation = await attest(deps.attestors, input);
     try {
+      // Whoever vouched for the caller, the CA's own IDs stay out of reach (docs/ca.md "Reserved identities").
+      assertNotReserved(attestation.spiffeId, deps.reserved);
       deps.rateLimiter.take(attestation.spiffeId);
       const ttlMs = clampTtl(call.request.ttlSeconds, deps.ttl);
       const result = await deps.signer.sign({

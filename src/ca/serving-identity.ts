@@ -73,8 +73,8 @@ export class ServingIdentity {
   }
 
   private rebuild(): void {
-    // TLS 1.2 stays allowed: grpc-js clients on older runtimes still negotiate it; ciphers are Node's defaults.
-    this.context = { cert: this.certPem, key: this.keyPem, ...(this.rootsPem ? { ca: this.rootsPem } : {}), minVersion: 'TLSv1.2' };
+    // TLS 1.3 only: every client of ours speaks it, and it leaves no CBC or SHA-1 suites to offer.
+    this.context = { cert: this.certPem, key: this.keyPem, ...(this.rootsPem ? { ca: this.rootsPem } : {}), minVersion: 'TLSv1.3' };
     for (const l of this.listeners) l(this.context);
   }
 

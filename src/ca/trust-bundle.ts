@@ -24,16 +24,52 @@ export interface BundleSnapshot {
   sequence: number;
 }
 
+/** Names a certificate in a message: its subject, or its serial when the subject is empty (as in an SVID). */
+function describeCert(c: X509Certificate): string {
+  const subject = (c.subject ?? '').replace(/\n/g, ', ');
+  return subject ? `"${subject}"` : `with serial ${c.serialNumber} and no subject`;
+}
+
 /** Parses bundle.pem content; throws ConfigError `bad_bundle` naming the file. */
 export function parseBundle(pem: string, file: string): { rootsDer: Buffer[]; roots: X509Certificate[] } {
   try {
     const rootsDer = certsFromPem(pem, file);
     const roots = rootsDer.map((d) => new X509Certificate(d));
-    for (const r of roots) if (!r.ca) throw new Error(`certificate ${r.subject.replace(/\n/g, ', ')} is not a CA`);
+    for (const r of roots) {
+      if (!r.ca) throw new Error(`certificate ${describeCert(r)} is not a certificate authority (the trust bundle lists root CAs only)`);
+    }
     return { rootsDer, roots };
   } catch (e) {
     throw new ConfigError('bad_bundle', `${file}: ${(e as Error).message}`, { cause: e });
   }
+}
+
+/** The CA's signing certificate and the intermediates above it (chain.pem), whose root the bundle must hold. */
+export interface CaChain {
+  cert: X509Certificate;
+  intermediates: readonly X509Certificate[];
+}
+
+const isSelfSigned = (c: X509Certificate) => c.checkIssued(c) && c.verify(c.publicKey);
+
+/**
+ * Checks that `roots` hold the root the CA's chain leads to (ca.pem, then up through chain.pem): otherwise no
+ * sidecar could verify what the CA signs. Throws ConfigError `bundle_lacks_ca_root` naming the file. Pure.
+ */
+export function assertBundleHoldsCaRoot(roots: readonly X509Certificate[], chain: CaChain, file: string): void {
+  let current = chain.cert;
+  for (let depth = 0; depth <= chain.intermediates.length + 1; depth++) {
+    if (isSelfSigned(current)) {
+      if (roots.some((r) => r.raw.equals(current.raw))) return;
+      break;
+    }
+    if (roots.some((r) => isSelfSigned(r) && current.checkIssued(r) && current.verify(r.publicKey))) return;
+    const next = chain.intermediates.find((c) => c.ca && !c.raw.equals(current.raw) && current.checkIssued(c) && current.verify(c.publicKey));
+    if (!next) break;
+    current = next;
+  }
+  const issuer = (current.issuer ?? '').replace(/\n/g, ', ');
+  throw new ConfigError('bundle_lacks_ca_root', `${file} does not hold the CA's root (the self-signed certificate ${issuer ? `"${issuer}"` : ''} that ca.pem and chain.pem lead to); sidecars could not verify what this CA signs`);
 }
 
 function sameRoots(a: readonly Buffer[], b: readonly Buffer[]): boolean {
@@ -57,16 +93,19 @@ export class TrustBundleSource {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly pollMs: number,
+    private readonly caChain: CaChain | undefined,
   ) {
     this.value = new Watchable<BundleSnapshot>({ trustDomain, ...initial, pem: certsToPem(initial.rootsDer), sequence: 1 });
   }
 
   /** Loads the bundle (failing startup when it is bad) and starts watching. */
-  static async open(opts: { file: string; trustDomain: string; clock: Clock; log: Logger; pollMs?: number }): Promise<TrustBundleSource> {
+  static async open(opts: { file: string; trustDomain: string; caChain?: CaChain; clock: Clock; log: Logger; pollMs?: number }): Promise<TrustBundleSource> {
     const pem = await fs.readFile(opts.file, 'utf8').catch((e: NodeJS.ErrnoException) => {
       throw new ConfigError('bundle_missing', `${opts.file}: cannot read (${e.code})`, { cause: e });
     });
-    const src = new TrustBundleSource(opts.file, opts.trustDomain, parseBundle(pem, opts.file), opts.clock, opts.log, opts.pollMs ?? BUNDLE_POLL_MS);
+    const initial = parseBundle(pem, opts.file);
+    if (opts.caChain) assertBundleHoldsCaRoot(initial.roots, opts.caChain, opts.file);
+    const src = new TrustBundleSource(opts.file, opts.trustDomain, initial, opts.clock, opts.log, opts.pollMs ?? BUNDLE_POLL_MS, opts.caChain);
     src.lastStat = await src.statKey();
     src.startWatching();
     return src;
@@ -100,8 +139,9 @@ export class TrustBundleSource {
     try {
       this.lastStat = await this.statKey();
       parsed = parseBundle(await fs.readFile(this.file, 'utf8'), this.file);
+      if (this.caChain) assertBundleHoldsCaRoot(parsed.roots, this.caChain, this.file);
     } catch (e) {
-      this.log.warn({ code: describe(e).code, file: this.file, err: describe(e).message }, 'trust bundle unreadable; keeping the last good one');
+      this.log.warn({ code: describe(e).code, file: this.file, err: describe(e).message }, 'trust bundle refused; keeping the last good one');
       return;
     }
     const cur = this.value.get();

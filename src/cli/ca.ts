@@ -3,11 +3,15 @@
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { systemClock } from '../common/clock.js';
-import { ConfigError } from '../common/errors.js';
+import { ConfigError, PolicyError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import { parseDuration } from '../common/duration.js';
 import { parseSpiffeId } from '../pki/spiffe-id.js';
-import { parseServeConfig, DEFAULT_ADMIN, DEFAULT_LISTEN, DEFAULT_TTL, DEFAULT_MIN_TTL, DEFAULT_MAX_TTL } from '../ca/config.js';
+import {
+  parseServeConfig, DEFAULT_ADMIN, DEFAULT_LISTEN, DEFAULT_TTL, DEFAULT_MIN_TTL, DEFAULT_MAX_TTL, DEFAULT_HANDSHAKE_TIMEOUT,
+  DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
+} from '../ca/config.js';
+import { assertNotReserved, parseReservedGrants } from '../ca/reserved-ids.js';
 import { assertCaDir, initCaDir, loadCaState } from '../ca/state-dir.js';
 import { caManifests } from '../ca/manifests.js';
 import { JoinTokenStore } from '../ca/join-tokens.js';
@@ -49,6 +53,10 @@ export function register(program: Command): void {
     .addOption(new Option('--rate-burst <n>', 'burst size of the per-identity rate limit'))
     .addOption(new Option('--sign-workers <n>', 'signing worker threads (0 = sign on the main thread)'))
     .addOption(new Option('--drain <duration>', 'how long SIGTERM waits for in-flight calls'))
+    .addOption(new Option('--handshake-timeout <duration>', `close a connection whose TLS handshake has not finished by then (default ${DEFAULT_HANDSHAKE_TIMEOUT})`))
+    .addOption(new Option('--max-connections <n>', `connections held at once; lowered to fit the open-file limit (default ${DEFAULT_MAX_CONNECTIONS})`))
+    .addOption(new Option('--max-connections-per-source <n>', `connections held at once from one address (default ${DEFAULT_MAX_CONNECTIONS_PER_SOURCE})`))
+    .option('--grant-reserved-id <spiffe-id>', 'sign this reserved ID (one in ztmesh-system) when attested, e.g. the webhook (repeatable)', collect)
     // Kubernetes: attest projected ServiceAccount tokens with the TokenReview API (src/k8s).
     .option('--k8s-token-review', 'attest Kubernetes ServiceAccount tokens with the TokenReview API')
     .option('--k8s-audience <aud>', 'audience the projected tokens must carry', 'ztmesh-ca')
@@ -91,7 +99,8 @@ export function register(program: Command): void {
     .requiredOption('--dir <dir>', 'CA state directory')
     .requiredOption('--spiffe-id <id>', 'the SPIFFE ID the token grants')
     .option('--ttl <duration>', 'how long the token stays usable', DEFAULT_JOIN_TOKEN_TTL)
-    .action(async (opts: { dir: string; spiffeId: string; ttl: string }) => {
+    .option('--grant-reserved-id <spiffe-id>', 'allow a token for this reserved ID; "ca serve" must grant it too (repeatable)', collect)
+    .action(async (opts: { dir: string; spiffeId: string; ttl: string; grantReservedId?: string[] }) => {
       await assertCaDir(opts.dir);
       const ttlMs = parseDuration(opts.ttl);
       if (ttlMs === undefined || ttlMs <= 0) throw new ConfigError('invalid_flag', `--ttl "${opts.ttl}": not a positive duration`);
@@ -99,6 +108,13 @@ export function register(program: Command): void {
       const state = await loadCaState(opts.dir);
       if (id.trustDomain !== state.trustDomain) {
         throw new ConfigError('foreign_trust_domain', `--spiffe-id ${opts.spiffeId} is outside the CA's trust domain ${state.trustDomain}`);
+      }
+      // The CA would refuse to sign for it anyway; saying so now beats a token that can never be redeemed.
+      try {
+        assertNotReserved(id.uri, { trustDomain: state.trustDomain, granted: parseReservedGrants(opts.grantReservedId ?? [], state.trustDomain) });
+      } catch (e) {
+        if (e instanceof PolicyError) throw new ConfigError(e.code, `--spiffe-id ${e.message}`);
+        throw e;
       }
       const { token: value, record } = await new JoinTokenStore(opts.dir).create(id.uri, ttlMs, systemClock.now());
       process.stdout.write(`${value}\n`);

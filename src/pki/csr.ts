@@ -96,12 +96,15 @@ export function parseAndVerifyCsr(csr: Buffer): ParsedCsr {
     const attrs = fields[3];
     if (attrs && attrs.tag === 0xa0) {
       for (const attr of der.children(attrs)) {
-        const [type, values] = der.children(attr);
-        if (!type || der.oidToString(type.content) !== OID.extensionRequest || !values) continue;
-        for (const exts of der.children(values)) {
-          for (const ext of der.children(exts)) {
-            const parts = der.children(ext);
-            if (der.oidToString(parts[0]!.content) === OID.subjectAltName) readSans(parts[parts.length - 1]!.content, uris, dnsNames);
+        const [type, values] = der.children(der.expectTag(attr, der.TAG.SEQUENCE, 'attribute'));
+        if (der.oidToString(der.expectTag(type, der.TAG.OID, 'attribute type').content) !== OID.extensionRequest) continue;
+        for (const exts of der.children(der.expectTag(values, der.TAG.SET, 'extensionRequest values'))) {
+          for (const ext of der.children(der.expectTag(exts, der.TAG.SEQUENCE, 'extensions'))) {
+            // Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }
+            const parts = der.children(der.expectTag(ext, der.TAG.SEQUENCE, 'extension'));
+            const id = der.oidToString(der.expectTag(parts[0], der.TAG.OID, 'extension ID').content);
+            const value = der.expectTag(parts[parts.length - 1], der.TAG.OCTET_STRING, 'extension value');
+            if (id === OID.subjectAltName) readSans(value.content, uris, dnsNames);
           }
         }
       }

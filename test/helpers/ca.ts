@@ -39,6 +39,8 @@ export interface StartCaOptions {
   args?: string[];
   /** Use this state dir instead of running `ca init` in a fresh one (plug-in CA tests). */
   dir?: string;
+  /** A command that execs `ztmesh ca serve`, e.g. ['prlimit', '--nofile=600:600'] to limit its file descriptors. */
+  wrap?: string[];
 }
 
 export interface ClientOptions {
@@ -89,7 +91,7 @@ export async function startCa(opts: StartCaOptions = {}): Promise<TestCaServer> 
   const dir = opts.dir ?? (await initCa(trustDomain));
   const proc = new CliProcess([
     'ca', 'serve', '--dir', dir, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--sign-workers', '1', ...(opts.args ?? []),
-  ]);
+  ], {}, opts.wrap);
   const line = await Promise.race([
     proc.waitFor(/"msg":"ztmesh ca serving"/),
     proc.exited.then((code) => { throw new Error(`ca serve exited with ${code}:\n${proc.output()}`); }),

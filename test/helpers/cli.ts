@@ -24,7 +24,8 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: 
 
 /** A long-running ztmesh process whose output is collected line by line. */
 export class CliProcess extends LineProcess {
-  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
-    super([process.execPath, BIN, ...args], env);
+  /** `wrap` runs ztmesh under another command that execs it, e.g. ['prlimit', '--nofile=600:600']. */
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}, wrap: string[] = []) {
+    super([...wrap, process.execPath, BIN, ...args], env);
   }
 }

@@ -58,7 +58,7 @@ describe('ca pushes a bundle change to open WatchTrustBundle streams', () => {
 
     // A broken write keeps the last good bundle: no message, no crash.
     writeFileSync(join(ca.dir, 'bundle.pem'), 'not a bundle');
-    await ca.process.waitFor(/trust bundle unreadable/);
+    await ca.process.waitFor(/trust bundle refused/);
     expect(watchers[0]!.seen).toHaveLength(2);
     for (const s of streams) s.cancel();
   });

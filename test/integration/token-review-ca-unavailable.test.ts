@@ -16,7 +16,8 @@ beforeAll(async () => {
   const k8s = ['--k8s-token-review', '--k8s-ca-file', api.caFile, '--k8s-token-file', api.tokenFile, '--k8s-server-name', api.serverName];
   [dead, live] = await Promise.all([
     startCa({ trustDomain: TD, args: [...k8s, '--k8s-api', 'https://127.0.0.1:1'] }),
-    startCa({ trustDomain: TD, args: [...k8s, '--k8s-api', api.url, '--k8s-dns-san', 'ztmesh-system/ztmesh-webhook=ztmesh-webhook.ztmesh-system.svc'] }),
+    startCa({ trustDomain: TD, args: [...k8s, '--k8s-api', api.url, '--k8s-dns-san', 'ztmesh-system/ztmesh-webhook=ztmesh-webhook.ztmesh-system.svc',
+      '--grant-reserved-id', 'ztmesh-system/ztmesh-webhook'] }),
   ]);
 });
 afterAll(async () => {

@@ -1,5 +1,5 @@
 // A real `ztmesh webhook` gets its serving certificate from a real `ztmesh ca` (TokenReview against the stand-in,
-// Service DNS SAN granted by --k8s-dns-san), writes the ztmesh roots into its MutatingWebhookConfiguration's
+// Service DNS SAN granted by --k8s-dns-san, its reserved ID by --grant-reserved-id), writes the ztmesh roots into its MutatingWebhookConfiguration's
 // caBundle, and then answers an AdmissionReview that a client trusting only that caBundle can verify, as the API server does.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,7 +26,7 @@ beforeAll(async () => {
     webhooks: [{ name: 'sidecar-injector.ztmesh.io', clientConfig: { service: { name: 'ztmesh-webhook', namespace: 'ztmesh-system', path: '/inject', port: 443 } } }],
   });
   const k8s = ['--k8s-api', api.url, '--k8s-ca-file', api.caFile, '--k8s-token-file', api.tokenFile, '--k8s-server-name', api.serverName];
-  ca = await startCa({ trustDomain: 'cluster.local', args: ['--k8s-token-review', ...k8s, '--k8s-dns-san', `ztmesh-system/ztmesh-webhook=${NAME}`] });
+  ca = await startCa({ trustDomain: 'cluster.local', args: ['--k8s-token-review', ...k8s, '--k8s-dns-san', `ztmesh-system/ztmesh-webhook=${NAME}`, '--grant-reserved-id', 'ztmesh-system/ztmesh-webhook'] });
   const dir = mkdtempSync(join(tmpdir(), 'ztmesh-webhook-e2e-'));
   writeFileSync(join(dir, 'token'), await api.mintToken({ namespace: 'ztmesh-system', serviceAccount: 'ztmesh-webhook', pod: 'ztmesh-webhook-0' }));
   writeFileSync(join(dir, 'roots.pem'), ca.bundlePem);

@@ -11,6 +11,15 @@ describe('parseServeConfig', () => {
     });
     expect(Object.isFrozen(c)).toBe(true);
     expect(Object.isFrozen(c.dnsNames)).toBe(true);
+    expect(c.connections).toEqual({ handshakeTimeoutMs: 10_000, max: 2048, maxPerSource: 32 });
+    expect(c.reservedGrants).toEqual([]);
+  });
+
+  it('reads the connection limits and repeated --grant-reserved-id', () => {
+    const c = parseServeConfig({ dir: '/x', handshakeTimeout: '2s', maxConnections: '100', maxConnectionsPerSource: '4', grantReservedId: ['a/b', 'c/d'] });
+    expect(c.connections).toEqual({ handshakeTimeoutMs: 2_000, max: 100, maxPerSource: 4 });
+    expect(c.reservedGrants).toEqual(['a/b', 'c/d']);
+    expect(parseServeConfig({ dir: '/x', grantReservedId: 'a/b' }).reservedGrants).toEqual(['a/b']);
   });
 
   it('reads flags, repeated and comma-separated --dns', () => {
@@ -28,6 +37,10 @@ describe('parseServeConfig', () => {
     [{ dir: '/x', dns: ['bad name'] }, '--dns "bad name"'],
     [{ dir: '/x', rateLimit: '-1' }, '--rate-limit'],
     [{ dir: '/x', trustDomain: 'Bad' }, '--trust-domain "Bad"'],
+    [{ dir: '/x', handshakeTimeout: '10ms' }, '--handshake-timeout "10ms"'],
+    [{ dir: '/x', handshakeTimeout: 'never' }, '--handshake-timeout "never"'],
+    [{ dir: '/x', maxConnections: '0' }, '--max-connections "0"'],
+    [{ dir: '/x', maxConnectionsPerSource: 'many' }, '--max-connections-per-source "many"'],
   ])('refuses %j naming %s', (flags, named) => {
     expect(() => parseServeConfig(flags)).toThrow(expect.objectContaining({ message: expect.stringContaining(named) }));
   });

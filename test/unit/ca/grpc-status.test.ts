@@ -16,6 +16,8 @@ describe('toCallFailure', () => {
     [new PolicyError('identity_mismatch', 'x'), status.PERMISSION_DENIED],
     [new PolicyError('rate_limited', 'x'), status.RESOURCE_EXHAUSTED],
     [new PolicyError('bad_ttl', 'x'), status.INVALID_ARGUMENT],
+    [new PolicyError('malformed_request', 'x'), status.INVALID_ARGUMENT],
+    [new PolicyError('reserved_identity', 'x'), status.PERMISSION_DENIED],
     [new PkiError('malformed_csr', 'x'), status.INVALID_ARGUMENT],
     [new PkiError('bad_csr_signature', 'x'), status.INVALID_ARGUMENT],
     [new PkiError('weak_key', 'x'), status.INVALID_ARGUMENT],

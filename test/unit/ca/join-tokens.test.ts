@@ -1,9 +1,9 @@
 // Join tokens: only a hash on disk, single use (also under concurrent consumers), expiry by clock time.
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { JoinTokenStore, tokenHash, isJoinToken } from '../../../src/ca/join-tokens.js';
+import { JoinTokenStore, PRUNE_GRACE_MS, tokenHash, isJoinToken } from '../../../src/ca/join-tokens.js';
 
 const ID = 'spiffe://example.org/ns/default/sa/web';
 const T0 = Date.UTC(2026, 0, 1);
@@ -56,5 +56,30 @@ describe('JoinTokenStore', () => {
     const { store } = fresh();
     await expect(store.check(`ztjt_${'x'.repeat(43)}`, T0)).rejects.toMatchObject({ code: 'unknown_token' });
     await expect(store.check('ztjt_../../etc/passwd', T0)).rejects.toMatchObject({ code: 'unknown_token' });
+  });
+
+  it('prunes used and unused records once expired past the grace, and nothing else, safely from two replicas', async () => {
+    const { dir, store } = fresh();
+    const other = new JoinTokenStore(dir);
+    const unused = (await store.create(ID, 60_000, T0)).token;
+    const used = (await store.create(ID, 60_000, T0)).token;
+    await store.consume((await store.check(used, T0)).hash);
+    const fresher = (await store.create(ID, 3_600_000, T0)).token;
+    writeFileSync(join(dir, 'tokens', 'notes.txt'), 'mine');
+    writeFileSync(join(dir, 'tokens', `${'a'.repeat(64)}.json`), 'not json');
+    const files = () => [...readdirSync(join(dir, 'tokens')), ...readdirSync(join(dir, 'tokens', 'used')).map((f) => `used/${f}`)].sort();
+
+    expect(await store.prune(T0 + 60_000 + PRUNE_GRACE_MS - 1)).toBe(0);
+    const removed = await Promise.all([store.prune(T0 + 60_000 + PRUNE_GRACE_MS), other.prune(T0 + 60_000 + PRUNE_GRACE_MS)]);
+    expect(removed[0]! + removed[1]!).toBe(2);
+    expect(files()).toEqual([`${'a'.repeat(64)}.json`, `${tokenHash(fresher)}.json`, 'notes.txt', 'used'].sort());
+    // Pruned tokens stay refused; the live one still works.
+    await expect(store.check(unused, T0 + 60_000 + PRUNE_GRACE_MS)).rejects.toMatchObject({ code: 'unknown_token' });
+    await expect(store.check(used, T0)).rejects.toMatchObject({ code: 'unknown_token' });
+    await expect(store.check(fresher, T0 + 60_000 + PRUNE_GRACE_MS)).resolves.toBeDefined();
+  });
+
+  it('prunes nothing, without failing, where there is no tokens directory', async () => {
+    expect(await new JoinTokenStore(mkdtempSync(join(tmpdir(), 'ztmesh-jt-'))).prune(T0)).toBe(0);
   });
 });

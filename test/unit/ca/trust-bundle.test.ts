@@ -3,9 +3,9 @@ import { mkdtempSync, writeFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TrustBundleSource, type BundleSnapshot } from '../../../src/ca/trust-bundle.js';
+import { TrustBundleSource, assertBundleHoldsCaRoot, type BundleSnapshot } from '../../../src/ca/trust-bundle.js';
 import { silentLogger } from '../../../src/common/logger.js';
-import { makeCa, makeLeaf } from '../../helpers/pki.js';
+import { makeCa, makeIntermediate, makeLeaf } from '../../helpers/pki.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 
 describe('TrustBundleSource', () => {
@@ -58,5 +58,42 @@ describe('TrustBundleSource', () => {
     await expect(open()).rejects.toMatchObject({ code: 'bundle_missing', message: expect.stringContaining(file) });
     writeFileSync(file, 'nope');
     await expect(open()).rejects.toMatchObject({ code: 'bad_bundle', message: expect.stringContaining(file) });
+  });
+
+  it('holds the CA to its root: refuses to open without it, and a reload that drops it keeps the last good bundle', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ztmesh-bundle-'));
+    const file = join(dir, 'bundle.pem');
+    const root = makeCa('example.org');
+    const other = makeCa('example.org');
+    const caChain = { cert: root.cert, intermediates: [] };
+    writeFileSync(file, other.certPem);
+    const open = () => TrustBundleSource.open({ file, trustDomain: 'example.org', caChain, clock: new FakeClock(), log: silentLogger() });
+    await expect(open()).rejects.toMatchObject({ code: 'bundle_lacks_ca_root', message: expect.stringContaining(file) });
+    writeFileSync(file, other.certPem + root.certPem);
+    const src = await open();
+    writeFileSync(file, other.certPem);
+    await src.reload();
+    expect(src.current().roots).toHaveLength(2);
+    src.close();
+  });
+});
+
+describe('assertBundleHoldsCaRoot', () => {
+  const root = makeCa('corp.example');
+  const mid = makeIntermediate(root);
+  const issuing = makeIntermediate(mid);
+  const ok = (roots: typeof root[], chain: typeof root[]) => () =>
+    assertBundleHoldsCaRoot(roots.map((r) => r.cert), { cert: issuing.cert, intermediates: chain.map((c) => c.cert) }, 'bundle.pem');
+
+  it('follows ca.pem up through chain.pem to a self-signed root in the bundle', () => {
+    expect(ok([root], [issuing, mid])).not.toThrow();
+    expect(ok([makeCa('corp.example'), root], [mid])).not.toThrow();
+    expect(() => assertBundleHoldsCaRoot([root.cert], { cert: root.cert, intermediates: [] }, 'bundle.pem')).not.toThrow();
+  });
+
+  it('does not take an intermediate for the root, nor a chain that stops short', () => {
+    expect(ok([mid], [issuing, mid])).toThrow(expect.objectContaining({ code: 'bundle_lacks_ca_root' }));
+    expect(ok([root], [])).toThrow(expect.objectContaining({ code: 'bundle_lacks_ca_root' }));
+    expect(ok([makeCa('corp.example')], [mid])).toThrow(expect.objectContaining({ code: 'bundle_lacks_ca_root' }));
   });
 });

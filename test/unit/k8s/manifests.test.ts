@@ -90,6 +90,11 @@ describe('deploy/kubernetes', () => {
       allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, runAsNonRoot: true, capabilities: { drop: ['ALL'] },
     });
     expect(c.resources.requests).toEqual({ cpu: expect.any(String), memory: expect.any(String) });
+    // The memory limit holds the measured peak under floods with the default connection cap (docs/ca.md "Limits":
+    // about 250 MB), with headroom; the manifest keeps that default cap.
+    const mi = (q: string) => Number(/^(\d+)Mi$/.exec(q)![1]);
+    expect(mi(c.resources.limits.memory)).toBeGreaterThanOrEqual(1.5 * 250);
+    expect(c.args.some((a: string) => a.startsWith('--max-connections'))).toBe(false);
     const pdb = find('PodDisruptionBudget', 'ztmesh-ca');
     expect(pdb.spec.minAvailable).toBe(1);
     expect(pdb.spec.selector.matchLabels).toEqual(d.spec.selector.matchLabels);
@@ -180,6 +185,9 @@ describe('deploy/kubernetes', () => {
     expect(c.args).toContain('--dns=ztmesh-webhook.ztmesh-system.svc');
     // The CA grants exactly that DNS SAN to the webhook's ServiceAccount.
     expect(find('Deployment', 'ztmesh-ca').spec.template.spec.containers[0].args).toContain('--k8s-dns-san=ztmesh-system/ztmesh-webhook=ztmesh-webhook.ztmesh-system.svc');
+    // Its ID lies in the CA's reserved namespace, so the CA grants it explicitly, and nothing else there.
+    const caArgs: string[] = find('Deployment', 'ztmesh-ca').spec.template.spec.containers[0].args;
+    expect(caArgs.filter((a) => a.startsWith('--grant-reserved-id'))).toEqual(['--grant-reserved-id=ztmesh-system/ztmesh-webhook']);
     // The control plane is never injected: its namespace is not selected and its pods opt out.
     expect(find('Namespace', 'ztmesh-system').metadata.labels['ztmesh.io/inject']).not.toBe('enabled');
     for (const name of ['ztmesh-ca', 'ztmesh-webhook']) {
