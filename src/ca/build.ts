@@ -5,10 +5,12 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { ReflectionService } from '@grpc/reflection';
 import { systemClock, type Clock } from '../common/clock.js';
+import { ConfigError } from '../common/errors.js';
 import { loadCaProto, CA_SERVICE_NAME } from '../common/ca-proto.js';
 import type { Logger } from '../common/logger.js';
 import { formatHostPort } from '../common/address.js';
 import { Readiness } from '../common/readiness.js';
+import { watchWorkingDir, workingDirProblem } from '../common/working-dir.js';
 import { startHttpServer, json, text } from '../admin/http-server.js';
 import type { CaServeConfig } from './config.js';
 import { loadCaState } from './state-dir.js';
@@ -26,12 +28,21 @@ import { TlsFrontDoor } from './tls-front-door.js';
 
 /** Largest request accepted: a CSR with an RSA-4096 key and a few SANs is under 2 KB. */
 export const MAX_REQUEST_BYTES = 64 * 1024;
+/** How often the CA checks that its working directory still exists (signing workers cannot start without it). */
+export const WORKING_DIR_CHECK_MS = 500;
 
 export interface CaDeps {
   log: Logger;
   clock?: Clock;
   /** Attestors tried before the built-in ones (e.g. the Kubernetes TokenReview attestor from cli/). */
   extraAttestors?: readonly Attestor[];
+  /** The signing worker script (default: the compiled sign-worker.js next to signer.js). */
+  workerFile?: string;
+  /**
+   * The CA can no longer work and cannot recover by itself (its working directory was removed): it has already
+   * turned not ready; the caller should drain (close()) and exit with this error.
+   */
+  onFatal?: (err: Error) => void;
 }
 
 /** A serving CA. close() drains: stop accepting, end streams, wait up to drainMs, then close. */
@@ -50,6 +61,8 @@ export interface RunningCa {
 export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promise<RunningCa> {
   const clock = deps.clock ?? systemClock;
   const log = deps.log.child({ component: 'ca' });
+  const cwdProblem = workingDirProblem();
+  if (cwdProblem) throw new ConfigError('working_dir_missing', `${cwdProblem}: signing workers cannot start; start the CA from an existing directory`);
   const state = await loadCaState(config.dir, config.trustDomain);
   if (state.keyMode & 0o077) {
     log.warn({ file: `${config.dir}/ca.key`, mode: state.keyMode.toString(8) }, 'the CA key is readable by group or others; chmod 600 it');
@@ -65,7 +78,11 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
     new JoinTokenAttestor(new JoinTokenStore(config.dir), state.trustDomain, clock),
     new RenewalAttestor(() => bundle.current().roots, intermediates, state.trustDomain, clock),
   ];
-  const signer = createSigner({ workers: config.signWorkers, issuer: state.issuer, keyPem: state.keyPem, caCertDer: state.caCertDer, log });
+  const signerReady = readiness.register('signer');
+  const signer = createSigner({
+    workers: config.signWorkers, issuer: state.issuer, keyPem: state.keyPem, caCertDer: state.caCertDer, trustDomain: state.trustDomain,
+    log, clock, onWorkerFailure: () => metrics.signingWorkerFailures.inc(), ...(deps.workerFile ? { file: deps.workerFile } : {}),
+  });
   const identity = new ServingIdentity({
     trustDomain: state.trustDomain, dnsNames: config.dnsNames, ttlMs: config.defaultTtlMs, issuer: state.issuer,
     intermediatesDer: state.intermediatesDer, clock, log: deps.log.child({ component: 'serving-cert' }),
@@ -91,14 +108,35 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   // Channelz bookkeeping costs CPU on every call and nothing here reads it.
   const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_REQUEST_BYTES, 'grpc.enable_channelz': 0 });
   server.addService(proto.ztmesh.ca.v1.CertificateAuthority.service, service.handlers);
-  const health = new HealthImplementation({ '': 'SERVING', [CA_SERVICE_NAME]: 'SERVING' });
+  const health = new HealthImplementation({ '': 'NOT_SERVING', [CA_SERVICE_NAME]: 'NOT_SERVING' });
   health.addToServer(server);
+  // gRPC health (what the Kubernetes readiness probe asks) follows /readyz: SERVING only while every part is ready.
+  const syncHealth = () => {
+    const st = readiness.isReady() ? 'SERVING' : 'NOT_SERVING';
+    health.setStatus('', st);
+    health.setStatus(CA_SERVICE_NAME, st);
+  };
+  const unsubscribeSigner = signer.health.subscribe((h) => {
+    if (h.ready) signerReady.ready();
+    else signerReady.notReady();
+    syncHealth();
+  });
+  // A removed working directory: no signing worker can start again, and relative paths point nowhere.
+  const stopCwdWatch = watchWorkingDir(clock, WORKING_DIR_CHECK_MS, (problem) => {
+    readiness.register('working-directory');
+    syncHealth();
+    const err = new ConfigError('working_dir_missing', `${problem} while the CA was running: signing workers cannot be rebuilt; start the CA from an existing directory`);
+    log.error({ code: err.code, err: err.message }, 'CA not ready: working directory removed; stopping');
+    deps.onFatal?.(err);
+  });
   new ReflectionService(packageDefinition).addToServer(server);
   // TLS is done by the front door (client certificates requested for renewals, not required for tokens);
   // grpc-js gets the established TLS sockets through a connection injector.
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
 
-  const cleanup: (() => Promise<void> | void)[] = [() => signer.close(), () => bundle.close(), unsubscribeBundle, () => identity.stop()];
+  const cleanup: (() => Promise<void> | void)[] = [
+    () => signer.close(), () => bundle.close(), unsubscribeBundle, () => identity.stop(), unsubscribeSigner, stopCwdWatch,
+  ];
   const runCleanup = async () => { for (const c of cleanup.reverse()) await c(); };
   try {
     door = await TlsFrontDoor.listen({
@@ -121,6 +159,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
     frontDoor.destroyAll();
   });
   grpcReady.ready();
+  syncHealth();
 
   let admin;
   try {
@@ -128,7 +167,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
       host: config.admin.host, port: config.admin.port, log, what: '--admin',
       routes: {
         'GET /healthz': () => text(200, 'ok\n'),
-        'GET /readyz': () => (readiness.isReady() ? text(200, 'ready\n') : json(503, { pending: readiness.pendingParts() })),
+        'GET /readyz': () => (readiness.isReady() ? text(200, 'ready\n') : json(503, { pending: readiness.pendingParts(), signer: signer.health.get().detail })),
         'GET /metrics': async () => ({ status: 200, body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }),
       },
     });

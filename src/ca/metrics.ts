@@ -11,6 +11,7 @@ export interface CaMetrics {
   signDuration: Histogram<'result'>;
   bundleSequence: Gauge;
   servingCertExpiry: Gauge;
+  signingWorkerFailures: Counter;
 }
 
 /** Creates the CA metrics on `registry`. */
@@ -23,5 +24,6 @@ export function createCaMetrics(registry: Registry = new Registry()): CaMetrics 
     }),
     bundleSequence: new Gauge({ name: 'ztmesh_ca_trust_bundle_sequence', help: 'Sequence number of the trust bundle served', registers: [registry] }),
     servingCertExpiry: new Gauge({ name: 'ztmesh_ca_serving_cert_expiry_timestamp_seconds', help: 'notAfter of the CA serving certificate', registers: [registry] }),
+    signingWorkerFailures: new Counter({ name: 'ztmesh_ca_signing_worker_failures_total', help: 'Signing worker threads that stopped or failed their self-test (each is rebuilt with backoff)', registers: [registry] }),
   };
 }

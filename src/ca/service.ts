@@ -10,7 +10,7 @@ import type { TrustBundle } from '../gen/ztmesh/ca/v1/TrustBundle.js';
 import type { SignCertificateRequest__Output } from '../gen/ztmesh/ca/v1/SignCertificateRequest.js';
 import type { Attestor, AttestationInput } from './attestors/attestor.js';
 import { attest } from './attestors/run.js';
-import { toCallFailure } from './grpc-status.js';
+import { failureDetails, toCallFailure } from './grpc-status.js';
 import type { CaMetrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { Signer } from './signer.js';
@@ -126,7 +126,7 @@ export function createCaService(deps: CaServiceDeps): CaService {
           const line = { peer: call.getPeer(), code: f.code, grpcCode: f.grpcCode, ...(spiffeId ? { spiffeId } : {}), reason: f.message };
           if (f.code === 'internal') deps.log.error({ ...line, err: (err as Error)?.stack }, 'SignCertificate failed');
           else deps.log.warn(line, 'SignCertificate refused');
-          callback({ code: f.grpcCode, details: f.message });
+          callback({ code: f.grpcCode, details: failureDetails(f) });
         },
       );
     },

@@ -8,8 +8,8 @@ import { CaClientError, describe } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { Watchable } from '../common/watchable.js';
 import { buildCsr, generateKey, type KeyAlgorithm } from '../pki/index.js';
-import { TRANSPORT_CODES, type CaClient, type RawBundle, type SignResult } from './ca-client.js';
-import type { CaReachability } from './ca-reachability.js';
+import type { CaClient, RawBundle, SignResult } from './ca-client.js';
+import { UNREACHED_CODES, type CaReachability } from './ca-reachability.js';
 import { makeTrustBundle, type IdentitySnapshot, type IdentitySource, type IdentityState, type Svid, type TrustBundle } from './credentials.js';
 import { MIN_REFRESH_DELAY_MS, refreshAt } from './refresh.js';
 import { buildSvid } from './svid-material.js';
@@ -192,7 +192,7 @@ export class IdentityManager implements IdentitySource {
       const csr = buildCsr(key, { uris: this.opts.spiffeId ? [this.opts.spiffeId] : [], dnsNames: this.opts.dnsNames ?? [] });
       const res = await this.sign(csr, held);
       if (this.stopped) throw new CaClientError('stopped', 'the sidecar is shutting down');
-      this.opts.reachability.contact(res.address);
+      this.opts.reachability.contact(res.address, { signed: true });
       if (res.bundle) this.applyBundle(res.bundle);
       const svid = buildSvid({
         key, chainDer: res.chainDer, bundle: this.snap.get().bundle!, trustDomain: this.opts.trustDomain,
@@ -230,8 +230,11 @@ export class IdentityManager implements IdentitySource {
     const { code, message } = describe(e);
     const error = { code, message, atMs: now };
     if (this.stopped) return error;
-    if (TRANSPORT_CODES.has(code)) this.opts.reachability.lost();
-    else if (e instanceof CaClientError && !LOCAL_CODES.has(code)) this.opts.reachability.contact();
+    // A CA that answered "no" (or a server that is not our CA) is not an unreachable CA: say which it was.
+    const caCode = e instanceof CaClientError ? e.caCode ?? code : undefined;
+    const reached = e instanceof CaClientError && !UNREACHED_CODES.has(code) && !LOCAL_CODES.has(code);
+    if (UNREACHED_CODES.has(code)) this.opts.reachability.lost();
+    else if (reached) this.opts.reachability.refused(caCode!, message);
     const s = this.stats_;
     s.consecutiveFailures++;
     s.failuresTotal++;
@@ -244,9 +247,10 @@ export class IdentityManager implements IdentitySource {
     this.schedule(now + delay, 'retry');
     this.log.warn({
       event: 'rotation_failed', reason, code, err: message, ca: this.opts.reachability.current().address, state,
+      ...(reached ? { caReached: true, caCode } : {}),
       consecutiveFailures: s.consecutiveFailures, retryInMs: delay,
       ...(svid && state !== 'expired' ? { outageBudgetSeconds: Math.floor((svid.notAfterMs - now) / 1000) } : {}),
-    }, 'certificate rotation failed');
+    }, reached ? `certificate rotation failed: CA reached, refused: ${caCode}` : 'certificate rotation failed');
     return error;
   }
 

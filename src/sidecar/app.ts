@@ -53,7 +53,7 @@ export interface RunningSidecar {
 
 /** Builds and starts a sidecar from a validated config. Port conflicts and an unreadable bundle fail here. */
 export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}): Promise<RunningSidecar> {
-  const log = deps.log ?? createLogger({ level: config.logLevel, name: 'ztmesh-sidecar' });
+  const log = deps.log ?? createLogger({ level: config.logLevel, name: 'ztmesh-sidecar', ...(config.logFormat ? { format: config.logFormat } : {}) });
   const clock = deps.clock ?? systemClock;
   const registry = deps.registry ?? new Registry();
   if (!deps.registry) collectDefaultMetrics({ register: registry });
