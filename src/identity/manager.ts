@@ -13,6 +13,7 @@ import { UNREACHED_CODES, type CaReachability } from './ca-reachability.js';
 import { makeTrustBundle, type IdentitySnapshot, type IdentitySource, type IdentityState, type Svid, type TrustBundle } from './credentials.js';
 import { MIN_REFRESH_DELAY_MS, refreshAt } from './refresh.js';
 import { buildSvid } from './svid-material.js';
+import type { SvidStorage } from './svid-store.js';
 import { decideBundle, type BundleSource } from './trust-bundle.js';
 
 /** How many past rotations /status keeps. */
@@ -72,6 +73,11 @@ export interface IdentityManagerOptions {
   random?: () => number;
   /** Key generator; tests pass a synchronous one so a fake clock never waits on the thread pool. */
   generateKey?: (alg: KeyAlgorithm) => Promise<KeyObject>;
+  /**
+   * Where the SVID survives a restart (identity.stateDir): the first attempt starts from the kept SVID while it is
+   * valid and renews with it, and every new SVID is kept there.
+   */
+  store?: SvidStorage;
 }
 
 /** Holds the current SVID and trust bundle; implements the IdentitySource contract. */
@@ -86,6 +92,7 @@ export class IdentityManager implements IdentitySource {
   private expiryTimer: TimerHandle | undefined;
   private inFlight: Promise<RotateOutcome> | undefined;
   private stopped = false;
+  private restored = false;
   private readonly stats_: ManagerStats;
 
   constructor(private readonly opts: IdentityManagerOptions) {
@@ -184,6 +191,10 @@ export class IdentityManager implements IdentitySource {
 
   private async run(reason: RotationReason): Promise<RotateOutcome> {
     const { clock } = this.opts;
+    if (!this.restored) {
+      this.restored = true;
+      await this.restore();
+    }
     const before = this.snap.get();
     const held = before.svid && before.state !== 'expired' && clock.now() < before.svid.notAfterMs ? before.svid : undefined;
     if (before.state === 'available') this.setState('renewing');
@@ -205,6 +216,34 @@ export class IdentityManager implements IdentitySource {
     }
   }
 
+  /** Starts from the SVID kept in the store, when it is there, verifies against the bundle and is still valid. */
+  private async restore(): Promise<void> {
+    const store = this.opts.store;
+    if (!store) return;
+    const { clock } = this.opts;
+    try {
+      const kept = await store.load();
+      if (!kept) {
+        this.log.info({ stateDir: store.dir }, 'no SVID kept in the state directory yet: asking the CA with the token');
+        return;
+      }
+      const svid = buildSvid({
+        key: kept.key, chainDer: kept.chainDer, bundle: this.snap.get().bundle!, trustDomain: this.opts.trustDomain, nowMs: clock.now(),
+        ...(this.opts.spiffeId ? { expectedSpiffeId: this.opts.spiffeId } : {}),
+      });
+      if (this.stopped) return;
+      this.setState('available', svid);
+      this.expiryTimer?.cancel();
+      this.expiryTimer = clock.setTimeout(() => this.expire(svid), svid.notAfterMs - clock.now());
+      this.log.info({
+        event: 'restored', stateDir: store.dir, spiffeId: svid.spiffeId, serial: svid.serialHex, notAfter: isoTime(svid.notAfterMs),
+      }, 'SVID restored from the state directory; renewing with it');
+    } catch (e) {
+      const { code, message } = describe(e);
+      this.log.warn({ stateDir: store.dir, code, err: message }, 'the SVID kept in the state directory is not usable; asking the CA with the token');
+    }
+  }
+
   private succeed(svid: Svid, reason: RotationReason): void {
     const now = this.opts.clock.now();
     const s = this.stats_;
@@ -219,6 +258,10 @@ export class IdentityManager implements IdentitySource {
     this.expiryTimer = this.opts.clock.setTimeout(() => this.expire(svid), svid.notAfterMs - now);
     const at = Math.max(refreshAt(Math.max(svid.notBeforeMs, now), svid.notAfterMs, this.random()), now + MIN_REFRESH_DELAY_MS);
     this.schedule(at, 'refresh');
+    const store = this.opts.store;
+    if (store) {
+      store.save(svid).catch((e: unknown) => this.log.warn({ stateDir: store.dir, err: describe(e).message }, 'could not keep the SVID in the state directory'));
+    }
     this.log.info({
       event: 'rotation', reason, spiffeId: svid.spiffeId, serial: svid.serialHex, notBefore: isoTime(svid.notBeforeMs),
       notAfter: isoTime(svid.notAfterMs), refreshAt: isoTime(at), publicKeySha256: svid.publicKeySha256, rotations: s.rotations,

@@ -15,6 +15,7 @@ import { CaReachability } from '../identity/ca-reachability.js';
 import { hasValidSvid } from '../identity/credentials.js';
 import { IdentityManager } from '../identity/manager.js';
 import { registerIdentityMetrics } from '../identity/metrics.js';
+import { SvidStore } from '../identity/svid-store.js';
 import { loadBundleFile } from '../identity/trust-bundle.js';
 import type { KeyAlgorithm } from '../pki/keys.js';
 import { caAddresses } from './config.js';
@@ -61,6 +62,8 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
   const addresses = caAddresses(config);
 
   const bootstrapBundle = await loadBundleFile(config.ca.bundle, config.trustDomain);
+  const store = config.identity.stateDir ? new SvidStore(config.identity.stateDir) : undefined;
+  await store?.prepare();
   const reachability = new CaReachability(clock, addresses[0]!);
   let manager: IdentityManager | undefined;
   const caClient = deps.caClient ?? new GrpcCaClient({
@@ -81,6 +84,7 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
     ...(config.identity.spiffeId ? { spiffeId: config.identity.spiffeId } : {}),
     ...(deps.random ? { random: deps.random } : {}),
     ...(deps.generateKey ? { generateKey: deps.generateKey } : {}),
+    ...(store ? { store } : {}),
   });
   const identity = manager;
   const watcher = new BundleWatcher({
