@@ -46,7 +46,7 @@ export function register(program: Command): void {
     .option('--default-ttl <duration>', 'leaf TTL when the caller asks for none', DEFAULT_TTL)
     .option('--min-ttl <duration>', 'lowest TTL issued', DEFAULT_MIN_TTL)
     .option('--max-ttl <duration>', 'highest TTL issued', DEFAULT_MAX_TTL)
-    .option('--dns <name>', 'DNS SAN of the serving certificate (repeatable; default localhost)', collect)
+    .option('--dns <name>', 'DNS SAN of the serving certificate (repeatable) (default: localhost)', collect)
     .addOption(new Option('--rate-limit <per-second>', 'signatures per second per identity (0 = unlimited)').default(String(DEFAULT_RATE_PER_SECOND)))
     .addOption(new Option('--rate-burst <n>', 'burst size of the per-identity rate limit').default(String(DEFAULT_RATE_BURST)))
     .addOption(new Option('--sign-workers <n>', 'signing worker threads (0 = sign on the main thread)').default(String(defaultSignWorkers()), `${defaultSignWorkers()}: one per core, at most 4`))
@@ -112,8 +112,8 @@ export function register(program: Command): void {
   const token = ca.command('token').description('join tokens for workloads outside Kubernetes');
   token.command('create')
     .description('mint a single-use join token for one SPIFFE ID and print it once')
-    .requiredOption('--dir <dir>', 'CA state directory')
-    .requiredOption('--spiffe-id <id>', 'the SPIFFE ID the token grants')
+    .requiredOption('--dir <dir>', 'CA state directory (required)')
+    .requiredOption('--spiffe-id <id>', 'the SPIFFE ID the token grants (required)')
     .option('--ttl <duration>', 'how long the token stays usable', DEFAULT_JOIN_TOKEN_TTL)
     .action(async (opts: { dir: string; spiffeId: string; ttl: string }) => {
       await assertCaDir(opts.dir);

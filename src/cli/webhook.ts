@@ -34,7 +34,7 @@ export function register(program: Command): void {
     .option('--health <host:port>', 'plain-HTTP /healthz, /readyz and /metrics', DEFAULT_WEBHOOK_HEALTH)
     .option('--token-file <file>', 'projected ServiceAccount token for the CA (audience ztmesh-ca)', TOKEN_PATH)
     .option('--bundle <file>', 'bootstrap trust bundle to verify the CA', BUNDLE_PATH)
-    .option('--dns <name>', 'DNS SAN of the serving certificate, the webhook Service name (repeatable; required unless --cert-file)', collect)
+    .option('--dns <name>', 'DNS SAN of the serving certificate, the webhook Service name (repeatable) (required unless --cert-file)', collect)
     .option('--ttl <duration>', 'requested lifetime of the serving certificate', DEFAULT_WEBHOOK_TTL)
     .option('--ca-server-name <name>', 'TLS SNI sent to the CA (the CA is verified by SPIFFE ID) (default: the CA host name)')
     .option('--cert-file <file>', 'serve this PEM certificate chain instead of one from the ztmesh CA (no rotation) (default: none, ask the CA)')
