@@ -19,7 +19,7 @@ import type { Attestor } from './attestors/attestor.js';
 import { JoinTokenAttestor } from './attestors/join-token.js';
 import { RenewalAttestor } from './attestors/renewal.js';
 import { RateLimiter } from './rate-limit.js';
-import { createSigner } from './signer.js';
+import { createSigner, waitUntilReady } from './signer.js';
 import { TrustBundleSource } from './trust-bundle.js';
 import { ServingIdentity, caServingId } from './serving-identity.js';
 import { createCaMetrics } from './metrics.js';
@@ -28,6 +28,8 @@ import { TlsFrontDoor } from './tls-front-door.js';
 
 /** Largest request accepted: a CSR with an RSA-4096 key and a few SANs is under 2 KB. */
 export const MAX_REQUEST_BYTES = 64 * 1024;
+/** How long start-up waits for the signer's first self-test before serving anyway (not ready) and retrying. */
+export const SIGNER_START_WAIT_MS = 5_000;
 /** How often the CA checks that its working directory still exists (signing workers cannot start without it). */
 export const WORKING_DIR_CHECK_MS = 500;
 
@@ -83,6 +85,8 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
     workers: config.signWorkers, issuer: state.issuer, keyPem: state.keyPem, caCertDer: state.caCertDer, trustDomain: state.trustDomain,
     log, clock, onWorkerFailure: () => metrics.signingWorkerFailures.inc(), ...(deps.workerFile ? { file: deps.workerFile } : {}),
   });
+  // "serving" should mean "able to sign": give the workers their self-test first (they keep retrying if it fails).
+  const signerStarted = waitUntilReady(signer.health, clock, SIGNER_START_WAIT_MS);
   const identity = new ServingIdentity({
     trustDomain: state.trustDomain, dnsNames: config.dnsNames, ttlMs: config.defaultTtlMs, issuer: state.issuer,
     intermediatesDer: state.intermediatesDer, clock, log: deps.log.child({ component: 'serving-cert' }),
@@ -138,6 +142,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
     () => signer.close(), () => bundle.close(), unsubscribeBundle, () => identity.stop(), unsubscribeSigner, stopCwdWatch,
   ];
   const runCleanup = async () => { for (const c of cleanup.reverse()) await c(); };
+  await signerStarted;
   try {
     door = await TlsFrontDoor.listen({
       host: config.listen.host, port: config.listen.port, context: identity.secureContext(),

@@ -73,6 +73,8 @@ export type WorkerReply =
 export const WORKER_BACKOFF: BackoffPolicy = { initialMs: 100, multiplier: 2, maxMs: 10_000, jitter: 0.2 };
 /** A worker that ran this long before it failed resets its backoff (a crash now and then is not a crash loop). */
 export const WORKER_STABLE_MS = 30_000;
+/** How long a call waits for a worker that is still starting (its self-test in flight) before it is refused. */
+export const WORKER_START_WAIT_MS = 3_000;
 /** At most one log line per this interval while workers keep failing. */
 export const WORKER_FAILURE_SUMMARY_MS = 10_000;
 
@@ -87,6 +89,20 @@ interface Slot {
   pending: Map<number, { resolve: (r: SignResult) => void; reject: (e: Error) => void }>;
   queue: WorkerRequest[];
   scheduled: boolean;
+}
+
+/** Resolves once `health` is ready, or after `timeoutMs` (the caller then reads `health` again). */
+export function waitUntilReady(health: Watchable<SignerHealth>, clock: Clock, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    let unsubscribe = () => {};
+    const timer = clock.setTimeout(() => { unsubscribe(); resolve(); }, timeoutMs);
+    unsubscribe = health.subscribe((h) => {
+      if (!h.ready) return;
+      timer.cancel();
+      queueMicrotask(() => unsubscribe());
+      resolve();
+    });
+  });
 }
 
 /** Path of the compiled worker next to this module; undefined when it was not built. */
@@ -239,11 +255,20 @@ export class SignerPool implements Signer {
   }
 
   sign(job: SignJob): Promise<SignResult> {
-    // Least-loaded ready slot, ties broken round-robin.
+    if (this.slots.some((s) => s.ready)) return this.dispatch(job);
+    // A worker still starting (its self-test in flight) is worth a short wait; none at all is a refusal now.
+    if (this.closing || !this.slots.some((s) => s.worker)) return Promise.reject(this.unavailable());
+    return waitUntilReady(this.health, this.clock, WORKER_START_WAIT_MS).then(() => this.dispatch(job));
+  }
+
+  private unavailable(): ZtmeshError {
+    return new ZtmeshError('signer_unavailable', `the CA cannot sign right now: ${this.health.get().detail}`);
+  }
+
+  /** Least-loaded ready slot, ties broken round-robin. */
+  private dispatch(job: SignJob): Promise<SignResult> {
     const ready = this.slots.filter((s) => s.ready);
-    if (ready.length === 0) {
-      return Promise.reject(new ZtmeshError('signer_unavailable', `the CA cannot sign right now: ${this.health.get().detail}`));
-    }
+    if (ready.length === 0) return Promise.reject(this.unavailable());
     let slot = ready[this.next++ % ready.length]!;
     for (const s of ready) if (s.pending.size < slot.pending.size) slot = s;
     return this.post(slot, job);
