@@ -17,6 +17,9 @@ const POD_PATHS: Record<string, readonly string[]> = {
   CronJob: ['spec', 'jobTemplate', 'spec', 'template'],
 };
 
+/** The kinds whose pods are injected (everything else passes through unchanged). */
+export const INJECTABLE_KINDS: readonly string[] = Object.keys(POD_PATHS);
+
 /** One line for stderr per object looked at (injected or skipped with the reason). */
 export interface InjectNote {
   kind: string;

@@ -44,6 +44,11 @@ describe('fatal errors, one plain line for every command', () => {
     expect(lines[0]).toMatch(new RegExp(`^ztmesh ${command}: \\S.* \\([a-z_]+\\)$`));
   });
 
+  it('ca init on a path that is a file says so, not a bare EEXIST', async () => {
+    const r = await runCli(['ca', 'init', '--dir', '/etc/passwd']);
+    expect(r.stderr).toBe('ztmesh ca init: cannot create the CA directory /etc/passwd: a file is in the way (it exists and is not a directory) (ca_dir_unusable)\n');
+  });
+
   it('the sidecar also logs it: JSON when piped, text with --log-format text or ZTMESH_LOG_FORMAT=text', async () => {
     const args = ['sidecar', '--trust-domain', 'example.org', '--ca-bundle', bundle, '--admin', `127.0.0.1:${busyPort}`, '--health', '127.0.0.1:0'];
     const json = await runCli(args);
