@@ -2,13 +2,12 @@
 // logs the refusal with the upstream address (server_refused, or peer_alert for a TLS alert), counts it as refused
 // rather than accepted, and shows it in /status; a connection the upstream takes still counts as accepted.
 import { spawn } from 'node:child_process';
-import netModule from 'node:net';
 import type net from 'node:net';
 import tls from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startOutbound } from '../../src/sidecar/listeners.js';
 import { OPENSSL_MISSING, PemDir } from '../helpers/openssl.js';
-import { API, connect, echoApp, makeCa, makeLeaf, metric, outboundConfig, portOf, readAll, sidecarShared, startMesh, TestIdentity, TD, WEB } from '../helpers/datapath.js';
+import { API, connect, echoApp, freePort, makeCa, makeLeaf, metric, outboundConfig, portOf, readAll, sidecarShared, startMesh, TestIdentity, TD, WEB } from '../helpers/datapath.js';
 
 const OTHER = `spiffe://${TD}/ns/default/sa/other`;
 
@@ -68,19 +67,12 @@ describe('outbound counts an upstream refusal', () => {
     server.on('tlsClientError', () => {});
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const upstream = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
-    const shared = sidecarShared(new TestIdentity(ca, WEB));
-    const outbound = await startOutbound(outboundConfig({ upstream, expect: API }), shared);
     try {
-      const s = await connect(portOf(outbound.address));
-      s.write('hello');
-      await readAll(s);
-      expect(await shared.logs.waitFor((l) => l.msg === 'connection refused')).toMatchObject({ direction: 'outbound', reason: 'server_refused', upstream });
+      const { line, shared, outbound } = await refusedThrough(ca, upstream);
+      expect(line).toMatchObject({ direction: 'outbound', reason: 'server_refused', upstream });
       expect(await metric(shared.registry, 'ztmesh_connections_total', { direction: 'outbound', result: 'accepted' })).toBe(0);
       expect(outbound.reporter.counters.denied).toBe(1);
     } finally {
-      await outbound.stopAccepting();
-      outbound.handler.destroyAll();
-      shared.contexts.close();
       server.close();
     }
   });
@@ -96,32 +88,30 @@ describe('outbound counts an upstream refusal', () => {
       server.once('exit', (code) => reject(new Error(`openssl s_server exited (${code})`)));
     });
     const upstream = `127.0.0.1:${port}`;
-    const shared = sidecarShared(new TestIdentity(ca, WEB));
-    const outbound = await startOutbound(outboundConfig({ upstream, expect: API }), shared);
     try {
-      const s = await connect(portOf(outbound.address));
-      s.write('hello');
-      await readAll(s);
-      const line = await shared.logs.waitFor((l) => l.msg === 'connection refused');
+      const { line, shared, outbound } = await refusedThrough(ca, upstream);
       expect(line).toMatchObject({ direction: 'outbound', reason: 'peer_alert', upstream });
       expect(String(line.detail)).toMatch(/ALERT/);
       expect(await metric(shared.registry, 'ztmesh_connections_total', { direction: 'outbound', result: 'accepted' })).toBe(0);
       expect(outbound.reporter.counters.lastRefusal).toMatchObject({ reason: 'peer_alert', peer: upstream });
     } finally {
-      await outbound.stopAccepting();
-      outbound.handler.destroyAll();
-      shared.contexts.close();
       server.kill();
       pems.remove();
     }
   });
 });
 
-/** A port nothing listens on right now (bind 0, note it, close), for a server that cannot take port 0. */
-async function freePort(): Promise<number> {
-  const s = netModule.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+/** web's outbound listener to `upstream`; one connection through it; the refusal line it logged. Closed after the test. */
+async function refusedThrough(ca: ReturnType<typeof makeCa>, upstream: string) {
+  const shared = sidecarShared(new TestIdentity(ca, WEB));
+  const outbound = await startOutbound(outboundConfig({ upstream, expect: API }), shared);
+  onTestFinished(async () => {
+    await outbound.stopAccepting();
+    outbound.handler.destroyAll();
+    shared.contexts.close();
+  });
+  const s = await connect(portOf(outbound.address));
+  s.write('hello');
+  await readAll(s);
+  return { line: await shared.logs.waitFor((l) => l.msg === 'connection refused'), shared, outbound };
 }

@@ -2,19 +2,12 @@
 // host named "15000"), says clearly when what answers is not a ztmesh sidecar, and `--wait` rides out the start-up
 // race of `ztmesh sidecar … & ztmesh status` that otherwise fails with ECONNREFUSED.
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { startCa, type TestCaServer } from '../helpers/ca.js';
+import { freePort } from '../helpers/datapath.js';
 import { startSidecar } from '../helpers/sidecar.js';
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 describe('ztmesh status --admin and --wait', () => {
   let ca: TestCaServer;
