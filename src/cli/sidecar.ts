@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { describe } from '../common/errors.js';
 import { createLogger, resolveLogFormat, type LogFormat } from '../common/logger.js';
 import { buildSidecar } from '../sidecar/app.js';
-import { CONFIG_KEYS, loadSidecarConfig } from '../sidecar/config.js';
+import { CONFIG_KEYS, KEY_DEFAULTS, loadSidecarConfig } from '../sidecar/config.js';
 
 /** The log format before (or without) the config's logFormat: $ZTMESH_LOG_FORMAT, else text on a terminal. */
 function defaultFormat(): LogFormat {
@@ -23,7 +23,8 @@ export function register(program: Command): void {
     .option('--config <file>', 'YAML configuration file (env ZTMESH_* and flags override it) (default: none)');
   for (const k of CONFIG_KEYS) {
     // The default is shown, not set: a commander default would hide the file's and the environment's values.
-    const text = `${k.description} (default: ${k.defaultText}) [${k.env}]`;
+    const dflt = KEY_DEFAULTS[k.path];
+    const text = `${k.description}${dflt === undefined ? '' : ` (default: ${dflt})`} [${k.env}]`;
     cmd.addOption(k.kind === 'bool' ? new Option(`--${k.flag}`, text) : new Option(`--${k.flag} <value>`, text));
   }
   cmd.action(async (opts: Record<string, unknown>) => {

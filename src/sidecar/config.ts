@@ -21,43 +21,68 @@ export interface ConfigKey {
   flag: string;
   kind: Kind;
   description: string;
-  /** The default as `--help` shows it (the schema applies the value itself). */
-  defaultText: string;
 }
 
 const envName = (path: string) => `ZTMESH_${path.replace(/\./g, '_').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}`;
-const key = (path: string, kind: Kind, description: string, defaultText: string, flag?: string): ConfigKey => ({
-  path, kind, description, defaultText, env: envName(path), flag: flag ?? path.replace(/\./g, '-').replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase(),
+const key = (path: string, kind: Kind, description: string, flag?: string): ConfigKey => ({
+  path, kind, description, env: envName(path), flag: flag ?? path.replace(/\./g, '-').replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase(),
 });
 
 /** Every key settable by env and flag. Lists take JSON/YAML; `list` keys also take a comma-separated string. */
 export const CONFIG_KEYS: readonly ConfigKey[] = [
-  key('trustDomain', 'string', 'trust domain of this workload', DEFAULT_TRUST_DOMAIN),
-  key('ca.address', 'string', 'CA host:port; a comma-separated list fails over in order', DEFAULT_CA_ADDRESS),
-  key('ca.bundle', 'string', 'bootstrap trust bundle (PEM roots)', DEFAULT_BUNDLE_PATH),
-  key('ca.tokenFile', 'string', 'projected SA token or join token file, re-read on every use', DEFAULT_TOKEN_PATH, 'token-file'),
-  key('ca.serverName', 'string', 'TLS SNI sent to the CA (the CA is verified by SPIFFE ID)', 'the CA host name, ztmesh-ca.ztmesh-system.svc for an IP'),
-  key('identity.ttl', 'string', 'requested SVID lifetime (the CA clamps it)', DEFAULT_TTL, 'ttl'),
-  key('identity.keyAlgorithm', 'string', 'ec-p256 | ec-p384 | rsa-2048 | rsa-3072 | rsa-4096', DEFAULT_KEY_ALGORITHM, 'key-algorithm'),
-  key('identity.spiffeId', 'string', 'SPIFFE ID to ask for; a different answer from the CA is refused', 'accept what the CA grants', 'spiffe-id'),
-  key('identity.stateDir', 'string', 'directory keeping the current SVID and its key (0600) across restarts, to renew without a new token',
-    'none: in memory', 'state-dir'),
-  key('admin', 'string', 'admin listener host:port (status, metrics, rotate)', DEFAULT_ADMIN),
-  key('health', 'string', 'kubelet health listener host:port (/healthz, /readyz)', DEFAULT_HEALTH),
-  key('inbound', 'json', 'inbound listeners as a JSON/YAML list', 'none'),
-  key('outbound', 'json', 'outbound listeners as a JSON/YAML list', 'none'),
-  key('transparent.enabled', 'bool', 'transparent (iptables) mode', 'off', 'transparent'),
-  key('transparent.inboundPort', 'int', 'transparent inbound port', String(DEFAULT_INBOUND_PORT)),
-  key('transparent.outboundPort', 'int', 'transparent outbound port', String(DEFAULT_OUTBOUND_PORT)),
-  key('transparent.allow', 'list', 'transparent inbound allow-list of SPIFFE ID patterns', 'any ID of the trust domain'),
-  key('transparent.defaultPolicy', 'string', 'allow | deny', 'allow'),
-  key('transparent.expect', 'json', 'destination → expected server SPIFFE pattern (JSON/YAML map)', 'any ID of the trust domain'),
-  key('transparent.passthrough', 'json', '{cidrs, ports} forwarded as plain TCP (JSON/YAML)', 'none'),
-  key('transparent.inboundSourceAddress', 'string', 'source address of inbound forwards to the app', DEFAULT_INBOUND_SOURCE_ADDRESS),
-  key('drainTimeout', 'string', 'how long SIGTERM waits for connections to finish', DEFAULT_DRAIN_TIMEOUT),
-  key('logLevel', 'string', 'trace | debug | info | warn | error | fatal | silent', DEFAULT_LOG_LEVEL),
-  key('logFormat', 'string', 'json | text', 'text on a terminal, json otherwise'),
+  key('trustDomain', 'string', 'trust domain of this workload'),
+  key('ca.address', 'string', 'CA host:port; a comma-separated list fails over in order'),
+  key('ca.bundle', 'string', 'bootstrap trust bundle (PEM roots)'),
+  key('ca.tokenFile', 'string', 'projected SA token or join token file, re-read on every use', 'token-file'),
+  key('ca.serverName', 'string', 'TLS SNI sent to the CA (the CA is verified by SPIFFE ID)'),
+  key('identity.ttl', 'string', 'requested SVID lifetime (the CA clamps it)', 'ttl'),
+  key('identity.keyAlgorithm', 'string', 'ec-p256 | ec-p384 | rsa-2048 | rsa-3072 | rsa-4096', 'key-algorithm'),
+  key('identity.spiffeId', 'string', 'SPIFFE ID to ask for; a different answer from the CA is refused', 'spiffe-id'),
+  key('identity.stateDir', 'string', 'directory keeping the current SVID and its key (0600) across restarts, to renew without a new token', 'state-dir'),
+  key('admin', 'string', 'admin listener host:port (status, metrics, rotate)'),
+  key('health', 'string', 'kubelet health listener host:port (/healthz, /readyz)'),
+  key('inbound', 'json', 'inbound listeners as a JSON/YAML list'),
+  key('outbound', 'json', 'outbound listeners as a JSON/YAML list'),
+  key('transparent.enabled', 'bool', 'transparent (iptables) mode', 'transparent'),
+  key('transparent.inboundPort', 'int', 'transparent inbound port'),
+  key('transparent.outboundPort', 'int', 'transparent outbound port'),
+  key('transparent.allow', 'list', 'transparent inbound allow-list of SPIFFE ID patterns'),
+  key('transparent.defaultPolicy', 'string', 'allow | deny'),
+  key('transparent.expect', 'json', 'destination → expected server SPIFFE pattern (JSON/YAML map)'),
+  key('transparent.passthrough', 'json', '{cidrs, ports} forwarded as plain TCP (JSON/YAML)'),
+  key('transparent.inboundSourceAddress', 'string', 'source address of inbound forwards to the app'),
+  key('drainTimeout', 'string', 'how long SIGTERM waits for connections to finish'),
+  key('logLevel', 'string', 'trace | debug | info | warn | error | fatal | silent'),
+  key('logFormat', 'string', 'json | text'),
 ];
+
+/** What `--help` shows as each key's default (the schema applies the value itself). */
+export const KEY_DEFAULTS: Readonly<Record<string, string>> = {
+  trustDomain: DEFAULT_TRUST_DOMAIN,
+  'ca.address': DEFAULT_CA_ADDRESS,
+  'ca.bundle': DEFAULT_BUNDLE_PATH,
+  'ca.tokenFile': DEFAULT_TOKEN_PATH,
+  'ca.serverName': 'the CA host name, ztmesh-ca.ztmesh-system.svc for an IP',
+  'identity.ttl': DEFAULT_TTL,
+  'identity.keyAlgorithm': DEFAULT_KEY_ALGORITHM,
+  'identity.spiffeId': 'accept what the CA grants',
+  'identity.stateDir': 'none: in memory',
+  admin: DEFAULT_ADMIN,
+  health: DEFAULT_HEALTH,
+  inbound: 'none',
+  outbound: 'none',
+  'transparent.enabled': 'off',
+  'transparent.inboundPort': String(DEFAULT_INBOUND_PORT),
+  'transparent.outboundPort': String(DEFAULT_OUTBOUND_PORT),
+  'transparent.allow': 'any ID of the trust domain',
+  'transparent.defaultPolicy': 'allow',
+  'transparent.expect': 'any ID of the trust domain',
+  'transparent.passthrough': 'none',
+  'transparent.inboundSourceAddress': DEFAULT_INBOUND_SOURCE_ADDRESS,
+  drainTimeout: DEFAULT_DRAIN_TIMEOUT,
+  logLevel: DEFAULT_LOG_LEVEL,
+  logFormat: 'text on a terminal, json otherwise',
+};
 
 export interface ConfigSources {
   /** Path of the YAML file (--config), if any. */
