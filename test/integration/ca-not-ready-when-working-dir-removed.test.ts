@@ -51,9 +51,13 @@ describe('CA whose working directory is removed', () => {
   it('started from a removed directory, it refuses to start with a clear message', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'ztmesh-ca-cwd-'));
     const ca = serveFrom(cwd, caDir, `&& rmdir "$0"`);
-    expect(await ca.exited).toBe(1);
-    expect(ca.lines.filter((l) => l.startsWith('ztmesh '))).toEqual([
-      `ztmesh ca serve: the working directory ${cwd} was removed: signing workers cannot start; start the CA from an existing directory (working_dir_missing)`,
-    ]);
+    try {
+      expect(await Promise.race([ca.exited, new Promise((r) => setTimeout(() => r('still running'), 10_000))])).toBe(1);
+      expect(ca.lines.filter((l) => l.startsWith('ztmesh '))).toEqual([
+        `ztmesh ca serve: the working directory ${cwd} was removed: signing workers cannot start; start the CA from an existing directory (working_dir_missing)`,
+      ]);
+    } finally {
+      await ca.stop();
+    }
   });
 });

@@ -3,7 +3,7 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { BIN } from '../helpers/cli.js';
 import { LineProcess } from '../helpers/line-process.js';
 
@@ -12,6 +12,7 @@ describe('demo in a directory it did not make', () => {
     const w = mkdtempSync(join(tmpdir(), 'ztmesh-demo-w-'));
     writeFileSync(join(w, 'notes.txt'), 'x\n');
     const p = new LineProcess(['sh', '-c', `cd "$0" && exec "${process.execPath}" "${BIN}" demo --once --dir .`, w]);
+    onTestFinished(async () => { await p.stop(); });
     expect(await p.exited).toBe(1);
     expect(p.lines).toEqual([
       `ztmesh demo: --dir ${w} is not empty and was not made by ztmesh demo (no .ztmesh-demo file); the demo deletes only what it made: give it a new or empty directory (demo_dir_not_ours)`,

@@ -37,6 +37,8 @@ describe('sidecar refused by a CA it reached', () => {
 
   it('a trust domain that the bundle contradicts stops the sidecar at start, naming both', async () => {
     const bad = startSidecar({ ca, trustDomain: 'other.org' });
+    const started = await bad.catch(() => undefined);
+    await started?.stop(); // it must not have started; if it did, do not leave it running
     await expect(bad).rejects.toThrow(/exited.*1/);
     const err = await bad.catch((e: Error) => e.message);
     expect(err).toContain('ztmesh sidecar: trustDomain "other.org" does not match ca.bundle');
