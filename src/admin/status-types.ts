@@ -10,6 +10,8 @@ export interface ListenerStatus {
   connectionsActive: number;
   connectionsTotal: number;
   denied: number;
+  /** The latest refused connection: why, and the address of the party involved (the upstream, for outbound). */
+  lastRefusal?: { reason: string; peer: string; peerId?: string; at: string } | null;
 }
 
 /** Identity states of DESIGN.md (mirrors identity/credentials.ts without importing it). */
@@ -66,6 +68,8 @@ export interface CaStatus {
   addresses: string[];
   reachable: boolean;
   lastContact: string | null;
+  /** Set while the CA's latest answer to a signing call was a refusal: the CA was reached and said no. */
+  refusal: LastError | null;
   bundleStream: { connected: boolean; lastUpdate: string | null; lastError: { code: string; message: string } | null };
 }
 

@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { ReflectionService } from '@grpc/reflection';
 import { systemClock, type Clock } from '../common/clock.js';
+import { ConfigError } from '../common/errors.js';
 import { loadCaProto, CA_SERVICE_NAME } from '../common/ca-proto.js';
 import type { Logger } from '../common/logger.js';
 import { formatHostPort } from '../common/address.js';
@@ -12,6 +13,7 @@ import { Readiness } from '../common/readiness.js';
 import { readNofileLimit } from '../common/fd-limit.js';
 import { LogThrottle } from '../common/log-throttle.js';
 import { HeapTrimmer } from '../common/heap-trimmer.js';
+import { watchWorkingDir, workingDirProblem } from '../common/working-dir.js';
 import { startHttpServer, json, text } from '../admin/http-server.js';
 import type { CaServeConfig } from './config.js';
 import { loadCaState } from './state-dir.js';
@@ -20,7 +22,7 @@ import type { Attestor } from './attestors/attestor.js';
 import { JoinTokenAttestor } from './attestors/join-token.js';
 import { RenewalAttestor } from './attestors/renewal.js';
 import { RateLimiter } from './rate-limit.js';
-import { createSigner } from './signer.js';
+import { createSigner, waitUntilReady } from './signer.js';
 import { TrustBundleSource } from './trust-bundle.js';
 import { ServingIdentity, caServingId } from './serving-identity.js';
 import { createCaMetrics } from './metrics.js';
@@ -48,12 +50,23 @@ export const KEEPALIVE_TIMEOUT_MS = 20_000;
 /** How often each replica prunes expired join-token records. */
 export const TOKEN_PRUNE_INTERVAL_MS = 10 * 60_000;
 const SIGN_METHOD = '/ztmesh.ca.v1.CertificateAuthority/SignCertificate';
+/** How long start-up waits for the signer's first self-test before serving anyway (not ready) and retrying. */
+export const SIGNER_START_WAIT_MS = 5_000;
+/** How often the CA checks that its working directory still exists (signing workers cannot start without it). */
+export const WORKING_DIR_CHECK_MS = 500;
 
 export interface CaDeps {
   log: Logger;
   clock?: Clock;
   /** Attestors tried before the built-in ones (e.g. the Kubernetes TokenReview attestor from cli/). */
   extraAttestors?: readonly Attestor[];
+  /** The signing worker script (default: the compiled sign-worker.js next to signer.js). */
+  workerFile?: string;
+  /**
+   * The CA can no longer work and cannot recover by itself (its working directory was removed): it has already
+   * turned not ready; the caller should drain (close()) and exit with this error.
+   */
+  onFatal?: (err: Error) => void;
 }
 
 /** A serving CA. close() drains: stop accepting, end streams, wait up to drainMs, then close. */
@@ -72,6 +85,8 @@ export interface RunningCa {
 export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promise<RunningCa> {
   const clock = deps.clock ?? systemClock;
   const log = deps.log.child({ component: 'ca' });
+  const cwdProblem = workingDirProblem();
+  if (cwdProblem) throw new ConfigError('working_dir_missing', `${cwdProblem}: signing workers cannot start; start the CA from an existing directory`);
   const state = await loadCaState(config.dir, config.trustDomain);
   if (state.keyMode & 0o077) {
     log.warn({ file: `${config.dir}/ca.key`, mode: state.keyMode.toString(8) }, 'the CA key is readable by group or others; chmod 600 it');
@@ -97,7 +112,13 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
     new JoinTokenAttestor(tokens, state.trustDomain, clock),
     new RenewalAttestor(() => bundle.current().roots, intermediates, state.trustDomain, clock),
   ];
-  const signer = createSigner({ workers: config.signWorkers, issuer: state.issuer, keyPem: state.keyPem, caCertDer: state.caCertDer, log });
+  const signerReady = readiness.register('signer');
+  const signer = createSigner({
+    workers: config.signWorkers, issuer: state.issuer, keyPem: state.keyPem, caCertDer: state.caCertDer, trustDomain: state.trustDomain,
+    log, clock, onWorkerFailure: () => metrics.signingWorkerFailures.inc(), ...(deps.workerFile ? { file: deps.workerFile } : {}),
+  });
+  // "serving" should mean "able to sign": give the workers their self-test first (they keep retrying if it fails).
+  const signerStarted = waitUntilReady(signer.health, clock, SIGNER_START_WAIT_MS);
   const identity = new ServingIdentity({
     trustDomain: state.trustDomain, dnsNames: config.dnsNames, ttlMs: config.defaultTtlMs, issuer: state.issuer,
     intermediatesDer: state.intermediatesDer, clock, log: deps.log.child({ component: 'serving-cert' }),
@@ -148,8 +169,27 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
     interceptors: [transportRefusalInterceptor(reportTransportRefusal)],
   });
   server.addService(tolerantDecoders(proto.ztmesh.ca.v1.CertificateAuthority.service), service.handlers);
-  const health = new HealthImplementation({ '': 'SERVING', [CA_SERVICE_NAME]: 'SERVING' });
+  const health = new HealthImplementation({ '': 'NOT_SERVING', [CA_SERVICE_NAME]: 'NOT_SERVING' });
   health.addToServer(server);
+  // gRPC health (what the Kubernetes readiness probe asks) follows /readyz: SERVING only while every part is ready.
+  const syncHealth = () => {
+    const st = readiness.isReady() ? 'SERVING' : 'NOT_SERVING';
+    health.setStatus('', st);
+    health.setStatus(CA_SERVICE_NAME, st);
+  };
+  const unsubscribeSigner = signer.health.subscribe((h) => {
+    if (h.ready) signerReady.ready();
+    else signerReady.notReady();
+    syncHealth();
+  });
+  // A removed working directory: no signing worker can start again, and relative paths point nowhere.
+  const stopCwdWatch = watchWorkingDir(clock, WORKING_DIR_CHECK_MS, (problem) => {
+    readiness.register('working-directory');
+    syncHealth();
+    const err = new ConfigError('working_dir_missing', `${problem} while the CA was running: signing workers cannot be rebuilt; start the CA from an existing directory`);
+    log.error({ code: err.code, err: err.message }, 'CA not ready: working directory removed; stopping');
+    deps.onFatal?.(err);
+  });
   new ReflectionService(packageDefinition).addToServer(server);
   // TLS is done by the front door (client certificates requested for renewals, not required for tokens);
   // grpc-js gets the established TLS sockets through a connection injector.
@@ -166,9 +206,10 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   const heap = new HeapTrimmer({ clock, log: deps.log.child({ component: 'heap' }) });
   const cleanup: (() => Promise<void> | void)[] = [
     () => signer.close(), () => bundle.close(), unsubscribeBundle, () => identity.stop(), () => heap.close(),
-    () => { pruneStopped = true; pruneTimer.cancel(); },
+    () => { pruneStopped = true; pruneTimer.cancel(); }, unsubscribeSigner, stopCwdWatch,
   ];
   const runCleanup = async () => { for (const c of cleanup.reverse()) await c(); };
+  await signerStarted;
   try {
     door = await TlsFrontDoor.listen({
       host: config.listen.host, port: config.listen.port, context: identity.secureContext(), limits, metrics, clock, heap,
@@ -190,6 +231,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
     frontDoor.destroyAll();
   });
   grpcReady.ready();
+  syncHealth();
 
   let admin;
   try {
@@ -198,7 +240,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
       exposure: { kind: 'admin', remote: { allowed: config.adminAllowRemote, key: '--admin-allow-remote' } },
       routes: {
         'GET /healthz': () => text(200, 'ok\n'),
-        'GET /readyz': () => (readiness.isReady() ? text(200, 'ready\n') : json(503, { pending: readiness.pendingParts() })),
+        'GET /readyz': () => (readiness.isReady() ? text(200, 'ready\n') : json(503, { pending: readiness.pendingParts(), signer: signer.health.get().detail })),
         'GET /metrics': async () => ({ status: 200, body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }),
       },
     });

@@ -10,6 +10,11 @@ export interface CallFailure {
   message: string;
 }
 
+/** The status details a caller sees: the stable code first, so a client can show and match it ("identity_mismatch: …"). */
+export function failureDetails(f: CallFailure): string {
+  return `${f.code}: ${f.message}`;
+}
+
 /** Attestation codes that mean "you may be right, but I cannot check now": the caller should retry. */
 function isUpstreamFailure(code: string): boolean {
   return code === 'upstream_unavailable' || code.endsWith('_unavailable');
@@ -31,6 +36,8 @@ export function toCallFailure(err: unknown): CallFailure {
     if (err.code === 'issuer_expired') return { grpcCode: status.UNAVAILABLE, code: err.code, message: err.message };
     return { grpcCode: status.INVALID_ARGUMENT, code: err.code, message: err.message };
   }
-  if (err instanceof ZtmeshError && err.code === 'draining') return { grpcCode: status.UNAVAILABLE, code: err.code, message: err.message };
+  if (err instanceof ZtmeshError && (err.code === 'draining' || err.code === 'signer_unavailable')) {
+    return { grpcCode: status.UNAVAILABLE, code: err.code, message: err.message };
+  }
   return { grpcCode: status.INTERNAL, code: 'internal', message: 'internal error' };
 }

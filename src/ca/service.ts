@@ -11,7 +11,7 @@ import type { SignCertificateRequest__Output } from '../gen/ztmesh/ca/v1/SignCer
 import type { Attestor, AttestationInput } from './attestors/attestor.js';
 import { attest } from './attestors/run.js';
 import { undecodableReason } from './call-guard.js';
-import { toCallFailure } from './grpc-status.js';
+import { failureDetails, toCallFailure } from './grpc-status.js';
 import type { CaMetrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { Signer } from './signer.js';
@@ -134,7 +134,7 @@ export function createCaService(deps: CaServiceDeps): CaService {
           const line = { peer: call.getPeer(), code: f.code, grpcCode: f.grpcCode, ...(spiffeId ? { spiffeId } : {}), reason: f.message };
           if (f.code === 'internal') deps.log.error({ ...line, err: (err as Error)?.stack }, 'SignCertificate failed');
           else deps.log.warn(line, 'SignCertificate refused');
-          callback({ code: f.grpcCode, details: f.message });
+          callback({ code: f.grpcCode, details: failureDetails(f) });
         },
       );
     },

@@ -119,7 +119,11 @@ export interface InitResult {
 /** Creates a self-signed root in `dir` (created if needed). Refuses when ca.pem or ca.key exists. */
 export async function initCaDir(dir: string, trustDomain: string, nowMs: number): Promise<InitResult> {
   validateTrustDomain(trustDomain);
-  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
+    const why = e.code === 'EEXIST' || e.code === 'ENOTDIR' ? 'a file is in the way (it exists and is not a directory)'
+      : e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied' : (e.code ?? e.message);
+    throw new ConfigError('ca_dir_unusable', `cannot create the CA directory ${dir}: ${why}`, { cause: e });
+  });
   for (const name of [CA_FILES.cert, CA_FILES.key, CA_FILES.bundle]) {
     const file = path.join(dir, name);
     if (await fs.stat(file).then(() => true, () => false)) {

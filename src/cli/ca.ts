@@ -3,13 +3,12 @@
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { systemClock } from '../common/clock.js';
-import { ConfigError, PolicyError } from '../common/errors.js';
-import { createLogger } from '../common/logger.js';
+import { ConfigError, PolicyError, describe } from '../common/errors.js';
 import { parseDuration } from '../common/duration.js';
 import { parseSpiffeId } from '../pki/spiffe-id.js';
 import {
-  parseServeConfig, DEFAULT_ADMIN, DEFAULT_LISTEN, DEFAULT_TTL, DEFAULT_MIN_TTL, DEFAULT_MAX_TTL, DEFAULT_HANDSHAKE_TIMEOUT,
-  DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
+  parseServeConfig, defaultSignWorkers, DEFAULT_ADMIN, DEFAULT_DRAIN, DEFAULT_LISTEN, DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SECOND, DEFAULT_TTL,
+  DEFAULT_MIN_TTL, DEFAULT_MAX_TTL, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
 } from '../ca/config.js';
 import { assertNotReserved, parseReservedGrants } from '../ca/reserved-ids.js';
 import { assertCaDir, initCaDir, loadCaState } from '../ca/state-dir.js';
@@ -17,6 +16,7 @@ import { caManifests } from '../ca/manifests.js';
 import { JoinTokenStore } from '../ca/join-tokens.js';
 import { buildCaServer } from '../ca/build.js';
 import { k8sAttestorsFromFlags } from '../k8s/ca-attestor-flags.js';
+import { addLogFormatOption, commandLogger } from './log-options.js';
 
 /** Default lifetime of a join token. */
 export const DEFAULT_JOIN_TOKEN_TTL = '1h';
@@ -29,77 +29,99 @@ export function register(program: Command): void {
 
   ca.command('init')
     .description('create a root CA in DIR (ca.pem, ca.key 0600, bundle.pem); refuses to overwrite')
-    .requiredOption('--dir <dir>', 'CA state directory')
+    .requiredOption('--dir <dir>', 'CA state directory, created if missing (required)')
     .option('--trust-domain <td>', 'trust domain', 'cluster.local')
-    .option('--k8s-secret', 'also print the Secret and trust bundle ConfigMap manifests to stdout')
+    .option('--k8s-secret', 'also print the Secret and trust bundle ConfigMap manifests to stdout (default: off)')
     .action(async (opts: { dir: string; trustDomain: string; k8sSecret?: boolean }) => {
       const files = await initCaDir(opts.dir, opts.trustDomain, systemClock.now());
       process.stderr.write(`ztmesh: created a root CA for trust domain ${opts.trustDomain} in ${path.resolve(opts.dir)}\n`);
       if (opts.k8sSecret) process.stdout.write(caManifests(files));
     });
 
-  ca.command('serve')
+  const serve = ca.command('serve')
     .description('serve the CA over gRPC/TLS')
-    .requiredOption('--dir <dir>', 'CA state directory')
+    .requiredOption('--dir <dir>', 'CA state directory (required)')
     .option('--trust-domain <td>', 'trust domain (default: read from ca.pem)')
     .option('--listen <host:port>', 'gRPC address', DEFAULT_LISTEN)
     .option('--admin <host:port>', 'admin HTTP address (/healthz, /readyz, /metrics)', DEFAULT_ADMIN)
-    .option('--admin-allow-remote', 'allow --admin on a non-loopback address, e.g. 0.0.0.0 for kubelet probes (logs a warning)')
+    .option('--admin-allow-remote', 'allow --admin on a non-loopback address, e.g. 0.0.0.0 for kubelet probes (logs a warning) (default: off)')
     .option('--default-ttl <duration>', 'leaf TTL when the caller asks for none', DEFAULT_TTL)
     .option('--min-ttl <duration>', 'lowest TTL issued', DEFAULT_MIN_TTL)
     .option('--max-ttl <duration>', 'highest TTL issued', DEFAULT_MAX_TTL)
-    .option('--dns <name>', 'DNS SAN of the serving certificate (repeatable; default localhost)', collect)
-    .addOption(new Option('--rate-limit <per-second>', 'signatures per second per identity (0 = unlimited)'))
-    .addOption(new Option('--rate-burst <n>', 'burst size of the per-identity rate limit'))
-    .addOption(new Option('--sign-workers <n>', 'signing worker threads (0 = sign on the main thread)'))
-    .addOption(new Option('--drain <duration>', 'how long SIGTERM waits for in-flight calls'))
-    .addOption(new Option('--handshake-timeout <duration>', `close a connection whose TLS handshake has not finished by then (default ${DEFAULT_HANDSHAKE_TIMEOUT})`))
-    .addOption(new Option('--max-connections <n>', `connections held at once; lowered to fit the open-file limit (default ${DEFAULT_MAX_CONNECTIONS})`))
-    .addOption(new Option('--max-connections-per-source <n>', `connections held at once from one address (default ${DEFAULT_MAX_CONNECTIONS_PER_SOURCE})`))
-    .option('--grant-reserved-id <spiffe-id>', 'sign this reserved ID (one in ztmesh-system) when attested, e.g. the webhook (repeatable)', collect)
+    .option('--dns <name>', 'DNS SAN of the serving certificate (repeatable) (default: localhost)', collect)
+    .addOption(new Option('--rate-limit <per-second>', 'signatures per second per identity (0 = unlimited)').default(String(DEFAULT_RATE_PER_SECOND)))
+    .addOption(new Option('--rate-burst <n>', 'burst size of the per-identity rate limit').default(String(DEFAULT_RATE_BURST)))
+    .addOption(new Option('--sign-workers <n>', 'signing worker threads (0 = sign on the main thread)').default(String(defaultSignWorkers()), `${defaultSignWorkers()}: one per core, at most 4`))
+    .addOption(new Option('--drain <duration>', 'how long SIGTERM waits for in-flight calls').default(DEFAULT_DRAIN))
+    .addOption(new Option('--handshake-timeout <duration>', 'close a connection whose TLS handshake has not finished by then').default(DEFAULT_HANDSHAKE_TIMEOUT))
+    .addOption(new Option('--max-connections <n>', 'connections held at once; lowered to fit the open-file limit').default(String(DEFAULT_MAX_CONNECTIONS)))
+    .addOption(new Option('--max-connections-per-source <n>', 'connections held at once from one address').default(String(DEFAULT_MAX_CONNECTIONS_PER_SOURCE)))
+    .option('--grant-reserved-id <spiffe-id>', 'sign this reserved ID (one in ztmesh-system) when attested, e.g. the webhook (repeatable) (default: none)', collect)
     // Kubernetes: attest projected ServiceAccount tokens with the TokenReview API (src/k8s).
-    .option('--k8s-token-review', 'attest Kubernetes ServiceAccount tokens with the TokenReview API')
+    .option('--k8s-token-review', 'attest Kubernetes ServiceAccount tokens with the TokenReview API (default: off)')
     .option('--k8s-audience <aud>', 'audience the projected tokens must carry', 'ztmesh-ca')
     .option('--k8s-api <url>', 'API server URL (default: in-cluster KUBERNETES_SERVICE_HOST/PORT)')
     .option('--k8s-token-file <file>', "the CA's own ServiceAccount token (default: in-cluster path)")
     .option('--k8s-ca-file <file>', 'PEM roots of the API server (default: in-cluster ca.crt)')
-    .option('--k8s-server-name <name>', 'TLS name to verify on the API server, if not the URL host')
-    .option('--k8s-dns-san <ns/sa=dns>', 'grant DNS SANs to one ServiceAccount (repeatable), e.g. for the webhook', collect)
-    .option('--k8s-cache-ttl <duration>', 'how long a positive TokenReview is reused (never past the token exp)')
-    .action(async (flags: Record<string, string | string[] | boolean | undefined>) => {
+    .option('--k8s-server-name <name>', 'TLS name to verify on the API server, if not the URL host (default: the URL host)')
+    .option('--k8s-dns-san <ns/sa=dns>', 'grant DNS SANs to one ServiceAccount (repeatable), e.g. for the webhook (default: none)', collect)
+    .option('--k8s-cache-ttl <duration>', 'how long a positive TokenReview is reused (never past the token exp) (default: 60s)');
+  addLogFormatOption(serve).action(async (flags: Record<string, string | string[] | boolean | undefined>) => {
+    const log = commandLogger('ztmesh-ca', flags);
+    let fatal: Error | undefined;
+    let stop: ((why: string) => void) | undefined;
+    try {
       const config = parseServeConfig(flags);
-      const log = createLogger({ name: 'ztmesh-ca' });
       const extraAttestors = await k8sAttestorsFromFlags(flags, { dir: config.dir, trustDomain: config.trustDomain, log, clock: systemClock });
-      const running = await buildCaServer(config, { log, extraAttestors });
+      const ca = await buildCaServer(config, {
+        log, extraAttestors,
+        // The CA cannot go on (its working directory was removed). It is not ready already; leave probes and load
+        // balancers one drain period to notice, then drain as for SIGTERM and exit 1.
+        onFatal: (err) => {
+          fatal = err;
+          systemClock.setTimeout(() => stop?.('fatal'), config.drainMs);
+        },
+      });
       log.info({
-        grpc: running.grpcAddress, grpcPort: running.grpcPort, admin: running.adminAddress, adminPort: running.adminPort,
-        trustDomain: running.trustDomain, signer: running.signerMode,
+        grpc: ca.grpcAddress, grpcPort: ca.grpcPort, admin: ca.adminAddress, adminPort: ca.adminPort,
+        trustDomain: ca.trustDomain, signer: ca.signerMode,
       }, 'ztmesh ca serving');
       await new Promise<void>((resolve) => {
         let stopping = false;
-        const onSignal = (signal: string) => {
+        stop = (why: string) => {
           if (stopping) {
-            log.warn({ signal }, 'second signal: exiting now');
+            log.warn({ signal: why }, 'second signal: exiting now');
             process.exit(1);
           }
           stopping = true;
-          log.info({ signal, drainMs: config.drainMs }, 'draining');
-          running.close().then(resolve, resolve);
+          log.info({ signal: why, drainMs: config.drainMs }, 'draining');
+          ca.close().then(resolve, resolve);
         };
-        process.on('SIGTERM', onSignal);
-        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', () => stop!('SIGTERM'));
+        process.on('SIGINT', () => stop!('SIGINT'));
       });
-      log.info('ztmesh ca stopped');
+    } catch (e) {
+      const { code, message } = describe(e);
+      log.fatal({ code, err: message }, 'ztmesh ca failed to start');
       log.flush();
-    });
+      throw e; // cli/main.ts prints the one plain stderr line
+    }
+    if (fatal) {
+      log.fatal({ code: (fatal as ConfigError).code, err: fatal.message }, 'ztmesh ca stopped');
+      log.flush();
+      throw fatal;
+    }
+    log.info('ztmesh ca stopped');
+    log.flush();
+  });
 
   const token = ca.command('token').description('join tokens for workloads outside Kubernetes');
   token.command('create')
     .description('mint a single-use join token for one SPIFFE ID and print it once')
-    .requiredOption('--dir <dir>', 'CA state directory')
-    .requiredOption('--spiffe-id <id>', 'the SPIFFE ID the token grants')
+    .requiredOption('--dir <dir>', 'CA state directory (required)')
+    .requiredOption('--spiffe-id <id>', 'the SPIFFE ID the token grants (required)')
     .option('--ttl <duration>', 'how long the token stays usable', DEFAULT_JOIN_TOKEN_TTL)
-    .option('--grant-reserved-id <spiffe-id>', 'allow a token for this reserved ID; "ca serve" must grant it too (repeatable)', collect)
+    .option('--grant-reserved-id <spiffe-id>', 'allow a token for this reserved ID; "ca serve" must grant it too (repeatable) (default: none)', collect)
     .action(async (opts: { dir: string; spiffeId: string; ttl: string; grantReservedId?: string[] }) => {
       await assertCaDir(opts.dir);
       const ttlMs = parseDuration(opts.ttl);

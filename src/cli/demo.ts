@@ -1,13 +1,15 @@
 // `ztmesh demo` (what `npm start` runs): a whole local mesh on embedded defaults, with no setup.
 // Real `ztmesh ca` and `ztmesh sidecar` processes, an echo app, traffic web → api, one refusal, live rotation.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { SidecarStatus } from '../admin/status-types.js';
+import { humanDuration } from '../common/duration.js';
+import { prepareDemoDir } from './demo-dir.js';
 
 /** The CLI entry point the demo starts its children with. */
 const BIN = fileURLToPath(new URL('../../bin/ztmesh.js', import.meta.url));
@@ -32,7 +34,7 @@ class Child {
 
   constructor(readonly name: string, args: string[], logFile: string) {
     const log = createWriteStream(logFile);
-    this.proc = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ZTMESH_LOG_LEVEL: 'info' } });
+    this.proc = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ZTMESH_LOG_LEVEL: 'info', ZTMESH_LOG_FORMAT: 'json' } });
     for (const stream of [this.proc.stdout!, this.proc.stderr!]) {
       let buf = '';
       stream.on('data', (d: Buffer) => {
@@ -143,12 +145,14 @@ function statusLine(name: string, s: SidecarStatus): string {
   const left = id.notAfter ? Math.round((Date.parse(id.notAfter) - Date.now()) / 1000) : 0;
   const next = id.refreshAt ? Math.max(0, Math.round((Date.parse(id.refreshAt) - Date.now()) / 1000)) : 0;
   const conns = s.listeners.map((l) => `${l.name}: ${l.connectionsTotal} conns, ${l.denied} denied`).join('; ');
-  return `  ${name.padEnd(4)} ${id.state.padEnd(10)} serial ${short(id.serial)} rotations ${id.rotations}  expires in ${left}s, renews in ${next}s  [${conns}]`;
+  return `  ${name.padEnd(4)} ${id.state.padEnd(10)} serial ${short(id.serial)} rotations ${id.rotations}  expires in ${humanDuration(left * 1000)}, renews in ${humanDuration(next * 1000)}  [${conns}]`;
 }
 
 /** Runs the demo; resolves with the process exit code. */
 export async function runDemo(opts: DemoOptions): Promise<number> {
   const dir = resolve(opts.dir);
+  // Before anything starts: a directory the demo did not make is refused (thrown), and nothing is deleted.
+  prepareDemoDir(dir);
   const say = (text: string) => process.stdout.write(`${text}\n`);
   const children: Child[] = [];
   const echo = net.createServer({ allowHalfOpen: true }, (s) => { s.on('error', () => {}); s.pipe(s); });
@@ -172,8 +176,6 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   };
 
   try {
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
     say(`ztmesh demo: state and logs in ${dir}`);
 
     // 1. The CA.
@@ -227,7 +229,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     say(`  app ──plain──> web sidecar ${webOutbound} ══ mTLS 1.3 ══> api sidecar ${apiInbound} ──plain──> echo 127.0.0.1:${echoPort}`);
     say(`  web admin: ${web.admin}/status   (also /metrics, /certs, POST /rotate)`);
     say(`  api admin: ${api.admin}/status`);
-    say(`  try it:    echo hello | nc 127.0.0.1 ${outPort}     or: npx ztmesh status --admin ${web.admin} --watch`);
+    say(`  try it:    echo hello | npx ztmesh connect 127.0.0.1:${outPort}     or: npx ztmesh status --admin ${web.admin} --watch`);
     say('');
 
     // 4. Traffic web → api through the mesh.
@@ -315,8 +317,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 export function register(program: Command): void {
   program.command('demo')
     .description('run a local mesh: a CA, two sidecars (web → api) in front of an echo app, a refusal and live rotation')
-    .option('--once', 'run the steps once and exit 0 only if everything behaved')
-    .option('--dir <dir>', 'state directory (wiped at start)', '.ztmesh-demo')
+    .option('--once', 'run the steps once and exit 0 only if everything behaved (default: keep running until Ctrl-C)')
+    .option('--dir <dir>', 'state and log directory: new, empty, or made by an earlier demo (whose files it replaces)', '.ztmesh-demo')
     .action(async (opts: { once?: boolean; dir: string }) => {
       process.exitCode = await runDemo(opts);
     });

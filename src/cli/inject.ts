@@ -1,24 +1,66 @@
-// `ztmesh inject`: reads Kubernetes manifests (a file or stdin) and writes them with the sidecar injected.
-// Notes about each object go to stderr so stdout can be piped into `kubectl apply -f -`.
-import { readFile } from 'node:fs/promises';
+// `ztmesh inject`: reads Kubernetes manifests (files, directories or stdin) and writes them with the sidecar injected,
+// in the format they came in (JSON or YAML), as `kubectl` does. One note per object goes to stderr, so stdout can
+// be piped into `kubectl apply -f -`.
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { ConfigError } from '../common/errors.js';
 import { validateTrustDomain } from '../pki/spiffe-id.js';
-import { injectManifests } from '../k8s/inject-manifest.js';
+import { injectSources, type ManifestSource } from '../k8s/inject-manifest.js';
 import { DEFAULT_INJECT_OPTIONS, type InjectMode, type InjectOptions } from '../k8s/inject.js';
 
-async function readInput(file: string): Promise<string> {
-  if (file !== '-') return readFile(file, 'utf8');
+/** File names read from a directory, as kubectl does. */
+const MANIFEST_FILE = /\.(ya?ml|json)$/i;
+
+async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** The manifest files in `dir` (sorted by name; subdirectories too with `recursive`). */
+async function manifestFiles(dir: string, recursive: boolean): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) { if (recursive) out.push(...(await manifestFiles(p, recursive))); }
+    else if (MANIFEST_FILE.test(e.name)) out.push(p);
+  }
+  return out;
+}
+
+/** Reads every -f argument: `-` is stdin (once), a directory gives its manifest files, anything else is a file. */
+export async function readSources(names: readonly string[], recursive: boolean): Promise<ManifestSource[]> {
+  const sources: ManifestSource[] = [];
+  let stdinRead = false;
+  for (const name of names) {
+    if (name === '-') {
+      if (stdinRead) throw new ConfigError('invalid_flag', '-f -: stdin can be read only once');
+      stdinRead = true;
+      sources.push({ name: 'stdin', text: await readStdin() });
+      continue;
+    }
+    const st = await stat(name).catch((e: NodeJS.ErrnoException) => {
+      throw new ConfigError('manifest_unreadable', `-f ${name}: ${e.code === 'ENOENT' ? 'no such file or directory' : (e.code ?? e.message)}`);
+    });
+    if (st.isDirectory()) {
+      const files = await manifestFiles(name, recursive);
+      if (files.length === 0) throw new ConfigError('manifest_unreadable', `-f ${name}: the directory holds no .yaml, .yml or .json file`);
+      for (const f of files) sources.push({ name: f, text: await readFile(f, 'utf8') });
+    } else {
+      sources.push({ name, text: await readFile(name, 'utf8') });
+    }
+  }
+  return sources;
+}
+
+const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
+
 /** Injection options shared by `inject` and `webhook`. */
 export function addInjectOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--mode <mode>', 'transparent (iptables init container) or explicit').choices(['transparent', 'explicit']).default(DEFAULT_INJECT_OPTIONS.mode))
-    .option('--legacy-sidecar', 'a regular container instead of a native sidecar (clusters older than 1.29)', false)
+    .option('--legacy-sidecar', 'a regular container instead of a native sidecar (clusters older than 1.29) (default: off)')
     .option('--image <image>', 'the ztmesh image for the sidecar and init container', DEFAULT_INJECT_OPTIONS.image)
     .option('--ca-address <host:port>', 'the CA the sidecars use', DEFAULT_INJECT_OPTIONS.caAddress)
     .option('--trust-domain <td>', 'the trust domain', DEFAULT_INJECT_OPTIONS.trustDomain);
@@ -39,17 +81,14 @@ export function injectOptionsFrom(opts: Record<string, unknown>): InjectOptions 
 export function register(program: Command): void {
   const cmd = program
     .command('inject')
-    .description('inject the ztmesh sidecar into Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob and List manifests')
-    .option('-f, --filename <file>', 'manifest file, or - for stdin', '-');
+    .description('inject the ztmesh sidecar into Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob '
+      + 'and List manifests; JSON in gives JSON out, YAML in gives YAML out; other kinds pass through unchanged')
+    .option('-f, --filename <path>', 'a manifest file, a directory of them, or - for stdin (repeatable) (default: -)', collect)
+    .option('-R, --recursive', 'also read the subdirectories of a -f directory (default: off)');
   addInjectOptions(cmd).action(async (opts: Record<string, unknown>) => {
-    const source = await readInput(String(opts.filename));
-    let result;
-    try {
-      result = injectManifests(source, injectOptionsFrom(opts));
-    } catch (e) {
-      if (e instanceof ConfigError) throw new ConfigError(e.code, `${String(opts.filename)}: ${e.message}`, { cause: e });
-      throw e;
-    }
+    const names = (opts.filename as string[] | undefined) ?? ['-'];
+    const sources = await readSources(names, opts.recursive === true);
+    const result = injectSources(sources, injectOptionsFrom(opts));
     for (const n of result.notes) process.stderr.write(`ztmesh inject: ${n.kind}/${n.name}: ${n.outcome}\n`);
     process.stdout.write(result.output);
   });

@@ -57,8 +57,8 @@ export function optionsFromFlags(f: IptablesFlags): { options: InterceptOptions;
 export function register(program: Command): void {
   program.command('iptables')
     .description('install the transparent-mode nat rules (ZTMESH_ chains) in this network namespace; needs root/NET_ADMIN')
-    .option('--dry-run', 'print the rules instead of applying them')
-    .option('--cleanup', 'remove every ZTMESH_ rule and chain')
+    .option('--dry-run', 'print the rules instead of applying them (default: off)')
+    .option('--cleanup', 'remove every ZTMESH_ rule and chain (default: off)')
     .option('--proxy-uid <uid>', 'uid of the sidecar, whose traffic is never redirected', String(DEFAULT_PROXY_UID))
     .option('--proxy-gid <gid>', 'gid of the sidecar, also never redirected (default: the --proxy-uid value)')
     .option('--inbound-port <port>', 'transparent inbound listener', String(DEFAULT_INBOUND_REDIRECT_PORT))
@@ -67,7 +67,7 @@ export function register(program: Command): void {
     .option('--exclude-inbound-ports <ports>', 'comma-separated ports never redirected inbound (besides the sidecar\'s own)', '')
     .option('--exclude-outbound-ports <ports>', 'comma-separated destination ports never redirected outbound', '')
     .option('--exclude-outbound-cidrs <cidrs>', 'comma-separated destination CIDRs (IPv4 or IPv6) never redirected outbound', '')
-    .option('--local-ca', 'the CA listens in this pod: never redirect inbound 15012')
+    .option('--local-ca', 'the CA listens in this pod: never redirect inbound 15012 (default: off)')
     .option('--ipv6 <bool>', 'also install ip6tables rules: true, false or auto (when this namespace has a global IPv6 address)', 'auto')
     .action(async (flags: IptablesFlags) => {
       const { options, families } = optionsFromFlags(flags);

@@ -1,6 +1,7 @@
 // The ztmesh CLI: parses arguments and dispatches to one file per command.
 // Nothing imports cli/; each command's file holds its composition root or calls one.
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
+import { fatalExitCode, fatalLine } from './fatal-line.js';
 
 type Registrar = { register(program: Command): void };
 
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<Registrar>> = {
   inject: () => import('./inject.js'),
   webhook: () => import('./webhook.js'),
   demo: () => import('./demo.js'),
+  connect: () => import('./connect.js'),
 };
 
 /** Builds the command tree with every command, or only `only` when given. */
@@ -29,7 +31,26 @@ export async function buildProgram(only?: string): Promise<Command> {
   return program;
 }
 
-/** Runs the CLI with process.argv-style arguments. */
+/** "ca serve" for `ztmesh ca serve`: the command path below the program. */
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/**
+ * Runs the CLI with process.argv-style arguments. An error thrown by a command becomes one plain stderr line
+ * naming the command (fatal-line.ts) and exit code 1, whatever the command.
+ */
 export async function main(argv: string[]): Promise<void> {
-  await (await buildProgram(argv[2])).parseAsync(argv);
+  const program = await buildProgram(argv[2]);
+  let running = '';
+  program.hook('preAction', (_program, action) => { running = commandPath(action); });
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) throw err;
+    process.stderr.write(fatalLine(running, err));
+    process.exitCode = fatalExitCode(err);
+  }
 }

@@ -2,34 +2,44 @@
 // SIGTERM/SIGINT drain once; a second signal exits at once.
 import { Command, Option } from 'commander';
 import { describe } from '../common/errors.js';
-import { createLogger } from '../common/logger.js';
+import { createLogger, resolveLogFormat, type LogFormat } from '../common/logger.js';
 import { buildSidecar } from '../sidecar/app.js';
-import { CONFIG_KEYS, loadSidecarConfig } from '../sidecar/config.js';
+import { CONFIG_KEYS, KEY_DEFAULTS, loadSidecarConfig } from '../sidecar/config.js';
+
+/** The log format before (or without) the config's logFormat: $ZTMESH_LOG_FORMAT, else text on a terminal. */
+function defaultFormat(): LogFormat {
+  try {
+    return resolveLogFormat(undefined, process.env, process.stdout.isTTY);
+  } catch {
+    return process.stdout.isTTY ? 'text' : 'json'; // a bad value is reported by the config loader, naming the key
+  }
+}
 
 /** Registers the `sidecar` command with one flag per configuration key. */
 export function register(program: Command): void {
   const cmd = program
     .command('sidecar')
     .description('run the workload sidecar: SVID rotation, mTLS listeners, admin (127.0.0.1:15000) and health (0.0.0.0:15021)')
-    .option('--config <file>', 'YAML configuration file (env ZTMESH_* and flags override it)');
+    .option('--config <file>', 'YAML configuration file (env ZTMESH_* and flags override it) (default: none)');
   for (const k of CONFIG_KEYS) {
-    const opt = k.kind === 'bool' ? new Option(`--${k.flag}`, `${k.description} [${k.env}]`) : new Option(`--${k.flag} <value>`, `${k.description} [${k.env}]`);
-    cmd.addOption(opt);
+    // The default is shown, not set: a commander default would hide the file's and the environment's values.
+    const dflt = KEY_DEFAULTS[k.path];
+    const text = `${k.description}${dflt === undefined ? '' : ` (default: ${dflt})`} [${k.env}]`;
+    cmd.addOption(k.kind === 'bool' ? new Option(`--${k.flag}`, text) : new Option(`--${k.flag} <value>`, text));
   }
   cmd.action(async (opts: Record<string, unknown>) => {
-    const boot = createLogger({ name: 'ztmesh-sidecar' });
+    let log = createLogger({ name: 'ztmesh-sidecar', format: defaultFormat() });
     let sidecar;
     try {
       const config = loadSidecarConfig({ ...(typeof opts.config === 'string' ? { file: opts.config } : {}), env: process.env, flags: opts });
-      sidecar = await buildSidecar(config);
+      log = createLogger({ level: config.logLevel, name: 'ztmesh-sidecar', format: config.logFormat ?? defaultFormat() });
+      sidecar = await buildSidecar(config, { log });
     } catch (e) {
       const { code, message } = describe(e);
-      boot.fatal({ code, err: message }, 'sidecar failed to start');
-      boot.flush();
-      process.exitCode = 1;
-      return;
+      log.fatal({ code, err: message }, 'sidecar failed to start');
+      log.flush();
+      throw e; // cli/main.ts prints the one plain stderr line
     }
-    const { log } = sidecar;
     log.info({ admin: sidecar.adminAddress, health: sidecar.healthAddress, trustDomain: sidecar.config.trustDomain, ca: sidecar.config.ca.address }, 'admin listening');
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {

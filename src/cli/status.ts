@@ -1,13 +1,17 @@
-// `ztmesh status`: one sidecar's rotation state for a person (or --json for scripts).
-// Exit code 0 only when the identity is `available`; 1 for any other state; 2 when the admin cannot be read.
+// `ztmesh status`: one sidecar's rotation state for a person (or --json for scripts), and a probe for scripts.
+// Exit code 0 while the certificate is usable (`available`, or `renewing` a valid one); 1 for any other state;
+// 2 when the admin cannot be read or is not a ztmesh sidecar admin.
 import type { Command } from 'commander';
-import type { SidecarStatus } from '../admin/status-types.js';
-import { formatDuration } from '../common/duration.js';
+import type { ListenerStatus, SidecarStatus } from '../admin/status-types.js';
+import { ConfigError, ZtmeshError } from '../common/errors.js';
+import { humanDuration, parseDuration } from '../common/duration.js';
 
-/** Where the sidecar admin listens by default (DESIGN.md). */
+/** Where the sidecar admin listens by default (docs/sidecar.md). */
 export const DEFAULT_ADMIN_URL = 'http://127.0.0.1:15000';
 /** Refresh period of --watch. */
 export const WATCH_INTERVAL_MS = 2_000;
+/** How often --wait asks again. */
+export const WAIT_POLL_MS = 250;
 /** How long one fetch of /status may take. */
 export const FETCH_TIMEOUT_MS = 5_000;
 
@@ -15,16 +19,44 @@ export const EXIT_AVAILABLE = 0;
 export const EXIT_NOT_AVAILABLE = 1;
 export const EXIT_UNREACHABLE = 2;
 
-/** Accepts "host:port" or a URL. */
+/** Accepts a port ("15000", ":15000": loopback), "host:port" or a URL; returns the base URL. */
 export function adminUrl(text: string): string {
   const t = text.trim().replace(/\/+$/, '');
-  return /^https?:\/\//.test(t) ? t : `http://${t}`;
+  if (/^https?:\/\//i.test(t)) return t;
+  const port = /^:?(\d{1,5})$/.exec(t)?.[1];
+  if (port !== undefined) {
+    if (Number(port) < 1 || Number(port) > 65535) throw new ConfigError('invalid_flag', `--admin "${text}": not a port number`);
+    return `http://127.0.0.1:${port}`;
+  }
+  if (!/^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):\d{1,5}$/.test(t)) {
+    throw new ConfigError('invalid_flag', `--admin "${text}": give a port (15000), host:port (127.0.0.1:15000) or a URL (http://127.0.0.1:15000)`);
+  }
+  return `http://${t}`;
 }
 
 function relative(iso: string | null, nowMs: number): string {
   if (!iso) return '-';
   const d = Date.parse(iso) - nowMs;
-  return `${iso} (${d >= 0 ? `in ${formatDuration(d)}` : `${formatDuration(-d)} ago`})`;
+  return `${iso} (${d >= 0 ? `in ${humanDuration(d)}` : `${humanDuration(-d)} ago`})`;
+}
+
+function ago(iso: string, nowMs: number): string {
+  return `${humanDuration(Math.max(0, nowMs - Date.parse(iso)))} ago`;
+}
+
+function caLine(s: SidecarStatus, nowMs: number): string {
+  const ca = s.ca;
+  const contact = ca.lastContact ? `, last contact ${relative(ca.lastContact, nowMs)}` : ', never contacted';
+  if (ca.refusal) return `${ca.address} reached, refused: ${ca.refusal.code}: ${ca.refusal.message} (${ago(ca.refusal.at, nowMs)})`;
+  return `${ca.address} ${ca.reachable ? 'reachable' : 'UNREACHABLE'}${contact}`;
+}
+
+function listenerLine(l: ListenerStatus, nowMs: number): string {
+  const base = `${l.name} ${l.kind} ${l.address} active=${l.connectionsActive} total=${l.connectionsTotal} denied=${l.denied}`;
+  const r = l.lastRefusal;
+  if (!r) return base;
+  const who = l.kind.includes('outbound') ? 'upstream' : 'peer';
+  return `${base}, last refused: ${r.reason} (${who} ${r.peer}${r.peerId ? ` ${r.peerId}` : ''}, ${ago(r.at, nowMs)})`;
 }
 
 /** Renders the status document as aligned lines. Pure, so it is tested directly. */
@@ -42,10 +74,10 @@ export function formatStatus(s: SidecarStatus, nowMs: number, admin: string): st
     ['Rotations', `${id.rotations}${id.lastRotation ? `, last ${relative(id.lastRotation, nowMs)}` : ''}`],
     ['Failures', `${id.consecutiveFailures} consecutive, ${id.failuresTotal} total`],
     ['Last error', id.lastError ? `${id.lastError.code}: ${id.lastError.message} (${relative(id.lastError.at, nowMs)})` : 'none'],
-    ['CA', `${s.ca.address} ${s.ca.reachable ? 'reachable' : 'UNREACHABLE'}${s.ca.lastContact ? `, last contact ${relative(s.ca.lastContact, nowMs)}` : ', never contacted'}`],
+    ['CA', caLine(s, nowMs)],
     ['Bundle stream', s.ca.bundleStream.connected ? 'connected' : `disconnected${s.ca.bundleStream.lastError ? ` (${s.ca.bundleStream.lastError.code})` : ''}`],
   ];
-  if (s.outageBudgetSeconds !== null) rows.push(['Outage budget', `${formatDuration(s.outageBudgetSeconds * 1000)} until the certificate expires`]);
+  if (s.outageBudgetSeconds !== null) rows.push(['Outage budget', `${humanDuration(s.outageBudgetSeconds * 1000)} until the certificate expires`]);
   const b = s.trustBundle;
   rows.push(['Trust bundle', b ? `${b.trustDomain}, sequence ${b.sequence} (from ${b.source}), ${b.roots.length} root(s)` : 'none']);
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
@@ -53,16 +85,20 @@ export function formatStatus(s: SidecarStatus, nowMs: number, admin: string): st
   for (const r of b?.roots ?? []) lines.push(`${''.padEnd(width)}- sha256:${r.sha256.slice(0, 16)}… ${r.subject}, expires ${relative(r.notAfter, nowMs)}`);
   if (s.listeners.length) {
     lines.push('Listeners');
-    for (const l of s.listeners) {
-      lines.push(`${''.padEnd(width)}${l.name} ${l.kind} ${l.address} active=${l.connectionsActive} total=${l.connectionsTotal} denied=${l.denied}`);
-    }
+    for (const l of s.listeners) lines.push(`${''.padEnd(width)}${listenerLine(l, nowMs)}`);
   } else {
     lines.push(`${'Listeners'.padEnd(width)}none`);
   }
   return `${lines.join('\n')}\n`;
 }
 
-/** Fetches /status; throws with a readable message when the admin cannot be read. */
+/** True when `v` has the shape of a sidecar /status document (enough of it to render and decide). */
+function looksLikeStatus(v: unknown): v is SidecarStatus {
+  const s = v as Partial<SidecarStatus> | null;
+  return !!s && typeof s === 'object' && typeof s.identity?.state === 'string' && typeof s.ca === 'object' && Array.isArray(s.listeners);
+}
+
+/** Fetches /status; throws ZtmeshError (`admin_unreachable`, `not_a_sidecar_admin`, `admin_error`) with a readable message when the admin cannot be read. */
 export async function fetchStatus(base: string): Promise<SidecarStatus> {
   let res: Response;
   try {
@@ -70,25 +106,59 @@ export async function fetchStatus(base: string): Promise<SidecarStatus> {
   } catch (e) {
     const c = (e as { cause?: { code?: string; message?: string; errors?: { code?: string }[] } }).cause;
     const cause = c?.code ?? c?.errors?.[0]?.code ?? c?.message ?? (e as Error).message;
-    throw new Error(`cannot reach the sidecar admin at ${base}: ${cause}`);
+    throw new ZtmeshError('admin_unreachable', `cannot reach the sidecar admin at ${base}: ${cause}`);
   }
-  if (!res.ok) throw new Error(`the sidecar admin at ${base} answered ${res.status}`);
-  return (await res.json()) as SidecarStatus;
-}
-
-/** The exit code for a status. */
-export function exitCodeFor(s: SidecarStatus): number {
-  return s.identity.state === 'available' ? EXIT_AVAILABLE : EXIT_NOT_AVAILABLE;
-}
-
-async function once(base: string, asJson: boolean): Promise<number> {
+  const type = res.headers.get('content-type') ?? 'no content type';
+  const notOurs = (why: string) => new ZtmeshError('not_a_sidecar_admin',
+    `${base} answered, but not as a ztmesh sidecar admin (${why}); is --admin the sidecar's admin address (default 127.0.0.1:15000)?`);
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw res.status === 404 ? notOurs(`HTTP 404 for /status, ${type}`) : new ZtmeshError('admin_error', `the sidecar admin at ${base} answered HTTP ${res.status}`);
+  }
+  const text = await res.text();
+  let body: unknown;
   try {
-    const s = await fetchStatus(base);
-    process.stdout.write(asJson ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s, Date.now(), base));
-    return exitCodeFor(s);
+    body = JSON.parse(text);
+  } catch {
+    throw notOurs(`HTTP ${res.status}, ${type}, not JSON`);
+  }
+  if (!looksLikeStatus(body)) throw notOurs(`HTTP ${res.status}, JSON without a sidecar status`);
+  return body;
+}
+
+/** 0 while the certificate is usable: `available`, or `renewing` with a certificate that is still valid. */
+export function exitCodeFor(s: SidecarStatus, nowMs = Date.now()): number {
+  const { state, notAfter } = s.identity;
+  if (state === 'available') return EXIT_AVAILABLE;
+  if (state === 'renewing' && notAfter !== null && Date.parse(notAfter) > nowMs) return EXIT_AVAILABLE;
+  return EXIT_NOT_AVAILABLE;
+}
+
+/** One read: the status and its exit code, or the reason it could not be read. */
+type Reading = { status: SidecarStatus; code: number } | { error: Error; code: number };
+
+async function read(base: string): Promise<Reading> {
+  try {
+    const status = await fetchStatus(base);
+    return { status, code: exitCodeFor(status) };
   } catch (e) {
-    process.stderr.write(`ztmesh status: ${(e as Error).message}\n`);
-    return EXIT_UNREACHABLE;
+    return { error: e as Error, code: EXIT_UNREACHABLE };
+  }
+}
+
+function show(r: Reading, base: string, asJson: boolean): void {
+  if ('error' in r) process.stderr.write(`ztmesh status: ${r.error.message}\n`);
+  else process.stdout.write(asJson ? `${JSON.stringify(r.status, null, 2)}\n` : formatStatus(r.status, Date.now(), base));
+}
+
+/** Reads until the identity is usable or `waitMs` has passed; returns the last reading. A non-ztmesh answer ends it at once. */
+async function waitUntilAvailable(base: string, waitMs: number): Promise<Reading> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const r = await read(base);
+    const notOurs = 'error' in r && (r.error as ZtmeshError).code === 'not_a_sidecar_admin';
+    if (r.code === EXIT_AVAILABLE || notOurs || Date.now() >= deadline) return r;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(WAIT_POLL_MS, Math.max(0, deadline - Date.now()))));
   }
 }
 
@@ -96,14 +166,24 @@ async function once(base: string, asJson: boolean): Promise<number> {
 export function register(program: Command): void {
   program
     .command('status')
-    .description('show a sidecar\'s identity and rotation state; exit code 0 only when the certificate is available')
-    .option('--admin <url>', 'the sidecar admin address', process.env.ZTMESH_ADMIN_URL ?? DEFAULT_ADMIN_URL)
-    .option('--json', 'print the raw /status JSON')
-    .option('--watch', `refresh every ${WATCH_INTERVAL_MS / 1000}s until interrupted`)
-    .action(async (opts: { admin: string; json?: boolean; watch?: boolean }) => {
+    .description('show a sidecar\'s identity and rotation state; exit code 0 while its certificate is usable (available, or renewing a valid one), 1 otherwise, 2 when the admin cannot be read')
+    .option('--admin <address>', 'the sidecar admin: a port (15000), host:port or a URL (env ZTMESH_ADMIN_URL)', process.env.ZTMESH_ADMIN_URL ?? DEFAULT_ADMIN_URL)
+    .option('--json', 'print the raw /status JSON (default: a view for people)')
+    .option('--watch', `refresh every ${WATCH_INTERVAL_MS / 1000}s until interrupted (default: show once)`)
+    .option('--wait <duration>', 'first wait up to this long (e.g. 30s) for the admin to answer and the identity to be available (default: no wait)')
+    .action(async (opts: { admin: string; json?: boolean; watch?: boolean; wait?: string }) => {
       const base = adminUrl(opts.admin);
+      const asJson = !!opts.json;
+      let first: Reading | undefined;
+      if (opts.wait !== undefined) {
+        const waitMs = parseDuration(opts.wait);
+        if (waitMs === undefined) throw new ConfigError('invalid_flag', `--wait "${opts.wait}": not a duration (e.g. 30s, 2m)`);
+        first = await waitUntilAvailable(base, waitMs);
+      }
       if (!opts.watch) {
-        process.exitCode = await once(base, !!opts.json);
+        const r = first ?? (await read(base));
+        show(r, base, asJson);
+        process.exitCode = r.code;
         return;
       }
       let code = EXIT_UNREACHABLE;
@@ -113,8 +193,11 @@ export function register(program: Command): void {
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       while (!stop) {
-        if (process.stdout.isTTY && !opts.json) process.stdout.write('\x1b[H\x1b[2J');
-        code = await once(base, !!opts.json);
+        if (process.stdout.isTTY && !asJson) process.stdout.write('\x1b[H\x1b[2J');
+        const r = first ?? (await read(base));
+        first = undefined;
+        show(r, base, asJson);
+        code = r.code;
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, WATCH_INTERVAL_MS);
           wake = () => { clearTimeout(t); resolve(); };

@@ -6,7 +6,6 @@ import type { Command } from 'commander';
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { systemClock } from '../common/clock.js';
 import { ConfigError } from '../common/errors.js';
-import { createLogger } from '../common/logger.js';
 import { parseDuration } from '../common/duration.js';
 import { parseHostPort } from '../common/address.js';
 import { startHttpServer, text } from '../admin/http-server.js';
@@ -17,6 +16,7 @@ import { startWebhookIdentity } from '../k8s/webhook-identity.js';
 import { certsFromIdentity, staticCerts, startWebhookServer, type ServingCertSource } from '../k8s/webhook.js';
 import { TOKEN_PATH, BUNDLE_PATH } from '../k8s/inject.js';
 import { addInjectOptions, injectOptionsFrom } from './inject.js';
+import { addLogFormatOption, commandLogger } from './log-options.js';
 
 export const DEFAULT_WEBHOOK_LISTEN = '0.0.0.0:15443';
 /** Plain-HTTP kubelet probes, up before the serving certificate exists (as the sidecar's 15021). */
@@ -34,22 +34,22 @@ export function register(program: Command): void {
     .option('--health <host:port>', 'plain-HTTP /healthz, /readyz and /metrics', DEFAULT_WEBHOOK_HEALTH)
     .option('--token-file <file>', 'projected ServiceAccount token for the CA (audience ztmesh-ca)', TOKEN_PATH)
     .option('--bundle <file>', 'bootstrap trust bundle to verify the CA', BUNDLE_PATH)
-    .option('--dns <name>', 'DNS SAN of the serving certificate, the webhook Service name (repeatable)', collect)
+    .option('--dns <name>', 'DNS SAN of the serving certificate, the webhook Service name (repeatable) (required unless --cert-file)', collect)
     .option('--ttl <duration>', 'requested lifetime of the serving certificate', DEFAULT_WEBHOOK_TTL)
-    .option('--ca-server-name <name>', 'TLS SNI sent to the CA (the CA is verified by SPIFFE ID)')
-    .option('--cert-file <file>', 'serve this PEM certificate chain instead of one from the ztmesh CA (no rotation)')
-    .option('--key-file <file>', 'the key for --cert-file')
-    .option('--webhook-config <name>', 'keep this MutatingWebhookConfiguration\'s caBundle equal to the ztmesh roots')
-    .option('--distribute-bundle', 'write ConfigMap ztmesh-trust-bundle (roots.pem) into each namespace whose pods are injected')
+    .option('--ca-server-name <name>', 'TLS SNI sent to the CA (the CA is verified by SPIFFE ID) (default: the CA host name)')
+    .option('--cert-file <file>', 'serve this PEM certificate chain instead of one from the ztmesh CA (no rotation) (default: none, ask the CA)')
+    .option('--key-file <file>', 'the key for --cert-file (default: none)')
+    .option('--webhook-config <name>', 'keep this MutatingWebhookConfiguration\'s caBundle equal to the ztmesh roots (default: none)')
+    .option('--distribute-bundle', 'write ConfigMap ztmesh-trust-bundle (roots.pem) into each namespace whose pods are injected (default: off)')
     .option('--k8s-api <url>', 'API server URL (default: in-cluster)')
     .option('--k8s-token-file <file>', 'ServiceAccount token for the API server (default: in-cluster path)')
     .option('--k8s-ca-file <file>', 'PEM roots of the API server (default: in-cluster ca.crt)')
-    .option('--k8s-server-name <name>', 'TLS name to verify on the API server, if not the URL host');
-  addInjectOptions(cmd).action(async (opts: Record<string, unknown>) => {
+    .option('--k8s-server-name <name>', 'TLS name to verify on the API server, if not the URL host (default: the URL host)');
+  addLogFormatOption(addInjectOptions(cmd)).action(async (opts: Record<string, unknown>) => {
     const inject = injectOptionsFrom(opts);
     const listen = parseHostPort(String(opts.listen), '--listen');
     const healthAddr = parseHostPort(String(opts.health), '--health');
-    const log = createLogger({ name: 'ztmesh-webhook' });
+    const log = commandLogger('ztmesh-webhook', opts);
     const clock = systemClock;
     const stops: (() => void | Promise<void>)[] = [];
 

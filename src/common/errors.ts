@@ -27,7 +27,10 @@ export class PolicyError extends ZtmeshError {}
 export class ProxyError extends ZtmeshError {}
 
 /** The sidecar could not get a certificate from the CA; code is the CA's refusal or a transport error. */
-export class CaClientError extends ZtmeshError {}
+export class CaClientError extends ZtmeshError {
+  /** The CA's own stable code for a refusal (e.g. `identity_mismatch`), when it sent one. */
+  caCode?: string;
+}
 
 /** Wraps any thrown value with what we were doing, keeping its code if it has one. */
 export function describe(err: unknown): { code: string; message: string } {

@@ -4,8 +4,7 @@ import { Backoff, DEFAULT_BACKOFF, type BackoffPolicy } from '../common/backoff.
 import type { Clock, TimerHandle } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
 import type { BundleStreamSource, RawBundle } from './ca-client.js';
-import { TRANSPORT_CODES } from './ca-client.js';
-import type { CaReachability } from './ca-reachability.js';
+import { UNREACHED_CODES, type CaReachability } from './ca-reachability.js';
 
 export interface BundleWatcherOptions {
   source: BundleStreamSource;
@@ -72,7 +71,8 @@ export class BundleWatcher {
         this.stream = undefined;
         this.st.connected = false;
         this.st.lastError = { code: err.code, message: err.message };
-        if (TRANSPORT_CODES.has(err.code)) this.opts.reachability.lost();
+        if (UNREACHED_CODES.has(err.code)) this.opts.reachability.lost();
+        else if (err.code === 'ca_identity_mismatch') this.opts.reachability.refused(err.code, err.message);
         const delay = this.backoff.next();
         this.st.reconnects++;
         this.log.warn({ code: err.code, err: err.message, ca: this.opts.reachability.current().address, retryInMs: delay }, 'trust bundle stream closed; reconnecting');

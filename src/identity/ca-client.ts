@@ -78,12 +78,31 @@ const STATUS_CODES: Record<number, string> = {
 /** Codes meaning that no CA answered: try the next address, and count the CA as unreachable. */
 export const TRANSPORT_CODES: ReadonlySet<string> = new Set(['unavailable', 'deadline_exceeded', 'ca_identity_mismatch']);
 
+/**
+ * grpc-js wraps a failed connection as "No connection established. Last error: Error: <why>. Resolution note: ";
+ * keep only <why>, the part that means something to an operator.
+ */
+export function cleanGrpcDetails(details: string): string {
+  let d = details.trim();
+  const m = /^No connection established\. Last error: (?:Error: )?([\s\S]*?)\.?\s*(?:Resolution note:\s*([\s\S]*))?$/.exec(d);
+  if (m) d = `${m[1]!.trim()}${m[2]?.trim() ? ` (${m[2].trim()})` : ''}`;
+  const dns = /^Name resolution failed for target dns:(.+)$/.exec(d);
+  if (dns) d = `cannot resolve ${dns[1]!.trim()}`;
+  return d;
+}
+
+/** The CA's own stable code, which it puts first in its status details ("identity_mismatch: …"). */
+const CA_CODE = /^([a-z][a-z0-9_]{2,63}): /;
+
 /** Maps a gRPC error to a CaClientError with a stable code; the one place this mapping lives. */
 export function fromGrpcError(err: grpc.ServiceError, address: string): CaClientError {
   let code = STATUS_CODES[err.code] ?? 'unknown';
-  const details = (err.details || err.message || '').slice(0, 300);
+  const details = cleanGrpcDetails(err.details || err.message || '').slice(0, 300);
   if (code === 'unavailable' && /ca_identity_mismatch/.test(details)) code = 'ca_identity_mismatch';
-  return new CaClientError(code, `CA ${address}: ${details}`, { cause: err });
+  const caCode = code === 'ca_identity_mismatch' ? code : CA_CODE.exec(details)?.[1];
+  const e = new CaClientError(code, `CA ${address}: ${details}`, { cause: err });
+  if (caCode) e.caCode = caCode;
+  return e;
 }
 
 /** Converts the wire bundle; sequence arrives as a decimal string. */

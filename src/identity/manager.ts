@@ -8,11 +8,12 @@ import { CaClientError, describe } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { Watchable } from '../common/watchable.js';
 import { buildCsr, generateKey, type KeyAlgorithm } from '../pki/index.js';
-import { TRANSPORT_CODES, type CaClient, type RawBundle, type SignResult } from './ca-client.js';
-import type { CaReachability } from './ca-reachability.js';
+import type { CaClient, RawBundle, SignResult } from './ca-client.js';
+import { UNREACHED_CODES, type CaReachability } from './ca-reachability.js';
 import { makeTrustBundle, type IdentitySnapshot, type IdentitySource, type IdentityState, type Svid, type TrustBundle } from './credentials.js';
 import { MIN_REFRESH_DELAY_MS, refreshAt } from './refresh.js';
 import { buildSvid } from './svid-material.js';
+import type { SvidStorage } from './svid-store.js';
 import { decideBundle, type BundleSource } from './trust-bundle.js';
 
 /** How many past rotations /status keeps. */
@@ -72,6 +73,11 @@ export interface IdentityManagerOptions {
   random?: () => number;
   /** Key generator; tests pass a synchronous one so a fake clock never waits on the thread pool. */
   generateKey?: (alg: KeyAlgorithm) => Promise<KeyObject>;
+  /**
+   * Where the SVID survives a restart (identity.stateDir): the first attempt starts from the kept SVID while it is
+   * valid and renews with it, and every new SVID is kept there.
+   */
+  store?: SvidStorage;
 }
 
 /** Holds the current SVID and trust bundle; implements the IdentitySource contract. */
@@ -86,6 +92,7 @@ export class IdentityManager implements IdentitySource {
   private expiryTimer: TimerHandle | undefined;
   private inFlight: Promise<RotateOutcome> | undefined;
   private stopped = false;
+  private restored = false;
   private readonly stats_: ManagerStats;
 
   constructor(private readonly opts: IdentityManagerOptions) {
@@ -184,6 +191,10 @@ export class IdentityManager implements IdentitySource {
 
   private async run(reason: RotationReason): Promise<RotateOutcome> {
     const { clock } = this.opts;
+    if (!this.restored) {
+      this.restored = true;
+      await this.restore();
+    }
     const before = this.snap.get();
     const held = before.svid && before.state !== 'expired' && clock.now() < before.svid.notAfterMs ? before.svid : undefined;
     if (before.state === 'available') this.setState('renewing');
@@ -192,7 +203,7 @@ export class IdentityManager implements IdentitySource {
       const csr = buildCsr(key, { uris: this.opts.spiffeId ? [this.opts.spiffeId] : [], dnsNames: this.opts.dnsNames ?? [] });
       const res = await this.sign(csr, held);
       if (this.stopped) throw new CaClientError('stopped', 'the sidecar is shutting down');
-      this.opts.reachability.contact(res.address);
+      this.opts.reachability.contact(res.address, { signed: true });
       if (res.bundle) this.applyBundle(res.bundle);
       const svid = buildSvid({
         key, chainDer: res.chainDer, bundle: this.snap.get().bundle!, trustDomain: this.opts.trustDomain,
@@ -202,6 +213,34 @@ export class IdentityManager implements IdentitySource {
       return { ok: true, svid };
     } catch (e) {
       return { ok: false, error: this.fail(e, reason) };
+    }
+  }
+
+  /** Starts from the SVID kept in the store, when it is there, verifies against the bundle and is still valid. */
+  private async restore(): Promise<void> {
+    const store = this.opts.store;
+    if (!store) return;
+    const { clock } = this.opts;
+    try {
+      const kept = await store.load();
+      if (!kept) {
+        this.log.info({ stateDir: store.dir }, 'no SVID kept in the state directory yet: asking the CA with the token');
+        return;
+      }
+      const svid = buildSvid({
+        key: kept.key, chainDer: kept.chainDer, bundle: this.snap.get().bundle!, trustDomain: this.opts.trustDomain, nowMs: clock.now(),
+        ...(this.opts.spiffeId ? { expectedSpiffeId: this.opts.spiffeId } : {}),
+      });
+      if (this.stopped) return;
+      this.setState('available', svid);
+      this.expiryTimer?.cancel();
+      this.expiryTimer = clock.setTimeout(() => this.expire(svid), svid.notAfterMs - clock.now());
+      this.log.info({
+        event: 'restored', stateDir: store.dir, spiffeId: svid.spiffeId, serial: svid.serialHex, notAfter: isoTime(svid.notAfterMs),
+      }, 'SVID restored from the state directory; renewing with it');
+    } catch (e) {
+      const { code, message } = describe(e);
+      this.log.warn({ stateDir: store.dir, code, err: message }, 'the SVID kept in the state directory is not usable; asking the CA with the token');
     }
   }
 
@@ -219,6 +258,10 @@ export class IdentityManager implements IdentitySource {
     this.expiryTimer = this.opts.clock.setTimeout(() => this.expire(svid), svid.notAfterMs - now);
     const at = Math.max(refreshAt(Math.max(svid.notBeforeMs, now), svid.notAfterMs, this.random()), now + MIN_REFRESH_DELAY_MS);
     this.schedule(at, 'refresh');
+    const store = this.opts.store;
+    if (store) {
+      store.save(svid).catch((e: unknown) => this.log.warn({ stateDir: store.dir, err: describe(e).message }, 'could not keep the SVID in the state directory'));
+    }
     this.log.info({
       event: 'rotation', reason, spiffeId: svid.spiffeId, serial: svid.serialHex, notBefore: isoTime(svid.notBeforeMs),
       notAfter: isoTime(svid.notAfterMs), refreshAt: isoTime(at), publicKeySha256: svid.publicKeySha256, rotations: s.rotations,
@@ -230,8 +273,11 @@ export class IdentityManager implements IdentitySource {
     const { code, message } = describe(e);
     const error = { code, message, atMs: now };
     if (this.stopped) return error;
-    if (TRANSPORT_CODES.has(code)) this.opts.reachability.lost();
-    else if (e instanceof CaClientError && !LOCAL_CODES.has(code)) this.opts.reachability.contact();
+    // A CA that answered "no" (or a server that is not our CA) is not an unreachable CA: say which it was.
+    const caCode = e instanceof CaClientError ? e.caCode ?? code : undefined;
+    const reached = e instanceof CaClientError && !UNREACHED_CODES.has(code) && !LOCAL_CODES.has(code);
+    if (UNREACHED_CODES.has(code)) this.opts.reachability.lost();
+    else if (reached) this.opts.reachability.refused(caCode!, message);
     const s = this.stats_;
     s.consecutiveFailures++;
     s.failuresTotal++;
@@ -244,9 +290,10 @@ export class IdentityManager implements IdentitySource {
     this.schedule(now + delay, 'retry');
     this.log.warn({
       event: 'rotation_failed', reason, code, err: message, ca: this.opts.reachability.current().address, state,
+      ...(reached ? { caReached: true, caCode } : {}),
       consecutiveFailures: s.consecutiveFailures, retryInMs: delay,
       ...(svid && state !== 'expired' ? { outageBudgetSeconds: Math.floor((svid.notAfterMs - now) / 1000) } : {}),
-    }, 'certificate rotation failed');
+    }, reached ? `certificate rotation failed: CA reached, refused: ${caCode}` : 'certificate rotation failed');
     return error;
   }
 

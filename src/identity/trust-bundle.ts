@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../common/errors.js';
 import { certsFromPem } from '../pki/pem.js';
+import { uriSans } from '../pki/svid.js';
 import { makeTrustBundle, type TrustBundle } from './credentials.js';
 import type { RawBundle } from './ca-client.js';
 
@@ -17,11 +18,25 @@ export async function loadBundleFile(path: string, trustDomain: string): Promise
   } catch (e) {
     throw new ConfigError('bundle_unreadable', `ca.bundle: cannot read "${path}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
+  let bundle: TrustBundle;
   try {
-    return makeTrustBundle(trustDomain, certsFromPem(pem, `ca.bundle "${path}"`), 0);
+    bundle = makeTrustBundle(trustDomain, certsFromPem(pem, `ca.bundle "${path}"`), 0);
   } catch (e) {
     throw new ConfigError('bundle_invalid', `ca.bundle: "${path}" holds no readable certificate: ${(e as Error).message}`);
   }
+  const named = bundleTrustDomains(bundle);
+  if (named.length > 0 && !named.includes(trustDomain)) {
+    // Inconsistent configuration, not a CA problem: retrying could never succeed.
+    throw new ConfigError('trust_domain_mismatch',
+      `trustDomain "${trustDomain}" does not match ca.bundle "${path}", whose roots are for ${named.map((t) => `"${t}"`).join(', ')}: set trustDomain to the CA's, or use its bundle`);
+  }
+  return bundle;
+}
+
+/** The trust domains the roots name in a spiffe://<td> URI SAN (as `ztmesh ca init` roots do); empty when none does. */
+export function bundleTrustDomains(bundle: TrustBundle): string[] {
+  const tds = bundle.roots.flatMap((r) => uriSans(r)).map((u) => /^spiffe:\/\/([^/]+)\/?$/.exec(u)?.[1]).filter((t): t is string => !!t);
+  return [...new Set(tds)];
 }
 
 export type BundleDecision = 'accept' | 'same' | 'stale' | 'wrong_trust_domain' | 'empty';

@@ -1,7 +1,7 @@
 // `ztmesh inject` over manifests: finds the pod template in each workload kind of a multi-document YAML stream.
 // Documents that need no change are re-emitted from their source text, byte for byte.
 import { isDeepStrictEqual } from 'node:util';
-import { parseAllDocuments, visit, type Document } from 'yaml';
+import { parseAllDocuments, stringify as stringifyYaml, visit, type Document } from 'yaml';
 import { ConfigError } from '../common/errors.js';
 import { injectPod, type InjectOptions, type PodLike } from './inject.js';
 
@@ -16,6 +16,9 @@ const POD_PATHS: Record<string, readonly string[]> = {
   Job: ['spec', 'template'],
   CronJob: ['spec', 'jobTemplate', 'spec', 'template'],
 };
+
+/** The kinds whose pods are injected (everything else passes through unchanged). */
+export const INJECTABLE_KINDS: readonly string[] = Object.keys(POD_PATHS);
 
 /** One line for stderr per object looked at (injected or skipped with the reason). */
 export interface InjectNote {
@@ -35,25 +38,38 @@ function isObj(v: unknown): v is Obj {
  * nothing changed, so callers can keep the original text.
  */
 export function injectObject(obj: unknown, options: InjectOptions, notes: InjectNote[]): unknown {
-  if (!isObj(obj) || typeof obj.kind !== 'string') return obj;
+  if (!isObj(obj)) return obj;
+  const name = String((isObj(obj.metadata) ? obj.metadata.name : undefined) ?? '<unnamed>');
+  if (typeof obj.kind !== 'string') {
+    notes.push({ kind: '(no kind)', name, outcome: 'unchanged (not a Kubernetes object: no kind)' });
+    return obj;
+  }
   const kind = obj.kind;
-  const name = String((obj.metadata as Obj | undefined)?.name ?? '<unnamed>');
   if (kind === 'List' || (kind.endsWith('List') && Array.isArray(obj.items))) {
     const items = (obj.items as unknown[] | undefined) ?? [];
     const out = items.map((item) => injectObject(item, options, notes));
     return out.every((v, i) => v === items[i]) ? obj : { ...obj, items: out };
   }
   const path = POD_PATHS[kind];
-  if (!path) return obj;
+  if (!path) {
+    notes.push({ kind, name, outcome: 'unchanged (kind not a workload)' });
+    return obj;
+  }
   let pod: unknown = obj;
-  for (const key of path) pod = isObj(pod) ? pod[key] : undefined;
+  for (const [i, key] of path.entries()) {
+    const parent = pod;
+    pod = isObj(parent) ? parent[key] : undefined;
+    if (pod !== undefined && pod !== null && !isObj(pod)) {
+      throw new ConfigError('invalid_workload', `${kind}/${name}: ${path.slice(0, i + 1).join('.')}: must be a mapping, got ${Array.isArray(pod) ? 'a list' : typeof pod}`);
+    }
+  }
   if (!isObj(pod)) {
     notes.push({ kind, name, outcome: 'skipped: no pod template' });
     return obj;
   }
   let result;
   try {
-    result = injectPod(pod as PodLike, options);
+    result = injectPod(pod as PodLike, options, path.join('.'));
   } catch (e) {
     if (e instanceof ConfigError) throw new ConfigError(e.code, `${kind}/${name}: ${e.message}`, { cause: e });
     throw e;
@@ -136,4 +152,75 @@ export function injectManifests(source: string, options: InjectOptions): { outpu
     output += rendered + (/^\.\.\.\s*$/m.test(source.slice(doc.range[1], end)) && !rendered.includes('\n...') ? source.slice(doc.range[1], end) : '');
   });
   return { output, notes };
+}
+
+/** One input of `ztmesh inject`: a file's (or stdin's) name and text. */
+export interface ManifestSource {
+  name: string;
+  text: string;
+}
+
+/** JSON when the first thing in the text is `{` or `[` (as `kubectl ... -o json` writes); YAML otherwise. */
+export function isJsonText(text: string): boolean {
+  return /^\s*[{[]/.test(text);
+}
+
+function withSource(name: string, e: unknown): never {
+  if (e instanceof ConfigError) throw new ConfigError(e.code, `${name}: ${e.message}`, { cause: e });
+  throw e;
+}
+
+/** The indentation of a JSON text's first nested line (kubectl writes 4 spaces), for writing JSON back alike. */
+function jsonIndent(text: string): number {
+  const m = /^[{[]\s*\n( +)\S/.exec(text.trimStart());
+  return m ? m[1]!.length : 4;
+}
+
+/**
+ * Injects several inputs and writes them as one stream `kubectl apply -f -` reads: JSON when every input is JSON
+ * (one object as it came, several wrapped in a v1 List, as kubectl does), YAML documents otherwise. A YAML input
+ * keeps its text wherever nothing changed; a JSON input left unchanged is written back byte for byte.
+ */
+export function injectSources(sources: readonly ManifestSource[], options: InjectOptions): { output: string; notes: InjectNote[]; format: 'json' | 'yaml' } {
+  const notes: InjectNote[] = [];
+  type Part = { json: true; values: unknown[]; text: string; changed: boolean } | { json: false; text: string };
+  const parts: Part[] = sources.map((src): Part => {
+    if (!isJsonText(src.text)) {
+      try {
+        const r = injectManifests(src.text, options);
+        notes.push(...r.notes);
+        return { json: false, text: r.output };
+      } catch (e) {
+        return withSource(src.name, e);
+      }
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(src.text);
+    } catch (e) {
+      throw new ConfigError('invalid_manifest', `${src.name}: not valid JSON: ${(e as Error).message}`);
+    }
+    const before = Array.isArray(parsed) ? parsed : [parsed];
+    let values: unknown[];
+    try {
+      values = before.map((v) => injectObject(v, options, notes));
+    } catch (e) {
+      return withSource(src.name, e);
+    }
+    return { json: true, values, text: src.text, changed: values.some((v, i) => v !== before[i]) || Array.isArray(parsed) };
+  });
+  if (parts.length > 0 && parts.every((p) => p.json)) {
+    const jsonParts = parts as Extract<Part, { json: true }>[];
+    const indent = jsonIndent(jsonParts[0]!.text);
+    const values = jsonParts.flatMap((p) => p.values);
+    if (jsonParts.length === 1 && !jsonParts[0]!.changed) return { output: ensureNewline(jsonParts[0]!.text), notes, format: 'json' };
+    const doc = values.length === 1 ? values[0] : { apiVersion: 'v1', kind: 'List', items: values };
+    return { output: `${JSON.stringify(doc, null, indent)}\n`, notes, format: 'json' };
+  }
+  const docs = parts.flatMap((p) => (p.json ? p.values.map((v) => stringifyYaml(v, { lineWidth: 0 })) : [p.text])).filter((t) => t.trim() !== '');
+  return { output: docs.map((d, i) => (i > 0 && !/^---/.test(d) ? `---\n${ensureNewline(d)}` : ensureNewline(d))).join(''), notes, format: 'yaml' };
+}
+
+function ensureNewline(text: string): string {
+  return text.endsWith('\n') ? text : `${text}\n`;
 }

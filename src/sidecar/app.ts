@@ -16,6 +16,7 @@ import { CaReachability } from '../identity/ca-reachability.js';
 import { hasValidSvid } from '../identity/credentials.js';
 import { IdentityManager } from '../identity/manager.js';
 import { registerIdentityMetrics } from '../identity/metrics.js';
+import { SvidStore } from '../identity/svid-store.js';
 import { loadBundleFile } from '../identity/trust-bundle.js';
 import type { KeyAlgorithm } from '../pki/keys.js';
 import { ADMIN_ALLOW_REMOTE_KEY, caAddresses } from './config.js';
@@ -54,7 +55,7 @@ export interface RunningSidecar {
 
 /** Builds and starts a sidecar from a validated config. Port conflicts and an unreadable bundle fail here. */
 export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}): Promise<RunningSidecar> {
-  const log = deps.log ?? createLogger({ level: config.logLevel, name: 'ztmesh-sidecar' });
+  const log = deps.log ?? createLogger({ level: config.logLevel, name: 'ztmesh-sidecar', ...(config.logFormat ? { format: config.logFormat } : {}) });
   const clock = deps.clock ?? systemClock;
   const registry = deps.registry ?? new Registry();
   if (!deps.registry) collectDefaultMetrics({ register: registry });
@@ -62,6 +63,8 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
   const addresses = caAddresses(config);
 
   const bootstrapBundle = await loadBundleFile(config.ca.bundle, config.trustDomain);
+  const store = config.identity.stateDir ? new SvidStore(config.identity.stateDir) : undefined;
+  await store?.prepare();
   const reachability = new CaReachability(clock, addresses[0]!);
   let manager: IdentityManager | undefined;
   const caClient = deps.caClient ?? new GrpcCaClient({
@@ -82,6 +85,7 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
     ...(config.identity.spiffeId ? { spiffeId: config.identity.spiffeId } : {}),
     ...(deps.random ? { random: deps.random } : {}),
     ...(deps.generateKey ? { generateKey: deps.generateKey } : {}),
+    ...(store ? { store } : {}),
   });
   const identity = manager;
   const watcher = new BundleWatcher({

@@ -19,6 +19,9 @@ export const DEFAULT_HANDSHAKE_TIMEOUT = '10s';
 export const DEFAULT_IDLE_TIMEOUT = '1h';
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
 export const DEFAULT_DRAIN_TIMEOUT = '5s';
+export const DEFAULT_KEY_ALGORITHM = 'ec-p256';
+export const DEFAULT_INBOUND_SOURCE_ADDRESS = '127.0.0.6';
+export const DEFAULT_LOG_LEVEL = 'info';
 
 /** A duration string ("90s", "1h") turned into milliseconds. */
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
@@ -89,7 +92,7 @@ export const transparentSchema = z.object({
     ports: z.array(z.number().int().min(1).max(65535)).default([]),
   }).strict().prefault({}),
   /** Source address for inbound forwards to the app (Istio uses 127.0.0.6). */
-  inboundSourceAddress: z.string().default('127.0.0.6'),
+  inboundSourceAddress: z.string().default(DEFAULT_INBOUND_SOURCE_ADDRESS),
   handshakeTimeout: duration.prefault(DEFAULT_HANDSHAKE_TIMEOUT),
   idleTimeout: duration.prefault(DEFAULT_IDLE_TIMEOUT),
   maxConnections: z.number().int().positive().default(DEFAULT_MAX_CONNECTIONS),
@@ -108,9 +111,11 @@ export const sidecarConfigSchema = z.object({
   }).strict().prefault({}),
   identity: z.object({
     ttl: duration.prefault(DEFAULT_TTL),
-    keyAlgorithm: z.enum(['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096']).default('ec-p256'),
+    keyAlgorithm: z.enum(['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096']).default(DEFAULT_KEY_ALGORITHM),
     /** Optional: the ID to ask for; the CA decides in any case. */
     spiffeId: z.string().optional(),
+    /** Optional: where the current SVID and key survive a restart (outside Kubernetes); unset keeps them in memory. */
+    stateDir: z.string().min(1).optional(),
   }).strict().prefault({}),
   admin: hostPort.default(DEFAULT_ADMIN),
   /** Without it, an admin on a non-loopback address fails startup (admin_remote_not_allowed). */
@@ -120,7 +125,9 @@ export const sidecarConfigSchema = z.object({
   outbound: z.array(outboundSchema).default([]),
   transparent: transparentSchema.prefault({}),
   drainTimeout: duration.prefault(DEFAULT_DRAIN_TIMEOUT),
-  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default(DEFAULT_LOG_LEVEL),
+  /** Unset: text on a terminal, JSON otherwise (common/logger.ts). */
+  logFormat: z.enum(['json', 'text']).optional(),
 }).strict();
 
 /** The parsed, defaulted sidecar configuration (durations in ms). */

@@ -7,7 +7,11 @@ import { parseHostPort } from '../common/address.js';
 import { ConfigError } from '../common/errors.js';
 import { checkAdminBind } from '../admin/admin-bind.js';
 import { parseSpiffeId, validateTrustDomain } from '../pki/spiffe-id.js';
-import { sidecarConfigSchema, type SidecarConfig } from './config-schema.js';
+import {
+  DEFAULT_ADMIN, DEFAULT_BUNDLE_PATH, DEFAULT_CA_ADDRESS, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEALTH, DEFAULT_INBOUND_PORT, DEFAULT_INBOUND_SOURCE_ADDRESS,
+  DEFAULT_KEY_ALGORITHM, DEFAULT_LOG_LEVEL, DEFAULT_OUTBOUND_PORT, DEFAULT_TOKEN_PATH, DEFAULT_TRUST_DOMAIN, DEFAULT_TTL,
+  sidecarConfigSchema, type SidecarConfig,
+} from './config-schema.js';
 
 type Kind = 'string' | 'int' | 'bool' | 'list' | 'json';
 
@@ -36,6 +40,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   key('identity.ttl', 'string', 'requested SVID lifetime (the CA clamps it)', 'ttl'),
   key('identity.keyAlgorithm', 'string', 'ec-p256 | ec-p384 | rsa-2048 | rsa-3072 | rsa-4096', 'key-algorithm'),
   key('identity.spiffeId', 'string', 'SPIFFE ID to ask for; a different answer from the CA is refused', 'spiffe-id'),
+  key('identity.stateDir', 'string', 'directory keeping the current SVID and its key (0600) across restarts, to renew without a new token', 'state-dir'),
   key('admin', 'string', 'admin listener host:port (status, metrics, rotate)'),
   key('adminAllowRemote', 'bool', 'allow the admin on a non-loopback address (logs a warning)'),
   key('health', 'string', 'kubelet health listener host:port (/healthz, /readyz)'),
@@ -51,10 +56,39 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   key('transparent.inboundSourceAddress', 'string', 'source address of inbound forwards to the app'),
   key('drainTimeout', 'string', 'how long SIGTERM waits for connections to finish'),
   key('logLevel', 'string', 'trace | debug | info | warn | error | fatal | silent'),
+  key('logFormat', 'string', 'json | text'),
 ];
 
 /** How an operator opts in to a non-loopback admin, as errors spell it. */
 export const ADMIN_ALLOW_REMOTE_KEY = 'adminAllowRemote: true (--admin-allow-remote, ZTMESH_ADMIN_ALLOW_REMOTE=true)';
+/** What `--help` shows as each key's default (the schema applies the value itself). */
+export const KEY_DEFAULTS: Readonly<Record<string, string>> = {
+  trustDomain: DEFAULT_TRUST_DOMAIN,
+  'ca.address': DEFAULT_CA_ADDRESS,
+  'ca.bundle': DEFAULT_BUNDLE_PATH,
+  'ca.tokenFile': DEFAULT_TOKEN_PATH,
+  'ca.serverName': 'the CA host name, ztmesh-ca.ztmesh-system.svc for an IP',
+  'identity.ttl': DEFAULT_TTL,
+  'identity.keyAlgorithm': DEFAULT_KEY_ALGORITHM,
+  'identity.spiffeId': 'accept what the CA grants',
+  'identity.stateDir': 'none: in memory',
+  admin: DEFAULT_ADMIN,
+  adminAllowRemote: 'off',
+  health: DEFAULT_HEALTH,
+  inbound: 'none',
+  outbound: 'none',
+  'transparent.enabled': 'off',
+  'transparent.inboundPort': String(DEFAULT_INBOUND_PORT),
+  'transparent.outboundPort': String(DEFAULT_OUTBOUND_PORT),
+  'transparent.allow': 'any ID of the trust domain',
+  'transparent.defaultPolicy': 'allow',
+  'transparent.expect': 'any ID of the trust domain',
+  'transparent.passthrough': 'none',
+  'transparent.inboundSourceAddress': DEFAULT_INBOUND_SOURCE_ADDRESS,
+  drainTimeout: DEFAULT_DRAIN_TIMEOUT,
+  logLevel: DEFAULT_LOG_LEVEL,
+  logFormat: 'text on a terminal, json otherwise',
+};
 
 export interface ConfigSources {
   /** Path of the YAML file (--config), if any. */

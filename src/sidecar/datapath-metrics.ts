@@ -1,6 +1,7 @@
 // Prometheus metrics and per-listener counters of the data path.
 // Counters move once per connection, never per chunk.
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { isoTime, systemClock, type Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
 
 export type Direction = 'inbound' | 'outbound';
@@ -37,30 +38,64 @@ export function dataPathMetrics(registry: Registry): DataPathMetrics {
   return m;
 }
 
+/** The latest refusal one listener saw, for /status and `ztmesh status`. */
+export interface LastRefusal {
+  reason: string;
+  /** The other party: the upstream for an outbound connection, the client for an inbound one. */
+  peer: string;
+  peerId?: string;
+  at: string;
+}
+
 /** The counters one listener shows in /status. */
 export interface ListenerCounters {
   connectionsActive: number;
   connectionsTotal: number;
   denied: number;
+  lastRefusal: LastRefusal | null;
+}
+
+/** A forwarded connection whose peer may still refuse it (an upstream refuses our certificate after TLS 1.3's handshake). */
+export interface PendingConnection {
+  /** The peer took it: counted as accepted. */
+  accept(): void;
+  /** The peer refused it after all: counted and logged as a refusal instead. */
+  refuse(peer: string, reason: string, extra?: RefusalExtra): void;
+  /** Whether accept() or refuse() was called. */
+  readonly settled: boolean;
+  /** The connection closed (call once, after accept or refuse). */
+  close(): void;
+}
+
+export interface RefusalExtra {
+  peerId?: string | undefined;
+  detail?: string | undefined;
+  /** For outbound connections: the upstream that refused, or that we refused. */
+  upstream?: string | undefined;
+  handshake?: boolean;
 }
 
 /** What a connection handler reports into: metrics, the listener's counters and its logger. */
 export class ConnectionReporter {
-  readonly counters: ListenerCounters = { connectionsActive: 0, connectionsTotal: 0, denied: 0 };
+  readonly counters: ListenerCounters = { connectionsActive: 0, connectionsTotal: 0, denied: 0, lastRefusal: null };
 
   constructor(
     readonly direction: Direction,
     private readonly metrics: DataPathMetrics,
     readonly log: Logger,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** A connection was refused: one warn line naming the peer and the code, one metric, one denied count. */
-  refused(peer: string, reason: string, extra: { peerId?: string | undefined; detail?: string | undefined; handshake?: boolean } = {}): void {
+  refused(peer: string, reason: string, extra: RefusalExtra = {}): void {
     this.counters.connectionsTotal++;
     this.counters.denied++;
+    this.counters.lastRefusal = {
+      reason, peer: extra.upstream ?? peer, at: isoTime(this.clock.now()), ...(extra.peerId ? { peerId: extra.peerId } : {}),
+    };
     this.metrics.connectionsTotal.inc({ direction: this.direction, result: 'refused' });
     if (extra.handshake !== false) this.metrics.handshakeFailures.inc({ direction: this.direction, reason });
-    this.log.warn({ direction: this.direction, peer, peerId: extra.peerId, reason, detail: extra.detail }, 'connection refused');
+    this.log.warn({ direction: this.direction, peer, ...(extra.upstream ? { upstream: extra.upstream } : {}), peerId: extra.peerId, reason, detail: extra.detail }, 'connection refused');
   }
 
   /** The identity checks passed but the other leg could not be set up (the app port is closed, the upstream is down). */
@@ -79,16 +114,36 @@ export class ConnectionReporter {
 
   /** A connection was forwarded; returns the function to call once when it closes. */
   opened(): () => void {
-    this.counters.connectionsTotal++;
+    const c = this.pending();
+    c.accept();
+    return () => c.close();
+  }
+
+  /** A connection being forwarded whose result is not known yet: active now, accepted or refused later. */
+  pending(): PendingConnection {
     this.counters.connectionsActive++;
-    this.metrics.connectionsTotal.inc({ direction: this.direction, result: 'accepted' });
     this.metrics.connectionsActive.inc({ direction: this.direction });
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      this.counters.connectionsActive--;
-      this.metrics.connectionsActive.dec({ direction: this.direction });
+    let settled = false;
+    let closed = false;
+    return {
+      accept: () => {
+        if (settled) return;
+        settled = true;
+        this.counters.connectionsTotal++;
+        this.metrics.connectionsTotal.inc({ direction: this.direction, result: 'accepted' });
+      },
+      refuse: (peer, reason, extra) => {
+        if (settled) return;
+        settled = true;
+        this.refused(peer, reason, extra);
+      },
+      get settled() { return settled; },
+      close: () => {
+        if (closed) return;
+        closed = true;
+        this.counters.connectionsActive--;
+        this.metrics.connectionsActive.dec({ direction: this.direction });
+      },
     };
   }
 }

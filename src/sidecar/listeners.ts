@@ -90,7 +90,7 @@ export async function startInbound(cfg: InboundConfig, shared: DataPathShared): 
   const policy = compilePolicy(shared.trustDomain, cfg.allow, cfg.defaultPolicy);
   if (isOpenPolicy(policy)) log.info({ trustDomain: shared.trustDomain }, `inbound policy is open: any identity of ${shared.trustDomain} may connect (set allow or defaultPolicy: deny to restrict)`);
   else if (!policy.allow) log.info('inbound policy denies every peer (defaultPolicy: deny and no allow list)');
-  const reporter = new ConnectionReporter('inbound', dataPathMetrics(shared.registry), log);
+  const reporter = new ConnectionReporter('inbound', dataPathMetrics(shared.registry), log, shared.clock);
   const handler = new InboundHandler(
     { contexts: shared.contexts, clock: shared.clock, reporter, ...(shared.heap ? { heap: shared.heap } : {}) },
     {
@@ -116,7 +116,7 @@ export async function startInbound(cfg: InboundConfig, shared: DataPathShared): 
 /** Starts one explicit outbound listener. */
 export async function startOutbound(cfg: OutboundConfig, shared: DataPathShared): Promise<BoundListener & { handler: OutboundHandler }> {
   const log = shared.log.child({ listener: cfg.name, kind: 'outbound' });
-  const reporter = new ConnectionReporter('outbound', dataPathMetrics(shared.registry), log);
+  const reporter = new ConnectionReporter('outbound', dataPathMetrics(shared.registry), log, shared.clock);
   const handler = new OutboundHandler(
     { contexts: shared.contexts, dialer: shared.dialer, reporter },
     { handshakeTimeoutMs: cfg.handshakeTimeout, idleTimeoutMs: cfg.idleTimeout },

@@ -10,7 +10,7 @@ import type { SpiffePattern } from '../pki/spiffe-id.js';
 import { serverIdMatches } from './authz.js';
 import { peerLabel, type ConnectionReporter } from './datapath-metrics.js';
 import { plainLeg, resetLeg, splice, type Leg } from './pipe.js';
-import { REASONS, tlsErrorReason } from './reasons.js';
+import { REASONS, serverRefusalReason, tlsErrorReason } from './reasons.js';
 import type { TlsContextHolder } from './tls-context.js';
 
 /** Sessions kept per upstream; TLS 1.3 tickets are small and one is enough to resume. */
@@ -20,6 +20,12 @@ export const MAX_CACHED_UPSTREAMS = 4096;
  * costs an i2d_SSL_SESSION and an event per connection. Tickets from node/OpenSSL servers live 300 s (sessionTimeout).
  */
 export const TICKET_REFRESH_MS = 30_000;
+/**
+ * An upstream refuses our certificate only after TLS 1.3's handshake has finished on our side. A connection is
+ * counted as accepted once the upstream sends its first byte, or after twice the handshake time (at least this
+ * long); a reset or an alert before that counts as the upstream's refusal.
+ */
+export const REFUSAL_WINDOW_MIN_MS = 500;
 
 /** Where to dial and whom to expect there. */
 export interface UpstreamTarget {
@@ -33,6 +39,8 @@ export interface DialedUpstream {
   leg: Leg;
   peerId: string;
   resumed: boolean;
+  /** From the TCP dial to our side of the handshake finishing. */
+  handshakeMs: number;
 }
 
 interface CachedSession {
@@ -60,7 +68,7 @@ export class UpstreamDialer {
   /** `hooks.onSocket` sees every raw TCP socket dialled (transparent mode tracks them to spot its own dials redirected back). */
   constructor(
     private readonly contexts: TlsContextHolder,
-    private readonly clock: Clock,
+    readonly clock: Clock,
     private readonly trustDomain: string,
     private readonly hooks: { onSocket?: (raw: net.Socket) => void } = {},
   ) {}
@@ -77,6 +85,7 @@ export class UpstreamDialer {
     const { host, port } = target.upstream;
     const key = `${host}:${port}`;
     const cached = this.sessions.get(key);
+    const startedMs = this.clock.now();
     const session = cached && cached.generation === material.generation ? cached : undefined;
     let peerId: string | undefined;
     let verified = false;
@@ -165,7 +174,7 @@ export class UpstreamDialer {
         for (const ticket of pendingTickets) store(ticket);
         pendingTickets = [];
         cleanup();
-        resolve({ leg, peerId: peerId!, resumed });
+        resolve({ leg, peerId: peerId!, resumed, handshakeMs: this.clock.now() - startedMs });
       });
     });
   }
@@ -222,21 +231,45 @@ export class OutboundHandler {
     const onClose = () => abort.abort();
     app.once('close', onClose);
     this.deps.dialer.dial(target, this.opts.handshakeTimeoutMs, abort.signal).then(
-      ({ leg, peerId, resumed }) => {
+      ({ leg, peerId, resumed, handshakeMs }) => {
         app.removeListener('close', onClose);
         if (app.destroyed) {
           resetLeg(leg);
           return;
         }
-        const closed = reporter.opened();
-        reporter.log.debug({ peer, upstream: `${target.upstream.host}:${target.upstream.port}`, peerId, resumed }, 'outbound connection established');
+        const upstream = `${target.upstream.host}:${target.upstream.port}`;
+        const conn = reporter.pending();
+        reporter.log.debug({ peer, upstream, peerId, resumed }, 'outbound connection established');
+        // Settled by the first of: the upstream's first byte or the window passing (accepted), the app failing
+        // (accepted: the app went away), the upstream failing (its refusal: a reset or an alert), or the upstream
+        // ending before it said anything while the app still had its side open (a refusal too).
+        const settle = (who: 'app' | 'upstream', err?: Error & { code?: string }) => {
+          if (conn.settled) return;
+          timer.cancel();
+          leg.stream.removeListener('data', confirm);
+          if (who === 'app') return conn.accept();
+          conn.refuse(peer, serverRefusalReason(err), {
+            peerId, upstream, detail: `${upstream} ${err ? `dropped the connection (${err.code ?? err.message})` : 'closed the connection'} after the handshake, before answering`,
+          });
+        };
+        const confirm = () => settle('app');
+        const windowMs = Math.min(this.opts.handshakeTimeoutMs, Math.max(REFUSAL_WINDOW_MIN_MS, 2 * handshakeMs));
+        const timer = this.deps.dialer.clock.setTimeout(confirm, windowMs);
+        let appEnded = false;
+        app.once('error', () => settle('app'));
+        app.once('end', () => { appEnded = true; });
+        leg.stream.once('error', (err) => settle('upstream', err));
+        leg.stream.once('end', () => settle(appEnded ? 'app' : 'upstream'));
         splice(plainLeg(app), leg, {
           idleTimeoutMs: this.opts.idleTimeoutMs,
           onEnd: (end) => {
-            closed();
+            settle('app');
+            conn.close();
             if (end.error || end.idle) reporter.log.debug({ peer, peerId, idle: end.idle, err: end.error?.message }, 'outbound connection ended abnormally');
           },
         });
+        // After splice's own 'data' listener, so this one only watches the first chunk go by.
+        leg.stream.once('data', confirm);
       },
       (err: DialError) => {
         app.removeListener('close', onClose);

@@ -29,6 +29,8 @@ export const REASONS = {
   handshakeLimit: 'handshake_limit',
   /** The peer sent a TLS alert (it refused our certificate, for example). */
   peerAlert: 'peer_alert',
+  /** The upstream reset the connection right after the handshake, before answering: it refused our identity (or its app is down). */
+  serverRefused: 'server_refused',
   /** The peer went away before the handshake finished. */
   peerClosed: 'peer_closed',
   /** Any other handshake failure. */
@@ -56,6 +58,15 @@ const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETI
 /** Maps an X.509 verification result (TLSSocket#authorizationError or a client verify error) to a code. */
 export function verifyErrorReason(code: string | undefined): ReasonCode {
   return code && EXPIRED.has(code) ? REASONS.certExpired : REASONS.untrustedChain;
+}
+
+/**
+ * Why an upstream dropped a connection whose handshake had already finished on our side: in TLS 1.3 the server
+ * checks our certificate after that, so an alert or a reset before its first byte is the server refusing us.
+ */
+export function serverRefusalReason(err: unknown): ReasonCode {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && /ALERT/.test(code) ? REASONS.peerAlert : REASONS.serverRefused;
 }
 
 /** Maps an error from a TLS handshake or dial to a reason code. */

@@ -58,6 +58,7 @@ export function buildStatus(i: StatusInputs): SidecarStatus {
       addresses: i.addresses,
       reachable: i.ca.reachable,
       lastContact: iso(i.ca.lastContactMs),
+      refusal: i.ca.refusal ? { code: i.ca.refusal.code, message: i.ca.refusal.message, at: isoTime(i.ca.refusal.atMs) } : null,
       bundleStream: { connected: i.bundleStream.connected, lastUpdate: iso(i.bundleStream.lastUpdateMs), lastError: i.bundleStream.lastError },
     },
     outageBudgetSeconds: outageBudgetSeconds(i.snapshot, i.ca, i.nowMs),

@@ -120,6 +120,15 @@ export async function tcpServer(onConn: (s: net.Socket) => void): Promise<{ serv
   };
 }
 
+/** A port nothing listens on right now (bind 0, note it, close): for servers that cannot take port 0. */
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const { port } = s.address() as net.AddressInfo;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
 /** An echo app: everything read is written back; EOF is answered with EOF. */
 export function echoApp(): ReturnType<typeof tcpServer> {
   return tcpServer((s) => { s.on('error', () => {}); s.pipe(s); });

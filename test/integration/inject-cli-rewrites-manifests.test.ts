@@ -15,8 +15,11 @@ describe('ztmesh inject (CLI)', () => {
   it('-f FILE: injects the bookinfo Deployments and notes each on stderr', async () => {
     const r = await runCli(['inject', '-f', BOOKINFO]);
     expect(r.code).toBe(0);
-    expect(r.stderr.trim().split('\n')).toHaveLength(6);
+    const notes = r.stderr.trim().split('\n');
+    expect(notes.filter((l) => l.endsWith(': injected'))).toHaveLength(6);
+    expect(notes.filter((l) => l.endsWith(': unchanged (kind not a workload)'))).toHaveLength(notes.length - 6);
     expect(r.stderr).toContain('ztmesh inject: Deployment/productpage-v1: injected');
+    expect(r.stderr).toContain('ztmesh inject: Service/productpage: unchanged (kind not a workload)');
     const kinds = parseAllDocuments(r.stdout).map((d) => (d.toJS() as { kind?: string } | null)?.kind);
     expect(kinds.filter((k) => k === 'Deployment')).toHaveLength(6);
   });

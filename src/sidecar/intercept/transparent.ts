@@ -80,8 +80,8 @@ export async function startTransparentListeners(ctx: TransparentContext): Promis
   const dials = new DialTracker();
   const dialer = new UpstreamDialer(contexts, ctx.clock, ctx.config.trustDomain, { onSocket: (s) => dials.track(s) });
   const metrics = dataPathMetrics(ctx.registry);
-  const inReporter = new ConnectionReporter('inbound', metrics, log.child({ listener: 'transparent-inbound' }));
-  const outReporter = new ConnectionReporter('outbound', metrics, log.child({ listener: 'transparent-outbound' }));
+  const inReporter = new ConnectionReporter('inbound', metrics, log.child({ listener: 'transparent-inbound' }), ctx.clock);
+  const outReporter = new ConnectionReporter('outbound', metrics, log.child({ listener: 'transparent-outbound' }), ctx.clock);
   const inHandler = new InboundHandler(
     { contexts, clock: ctx.clock, reporter: inReporter, ...(ctx.heap ? { heap: ctx.heap } : {}) },
     {

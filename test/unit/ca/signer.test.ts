@@ -17,19 +17,27 @@ if (!built) console.log(`signer.test: skipping the worker pool case: ${distWorke
 
 describe('signer', () => {
   it('falls back to in-process signing when the worker file is not compiled', async () => {
-    const s = createSigner({ workers: 2, issuer: ca.issuer, keyPem: ca.keyPem, caCertDer: ca.certDer, log: silentLogger() });
+    const s = createSigner({ workers: 2, issuer: ca.issuer, keyPem: ca.keyPem, caCertDer: ca.certDer, trustDomain: 'example.org', log: silentLogger() });
     expect(s.mode).toBe('inline');
+    expect(s.health.get().ready).toBe(true);
     const res = await s.sign(job(buildCsr(generateKeySync(), { uris: [ID] })));
     expect(new X509Certificate(res.der).subjectAltName).toBe(`URI:${ID}`);
     await s.close();
   });
 
   it.skipIf(!built)('signs in worker threads and brings refusals back with their class and code', async () => {
-    const pool = new SignerPool(distWorker, 2, { keyPem: ca.keyPem, caCertDer: new Uint8Array(ca.certDer) }, silentLogger());
+    const pool = new SignerPool({ file: distWorker, size: 2, data: { keyPem: ca.keyPem, caCertDer: new Uint8Array(ca.certDer) }, log: silentLogger() });
     const results = await Promise.all(Array.from({ length: 20 }, () => pool.sign(job(buildCsr(generateKeySync(), { uris: [ID] })))));
     for (const r of results) expect(new X509Certificate(r.der).verify(ca.cert.publicKey)).toBe(true);
     await expect(pool.sign(job(Buffer.from('junk')))).rejects.toMatchObject({ name: 'PkiError', code: 'malformed_csr' });
     await expect(pool.sign(job(buildCsr(generateKeySync(), { uris: ['spiffe://example.org/other'] })))).rejects.toMatchObject({ name: 'PolicyError', code: 'identity_mismatch' });
     await pool.close();
+  });
+
+  it('an inline signer whose self-test signature fails is not healthy', () => {
+    const other = makeCa('example.org');
+    // The issuer signs with a key the CA certificate does not hold: the self-test catches it.
+    const s = createSigner({ workers: 0, issuer: { ...ca.issuer, key: other.key }, keyPem: ca.keyPem, caCertDer: ca.certDer, trustDomain: 'example.org', log: silentLogger() });
+    expect(s.health.get()).toMatchObject({ ready: false, detail: expect.stringContaining('self-test signature failed') });
   });
 });

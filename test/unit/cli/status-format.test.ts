@@ -12,7 +12,7 @@ const status = (state: SidecarStatus['identity']['state'], reachable = true): Si
     lastError: reachable ? null : { code: 'unavailable', message: 'CA x:1: down', at: iso(-2000) },
   },
   trustBundle: { trustDomain: 'cluster.local', sequence: 1, source: 'ca', roots: [{ sha256: 'b'.repeat(64), subject: 'O=ztmesh, CN=root', notAfter: iso(86_400_000) }] },
-  ca: { address: 'x:1', addresses: ['x:1'], reachable, lastContact: iso(-1000), bundleStream: { connected: reachable, lastUpdate: null, lastError: null } },
+  ca: { address: 'x:1', addresses: ['x:1'], reachable, lastContact: iso(-1000), refusal: null, bundleStream: { connected: reachable, lastUpdate: null, lastError: null } },
   outageBudgetSeconds: reachable ? null : 3540,
   listeners: [{ name: 'api', kind: 'inbound', address: '0.0.0.0:15006', connectionsActive: 1, connectionsTotal: 12, denied: 1 }],
 });
@@ -40,12 +40,47 @@ describe('ztmesh status view', () => {
     expect(out).toMatch(/^Outage budget\s+59m until the certificate expires$/m);
   });
 
-  it.each([['available', 0], ['renewing', 1], ['unavailable', 1], ['initializing', 1], ['expired', 1]] as const)('state %s exits %d', (state, code) => {
-    expect(exitCodeFor(status(state))).toBe(code);
+  it.each([['available', 0], ['renewing', 0], ['unavailable', 1], ['initializing', 1], ['expired', 1]] as const)('state %s (certificate valid) exits %d', (state, code) => {
+    expect(exitCodeFor(status(state), NOW)).toBe(code);
   });
 
-  it('accepts host:port or a URL for --admin', () => {
+  it('renewing exits 0 only while the certificate is still valid', () => {
+    const s = status('renewing');
+    expect(exitCodeFor(s, NOW)).toBe(0);
+    expect(exitCodeFor(s, NOW + 3_600_000)).toBe(1);
+    expect(exitCodeFor({ ...s, identity: { ...s.identity, notAfter: null } }, NOW)).toBe(1);
+  });
+
+  it('shows durations as a person reads them', () => {
+    const s = status('available');
+    const out = formatStatus({ ...s, trustBundle: { ...s.trustBundle!, roots: [{ ...s.trustBundle!.roots[0]!, notAfter: iso(3649 * 86_400_000 + 86_399_000) }] } }, NOW, 'a');
+    expect(out).toMatch(/expires \S+ \(in 10y\)$/m);
+    expect(out).not.toMatch(/\d+d\d+h\d+m\d+s/);
+    expect(out).toMatch(/^Next refresh\s+\S+ \(in 29m\)$/m);
+  });
+
+  it('a CA that answered "no" reads as reached and refused, not as unreachable', () => {
+    const s = status('initializing');
+    const out = formatStatus({ ...s, ca: { ...s.ca, refusal: { code: 'identity_mismatch', message: 'CA x:1: identity_mismatch: CSR asks for …', at: iso(-3000) } } }, NOW, 'a');
+    expect(out).toMatch(/^CA\s+x:1 reached, refused: identity_mismatch: CA x:1: identity_mismatch: CSR asks for … \(3s ago\)$/m);
+    expect(out).not.toContain('UNREACHABLE');
+  });
+
+  it('shows the last refusal of a listener with the peer address', () => {
+    const s = status('available');
+    const listeners = [{ name: 'api', kind: 'outbound', address: '127.0.0.1:9001', connectionsActive: 0, connectionsTotal: 3, denied: 2,
+      lastRefusal: { reason: 'server_refused', peer: '10.0.0.7:15006', peerId: 'spiffe://cluster.local/ns/a/sa/api', at: iso(-5000) } }];
+    expect(formatStatus({ ...s, listeners }, NOW, 'a')).toContain('api outbound 127.0.0.1:9001 active=0 total=3 denied=2, last refused: server_refused (upstream 10.0.0.7:15006 spiffe://cluster.local/ns/a/sa/api, 5s ago)');
+  });
+
+  it('accepts a port, host:port or a URL for --admin', () => {
+    expect(adminUrl('15000')).toBe('http://127.0.0.1:15000');
+    expect(adminUrl(':15100')).toBe('http://127.0.0.1:15100');
     expect(adminUrl('127.0.0.1:15000')).toBe('http://127.0.0.1:15000');
+    expect(adminUrl('[::1]:15000')).toBe('http://[::1]:15000');
+    expect(adminUrl('localhost:15000')).toBe('http://localhost:15000');
     expect(adminUrl('http://h:1/')).toBe('http://h:1');
+    expect(() => adminUrl('99999')).toThrow(/--admin "99999"/);
+    expect(() => adminUrl('no port here')).toThrow(/give a port/);
   });
 });

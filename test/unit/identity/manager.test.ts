@@ -208,6 +208,24 @@ describe('IdentityManager', () => {
     expect(t.manager.stats().bundleSource).toBe('ca');
   });
 
+  it.each([
+    ['ca_identity_mismatch', true, 'ca_identity_mismatch'],
+    ['permission_denied', true, 'permission_denied'],
+    ['unavailable', false, undefined],
+    ['deadline_exceeded', false, undefined],
+  ] as const)('a %s failure: CA reachable=%s, refusal %s', async (code, reachable, refusal) => {
+    t.client.failWith = code;
+    t.manager.start();
+    await t.clock.advance(0);
+    expect(t.reach.current().reachable).toBe(reachable);
+    expect(t.reach.current().refusal?.code).toBe(refusal);
+    // The next certificate clears a standing refusal.
+    t.client.failWith = undefined;
+    await t.clock.advance(t.manager.stats().nextAttemptMs! - t.clock.now());
+    expect(t.manager.current().state).toBe('available');
+    expect(t.reach.current()).toMatchObject({ reachable: true, refusal: null });
+  });
+
   it('stop() cancels every timer', async () => {
     t.manager.start();
     await t.clock.advance(0);

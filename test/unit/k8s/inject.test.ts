@@ -98,10 +98,12 @@ describe('injectManifests over every workload kind', () => {
     expect(list.items[1]).toEqual({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm-in-list' }, data: { k: 'v' } });
   });
 
-  it('reports each object on the notes, with the skip reasons', () => {
+  it('reports every object on the notes, with the skip reasons, kinds that are not workloads included', () => {
     expect(notes.map((n) => `${n.kind}/${n.name}: ${n.outcome}`)).toEqual([
+      'Service/web: unchanged (kind not a workload)',
       'Pod/web-pod: injected', 'Deployment/web: injected', 'StatefulSet/db: injected', 'DaemonSet/agent: injected',
       'ReplicaSet/rs: injected', 'Job/migrate: injected', 'CronJob/report: injected', 'Pod/in-list: injected',
+      'ConfigMap/cm-in-list: unchanged (kind not a workload)', 'ConfigMap/settings: unchanged (kind not a workload)',
       'Pod/opted-out: skipped: opted_out', 'Pod/host-net: skipped: host_network',
     ]);
   });
@@ -232,9 +234,24 @@ describe('injectPod', () => {
     expect(r.pod.spec!.volumes!.map((v) => v.name)).toEqual(['data', 'ztmesh-token', 'ztmesh-trust-bundle']);
   });
 
-  it('injectObject ignores kinds it does not know', () => {
+  it('injectObject leaves kinds it does not know alone, with a note', () => {
     const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 's' } };
-    expect(injectObject(svc, opts, [])).toBe(svc);
+    const n: { kind: string; name: string; outcome: string }[] = [];
+    expect(injectObject(svc, opts, n)).toBe(svc);
+    expect(n).toEqual([{ kind: 'Service', name: 's', outcome: 'unchanged (kind not a workload)' }]);
+  });
+
+  it.each([
+    ['spec.containers is a string', { spec: { containers: 'oops' } }, 'spec.containers: must be a list of containers, got string "oops"'],
+    ['a container is a string', { spec: { containers: ['nginx'] } }, 'spec.containers[0]: must be a container (a mapping), got string "nginx"'],
+    ['ports is a number', { spec: { containers: [{ name: 'a', ports: 80 }] } }, 'spec.containers[0].ports: must be a list of ports, got number 80'],
+    ['an annotation is a number', { metadata: { annotations: { 'ztmesh.io/ttl': 5 } }, spec: { containers: [{ name: 'a' }] } }, 'metadata.annotations["ztmesh.io/ttl"]: must be a string, got number 5'],
+    ['volumes is a mapping', { spec: { containers: [{ name: 'a' }], volumes: { a: 1 } } }, 'spec.volumes: must be a list of volumes, got a mapping'],
+    ['spec is a list', { spec: [] }, 'spec: must be a mapping (a pod spec), got a list'],
+  ])('a malformed pod (%s) fails with invalid_workload naming the field', (_, pod, message) => {
+    expect(() => injectPod(pod as never, opts)).toThrow(expect.objectContaining({ code: 'invalid_workload', message }));
+    expect(() => injectObject({ kind: 'Deployment', metadata: { name: 'd' }, spec: { template: pod } }, opts, []))
+      .toThrow(expect.objectContaining({ code: 'invalid_workload', message: `Deployment/d: spec.template.${message}` }));
   });
 });
 

@@ -121,6 +121,13 @@ describe('deploy/kubernetes', () => {
     expect(readFileSync(DOCKERFILE, 'utf8')).toContain('deploy/grpc-health-probe.mjs');
   });
 
+  it('the image installs what `ztmesh iptables` runs: iptables (with ip6tables) and iproute2 (ip -6 addr)', () => {
+    const text = readFileSync(DOCKERFILE, 'utf8');
+    const runtime = text.slice(text.lastIndexOf('\nFROM '));
+    const installed = [...runtime.matchAll(/apt-get install[^\n]*?((?:\s+[a-z0-9.+-]+)+)\s*\\?\n/g)].flatMap((m) => m[1]!.trim().split(/\s+/));
+    expect(installed).toEqual(expect.arrayContaining(['iptables', 'iproute2']));
+  });
+
   it('the signing Secret is mounted read-only as the CA --dir; the Service exposes 15012', () => {
     const pod = find('Deployment', 'ztmesh-ca').spec.template.spec;
     const vol = pod.volumes.find((v: Obj) => v.secret);

@@ -21,12 +21,12 @@ describe('status report', () => {
     [false, { state: 'initializing' } as IdentitySnapshot, null],
     [false, { ...snap, state: 'expired', svid: { ...svid, notAfterMs: NOW - 1 } } as IdentitySnapshot, 0],
   ])('outage budget with reachable=%s', (reachable, s, expected) => {
-    expect(outageBudgetSeconds(s, { reachable, lastContactMs: null, address: 'x:1' }, NOW)).toBe(expected);
+    expect(outageBudgetSeconds(s, { reachable, lastContactMs: null, address: 'x:1', refusal: null }, NOW)).toBe(expected);
   });
 
   it('fills the DESIGN.md fields', () => {
     const s = buildStatus({
-      snapshot: snap, stats, ca: { reachable: false, lastContactMs: NOW - 3000, address: 'x:1' }, addresses: ['x:1', 'y:2'],
+      snapshot: snap, stats, ca: { reachable: false, lastContactMs: NOW - 3000, address: 'x:1', refusal: null }, addresses: ['x:1', 'y:2'],
       bundleStream: { connected: false, lastUpdateMs: null, reconnects: 2, lastError: null }, listeners: [], nowMs: NOW,
     });
     expect(s.identity).toMatchObject({
