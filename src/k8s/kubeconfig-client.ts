@@ -53,7 +53,13 @@ export function kubeconfigClient(opts: { file?: string; context?: string; timeou
         } catch (e) {
           throw new KubeUnreachableError(`cannot authenticate with the kubeconfig user of context ${kc.getCurrentContext()}: ${(e as Error).message.split('\n')[0]}`, { cause: e });
         }
-        return sendKubeRequest(server, timeoutMs, { method, path, body, ...(contentType ? { contentType } : {}) }, options);
+        try {
+          return await sendKubeRequest(server, timeoutMs, { method, path, body, ...(contentType ? { contentType } : {}) }, options);
+        } catch (e) {
+          if (e instanceof KubeUnreachableError) throw e;
+          // Thrown before any byte was sent: Node could not build TLS from what the kubeconfig holds.
+          throw new ConfigError('kubeconfig_invalid', `context ${kc.getCurrentContext()}: cannot use its TLS settings (certificate authority, client certificate or key): ${(e as Error).message}`, { cause: e });
+        }
       },
     },
   };

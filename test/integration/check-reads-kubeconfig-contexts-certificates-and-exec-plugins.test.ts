@@ -25,12 +25,13 @@ describe('ztmesh check and the kubeconfig', () => {
     expect(r.stdout).toMatch(/^ztmesh check: context admin /);
   });
 
-  it('authenticates with a client certificate (CN user, O group)', async () => {
+  it('authenticates with a client certificate (CN user, O group); a certificate without its key is one clear line', async () => {
     const cert = api.clientCert('alice', ['system:masters']);
     const r = await runCli(['check', '--kubeconfig', writeKubeconfig(api, { certs: { user: cert } })]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const unknown = await runCli(['check', '--kubeconfig', writeKubeconfig(api, { certs: { user: { certPem: api.caPem, keyPem: cert.keyPem } } })]);
     expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/^ztmesh check: context certs: cannot use its TLS settings \(certificate authority, client certificate or key\): .*key values mismatch \(kubeconfig_invalid\)\n$/);
   });
 
   it('runs an exec credential plugin for its token', async () => {
