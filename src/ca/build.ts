@@ -1,6 +1,7 @@
 // The CA's composition root: reads the state dir, wires attestors, signer, bundle, gRPC and admin servers.
 // `ztmesh ca serve` calls buildCaServer() once; tests and other commands may call it with their own deps.
 import { X509Certificate } from 'node:crypto';
+import { hostname } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { ReflectionService } from '@grpc/reflection';
@@ -27,6 +28,7 @@ import { TrustBundleSource } from './trust-bundle.js';
 import { ServingIdentity, caServingId } from './serving-identity.js';
 import { createCaMetrics } from './metrics.js';
 import { createCaService } from './service.js';
+import { IssuedIdentities } from './issued-ids.js';
 import { TlsFrontDoor } from './tls-front-door.js';
 import { fitConnectionCap } from './connection-table.js';
 import { parseReservedGrants } from './reserved-ids.js';
@@ -67,6 +69,8 @@ export interface CaDeps {
    * turned not ready; the caller should drain (close()) and exit with this error.
    */
   onFatal?: (err: Error) => void;
+  /** This replica's name in GET /identities (default: the host name, the pod name on Kubernetes). */
+  replica?: string;
 }
 
 /** A serving CA. close() drains: stop accepting, end streams, wait up to drainMs, then close. */
@@ -131,7 +135,9 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   metrics.servingCertExpiry.set(identity.notAfterMs / 1000);
 
   let door: TlsFrontDoor | undefined;
+  const issuedIds = new IssuedIdentities({ clock, windowMs: config.maxTtlMs, replica: deps.replica ?? hostname() });
   const service = createCaService({
+    onIssued: [(i) => issuedIds.record(i)],
     peerCertError: (peer) => door?.peerInfo(peer)?.certError,
     peerCertificate: (peer) => door?.peerCertificate(peer),
     attestors, signer, bundle, clock, metrics, log,
@@ -242,6 +248,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
         'GET /healthz': () => text(200, 'ok\n'),
         'GET /readyz': () => (readiness.isReady() ? text(200, 'ready\n') : json(503, { pending: readiness.pendingParts(), signer: signer.health.get().detail })),
         'GET /metrics': async () => ({ status: 200, body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }),
+        'GET /identities': () => json(200, issuedIds.report()),
       },
     });
   } catch (e) {

@@ -37,6 +37,19 @@ export interface CaServiceDeps {
   peerCertError?: (peer: string) => string | undefined;
   /** The verified client certificate of a peer, parsed once per connection (from TlsFrontDoor). */
   peerCertificate?: (peer: string) => X509Certificate | undefined;
+  /** Told of every certificate issued, after the audit line (e.g. the fleet view, issued-ids.ts). */
+  onIssued?: readonly ((issued: Issued) => void)[];
+}
+
+/** One issued certificate, as observers of the CA service see it. */
+export interface Issued {
+  spiffeId: string;
+  serial: string;
+  /** The attestor's name: join_token, renewal, k8s_token. */
+  method: string;
+  peer: string;
+  atMs: number;
+  notAfterMs: number;
 }
 
 /** The bundle as the proto carries it. */
@@ -123,6 +136,8 @@ export function createCaService(deps: CaServiceDeps): CaService {
             spiffeId: attestation.spiffeId, serial: result.serialHex, method: attestation.method, peer: call.getPeer(),
             keyType: result.keyType, notAfter: new Date(result.notAfterMs).toISOString(),
           }, 'issued');
+          const issued = { spiffeId: attestation.spiffeId, serial: result.serialHex, method: attestation.method, peer: call.getPeer(), atMs: deps.clock.now(), notAfterMs: result.notAfterMs };
+          for (const observe of deps.onIssued ?? []) observe(issued);
           callback(null, { certChain: [result.der, ...deps.intermediatesDer], trustBundle: bundleMessage(deps.bundle.current()) });
         },
         (thrown: unknown) => {

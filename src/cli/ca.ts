@@ -17,13 +17,14 @@ import { JoinTokenStore } from '../ca/join-tokens.js';
 import { buildCaServer } from '../ca/build.js';
 import { k8sAttestorsFromFlags } from '../k8s/ca-attestor-flags.js';
 import { addLogFormatOption, commandLogger } from './log-options.js';
+import { registerCaStatus } from './ca-status.js';
 
 /** Default lifetime of a join token. */
 export const DEFAULT_JOIN_TOKEN_TTL = '1h';
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
-/** Registers `ca init`, `ca serve` and `ca token create`. */
+/** Registers `ca init`, `ca serve`, `ca status` and `ca token create`. */
 export function register(program: Command): void {
   const ca = program.command('ca').description('the ztmesh certificate authority');
 
@@ -114,6 +115,8 @@ export function register(program: Command): void {
     log.info('ztmesh ca stopped');
     log.flush();
   });
+
+  registerCaStatus(ca);
 
   const token = ca.command('token').description('join tokens for workloads outside Kubernetes');
   token.command('create')

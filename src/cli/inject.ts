@@ -89,7 +89,10 @@ export function register(program: Command): void {
     const names = (opts.filename as string[] | undefined) ?? ['-'];
     const sources = await readSources(names, opts.recursive === true);
     const result = injectSources(sources, injectOptionsFrom(opts));
-    for (const n of result.notes) process.stderr.write(`ztmesh inject: ${n.kind}/${n.name}: ${n.outcome}\n`);
+    for (const n of result.notes) {
+      process.stderr.write(`ztmesh inject: ${n.kind}/${n.name}: ${n.outcome}\n`);
+      for (const w of n.warnings ?? []) process.stderr.write(`ztmesh inject: warning: ${n.kind}/${n.name}: ${w}\n`);
+    }
     process.stdout.write(result.output);
   });
 }

@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<Registrar>> = {
   status: () => import('./status.js'),
   iptables: () => import('./iptables.js'),
   inject: () => import('./inject.js'),
+  check: () => import('./check.js'),
   webhook: () => import('./webhook.js'),
   demo: () => import('./demo.js'),
   connect: () => import('./connect.js'),

@@ -93,7 +93,11 @@ export function review(
   const patch = compare(req.object as object, result.pod as object);
   log.info({ ...who, ops: patch.length, dryRun: req.dryRun === true }, 'admission: pod injected');
   return {
-    response: { ...base, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') },
+    response: {
+      ...base, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64'),
+      // kubectl prints these to the user who created the workload.
+      ...(result.warnings.length ? { warnings: result.warnings.map((w) => `ztmesh: ${w}`) } : {}),
+    },
     outcome: 'injected',
   };
 }

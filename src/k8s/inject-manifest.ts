@@ -20,11 +20,42 @@ const POD_PATHS: Record<string, readonly string[]> = {
 /** The kinds whose pods are injected (everything else passes through unchanged). */
 export const INJECTABLE_KINDS: readonly string[] = Object.keys(POD_PATHS);
 
-/** One line for stderr per object looked at (injected or skipped with the reason). */
+/** One line for stderr per object looked at (injected or skipped with the reason), plus one per warning. */
 export interface InjectNote {
   kind: string;
   name: string;
   outcome: string;
+  warnings?: string[];
+}
+
+/** The Pod Security label whose `baseline` and `restricted` levels forbid the iptables init container. */
+export const POD_SECURITY_ENFORCE = 'pod-security.kubernetes.io/enforce';
+const FORBIDS_NET_ADMIN = new Set(['baseline', 'restricted']);
+
+/** What the input says about namespaces: namespace → its Pod Security enforce level, from Namespace objects. */
+export interface InjectContext {
+  podSecurity: ReadonlyMap<string, string>;
+}
+
+/** Collects the Pod Security enforce level of every Namespace object among `values` (Lists included). */
+export function namespaceContext(values: readonly unknown[], into = new Map<string, string>()): InjectContext {
+  for (const v of values) {
+    if (!isObj(v)) continue;
+    if (Array.isArray(v.items)) namespaceContext(v.items, into);
+    const meta = isObj(v.metadata) ? v.metadata : undefined;
+    const level = isObj(meta?.labels) ? meta.labels[POD_SECURITY_ENFORCE] : undefined;
+    if (v.kind === 'Namespace' && typeof meta?.name === 'string' && typeof level === 'string') into.set(meta.name, level);
+  }
+  return { podSecurity: into };
+}
+
+/** A warning when a transparent-mode workload lands in a namespace whose Pod Security level refuses NET_ADMIN. */
+function podSecurityWarning(obj: Obj, options: InjectOptions, ctx: InjectContext): string[] {
+  const ns = isObj(obj.metadata) ? obj.metadata.namespace : undefined;
+  const level = typeof ns === 'string' ? ctx.podSecurity.get(ns) : undefined;
+  if (options.mode !== 'transparent' || level === undefined || !FORBIDS_NET_ADMIN.has(level)) return [];
+  return [`namespace ${String(ns)} enforces Pod Security "${level}", which refuses the NET_ADMIN and NET_RAW of the ztmesh-init container, `
+    + `so its pods will not be created; label the namespace ${POD_SECURITY_ENFORCE}=privileged or inject with --mode explicit`];
 }
 
 type Obj = Record<string, unknown>;
@@ -37,7 +68,7 @@ function isObj(v: unknown): v is Obj {
  * Injects one Kubernetes object (or a List of them). Returns the new object, or the same reference when
  * nothing changed, so callers can keep the original text.
  */
-export function injectObject(obj: unknown, options: InjectOptions, notes: InjectNote[]): unknown {
+export function injectObject(obj: unknown, options: InjectOptions, notes: InjectNote[], ctx: InjectContext = namespaceContext([obj])): unknown {
   if (!isObj(obj)) return obj;
   const name = String((isObj(obj.metadata) ? obj.metadata.name : undefined) ?? '<unnamed>');
   if (typeof obj.kind !== 'string') {
@@ -47,7 +78,7 @@ export function injectObject(obj: unknown, options: InjectOptions, notes: Inject
   const kind = obj.kind;
   if (kind === 'List' || (kind.endsWith('List') && Array.isArray(obj.items))) {
     const items = (obj.items as unknown[] | undefined) ?? [];
-    const out = items.map((item) => injectObject(item, options, notes));
+    const out = items.map((item) => injectObject(item, options, notes, ctx));
     return out.every((v, i) => v === items[i]) ? obj : { ...obj, items: out };
   }
   const path = POD_PATHS[kind];
@@ -78,7 +109,8 @@ export function injectObject(obj: unknown, options: InjectOptions, notes: Inject
     notes.push({ kind, name, outcome: `skipped: ${result.reason}` });
     return obj;
   }
-  notes.push({ kind, name, outcome: 'injected' });
+  const warnings = [...podSecurityWarning(obj, options, ctx), ...result.warnings];
+  notes.push({ kind, name, outcome: 'injected', ...(warnings.length ? { warnings } : {}) });
   return setPath(obj, path, result.pod);
 }
 
@@ -123,12 +155,10 @@ function hasAliases(doc: Document): boolean {
  * Injects every supported object of a multi-document YAML text. Unchanged documents keep their exact text.
  * Changed ones are edited node by node, so their comments and formatting outside the injected parts remain.
  */
-export function injectManifests(source: string, options: InjectOptions): { output: string; notes: InjectNote[] } {
-  const docs = parseAllDocuments(source);
-  if (!Array.isArray(docs)) return { output: source, notes: [] }; // an empty stream
-  for (const [i, d] of docs.entries()) {
-    if (d.errors.length) throw new ConfigError('invalid_manifest', `document ${i + 1}: ${d.errors[0]!.message}`);
-  }
+export function injectManifests(source: string, options: InjectOptions, context?: InjectContext): { output: string; notes: InjectNote[] } {
+  const docs = parseYamlStream(source);
+  if (docs.length === 0) return { output: source, notes: [] };
+  const ctx = context ?? namespaceContext(docs.map((d) => d.toJS({ maxAliasCount: 100 }) as unknown));
   const notes: InjectNote[] = [];
   let output = '';
   docs.forEach((doc, i) => {
@@ -136,7 +166,7 @@ export function injectManifests(source: string, options: InjectOptions): { outpu
     const end = i === docs.length - 1 ? source.length : docs[i + 1]!.range[0];
     const text = source.slice(start, end);
     const original = doc.toJS({ maxAliasCount: 100 }) as unknown;
-    const injected = injectObject(original, options, notes);
+    const injected = injectObject(original, options, notes, ctx);
     if (injected === original || !doc.contents) {
       output += text;
       return;
@@ -152,6 +182,16 @@ export function injectManifests(source: string, options: InjectOptions): { outpu
     output += rendered + (/^\.\.\.\s*$/m.test(source.slice(doc.range[1], end)) && !rendered.includes('\n...') ? source.slice(doc.range[1], end) : '');
   });
   return { output, notes };
+}
+
+/** The documents of a YAML stream; throws ConfigError `invalid_manifest` naming the first broken one. */
+function parseYamlStream(source: string): Document.Parsed[] {
+  const docs = parseAllDocuments(source);
+  if (!Array.isArray(docs)) return []; // an empty stream
+  for (const [i, d] of docs.entries()) {
+    if (d.errors.length) throw new ConfigError('invalid_manifest', `document ${i + 1}: ${d.errors[0]!.message}`);
+  }
+  return docs;
 }
 
 /** One input of `ztmesh inject`: a file's (or stdin's) name and text. */
@@ -183,11 +223,18 @@ function jsonIndent(text: string): number {
  */
 export function injectSources(sources: readonly ManifestSource[], options: InjectOptions): { output: string; notes: InjectNote[]; format: 'json' | 'yaml' } {
   const notes: InjectNote[] = [];
+  const ctx = namespaceContext(sources.flatMap((src) => {
+    try {
+      return isJsonText(src.text) ? [JSON.parse(src.text) as unknown].flat() : parseYamlStream(src.text).map((d) => d.toJS({ maxAliasCount: 100 }) as unknown);
+    } catch {
+      return []; // reported with its source below
+    }
+  }));
   type Part = { json: true; values: unknown[]; text: string; changed: boolean } | { json: false; text: string };
   const parts: Part[] = sources.map((src): Part => {
     if (!isJsonText(src.text)) {
       try {
-        const r = injectManifests(src.text, options);
+        const r = injectManifests(src.text, options, ctx);
         notes.push(...r.notes);
         return { json: false, text: r.output };
       } catch (e) {
@@ -203,7 +250,7 @@ export function injectSources(sources: readonly ManifestSource[], options: Injec
     const before = Array.isArray(parsed) ? parsed : [parsed];
     let values: unknown[];
     try {
-      values = before.map((v) => injectObject(v, options, notes));
+      values = before.map((v) => injectObject(v, options, notes, ctx));
     } catch (e) {
       return withSource(src.name, e);
     }

@@ -3,6 +3,7 @@
 import { ConfigError } from '../common/errors.js';
 import { parseDuration } from '../common/duration.js';
 import { parseSpiffePattern, validateTrustDomain } from '../pki/spiffe-id.js';
+import { rewriteProbes, type AppProbe } from './probe-rewrite.js';
 
 /** Pod annotations the injector reads (the user's interface, as Istio's sidecar.istio.io/*). */
 export const ANNOTATION = {
@@ -12,6 +13,8 @@ export const ANNOTATION = {
   excludeOutboundCidrs: 'ztmesh.io/exclude-outbound-cidrs',
   allow: 'ztmesh.io/allow',
   ttl: 'ztmesh.io/ttl',
+  /** "false" leaves app probes as they are (docs/kubernetes.md "Health probes"). */
+  rewriteProbes: 'ztmesh.io/rewrite-probes',
   /** Written by the injector: marks an injected pod, so a second pass changes nothing. */
   status: 'ztmesh.io/status',
 } as const;
@@ -33,6 +36,8 @@ export const TOKEN_EXPIRATION_SECONDS = 3600;
 export const PROXY_UID = 1337;
 export const HEALTH_PORT = 15021;
 export const INBOUND_PORT = 15006;
+/** The sidecar's own ports, never redirected by `ztmesh iptables` (src/sidecar/intercept/iptables-rules.ts). */
+export const SIDECAR_PORTS: readonly number[] = [15000, 15001, INBOUND_PORT, HEALTH_PORT];
 export const DEFAULT_IMAGE = 'ghcr.io/ztmesh/ztmesh:0.1.0';
 export const DEFAULT_CA_ADDRESS = 'ztmesh-ca.ztmesh-system.svc:15012';
 export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
@@ -78,7 +83,8 @@ export interface ContainerLike {
 }
 
 export type InjectResult =
-  | { outcome: 'injected'; pod: PodLike }
+  /** `warnings`: one line each about something the injected pod will do that its author may not expect. */
+  | { outcome: 'injected'; pod: PodLike; warnings: string[] }
   | { outcome: 'skipped'; pod: PodLike; reason: 'opted_out' | 'host_network' | 'already_injected' | 'no_containers' };
 
 /**
@@ -102,7 +108,8 @@ export function injectPod(input: PodLike, options: InjectOptions, at = ''): Inje
   const settings = readAnnotations(annotations, input.spec.containers);
   const pod = structuredClone(input) as PodLike & { spec: PodSpecLike };
   const spec = pod.spec;
-  const sidecar = sidecarContainer(options, settings);
+  const appProbes = settings.rewriteProbes ? redirectAppProbes(spec, options, settings, at) : {};
+  const sidecar = sidecarContainer(options, settings, appProbes);
 
   const inits: ContainerLike[] = [];
   if (options.mode === 'transparent') inits.push(iptablesContainer(options, settings));
@@ -127,7 +134,17 @@ export function injectPod(input: PodLike, options: InjectOptions, at = ''): Inje
       volumes: [TOKEN_VOLUME, BUNDLE_VOLUME],
     }),
   };
-  return { outcome: 'injected', pod };
+  return { outcome: 'injected', pod, warnings: hostPortWarnings(input.spec, options) };
+}
+
+/** A hostPort reaches the pod like any inbound connection: it meets the sidecar, not the app. */
+function hostPortWarnings(spec: PodSpecLike, options: InjectOptions): string[] {
+  const why = options.mode === 'transparent'
+    ? 'connections through the node\'s port are intercepted and must speak ztmesh mTLS (list the port in ztmesh.io/exclude-inbound-ports to leave it plain)'
+    : 'in explicit mode the app listens on loopback, which the node\'s port does not reach';
+  return [...(spec.containers ?? []), ...(spec.initContainers ?? [])].flatMap((c) => (c.ports ?? [])
+    .filter((p) => typeof p.hostPort === 'number' && p.hostPort > 0)
+    .map((p) => `container ${String(c.name)} uses hostPort ${String(p.hostPort)}: ${why}`));
 }
 
 const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -189,6 +206,7 @@ interface Settings {
   excludeOutboundCidrs: string[];
   allow: string[];
   ttl?: string;
+  rewriteProbes: boolean;
 }
 
 function invalid(name: string, value: string, why: string): never {
@@ -210,7 +228,7 @@ function ports(name: string, value: string): number[] {
 }
 
 function readAnnotations(a: Record<string, string>, containers: ContainerLike[]): Settings {
-  const s: Settings = { excludeInboundPorts: [], excludeOutboundCidrs: [], allow: [] };
+  const s: Settings = { excludeInboundPorts: [], excludeOutboundCidrs: [], allow: [], rewriteProbes: true };
   const inbound = a[ANNOTATION.inboundPorts];
   if (inbound !== undefined) {
     if (inbound.trim() !== '*') s.inboundPorts = ports(ANNOTATION.inboundPorts, inbound);
@@ -245,7 +263,40 @@ function readAnnotations(a: Record<string, string>, containers: ContainerLike[])
     if (parseDuration(ttl) === undefined) invalid(ANNOTATION.ttl, ttl, 'is not a duration (e.g. 30m, 1h)');
     s.ttl = ttl.trim();
   }
+  const rewrite = a[ANNOTATION.rewriteProbes];
+  if (rewrite !== undefined) {
+    if (rewrite !== 'true' && rewrite !== 'false') invalid(ANNOTATION.rewriteProbes, rewrite, 'is neither "true" nor "false"');
+    s.rewriteProbes = rewrite === 'true';
+  }
   return s;
+}
+
+/** Whether the kubelet's connection to an app port meets the sidecar rather than the app. */
+function interceptedPort(options: InjectOptions, s: Settings): (port: number) => boolean {
+  if (options.mode === 'explicit') {
+    // The sidecar fronts these ports and the app listens on loopback only, out of the kubelet's reach.
+    return (port) => s.inboundPorts?.includes(port) ?? false;
+  }
+  return (port) => !SIDECAR_PORTS.includes(port) && !s.excludeInboundPorts.includes(port) && (s.inboundPorts?.includes(port) ?? true);
+}
+
+/**
+ * Points the probes of the app containers (and of the pod's own native sidecars) at the sidecar's health port,
+ * in place on the cloned spec, and returns the originals for the sidecar.
+ */
+function redirectAppProbes(spec: PodSpecLike, options: InjectOptions, s: Settings, at: string): Record<string, AppProbe> {
+  const opts = { intercepted: interceptedPort(options, s), healthPort: HEALTH_PORT };
+  const field = (f: string) => (at ? `${at}.spec.${f}` : `spec.${f}`);
+  const apps = rewriteProbes(spec.containers ?? [], opts, field('containers'));
+  spec.containers = apps.containers;
+  let appProbes = apps.appProbes;
+  if (spec.initContainers?.length) {
+    const restartable = spec.initContainers.map((c) => (c.restartPolicy === 'Always' ? c : { name: undefined }));
+    const inits = rewriteProbes(restartable, opts, field('initContainers'));
+    spec.initContainers = spec.initContainers.map((c, i) => (c.restartPolicy === 'Always' ? inits.containers[i]! : c));
+    appProbes = { ...appProbes, ...inits.appProbes };
+  }
+  return appProbes;
 }
 
 function hasContainer(spec: PodSpecLike | undefined, name: string): boolean {
@@ -256,7 +307,7 @@ function hasContainer(spec: PodSpecLike | undefined, name: string): boolean {
  * The sidecar's environment: exactly the ZTMESH_* variables `ztmesh sidecar` reads (src/sidecar/config.ts),
  * so the injected pod needs no config file.
  */
-function sidecarEnv(options: InjectOptions, s: Settings): Record<string, unknown>[] {
+function sidecarEnv(options: InjectOptions, s: Settings, appProbes: Record<string, AppProbe>): Record<string, unknown>[] {
   const env: Record<string, unknown>[] = [
     { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
@@ -270,6 +321,7 @@ function sidecarEnv(options: InjectOptions, s: Settings): Record<string, unknown
     { name: 'ZTMESH_HEALTH', value: `0.0.0.0:${HEALTH_PORT}` },
   ];
   if (s.ttl) env.push({ name: 'ZTMESH_IDENTITY_TTL', value: s.ttl });
+  if (Object.keys(appProbes).length) env.push({ name: 'ZTMESH_APP_PROBES', value: JSON.stringify(appProbes) });
   if (options.mode === 'transparent') {
     env.push({ name: 'ZTMESH_TRANSPARENT_ENABLED', value: 'true' });
     if (s.allow.length) env.push({ name: 'ZTMESH_TRANSPARENT_ALLOW', value: s.allow.join(',') });
@@ -293,14 +345,14 @@ const RESTRICTED = {
   seccompProfile: { type: 'RuntimeDefault' },
 };
 
-function sidecarContainer(options: InjectOptions, s: Settings): ContainerLike {
+function sidecarContainer(options: InjectOptions, s: Settings, appProbes: Record<string, AppProbe>): ContainerLike {
   const probe = (path: string, extra: Record<string, number>) => ({ httpGet: { path, port: HEALTH_PORT }, ...extra });
   return {
     name: SIDECAR_NAME,
     image: options.image,
     imagePullPolicy: 'IfNotPresent',
     args: ['sidecar'],
-    env: sidecarEnv(options, s),
+    env: sidecarEnv(options, s, appProbes),
     ports: [{ name: 'ztm-health', containerPort: HEALTH_PORT, protocol: 'TCP' }],
     // Startup on /readyz: with a native sidecar the kubelet starts the app only after this passes,
     // i.e. once the sidecar holds an SVID and its listeners are up (2 min budget).

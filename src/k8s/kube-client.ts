@@ -1,6 +1,7 @@
 // A small HTTPS client for the Kubernetes API server with in-cluster configuration.
 // Only what ztmesh needs (TokenReview, one PATCH); the SA token and CA file are re-read on every call.
-import { request } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { request, type RequestOptions } from 'node:https';
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../common/errors.js';
 
@@ -85,43 +86,64 @@ export function createKubeClient(config: KubeApiConfig): KubeClient {
       } catch (e) {
         throw new KubeUnreachableError(`cannot read in-cluster credentials (${(e as NodeJS.ErrnoException).code ?? 'error'}: ${(e as NodeJS.ErrnoException).path ?? ''})`, { cause: e });
       }
-      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-      const url = new URL(path, config.server);
-      return new Promise<KubeResponse>((resolve, reject) => {
-        const req = request(url, {
-          method,
-          ca,
-          ...(config.serverName ? { servername: config.serverName } : {}),
-          headers: {
-            authorization: `Bearer ${token.trim()}`,
-            accept: 'application/json',
-            'user-agent': 'ztmesh/0.1.0',
-            ...(payload ? { 'content-type': contentType, 'content-length': String(payload.length) } : {}),
-          },
-          timeout: config.timeoutMs,
-          // The CA file is the only trust anchor; no agent reuse across changed CA files.
-          agent: false,
-        }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let parsed: unknown;
-            try {
-              parsed = text ? JSON.parse(text) : undefined;
-            } catch {
-              parsed = undefined;
-            }
-            resolve({ status: res.statusCode ?? 0, body: parsed });
-          });
-          res.on('error', (e) => reject(new KubeUnreachableError(`${method} ${url.pathname}: response aborted: ${e.message}`, { cause: e })));
-        });
-        req.on('timeout', () => req.destroy(new Error(`no answer within ${config.timeoutMs} ms`)));
-        req.on('error', (e: NodeJS.ErrnoException) => {
-          reject(new KubeUnreachableError(`${method} ${config.server}${url.pathname}: ${e.code ?? ''} ${e.message}`.replace(/\s+/g, ' ').trim(), { cause: e }));
-        });
-        req.end(payload);
+      return sendKubeRequest(config.server, config.timeoutMs, { method, path, body, contentType }, {
+        ca,
+        ...(config.serverName ? { servername: config.serverName } : {}),
+        headers: { authorization: `Bearer ${token.trim()}` },
+        // The CA file is the only trust anchor; no agent reuse across changed CA files.
+        agent: false,
       });
     },
   };
+}
+
+/** One API request: method, path below the server, and an optional JSON body. */
+export interface KubeRequest {
+  method: 'GET' | 'POST' | 'PATCH';
+  path: string;
+  body?: unknown;
+  contentType?: string;
+}
+
+/**
+ * Sends one request to the API server at `server` with the TLS and authentication in `options` (CA, client
+ * certificate, Authorization header, agent), and reads the JSON answer. Fails with KubeUnreachableError, never
+ * carrying a credential, when there is no answer within `timeoutMs`.
+ */
+export function sendKubeRequest(server: string, timeoutMs: number, r: KubeRequest, options: RequestOptions): Promise<KubeResponse> {
+  const payload = r.body === undefined ? undefined : Buffer.from(JSON.stringify(r.body));
+  const url = new URL(r.path, server);
+  const send = url.protocol === 'http:' ? httpRequest : request;
+  return new Promise<KubeResponse>((resolve, reject) => {
+    const req = send(url, {
+      ...options,
+      method: r.method,
+      headers: {
+        ...(options.headers as Record<string, string> | undefined),
+        accept: 'application/json',
+        'user-agent': 'ztmesh/0.1.0',
+        ...(payload ? { 'content-type': r.contentType ?? 'application/json', 'content-length': String(payload.length) } : {}),
+      },
+      timeout: timeoutMs,
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let parsed: unknown;
+        try {
+          parsed = text ? JSON.parse(text) : undefined;
+        } catch {
+          parsed = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, body: parsed });
+      });
+      res.on('error', (e) => reject(new KubeUnreachableError(`${r.method} ${url.pathname}: response aborted: ${e.message}`, { cause: e })));
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      reject(new KubeUnreachableError(`${r.method} ${url.origin}${url.pathname}: ${e.code ?? ''} ${e.message}`.replace(/\s+/g, ' ').trim(), { cause: e }));
+    });
+    req.end(payload);
+  });
 }

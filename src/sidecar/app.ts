@@ -19,6 +19,7 @@ import { registerIdentityMetrics } from '../identity/metrics.js';
 import { SvidStore } from '../identity/svid-store.js';
 import { loadBundleFile } from '../identity/trust-bundle.js';
 import type { KeyAlgorithm } from '../pki/keys.js';
+import { AppHealth } from './app-probes/app-health.js';
 import { ADMIN_ALLOW_REMOTE_KEY, caAddresses } from './config.js';
 import type { SidecarConfig } from './config-schema.js';
 import { startListeners, type ListenerContext, type RunningListeners } from './listeners.js';
@@ -137,7 +138,8 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
       exposure: { kind: 'admin', remote: { allowed: config.adminAllowRemote, key: ADMIN_ALLOW_REMOTE_KEY } },
     }));
     const h = parseHostPort(config.health, 'health');
-    servers.push(await startHttpServer({ ...h, routes: healthRoutes(admin), log: log.child({ component: 'health' }), what: 'health', clock, exposure: { kind: 'health' } }));
+    const appHealth = new AppHealth(config.appProbes, { clock, log: log.child({ component: 'app-health' }) });
+    servers.push(await startHttpServer({ ...h, routes: { ...healthRoutes(admin), ...appHealth.routes() }, log: log.child({ component: 'health' }), what: 'health', clock, exposure: { kind: 'health' } }));
   } catch (e) {
     await closeAll();
     throw e;

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { parseDuration } from '../common/duration.js';
 import { parseHostPort } from '../common/address.js';
 import { parseSpiffePattern } from '../pki/spiffe-id.js';
+import { appProbesSchema } from './app-probes/app-probe-schema.js';
 import { DEFAULT_MAX_PENDING_HANDSHAKES, DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE } from './handshake-gate.js';
 
 export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
@@ -121,6 +122,8 @@ export const sidecarConfigSchema = z.object({
   /** Without it, an admin on a non-loopback address fails startup (admin_remote_not_allowed). */
   adminAllowRemote: z.boolean().default(false),
   health: hostPort.default(DEFAULT_HEALTH),
+  /** The app's original kubelet probes, answered on the health port (app-probes/); `ztmesh inject` writes them. */
+  appProbes: appProbesSchema.default({}),
   inbound: z.array(inboundSchema).default([]),
   outbound: z.array(outboundSchema).default([]),
   transparent: transparentSchema.prefault({}),

@@ -99,7 +99,6 @@ export async function startCa(opts: StartCaOptions = {}): Promise<TestCaServer> 
   const info = JSON.parse(line) as { grpc: string; admin: string; trustDomain: string };
   const bundlePem = await readFile(join(dir, 'bundle.pem'), 'utf8');
   const clients: grpc.Client[] = [];
-  const { proto } = loadCaProto();
   const store = new JoinTokenStore(dir);
   return {
     dir,
@@ -112,13 +111,8 @@ export async function startCa(opts: StartCaOptions = {}): Promise<TestCaServer> 
       return (await store.create(spiffeId, o.ttlMs ?? 3_600_000, o.nowMs ?? Date.now())).token;
     },
     client(c = {}) {
-      const creds = c.plaintext
-        ? grpc.credentials.createInsecure()
-        : grpc.credentials.createSsl(Buffer.from(c.rootsPem ?? bundlePem), c.key ? Buffer.from(c.key) : null, c.cert ? Buffer.from(c.cert) : null);
-      const client = new proto.ztmesh.ca.v1.CertificateAuthority(info.grpc, creds, {
-        'grpc.ssl_target_name_override': CA_TLS_NAME, 'grpc.default_authority': CA_TLS_NAME,
-      }) as unknown as CertificateAuthorityClient;
-      clients.push(client);
+      const client = caClient(info.grpc, bundlePem, c);
+      clients.push(client as unknown as grpc.Client);
       return client;
     },
     async stop() {
@@ -126,6 +120,17 @@ export async function startCa(opts: StartCaOptions = {}): Promise<TestCaServer> 
       return proc.stop();
     },
   };
+}
+
+/** A gRPC client for the CA at `address` (in a process or in this one), verifying it against `bundlePem`; close() it. */
+export function caClient(address: string, bundlePem: string, c: ClientOptions = {}): CertificateAuthorityClient {
+  const { proto } = loadCaProto();
+  const creds = c.plaintext
+    ? grpc.credentials.createInsecure()
+    : grpc.credentials.createSsl(Buffer.from(c.rootsPem ?? bundlePem), c.key ? Buffer.from(c.key) : null, c.cert ? Buffer.from(c.cert) : null);
+  return new proto.ztmesh.ca.v1.CertificateAuthority(address, creds, {
+    'grpc.ssl_target_name_override': CA_TLS_NAME, 'grpc.default_authority': CA_TLS_NAME,
+  }) as unknown as CertificateAuthorityClient;
 }
 
 /** Calls SignCertificate with an optional bearer token; rejects with the grpc ServiceError. */

@@ -1,5 +1,7 @@
-// A local HTTPS stand-in for the Kubernetes API server that speaks real authentication.k8s.io/v1 TokenReview
-// JSON (and the admissionregistration PATCH the webhook sends), mints ServiceAccount-style JWTs, and records requests.
+// A local HTTPS stand-in for the Kubernetes API server that speaks the real JSON: /version, TokenReview,
+// SubjectAccessReview and SelfSubjectAccessReview (decided by RBAC from stored roles and bindings, fake-rbac.ts),
+// GET/list of stored objects (Secrets, ConfigMaps, Deployments with status, Namespaces with label selectors, ...),
+// the webhook's caBundle JSON Patch and ConfigMap writes; bearer tokens and client certificates (CN/O) authenticate.
 import { createServer, type Server } from 'node:https';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +10,8 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { SignJWT, generateKeyPair, type CryptoKey } from 'jose';
 import { makeCa, makeLeaf } from './pki.js';
+import { authorize, forbiddenMessage, type AccessAttributes, type KubeUser } from './fake-rbac.js';
+import { clientCertAuthority, type ClientCertAuthority } from './kube-client-certs.js';
 
 /** The API server's default audience, used when a TokenReview names none. */
 export const API_AUDIENCE = 'https://kubernetes.default.svc.cluster.local';
@@ -29,6 +33,25 @@ interface Identity {
   expMs: number;
 }
 
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** Where each kind lives in the API: group, version, resource, and whether it is namespaced. */
+const KINDS: Record<string, { group: string; version: string; resource: string; namespaced: boolean }> = {
+  Namespace: { group: '', version: 'v1', resource: 'namespaces', namespaced: false },
+  ConfigMap: { group: '', version: 'v1', resource: 'configmaps', namespaced: true },
+  Secret: { group: '', version: 'v1', resource: 'secrets', namespaced: true },
+  ServiceAccount: { group: '', version: 'v1', resource: 'serviceaccounts', namespaced: true },
+  Service: { group: '', version: 'v1', resource: 'services', namespaced: true },
+  Deployment: { group: 'apps', version: 'v1', resource: 'deployments', namespaced: true },
+  PodDisruptionBudget: { group: 'policy', version: 'v1', resource: 'poddisruptionbudgets', namespaced: true },
+  ClusterRole: { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'clusterroles', namespaced: false },
+  ClusterRoleBinding: { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'clusterrolebindings', namespaced: false },
+  Role: { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'roles', namespaced: true },
+  RoleBinding: { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'rolebindings', namespaced: true },
+  MutatingWebhookConfiguration: { group: 'admissionregistration.k8s.io', version: 'v1', resource: 'mutatingwebhookconfigurations', namespaced: false },
+};
+const KIND_OF_RESOURCE = Object.fromEntries(Object.entries(KINDS).map(([kind, k]) => [k.resource, kind]));
+
 export interface FakeApiServer {
   /** https://127.0.0.1:<port> */
   url: string;
@@ -36,22 +59,69 @@ export interface FakeApiServer {
   serverName: string;
   /** PEM root that verifies the stand-in (what a pod finds in ca.crt). */
   caFile: string;
-  /** The caller's own ServiceAccount token file (what the CA pod has mounted), accepted as Authorization. */
+  /** The same root as PEM text (a kubeconfig's certificate-authority-data). */
+  caPem: string;
+  /** The caller's own token file (a CA pod's ServiceAccount token; also a cluster admin's), accepted as Authorization. */
   tokenFile: string;
+  /** That token: it authenticates as kubernetes-admin (group system:masters). */
+  adminToken: string;
   requests: RecordedRequest[];
+  /** What GET /version answers; tests set e.g. 'v1.28.3'. */
+  gitVersion: string;
   /** Mints a signed SA token the stand-in will accept. */
   mintToken(o: { namespace: string; serviceAccount: string; audiences?: string[]; ttlSeconds?: number; pod?: string }): Promise<string>;
   /** Registers an arbitrary (non-SA) user token, e.g. a human's OIDC token. */
   mintUserToken(username: string, audiences?: string[]): Promise<string>;
+  /** A bearer token that authenticates API requests as `username` in `groups` (a kubeconfig user's token). */
+  addApiUser(username: string, groups?: string[]): string;
+  /** A client certificate (CN = username, O = groups) the stand-in accepts, as PEM. */
+  clientCert(username: string, groups?: string[]): { certPem: string; keyPem: string };
   /** Makes a token invalid from now on (as when its pod is deleted). */
   revoke(token: string): void;
   /** 'normal'; 'no-audience-check' mimics an authenticator that ignores spec.audiences; 'http-500'/'http-403' fail every call. */
   mode: 'normal' | 'no-audience-check' | 'http-500' | 'http-403';
+  /** Stores an object (as `kubectl apply` would), filling in uid, resourceVersion and creationTimestamp. */
+  apply(obj: Obj): Obj;
+  /** The stored object, or undefined. */
+  get(kind: string, name: string, namespace?: string): Obj | undefined;
+  /** Deletes a stored object. */
+  remove(kind: string, name: string, namespace?: string): void;
   /** MutatingWebhookConfigurations the webhook may patch, by name. */
   webhookConfigs: Map<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   /** ConfigMaps by "namespace/name" (GET, POST create, PATCH merge-patch). */
   configMaps: Map<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   close(): Promise<void>;
+}
+
+/** Parses an API path into what RBAC decides on; undefined for paths outside /api and /apis. */
+function attributesOf(method: string, path: string): (AccessAttributes & { version: string }) | undefined {
+  const m = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))\/(.*)$/.exec(path.split('?')[0]!);
+  if (!m) return undefined;
+  const group = m[2] ?? '';
+  const version = m[1] ?? m[3]!;
+  let parts = m[4]!.split('/').filter(Boolean).map(decodeURIComponent);
+  let namespace: string | undefined;
+  if (parts[0] === 'namespaces' && parts.length >= 3) {
+    namespace = parts[1];
+    parts = parts.slice(2);
+  }
+  const [resource, name, subresource] = parts as [string, string | undefined, string | undefined];
+  const verb = method === 'POST' ? 'create' : method === 'PATCH' ? 'patch' : method === 'PUT' ? 'update' : method === 'DELETE' ? 'delete' : name ? 'get' : 'list';
+  return { verb, group, version, resource, ...(namespace ? { namespace } : {}), ...(name ? { name } : {}), ...(subresource ? { subresource } : {}) };
+}
+
+/** Equality-based label selectors: "a=b", "a==b", "a!=b", "a", "!a", comma-separated. */
+function matchesSelector(labels: Record<string, string> | undefined, selector: string | null): boolean {
+  if (!selector) return true;
+  return selector.split(',').every((term) => {
+    const t = term.trim();
+    const ne = /^([^!=]+)!=(.*)$/.exec(t);
+    if (ne) return labels?.[ne[1]!] !== ne[2];
+    const eq = /^([^!=]+)==?(.*)$/.exec(t);
+    if (eq) return labels?.[eq[1]!] === eq[2];
+    if (t.startsWith('!')) return labels?.[t.slice(1)] === undefined;
+    return labels?.[t] !== undefined;
+  });
 }
 
 /** Starts the stand-in on 127.0.0.1:0. `now` lets tests share a fake clock for token expiry. */
@@ -62,17 +132,26 @@ export async function startFakeApiServer(opts: { now?: () => number } = {}): Pro
   const serving = makeLeaf(ca, 'spiffe://apiserver.test/kube-apiserver', { dnsNames: ['localhost'], ttlMs: 86_400_000 });
   const caFile = join(dir, 'ca.crt');
   writeFileSync(caFile, ca.certPem);
+  let clientCa: ClientCertAuthority | undefined;
   const { privateKey } = await generateKeyPair('ES256');
   const identities = new Map<string, Identity>();
   const callerToken = `caller-${randomUUID()}`;
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, `${callerToken}\n`);
+  const apiUsers = new Map<string, KubeUser>([[callerToken, { username: 'kubernetes-admin', groups: ['system:masters', 'system:authenticated'] }]]);
+  const stores = new Map<string, Map<string, Obj>>(Object.values(KINDS).map((k) => [k.resource, new Map<string, Obj>()]));
+  const store = (resource: string) => stores.get(resource)!;
+  const keyOf = (namespaced: boolean, name: string, ns?: string) => (namespaced ? `${ns}/${name}` : name);
+  let revision = 1;
+  const rbac = {
+    clusterRoles: store('clusterroles'), clusterRoleBindings: store('clusterrolebindings'), roles: store('roles'), roleBindings: store('rolebindings'),
+  };
 
   const sign = (claims: Record<string, unknown>, sub: string, aud: string[], expS: number, key: CryptoKey) =>
     new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: 'test' }).setIssuer(API_AUDIENCE).setSubject(sub)
       .setAudience(aud).setIssuedAt(Math.floor(now() / 1000)).setNotBefore(Math.floor(now() / 1000)).setExpirationTime(expS).sign(key);
 
-  const server: Server = createServer({ cert: serving.certPem, key: serving.keyPem }, (req, res) => {
+  const server: Server = createServer({ cert: serving.certPem, key: serving.keyPem, requestCert: true, rejectUnauthorized: false }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -86,9 +165,41 @@ export async function startFakeApiServer(opts: { now?: () => number } = {}): Pro
       };
       const status = (code: number, reason: string, message: string) =>
         send(code, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
-      if (req.headers.authorization !== `Bearer ${callerToken}`) return status(401, 'Unauthorized', 'Unauthorized');
+      // Authentication: a bearer token, else a client certificate the stand-in's client CA issued.
+      const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+      let user: KubeUser | undefined = bearer !== undefined ? apiUsers.get(bearer) : clientCa?.userOf(req.socket as import('node:tls').TLSSocket);
+      if (!user) return status(401, 'Unauthorized', 'Unauthorized');
       if (api.mode === 'http-500') return status(500, 'InternalError', 'Internal error occurred: etcd cluster is unavailable');
       if (api.mode === 'http-403') return status(403, 'Forbidden', 'tokenreviews.authentication.k8s.io is forbidden: User "system:serviceaccount:ztmesh-system:ztmesh-ca" cannot create resource "tokenreviews"');
+      const url = new URL(req.url ?? '/', 'https://x');
+      if (req.method === 'GET' && url.pathname === '/version') {
+        const [, major, minor, patch] = /^v(\d+)\.(\d+)\.(\d+)/.exec(api.gitVersion) ?? [];
+        return send(200, {
+          major, minor, gitVersion: api.gitVersion, gitCommit: 'f'.repeat(40), gitTreeState: 'clean', buildDate: '2026-10-01T00:00:00Z',
+          goVersion: 'go1.24.6', compiler: 'gc', platform: 'linux/amd64', emulationMajor: major, emulationMinor: minor, patch,
+        });
+      }
+      const attrs = attributesOf(req.method ?? 'GET', url.pathname);
+      if (!attrs) return status(404, 'NotFound', 'the server could not find the requested resource');
+      // Every authenticated user may ask what it may do (system:basic-user).
+      if (attrs.resource !== 'selfsubjectaccessreviews' && !authorize(rbac, user, attrs).allowed) {
+        return status(403, 'Forbidden', forbiddenMessage(user, attrs));
+      }
+      if (req.method === 'POST' && url.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews') {
+        const ra = body?.spec?.resourceAttributes;
+        if (body?.kind !== 'SelfSubjectAccessReview' || !ra) return status(400, 'BadRequest', 'the body of the request was in an unknown format');
+        const decision = authorize(rbac, user, { verb: ra.verb, group: ra.group ?? '', resource: ra.resource, namespace: ra.namespace || undefined, name: ra.name || undefined, subresource: ra.subresource || undefined });
+        return send(201, { kind: 'SelfSubjectAccessReview', apiVersion: 'authorization.k8s.io/v1', metadata: { creationTimestamp: null }, spec: body.spec, status: decision });
+      }
+      if (req.method === 'POST' && url.pathname === '/apis/authorization.k8s.io/v1/subjectaccessreviews') {
+        const ra = body?.spec?.resourceAttributes;
+        if (body?.kind !== 'SubjectAccessReview' || !ra || (!body.spec.user && !body.spec.groups)) {
+          return status(400, 'BadRequest', 'SubjectAccessReview.authorization.k8s.io "" is invalid: spec.user: Invalid value: "": at least one of user or group must be specified');
+        }
+        const subject = { username: body.spec.user ?? '', groups: body.spec.groups ?? [] };
+        const decision = authorize(rbac, subject, { verb: ra.verb, group: ra.group ?? '', resource: ra.resource, namespace: ra.namespace || undefined, name: ra.name || undefined });
+        return send(201, { kind: 'SubjectAccessReview', apiVersion: 'authorization.k8s.io/v1', metadata: { creationTimestamp: null }, spec: body.spec, status: decision });
+      }
       if (req.method === 'POST' && req.url === '/apis/authentication.k8s.io/v1/tokenreviews') {
         if (body?.apiVersion !== 'authentication.k8s.io/v1' || body?.kind !== 'TokenReview' || typeof body?.spec?.token !== 'string') {
           return status(400, 'BadRequest', 'the body of the request was in an unknown format');
@@ -104,42 +215,42 @@ export async function startFakeApiServer(opts: { now?: () => number } = {}): Pro
         if (overlap.length === 0) return fail(`[invalid bearer token, token audiences ${JSON.stringify(id.audiences)} is invalid for the target audiences ${JSON.stringify(requested)}]`);
         return send(201, { ...review, status: { authenticated: true, user: { username: id.username, uid: id.uid, groups: id.groups, extra: id.extra }, audiences: overlap } });
       }
-      const mwc = /^\/apis\/admissionregistration\.k8s\.io\/v1\/mutatingwebhookconfigurations\/([^/?]+)$/.exec(req.url ?? '');
-      if (mwc) {
-        const current = api.webhookConfigs.get(mwc[1]!);
-        if (!current) return status(404, 'NotFound', `mutatingwebhookconfigurations.admissionregistration.k8s.io "${mwc[1]}" not found`);
-        if (req.method === 'GET') return send(200, current);
-        if (req.method === 'PATCH' && req.headers['content-type'] === 'application/json-patch+json' && Array.isArray(body)) {
-          const next = structuredClone(current);
-          for (const op of body) {
-            const m = /^\/webhooks\/(\d+)\/clientConfig\/caBundle$/.exec(op.path);
-            if (!m || (op.op !== 'add' && op.op !== 'replace')) return status(422, 'Invalid', `unsupported patch ${JSON.stringify(op)}`);
-            next.webhooks[Number(m[1])].clientConfig.caBundle = op.value;
-          }
-          api.webhookConfigs.set(mwc[1]!, next);
-          return send(200, next);
-        }
+      const kind = KIND_OF_RESOURCE[attrs.resource];
+      const info = kind ? KINDS[kind]! : undefined;
+      if (!info || info.group !== attrs.group || info.version !== attrs.version || attrs.subresource) return status(404, 'NotFound', 'the server could not find the requested resource');
+      const objects = store(info.resource);
+      const ns = attrs.namespace;
+      if (info.namespaced !== (ns !== undefined) && !(attrs.verb === 'list' && info.namespaced)) return status(404, 'NotFound', 'the server could not find the requested resource');
+      const notFound = () => status(404, 'NotFound', `${info.resource}${info.group ? `.${info.group}` : ''} "${attrs.name}" not found`);
+      if (attrs.verb === 'list') {
+        const items = [...objects.values()].filter((o) => (ns === undefined || o.metadata.namespace === ns) && matchesSelector(o.metadata.labels, url.searchParams.get('labelSelector')));
+        return send(200, { kind: `${kind}List`, apiVersion: info.group ? `${info.group}/${info.version}` : info.version, metadata: { resourceVersion: String(revision) }, items });
       }
-      const cm = /^\/api\/v1\/namespaces\/([^/]+)\/configmaps(?:\/([^/?]+))?$/.exec(req.url ?? '');
-      if (cm) {
-        const [, ns, name] = cm as unknown as [string, string, string | undefined];
-        if (req.method === 'POST' && !name) {
-          const key = `${ns}/${body?.metadata?.name}`;
-          if (api.configMaps.has(key)) return status(409, 'AlreadyExists', `configmaps "${body.metadata.name}" already exists`);
-          const created = { ...body, metadata: { ...body.metadata, namespace: ns, uid: randomUUID(), resourceVersion: '1' } };
-          api.configMaps.set(key, created);
-          return send(201, created);
-        }
-        const current = name ? api.configMaps.get(`${ns}/${name}`) : undefined;
-        if (!current) return status(404, 'NotFound', `configmaps "${name}" not found`);
-        if (req.method === 'GET') return send(200, current);
-        if (req.method === 'PATCH' && req.headers['content-type'] === 'application/merge-patch+json') {
-          const next = { ...current, data: { ...current.data, ...body.data }, metadata: { ...current.metadata, resourceVersion: String(Number(current.metadata.resourceVersion) + 1) } };
-          api.configMaps.set(`${ns}/${name}`, next);
-          return send(200, next);
-        }
+      if (attrs.verb === 'create' && info.resource === 'configmaps') {
+        const key = `${ns}/${body?.metadata?.name}`;
+        if (objects.has(key)) return status(409, 'AlreadyExists', `configmaps "${body.metadata.name}" already exists`);
+        return send(201, api.apply({ ...body, metadata: { ...body.metadata, namespace: ns } }));
       }
-      return status(404, 'NotFound', 'the server could not find the requested resource');
+      const current = attrs.name ? objects.get(keyOf(info.namespaced, attrs.name, ns)) : undefined;
+      if (!current) return notFound();
+      if (attrs.verb === 'get') return send(200, current);
+      if (attrs.verb === 'patch' && info.resource === 'mutatingwebhookconfigurations' && req.headers['content-type'] === 'application/json-patch+json' && Array.isArray(body)) {
+        const next = structuredClone(current);
+        for (const op of body) {
+          const m = /^\/webhooks\/(\d+)\/clientConfig\/caBundle$/.exec(op.path);
+          if (!m || (op.op !== 'add' && op.op !== 'replace')) return status(422, 'Invalid', `unsupported patch ${JSON.stringify(op)}`);
+          next.webhooks[Number(m[1])].clientConfig.caBundle = op.value;
+        }
+        next.metadata.resourceVersion = String(++revision);
+        objects.set(attrs.name!, next);
+        return send(200, next);
+      }
+      if (attrs.verb === 'patch' && info.resource === 'configmaps' && req.headers['content-type'] === 'application/merge-patch+json') {
+        const next = { ...current, data: { ...current.data, ...body.data }, metadata: { ...current.metadata, resourceVersion: String(++revision) } };
+        objects.set(`${ns}/${attrs.name}`, next);
+        return send(200, next);
+      }
+      return status(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -149,11 +260,41 @@ export async function startFakeApiServer(opts: { now?: () => number } = {}): Pro
     url: `https://127.0.0.1:${port}`,
     serverName: 'localhost',
     caFile,
+    caPem: ca.certPem,
     tokenFile,
+    adminToken: callerToken,
     requests: [],
+    gitVersion: 'v1.30.2',
     mode: 'normal',
-    webhookConfigs: new Map(),
-    configMaps: new Map(),
+    webhookConfigs: store('mutatingwebhookconfigurations'),
+    configMaps: store('configmaps'),
+    apply(obj) {
+      const info = KINDS[obj.kind];
+      if (!info) throw new Error(`the stand-in API server does not store ${obj.kind}`);
+      const stored = structuredClone(obj);
+      stored.metadata = { ...stored.metadata, uid: stored.metadata.uid ?? randomUUID(), resourceVersion: String(++revision), creationTimestamp: new Date(now()).toISOString() };
+      if (!info.namespaced) delete stored.metadata.namespace;
+      store(info.resource).set(keyOf(info.namespaced, stored.metadata.name, stored.metadata.namespace), stored);
+      return stored;
+    },
+    get(kind, name, namespace) {
+      const info = KINDS[kind]!;
+      return store(info.resource).get(keyOf(info.namespaced, name, namespace));
+    },
+    remove(kind, name, namespace) {
+      const info = KINDS[kind]!;
+      store(info.resource).delete(keyOf(info.namespaced, name, namespace));
+    },
+    addApiUser(username, groups = []) {
+      const token = `user-${randomUUID()}`;
+      apiUsers.set(token, { username, groups: [...groups, 'system:authenticated'] });
+      return token;
+    },
+    clientCert(username, groups = []) {
+      clientCa ??= clientCertAuthority(dir);
+      server.setSecureContext({ cert: serving.certPem, key: serving.keyPem, ca: clientCa.caPem });
+      return clientCa.issue(username, groups);
+    },
     async mintToken({ namespace, serviceAccount, audiences = ['ztmesh-ca'], ttlSeconds = 3600, pod = `${serviceAccount}-0` }) {
       const expS = Math.floor(now() / 1000) + ttlSeconds;
       const podUid = randomUUID();

@@ -5,8 +5,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse, parseAllDocuments } from 'yaml';
 import { validateK8sObject } from '../../helpers/k8s-schema.js';
+import { renderByHand, yamlDocs } from '../../helpers/deploy-manifests.js';
 import { caManifests } from '../../../src/ca/manifests.js';
 import { parseServeConfig } from '../../../src/ca/config.js';
 
@@ -24,23 +24,6 @@ function findKubectl(): string | undefined {
 // ZTMESH_KUBECTL overrides the lookup (empty: behave as on a machine without kubectl).
 const KUBECTL = process.env.ZTMESH_KUBECTL !== undefined ? process.env.ZTMESH_KUBECTL || undefined : findKubectl();
 if (!KUBECTL) console.warn('manifests.test: kubectl not found on PATH; skipping the two `kubectl kustomize` render tests (the schema checks still run on the files rendered by hand)');
-
-function yamlDocs(text: string): Obj[] {
-  return parseAllDocuments(text).map((d) => d.toJS() as Obj).filter((o) => o);
-}
-
-/** Renders the base without kubectl: the resources list, the namespace transformer and the common labels. */
-function renderByHand(dir: string): Obj[] {
-  const k = parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as Obj;
-  const labels = Object.assign({}, ...(k.labels ?? []).map((l: Obj) => l.pairs));
-  const clusterScoped = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration']);
-  return (k.resources as string[]).flatMap((f) => yamlDocs(readFileSync(join(dir, f), 'utf8'))).map((o) => {
-    const out = structuredClone(o);
-    out.metadata.labels = { ...(out.metadata.labels ?? {}), ...labels };
-    if (!clusterScoped.has(out.kind)) out.metadata.namespace = k.namespace;
-    return out;
-  });
-}
 
 const objects = renderByHand(BASE);
 const find = (kind: string, name: string): Obj => {

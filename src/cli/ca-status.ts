@@ -1,0 +1,87 @@
+// `ztmesh ca status`: the fleet view of one CA replica (GET /identities on its admin) as a table for people,
+// overdue IDs first, then the soonest to expire; --json for scripts. Exit 0, 1 when an ID is overdue, 2 unreadable.
+import type { Command } from 'commander';
+import { ZtmeshError } from '../common/errors.js';
+import { humanDuration } from '../common/duration.js';
+import { DEFAULT_ADMIN } from '../ca/config.js';
+import type { IdentitiesReport } from '../ca/issued-ids.js';
+import { adminUrl, FETCH_TIMEOUT_MS } from './status.js';
+
+export const EXIT_ALL_ON_TIME = 0;
+export const EXIT_OVERDUE = 1;
+export const EXIT_UNREADABLE = 2;
+
+function looksLikeReport(v: unknown): v is IdentitiesReport {
+  const r = v as Partial<IdentitiesReport> | null;
+  return !!r && typeof r === 'object' && r.scope === 'replica' && Array.isArray(r.identities);
+}
+
+/** Reads GET /identities; throws ZtmeshError (exit code 2) naming the admin when it cannot. */
+export async function fetchIdentities(base: string): Promise<IdentitiesReport> {
+  const fail = (code: string, message: string) => Object.assign(new ZtmeshError(code, message), { exitCode: EXIT_UNREADABLE });
+  let res: Response;
+  try {
+    res = await fetch(`${base}/identities`, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+  } catch (e) {
+    const c = (e as { cause?: { code?: string; message?: string } }).cause;
+    throw fail('admin_unreachable', `cannot reach the CA admin at ${base}: ${c?.code ?? c?.message ?? (e as Error).message}`);
+  }
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  if (!res.ok || !looksLikeReport(body)) {
+    throw fail('not_a_ca_admin', `${base} answered HTTP ${res.status}, not as a ztmesh CA admin; is --admin the CA's admin address (default ${DEFAULT_ADMIN})?`);
+  }
+  return body;
+}
+
+const when = (iso: string, nowMs: number) => {
+  const d = Date.parse(iso) - nowMs;
+  return d >= 0 ? `in ${humanDuration(d)}` : `${humanDuration(-d)} ago`;
+};
+
+/** The report as aligned text. Pure, so it is tested directly. */
+export function formatIdentities(r: IdentitiesReport, base: string): string {
+  const now = Date.parse(r.generatedAt);
+  const header = ['STATE', 'SPIFFE ID', 'METHOD', 'SERIAL', 'EXPIRES', 'RENEW BY', 'LAST HOUR', 'PEER'];
+  const rows = r.identities.map((i) => [
+    i.state === 'ok' ? 'ok' : i.state.toUpperCase(), i.spiffeId, i.method, i.serial.length > 16 ? `${i.serial.slice(0, 16)}…` : i.serial,
+    when(i.notAfter, now), when(i.renewBy, now), String(i.issuancesLastHour), i.peer,
+  ]);
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c]!.length)));
+  const line = (cells: string[]) => cells.map((cell, c) => (c === cells.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ');
+  const overdue = r.identities.filter((i) => i.state === 'overdue').length;
+  const out = [
+    `CA replica ${r.replica} (${base}): ${r.tracked} SPIFFE IDs issued in the last ${humanDuration(r.windowSeconds * 1000)}, ${overdue} overdue`,
+    'This is one replica\'s view: with several CA replicas each shows only what it issued itself, so ask every replica '
+      + '(kubectl -n ztmesh-system port-forward pod/<name> 15010).',
+    `At most ${r.limit} IDs are tracked${r.evicted ? `; ${r.evicted} were forgotten to stay within it` : ''}.`,
+    '',
+    ...(rows.length ? [line(header), ...rows.map(line)] : ['(no certificate issued yet)']),
+  ];
+  return `${out.join('\n')}\n`;
+}
+
+/** 1 when some ID is overdue (past its half-life without a renewal), else 0. */
+export function exitCodeForReport(r: IdentitiesReport): number {
+  return r.identities.some((i) => i.state === 'overdue') ? EXIT_OVERDUE : EXIT_ALL_ON_TIME;
+}
+
+/** Registers `ca status` below `ca`. */
+export function registerCaStatus(ca: Command): void {
+  ca.command('status')
+    .description('the SPIFFE IDs this CA replica issued to (GET /identities), overdue and soonest-expiring first; '
+      + 'exit code 0, 1 when an ID is overdue (past its half-life without a renewal), 2 when the admin cannot be read')
+    .option('--admin <address>', 'the CA admin: a port (15010), host:port or a URL', `http://${DEFAULT_ADMIN}`)
+    .option('--json', 'print the raw /identities JSON (default: a table for people)')
+    .action(async (opts: { admin: string; json?: boolean }) => {
+      const base = adminUrl(opts.admin);
+      const report = await fetchIdentities(base);
+      process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatIdentities(report, base));
+      process.exitCode = exitCodeForReport(report);
+    });
+}
