@@ -34,6 +34,11 @@ export type Exposure = { kind: 'health' } | { kind: 'admin'; remote: RemoteAdmin
 export interface AdminLimits extends PolicyLimits {
   /** Open connections at once, all clients together; more are closed on accept (Node's maxConnections). */
   maxConnections: number;
+  /**
+   * Open connections at once from one source address, so one client cannot take every slot (an app-health probe
+   * may hold its socket for the probe's timeout) and crowd out the kubelet.
+   */
+  maxConnectionsPerSource: number;
   /** Request line plus headers; above it Node answers 431. */
   maxHeaderBytes: number;
   /** Time to receive the complete headers. */
@@ -50,6 +55,7 @@ export interface AdminLimits extends PolicyLimits {
 
 export const ADMIN_LIMITS: Readonly<AdminLimits> = Object.freeze({
   maxConnections: 64,
+  maxConnectionsPerSource: 16,
   maxHeaderBytes: 8 * 1024,
   maxHeaders: 64,
   maxBodyBytes: 4 * 1024,
@@ -155,6 +161,22 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       }
     }
     socket.destroy();
+  });
+  const perSource = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const source = socket.remoteAddress ?? 'unknown';
+    const held = (perSource.get(source) ?? 0) + 1;
+    if (held > limits.maxConnectionsPerSource) {
+      warn({ peer: peerOf(socket), code: 'source_connection_limit', maxConnectionsPerSource: limits.maxConnectionsPerSource }, 'admin connection refused');
+      socket.destroy();
+      return;
+    }
+    perSource.set(source, held);
+    socket.once('close', () => {
+      const left = (perSource.get(source) ?? 1) - 1;
+      if (left > 0) perSource.set(source, left);
+      else perSource.delete(source);
+    });
   });
   server.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) => {
     warn({ peer: data?.remoteAddress ? formatHostPort(data.remoteAddress, data.remotePort ?? 0) : 'unknown', code: 'connection_limit', maxConnections: limits.maxConnections }, 'admin connection refused');

@@ -134,4 +134,26 @@ describe('what one admin client can hold', () => {
     await connections(s.server, 0);
     expect((await adminRequest(s.base, { path: '/healthz' })).status).toBe(200);
   });
+  it('caps open connections per source address: one client past its share is closed, another address is served', async () => {
+    const s = await start({ limits: { maxConnectionsPerSource: 2 } });
+    const held = await Promise.all(Array.from({ length: 2 }, () => new Promise<net.Socket>((resolve) => {
+      const c = net.connect(s.server.port, '127.0.0.1', () => resolve(c));
+    })));
+    await connections(s.server, 2);
+    const refused = await rawExchange(s.server.port, 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    expect(refused.statuses).toEqual([]);
+    await s.logs.waitFor((l) => l.code === 'source_connection_limit' && String(l.peer).startsWith('127.0.0.1:'));
+    // The same server from another loopback source address still answers.
+    const other = await new Promise<string>((resolve, reject) => {
+      const c = net.connect({ port: s.server.port, host: '127.0.0.1', localAddress: '127.0.0.2' }, () => c.end('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'));
+      let got = '';
+      c.on('data', (d) => { got += d.toString(); });
+      c.on('close', () => resolve(got.split('\r\n')[0]!));
+      c.on('error', reject);
+    });
+    expect(other).toBe('HTTP/1.1 200 OK');
+    for (const c of held) c.destroy();
+    await connections(s.server, 0);
+    expect((await adminRequest(s.base, { path: '/healthz' })).status).toBe(200);
+  });
 });
