@@ -10,3 +10,4 @@ export * from './verify.js';
 export * from './leaf-svid.js';
 export * from './key-usage.js';
 export * from './cross-cert.js';
+export * from './fingerprint.js';

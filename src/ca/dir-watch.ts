@@ -1,0 +1,81 @@
+// Watches named files of the CA state directory and calls back (debounced) when any of them changes.
+// fs.watch on the directory reacts at once (editors and the kubelet replace files by rename, a Secret volume by
+// swapping its `..data` symlink); a stat poll catches what fs.watch misses (network filesystems, some mounts).
+import { watch, promises as fs, type FSWatcher } from 'node:fs';
+import path from 'node:path';
+import type { Clock, TimerHandle } from '../common/clock.js';
+import type { Logger } from '../common/logger.js';
+
+/** How often the fallback poll stats the files. */
+export const DIR_POLL_MS = 1_000;
+/** fs.watch fires several events per write; wait this long for the writer to finish. */
+export const DIR_DEBOUNCE_MS = 50;
+
+export interface DirWatchOptions {
+  dir: string;
+  /** File names inside `dir`; a change to any of them (or to the kubelet's `..data`) calls onChange. */
+  names: readonly string[];
+  clock: Clock;
+  log: Logger;
+  onChange: () => void;
+  pollMs?: number;
+}
+
+/** The files' identity as the poll sees it: inode, size and mtime of each (or "missing"). */
+export async function statKey(dir: string, names: readonly string[]): Promise<string> {
+  const parts = await Promise.all(names.map(async (n) => {
+    const st = await fs.stat(path.join(dir, n)).catch(() => undefined);
+    return st ? `${st.ino}:${st.size}:${st.mtimeMs}` : 'missing';
+  }));
+  return parts.join('|');
+}
+
+/** Watches `names` in `dir`; `markSeen(key)` records the state a reload read, so the poll fires only on later changes. */
+export class DirWatch {
+  private watcher: FSWatcher | undefined;
+  private pollTimer: TimerHandle | undefined;
+  private debounce: NodeJS.Timeout | undefined;
+  private seen = '';
+  private closed = false;
+
+  constructor(private readonly opts: DirWatchOptions) {}
+
+  /** The stat key of the files now. */
+  key(): Promise<string> {
+    return statKey(this.opts.dir, this.opts.names);
+  }
+
+  /** Records the files' state as the caller last read it. */
+  markSeen(key: string): void {
+    this.seen = key;
+  }
+
+  start(): void {
+    const { dir, names, log } = this.opts;
+    try {
+      this.watcher = watch(dir, { persistent: false }, (_event, changed) => {
+        if (changed !== null && !names.includes(String(changed)) && !String(changed).startsWith('..')) return;
+        if (this.debounce) clearTimeout(this.debounce);
+        this.debounce = setTimeout(() => { if (!this.closed) this.opts.onChange(); }, DIR_DEBOUNCE_MS);
+        this.debounce.unref();
+      });
+      this.watcher.on('error', (e) => log.warn({ dir, err: e.message }, 'fs.watch failed; relying on the poll'));
+    } catch (e) {
+      log.warn({ dir, err: (e as Error).message }, 'fs.watch unavailable; relying on the poll');
+    }
+    const poll = () => {
+      if (this.closed) return;
+      void this.key().then((k) => { if (k !== this.seen && !this.closed) this.opts.onChange(); }).finally(() => {
+        if (!this.closed) this.pollTimer = this.opts.clock.setTimeout(poll, this.opts.pollMs ?? DIR_POLL_MS);
+      });
+    };
+    this.pollTimer = this.opts.clock.setTimeout(poll, this.opts.pollMs ?? DIR_POLL_MS);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.watcher?.close();
+    this.pollTimer?.cancel();
+    if (this.debounce) clearTimeout(this.debounce);
+  }
+}
