@@ -166,7 +166,6 @@ export function parseServeConfig(flags: CaServeFlags): CaServeConfig {
       maxBytes: size('audit-log-max-size', flags.auditLogMaxSize ?? DEFAULT_AUDIT_LOG_MAX_SIZE),
     },
   };
-  if (flags.auditLogMaxSize !== undefined && flags.auditLog === undefined) bad('audit-log-max-size', flags.auditLogMaxSize, 'needs --audit-log');
   if (config.connections.handshakeTimeoutMs < 100) bad('handshake-timeout', flags.handshakeTimeout, 'must be at least 100ms');
   if (config.connections.max < 1) bad('max-connections', flags.maxConnections, 'must be at least 1');
   if (config.connections.maxPerSource < 1) bad('max-connections-per-source', flags.maxConnectionsPerSource, 'must be at least 1');
