@@ -16,7 +16,7 @@ import { FakeClock } from '../../helpers/fake-clock.js';
 import { makeCa, type TestCa } from '../../helpers/pki.js';
 
 const TD = 'example.org';
-const material = (ca: TestCa): SigningMaterial => ({ trustDomain: TD, issuer: ca.issuer, keyPem: ca.keyPem, caCertDer: ca.certDer, intermediatesDer: [], keyMode: 0o600 });
+const material = (ca: TestCa): SigningMaterial => ({ trustDomain: TD, issuer: { ...ca.issuer, cert: ca.cert }, keyPem: ca.keyPem, caCertDer: ca.certDer, intermediatesDer: [], keyMode: 0o600 });
 const bundle = (roots: TestCa[], cross: Buffer[] = [], sequence = 1): BundleSnapshot => ({
   trustDomain: TD, rootsDer: roots.map((r) => r.certDer), roots: roots.map((r) => r.cert), pem: certsToPem(roots.map((r) => r.certDer)), sequence,
   cross: cross.map((d) => new X509Certificate(d)),
