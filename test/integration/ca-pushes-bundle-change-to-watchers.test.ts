@@ -3,9 +3,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import type * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TrustBundle__Output } from '../../src/gen/ztmesh/ca/v1/TrustBundle.js';
+import { collectBundles } from '../helpers/bundle-stream.js';
 import { makeCa } from '../helpers/pki.js';
 import { issuerFromCaDir } from '../helpers/ca-root.js';
 import { formatBundleFile } from '../../src/ca/bundle-file.js';
@@ -16,29 +15,10 @@ let ca: TestCaServer;
 beforeAll(async () => { ca = await startCa(); });
 afterAll(async () => { await ca.stop(); });
 
-/** Collects messages of a stream; next() resolves with the next one. */
-function collect(stream: grpc.ClientReadableStream<TrustBundle__Output>) {
-  const seen: TrustBundle__Output[] = [];
-  let wake: (() => void) | undefined;
-  stream.on('data', (b: TrustBundle__Output) => { seen.push(b); wake?.(); });
-  stream.on('error', () => undefined);
-  return {
-    seen,
-    async next(count: number, timeoutMs = 10_000): Promise<TrustBundle__Output> {
-      const until = Date.now() + timeoutMs;
-      while (seen.length < count) {
-        if (Date.now() > until) throw new Error(`only ${seen.length} bundle message(s) arrived`);
-        await new Promise<void>((r) => { wake = r; setTimeout(r, 200); });
-      }
-      return seen[count - 1]!;
-    },
-  };
-}
-
 describe('ca pushes a bundle change to open WatchTrustBundle streams', () => {
   it('sends the current bundle at once, then sequence+1 with the added root to every watcher, without a restart', async () => {
     const streams = [ca.client().WatchTrustBundle({}), ca.client().WatchTrustBundle({})];
-    const watchers = streams.map(collect);
+    const watchers = streams.map(collectBundles);
     const firsts = await Promise.all(watchers.map((w) => w.next(1)));
     for (const f of firsts) {
       expect(f.trustDomain).toBe(ca.trustDomain);
