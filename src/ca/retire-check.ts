@@ -45,24 +45,27 @@ export function retireBound(input: {
   const maxTtlMs = activation?.maxTtlMs ?? input.defaultMaxTtlMs;
   let untilMs = -Infinity;
   let validCount = 0;
-  const reasons: string[] = [];
+  let validUntilMs = -Infinity;
+  const blindSpots: string[] = [];
   for (const { name, entries } of logs) {
     // An empty log covers nothing: it is as blind as no log from now on.
     const first = entries[0];
     const coveredFromMs = first ? Date.parse(first.record.time) : nowMs;
     const blind = coveredFromMs + maxTtlMs;
     if (blind > untilMs) untilMs = blind;
-    if (blind > nowMs) reasons.push(`${name} starts at ${iso(coveredFromMs)}: SVIDs issued before it may be valid until ${iso(blind)}`);
+    if (blind > nowMs) blindSpots.push(`${name} starts at ${iso(coveredFromMs)}: SVIDs issued before it may be valid until ${iso(blind)}`);
     for (const { record } of entries) {
       if (record.event !== 'issued' || !record.root || !retiringRoots.includes(record.root) || !record.notAfter) continue;
       const notAfterMs = Date.parse(record.notAfter);
       if (notAfterMs > untilMs) untilMs = notAfterMs;
-      if (notAfterMs > nowMs) validCount++;
+      if (notAfterMs > nowMs) {
+        validCount++;
+        validUntilMs = Math.max(validUntilMs, notAfterMs);
+      }
     }
   }
-  const basis = validCount > 0
-    ? `the issuance log shows ${validCount} SVID(s) under the old root still valid`
-    : reasons.length ? reasons.join('; ') : 'the issuance log shows no SVID under the old root still valid';
+  const parts = [...(validCount > 0 ? [`the issuance log shows ${validCount} SVID(s) under the old root valid until ${iso(validUntilMs)}`] : []), ...blindSpots];
+  const basis = parts.length ? parts.join('; ') : 'the issuance log shows no SVID under the old root still valid';
   return { untilMs, validCount, basis };
 }
 
