@@ -1,4 +1,4 @@
-// Watches named files of the CA state directory and calls back (debounced) when any of them changes.
+// Watches named files of the CA state directory and reloads them (debounced, serialised) when any of them changes.
 // fs.watch on the directory reacts at once (editors and the kubelet replace files by rename, a Secret volume by
 // swapping its `..data` symlink); a stat poll catches what fs.watch misses (network filesystems, some mounts).
 import { watch, promises as fs, type FSWatcher } from 'node:fs';
@@ -13,11 +13,12 @@ export const DIR_DEBOUNCE_MS = 50;
 
 export interface DirWatchOptions {
   dir: string;
-  /** File names inside `dir`; a change to any of them (or to the kubelet's `..data`) calls onChange. */
+  /** File names inside `dir`; a change to any of them (or to the kubelet's `..data`) runs `load`. */
   names: readonly string[];
   clock: Clock;
   log: Logger;
-  onChange: () => void;
+  /** Reads the files and applies what it found; runs serialised, never twice at once. */
+  load: () => Promise<void>;
   pollMs?: number;
 }
 
@@ -30,33 +31,47 @@ export async function statKey(dir: string, names: readonly string[]): Promise<st
   return parts.join('|');
 }
 
-/** Watches `names` in `dir`; `markSeen(key)` records the state a reload read, so the poll fires only on later changes. */
+/** Watches `names` in `dir` and runs `load` (serialised) when they change; reload() runs it now. */
 export class DirWatch {
   private watcher: FSWatcher | undefined;
   private pollTimer: TimerHandle | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private seen = '';
   private closed = false;
+  private running: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: DirWatchOptions) {}
 
-  /** The stat key of the files now. */
-  key(): Promise<string> {
-    return statKey(this.opts.dir, this.opts.names);
+  /** Records the files' state now (what the caller just read at start) and starts watching. */
+  async start(): Promise<void> {
+    this.seen = await statKey(this.opts.dir, this.opts.names);
+    this.watch();
   }
 
-  /** Records the files' state as the caller last read it. */
-  markSeen(key: string): void {
-    this.seen = key;
+  /** Runs `load` now, after any run in progress; the poll then fires only on later changes. */
+  reload(): Promise<void> {
+    this.running = this.running.then(async () => {
+      if (this.closed) return;
+      this.seen = await statKey(this.opts.dir, this.opts.names);
+      await this.opts.load();
+    });
+    return this.running;
   }
 
-  start(): void {
+  close(): void {
+    this.closed = true;
+    this.watcher?.close();
+    this.pollTimer?.cancel();
+    if (this.debounce) clearTimeout(this.debounce);
+  }
+
+  private watch(): void {
     const { dir, names, log } = this.opts;
     try {
       this.watcher = watch(dir, { persistent: false }, (_event, changed) => {
         if (changed !== null && !names.includes(String(changed)) && !String(changed).startsWith('..')) return;
         if (this.debounce) clearTimeout(this.debounce);
-        this.debounce = setTimeout(() => { if (!this.closed) this.opts.onChange(); }, DIR_DEBOUNCE_MS);
+        this.debounce = setTimeout(() => void this.reload(), DIR_DEBOUNCE_MS);
         this.debounce.unref();
       });
       this.watcher.on('error', (e) => log.warn({ dir, err: e.message }, 'fs.watch failed; relying on the poll'));
@@ -65,17 +80,10 @@ export class DirWatch {
     }
     const poll = () => {
       if (this.closed) return;
-      void this.key().then((k) => { if (k !== this.seen && !this.closed) this.opts.onChange(); }).finally(() => {
+      void statKey(dir, names).then((k) => (k !== this.seen ? this.reload() : undefined)).finally(() => {
         if (!this.closed) this.pollTimer = this.opts.clock.setTimeout(poll, this.opts.pollMs ?? DIR_POLL_MS);
       });
     };
     this.pollTimer = this.opts.clock.setTimeout(poll, this.opts.pollMs ?? DIR_POLL_MS);
-  }
-
-  close(): void {
-    this.closed = true;
-    this.watcher?.close();
-    this.pollTimer?.cancel();
-    if (this.debounce) clearTimeout(this.debounce);
   }
 }

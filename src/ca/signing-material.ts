@@ -28,37 +28,25 @@ export interface SigningMaterialWatchOptions {
 /** Reloads the signing files when they change. */
 export class SigningMaterialWatch {
   private readonly watch: DirWatch;
-  private reloading: Promise<void> = Promise.resolve();
-  private closed = false;
 
   constructor(private readonly opts: SigningMaterialWatchOptions) {
     this.watch = new DirWatch({
       dir: opts.dir, names: [CA_FILES.cert, CA_FILES.key, CA_FILES.chain], clock: opts.clock, log: opts.log,
-      onChange: () => void this.reload(), ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
+      load: () => this.load(), ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
     });
   }
 
-  async start(): Promise<void> {
-    this.watch.markSeen(await this.watch.key());
-    this.watch.start();
-  }
-
-  /** Re-reads the files now; serialised. */
-  reload(): Promise<void> {
-    this.reloading = this.reloading.then(() => this.doReload());
-    return this.reloading;
+  start(): Promise<void> {
+    return this.watch.start();
   }
 
   close(): void {
-    this.closed = true;
     this.watch.close();
   }
 
-  private async doReload(): Promise<void> {
-    if (this.closed) return;
+  private async load(): Promise<void> {
     let next: SigningMaterial;
     try {
-      this.watch.markSeen(await this.watch.key());
       next = await loadSigningMaterial(this.opts.dir, this.opts.trustDomain);
     } catch (e) {
       const { code, message } = describe(e);

@@ -80,8 +80,6 @@ interface Parsed { rootsDer: Buffer[]; roots: X509Certificate[]; sequence: numbe
 export class TrustBundleSource {
   private readonly value: Watchable<BundleSnapshot>;
   private readonly watch: DirWatch;
-  private reloading: Promise<void> = Promise.resolve();
-  private closed = false;
 
   private constructor(
     private readonly file: string,
@@ -96,7 +94,7 @@ export class TrustBundleSource {
     this.value = new Watchable<BundleSnapshot>({ trustDomain, ...initial, pem: certsToPem(initial.rootsDer) });
     this.watch = new DirWatch({
       dir: path.dirname(file), names: [path.basename(file), path.basename(crossFile)], clock, log,
-      onChange: () => void this.reload(), ...(pollMs !== undefined ? { pollMs } : {}),
+      load: () => this.load(), ...(pollMs !== undefined ? { pollMs } : {}),
     });
   }
 
@@ -109,8 +107,7 @@ export class TrustBundleSource {
     const initial = await readParsed(pem, opts.file, crossFile, opts.clock.now());
     if (opts.caChain) assertBundleHoldsCaRoot(initial.roots, opts.caChain, opts.file);
     const src = new TrustBundleSource(opts.file, crossFile, opts.trustDomain, initial, opts.clock, opts.log, opts.pollMs, opts.caChain);
-    src.watch.markSeen(await src.watch.key());
-    src.watch.start();
+    await src.watch.start();
     return src;
   }
 
@@ -131,20 +128,16 @@ export class TrustBundleSource {
 
   /** Re-reads the files now; publishes a snapshot when the sequence grew. Serialised. */
   reload(): Promise<void> {
-    this.reloading = this.reloading.then(() => this.doReload());
-    return this.reloading;
+    return this.watch.reload();
   }
 
   close(): void {
-    this.closed = true;
     this.watch.close();
   }
 
-  private async doReload(): Promise<void> {
-    if (this.closed) return;
+  private async load(): Promise<void> {
     let parsed: Parsed;
     try {
-      this.watch.markSeen(await this.watch.key());
       parsed = await readParsed(await fs.readFile(this.file, 'utf8'), this.file, this.crossFile, this.clock.now());
       if (this.caChain) assertBundleHoldsCaRoot(parsed.roots, this.caChain, this.file);
     } catch (e) {
