@@ -30,6 +30,14 @@ export interface Issued extends SignResult {
   rootSha256: string | undefined;
 }
 
+/** The root a generation's certificates chain to in a bundle snapshot, and the cross-certificates that bridge it. */
+export interface Bridge {
+  bundle: BundleSnapshot;
+  root: X509Certificate | undefined;
+  rootSha256: string | undefined;
+  bridgeDer: Buffer[];
+}
+
 /** What the service needs of a signer: a signature, with the chain and root it belongs to. */
 export interface IssuingSigner {
   sign(job: SignJob): Promise<Issued>;
@@ -59,6 +67,7 @@ export class SigningSwitch implements Signer {
   private readonly inFlight = new Map<Signer, number>();
   private readonly retired = new Set<Signer>();
   private readonly listeners = new Set<(g: SigningGeneration) => void>();
+  private readonly bridges = new WeakMap<SigningGeneration, Bridge>();
   private switching: Promise<boolean> = Promise.resolve(true);
   private closed = false;
 
@@ -86,10 +95,16 @@ export class SigningSwitch implements Signer {
    * Cross-certificates to send after a certificate of `gen` (the one in force by default): they bridge its root to
    * the other roots of the bundle, for peers that do not trust it yet. Empty once those roots are retired.
    */
-  bridge(gen: SigningGeneration = this.gen): { root: X509Certificate | undefined; bridgeDer: Buffer[] } {
+  bridge(gen: SigningGeneration = this.gen): Bridge {
+    // Signature checks are not free: computed once per (generation, bundle snapshot), not per signature.
     const bundle = this.opts.bundle();
+    const hit = this.bridges.get(gen);
+    if (hit?.bundle === bundle) return hit;
     const root = findCaRoot(bundle.roots, gen.chain);
-    return { root, bridgeDer: bridgeCertificates(root, bundle.roots, bundle.cross, this.opts.clock.now()).map((c) => c.raw) };
+    const bridgeDer = bridgeCertificates(root, bundle.roots, bundle.cross, this.opts.clock.now()).map((c) => c.raw);
+    const computed = { bundle, root, rootSha256: root ? rootId(root) : undefined, bridgeDer };
+    this.bridges.set(gen, computed);
+    return computed;
   }
 
   /** Signs with the generation in force when called; the result names that generation's chain and root. */
@@ -99,8 +114,8 @@ export class SigningSwitch implements Signer {
     this.inFlight.set(signer, (this.inFlight.get(signer) ?? 0) + 1);
     try {
       const result = await signer.sign(job);
-      const { root, bridgeDer } = this.bridge(gen);
-      return { ...result, chainTailDer: [...material.intermediatesDer, ...bridgeDer], rootSha256: root ? rootId(root) : undefined };
+      const { rootSha256, bridgeDer } = this.bridge(gen);
+      return { ...result, chainTailDer: [...material.intermediatesDer, ...bridgeDer], rootSha256 };
     } finally {
       const left = (this.inFlight.get(signer) ?? 1) - 1;
       this.inFlight.set(signer, left);
