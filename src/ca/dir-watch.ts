@@ -52,8 +52,13 @@ export class DirWatch {
   reload(): Promise<void> {
     this.running = this.running.then(async () => {
       if (this.closed) return;
-      this.seen = await statKey(this.opts.dir, this.opts.names);
-      await this.opts.load();
+      try {
+        this.seen = await statKey(this.opts.dir, this.opts.names);
+        await this.opts.load();
+      } catch (e) {
+        // A failed load must not stop later ones: the next change is read again.
+        this.opts.log.error({ dir: this.opts.dir, err: (e as Error).message }, 'reloading the CA files failed; keeping what is in force');
+      }
     });
     return this.running;
   }

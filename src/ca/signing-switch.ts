@@ -128,7 +128,10 @@ export class SigningSwitch implements Signer {
    * one log line) when the bundle lacks the new root or the self-test does not pass in time. Serialised.
    */
   switchTo(material: SigningMaterial): Promise<boolean> {
-    this.switching = this.switching.then(() => this.doSwitch(material));
+    this.switching = this.switching.then(() => this.doSwitch(material)).catch((e: unknown) => {
+      this.opts.log.error({ code: 'signer_switch_failed', err: describe(e).message }, 'could not build a signer for the new signing key; keeping the current one');
+      return false;
+    });
     return this.switching;
   }
 
