@@ -1,6 +1,5 @@
-// Watches named files of the CA state directory and reloads them (debounced, serialised) when any of them changes.
-// fs.watch on the directory reacts at once (editors and the kubelet replace files by rename, a Secret volume by
-// swapping its `..data` symlink); a stat poll catches what fs.watch misses (network filesystems, some mounts).
+// Watches named files of the CA state directory and reloads them (debounced, serialised) when one changes: fs.watch
+// on the directory (which sees the kubelet's `..data` symlink swap) reacts at once, a stat poll catches what it misses.
 import { watch, promises as fs, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import type { Clock, TimerHandle } from '../common/clock.js';

@@ -1,6 +1,5 @@
-// `ca serve --audit-log FILE`: appends one hash-chained record per issuance and per refusal (audit-chain.ts).
-// One file per process, held with an exclusive flock (replicas write separate files); the chain continues across
-// restarts and across size rotation (FILE → FILE.1). Writes are synchronous so the chain order is the call order.
+// `ca serve --audit-log FILE`: one hash-chained record per issuance and refusal (audit-chain.ts), one file per process
+// (held with flock), continued across restarts and size rotation (FILE → FILE.1); synchronous writes keep the order.
 import { closeSync, fstatSync, openSync, readSync, renameSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Clock } from '../common/clock.js';

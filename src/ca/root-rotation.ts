@@ -1,6 +1,5 @@
-// `ztmesh ca root prepare|activate|retire`: offline steps on the CA state directory (or a local copy of the Secret).
-// Each step writes complete files (atomic renames); a running CA picks them up without a restart (signing-material.ts,
-// trust-bundle.ts). Only a root ztmesh manages is rotated: a plug-in intermediate's root belongs to the operator's PKI.
+// `ztmesh ca root prepare|activate|retire`: offline steps on the CA state dir (or a local copy of its Secret), written as
+// whole files a running CA picks up; only a root ztmesh manages is rotated, a plug-in CA's root is the operator's.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';

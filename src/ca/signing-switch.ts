@@ -1,6 +1,5 @@
-// The CA's signing key in force, swapped without a restart when ca.pem/ca.key change (`ztmesh ca root activate`).
-// A new signer (workers included) is built and must pass its self-test before one reference is swapped; the old
-// one finishes the signatures it holds and is then closed. Each signature reports the chain and root it belongs to.
+// The CA's signing key in force, swapped without a restart (`ztmesh ca root activate`): a new signer must pass its
+// self-test before one reference is swapped, and the old one closes after the signatures it holds.
 import { X509Certificate } from 'node:crypto';
 import type { Clock } from '../common/clock.js';
 import { describe } from '../common/errors.js';

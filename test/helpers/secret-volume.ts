@@ -1,6 +1,5 @@
-// A directory laid out as the kubelet mounts a Secret or ConfigMap volume, and the kubectl steps of docs/ca.md on
-// files: keys live in a timestamped `..2026_…` directory, `..data` points at it, and each key is a symlink through
-// `..data`. An update writes a new directory and swaps `..data` with one rename, as the kubelet does.
+// A directory laid out as the kubelet mounts a Secret (keys behind a `..data` symlink swapped in one rename), and the
+// kubectl steps of docs/ca.md "Root rotation on Kubernetes" done on files.
 import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 
