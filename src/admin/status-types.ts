@@ -59,6 +59,8 @@ export interface TrustBundleStatus {
   /** Where the bundle in force came from: the bootstrap file or the CA. */
   source: 'file' | 'ca';
   roots: { sha256: string; subject: string; notAfter: string }[];
+  /** The last bundle from the CA that was refused (e.g. `bundle_unvouched_root`); the bundle above stayed in force. */
+  lastRefusal: (LastError & { from?: string }) | null;
 }
 
 export interface CaStatus {

@@ -1,6 +1,5 @@
 // The CA's composition root: reads the state dir, wires attestors, signer, bundle, gRPC and admin servers.
 // `ztmesh ca serve` calls buildCaServer() once; tests and other commands may call it with their own deps.
-import { X509Certificate } from 'node:crypto';
 import { hostname } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
@@ -17,13 +16,16 @@ import { HeapTrimmer } from '../common/heap-trimmer.js';
 import { watchWorkingDir, workingDirProblem } from '../common/working-dir.js';
 import { startHttpServer, json, text } from '../admin/http-server.js';
 import type { CaServeConfig } from './config.js';
-import { loadCaState } from './state-dir.js';
+import { loadCaState, type SigningMaterial } from './state-dir.js';
 import { JoinTokenStore } from './join-tokens.js';
 import type { Attestor } from './attestors/attestor.js';
 import { JoinTokenAttestor } from './attestors/join-token.js';
 import { RenewalAttestor } from './attestors/renewal.js';
 import { RateLimiter } from './rate-limit.js';
 import { createSigner, waitUntilReady } from './signer.js';
+import { SigningSwitch, chainOf } from './signing-switch.js';
+import { SigningMaterialWatch } from './signing-material.js';
+import { IssuanceLog } from './issuance-log.js';
 import { TrustBundleSource } from './trust-bundle.js';
 import { ServingIdentity, caServingId } from './serving-identity.js';
 import { createCaMetrics } from './metrics.js';
@@ -101,26 +103,31 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   if (limits.max < config.connections.max) {
     log.warn({ maxConnections: limits.max, requested: config.connections.max, openFileLimit: nofile }, 'connection cap lowered to fit the open-file limit');
   }
+  // Opened first: a log another process holds stops start-up before anything else has started.
+  const issuanceLog = config.auditLog ? IssuanceLog.open({ ...config.auditLog, clock, log }) : undefined;
   const metrics = createCaMetrics();
   const readiness = new Readiness();
   const grpcReady = readiness.register('grpc');
 
-  const intermediates = state.intermediatesDer.map((d) => new X509Certificate(d));
   const bundle = await TrustBundleSource.open({
-    file: state.bundlePath, trustDomain: state.trustDomain, caChain: { cert: state.issuer.cert, intermediates },
-    clock, log: deps.log.child({ component: 'trust-bundle' }),
+    file: state.bundlePath, trustDomain: state.trustDomain, caChain: chainOf(state), clock, log: deps.log.child({ component: 'trust-bundle' }),
+  });
+  const signerReady = readiness.register('signer');
+  const buildSigner = (m: SigningMaterial) => createSigner({
+    workers: config.signWorkers, issuer: m.issuer, keyPem: m.keyPem, caCertDer: m.caCertDer, trustDomain: state.trustDomain,
+    log, clock, onWorkerFailure: () => metrics.signingWorkerFailures.inc(), ...(deps.workerFile ? { file: deps.workerFile } : {}),
+  });
+  // ca.pem/ca.key may change while serving (`ztmesh ca root activate`): the switch builds the new signer whole first.
+  const signer = new SigningSwitch({
+    initial: { material: state, signer: buildSigner(state), chain: chainOf(state) }, build: buildSigner,
+    bundle: () => bundle.current(), bundlePath: state.bundlePath, clock, log,
   });
   const tokens = new JoinTokenStore(config.dir);
   const attestors: Attestor[] = [
     ...(deps.extraAttestors ?? []),
     new JoinTokenAttestor(tokens, state.trustDomain, clock),
-    new RenewalAttestor(() => bundle.current().roots, intermediates, state.trustDomain, clock),
+    new RenewalAttestor(() => bundle.current().roots, () => signer.current().chain.intermediates, state.trustDomain, clock),
   ];
-  const signerReady = readiness.register('signer');
-  const signer = createSigner({
-    workers: config.signWorkers, issuer: state.issuer, keyPem: state.keyPem, caCertDer: state.caCertDer, trustDomain: state.trustDomain,
-    log, clock, onWorkerFailure: () => metrics.signingWorkerFailures.inc(), ...(deps.workerFile ? { file: deps.workerFile } : {}),
-  });
   // "serving" should mean "able to sign": give the workers their self-test first (they keep retrying if it fails).
   const signerStarted = waitUntilReady(signer.health, clock, SIGNER_START_WAIT_MS);
   const identity = new ServingIdentity({
@@ -130,8 +137,18 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   identity.start();
   const unsubscribeBundle = bundle.subscribe((b) => {
     identity.setClientRoots(b.pem);
+    identity.setBridge(signer.bridge().bridgeDer);
     metrics.bundleSequence.set(b.sequence);
   });
+  const unsubscribeSwitch = signer.onSwitch((g) => {
+    identity.setIssuer(g.material.issuer, g.material.intermediatesDer, signer.bridge(g).bridgeDer);
+    void bundle.setCaChain(g.chain);
+  });
+  const materialWatch = new SigningMaterialWatch({
+    dir: config.dir, trustDomain: state.trustDomain, current: () => signer.current().material, onMaterial: (m) => signer.switchTo(m),
+    clock, log: deps.log.child({ component: 'signing-files' }),
+  });
+  await materialWatch.start();
   metrics.servingCertExpiry.set(identity.notAfterMs / 1000);
 
   let door: TlsFrontDoor | undefined;
@@ -144,8 +161,8 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
     rateLimiter: new RateLimiter(config.rate.perSecond, config.rate.burst, clock),
     ttl: { defaultTtlMs: config.defaultTtlMs, minTtlMs: config.minTtlMs, maxTtlMs: config.maxTtlMs },
     reserved,
-    intermediatesDer: state.intermediatesDer,
     audit: deps.log.child({ component: 'audit' }),
+    ...(issuanceLog ? { issuanceLog } : {}),
   });
   const { packageDefinition, proto } = loadCaProto();
   // One line budget for refusals grpc-js makes itself; the metric counts every one.
@@ -157,7 +174,10 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
       log.debug({ ...line, method: r.method }, 'call deadline exceeded');
       return;
     }
-    if (r.method === SIGN_METHOD) metrics.signTotal.inc({ result: r.code });
+    if (r.method === SIGN_METHOD) {
+      metrics.signTotal.inc({ result: r.code });
+      issuanceLog?.refused({ peer: r.peer, code: r.code });
+    }
     const suppressed = callLog.admit();
     if (suppressed === undefined) return;
     const counted = suppressed ? { suppressed } : {};
@@ -211,7 +231,8 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   let pruneTimer = clock.setTimeout(pruneTokens, 0);
   const heap = new HeapTrimmer({ clock, log: deps.log.child({ component: 'heap' }) });
   const cleanup: (() => Promise<void> | void)[] = [
-    () => signer.close(), () => bundle.close(), unsubscribeBundle, () => identity.stop(), () => heap.close(),
+    () => signer.close(), () => bundle.close(), unsubscribeBundle, unsubscribeSwitch, () => materialWatch.close(), () => identity.stop(), () => heap.close(),
+    () => issuanceLog?.close(),
     () => { pruneStopped = true; pruneTimer.cancel(); }, unsubscribeSigner, stopCwdWatch,
   ];
   const runCleanup = async () => { for (const c of cleanup.reverse()) await c(); };

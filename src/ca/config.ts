@@ -56,6 +56,8 @@ export interface CaServeConfig {
   readonly connections: { readonly handshakeTimeoutMs: number; readonly max: number; readonly maxPerSource: number };
   /** Reserved SPIFFE IDs (see reserved-ids.ts) the CA may still sign, as given with --grant-reserved-id. */
   readonly reservedGrants: readonly string[];
+  /** --audit-log: the hash-chained issuance log (issuance-log.ts), and the size at which it moves to FILE.1. */
+  readonly auditLog: { readonly file: string; readonly maxBytes: number } | undefined;
 }
 
 /** Raw flag values as commander hands them over. */
@@ -77,6 +79,8 @@ export interface CaServeFlags {
   maxConnections?: string;
   maxConnectionsPerSource?: string;
   grantReservedId?: string | string[];
+  auditLog?: string;
+  auditLogMaxSize?: string;
 }
 
 function bad(flag: string, value: unknown, why: string): never {
@@ -92,6 +96,18 @@ function duration(flag: string, value: string): number {
 function count(flag: string, value: string, max: number): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0 || n > max) bad(flag, value, `must be a number between 0 and ${max}`);
+  return n;
+}
+
+/** Default size at which the issuance log moves to FILE.1. */
+export const DEFAULT_AUDIT_LOG_MAX_SIZE = '64Mi';
+
+/** A size like 1048576, 512Ki, 64Mi or 1Gi (powers of 1024), in bytes. */
+function size(flag: string, value: string): number {
+  const m = /^(\d+)(Ki|Mi|Gi)?$/.exec(value.trim());
+  if (!m) bad(flag, value, 'not a size (e.g. 64Mi, 512Ki or a number of bytes)');
+  const n = Number(m[1]) * (m[2] === 'Gi' ? 1024 ** 3 : m[2] === 'Mi' ? 1024 ** 2 : m[2] === 'Ki' ? 1024 : 1);
+  if (n < 4096) bad(flag, value, 'must be at least 4Ki');
   return n;
 }
 
@@ -145,6 +161,10 @@ export function parseServeConfig(flags: CaServeFlags): CaServeConfig {
       maxPerSource: Math.floor(count('max-connections-per-source', flags.maxConnectionsPerSource ?? String(DEFAULT_MAX_CONNECTIONS_PER_SOURCE), 1e6)),
     },
     reservedGrants: flags.grantReservedId === undefined ? [] : Array.isArray(flags.grantReservedId) ? flags.grantReservedId : [flags.grantReservedId],
+    auditLog: flags.auditLog === undefined ? undefined : {
+      file: flags.auditLog || bad('audit-log', flags.auditLog, 'must name a file'),
+      maxBytes: size('audit-log-max-size', flags.auditLogMaxSize ?? DEFAULT_AUDIT_LOG_MAX_SIZE),
+    },
   };
   if (config.connections.handshakeTimeoutMs < 100) bad('handshake-timeout', flags.handshakeTimeout, 'must be at least 100ms');
   if (config.connections.max < 1) bad('max-connections', flags.maxConnections, 'must be at least 1');
@@ -152,5 +172,6 @@ export function parseServeConfig(flags: CaServeFlags): CaServeConfig {
   return Object.freeze({
     ...config, rate: Object.freeze(config.rate), dnsNames: Object.freeze([...dnsNames]),
     connections: Object.freeze(config.connections), reservedGrants: Object.freeze([...config.reservedGrants]),
+    auditLog: config.auditLog ? Object.freeze(config.auditLog) : undefined,
   });
 }

@@ -14,24 +14,26 @@ import { undecodableReason } from './call-guard.js';
 import { failureDetails, toCallFailure } from './grpc-status.js';
 import type { CaMetrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
-import type { Signer } from './signer.js';
+import type { IssuanceRecorder } from './issuance-log.js';
+import type { IssuingSigner } from './signing-switch.js';
 import { assertNotReserved, type ReservedIdPolicy } from './reserved-ids.js';
 import { clampTtl, type TtlPolicy } from './signing-policy.js';
 import type { BundleSnapshot, TrustBundleSource } from './trust-bundle.js';
 
 export interface CaServiceDeps {
   attestors: readonly Attestor[];
-  signer: Signer;
+  /** Signs and says which chain and root the certificate belongs to (it may switch keys while running). */
+  signer: IssuingSigner;
   rateLimiter: RateLimiter;
   ttl: TtlPolicy;
   /** Reserved IDs and the grants that lift them; checked after every attestation. */
   reserved: ReservedIdPolicy;
   bundle: TrustBundleSource;
-  /** DER certificates sent after the leaf (plug-in CA intermediates). */
-  intermediatesDer: readonly Buffer[];
   clock: Clock;
   log: Logger;
   audit: Logger;
+  /** The hash-chained issuance log (`--audit-log`), when configured. */
+  issuanceLog?: IssuanceRecorder;
   metrics: CaMetrics;
   /** Why TLS did not verify a peer's client certificate, by peer address (from TlsFrontDoor). */
   peerCertError?: (peer: string) => string | undefined;
@@ -54,7 +56,7 @@ export interface Issued {
 
 /** The bundle as the proto carries it. */
 export function bundleMessage(b: BundleSnapshot): TrustBundle {
-  return { trustDomain: b.trustDomain, roots: b.rootsDer, sequence: b.sequence };
+  return { trustDomain: b.trustDomain, roots: b.rootsDer, sequence: b.sequence, crossCertificates: b.cross.map((c) => c.raw) };
 }
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
@@ -86,7 +88,7 @@ export function attestationInput(
 
 /** A failure after attestation, carrying the attested ID for the refusal log line. */
 class Refusal {
-  constructor(readonly error: unknown, readonly spiffeId: string) {}
+  constructor(readonly error: unknown, readonly spiffeId: string, readonly method: string) {}
 }
 
 /** The service implementation plus a drain switch. */
@@ -120,7 +122,7 @@ export function createCaService(deps: CaServiceDeps): CaService {
       if (attestation.consume) await attestation.consume();
       return { attestation, result };
     } catch (e) {
-      throw new Refusal(e, attestation.spiffeId);
+      throw new Refusal(e, attestation.spiffeId, attestation.method);
     }
   }
 
@@ -132,13 +134,16 @@ export function createCaService(deps: CaServiceDeps): CaService {
         ({ attestation, result }) => {
           deps.metrics.signTotal.inc({ result: 'ok' });
           deps.metrics.signDuration.observe({ result: 'ok' }, elapsed());
+          const recorded = deps.issuanceLog?.issued({
+            spiffeId: attestation.spiffeId, serial: result.serialHex, notAfterMs: result.notAfterMs, root: result.rootSha256, method: attestation.method, peer: call.getPeer(),
+          });
           deps.audit.info({
             spiffeId: attestation.spiffeId, serial: result.serialHex, method: attestation.method, peer: call.getPeer(),
-            keyType: result.keyType, notAfter: new Date(result.notAfterMs).toISOString(),
+            keyType: result.keyType, notAfter: new Date(result.notAfterMs).toISOString(), ...recorded,
           }, 'issued');
           const issued = { spiffeId: attestation.spiffeId, serial: result.serialHex, method: attestation.method, peer: call.getPeer(), atMs: deps.clock.now(), notAfterMs: result.notAfterMs };
           for (const observe of deps.onIssued ?? []) observe(issued);
-          callback(null, { certChain: [result.der, ...deps.intermediatesDer], trustBundle: bundleMessage(deps.bundle.current()) });
+          callback(null, { certChain: [result.der, ...result.chainTailDer], trustBundle: bundleMessage(deps.bundle.current()) });
         },
         (thrown: unknown) => {
           const err = thrown instanceof Refusal ? thrown.error : thrown;
@@ -146,6 +151,7 @@ export function createCaService(deps: CaServiceDeps): CaService {
           deps.metrics.signTotal.inc({ result: f.code });
           deps.metrics.signDuration.observe({ result: 'refused' }, elapsed());
           const spiffeId = thrown instanceof Refusal ? thrown.spiffeId : undefined;
+          deps.issuanceLog?.refused({ peer: call.getPeer(), code: f.code, spiffeId, method: thrown instanceof Refusal ? thrown.method : undefined });
           const line = { peer: call.getPeer(), code: f.code, grpcCode: f.grpcCode, ...(spiffeId ? { spiffeId } : {}), reason: f.message };
           if (f.code === 'internal') deps.log.error({ ...line, err: (err as Error)?.stack }, 'SignCertificate failed');
           else deps.log.warn(line, 'SignCertificate refused');

@@ -24,11 +24,15 @@ export function caServingId(trustDomain: string): string {
 export class ServingIdentity {
   private certPem = '';
   private keyPem = '';
-  private rootsPem = '';
+  private clientRootsPem = '';
   private context: SecureContextOptions | undefined;
   private readonly listeners = new Set<(c: SecureContextOptions) => void>();
   private timer: TimerHandle | undefined;
   private readonly backoff = new Backoff();
+  private issuer: IssuerMaterial;
+  private intermediatesDer: readonly Buffer[];
+  private bridgeDer: readonly Buffer[] = [];
+  private leafDer: Buffer | undefined;
   /** notAfter of the serving certificate in force, for logs and metrics. */
   notAfterMs = 0;
   serialHex = '';
@@ -43,7 +47,10 @@ export class ServingIdentity {
       clock: Clock;
       log: Logger;
     },
-  ) {}
+  ) {
+    this.issuer = opts.issuer;
+    this.intermediatesDer = opts.intermediatesDer;
+  }
 
   /** Issues the first certificate and schedules renewals. */
   start(): void {
@@ -64,8 +71,29 @@ export class ServingIdentity {
 
   /** Replaces the roots that client certificates must chain to. */
   setClientRoots(pem: string): void {
-    this.rootsPem = pem + certsToPem(this.opts.intermediatesDer);
+    this.clientRootsPem = pem;
     if (this.certPem) this.rebuild();
+  }
+
+  /** The CA switched signing keys (`ca root activate`): a certificate from the new one now. */
+  setIssuer(issuer: IssuerMaterial, intermediatesDer: readonly Buffer[], bridgeDer: readonly Buffer[]): void {
+    this.issuer = issuer;
+    this.intermediatesDer = intermediatesDer;
+    this.bridgeDer = bridgeDer;
+    this.timer?.cancel();
+    this.renew();
+  }
+
+  /**
+   * Cross-certificates sent after the chain, so that clients still trusting only the previous root reach this one
+   * (docs/ca.md "Root rotation"); empty once that root is retired.
+   */
+  setBridge(bridgeDer: readonly Buffer[]): void {
+    if (bridgeDer.length === this.bridgeDer.length && bridgeDer.every((d, i) => d.equals(this.bridgeDer[i]!))) return;
+    this.bridgeDer = bridgeDer;
+    if (!this.leafDer) return;
+    this.certPem = certsToPem([this.leafDer, ...this.intermediatesDer, ...this.bridgeDer]);
+    this.rebuild();
   }
 
   stop(): void {
@@ -74,7 +102,8 @@ export class ServingIdentity {
 
   private rebuild(): void {
     // TLS 1.3 only: every client of ours speaks it, and it leaves no CBC or SHA-1 suites to offer.
-    this.context = { cert: this.certPem, key: this.keyPem, ...(this.rootsPem ? { ca: this.rootsPem } : {}), minVersion: 'TLSv1.3' };
+    const rootsPem = this.clientRootsPem ? this.clientRootsPem + certsToPem(this.intermediatesDer) : '';
+    this.context = { cert: this.certPem, key: this.keyPem, ...(rootsPem ? { ca: rootsPem } : {}), minVersion: 'TLSv1.3' };
     for (const l of this.listeners) l(this.context);
   }
 
@@ -84,11 +113,12 @@ export class ServingIdentity {
       const now = this.opts.clock.now();
       const issued = issueSvid(
         { spki: spkiOf(key), spiffeId: caServingId(this.opts.trustDomain), dnsNames: this.opts.dnsNames, nowMs: now, ttlMs: this.opts.ttlMs },
-        this.opts.issuer,
+        this.issuer,
       );
       // Build completely, then swap: handshakes see the whole new identity or the old one.
-      const certPem = certsToPem([issued.der, ...this.opts.intermediatesDer]);
+      const certPem = certsToPem([issued.der, ...this.intermediatesDer, ...this.bridgeDer]);
       const keyPem = privateKeyPem(key);
+      this.leafDer = issued.der;
       this.certPem = certPem;
       this.keyPem = keyPem;
       this.rebuild();

@@ -1,23 +1,23 @@
-// The CA state directory of DESIGN.md: ca.pem, ca.key, optional chain.pem, bundle.pem, tokens/.
+// The CA state directory (docs/ca.md): ca.pem, ca.key, optional chain.pem, bundle.pem, cross.pem, tokens/.
 // Loading names the file at fault; `init` creates a root CA and refuses to overwrite one.
 import { promises as fs, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { ConfigError, PkiError } from '../common/errors.js';
 import { writeFileAtomic, writeSecretFile } from '../common/files.js';
-import { certsFromPem, certsToPem, toPem } from '../pki/pem.js';
+import { certsFromPem, toPem } from '../pki/pem.js';
+import { DEFAULT_SEQUENCE, formatBundleFile } from './bundle-file.js';
 import { generateKeySync, loadPrivateKey, privateKeyPem } from '../pki/keys.js';
 import { createRootCa, loadIssuer } from '../pki/issuer.js';
 import { uriSans } from '../pki/svid.js';
 import { validateTrustDomain } from '../pki/spiffe-id.js';
 import type { IssuerMaterial } from '../pki/certificate.js';
 
-/** File names inside --dir. */
-export const CA_FILES = { cert: 'ca.pem', key: 'ca.key', chain: 'chain.pem', bundle: 'bundle.pem', tokens: 'tokens' } as const;
+/** File names inside --dir (root rotation adds next.*, previous.*, cross.pem and rotation.json: root-files.ts). */
+export const CA_FILES = { cert: 'ca.pem', key: 'ca.key', chain: 'chain.pem', bundle: 'bundle.pem', cross: 'cross.pem', tokens: 'tokens' } as const;
 
-/** The signing material read from --dir. The key is only ever handed to the signer. */
-export interface CaState {
-  dir: string;
+/** What the CA signs with, read from ca.pem, ca.key and chain.pem. The key is only ever handed to the signer. */
+export interface SigningMaterial {
   trustDomain: string;
   issuer: IssuerMaterial & { cert: X509Certificate };
   /** PKCS#8 PEM of the signing key, for signing worker threads. Never logged. */
@@ -25,9 +25,14 @@ export interface CaState {
   caCertDer: Buffer;
   /** Certificates sent after the leaf: ca.pem when it is not a root, then chain.pem minus roots. */
   intermediatesDer: Buffer[];
-  bundlePath: string;
   /** Permission bits of ca.key, so the caller can warn when group or others may read it. */
   keyMode: number;
+}
+
+/** The signing material read from --dir, and where the bundle is. */
+export interface CaState extends SigningMaterial {
+  dir: string;
+  bundlePath: string;
 }
 
 function isSelfSigned(cert: X509Certificate): boolean {
@@ -55,6 +60,16 @@ export async function assertCaDir(dir: string): Promise<void> {
 /** Reads and cross-checks the CA's files. Throws ConfigError whose message names the file at fault. */
 export async function loadCaState(dir: string, trustDomainFlag?: string): Promise<CaState> {
   await assertCaDir(dir);
+  const material = await loadSigningMaterial(dir, trustDomainFlag);
+  const bundlePath = path.join(dir, CA_FILES.bundle);
+  await fs.access(bundlePath, fsConstants.R_OK).catch(() => {
+    throw new ConfigError('bundle_missing', `${bundlePath}: file not found or unreadable (the trust bundle must list the root(s))`);
+  });
+  return { ...material, dir, bundlePath };
+}
+
+/** Reads ca.pem, ca.key and chain.pem and checks they belong together; ConfigError naming the file at fault. */
+export async function loadSigningMaterial(dir: string, trustDomainFlag?: string): Promise<SigningMaterial> {
   const certFile = path.join(dir, CA_FILES.cert);
   const keyFile = path.join(dir, CA_FILES.key);
   const certPem = (await readRequired(dir, CA_FILES.cert, 'ca_cert')).toString('utf8');
@@ -90,12 +105,8 @@ export async function loadCaState(dir: string, trustDomainFlag?: string): Promis
       if (!isSelfSigned(new X509Certificate(der))) intermediatesDer.push(der);
     }
   }
-  const bundlePath = path.join(dir, CA_FILES.bundle);
-  await fs.access(bundlePath, fsConstants.R_OK).catch(() => {
-    throw new ConfigError('bundle_missing', `${bundlePath}: file not found or unreadable (the trust bundle must list the root(s))`);
-  });
   const keyMode = (await fs.stat(keyFile)).mode & 0o777;
-  return { dir, trustDomain, issuer, keyPem, caCertDer, intermediatesDer, bundlePath, keyMode };
+  return { trustDomain, issuer, keyPem, caCertDer, intermediatesDer, keyMode };
 }
 
 function resolveTrustDomain(cert: X509Certificate, certFile: string, flag: string | undefined): string {
@@ -134,7 +145,7 @@ export async function initCaDir(dir: string, trustDomain: string, nowMs: number)
   const certDer = createRootCa({ trustDomain, key, nowMs });
   const keyPem = privateKeyPem(key);
   const certPem = toPem(certDer);
-  const bundlePem = certsToPem([certDer]);
+  const bundlePem = formatBundleFile([certDer], DEFAULT_SEQUENCE);
   await writeSecretFile(path.join(dir, CA_FILES.key), keyPem);
   await writeFileAtomic(path.join(dir, CA_FILES.cert), certPem);
   await writeFileAtomic(path.join(dir, CA_FILES.bundle), bundlePem);

@@ -1,47 +1,32 @@
-// The trust bundle as served by WatchTrustBundle: bundle.pem on disk, reloaded when it changes.
-// fs.watch on the directory reacts at once (editors and kubelet replace files by rename); a stat poll
-// catches what fs.watch misses (network filesystems, some container mounts). Bad content keeps the last good bundle.
-import { watch, promises as fs, type FSWatcher } from 'node:fs';
+// The trust bundle as served by WatchTrustBundle: bundle.pem and cross.pem on disk, reloaded when they change
+// (dir-watch.ts). A change is published only with a higher sequence; bad content keeps the last good bundle.
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { X509Certificate } from 'node:crypto';
-import type { Clock, TimerHandle } from '../common/clock.js';
+import type { X509Certificate } from 'node:crypto';
+import type { Clock } from '../common/clock.js';
 import { ConfigError, describe } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { Watchable } from '../common/watchable.js';
-import { certsFromPem, certsToPem } from '../pki/pem.js';
+import { vouchesFor } from '../pki/cross-cert.js';
+import { certsToPem } from '../pki/pem.js';
+import { parseBundle, parseCrossCertificates, relevantCrossCertificates, rootId } from './bundle-file.js';
+import { DirWatch } from './dir-watch.js';
 
-/** How often the fallback poll stats bundle.pem. */
-export const BUNDLE_POLL_MS = 1_000;
-/** fs.watch fires several events per write; wait this long for the writer to finish. */
-export const BUNDLE_DEBOUNCE_MS = 50;
+export { parseBundle } from './bundle-file.js';
 
-/** One immutable version of the bundle. `sequence` grows by one on every content change (per process). */
+/** The name of the cross-certificate file next to bundle.pem. */
+export const CROSS_FILE = 'cross.pem';
+
+/** One immutable version of the bundle, as every replica serving the same files sees it. */
 export interface BundleSnapshot {
   trustDomain: string;
   rootsDer: Buffer[];
   roots: X509Certificate[];
   pem: string;
+  /** From bundle.pem's sequence line: the same on every replica for the same file. */
   sequence: number;
-}
-
-/** Names a certificate in a message: its subject, or its serial when the subject is empty (as in an SVID). */
-function describeCert(c: X509Certificate): string {
-  const subject = (c.subject ?? '').replace(/\n/g, ', ');
-  return subject ? `"${subject}"` : `with serial ${c.serialNumber} and no subject`;
-}
-
-/** Parses bundle.pem content; throws ConfigError `bad_bundle` naming the file. */
-export function parseBundle(pem: string, file: string): { rootsDer: Buffer[]; roots: X509Certificate[] } {
-  try {
-    const rootsDer = certsFromPem(pem, file);
-    const roots = rootsDer.map((d) => new X509Certificate(d));
-    for (const r of roots) {
-      if (!r.ca) throw new Error(`certificate ${describeCert(r)} is not a certificate authority (the trust bundle lists root CAs only)`);
-    }
-    return { rootsDer, roots };
-  } catch (e) {
-    throw new ConfigError('bad_bundle', `${file}: ${(e as Error).message}`, { cause: e });
-  }
+  /** Cross-certificates from cross.pem that vouch for one of these roots on behalf of another. */
+  cross: X509Certificate[];
 }
 
 /** The CA's signing certificate and the intermediates above it (chain.pem), whose root the bundle must hold. */
@@ -52,62 +37,77 @@ export interface CaChain {
 
 const isSelfSigned = (c: X509Certificate) => c.checkIssued(c) && c.verify(c.publicKey);
 
-/**
- * Checks that `roots` hold the root the CA's chain leads to (ca.pem, then up through chain.pem): otherwise no
- * sidecar could verify what the CA signs. Throws ConfigError `bundle_lacks_ca_root` naming the file. Pure.
- */
-export function assertBundleHoldsCaRoot(roots: readonly X509Certificate[], chain: CaChain, file: string): void {
+/** Walks from ca.pem up through chain.pem: the root of `roots` it reaches, or the last certificate it got to. */
+function walkToRoot(roots: readonly X509Certificate[], chain: CaChain): { root?: X509Certificate; last: X509Certificate } {
   let current = chain.cert;
   for (let depth = 0; depth <= chain.intermediates.length + 1; depth++) {
     if (isSelfSigned(current)) {
-      if (roots.some((r) => r.raw.equals(current.raw))) return;
-      break;
+      const root = roots.find((r) => r.raw.equals(current.raw));
+      return root ? { root, last: current } : { last: current };
     }
-    if (roots.some((r) => isSelfSigned(r) && current.checkIssued(r) && current.verify(r.publicKey))) return;
+    const root = roots.find((r) => isSelfSigned(r) && current.checkIssued(r) && current.verify(r.publicKey));
+    if (root) return { root, last: current };
     const next = chain.intermediates.find((c) => c.ca && !c.raw.equals(current.raw) && current.checkIssued(c) && current.verify(c.publicKey));
     if (!next) break;
     current = next;
   }
-  const issuer = (current.issuer ?? '').replace(/\n/g, ', ');
+  return { last: current };
+}
+
+/** The root of `roots` that the CA's chain (ca.pem, then up through chain.pem) leads to, if any. Pure. */
+export function findCaRoot(roots: readonly X509Certificate[], chain: CaChain): X509Certificate | undefined {
+  return walkToRoot(roots, chain).root;
+}
+
+/**
+ * Checks that `roots` hold the root the CA's chain leads to: otherwise no sidecar could verify what the CA signs.
+ * Returns that root; throws ConfigError `bundle_lacks_ca_root` naming the file. Pure.
+ */
+export function assertBundleHoldsCaRoot(roots: readonly X509Certificate[], chain: CaChain, file: string): X509Certificate {
+  const { root, last } = walkToRoot(roots, chain);
+  if (root) return root;
+  const issuer = (last.issuer ?? '').replace(/\n/g, ', ');
   throw new ConfigError('bundle_lacks_ca_root', `${file} does not hold the CA's root (the self-signed certificate ${issuer ? `"${issuer}"` : ''} that ca.pem and chain.pem lead to); sidecars could not verify what this CA signs`);
 }
 
-function sameRoots(a: readonly Buffer[], b: readonly Buffer[]): boolean {
+function sameDer(a: readonly Buffer[], b: readonly Buffer[]): boolean {
   return a.length === b.length && a.every((d, i) => d.equals(b[i]!));
 }
 
-/** Watches bundle.pem and publishes snapshots; subscribe() gets the current one at once. */
+interface Parsed { rootsDer: Buffer[]; roots: X509Certificate[]; sequence: number; cross: X509Certificate[] }
+
+/** Watches bundle.pem and cross.pem and publishes snapshots; subscribe() gets the current one at once. */
 export class TrustBundleSource {
   private readonly value: Watchable<BundleSnapshot>;
-  private watcher: FSWatcher | undefined;
-  private pollTimer: TimerHandle | undefined;
-  private debounce: NodeJS.Timeout | undefined;
-  private lastStat = '';
-  private reloading: Promise<void> = Promise.resolve();
-  private closed = false;
+  private readonly watch: DirWatch;
 
   private constructor(
     private readonly file: string,
+    private readonly crossFile: string,
     trustDomain: string,
-    initial: { rootsDer: Buffer[]; roots: X509Certificate[] },
+    initial: Parsed,
     private readonly clock: Clock,
     private readonly log: Logger,
-    private readonly pollMs: number,
-    private readonly caChain: CaChain | undefined,
+    pollMs: number | undefined,
+    private caChain: CaChain | undefined,
   ) {
-    this.value = new Watchable<BundleSnapshot>({ trustDomain, ...initial, pem: certsToPem(initial.rootsDer), sequence: 1 });
+    this.value = new Watchable<BundleSnapshot>({ trustDomain, ...initial, pem: certsToPem(initial.rootsDer) });
+    this.watch = new DirWatch({
+      dir: path.dirname(file), names: [path.basename(file), path.basename(crossFile)], clock, log,
+      load: () => this.load(), ...(pollMs !== undefined ? { pollMs } : {}),
+    });
   }
 
-  /** Loads the bundle (failing startup when it is bad) and starts watching. */
-  static async open(opts: { file: string; trustDomain: string; caChain?: CaChain; clock: Clock; log: Logger; pollMs?: number }): Promise<TrustBundleSource> {
+  /** Loads the bundle (failing startup when it is bad) and starts watching. cross.pem defaults to a sibling. */
+  static async open(opts: { file: string; crossFile?: string; trustDomain: string; caChain?: CaChain; clock: Clock; log: Logger; pollMs?: number }): Promise<TrustBundleSource> {
+    const crossFile = opts.crossFile ?? path.join(path.dirname(opts.file), CROSS_FILE);
     const pem = await fs.readFile(opts.file, 'utf8').catch((e: NodeJS.ErrnoException) => {
       throw new ConfigError('bundle_missing', `${opts.file}: cannot read (${e.code})`, { cause: e });
     });
-    const initial = parseBundle(pem, opts.file);
+    const initial = await readParsed(pem, opts.file, crossFile, opts.clock.now());
     if (opts.caChain) assertBundleHoldsCaRoot(initial.roots, opts.caChain, opts.file);
-    const src = new TrustBundleSource(opts.file, opts.trustDomain, initial, opts.clock, opts.log, opts.pollMs ?? BUNDLE_POLL_MS, opts.caChain);
-    src.lastStat = await src.statKey();
-    src.startWatching();
+    const src = new TrustBundleSource(opts.file, crossFile, opts.trustDomain, initial, opts.clock, opts.log, opts.pollMs, opts.caChain);
+    await src.watch.start();
     return src;
   }
 
@@ -120,61 +120,57 @@ export class TrustBundleSource {
     return this.value.subscribe(listener);
   }
 
-  /** Re-reads the file now; publishes sequence+1 when the roots changed. Serialised. */
+  /** The CA's signing chain changed (a new root activated): later bundles must hold its root; re-reads the files. */
+  setCaChain(chain: CaChain): Promise<void> {
+    this.caChain = chain;
+    return this.reload();
+  }
+
+  /** Re-reads the files now; publishes a snapshot when the sequence grew. Serialised. */
   reload(): Promise<void> {
-    this.reloading = this.reloading.then(() => this.doReload());
-    return this.reloading;
+    return this.watch.reload();
   }
 
   close(): void {
-    this.closed = true;
-    this.watcher?.close();
-    this.pollTimer?.cancel();
-    if (this.debounce) clearTimeout(this.debounce);
+    this.watch.close();
   }
 
-  private async doReload(): Promise<void> {
-    if (this.closed) return;
-    let parsed: { rootsDer: Buffer[]; roots: X509Certificate[] };
+  private async load(): Promise<void> {
+    let parsed: Parsed;
     try {
-      this.lastStat = await this.statKey();
-      parsed = parseBundle(await fs.readFile(this.file, 'utf8'), this.file);
+      parsed = await readParsed(await fs.readFile(this.file, 'utf8'), this.file, this.crossFile, this.clock.now());
       if (this.caChain) assertBundleHoldsCaRoot(parsed.roots, this.caChain, this.file);
     } catch (e) {
       this.log.warn({ code: describe(e).code, file: this.file, err: describe(e).message }, 'trust bundle refused; keeping the last good one');
       return;
     }
     const cur = this.value.get();
-    if (sameRoots(cur.rootsDer, parsed.rootsDer)) return;
-    const next: BundleSnapshot = { trustDomain: cur.trustDomain, ...parsed, pem: certsToPem(parsed.rootsDer), sequence: cur.sequence + 1 };
-    this.log.info({ sequence: next.sequence, roots: next.roots.length }, 'trust bundle changed');
+    const sameRoots = sameDer(cur.rootsDer, parsed.rootsDer);
+    if (parsed.sequence === cur.sequence && sameRoots) return;
+    if (parsed.sequence <= cur.sequence) {
+      if (sameRoots) return;
+      this.log.warn({ code: 'bundle_sequence_not_raised', file: this.file, sequence: parsed.sequence, current: cur.sequence },
+        'trust bundle changed but its sequence did not grow; keeping the last good one (raise the "# ztmesh trust bundle sequence:" line, or use "ztmesh ca root")');
+      return;
+    }
+    const next: BundleSnapshot = { trustDomain: cur.trustDomain, ...parsed, pem: certsToPem(parsed.rootsDer) };
+    this.log.info({ sequence: next.sequence, roots: next.roots.map(rootId), crossCertificates: next.cross.length }, 'trust bundle changed');
+    for (const root of parsed.roots.filter((r) => !cur.roots.some((c) => c.raw.equals(r.raw)))) {
+      if (!parsed.cross.some((x) => cur.roots.some((by) => vouchesFor(x, root, by, this.clock.now())))) {
+        this.log.warn({ code: 'bundle_unvouched_root', root: rootId(root), file: this.crossFile },
+          'a new root comes without a cross-certificate from a root of the previous bundle; sidecars that do not trust it yet will refuse the bundle');
+      }
+    }
     this.value.set(next);
   }
+}
 
-  private async statKey(): Promise<string> {
-    const st = await fs.stat(this.file).catch(() => undefined);
-    return st ? `${st.ino}:${st.size}:${st.mtimeMs}` : 'missing';
-  }
-
-  private startWatching(): void {
-    const name = path.basename(this.file);
-    try {
-      this.watcher = watch(path.dirname(this.file), { persistent: false }, (_event, changed) => {
-        if (changed !== null && changed !== name && !String(changed).startsWith('..')) return;
-        if (this.debounce) clearTimeout(this.debounce);
-        this.debounce = setTimeout(() => void this.reload(), BUNDLE_DEBOUNCE_MS);
-        this.debounce.unref();
-      });
-      this.watcher.on('error', (e) => this.log.warn({ err: e.message }, 'fs.watch failed; relying on the poll'));
-    } catch (e) {
-      this.log.warn({ err: (e as Error).message }, 'fs.watch unavailable; relying on the poll');
-    }
-    const poll = () => {
-      if (this.closed) return;
-      void this.statKey().then((k) => (k !== this.lastStat ? this.reload() : undefined)).finally(() => {
-        if (!this.closed) this.pollTimer = this.clock.setTimeout(poll, this.pollMs);
-      });
-    };
-    this.pollTimer = this.clock.setTimeout(poll, this.pollMs);
-  }
+/** Reads bundle.pem's text and cross.pem (absent: none) into one parsed bundle. */
+async function readParsed(pem: string, file: string, crossFile: string, nowMs: number): Promise<Parsed> {
+  const bundle = parseBundle(pem, file);
+  const crossPem = await fs.readFile(crossFile, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return '';
+    throw new ConfigError('bad_cross_certificates', `${crossFile}: cannot read (${e.code})`, { cause: e });
+  });
+  return { ...bundle, cross: relevantCrossCertificates(bundle.roots, parseCrossCertificates(crossPem, crossFile), nowMs) };
 }

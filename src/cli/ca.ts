@@ -1,4 +1,4 @@
-// `ztmesh ca`: init a CA directory, serve the CA over gRPC, mint join tokens.
+// `ztmesh ca`: init a CA directory, serve the CA, mint join tokens (`ca root`, `ca audit`: ca-root.ts, ca-audit.ts).
 // Each action parses flags once and hands off to src/ca (serve: buildCaServer is the composition root).
 import path from 'node:path';
 import { Command, Option } from 'commander';
@@ -8,7 +8,7 @@ import { parseDuration } from '../common/duration.js';
 import { parseSpiffeId } from '../pki/spiffe-id.js';
 import {
   parseServeConfig, defaultSignWorkers, DEFAULT_ADMIN, DEFAULT_DRAIN, DEFAULT_LISTEN, DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SECOND, DEFAULT_TTL,
-  DEFAULT_MIN_TTL, DEFAULT_MAX_TTL, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
+  DEFAULT_MIN_TTL, DEFAULT_MAX_TTL, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_SOURCE, DEFAULT_AUDIT_LOG_MAX_SIZE,
 } from '../ca/config.js';
 import { assertNotReserved, parseReservedGrants } from '../ca/reserved-ids.js';
 import { assertCaDir, initCaDir, loadCaState } from '../ca/state-dir.js';
@@ -18,13 +18,15 @@ import { buildCaServer } from '../ca/build.js';
 import { k8sAttestorsFromFlags } from '../k8s/ca-attestor-flags.js';
 import { addLogFormatOption, commandLogger } from './log-options.js';
 import { registerCaStatus } from './ca-status.js';
+import { registerRoot } from './ca-root.js';
+import { registerAudit } from './ca-audit.js';
 
 /** Default lifetime of a join token. */
 export const DEFAULT_JOIN_TOKEN_TTL = '1h';
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
-/** Registers `ca init`, `ca serve`, `ca status` and `ca token create`. */
+/** Registers `ca init`, `ca serve`, `ca status`, `ca token create`, `ca root …` and `ca audit verify`. */
 export function register(program: Command): void {
   const ca = program.command('ca').description('the ztmesh certificate authority');
 
@@ -58,6 +60,8 @@ export function register(program: Command): void {
     .addOption(new Option('--max-connections <n>', 'connections held at once; lowered to fit the open-file limit').default(String(DEFAULT_MAX_CONNECTIONS)))
     .addOption(new Option('--max-connections-per-source <n>', 'connections held at once from one address').default(String(DEFAULT_MAX_CONNECTIONS_PER_SOURCE)))
     .option('--grant-reserved-id <spiffe-id>', 'sign this reserved ID (one in ztmesh-system) when attested, e.g. the webhook (repeatable) (default: none)', collect)
+    .option('--audit-log <file>', 'append a hash-chained JSON line per issuance and refusal to FILE, one file per replica (default: none, stdout only)')
+    .addOption(new Option('--audit-log-max-size <size>', 'size at which the log moves to FILE.1 and FILE continues the chain').default(DEFAULT_AUDIT_LOG_MAX_SIZE))
     // Kubernetes: attest projected ServiceAccount tokens with the TokenReview API (src/k8s).
     .option('--k8s-token-review', 'attest Kubernetes ServiceAccount tokens with the TokenReview API (default: off)')
     .option('--k8s-audience <aud>', 'audience the projected tokens must carry', 'ztmesh-ca')
@@ -117,6 +121,8 @@ export function register(program: Command): void {
   });
 
   registerCaStatus(ca);
+  registerRoot(ca);
+  registerAudit(ca);
 
   const token = ca.command('token').description('join tokens for workloads outside Kubernetes');
   token.command('create')

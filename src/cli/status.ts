@@ -83,6 +83,8 @@ export function formatStatus(s: SidecarStatus, nowMs: number, admin: string): st
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
   const lines = rows.map(([k, v]) => `${k.padEnd(width)}${v}`);
   for (const r of b?.roots ?? []) lines.push(`${''.padEnd(width)}- sha256:${r.sha256.slice(0, 16)}… ${r.subject}, expires ${relative(r.notAfter, nowMs)}`);
+  const refused = b?.lastRefusal;
+  if (refused) lines.push(`${'Bundle refused'.padEnd(width)}${refused.code}${refused.from ? ` from ${refused.from}` : ''} (${relative(refused.at, nowMs)}): ${refused.message}`);
   if (s.listeners.length) {
     lines.push('Listeners');
     for (const l of s.listeners) lines.push(`${''.padEnd(width)}${listenerLine(l, nowMs)}`);

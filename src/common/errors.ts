@@ -23,6 +23,12 @@ export class AttestationError extends ZtmeshError {}
 /** A request that is well formed but not allowed (identity mismatch, rate limit, TTL). */
 export class PolicyError extends ZtmeshError {}
 
+/** A root rotation step (`ztmesh ca root …`) that cannot be taken with the CA's files as they are, or not yet. */
+export class RotationError extends ZtmeshError {}
+
+/** An issuance log whose hash chain is broken: a line altered, removed or reordered. */
+export class AuditLogError extends ZtmeshError {}
+
 /** The data path refused or lost a connection; code is the reason label. */
 export class ProxyError extends ZtmeshError {}
 

@@ -64,7 +64,7 @@ export class BundleWatcher {
         this.st.lastError = null;
         this.backoff.reset();
         this.opts.reachability.contact(address);
-        this.opts.apply(bundle);
+        this.opts.apply({ ...bundle, from: address });
       },
       onClose: (err) => {
         if (this.stopped) return;

@@ -19,6 +19,10 @@ export interface RawBundle {
   trustDomain: string;
   rootsDer: Buffer[];
   sequence: number;
+  /** Cross-certificates vouching for roots the receiver may not trust yet (see decideBundle). */
+  crossCertsDer?: Buffer[];
+  /** The CA address it came from, for the log line of a refusal. */
+  from?: string;
 }
 
 export interface SignResult {
@@ -108,7 +112,8 @@ export function fromGrpcError(err: grpc.ServiceError, address: string): CaClient
 /** Converts the wire bundle; sequence arrives as a decimal string. */
 export function fromWireBundle(b: TrustBundle__Output | null | undefined): RawBundle | undefined {
   if (!b || b.roots.length === 0) return undefined;
-  return { trustDomain: b.trustDomain, rootsDer: b.roots.map((r) => Buffer.from(r)), sequence: Number(b.sequence) };
+  const cross = (b.crossCertificates ?? []).map((c) => Buffer.from(c));
+  return { trustDomain: b.trustDomain, rootsDer: b.roots.map((r) => Buffer.from(r)), sequence: Number(b.sequence), ...(cross.length ? { crossCertsDer: cross } : {}) };
 }
 
 /** URI SANs of a TLS peer certificate. */

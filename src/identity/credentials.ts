@@ -1,6 +1,6 @@
 // The credential types the identity part produces and the data path, admin and webhook consume.
 // A Svid and a TrustBundle are immutable snapshots: rotation builds new ones and swaps a reference.
-import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import { certsToPem } from '../pki/pem.js';
 
 /** One workload certificate with its key, built completely before it is published. */
@@ -43,9 +43,7 @@ export function makeTrustBundle(trustDomain: string, rootsDer: readonly Buffer[]
 }
 
 /** SHA-256 hex of a root's DER, as /status shows it. */
-export function certFingerprint(der: Buffer): string {
-  return createHash('sha256').update(der).digest('hex');
-}
+export { certFingerprint } from '../pki/fingerprint.js';
 
 /** What the data path, admin and webhook see of the identity at one instant. */
 export interface IdentitySnapshot {

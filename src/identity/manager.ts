@@ -14,7 +14,7 @@ import { makeTrustBundle, type IdentitySnapshot, type IdentitySource, type Ident
 import { MIN_REFRESH_DELAY_MS, refreshAt } from './refresh.js';
 import { buildSvid } from './svid-material.js';
 import type { SvidStorage } from './svid-store.js';
-import { decideBundle, type BundleSource } from './trust-bundle.js';
+import { BUNDLE_REFUSALS, decideBundle, type BundleSource } from './trust-bundle.js';
 
 /** How many past rotations /status keeps. */
 export const ROTATION_HISTORY = 10;
@@ -51,6 +51,8 @@ export interface ManagerStats {
   /** When the next attempt runs: the refresh point, or the backoff retry after a failure. */
   nextAttemptMs: number | null;
   bundleSource: BundleSource;
+  /** The last bundle from the CA that was refused (unvouched root, every trusted root dropped, …). */
+  bundleRefusal: (LastError & { from?: string }) | null;
   history: RotationRecord[];
 }
 
@@ -103,7 +105,7 @@ export class IdentityManager implements IdentitySource {
     this.snap = new Watchable<IdentitySnapshot>({ state: 'initializing', bundle: opts.bootstrapBundle });
     this.stats_ = {
       rotations: 0, consecutiveFailures: 0, failuresTotal: 0, failuresByCode: {}, lastError: null,
-      lastRotationMs: null, nextAttemptMs: null, bundleSource: 'file', history: [],
+      lastRotationMs: null, nextAttemptMs: null, bundleSource: 'file', bundleRefusal: null, history: [],
     };
   }
 
@@ -138,12 +140,20 @@ export class IdentityManager implements IdentitySource {
     this.expiryTimer?.cancel();
   }
 
-  /** Offers a bundle from the CA; applied by swapping the snapshot when it is newer. Returns whether it was applied. */
+  /**
+   * Offers a bundle from the CA; applied by swapping the snapshot when decideBundle accepts it. A refused one is
+   * logged with its code and the CA's address, and the last good bundle stays. Returns whether it was applied.
+   */
   applyBundle(raw: RawBundle): boolean {
     const cur = this.snap.get();
-    const decision = decideBundle({ bundle: cur.bundle!, source: this.bundleSource }, raw, this.opts.trustDomain);
+    const now = this.opts.clock.now();
+    const { decision, detail } = decideBundle({ bundle: cur.bundle!, source: this.bundleSource }, raw, this.opts.trustDomain, now);
     if (decision !== 'accept') {
-      if (decision !== 'same') this.log.warn({ code: `bundle_${decision}`, sequence: raw.sequence, current: cur.bundle?.sequence }, 'trust bundle from the CA ignored');
+      const line = { code: `bundle_${decision}`, ca: raw.from, sequence: raw.sequence, current: cur.bundle?.sequence };
+      if (BUNDLE_REFUSALS.has(decision)) {
+        this.stats_.bundleRefusal = { code: line.code, message: detail ?? decision, atMs: now, ...(raw.from ? { from: raw.from } : {}) };
+        this.log.warn({ ...line, err: detail }, 'trust bundle from the CA refused; keeping the last good one');
+      } else if (decision !== 'same') this.log.warn(line, 'trust bundle from the CA ignored');
       return false;
     }
     const bundle = makeTrustBundle(this.opts.trustDomain, raw.rootsDer, raw.sequence);
@@ -204,7 +214,7 @@ export class IdentityManager implements IdentitySource {
       const res = await this.sign(csr, held);
       if (this.stopped) throw new CaClientError('stopped', 'the sidecar is shutting down');
       this.opts.reachability.contact(res.address, { signed: true });
-      if (res.bundle) this.applyBundle(res.bundle);
+      if (res.bundle) this.applyBundle({ ...res.bundle, from: res.address });
       const svid = buildSvid({
         key, chainDer: res.chainDer, bundle: this.snap.get().bundle!, trustDomain: this.opts.trustDomain,
         nowMs: clock.now(), ...(this.opts.spiffeId ? { expectedSpiffeId: this.opts.spiffeId } : {}),

@@ -1,10 +1,12 @@
-// Trust bundle decisions: loading the bootstrap file and whether a bundle from the CA replaces the one in force.
-// Pure apart from the file read; the manager applies the outcome by swapping one reference.
+// Trust bundle decisions: loading the bootstrap file (the first trust) and whether a bundle from the CA replaces the
+// one in force. Pure apart from the file read; the manager applies the outcome by swapping one reference.
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../common/errors.js';
+import { isSelfSignedCa, vouchesFor } from '../pki/cross-cert.js';
 import { certsFromPem } from '../pki/pem.js';
 import { uriSans } from '../pki/svid.js';
-import { makeTrustBundle, type TrustBundle } from './credentials.js';
+import { certFingerprint, makeTrustBundle, type TrustBundle } from './credentials.js';
 import type { RawBundle } from './ca-client.js';
 
 /** Where the bundle in force came from. */
@@ -39,17 +41,58 @@ export function bundleTrustDomains(bundle: TrustBundle): string[] {
   return [...new Set(tds)];
 }
 
-export type BundleDecision = 'accept' | 'same' | 'stale' | 'wrong_trust_domain' | 'empty';
+export type BundleDecision =
+  | 'accept' | 'same' | 'stale' | 'wrong_trust_domain' | 'empty' | 'malformed' | 'drops_trusted_roots' | 'unvouched_root';
+
+/** What decideBundle concluded, with a sentence for the log when it is a refusal. */
+export interface BundleVerdict {
+  decision: BundleDecision;
+  detail?: string;
+}
+
+/** The decisions that refuse a bundle as untrustworthy (not merely old news): logged with a code, shown in /status. */
+export const BUNDLE_REFUSALS: ReadonlySet<BundleDecision> = new Set(['wrong_trust_domain', 'empty', 'malformed', 'drops_trusted_roots', 'unvouched_root']);
+
+const describeRoot = (r: X509Certificate) => `${certFingerprint(r.raw).slice(0, 16)}… (${(r.subject ?? '').replace(/\n/g, ', ') || 'no subject'})`;
 
 /**
- * Whether `candidate` from the CA replaces `current`: a CA bundle always beats the bootstrap file;
- * between CA bundles only a higher sequence wins (a lagging replica must not roll roots back).
+ * Whether `candidate` from the CA replaces `current` (the bootstrap file's roots are the first trust). Pure.
+ * - Between CA bundles only a higher sequence wins, so a lagging replica cannot roll roots back.
+ * - At least one root trusted now must stay (`drops_trusted_roots`): roots leave one at a time, never all at once.
+ * - A root not trusted now is added only when one of the candidate's cross-certificates certifies its key and
+ *   subject and was issued by a root trusted now (`unvouched_root`), so the CA's identity alone cannot swap the roots.
+ * A sidecar that missed steps of a rotation still moves forward: each bundle is judged against what it trusts now,
+ * and a jump that keeps one trusted root and vouches for every new one is as good as the steps it skipped.
  */
-export function decideBundle(current: { bundle: TrustBundle; source: BundleSource }, candidate: RawBundle, trustDomain: string): BundleDecision {
-  if (candidate.rootsDer.length === 0) return 'empty';
-  if (candidate.trustDomain && candidate.trustDomain !== trustDomain) return 'wrong_trust_domain';
-  if (current.source === 'file') return 'accept';
-  if (candidate.sequence > current.bundle.sequence) return 'accept';
-  if (candidate.sequence === current.bundle.sequence) return 'same';
-  return 'stale';
+export function decideBundle(
+  current: { bundle: TrustBundle; source: BundleSource }, candidate: RawBundle, trustDomain: string, nowMs: number,
+): BundleVerdict {
+  if (candidate.rootsDer.length === 0) return { decision: 'empty', detail: 'the bundle holds no root' };
+  if (candidate.trustDomain && candidate.trustDomain !== trustDomain) {
+    return { decision: 'wrong_trust_domain', detail: `the bundle is for "${candidate.trustDomain}", not "${trustDomain}"` };
+  }
+  if (current.source === 'ca') {
+    if (candidate.sequence < current.bundle.sequence) return { decision: 'stale' };
+    if (candidate.sequence === current.bundle.sequence) return { decision: 'same' };
+  }
+  let roots: X509Certificate[];
+  let cross: X509Certificate[];
+  try {
+    roots = candidate.rootsDer.map((d) => new X509Certificate(d));
+    cross = (candidate.crossCertsDer ?? []).map((d) => new X509Certificate(d));
+  } catch (e) {
+    return { decision: 'malformed', detail: `a certificate in the bundle cannot be parsed: ${(e as Error).message}` };
+  }
+  const trusted = current.bundle.roots;
+  const trustedNow = (r: X509Certificate) => trusted.some((t) => t.raw.equals(r.raw));
+  if (!roots.some(trustedNow)) {
+    return { decision: 'drops_trusted_roots', detail: `none of the ${trusted.length} root(s) trusted now is in it: ${trusted.map(describeRoot).join(', ')}` };
+  }
+  for (const root of roots.filter((r) => !trustedNow(r))) {
+    if (!isSelfSignedCa(root)) return { decision: 'unvouched_root', detail: `new root ${describeRoot(root)} is not a self-signed CA certificate` };
+    if (!cross.some((c) => trusted.some((t) => vouchesFor(c, root, t, nowMs)))) {
+      return { decision: 'unvouched_root', detail: `new root ${describeRoot(root)} comes without a valid cross-certificate from a root trusted now` };
+    }
+  }
+  return { decision: 'accept' };
 }

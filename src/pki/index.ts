@@ -9,3 +9,5 @@ export * from './svid.js';
 export * from './verify.js';
 export * from './leaf-svid.js';
 export * from './key-usage.js';
+export * from './cross-cert.js';
+export * from './fingerprint.js';

@@ -8,7 +8,7 @@ import { caName, keyIdentifier, newSerial, signCertificate, spkiOf, type IssuerM
 import { trustDomainId } from './spiffe-id.js';
 
 /** Parses the pieces of a certificate the encoder needs: subject Name DER and subject key id. */
-function tbsPieces(certDer: Buffer): { subjectDer: Buffer; keyId: Buffer } {
+export function tbsPieces(certDer: Buffer): { subjectDer: Buffer; keyId: Buffer } {
   const tbs = der.children(der.children(der.readWhole(certDer, der.TAG.SEQUENCE))[0]!);
   const off = tbs[0]!.tag === 0xa0 ? 1 : 0;
   const subjectDer = tbs[off + 4]!.raw;

@@ -29,6 +29,7 @@ export interface StatusInputs {
 export function buildStatus(i: StatusInputs): SidecarStatus {
   const svid = i.snapshot.svid;
   const bundle = i.snapshot.bundle;
+  const refused = i.stats.bundleRefusal;
   return {
     identity: {
       spiffeId: svid?.spiffeId ?? null,
@@ -52,6 +53,7 @@ export function buildStatus(i: StatusInputs): SidecarStatus {
       sequence: bundle.sequence,
       source: i.stats.bundleSource,
       roots: bundle.roots.map((r, n) => ({ sha256: certFingerprint(bundle.rootsDer[n]!), subject: r.subject.replace(/\n/g, ', '), notAfter: isoTime(Date.parse(r.validTo)) })),
+      lastRefusal: refused ? { code: refused.code, message: refused.message, at: isoTime(refused.atMs), ...(refused.from ? { from: refused.from } : {}) } : null,
     } : null,
     ca: {
       address: i.ca.address,

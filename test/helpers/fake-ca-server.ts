@@ -18,19 +18,21 @@ export interface FakeCaServer {
 }
 
 /**
- * Serves SignCertificate (signs any CSR for `signedId` with `signer`) and WatchTrustBundle (sends `bundleRoots`),
- * presenting `serving` (leaf, then `chainPem` if any) and verifying client certificates against `clientRootsPem`.
+ * Serves SignCertificate (signs any CSR for `signedId` with `signer`) and WatchTrustBundle (sends `bundleRoots` and
+ * `crossCerts` under `sequence`), presenting `serving` and verifying client certificates against `clientRootsPem`.
  */
 export async function startFakeCaServer(opts: {
   serving: TestLeaf;
   clientRootsPem: string;
   trustDomain: string;
-  signer: TestCa;
+  signer: Pick<TestCa, 'issuer'>;
   signedId: string;
   bundleRoots: Buffer[];
+  crossCerts?: Buffer[];
+  sequence?: number;
 }): Promise<FakeCaServer> {
   const fake: FakeCaServer = { address: '', connections: 0, calls: [], close: () => undefined };
-  const bundle = { trustDomain: opts.trustDomain, roots: opts.bundleRoots, sequence: 1_000_000 };
+  const bundle = { trustDomain: opts.trustDomain, roots: opts.bundleRoots, sequence: opts.sequence ?? 1_000_000, crossCertificates: opts.crossCerts ?? [] };
   const server = new grpc.Server();
   const { proto } = loadCaProto();
   server.addService(proto.ztmesh.ca.v1.CertificateAuthority.service, {

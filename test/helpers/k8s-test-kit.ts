@@ -1,23 +1,12 @@
 // Shared set-up for the Kubernetes tests: a TokenReview attestor wired to the stand-in API server, with
 // a fake clock and a logger whose JSON lines the test can read.
-import { Writable } from 'node:stream';
-import { createLogger, type Logger } from '../../src/common/logger.js';
+import { captureLogger } from './capture-logger.js';
 import { createKubeClient, inClusterConfig } from '../../src/k8s/kube-client.js';
 import { TokenReviewAttestor } from '../../src/k8s/token-review.js';
 import { FakeClock } from './fake-clock.js';
 import { startFakeApiServer, type FakeApiServer } from './fake-apiserver.js';
 
-/** A logger that keeps every line; `text()` is what would have reached stdout. */
-export function captureLogger(): { logger: Logger; lines: Record<string, unknown>[]; text(): string } {
-  const raw: string[] = [];
-  const stream = new Writable({ write(chunk, _enc, cb) { raw.push(...String(chunk).split('\n').filter(Boolean)); cb(); } });
-  const logger = createLogger({ level: 'debug', destination: stream });
-  return {
-    logger,
-    get lines() { return raw.map((l) => JSON.parse(l) as Record<string, unknown>); },
-    text: () => raw.join('\n'),
-  };
-}
+export { captureLogger };
 
 export interface AttestorKit {
   api: FakeApiServer;

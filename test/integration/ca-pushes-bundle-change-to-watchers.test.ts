@@ -1,40 +1,24 @@
-// WatchTrustBundle sends the bundle at once; adding a root to bundle.pem on disk reaches open streams as sequence+1.
-import { appendFileSync, writeFileSync } from 'node:fs';
+// WatchTrustBundle sends the bundle at once; a new root written to bundle.pem under the next sequence, with its
+// cross-certificate in cross.pem, reaches open streams.
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import type * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TrustBundle__Output } from '../../src/gen/ztmesh/ca/v1/TrustBundle.js';
+import { collectBundles } from '../helpers/bundle-stream.js';
 import { makeCa } from '../helpers/pki.js';
+import { issuerFromCaDir } from '../helpers/ca-root.js';
+import { formatBundleFile } from '../../src/ca/bundle-file.js';
+import { createCrossCertificate, fromPemAll, toPem } from '../../src/pki/index.js';
 import { chainPem, makeCsr, signCsr, startCa, type TestCaServer } from '../helpers/ca.js';
 
 let ca: TestCaServer;
 beforeAll(async () => { ca = await startCa(); });
 afterAll(async () => { await ca.stop(); });
 
-/** Collects messages of a stream; next() resolves with the next one. */
-function collect(stream: grpc.ClientReadableStream<TrustBundle__Output>) {
-  const seen: TrustBundle__Output[] = [];
-  let wake: (() => void) | undefined;
-  stream.on('data', (b: TrustBundle__Output) => { seen.push(b); wake?.(); });
-  stream.on('error', () => undefined);
-  return {
-    seen,
-    async next(count: number, timeoutMs = 10_000): Promise<TrustBundle__Output> {
-      const until = Date.now() + timeoutMs;
-      while (seen.length < count) {
-        if (Date.now() > until) throw new Error(`only ${seen.length} bundle message(s) arrived`);
-        await new Promise<void>((r) => { wake = r; setTimeout(r, 200); });
-      }
-      return seen[count - 1]!;
-    },
-  };
-}
-
 describe('ca pushes a bundle change to open WatchTrustBundle streams', () => {
   it('sends the current bundle at once, then sequence+1 with the added root to every watcher, without a restart', async () => {
     const streams = [ca.client().WatchTrustBundle({}), ca.client().WatchTrustBundle({})];
-    const watchers = streams.map(collect);
+    const watchers = streams.map(collectBundles);
     const firsts = await Promise.all(watchers.map((w) => w.next(1)));
     for (const f of firsts) {
       expect(f.trustDomain).toBe(ca.trustDomain);
@@ -43,11 +27,15 @@ describe('ca pushes a bundle change to open WatchTrustBundle streams', () => {
     const seq = Number(firsts[0]!.sequence);
 
     const newRoot = makeCa(ca.trustDomain);
-    appendFileSync(join(ca.dir, 'bundle.pem'), newRoot.certPem);
+    const current = fromPemAll(ca.bundlePem);
+    const vouch = createCrossCertificate({ rootDer: newRoot.certDer, issuer: issuerFromCaDir(ca.dir), trustDomain: ca.trustDomain, nowMs: Date.now() });
+    writeFileSync(join(ca.dir, 'cross.pem'), toPem(vouch));
+    writeFileSync(join(ca.dir, 'bundle.pem'), formatBundleFile([...current, newRoot.certDer], seq + 1));
     const seconds = await Promise.all(watchers.map((w) => w.next(2)));
     for (const s of seconds) {
       expect(Number(s.sequence)).toBe(seq + 1);
       expect(s.roots.map((r) => new X509Certificate(r).fingerprint256)).toContain(newRoot.cert.fingerprint256);
+      expect(s.crossCertificates.map((c) => Buffer.from(c))).toEqual([vouch]);
     }
 
     // Responses carry the new bundle too, and the CA keeps signing.

@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chainPem, makeCsr, signCsr, signError, startCa, type TestCaServer } from '../helpers/ca.js';
+import { chainPem, makeCsr, refusalLogged, signCsr, signError, startCa, type TestCaServer } from '../helpers/ca.js';
 import { makeCa, makeLeaf } from '../helpers/pki.js';
 
 const NO_V6 = await new Promise<string | undefined>((resolve) => {
@@ -29,6 +29,7 @@ describe.skipIf(NO_V6)('ca on IPv6', () => {
     const foreign = makeLeaf(makeCa(ca.trustDomain), id);
     const err = await signError(ca.client({ cert: foreign.certPem, key: foreign.keyPem }), makeCsr(id).csr);
     expect(err.code).toBe(grpc.status.UNAUTHENTICATED);
-    expect(ca.process.json().find((l) => l.msg === 'SignCertificate refused')).toMatchObject({ code: 'renewal_untrusted_chain' });
+    // The CA's log is asynchronous: wait for the line rather than reading it the moment the call failed.
+    expect(await refusalLogged(ca, 'renewal_untrusted_chain')).toMatchObject({ code: 'renewal_untrusted_chain' });
   });
 });

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 
-const COMMANDS = ['ca init', 'ca serve', 'ca token create', 'sidecar', 'status', 'iptables', 'inject', 'webhook', 'demo', 'connect'];
+const COMMANDS = ['ca init', 'ca serve', 'ca token create', 'ca root prepare', 'ca root activate', 'ca root retire', 'ca root status', 'ca audit verify', 'sidecar', 'status', 'iptables', 'inject', 'webhook', 'demo', 'connect'];
 
 /** The option entries of a --help text, with wrapped description lines joined. */
 function optionEntries(help: string): string[] {

@@ -20,11 +20,11 @@ export class RenewalAttestor implements Attestor {
 
   /**
    * @param roots current trust bundle roots, read on every call
-   * @param intermediates the CA's own intermediates (plug-in CA), so a leaf alone still chains to a root
+   * @param intermediates the CA's own intermediates in force (plug-in CA), so a leaf alone still chains to a root
    */
   constructor(
     private readonly roots: () => readonly X509Certificate[],
-    private readonly intermediates: readonly X509Certificate[],
+    private readonly intermediates: () => readonly X509Certificate[],
     private readonly trustDomain: string,
     private readonly clock: Clock,
   ) {}
@@ -44,7 +44,7 @@ export class RenewalAttestor implements Attestor {
     if (hit && hit.roots === roots && now >= hit.fromMs && now <= hit.toMs) return { spiffeId: hit.spiffeId, method: this.name };
     let spiffeId: string;
     try {
-      ({ spiffeId } = verifySvidChain([...input.peerChain, ...this.intermediates], roots, now));
+      ({ spiffeId } = verifySvidChain([...input.peerChain, ...this.intermediates()], roots, now));
     } catch (e) {
       if (e instanceof PkiError) throw new AttestationError(`renewal_${e.code}`, `client certificate refused: ${e.message}`, { cause: e });
       throw e;

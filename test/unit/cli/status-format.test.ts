@@ -11,7 +11,7 @@ const status = (state: SidecarStatus['identity']['state'], reachable = true): Si
     rotations: 3, consecutiveFailures: reachable ? 0 : 2, lastRotation: iso(-10_000), publicKeySha256: 'a'.repeat(64), failuresTotal: 2, history: [],
     lastError: reachable ? null : { code: 'unavailable', message: 'CA x:1: down', at: iso(-2000) },
   },
-  trustBundle: { trustDomain: 'cluster.local', sequence: 1, source: 'ca', roots: [{ sha256: 'b'.repeat(64), subject: 'O=ztmesh, CN=root', notAfter: iso(86_400_000) }] },
+  trustBundle: { trustDomain: 'cluster.local', sequence: 1, source: 'ca', roots: [{ sha256: 'b'.repeat(64), subject: 'O=ztmesh, CN=root', notAfter: iso(86_400_000) }], lastRefusal: null },
   ca: { address: 'x:1', addresses: ['x:1'], reachable, lastContact: iso(-1000), refusal: null, bundleStream: { connected: reachable, lastUpdate: null, lastError: null } },
   outageBudgetSeconds: reachable ? null : 3540,
   listeners: [{ name: 'api', kind: 'inbound', address: '0.0.0.0:15006', connectionsActive: 1, connectionsTotal: 12, denied: 1 }],

@@ -1,5 +1,5 @@
 // The identity manager under a fake clock and a fake CA client: no sleeping, every timer is driven by advance().
-import { generateKeySync } from '../../../src/pki/index.js';
+import { createCrossCertificate, generateKeySync } from '../../../src/pki/index.js';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { backoffDelay, DEFAULT_BACKOFF } from '../../../src/common/backoff.js';
 import { silentLogger } from '../../../src/common/logger.js';
@@ -8,6 +8,7 @@ import { hasValidSvid, makeTrustBundle, type IdentityState } from '../../../src/
 import { IdentityManager } from '../../../src/identity/manager.js';
 import { FakeCaClient } from '../../helpers/fake-ca-client.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
+import { captureLogger } from '../../helpers/capture-logger.js';
 import { makeCa, type TestCa } from '../../helpers/pki.js';
 
 const TTL = 3_600_000;
@@ -200,12 +201,30 @@ describe('IdentityManager', () => {
 
   it('swaps in a newer trust bundle from the CA and ignores a stale one', async () => {
     const other = makeCa('cluster.local', t.clock.now() - 1000);
-    expect(t.manager.applyBundle({ trustDomain: 'cluster.local', rootsDer: [t.ca.certDer, other.certDer], sequence: 5 })).toBe(true);
+    const vouch = createCrossCertificate({ rootDer: other.certDer, issuer: t.ca.issuer, trustDomain: 'cluster.local', nowMs: t.clock.now() });
+    expect(t.manager.applyBundle({ trustDomain: 'cluster.local', rootsDer: [t.ca.certDer, other.certDer], sequence: 5, crossCertsDer: [vouch] })).toBe(true);
     expect(t.manager.current().bundle!.sequence).toBe(5);
     expect(t.manager.applyBundle({ trustDomain: 'cluster.local', rootsDer: [t.ca.certDer], sequence: 4 })).toBe(false);
     expect(t.manager.applyBundle({ trustDomain: 'other.org', rootsDer: [t.ca.certDer], sequence: 9 })).toBe(false);
     expect(t.manager.current().bundle!.rootsDer).toHaveLength(2);
     expect(t.manager.stats().bundleSource).toBe('ca');
+  });
+
+  it('refuses an unvouched root, logs the code and the CA, records it, and keeps the last good bundle', async () => {
+    const cap = captureLogger();
+    const m = new IdentityManager({
+      client: t.client, clock: t.clock, log: cap.logger, trustDomain: 'cluster.local', ttlMs: TTL,
+      bootstrapBundle: makeTrustBundle('cluster.local', [t.ca.certDer], 0), reachability: t.reach, generateKey: syncKey,
+    });
+    const before = m.current().bundle;
+    const attacker = makeCa('cluster.local', t.clock.now() - 1000);
+    expect(m.applyBundle({ trustDomain: 'cluster.local', rootsDer: [t.ca.certDer, attacker.certDer], sequence: 9, from: '10.0.0.9:15012' })).toBe(false);
+    expect(m.current().bundle).toBe(before);
+    expect(m.stats().bundleRefusal).toMatchObject({ code: 'bundle_unvouched_root', from: '10.0.0.9:15012', atMs: t.clock.now() });
+    expect(cap.lines.find((l) => l.msg === 'trust bundle from the CA refused; keeping the last good one')).toMatchObject({ code: 'bundle_unvouched_root', ca: '10.0.0.9:15012' });
+    // The same CA's next, honest bundle is still taken.
+    expect(m.applyBundle({ trustDomain: 'cluster.local', rootsDer: [t.ca.certDer], sequence: 10 })).toBe(true);
+    expect(m.stats().bundleSource).toBe('ca');
   });
 
   it.each([

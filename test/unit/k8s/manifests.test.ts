@@ -123,6 +123,19 @@ describe('deploy/kubernetes', () => {
     expect(svc.spec.selector).toEqual(find('Deployment', 'ztmesh-ca').spec.selector.matchLabels);
   });
 
+  it('the CA writes its issuance log to an emptyDir (one file per replica) that holds two files at the size limit', () => {
+    const pod = find('Deployment', 'ztmesh-ca').spec.template.spec;
+    const c = pod.containers[0];
+    const arg = (name: string) => (c.args as string[]).find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+    const config = parseServeConfig({ dir: arg('dir'), admin: arg('admin'), adminAllowRemote: true, auditLog: arg('audit-log'), auditLogMaxSize: arg('audit-log-max-size') });
+    const mount = c.volumeMounts.find((m: Obj) => config.auditLog!.file.startsWith(`${m.mountPath}/`));
+    const vol = pod.volumes.find((v: Obj) => v.name === mount.name);
+    expect(vol.emptyDir).toBeDefined();
+    expect(mount.readOnly).toBeUndefined();
+    const mi = (q: string) => Number(/^(\d+)Mi$/.exec(q)![1]) * 1024 * 1024;
+    expect(mi(vol.emptyDir.sizeLimit)).toBeGreaterThan(2 * config.auditLog!.maxBytes);
+  });
+
   it('RBAC: the CA may create tokenreviews and nothing else; the webhook patches its own config and writes ConfigMaps', () => {
     expect(find('ClusterRole', 'ztmesh-ca-tokenreview').rules).toEqual([
       { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },

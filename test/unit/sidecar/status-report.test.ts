@@ -11,6 +11,7 @@ const svid = { spiffeId: 'spiffe://cluster.local/ns/a/sa/b', serialHex: 'ab', no
 const stats: ManagerStats = {
   rotations: 2, consecutiveFailures: 3, failuresTotal: 4, failuresByCode: { unavailable: 4 }, lastError: { code: 'unavailable', message: 'down', atMs: NOW - 1000 },
   lastRotationMs: NOW - 5000, nextAttemptMs: NOW + 2000, bundleSource: 'ca', history: [],
+  bundleRefusal: { code: 'bundle_unvouched_root', message: 'new root … comes without a valid cross-certificate', atMs: NOW - 2000, from: 'ca:15012' },
 };
 const snap: IdentitySnapshot = { state: 'unavailable', svid, bundle: makeTrustBundle('cluster.local', [ca.certDer], 4) };
 
@@ -33,7 +34,10 @@ describe('status report', () => {
       spiffeId: svid.spiffeId, state: 'unavailable', serial: 'ab', notAfter: new Date(NOW + 90_500).toISOString(), refreshAt: new Date(NOW + 2000).toISOString(),
       rotations: 2, consecutiveFailures: 3, lastRotation: new Date(NOW - 5000).toISOString(), lastError: { code: 'unavailable', message: 'down', at: new Date(NOW - 1000).toISOString() },
     });
-    expect(s.trustBundle).toMatchObject({ trustDomain: 'cluster.local', sequence: 4, source: 'ca' });
+    expect(s.trustBundle).toMatchObject({
+      trustDomain: 'cluster.local', sequence: 4, source: 'ca',
+      lastRefusal: { code: 'bundle_unvouched_root', from: 'ca:15012', at: new Date(NOW - 2000).toISOString() },
+    });
     expect(s.trustBundle!.roots[0]!.subject).toContain('CN=ztmesh root CA cluster.local');
     expect(s.ca).toMatchObject({ address: 'x:1', addresses: ['x:1', 'y:2'], reachable: false, lastContact: new Date(NOW - 3000).toISOString() });
     expect(s.outageBudgetSeconds).toBe(90);

@@ -6,10 +6,12 @@ export interface TrustBundle {
   'trustDomain'?: (string);
   'roots'?: (Buffer | Uint8Array | string)[];
   'sequence'?: (number | string | Long);
+  'crossCertificates'?: (Buffer | Uint8Array | string)[];
 }
 
 export interface TrustBundle__Output {
   'trustDomain': (string);
   'roots': (Buffer)[];
   'sequence': (string);
+  'crossCertificates': (Buffer)[];
 }
