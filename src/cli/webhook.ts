@@ -14,7 +14,7 @@ import { CaBundleSync } from '../k8s/ca-bundle-sync.js';
 import { BundleDistributor } from '../k8s/bundle-distributor.js';
 import { startWebhookIdentity } from '../k8s/webhook-identity.js';
 import { certsFromIdentity, staticCerts, startWebhookServer, type ServingCertSource } from '../k8s/webhook.js';
-import { TOKEN_PATH, BUNDLE_PATH } from '../k8s/inject.js';
+import { BUNDLE_PATH, TOKEN_PATH } from '../common/mesh.js';
 import { addInjectOptions, injectOptionsFrom } from './inject.js';
 import { addLogFormatOption, commandLogger } from './log-options.js';
 

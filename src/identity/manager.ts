@@ -7,11 +7,11 @@ import { isoTime } from '../common/clock.js';
 import { CaClientError, describe } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { Watchable } from '../common/watchable.js';
+import { nextRefresh } from '../common/refresh.js';
 import { buildCsr, generateKey, type KeyAlgorithm } from '../pki/index.js';
 import type { CaClient, RawBundle, SignResult } from './ca-client.js';
 import { UNREACHED_CODES, type CaReachability } from './ca-reachability.js';
 import { makeTrustBundle, type IdentitySnapshot, type IdentitySource, type IdentityState, type Svid, type TrustBundle } from './credentials.js';
-import { MIN_REFRESH_DELAY_MS, refreshAt } from './refresh.js';
 import { buildSvid } from './svid-material.js';
 import type { SvidStorage } from './svid-store.js';
 import { decideBundle, type BundleSource } from './trust-bundle.js';
@@ -256,7 +256,7 @@ export class IdentityManager implements IdentitySource {
     this.setState('available', svid);
     this.expiryTimer?.cancel();
     this.expiryTimer = this.opts.clock.setTimeout(() => this.expire(svid), svid.notAfterMs - now);
-    const at = Math.max(refreshAt(Math.max(svid.notBeforeMs, now), svid.notAfterMs, this.random()), now + MIN_REFRESH_DELAY_MS);
+    const at = nextRefresh(svid.notBeforeMs, svid.notAfterMs, now, this.random());
     this.schedule(at, 'refresh');
     const store = this.opts.store;
     if (store) {

@@ -1,5 +1,5 @@
-// The sidecar's composition root: builds logger, metrics, clock, readiness, identity, bundle watcher,
-// the data path (listeners.ts) and the admin and health servers, and wires them explicitly.
+// The sidecar's composition root: builds logger, metrics, clock, readiness, identity, bundle watcher, the data path
+// (datapath.ts, with its explicit and transparent listeners) and the admin and health servers, and wires them.
 import type { KeyObject } from 'node:crypto';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { parseHostPort } from '../common/address.js';
@@ -21,7 +21,9 @@ import { loadBundleFile } from '../identity/trust-bundle.js';
 import type { KeyAlgorithm } from '../pki/keys.js';
 import { ADMIN_ALLOW_REMOTE_KEY, caAddresses } from './config.js';
 import type { SidecarConfig } from './config-schema.js';
-import { startListeners, type ListenerContext, type RunningListeners } from './listeners.js';
+import { startDataPath, type DataPathContext, type ListenerSource, type RunningDataPath } from './datapath.js';
+import { transparentListeners } from './intercept/transparent.js';
+import { explicitListeners } from './listeners.js';
 import { buildStatus } from './status-report.js';
 
 /** Readiness part held while the sidecar drains, so the kubelet stops sending traffic first. */
@@ -35,7 +37,17 @@ export interface SidecarDeps {
   caClient?: CaClient & BundleStreamSource;
   random?: () => number;
   generateKey?: (alg: KeyAlgorithm) => Promise<KeyObject>;
-  startListeners?: (ctx: ListenerContext) => Promise<RunningListeners>;
+  startDataPath?: (ctx: DataPathContext) => Promise<RunningDataPath>;
+}
+
+/** The listener sources a configuration asks for: explicit listeners, plus transparent mode's when enabled. */
+export function listenerSources(config: SidecarConfig): ListenerSource[] {
+  return [explicitListeners, ...(config.transparent.enabled ? [transparentListeners()] : [])];
+}
+
+/** The data path of `ctx.config`, with every listener it asks for bound. */
+export function startSidecarDataPath(ctx: DataPathContext): Promise<RunningDataPath> {
+  return startDataPath(ctx, listenerSources(ctx.config));
 }
 
 export interface RunningSidecar {
@@ -95,7 +107,7 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
   registerIdentityMetrics(registry, identity, reachability);
 
   const heap = new HeapTrimmer({ clock, log: log.child({ component: 'heap' }) });
-  const listeners = await (deps.startListeners ?? startListeners)({ config, identity, log, registry, clock, readiness, heap });
+  const listeners = await (deps.startDataPath ?? startSidecarDataPath)({ config, identity, log, registry, clock, readiness, heap });
 
   const status = (): SidecarStatus => buildStatus({
     snapshot: identity.current(), stats: identity.stats(), ca: reachability.current(), addresses,
@@ -105,7 +117,7 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
     status,
     readiness: () => {
       const snap = identity.current();
-      const pending = readiness.pendingParts();
+      const { pending } = readiness.report();
       if (!hasValidSvid(snap, clock.now())) pending.unshift(`identity (${snap.state})`);
       return { ready: pending.length === 0, pending };
     },

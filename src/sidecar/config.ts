@@ -7,9 +7,9 @@ import { parseHostPort } from '../common/address.js';
 import { ConfigError } from '../common/errors.js';
 import { checkAdminBind } from '../admin/admin-bind.js';
 import { parseSpiffeId, validateTrustDomain } from '../pki/spiffe-id.js';
+import { BUNDLE_PATH, CA_SERVICE_HOST, DEFAULT_TRUST_DOMAIN, INBOUND_SOURCE_V4, PORTS, TOKEN_PATH } from '../common/mesh.js';
 import {
-  DEFAULT_ADMIN, DEFAULT_BUNDLE_PATH, DEFAULT_CA_ADDRESS, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEALTH, DEFAULT_INBOUND_PORT, DEFAULT_INBOUND_SOURCE_ADDRESS,
-  DEFAULT_KEY_ALGORITHM, DEFAULT_LOG_LEVEL, DEFAULT_OUTBOUND_PORT, DEFAULT_TOKEN_PATH, DEFAULT_TRUST_DOMAIN, DEFAULT_TTL,
+  DEFAULT_ADMIN, DEFAULT_CA_ADDRESS, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEALTH, DEFAULT_KEY_ALGORITHM, DEFAULT_LOG_LEVEL, DEFAULT_TTL,
   sidecarConfigSchema, type SidecarConfig,
 } from './config-schema.js';
 
@@ -65,9 +65,9 @@ export const ADMIN_ALLOW_REMOTE_KEY = 'adminAllowRemote: true (--admin-allow-rem
 export const KEY_DEFAULTS: Readonly<Record<string, string>> = {
   trustDomain: DEFAULT_TRUST_DOMAIN,
   'ca.address': DEFAULT_CA_ADDRESS,
-  'ca.bundle': DEFAULT_BUNDLE_PATH,
-  'ca.tokenFile': DEFAULT_TOKEN_PATH,
-  'ca.serverName': 'the CA host name, ztmesh-ca.ztmesh-system.svc for an IP',
+  'ca.bundle': BUNDLE_PATH,
+  'ca.tokenFile': TOKEN_PATH,
+  'ca.serverName': `the CA host name, ${CA_SERVICE_HOST} for an IP`,
   'identity.ttl': DEFAULT_TTL,
   'identity.keyAlgorithm': DEFAULT_KEY_ALGORITHM,
   'identity.spiffeId': 'accept what the CA grants',
@@ -78,13 +78,13 @@ export const KEY_DEFAULTS: Readonly<Record<string, string>> = {
   inbound: 'none',
   outbound: 'none',
   'transparent.enabled': 'off',
-  'transparent.inboundPort': String(DEFAULT_INBOUND_PORT),
-  'transparent.outboundPort': String(DEFAULT_OUTBOUND_PORT),
+  'transparent.inboundPort': String(PORTS.inbound),
+  'transparent.outboundPort': String(PORTS.outbound),
   'transparent.allow': 'any ID of the trust domain',
   'transparent.defaultPolicy': 'allow',
   'transparent.expect': 'any ID of the trust domain',
   'transparent.passthrough': 'none',
-  'transparent.inboundSourceAddress': DEFAULT_INBOUND_SOURCE_ADDRESS,
+  'transparent.inboundSourceAddress': INBOUND_SOURCE_V4,
   drainTimeout: DEFAULT_DRAIN_TIMEOUT,
   logLevel: DEFAULT_LOG_LEVEL,
   logFormat: 'text on a terminal, json otherwise',
