@@ -21,7 +21,7 @@ export const ROTATION_HISTORY = 10;
 /** Codes after which a renewal over mTLS is retried once with the token (the CA no longer accepts our SVID). */
 const SVID_REFUSED: ReadonlySet<string> = new Set(['unauthenticated', 'permission_denied']);
 /** Failures that happened before any CA answered: they say nothing about the CA's reachability. */
-const LOCAL_CODES: ReadonlySet<string> = new Set(['token_unreadable', 'no_trust_bundle', 'internal']);
+const LOCAL_CODES: ReadonlySet<string> = new Set(['token_unreadable', 'internal']);
 
 export type RotationReason = 'initial' | 'refresh' | 'retry' | 'forced';
 
@@ -178,14 +178,16 @@ export class IdentityManager implements IdentitySource {
 
   private async sign(csr: Buffer, held: Svid | undefined): Promise<SignResult> {
     const ttlSeconds = Math.round(this.opts.ttlMs / 1000);
-    if (!held) return this.opts.client.sign(csr, ttlSeconds, { method: 'token' });
+    // The CA is verified against the bundle in force (the bootstrap file until the CA sends one).
+    const roots = this.snap.get().bundle!;
+    if (!held) return this.opts.client.sign(csr, ttlSeconds, { method: 'token', roots });
     try {
-      return await this.opts.client.sign(csr, ttlSeconds, { method: 'svid', svid: held });
+      return await this.opts.client.sign(csr, ttlSeconds, { method: 'svid', svid: held, roots });
     } catch (e) {
       const { code } = describe(e);
       if (!SVID_REFUSED.has(code)) throw e;
       this.log.info({ code }, 'the CA refused renewal with the current SVID; retrying with the token');
-      return this.opts.client.sign(csr, ttlSeconds, { method: 'token' });
+      return this.opts.client.sign(csr, ttlSeconds, { method: 'token', roots: this.snap.get().bundle! });
     }
   }
 

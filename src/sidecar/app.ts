@@ -1,4 +1,4 @@
-// The sidecar's composition root: builds logger, metrics, clock, readiness, identity, bundle watcher, the data path
+// The sidecar's composition root: builds logger, metrics, clock, readiness, the workload identity, the data path
 // (datapath.ts, with its explicit and transparent listeners) and the admin and health servers, and wires them.
 import type { KeyObject } from 'node:crypto';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -10,14 +10,11 @@ import { Readiness } from '../common/readiness.js';
 import { startHttpServer, type RunningHttpServer } from '../admin/http-server.js';
 import { adminRoutes, healthRoutes, type SidecarAdmin } from '../admin/sidecar-admin.js';
 import type { SidecarStatus } from '../admin/status-types.js';
-import { BundleWatcher } from '../identity/bundle-watcher.js';
-import { GrpcCaClient, type BundleStreamSource, type CaClient } from '../identity/ca-client.js';
-import { CaReachability } from '../identity/ca-reachability.js';
+import type { BundleStreamSource, CaClient } from '../identity/ca-client.js';
 import { hasValidSvid } from '../identity/credentials.js';
-import { IdentityManager } from '../identity/manager.js';
+import type { IdentityManager } from '../identity/manager.js';
 import { registerIdentityMetrics } from '../identity/metrics.js';
-import { SvidStore } from '../identity/svid-store.js';
-import { loadBundleFile } from '../identity/trust-bundle.js';
+import { buildWorkloadIdentity } from '../identity/workload-identity.js';
 import type { KeyAlgorithm } from '../pki/keys.js';
 import { ADMIN_ALLOW_REMOTE_KEY, caAddresses } from './config.js';
 import type { SidecarConfig } from './config-schema.js';
@@ -74,36 +71,17 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
   const readiness = new Readiness();
   const addresses = caAddresses(config);
 
-  const bootstrapBundle = await loadBundleFile(config.ca.bundle, config.trustDomain);
-  const store = config.identity.stateDir ? new SvidStore(config.identity.stateDir) : undefined;
-  await store?.prepare();
-  const reachability = new CaReachability(clock, addresses[0]!);
-  let manager: IdentityManager | undefined;
-  const caClient = deps.caClient ?? new GrpcCaClient({
-    addresses,
-    trustDomain: config.trustDomain,
-    tokenFile: config.ca.tokenFile,
+  const workload = await buildWorkloadIdentity({
+    caAddresses: addresses, trustDomain: config.trustDomain, tokenFile: config.ca.tokenFile, bundleFile: config.ca.bundle,
+    ttlMs: config.identity.ttl, keyAlgorithm: config.identity.keyAlgorithm, clock, log,
     ...(config.ca.serverName ? { serverName: config.ca.serverName } : {}),
-    log: log.child({ component: 'ca-client' }),
-    roots: () => manager?.current().bundle,
-    currentSvid: () => {
-      const snap = manager?.current();
-      return snap && hasValidSvid(snap, clock.now()) ? snap.svid : undefined;
-    },
-  });
-  manager = new IdentityManager({
-    client: caClient, clock, log, trustDomain: config.trustDomain, ttlMs: config.identity.ttl,
-    keyAlgorithm: config.identity.keyAlgorithm, bootstrapBundle, reachability,
     ...(config.identity.spiffeId ? { spiffeId: config.identity.spiffeId } : {}),
+    ...(config.identity.stateDir ? { stateDir: config.identity.stateDir } : {}),
+    ...(deps.caClient ? { caClient: deps.caClient } : {}),
     ...(deps.random ? { random: deps.random } : {}),
     ...(deps.generateKey ? { generateKey: deps.generateKey } : {}),
-    ...(store ? { store } : {}),
   });
-  const identity = manager;
-  const watcher = new BundleWatcher({
-    source: caClient, apply: (b) => void identity.applyBundle(b), reachability, clock, log,
-    ...(deps.random ? { random: deps.random } : {}),
-  });
+  const { identity, reachability, watcher } = workload;
   registerIdentityMetrics(registry, identity, reachability);
 
   const heap = new HeapTrimmer({ clock, log: log.child({ component: 'heap' }) });
@@ -136,8 +114,7 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
 
   const servers: RunningHttpServer[] = [];
   const closeAll = async () => {
-    identity.stop();
-    watcher.stop();
+    workload.stop();
     await listeners.close();
     heap.close();
     await Promise.all(servers.map((s) => s.close()));
@@ -155,8 +132,7 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
     throw e;
   }
 
-  identity.start();
-  watcher.start();
+  workload.start();
 
   let closing: Promise<void> | undefined;
   return {
