@@ -85,11 +85,11 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
   registerIdentityMetrics(registry, identity, reachability);
 
   const heap = new HeapTrimmer({ clock, log: log.child({ component: 'heap' }) });
-  const listeners = await (deps.startDataPath ?? startSidecarDataPath)({ config, identity, log, registry, clock, readiness, heap });
+  const datapath = await (deps.startDataPath ?? startSidecarDataPath)({ config, identity, log, registry, clock, readiness, heap });
 
   const status = (): SidecarStatus => buildStatus({
     snapshot: identity.current(), stats: identity.stats(), ca: reachability.current(), addresses,
-    bundleStream: watcher.status(), listeners: listeners.statuses(), nowMs: clock.now(),
+    bundleStream: watcher.status(), listeners: datapath.statuses(), nowMs: clock.now(),
   });
   const admin: SidecarAdmin = {
     status,
@@ -115,7 +115,7 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
   const servers: RunningHttpServer[] = [];
   const closeAll = async () => {
     workload.stop();
-    await listeners.close();
+    await datapath.close();
     heap.close();
     await Promise.all(servers.map((s) => s.close()));
   };
@@ -143,7 +143,7 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
     shutdown: () => (closing ??= (async () => {
       readiness.register(DRAINING_PART);
       log.info({ drainTimeoutMs: config.drainTimeout }, 'draining');
-      await listeners.drain(config.drainTimeout);
+      await datapath.drain(config.drainTimeout);
       await closeAll();
     })()),
     close: () => (closing ??= closeAll()),
