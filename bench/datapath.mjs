@@ -31,8 +31,7 @@ async function runSidecar(role, material, target) {
   const { silentLogger } = await imp('common/logger.js');
   const { makeTrustBundle } = await imp('identity/credentials.js');
   const { certsFromPem } = await imp('pki/pem.js');
-  const { TlsContextHolder } = await imp('sidecar/tls-context.js');
-  const { UpstreamDialer } = await imp('sidecar/outbound.js');
+  const { DataPath } = await imp('sidecar/datapath.js');
   const { startInbound, startOutbound } = await imp('sidecar/listeners.js');
   const { inboundSchema, outboundSchema } = await imp('sidecar/config-schema.js');
 
@@ -47,8 +46,7 @@ async function runSidecar(role, material, target) {
   const watch = new Watchable({ state: 'available', svid, bundle });
   const identity = { current: () => watch.get(), subscribe: (l) => watch.subscribe(l) };
   const log = silentLogger();
-  const contexts = new TlsContextHolder(identity, systemClock, log);
-  const shared = { contexts, dialer: new UpstreamDialer(contexts, systemClock, 'cluster.local'), clock: systemClock, registry: new Registry(), log, trustDomain: 'cluster.local' };
+  const shared = new DataPath({ identity, clock: systemClock, registry: new Registry(), log, trustDomain: 'cluster.local' });
   const l = role === 'inbound'
     ? await startInbound(inboundSchema.parse({ name: 'bench', listen: '127.0.0.1:0', forward: target }), shared)
     : await startOutbound(outboundSchema.parse({ name: 'bench', listen: '127.0.0.1:0', upstream: target, expect: material.inbound.spiffeId }), shared);

@@ -5,7 +5,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Clock } from '../common/clock.js';
 import { formatHostPort } from '../common/address.js';
 import type { Logger } from '../common/logger.js';
-import { ConfigError } from '../common/errors.js';
+import { listenOn } from '../common/listen.js';
 import { LogThrottle } from '../common/log-throttle.js';
 import { checkAdminBind, REMOTE_ADMIN_WARNING, type RemoteAdminOptIn } from './admin-bind.js';
 import { decideAdminRequest, MAX_QUOTED_VALUE, targetPath, type PolicyLimits } from './request-policy.js';
@@ -182,15 +182,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     warn({ peer: data?.remoteAddress ? formatHostPort(data.remoteAddress, data.remotePort ?? 0) : 'unknown', code: 'connection_limit', maxConnections: limits.maxConnections }, 'admin connection refused');
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(err.code === 'EADDRINUSE'
-        ? new ConfigError('port_in_use', `${opts.what}: ${opts.host}:${opts.port} is already in use`)
-        : new ConfigError('listen_failed', `${opts.what}: cannot listen on ${opts.host}:${opts.port}: ${err.message}`)));
-    server.listen(opts.port, opts.host, () => resolve());
-  });
+  const address = await listenOn(server, opts, `${opts.what}:`);
   const addr = server.address() as AddressInfo;
-  const address = formatHostPort(addr.address, addr.port);
   if (remote) opts.log.warn({ address, what: opts.what }, REMOTE_ADMIN_WARNING);
   return {
     server,

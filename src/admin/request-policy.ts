@@ -37,8 +37,8 @@ export interface PolicyLimits {
 }
 
 /** Stable refusal codes, in the log line and the JSON answer. */
-export type RefusalCode =
-  | 'host_not_allowed' | 'origin_not_allowed' | 'cross_site' | 'form_content_type' | 'too_many_headers' | 'body_too_large';
+export const REFUSAL_CODES = ['host_not_allowed', 'origin_not_allowed', 'cross_site', 'form_content_type', 'too_many_headers', 'body_too_large'] as const;
+export type RefusalCode = (typeof REFUSAL_CODES)[number];
 
 export type Decision =
   | { allow: true }

@@ -1,13 +1,14 @@
-// The sidecar's admin routes (DESIGN.md "Admin endpoint contract") and the health-only routes for the kubelet.
+// The sidecar's admin routes (docs/design.md "Admin endpoints and JSON") and the health-only routes for the kubelet.
 // Status, metrics and rotation come through SidecarAdmin, so admin/ knows nothing of sidecar/ or identity/.
-import { json, text, type Routes } from './http-server.js';
+import { json, type Routes } from './http-server.js';
+import { probeRoutes, type ReadinessReport } from './probe-routes.js';
 import type { SidecarStatus } from './status-types.js';
 
 /** What the admin server asks of the running sidecar. */
 export interface SidecarAdmin {
   status(): SidecarStatus;
   /** Ready only with a valid SVID and no pending readiness part. */
-  readiness(): { ready: boolean; pending: string[] };
+  readiness(): ReadinessReport;
   metrics(): Promise<{ contentType: string; body: string }>;
   /** PEM of the current chain (empty without an SVID) and the trust bundle. Never the key. */
   certs(): { chainPem: string; bundlePem: string };
@@ -15,21 +16,9 @@ export interface SidecarAdmin {
   rotate(): Promise<{ ok: true; serial: string; notAfter: string } | { ok: false; error: { code: string; message: string } }>;
 }
 
-function healthz() {
-  return text(200, 'ok\n');
-}
-
-function readyz(admin: SidecarAdmin) {
-  const r = admin.readiness();
-  return json(r.ready ? 200 : 503, r);
-}
-
 /** /healthz and /readyz only: the kubelet's port, bound on all interfaces. */
 export function healthRoutes(admin: SidecarAdmin): Routes {
-  return {
-    'GET /healthz': healthz,
-    'GET /readyz': () => readyz(admin),
-  };
+  return probeRoutes(() => admin.readiness());
 }
 
 /** Every admin endpoint: loopback only. */

@@ -1,5 +1,6 @@
-// The shapes the sidecar admin endpoint reports (DESIGN.md "Admin endpoint contract").
+// The shapes the sidecar admin endpoint reports (docs/design.md "Admin endpoints and JSON").
 // admin/ depends only on these interfaces; the sidecar's composition root fills them.
+import type { IdentityState } from '../common/mesh.js';
 
 /** One data-path listener as /status shows it; the data path fills these in. */
 export interface ListenerStatus {
@@ -14,9 +15,6 @@ export interface ListenerStatus {
   lastRefusal?: { reason: string; peer: string; peerId?: string; at: string } | null;
 }
 
-/** Identity states of DESIGN.md (mirrors identity/credentials.ts without importing it). */
-export type IdentityStateName = 'initializing' | 'available' | 'renewing' | 'unavailable' | 'expired';
-
 /** The last failure, with its stable code. */
 export interface LastError {
   code: string;
@@ -27,7 +25,7 @@ export interface LastError {
 
 export interface IdentityStatus {
   spiffeId: string | null;
-  state: IdentityStateName;
+  state: IdentityState;
   serial: string | null;
   notBefore: string | null;
   notAfter: string | null;

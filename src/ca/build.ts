@@ -14,7 +14,8 @@ import { readNofileLimit } from '../common/fd-limit.js';
 import { LogThrottle } from '../common/log-throttle.js';
 import { HeapTrimmer } from '../common/heap-trimmer.js';
 import { watchWorkingDir, workingDirProblem } from '../common/working-dir.js';
-import { startHttpServer, json, text } from '../admin/http-server.js';
+import { json, startHttpServer } from '../admin/http-server.js';
+import { probeRoutes } from '../admin/probe-routes.js';
 import type { CaServeConfig } from './config.js';
 import { loadCaState, type SigningMaterial } from './state-dir.js';
 import { JoinTokenStore } from './join-tokens.js';
@@ -27,7 +28,8 @@ import { SigningSwitch, chainOf } from './signing-switch.js';
 import { SigningMaterialWatch } from './signing-material.js';
 import { IssuanceLog } from './issuance-log.js';
 import { TrustBundleSource } from './trust-bundle.js';
-import { ServingIdentity, caServingId } from './serving-identity.js';
+import { caSpiffeId } from '../common/mesh.js';
+import { ServingIdentity } from './serving-identity.js';
 import { createCaMetrics } from './metrics.js';
 import { createCaService } from './service.js';
 import { IssuedIdentities } from './issued-ids.js';
@@ -266,8 +268,10 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
       host: config.admin.host, port: config.admin.port, log, what: '--admin', clock,
       exposure: { kind: 'admin', remote: { allowed: config.adminAllowRemote, key: '--admin-allow-remote' } },
       routes: {
-        'GET /healthz': () => text(200, 'ok\n'),
-        'GET /readyz': () => (readiness.isReady() ? text(200, 'ready\n') : json(503, { pending: readiness.pendingParts(), signer: signer.health.get().detail })),
+        ...probeRoutes(() => {
+          const report = readiness.report();
+          return report.ready ? report : { ...report, signer: signer.health.get().detail };
+        }),
         'GET /metrics': async () => ({ status: 200, body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }),
         'GET /identities': () => json(200, issuedIds.report()),
       },
@@ -280,7 +284,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   const adminServer = admin;
   const grpcAddress = formatHostPort(config.listen.host, grpcPort);
   log.info({
-    spiffeId: caServingId(state.trustDomain), signer: signer.mode, maxConnections: limits.max, maxConnectionsPerSource: limits.maxPerSource,
+    spiffeId: caSpiffeId(state.trustDomain), signer: signer.mode, maxConnections: limits.max, maxConnectionsPerSource: limits.maxPerSource,
     handshakeTimeoutMs: limits.handshakeTimeoutMs, grantedReservedIds: [...reserved.granted],
   }, 'CA identity ready');
 

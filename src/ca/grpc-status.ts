@@ -1,4 +1,4 @@
-// The one place where ztmesh errors become gRPC status codes (DESIGN.md "Status codes").
+// The one place where ztmesh errors become gRPC status codes (docs/design.md "CA gRPC").
 import { status } from '@grpc/grpc-js';
 import { AttestationError, PkiError, PolicyError, ZtmeshError } from '../common/errors.js';
 

@@ -1,12 +1,9 @@
 // Kubernetes manifests for a CA made by `ca init --k8s-secret`: the signing Secret and the trust bundle ConfigMap.
 // Names match deploy/: Secret ztmesh-ca-signing and ConfigMap ztmesh-trust-bundle in ztmesh-system.
 import { stringify } from 'yaml';
-import { CA_NAMESPACE } from './serving-identity.js';
+import { CA_NAMESPACE, TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY } from '../common/mesh.js';
 
 export const CA_SECRET_NAME = 'ztmesh-ca-signing';
-export const TRUST_BUNDLE_CONFIGMAP = 'ztmesh-trust-bundle';
-/** The ConfigMap key sidecars mount as /var/run/ztmesh/bundle/roots.pem. */
-export const TRUST_BUNDLE_KEY = 'roots.pem';
 
 /** A multi-document YAML string: the Secret (ca.pem, ca.key, bundle.pem, chain.pem?) and the ConfigMap. */
 export function caManifests(files: { certPem: string; keyPem: string; bundlePem: string; chainPem?: string }): string {

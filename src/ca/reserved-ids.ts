@@ -2,7 +2,7 @@
 // `ca serve --grant-reserved-id` names them. One pure check, applied after every attestation (token, TokenReview, renewal).
 import { ConfigError, PolicyError } from '../common/errors.js';
 import { parseSpiffeId, workloadId } from '../pki/spiffe-id.js';
-import { CA_NAMESPACE, caServingId } from './serving-identity.js';
+import { CA_NAMESPACE, caSpiffeId } from '../common/mesh.js';
 
 /** Why an ID is reserved. */
 export type ReservedKind = 'trust_domain_id' | 'ca_id' | 'ca_namespace';
@@ -21,7 +21,7 @@ export function reservedKind(spiffeId: string, trustDomain: string): ReservedKin
   const id = parseSpiffeId(spiffeId);
   if (id.trustDomain !== trustDomain) return undefined;
   if (id.path === '') return 'trust_domain_id';
-  if (id.uri === caServingId(trustDomain)) return 'ca_id';
+  if (id.uri === caSpiffeId(trustDomain)) return 'ca_id';
   const ns = `/ns/${CA_NAMESPACE}`;
   if (id.path === ns || id.path.startsWith(`${ns}/`)) return 'ca_namespace';
   return undefined;

@@ -1,24 +1,17 @@
-// The CA's own TLS identity: an SVID for spiffe://TD/ns/ztmesh-system/sa/ztmesh-ca issued by its own signer,
-// renewed at half-life, plus the roots that renewal client certificates must chain to.
+// The CA's own TLS identity: an SVID for the CA's SPIFFE ID (common/mesh.ts) issued by its own signer, renewed at
+// half-life with jitter (common/refresh.ts), plus the roots that renewal client certificates must chain to.
 // Both end up in one tls.SecureContext, rebuilt completely and swapped; the next handshake uses the new one.
 import type { SecureContextOptions } from 'node:tls';
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { Backoff } from '../common/backoff.js';
 import { describe } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import { caSpiffeId } from '../common/mesh.js';
+import { nextRefresh } from '../common/refresh.js';
 import { generateKeySync, privateKeyPem } from '../pki/keys.js';
 import { certsToPem } from '../pki/pem.js';
 import { spkiOf, type IssuerMaterial } from '../pki/certificate.js';
 import { issueSvid } from '../pki/svid.js';
-
-/** The service account the CA's serving certificate names. */
-export const CA_NAMESPACE = 'ztmesh-system';
-export const CA_SERVICE_ACCOUNT = 'ztmesh-ca';
-
-/** The SPIFFE ID of the CA's serving certificate. */
-export function caServingId(trustDomain: string): string {
-  return `spiffe://${trustDomain}/ns/${CA_NAMESPACE}/sa/${CA_SERVICE_ACCOUNT}`;
-}
 
 /** Serving certificate + client-verification roots as one swappable SecureContext; renews itself at half-life. */
 export class ServingIdentity {
@@ -46,6 +39,8 @@ export class ServingIdentity {
       intermediatesDer: readonly Buffer[];
       clock: Clock;
       log: Logger;
+      /** Jitter source for the renewal time; tests pass a fixed one. */
+      random?: () => number;
     },
   ) {
     this.issuer = opts.issuer;
@@ -112,7 +107,7 @@ export class ServingIdentity {
       const key = generateKeySync();
       const now = this.opts.clock.now();
       const issued = issueSvid(
-        { spki: spkiOf(key), spiffeId: caServingId(this.opts.trustDomain), dnsNames: this.opts.dnsNames, nowMs: now, ttlMs: this.opts.ttlMs },
+        { spki: spkiOf(key), spiffeId: caSpiffeId(this.opts.trustDomain), dnsNames: this.opts.dnsNames, nowMs: now, ttlMs: this.opts.ttlMs },
         this.issuer,
       );
       // Build completely, then swap: handshakes see the whole new identity or the old one.
@@ -125,8 +120,8 @@ export class ServingIdentity {
       this.notAfterMs = issued.notAfterMs;
       this.serialHex = issued.serialHex;
       this.backoff.reset();
-      const refreshIn = Math.max(1_000, (issued.notAfterMs - now) / 2);
-      this.opts.log.info({ serial: issued.serialHex, notAfter: new Date(issued.notAfterMs).toISOString(), refreshInMs: Math.round(refreshIn) }, 'serving certificate issued');
+      const refreshIn = nextRefresh(issued.notBeforeMs, issued.notAfterMs, now, (this.opts.random ?? Math.random)()) - now;
+      this.opts.log.info({ serial: issued.serialHex, notAfter: new Date(issued.notAfterMs).toISOString(), refreshInMs: refreshIn }, 'serving certificate issued');
       this.timer = this.opts.clock.setTimeout(() => this.renew(), refreshIn);
     } catch (e) {
       const delay = this.backoff.next();

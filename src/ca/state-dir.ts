@@ -1,4 +1,4 @@
-// The CA state directory (docs/ca.md): ca.pem, ca.key, optional chain.pem, bundle.pem, cross.pem, tokens/.
+// The CA state directory (docs/design.md "CA state directory and flags"): ca.pem, ca.key, optional chain.pem, bundle.pem, cross.pem, tokens/.
 // Loading names the file at fault; `init` creates a root CA and refuses to overwrite one.
 import { promises as fs, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
@@ -9,7 +9,7 @@ import { certsFromPem, toPem } from '../pki/pem.js';
 import { DEFAULT_SEQUENCE, formatBundleFile } from './bundle-file.js';
 import { generateKeySync, loadPrivateKey, privateKeyPem } from '../pki/keys.js';
 import { createRootCa, loadIssuer } from '../pki/issuer.js';
-import { uriSans } from '../pki/svid.js';
+import { uriSans } from '../pki/cert-ids.js';
 import { validateTrustDomain } from '../pki/spiffe-id.js';
 import type { IssuerMaterial } from '../pki/certificate.js';
 

@@ -5,9 +5,10 @@ import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import type { Clock, TimerHandle } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
-import { ConfigError } from '../common/errors.js';
 import { formatHostPort } from '../common/address.js';
+import { listenOn } from '../common/listen.js';
 import { LogThrottle } from '../common/log-throttle.js';
+import { injectConnection } from '../common/node-internals.js';
 import { ConnectionTable, sourceKey, type ConnectionLimits } from './connection-table.js';
 import type { CaMetrics } from './metrics.js';
 
@@ -104,12 +105,7 @@ export class TlsFrontDoor {
   /** Listens; a taken port fails with ConfigError `port_in_use` naming --listen. */
   static async listen(opts: FrontDoorOptions): Promise<TlsFrontDoor> {
     const door = new TlsFrontDoor(opts);
-    await new Promise<void>((resolve, reject) => {
-      door.listener.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE'
-        ? new ConfigError('port_in_use', `--listen ${formatHostPort(opts.host, opts.port)} is already in use`)
-        : new ConfigError('listen_failed', `--listen ${formatHostPort(opts.host, opts.port)}: ${err.message}`)));
-      door.listener.listen(opts.port, opts.host, () => resolve());
-    });
+    await listenOn(door.listener, opts, '--listen');
     // After listen, errors are failed accepts (e.g. EMFILE): the kernel connection is dropped; keep serving.
     door.listener.on('error', (err: NodeJS.ErrnoException) => door.report('?', 'accept_failed', { err: err.code ?? err.message }));
     return door;
@@ -190,7 +186,11 @@ export class TlsFrontDoor {
         raw.destroy(); // hung up without a word: a port scan or a TCP probe
         return;
       }
-      this.tlsServer.emit('connection', raw);
+      try {
+        injectConnection(this.tlsServer, raw);
+      } catch (e) {
+        this.refuse(conn, 'node_internals_changed', { err: (e as Error).message });
+      }
     };
     raw.on('readable', onReadable);
   }

@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import { systemClock } from '../common/clock.js';
 import { ConfigError, PolicyError, describe } from '../common/errors.js';
 import { parseDuration } from '../common/duration.js';
+import { CA_NAMESPACE, DEFAULT_TRUST_DOMAIN, TOKEN_AUDIENCE } from '../common/mesh.js';
 import { parseSpiffeId } from '../pki/spiffe-id.js';
 import {
   parseServeConfig, defaultSignWorkers, DEFAULT_ADMIN, DEFAULT_DRAIN, DEFAULT_LISTEN, DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SECOND, DEFAULT_TTL,
@@ -33,7 +34,7 @@ export function register(program: Command): void {
   ca.command('init')
     .description('create a root CA in DIR (ca.pem, ca.key 0600, bundle.pem); refuses to overwrite')
     .requiredOption('--dir <dir>', 'CA state directory, created if missing (required)')
-    .option('--trust-domain <td>', 'trust domain', 'cluster.local')
+    .option('--trust-domain <td>', 'trust domain', DEFAULT_TRUST_DOMAIN)
     .option('--k8s-secret', 'also print the Secret and trust bundle ConfigMap manifests to stdout (default: off)')
     .action(async (opts: { dir: string; trustDomain: string; k8sSecret?: boolean }) => {
       const files = await initCaDir(opts.dir, opts.trustDomain, systemClock.now());
@@ -59,12 +60,12 @@ export function register(program: Command): void {
     .addOption(new Option('--handshake-timeout <duration>', 'close a connection whose TLS handshake has not finished by then').default(DEFAULT_HANDSHAKE_TIMEOUT))
     .addOption(new Option('--max-connections <n>', 'connections held at once; lowered to fit the open-file limit').default(String(DEFAULT_MAX_CONNECTIONS)))
     .addOption(new Option('--max-connections-per-source <n>', 'connections held at once from one address').default(String(DEFAULT_MAX_CONNECTIONS_PER_SOURCE)))
-    .option('--grant-reserved-id <spiffe-id>', 'sign this reserved ID (one in ztmesh-system) when attested, e.g. the webhook (repeatable) (default: none)', collect)
+    .option('--grant-reserved-id <spiffe-id>', `sign this reserved ID (one in ${CA_NAMESPACE}) when attested, e.g. the webhook (repeatable) (default: none)`, collect)
     .option('--audit-log <file>', 'append a hash-chained JSON line per issuance and refusal to FILE, one file per replica (default: none, stdout only)')
     .addOption(new Option('--audit-log-max-size <size>', 'size at which the log moves to FILE.1 and FILE continues the chain').default(DEFAULT_AUDIT_LOG_MAX_SIZE))
     // Kubernetes: attest projected ServiceAccount tokens with the TokenReview API (src/k8s).
     .option('--k8s-token-review', 'attest Kubernetes ServiceAccount tokens with the TokenReview API (default: off)')
-    .option('--k8s-audience <aud>', 'audience the projected tokens must carry', 'ztmesh-ca')
+    .option('--k8s-audience <aud>', 'audience the projected tokens must carry', TOKEN_AUDIENCE)
     .option('--k8s-api <url>', 'API server URL (default: in-cluster KUBERNETES_SERVICE_HOST/PORT)')
     .option('--k8s-token-file <file>', "the CA's own ServiceAccount token (default: in-cluster path)")
     .option('--k8s-ca-file <file>', 'PEM roots of the API server (default: in-cluster ca.crt)')

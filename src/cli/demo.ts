@@ -1,6 +1,6 @@
 // `ztmesh demo` (what `npm start` runs): a whole local mesh on embedded defaults, with no setup.
 // Real `ztmesh ca` and `ztmesh sidecar` processes, an echo app, traffic web → api, one refusal, live rotation.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
@@ -9,11 +9,13 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { SidecarStatus } from '../admin/status-types.js';
 import { humanDuration } from '../common/duration.js';
+import { DEFAULT_TRUST_DOMAIN } from '../common/mesh.js';
+import { LineProcess } from '../common/line-process.js';
 import { prepareDemoDir } from './demo-dir.js';
 
 /** The CLI entry point the demo starts its children with. */
 const BIN = fileURLToPath(new URL('../../bin/ztmesh.js', import.meta.url));
-export const DEMO_TRUST_DOMAIN = 'cluster.local';
+export const DEMO_TRUST_DOMAIN = DEFAULT_TRUST_DOMAIN;
 export const WEB_ID = `spiffe://${DEMO_TRUST_DOMAIN}/ns/demo/sa/web`;
 export const API_ID = `spiffe://${DEMO_TRUST_DOMAIN}/ns/demo/sa/api`;
 /** Short enough to watch a rotation (at about half-life) within a minute. */
@@ -25,51 +27,18 @@ const TICK_MS = 3_000;
 
 interface DemoOptions { once?: boolean; dir: string }
 
-/** A child ztmesh process whose JSON log lines go to a file and are kept for waitFor(). */
-class Child {
-  readonly proc: ChildProcess;
-  private readonly lines: string[] = [];
-  private waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
-  readonly exited: Promise<number | null>;
-
+/** A child ztmesh process (common/line-process.ts) whose JSON log lines go to a file and are kept for waitFor(). */
+class Child extends LineProcess {
   constructor(readonly name: string, args: string[], logFile: string) {
-    const log = createWriteStream(logFile);
-    this.proc = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ZTMESH_LOG_LEVEL: 'info', ZTMESH_LOG_FORMAT: 'json' } });
-    for (const stream of [this.proc.stdout!, this.proc.stderr!]) {
-      let buf = '';
-      stream.on('data', (d: Buffer) => {
-        log.write(d);
-        buf += d.toString();
-        for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-          const line = buf.slice(0, i);
-          buf = buf.slice(i + 1);
-          this.lines.push(line);
-          if (this.lines.length > 2000) this.lines.shift();
-          this.waiters = this.waiters.filter((w) => (w.re.test(line) ? (w.resolve(line), false) : true));
-        }
-      });
-    }
-    this.exited = new Promise((r) => this.proc.on('exit', (code) => { log.end(); r(code); }));
-  }
-
-  waitFor(re: RegExp, timeoutMs = STEP_TIMEOUT_MS): Promise<string> {
-    const seen = this.lines.find((l) => re.test(l));
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolveLine, reject) => {
-      const t = setTimeout(() => reject(new Error(`${this.name}: timed out waiting for ${re}\n${this.lines.slice(-10).join('\n')}`)), timeoutMs);
-      this.exited.then((code) => { clearTimeout(t); reject(new Error(`${this.name} exited (${code}):\n${this.lines.slice(-10).join('\n')}`)); });
-      this.waiters.push({ re, resolve: (l) => { clearTimeout(t); resolveLine(l); } });
+    super([process.execPath, BIN, ...args], {
+      name, tee: createWriteStream(logFile), keepLines: 2000, env: { ZTMESH_LOG_LEVEL: 'info', ZTMESH_LOG_FORMAT: 'json' },
     });
   }
 
   /** SIGTERM (after `graceMs` for a child that already got the terminal's Ctrl-C itself), SIGKILL after 8 s. */
-  async stop(graceMs = 0): Promise<void> {
+  async shutdown(graceMs = 0): Promise<void> {
     if (graceMs > 0) await Promise.race([this.exited, new Promise((r) => setTimeout(r, graceMs))]);
-    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
-    this.proc.kill('SIGTERM');
-    const t = setTimeout(() => this.proc.kill('SIGKILL'), 8_000);
-    await this.exited;
-    clearTimeout(t);
+    await this.stop('SIGTERM', 8_000);
   }
 }
 
@@ -81,7 +50,8 @@ function run(args: string[]): Promise<string> {
     let err = '';
     p.stdout.on('data', (d) => (out += d));
     p.stderr.on('data', (d) => (err += d));
-    p.on('exit', (code) => (code === 0 ? resolveOut(out) : reject(new Error(`ztmesh ${args.slice(0, 3).join(' ')} failed (${code}): ${err.trim()}`))));
+    // 'close', not 'exit': only then has all of stdout been read.
+    p.on('close', (code) => (code === 0 ? resolveOut(out) : reject(new Error(`ztmesh ${args.slice(0, 3).join(' ')} failed (${code}): ${err.trim()}`))));
   });
 }
 
@@ -163,12 +133,12 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     // Ctrl-C reaches the children too (same process group): give them a moment to drain on their own.
     // Sidecars first, then the CA, so the CA has no open streams left to wait for.
     const ca = children.find((c) => c.name === 'ca');
-    await Promise.all(children.filter((c) => c !== ca).map((c) => c.stop(interrupted ? 3_000 : 0)));
-    await ca?.stop(interrupted ? 3_000 : 0);
+    await Promise.all(children.filter((c) => c !== ca).map((c) => c.shutdown(interrupted ? 3_000 : 0)));
+    await ca?.shutdown(interrupted ? 3_000 : 0);
     echo.close();
   };
   // Never leave children behind, even if this process dies on an unexpected error.
-  process.once('exit', () => { for (const c of children) c.proc.kill('SIGKILL'); });
+  process.once('exit', () => { for (const c of children) c.child.kill('SIGKILL'); });
   const checks: { what: string; ok: boolean }[] = [];
   const check = (what: string, ok: boolean) => {
     checks.push({ what, ok });

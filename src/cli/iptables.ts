@@ -2,10 +2,8 @@
 // Meant for an init container running as root with NET_ADMIN and NET_RAW; the sidecar itself never needs them.
 import type { Command } from 'commander';
 import { ConfigError } from '../common/errors.js';
-import {
-  DEFAULT_INBOUND_REDIRECT_PORT, DEFAULT_OUTBOUND_REDIRECT_PORT, DEFAULT_PROXY_UID,
-  describeRules, validateInterceptOptions, type InterceptOptions, type IpFamily,
-} from '../sidecar/intercept/iptables-rules.js';
+import { PORTS, PROXY_UID } from '../common/mesh.js';
+import { describeRules, validateInterceptOptions, type InterceptOptions, type IpFamily } from '../sidecar/intercept/iptables-rules.js';
 import { applyRules, cleanupRules, ipv6Enabled } from '../sidecar/intercept/iptables-apply.js';
 
 interface IptablesFlags {
@@ -59,15 +57,15 @@ export function register(program: Command): void {
     .description('install the transparent-mode nat rules (ZTMESH_ chains) in this network namespace; needs root/NET_ADMIN')
     .option('--dry-run', 'print the rules instead of applying them (default: off)')
     .option('--cleanup', 'remove every ZTMESH_ rule and chain (default: off)')
-    .option('--proxy-uid <uid>', 'uid of the sidecar, whose traffic is never redirected', String(DEFAULT_PROXY_UID))
+    .option('--proxy-uid <uid>', 'uid of the sidecar, whose traffic is never redirected', String(PROXY_UID))
     .option('--proxy-gid <gid>', 'gid of the sidecar, also never redirected (default: the --proxy-uid value)')
-    .option('--inbound-port <port>', 'transparent inbound listener', String(DEFAULT_INBOUND_REDIRECT_PORT))
-    .option('--outbound-port <port>', 'transparent outbound listener', String(DEFAULT_OUTBOUND_REDIRECT_PORT))
+    .option('--inbound-port <port>', 'transparent inbound listener', String(PORTS.inbound))
+    .option('--outbound-port <port>', 'transparent outbound listener', String(PORTS.outbound))
     .option('--include-inbound-ports <ports>', 'comma-separated ports to redirect inbound, or * for all', '*')
     .option('--exclude-inbound-ports <ports>', 'comma-separated ports never redirected inbound (besides the sidecar\'s own)', '')
     .option('--exclude-outbound-ports <ports>', 'comma-separated destination ports never redirected outbound', '')
     .option('--exclude-outbound-cidrs <cidrs>', 'comma-separated destination CIDRs (IPv4 or IPv6) never redirected outbound', '')
-    .option('--local-ca', 'the CA listens in this pod: never redirect inbound 15012 (default: off)')
+    .option('--local-ca', `the CA listens in this pod: never redirect inbound ${PORTS.caGrpc} (default: off)`)
     .option('--ipv6 <bool>', 'also install ip6tables rules: true, false or auto (when this namespace has a global IPv6 address)', 'auto')
     .action(async (flags: IptablesFlags) => {
       const { options, families } = optionsFromFlags(flags);

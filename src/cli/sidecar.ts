@@ -3,6 +3,7 @@
 import { Command, Option } from 'commander';
 import { describe } from '../common/errors.js';
 import { createLogger, resolveLogFormat, type LogFormat } from '../common/logger.js';
+import { PORTS } from '../common/mesh.js';
 import { buildSidecar } from '../sidecar/app.js';
 import { CONFIG_KEYS, KEY_DEFAULTS, loadSidecarConfig } from '../sidecar/config.js';
 
@@ -19,7 +20,7 @@ function defaultFormat(): LogFormat {
 export function register(program: Command): void {
   const cmd = program
     .command('sidecar')
-    .description('run the workload sidecar: SVID rotation, mTLS listeners, admin (127.0.0.1:15000) and health (0.0.0.0:15021)')
+    .description(`run the workload sidecar: SVID rotation, mTLS listeners, admin (127.0.0.1:${PORTS.sidecarAdmin}) and health (0.0.0.0:${PORTS.sidecarHealth})`)
     .option('--config <file>', 'YAML configuration file (env ZTMESH_* and flags override it) (default: none)');
   for (const k of CONFIG_KEYS) {
     // The default is shown, not set: a commander default would hide the file's and the environment's values.

@@ -5,9 +5,10 @@ import type { Command } from 'commander';
 import type { ListenerStatus, SidecarStatus } from '../admin/status-types.js';
 import { ConfigError, ZtmeshError } from '../common/errors.js';
 import { humanDuration, parseDuration } from '../common/duration.js';
+import { PORTS } from '../common/mesh.js';
 
 /** Where the sidecar admin listens by default (docs/sidecar.md). */
-export const DEFAULT_ADMIN_URL = 'http://127.0.0.1:15000';
+export const DEFAULT_ADMIN_URL = `http://127.0.0.1:${PORTS.sidecarAdmin}`;
 /** Refresh period of --watch. */
 export const WATCH_INTERVAL_MS = 2_000;
 /** How often --wait asks again. */

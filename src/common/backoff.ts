@@ -12,7 +12,7 @@ export interface BackoffPolicy {
   jitter: number;
 }
 
-/** Rotation retry policy of DESIGN.md: start 1 s, factor 2, cap 30 s, ±20%. */
+/** The rotation retry policy (docs/sidecar.md "How rotation works"): start 1 s, factor 2, cap 30 s, ±20%. */
 export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 1_000, multiplier: 2, maxMs: 30_000, jitter: 0.2 };
 
 /** The delay before retry number `attempt` (0-based), with `random` in [0,1). Pure. */

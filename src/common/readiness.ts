@@ -22,4 +22,9 @@ export class Readiness {
   pendingParts(): string[] {
     return [...this.pending].sort();
   }
+
+  /** Both at once, as /readyz reports them. */
+  report(): { ready: boolean; pending: string[] } {
+    return { ready: this.isReady(), pending: this.pendingParts() };
+  }
 }

@@ -3,11 +3,13 @@
 import { Backoff, DEFAULT_BACKOFF, type BackoffPolicy } from '../common/backoff.js';
 import type { Clock, TimerHandle } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
-import type { BundleStreamSource, RawBundle } from './ca-client.js';
+import type { BundleStreamSource, CaCallAuth, RawBundle } from './ca-client.js';
 import { UNREACHED_CODES, type CaReachability } from './ca-reachability.js';
 
 export interface BundleWatcherOptions {
   source: BundleStreamSource;
+  /** What each stream presents and trusts, read at every (re)connect: the bundle in force, our SVID while valid. */
+  auth: () => CaCallAuth;
   /** Applies a bundle (the manager swaps its reference when it is newer). */
   apply: (bundle: RawBundle) => void;
   reachability: CaReachability;
@@ -78,6 +80,6 @@ export class BundleWatcher {
         this.log.warn({ code: err.code, err: err.message, ca: this.opts.reachability.current().address, retryInMs: delay }, 'trust bundle stream closed; reconnecting');
         this.timer = this.opts.clock.setTimeout(() => this.connect(), delay);
       },
-    });
+    }, this.opts.auth());
   }
 }

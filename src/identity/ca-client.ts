@@ -2,17 +2,27 @@
 // TLS to the CA is verified against the trust bundle and the CA's SPIFFE ID, never its hostname.
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { loadCaProto } from '../common/ca-proto.js';
 import { CaClientError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import { CA_SERVICE_HOST, caSpiffeId } from '../common/mesh.js';
+import { spiffeIdOf } from '../pki/cert-ids.js';
 import type { CertificateAuthorityClient } from '../gen/ztmesh/ca/v1/CertificateAuthority.js';
 import type { TrustBundle__Output } from '../gen/ztmesh/ca/v1/TrustBundle.js';
 import type { Svid, TrustBundle } from './credentials.js';
 
+/**
+ * What one call presents and trusts, the one way the client gets its credential: the roots that verify the CA, and
+ * our SVID as the TLS client certificate when we hold one. Without it a signing call sends the token file.
+ */
+export interface CaCallAuth {
+  roots: TrustBundle;
+  svid?: Svid;
+}
+
 /** How a signing call proves who we are: the current SVID over mTLS (renewal) or the token file. */
-export type SignAuth = { method: 'svid'; svid: Svid } | { method: 'token' };
+export type SignAuth = ({ method: 'svid'; svid: Svid } | { method: 'token' }) & { roots: TrustBundle };
 
 /** A trust bundle as the CA sends it. */
 export interface RawBundle {
@@ -45,20 +55,13 @@ export interface BundleStreamHandlers {
   onClose(err: CaClientError): void;
 }
 
-/** Opens WatchTrustBundle streams; the bundle watcher reconnects through it. */
+/** Opens WatchTrustBundle streams; the bundle watcher reconnects through it. The bundle is public: no token is sent. */
 export interface BundleStreamSource {
-  watchBundle(handlers: BundleStreamHandlers): { cancel(): void };
-}
-
-/** The SPIFFE ID every ztmesh CA serves with: the sidecar checks it instead of a hostname. */
-export function caSpiffeId(trustDomain: string): string {
-  return `spiffe://${trustDomain}/ns/ztmesh-system/sa/ztmesh-ca`;
+  watchBundle(handlers: BundleStreamHandlers, auth: CaCallAuth): { cancel(): void };
 }
 
 /** Deadline of one SignCertificate call. */
 export const SIGN_DEADLINE_MS = 10_000;
-/** SNI sent to a CA dialled by IP address when none is configured (an IP literal is not a valid SNI name). */
-export const DEFAULT_CA_SERVER_NAME = 'ztmesh-ca.ztmesh-system.svc';
 
 const STATUS_CODES: Record<number, string> = {
   [grpc.status.CANCELLED]: 'cancelled',
@@ -116,20 +119,12 @@ export function fromWireBundle(b: TrustBundle__Output | null | undefined): RawBu
   return { trustDomain: b.trustDomain, rootsDer: b.roots.map((r) => Buffer.from(r)), sequence: Number(b.sequence), ...(cross.length ? { crossCertsDer: cross } : {}) };
 }
 
-/** URI SANs of a TLS peer certificate. */
-function peerUris(cert: PeerCertificate): string[] {
-  return (cert.subjectaltname ?? '').split(', ').filter((s) => s.startsWith('URI:')).map((s) => s.slice(4));
-}
-
 export interface GrpcCaClientOptions {
   /** Addresses in failover order. */
   addresses: string[];
   trustDomain: string;
   tokenFile: string;
-  /** Roots to verify the CA with: the bundle in force (bootstrap file first). */
-  roots: () => TrustBundle | undefined;
-  /** The SVID to present on the bundle stream, if any. */
-  currentSvid: () => Svid | undefined;
+  /** TLS name sent to the CA; default the address's host, or the CA's Service name for an IP address. */
   serverName?: string;
   log: Logger;
   deadlineMs?: number;
@@ -158,23 +153,22 @@ export class GrpcCaClient implements CaClient, BundleStreamSource {
     return token;
   }
 
-  private client(address: string, svid: Svid | undefined): CertificateAuthorityClient {
-    const bundle = this.opts.roots();
-    if (!bundle) throw new CaClientError('no_trust_bundle', 'no trust bundle to verify the CA with');
+  private client(address: string, auth: CaCallAuth): CertificateAuthorityClient {
+    const { roots, svid } = auth;
     const creds = grpc.credentials.createSsl(
-      Buffer.from(bundle.rootsPem),
+      Buffer.from(roots.rootsPem),
       svid ? Buffer.from(svid.keyPem) : null,
       svid ? Buffer.from(svid.chainPem) : null,
       {
         checkServerIdentity: (_host, cert) => {
-          const uris = peerUris(cert);
-          if (uris.length === 1 && uris[0] === this.expectedId) return undefined;
-          return new Error(`ca_identity_mismatch: the CA presented ${uris.join(',') || 'no SPIFFE ID'}, expected ${this.expectedId}`);
+          const id = spiffeIdOf(cert);
+          if (id === this.expectedId) return undefined;
+          return new Error(`ca_identity_mismatch: the CA presented ${id ?? 'no SPIFFE ID'}, expected ${this.expectedId}`);
         },
       },
     );
     const host = address.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-    const serverName = this.opts.serverName ?? (isIP(host) ? DEFAULT_CA_SERVER_NAME : host);
+    const serverName = this.opts.serverName ?? (isIP(host) ? CA_SERVICE_HOST : host);
     return new this.ctor(address, creds, {
       'grpc.ssl_target_name_override': serverName,
       'grpc.default_authority': serverName,
@@ -185,10 +179,10 @@ export class GrpcCaClient implements CaClient, BundleStreamSource {
   async sign(csrDer: Buffer, ttlSeconds: number, auth: SignAuth): Promise<SignResult> {
     const metadata = new grpc.Metadata();
     if (auth.method === 'token') metadata.set('authorization', `Bearer ${await this.token()}`);
-    const svid = auth.method === 'svid' ? auth.svid : undefined;
+    const call: CaCallAuth = { roots: auth.roots, ...(auth.method === 'svid' ? { svid: auth.svid } : {}) };
     let last: CaClientError | undefined;
     for (const address of this.opts.addresses) {
-      const client = this.client(address, svid);
+      const client = this.client(address, call);
       try {
         const res = await new Promise<SignResult>((resolve, reject) => {
           client.SignCertificate(
@@ -217,19 +211,18 @@ export class GrpcCaClient implements CaClient, BundleStreamSource {
     throw last ?? new CaClientError('unavailable', 'no CA address configured');
   }
 
-  watchBundle(handlers: BundleStreamHandlers): { cancel(): void } {
+  watchBundle(handlers: BundleStreamHandlers, auth: CaCallAuth): { cancel(): void } {
     let cancelled = false;
     let current: { call: grpc.ClientReadableStream<TrustBundle__Output>; client: CertificateAuthorityClient } | undefined;
     const tryAddress = (i: number): void => {
       if (cancelled) return;
       const address = this.opts.addresses[i]!;
       // The bundle is public: no token is sent (a join token is single-use), only the SVID when we hold one.
-      const svid = this.opts.currentSvid();
       let client: CertificateAuthorityClient;
       try {
-        client = this.client(address, svid);
+        client = this.client(address, auth);
       } catch (e) {
-        handlers.onClose(e as CaClientError);
+        handlers.onClose(e instanceof CaClientError ? e : new CaClientError('internal', `CA ${address}: ${(e as Error).message}`));
         return;
       }
       const call = client.WatchTrustBundle({});

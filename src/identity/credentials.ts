@@ -1,7 +1,10 @@
 // The credential types the identity part produces and the data path, admin and webhook consume.
 // A Svid and a TrustBundle are immutable snapshots: rotation builds new ones and swaps a reference.
 import { X509Certificate, type KeyObject } from 'node:crypto';
+import type { IdentityState } from '../common/mesh.js';
 import { certsToPem } from '../pki/pem.js';
+
+export type { IdentityState } from '../common/mesh.js';
 
 /** One workload certificate with its key, built completely before it is published. */
 export interface Svid {
@@ -27,9 +30,6 @@ export interface TrustBundle {
   roots: X509Certificate[];
   sequence: number;
 }
-
-/** Identity states of DESIGN.md. */
-export type IdentityState = 'initializing' | 'available' | 'renewing' | 'unavailable' | 'expired';
 
 /** Builds a TrustBundle from DER roots. */
 export function makeTrustBundle(trustDomain: string, rootsDer: readonly Buffer[], sequence: number): TrustBundle {

@@ -7,11 +7,11 @@ import { isoTime } from '../common/clock.js';
 import { CaClientError, describe } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { Watchable } from '../common/watchable.js';
+import { nextRefresh } from '../common/refresh.js';
 import { buildCsr, generateKey, type KeyAlgorithm } from '../pki/index.js';
 import type { CaClient, RawBundle, SignResult } from './ca-client.js';
 import { UNREACHED_CODES, type CaReachability } from './ca-reachability.js';
 import { makeTrustBundle, type IdentitySnapshot, type IdentitySource, type IdentityState, type Svid, type TrustBundle } from './credentials.js';
-import { MIN_REFRESH_DELAY_MS, refreshAt } from './refresh.js';
 import { buildSvid } from './svid-material.js';
 import type { SvidStorage } from './svid-store.js';
 import { BUNDLE_REFUSALS, decideBundle, type BundleSource } from './trust-bundle.js';
@@ -21,7 +21,7 @@ export const ROTATION_HISTORY = 10;
 /** Codes after which a renewal over mTLS is retried once with the token (the CA no longer accepts our SVID). */
 const SVID_REFUSED: ReadonlySet<string> = new Set(['unauthenticated', 'permission_denied']);
 /** Failures that happened before any CA answered: they say nothing about the CA's reachability. */
-const LOCAL_CODES: ReadonlySet<string> = new Set(['token_unreadable', 'no_trust_bundle', 'internal']);
+const LOCAL_CODES: ReadonlySet<string> = new Set(['token_unreadable', 'internal']);
 
 export type RotationReason = 'initial' | 'refresh' | 'retry' | 'forced';
 
@@ -188,14 +188,16 @@ export class IdentityManager implements IdentitySource {
 
   private async sign(csr: Buffer, held: Svid | undefined): Promise<SignResult> {
     const ttlSeconds = Math.round(this.opts.ttlMs / 1000);
-    if (!held) return this.opts.client.sign(csr, ttlSeconds, { method: 'token' });
+    // The CA is verified against the bundle in force (the bootstrap file until the CA sends one).
+    const roots = this.snap.get().bundle!;
+    if (!held) return this.opts.client.sign(csr, ttlSeconds, { method: 'token', roots });
     try {
-      return await this.opts.client.sign(csr, ttlSeconds, { method: 'svid', svid: held });
+      return await this.opts.client.sign(csr, ttlSeconds, { method: 'svid', svid: held, roots });
     } catch (e) {
       const { code } = describe(e);
       if (!SVID_REFUSED.has(code)) throw e;
       this.log.info({ code }, 'the CA refused renewal with the current SVID; retrying with the token');
-      return this.opts.client.sign(csr, ttlSeconds, { method: 'token' });
+      return this.opts.client.sign(csr, ttlSeconds, { method: 'token', roots: this.snap.get().bundle! });
     }
   }
 
@@ -266,7 +268,7 @@ export class IdentityManager implements IdentitySource {
     this.setState('available', svid);
     this.expiryTimer?.cancel();
     this.expiryTimer = this.opts.clock.setTimeout(() => this.expire(svid), svid.notAfterMs - now);
-    const at = Math.max(refreshAt(Math.max(svid.notBeforeMs, now), svid.notAfterMs, this.random()), now + MIN_REFRESH_DELAY_MS);
+    const at = nextRefresh(svid.notBeforeMs, svid.notAfterMs, now, this.random());
     this.schedule(at, 'refresh');
     const store = this.opts.store;
     if (store) {

@@ -1,10 +1,9 @@
 // Prometheus metrics of the identity part, read from the manager at scrape time.
 // Registered on the Registry the composition root creates; there is no global registry.
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { IDENTITY_STATES } from '../common/mesh.js';
 import type { CaReachability } from './ca-reachability.js';
 import type { IdentityManager } from './manager.js';
-
-const STATES = ['initializing', 'available', 'renewing', 'unavailable', 'expired'] as const;
 
 /** Registers ztmesh_cert_* and ztmesh_ca_reachable on `registry`. */
 export function registerIdentityMetrics(registry: Registry, manager: IdentityManager, reachability: CaReachability): void {
@@ -46,7 +45,7 @@ export function registerIdentityMetrics(registry: Registry, manager: IdentityMan
     name: 'ztmesh_identity_state', help: '1 for the current identity state', labelNames: ['state'], registers: [registry],
     collect() {
       const cur = manager.current().state;
-      for (const s of STATES) this.set({ state: s }, s === cur ? 1 : 0);
+      for (const s of IDENTITY_STATES) this.set({ state: s }, s === cur ? 1 : 0);
     },
   });
   new Gauge({

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../common/errors.js';
 import { isSelfSignedCa, vouchesFor } from '../pki/cross-cert.js';
 import { certsFromPem } from '../pki/pem.js';
-import { uriSans } from '../pki/svid.js';
+import { uriSans } from '../pki/cert-ids.js';
 import { certFingerprint, makeTrustBundle, type TrustBundle } from './credentials.js';
 import type { RawBundle } from './ca-client.js';
 

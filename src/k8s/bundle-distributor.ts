@@ -3,10 +3,9 @@
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { Backoff } from '../common/backoff.js';
 import type { Logger } from '../common/logger.js';
+import { TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY } from '../common/mesh.js';
 import type { KubeClient } from './kube-client.js';
-import { TRUST_BUNDLE_CONFIGMAP } from './inject.js';
 
-export const BUNDLE_KEY = 'roots.pem';
 export const MANAGED_BY = 'ztmesh-webhook';
 /** Retry policy for namespaces whose ConfigMap could not be written. */
 export const DISTRIBUTE_BACKOFF = { initialMs: 1_000, multiplier: 2, maxMs: 60_000, jitter: 0.2 };
@@ -69,16 +68,16 @@ export class BundleDistributor {
         const res = await client.call('POST', cmPath(ns), {
           apiVersion: 'v1', kind: 'ConfigMap',
           metadata: { name: TRUST_BUNDLE_CONFIGMAP, namespace: ns, labels: { 'app.kubernetes.io/part-of': 'ztmesh', 'app.kubernetes.io/managed-by': MANAGED_BY } },
-          data: { [BUNDLE_KEY]: roots },
+          data: { [TRUST_BUNDLE_KEY]: roots },
         });
         // 409: another webhook replica created it meanwhile; the next sync compares its content.
         if (res.status !== 201 && res.status !== 409) throw new Error(`create: HTTP ${res.status}`);
         if (res.status === 409) throw new Error('create raced with another writer; retrying');
         this.log.info({ namespace: ns }, 'trust bundle ConfigMap created');
       } else if (got.status === 200) {
-        const current = (got.body as { data?: Record<string, string> } | undefined)?.data?.[BUNDLE_KEY];
+        const current = (got.body as { data?: Record<string, string> } | undefined)?.data?.[TRUST_BUNDLE_KEY];
         if (current !== roots) {
-          const res = await client.call('PATCH', cmPath(ns, TRUST_BUNDLE_CONFIGMAP), { data: { [BUNDLE_KEY]: roots } }, 'application/merge-patch+json');
+          const res = await client.call('PATCH', cmPath(ns, TRUST_BUNDLE_CONFIGMAP), { data: { [TRUST_BUNDLE_KEY]: roots } }, 'application/merge-patch+json');
           if (res.status !== 200) throw new Error(`update: HTTP ${res.status}`);
           this.log.info({ namespace: ns }, 'trust bundle ConfigMap updated');
         }

@@ -3,11 +3,12 @@ import type { Clock } from '../common/clock.js';
 import { ConfigError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { parseDuration } from '../common/duration.js';
+import { TOKEN_AUDIENCE } from '../common/mesh.js';
 import { workloadId } from '../pki/spiffe-id.js';
 import { loadCaState } from '../ca/state-dir.js';
 import type { Attestor } from '../ca/attestors/attestor.js';
 import { createKubeClient, inClusterConfig } from './kube-client.js';
-import { TokenReviewAttestor, DEFAULT_AUDIENCE } from './token-review.js';
+import { TokenReviewAttestor } from './token-review.js';
 
 /** Raw `--k8s-*` flag values as commander gives them. */
 export interface K8sAttestorFlags {
@@ -56,7 +57,7 @@ export async function k8sAttestorsFromFlags(
     ...(flags.k8sServerName ? { serverName: flags.k8sServerName } : {}),
   });
   const dnsSan = flags.k8sDnsSan === undefined ? [] : Array.isArray(flags.k8sDnsSan) ? flags.k8sDnsSan : [flags.k8sDnsSan];
-  const audience = flags.k8sAudience ?? DEFAULT_AUDIENCE;
+  const audience = flags.k8sAudience ?? TOKEN_AUDIENCE;
   ctx.log.info({ component: 'k8s-token-review', api: api.server, audience }, 'Kubernetes TokenReview attestation enabled');
   return [new TokenReviewAttestor({
     client: createKubeClient(api), trustDomain, clock: ctx.clock, logger: ctx.log, audience,

@@ -2,6 +2,10 @@
 // `ztmesh inject` (manifests) and `ztmesh webhook` (AdmissionReview) both call injectPod, so they cannot drift.
 import { ConfigError } from '../common/errors.js';
 import { parseDuration } from '../common/duration.js';
+import {
+  BUNDLE_DIR, BUNDLE_PATH, CA_SERVICE_ADDRESS, DEFAULT_TRUST_DOMAIN, PORTS, PROXY_UID, SIDECAR_OWN_PORTS, TOKEN_AUDIENCE, TOKEN_DIR, TOKEN_PATH,
+  TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY,
+} from '../common/mesh.js';
 import { parseSpiffePattern, validateTrustDomain } from '../pki/spiffe-id.js';
 import { rewriteProbes, type AppProbe } from './probe-rewrite.js';
 
@@ -23,24 +27,12 @@ export const SIDECAR_NAME = 'ztmesh-sidecar';
 export const INIT_NAME = 'ztmesh-init';
 export const TOKEN_VOLUME = 'ztmesh-token';
 export const BUNDLE_VOLUME = 'ztmesh-trust-bundle';
-/** The ConfigMap holding roots.pem; ConfigMap volumes resolve in the pod's own namespace. */
-export const TRUST_BUNDLE_CONFIGMAP = 'ztmesh-trust-bundle';
-/** DESIGN.md paths and ports; k8s/ may not import sidecar/, so the contract values are restated here. */
-export const TOKEN_DIR = '/var/run/secrets/ztmesh';
-export const TOKEN_PATH = `${TOKEN_DIR}/token`;
-export const BUNDLE_DIR = '/var/run/ztmesh/bundle';
-export const BUNDLE_PATH = `${BUNDLE_DIR}/roots.pem`;
-export const TOKEN_AUDIENCE = 'ztmesh-ca';
 /** Projected token lifetime; the kubelet refreshes it at 80%, the sidecar re-reads the file on every use. */
 export const TOKEN_EXPIRATION_SECONDS = 3600;
-export const PROXY_UID = 1337;
-export const HEALTH_PORT = 15021;
-export const INBOUND_PORT = 15006;
-/** The sidecar's own ports, never redirected by `ztmesh iptables` (src/sidecar/intercept/iptables-rules.ts). */
-export const SIDECAR_PORTS: readonly number[] = [15000, 15001, INBOUND_PORT, HEALTH_PORT];
 export const DEFAULT_IMAGE = 'ghcr.io/ztmesh/ztmesh:0.1.0';
-export const DEFAULT_CA_ADDRESS = 'ztmesh-ca.ztmesh-system.svc:15012';
-export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
+/** The sidecar's ports in an injected pod (common/mesh.ts). */
+const HEALTH_PORT = PORTS.sidecarHealth;
+const INBOUND_PORT = PORTS.inbound;
 /** Version written into the status annotation; bump when the injected shape changes. */
 export const INJECTOR_VERSION = '1';
 
@@ -57,7 +49,7 @@ export interface InjectOptions {
 
 export const DEFAULT_INJECT_OPTIONS: Readonly<InjectOptions> = Object.freeze({
   image: DEFAULT_IMAGE,
-  caAddress: DEFAULT_CA_ADDRESS,
+  caAddress: CA_SERVICE_ADDRESS,
   trustDomain: DEFAULT_TRUST_DOMAIN,
   mode: 'transparent',
   legacySidecar: false,
@@ -277,7 +269,7 @@ function interceptedPort(options: InjectOptions, s: Settings): (port: number) =>
     // The sidecar fronts these ports and the app listens on loopback only, out of the kubelet's reach.
     return (port) => s.inboundPorts?.includes(port) ?? false;
   }
-  return (port) => !SIDECAR_PORTS.includes(port) && !s.excludeInboundPorts.includes(port) && (s.inboundPorts?.includes(port) ?? true);
+  return (port) => !SIDECAR_OWN_PORTS.includes(port) && !s.excludeInboundPorts.includes(port) && (s.inboundPorts?.includes(port) ?? true);
 }
 
 /**
@@ -404,6 +396,6 @@ function volumes(): Record<string, unknown>[] {
         sources: [{ serviceAccountToken: { audience: TOKEN_AUDIENCE, expirationSeconds: TOKEN_EXPIRATION_SECONDS, path: 'token' } }],
       },
     },
-    { name: BUNDLE_VOLUME, configMap: { name: TRUST_BUNDLE_CONFIGMAP, items: [{ key: 'roots.pem', path: 'roots.pem' }] } },
+    { name: BUNDLE_VOLUME, configMap: { name: TRUST_BUNDLE_CONFIGMAP, items: [{ key: TRUST_BUNDLE_KEY, path: TRUST_BUNDLE_KEY }] } },
   ];
 }

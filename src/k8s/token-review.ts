@@ -5,12 +5,11 @@ import { decodeJwt } from 'jose';
 import type { Clock } from '../common/clock.js';
 import { AttestationError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import { TOKEN_AUDIENCE } from '../common/mesh.js';
 import { workloadId } from '../pki/spiffe-id.js';
 import type { Attestation, AttestationInput, Attestor } from '../ca/attestors/attestor.js';
 import { KubeUnreachableError, type KubeClient } from './kube-client.js';
 
-/** The audience projected tokens must carry (DESIGN.md); tokens for the API server itself are refused. */
-export const DEFAULT_AUDIENCE = 'ztmesh-ca';
 /** How long a positive review is reused; never past the token's own `exp`. */
 export const DEFAULT_CACHE_TTL_MS = 60_000;
 /** Upper bound on cached reviews, so a flood of distinct tokens cannot grow memory without limit. */
@@ -53,7 +52,7 @@ export class TokenReviewAttestor implements Attestor {
   private readonly log: Logger;
 
   constructor(private readonly opts: TokenReviewOptions) {
-    this.audience = opts.audience ?? DEFAULT_AUDIENCE;
+    this.audience = opts.audience ?? TOKEN_AUDIENCE;
     this.cacheTtlMs = opts.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS;
     this.log = opts.logger.child({ component: 'k8s-token-review' });
   }

@@ -5,9 +5,9 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Clock } from '../common/clock.js';
-import { ConfigError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import { formatHostPort } from '../common/address.js';
+import { listenOn } from '../common/listen.js';
+import { healthzReply, readyzReply, type ReadinessReport } from '../admin/probe-routes.js';
 import type { IdentitySource } from '../identity/credentials.js';
 import { hasValidSvid } from '../identity/credentials.js';
 import type { InjectOptions } from './inject.js';
@@ -45,6 +45,16 @@ export function certsFromIdentity(identity: IdentitySource, clock: Clock): Servi
     current: toCert,
     subscribe: (listener) => identity.subscribe(() => listener(toCert())),
   };
+}
+
+/**
+ * Ready while the HTTPS server serves a certificate that is still valid; `serving` is false until it listens (the
+ * health port answers before that, so the kubelet does not restart a webhook that only waits for the CA).
+ */
+export function servingReadiness(certs: ServingCertSource, clock: Clock, serving: boolean): ReadinessReport {
+  const c = certs.current();
+  if (serving && c && c.notAfterMs > clock.now()) return { ready: true, pending: [] };
+  return { ready: false, pending: ['serving certificate'], reason: serving ? 'serving certificate expired' : 'waiting for the serving certificate' };
 }
 
 /** A fixed certificate from files (no rotation): for clusters that issue the webhook certificate elsewhere. */
@@ -111,15 +121,13 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<Ru
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
-    const send = (status: number, body: string, type = 'text/plain; charset=utf-8') => {
+    const send = (status: number, body: string | Buffer, type = 'text/plain; charset=utf-8') => {
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
       res.end(body);
     };
-    if (req.method === 'GET' && path === '/healthz') return send(200, 'ok\n');
-    if (req.method === 'GET' && path === '/readyz') {
-      const c = opts.certs.current();
-      return c && c.notAfterMs > opts.clock.now() ? send(200, 'ready\n') : send(503, 'no valid serving certificate\n');
-    }
+    const reply = (r: { status: number; body: string | Buffer; contentType?: string }) => send(r.status, r.body, r.contentType);
+    if (req.method === 'GET' && path === '/healthz') return reply(healthzReply());
+    if (req.method === 'GET' && path === '/readyz') return reply(readyzReply(servingReadiness(opts.certs, opts.clock, true)));
     if (path !== INJECT_PATH) return send(404, 'not found\n');
     if (req.method !== 'POST') return send(405, 'use POST\n');
     const peer = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
@@ -163,20 +171,18 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<Ru
     }
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) => {
-      unsubscribe();
-      reject(e.code === 'EADDRINUSE'
-        ? new ConfigError('port_in_use', `--listen ${formatHostPort(opts.host, opts.port)} is already in use`)
-        : new ConfigError('listen_failed', `--listen ${formatHostPort(opts.host, opts.port)}: ${e.message}`));
-    });
-    server.listen(opts.port, opts.host, () => resolve());
-  });
+  let address: string;
+  try {
+    address = await listenOn(server, opts, '--listen');
+  } catch (e) {
+    unsubscribe();
+    throw e;
+  }
   const port = (server.address() as AddressInfo).port;
-  log.info({ address: formatHostPort(opts.host, port), serial }, 'webhook serving');
+  log.info({ address, serial }, 'webhook serving');
   return {
     server,
-    address: formatHostPort(opts.host, port),
+    address,
     port,
     close: () => new Promise<void>((resolve) => {
       unsubscribe();

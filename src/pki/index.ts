@@ -6,6 +6,7 @@ export * from './pem.js';
 export * from './certificate.js';
 export * from './issuer.js';
 export * from './svid.js';
+export * from './cert-ids.js';
 export * from './verify.js';
 export * from './leaf-svid.js';
 export * from './key-usage.js';

@@ -4,7 +4,7 @@ import type { X509Certificate } from 'node:crypto';
 import { PkiError } from '../common/errors.js';
 import { KEY_USAGE, keyUsageBits } from './key-usage.js';
 import { parseSpiffeId } from './spiffe-id.js';
-import { uriSans } from './svid.js';
+import { uriSans } from './cert-ids.js';
 
 /** Why a certificate is not a leaf SVID (PkiError codes of verifySvidChain too). */
 export type LeafSvidProblem = 'not_a_leaf' | 'no_spiffe_id' | 'invalid_spiffe_id' | 'bad_key_usage';

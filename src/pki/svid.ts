@@ -1,5 +1,4 @@
-// Issuance of SPIFFE X.509-SVIDs with the profile of DESIGN.md. Pure apart from randomness.
-import { X509Certificate } from 'node:crypto';
+// Issuance of SPIFFE X.509-SVIDs with the leaf profile of docs/design.md "Identities". Pure apart from randomness.
 import { PkiError } from '../common/errors.js';
 import { EMPTY_NAME, newSerial, signCertificate, type IssuerMaterial } from './certificate.js';
 
@@ -38,17 +37,4 @@ export function issueSvid(req: SvidRequest, issuer: IssuerMaterial): IssuedSvid 
     issuer,
   );
   return { der, serialHex: serial.toString('hex'), notBeforeMs, notAfterMs };
-}
-
-/** The URI SANs of a certificate, read cheaply through node:crypto (no ASN.1 library). */
-export function uriSans(cert: X509Certificate): string[] {
-  const san = cert.subjectAltName;
-  if (!san) return [];
-  return san.split(', ').filter((p) => p.startsWith('URI:')).map((p) => p.slice(4));
-}
-
-/** The one SPIFFE ID of a leaf, or undefined when it does not carry exactly one spiffe:// URI SAN. */
-export function spiffeIdOf(cert: X509Certificate): string | undefined {
-  const uris = uriSans(cert);
-  return uris.length === 1 && uris[0]!.startsWith('spiffe://') ? uris[0] : undefined;
 }

@@ -1,5 +1,5 @@
-// The sidecar's composition root: builds logger, metrics, clock, readiness, identity, bundle watcher,
-// the data path (listeners.ts) and the admin and health servers, and wires them explicitly.
+// The sidecar's composition root: builds logger, metrics, clock, readiness, the workload identity, the data path
+// (datapath.ts, with its explicit and transparent listeners) and the admin and health servers, and wires them.
 import type { KeyObject } from 'node:crypto';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { parseHostPort } from '../common/address.js';
@@ -10,19 +10,18 @@ import { Readiness } from '../common/readiness.js';
 import { startHttpServer, type RunningHttpServer } from '../admin/http-server.js';
 import { adminRoutes, healthRoutes, type SidecarAdmin } from '../admin/sidecar-admin.js';
 import type { SidecarStatus } from '../admin/status-types.js';
-import { BundleWatcher } from '../identity/bundle-watcher.js';
-import { GrpcCaClient, type BundleStreamSource, type CaClient } from '../identity/ca-client.js';
-import { CaReachability } from '../identity/ca-reachability.js';
+import type { BundleStreamSource, CaClient } from '../identity/ca-client.js';
 import { hasValidSvid } from '../identity/credentials.js';
-import { IdentityManager } from '../identity/manager.js';
+import type { IdentityManager } from '../identity/manager.js';
 import { registerIdentityMetrics } from '../identity/metrics.js';
-import { SvidStore } from '../identity/svid-store.js';
-import { loadBundleFile } from '../identity/trust-bundle.js';
+import { buildWorkloadIdentity } from '../identity/workload-identity.js';
 import type { KeyAlgorithm } from '../pki/keys.js';
 import { AppHealth } from './app-probes/app-health.js';
 import { ADMIN_ALLOW_REMOTE_KEY, caAddresses } from './config.js';
 import type { SidecarConfig } from './config-schema.js';
-import { startListeners, type ListenerContext, type RunningListeners } from './listeners.js';
+import { startDataPath, type DataPathContext, type ListenerSource, type RunningDataPath } from './datapath.js';
+import { transparentListeners } from './intercept/transparent.js';
+import { explicitListeners } from './listeners.js';
 import { buildStatus } from './status-report.js';
 
 /** Readiness part held while the sidecar drains, so the kubelet stops sending traffic first. */
@@ -36,7 +35,17 @@ export interface SidecarDeps {
   caClient?: CaClient & BundleStreamSource;
   random?: () => number;
   generateKey?: (alg: KeyAlgorithm) => Promise<KeyObject>;
-  startListeners?: (ctx: ListenerContext) => Promise<RunningListeners>;
+  startDataPath?: (ctx: DataPathContext) => Promise<RunningDataPath>;
+}
+
+/** The listener sources a configuration asks for: explicit listeners, plus transparent mode's when enabled. */
+export function listenerSources(config: SidecarConfig): ListenerSource[] {
+  return [explicitListeners, ...(config.transparent.enabled ? [transparentListeners()] : [])];
+}
+
+/** The data path of `ctx.config`, with every listener it asks for bound. */
+export function startSidecarDataPath(ctx: DataPathContext): Promise<RunningDataPath> {
+  return startDataPath(ctx, listenerSources(ctx.config));
 }
 
 export interface RunningSidecar {
@@ -63,50 +72,31 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
   const readiness = new Readiness();
   const addresses = caAddresses(config);
 
-  const bootstrapBundle = await loadBundleFile(config.ca.bundle, config.trustDomain);
-  const store = config.identity.stateDir ? new SvidStore(config.identity.stateDir) : undefined;
-  await store?.prepare();
-  const reachability = new CaReachability(clock, addresses[0]!);
-  let manager: IdentityManager | undefined;
-  const caClient = deps.caClient ?? new GrpcCaClient({
-    addresses,
-    trustDomain: config.trustDomain,
-    tokenFile: config.ca.tokenFile,
+  const workload = await buildWorkloadIdentity({
+    caAddresses: addresses, trustDomain: config.trustDomain, tokenFile: config.ca.tokenFile, bundleFile: config.ca.bundle,
+    ttlMs: config.identity.ttl, keyAlgorithm: config.identity.keyAlgorithm, clock, log,
     ...(config.ca.serverName ? { serverName: config.ca.serverName } : {}),
-    log: log.child({ component: 'ca-client' }),
-    roots: () => manager?.current().bundle,
-    currentSvid: () => {
-      const snap = manager?.current();
-      return snap && hasValidSvid(snap, clock.now()) ? snap.svid : undefined;
-    },
-  });
-  manager = new IdentityManager({
-    client: caClient, clock, log, trustDomain: config.trustDomain, ttlMs: config.identity.ttl,
-    keyAlgorithm: config.identity.keyAlgorithm, bootstrapBundle, reachability,
     ...(config.identity.spiffeId ? { spiffeId: config.identity.spiffeId } : {}),
+    ...(config.identity.stateDir ? { stateDir: config.identity.stateDir } : {}),
+    ...(deps.caClient ? { caClient: deps.caClient } : {}),
     ...(deps.random ? { random: deps.random } : {}),
     ...(deps.generateKey ? { generateKey: deps.generateKey } : {}),
-    ...(store ? { store } : {}),
   });
-  const identity = manager;
-  const watcher = new BundleWatcher({
-    source: caClient, apply: (b) => void identity.applyBundle(b), reachability, clock, log,
-    ...(deps.random ? { random: deps.random } : {}),
-  });
+  const { identity, reachability, watcher } = workload;
   registerIdentityMetrics(registry, identity, reachability);
 
   const heap = new HeapTrimmer({ clock, log: log.child({ component: 'heap' }) });
-  const listeners = await (deps.startListeners ?? startListeners)({ config, identity, log, registry, clock, readiness, heap });
+  const datapath = await (deps.startDataPath ?? startSidecarDataPath)({ config, identity, log, registry, clock, readiness, heap });
 
   const status = (): SidecarStatus => buildStatus({
     snapshot: identity.current(), stats: identity.stats(), ca: reachability.current(), addresses,
-    bundleStream: watcher.status(), listeners: listeners.statuses(), nowMs: clock.now(),
+    bundleStream: watcher.status(), listeners: datapath.statuses(), nowMs: clock.now(),
   });
   const admin: SidecarAdmin = {
     status,
     readiness: () => {
       const snap = identity.current();
-      const pending = readiness.pendingParts();
+      const { pending } = readiness.report();
       if (!hasValidSvid(snap, clock.now())) pending.unshift(`identity (${snap.state})`);
       return { ready: pending.length === 0, pending };
     },
@@ -125,9 +115,8 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
 
   const servers: RunningHttpServer[] = [];
   const closeAll = async () => {
-    identity.stop();
-    watcher.stop();
-    await listeners.close();
+    workload.stop();
+    await datapath.close();
     heap.close();
     await Promise.all(servers.map((s) => s.close()));
   };
@@ -145,8 +134,7 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
     throw e;
   }
 
-  identity.start();
-  watcher.start();
+  workload.start();
 
   let closing: Promise<void> | undefined;
   return {
@@ -157,7 +145,7 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
     shutdown: () => (closing ??= (async () => {
       readiness.register(DRAINING_PART);
       log.info({ drainTimeoutMs: config.drainTimeout }, 'draining');
-      await listeners.drain(config.drainTimeout);
+      await datapath.drain(config.drainTimeout);
       await closeAll();
     })()),
     close: () => (closing ??= closeAll()),

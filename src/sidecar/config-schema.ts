@@ -1,27 +1,22 @@
-// The sidecar's configuration schema (DESIGN.md "Sidecar configuration"), validated once by zod.
-// Defaults are named constants; the loader (config.ts) merges file, env and flags before parsing.
+// The sidecar's configuration schema (docs/design.md "Sidecar configuration keys"), validated once by zod. Defaults
+// are named constants; a key's description is its --help text; config.ts merges file, env and flags before parsing.
 import { z } from 'zod';
 import { parseDuration } from '../common/duration.js';
 import { parseHostPort } from '../common/address.js';
+import { BUNDLE_PATH, DEFAULT_TRUST_DOMAIN, INBOUND_SOURCE_V4, PORTS, TOKEN_PATH } from '../common/mesh.js';
 import { parseSpiffePattern } from '../pki/spiffe-id.js';
 import { appProbesSchema } from './app-probes/app-probe-schema.js';
 import { DEFAULT_MAX_PENDING_HANDSHAKES, DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE } from './handshake-gate.js';
 
-export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
-export const DEFAULT_CA_ADDRESS = 'localhost:15012';
-export const DEFAULT_BUNDLE_PATH = '/var/run/ztmesh/bundle/roots.pem';
-export const DEFAULT_TOKEN_PATH = '/var/run/secrets/ztmesh/token';
-export const DEFAULT_ADMIN = '127.0.0.1:15000';
-export const DEFAULT_HEALTH = '0.0.0.0:15021';
+export const DEFAULT_CA_ADDRESS = `localhost:${PORTS.caGrpc}`;
+export const DEFAULT_ADMIN = `127.0.0.1:${PORTS.sidecarAdmin}`;
+export const DEFAULT_HEALTH = `0.0.0.0:${PORTS.sidecarHealth}`;
 export const DEFAULT_TTL = '1h';
-export const DEFAULT_INBOUND_PORT = 15006;
-export const DEFAULT_OUTBOUND_PORT = 15001;
 export const DEFAULT_HANDSHAKE_TIMEOUT = '10s';
 export const DEFAULT_IDLE_TIMEOUT = '1h';
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
 export const DEFAULT_DRAIN_TIMEOUT = '5s';
 export const DEFAULT_KEY_ALGORITHM = 'ec-p256';
-export const DEFAULT_INBOUND_SOURCE_ADDRESS = '127.0.0.6';
 export const DEFAULT_LOG_LEVEL = 'info';
 
 /** A duration string ("90s", "1h") turned into milliseconds. */
@@ -56,15 +51,25 @@ const pendingHandshakeKeys = {
   maxPendingHandshakesPerSource: z.number().int().positive().default(DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE),
 };
 
+/** What every listener bounds: its handshake, its idle connections, its connections. */
+const connectionKeys = {
+  handshakeTimeout: duration.prefault(DEFAULT_HANDSHAKE_TIMEOUT),
+  idleTimeout: duration.prefault(DEFAULT_IDLE_TIMEOUT),
+  maxConnections: z.number().int().positive().default(DEFAULT_MAX_CONNECTIONS),
+};
+
+/** Who may connect to an inbound listener (authz.ts): without an allow list, defaultPolicy decides. */
+const inboundPolicyKeys = {
+  allow: z.array(spiffePattern).optional(),
+  defaultPolicy: z.enum(['allow', 'deny']).default('allow'),
+};
+
 export const inboundSchema = z.object({
   name: z.string().min(1),
   listen: hostPort,
   forward: hostPort,
-  allow: z.array(spiffePattern).optional(),
-  defaultPolicy: z.enum(['allow', 'deny']).default('allow'),
-  handshakeTimeout: duration.prefault(DEFAULT_HANDSHAKE_TIMEOUT),
-  idleTimeout: duration.prefault(DEFAULT_IDLE_TIMEOUT),
-  maxConnections: z.number().int().positive().default(DEFAULT_MAX_CONNECTIONS),
+  ...inboundPolicyKeys,
+  ...connectionKeys,
   ...pendingHandshakeKeys,
 }).strict();
 
@@ -73,64 +78,59 @@ export const outboundSchema = z.object({
   listen: hostPort,
   upstream: z.string().min(1),
   expect: spiffePattern.optional(),
-  handshakeTimeout: duration.prefault(DEFAULT_HANDSHAKE_TIMEOUT),
-  idleTimeout: duration.prefault(DEFAULT_IDLE_TIMEOUT),
-  maxConnections: z.number().int().positive().default(DEFAULT_MAX_CONNECTIONS),
+  ...connectionKeys,
 }).strict();
 
 export const transparentSchema = z.object({
-  enabled: z.boolean().default(false),
-  inboundPort: z.number().int().min(1).max(65535).default(DEFAULT_INBOUND_PORT),
-  outboundPort: z.number().int().min(1).max(65535).default(DEFAULT_OUTBOUND_PORT),
-  /** Inbound allow-list for intercepted traffic (same rules as explicit inbound). */
-  allow: z.array(spiffePattern).optional(),
-  defaultPolicy: z.enum(['allow', 'deny']).default('allow'),
+  enabled: z.boolean().default(false).describe('transparent (iptables) mode'),
+  inboundPort: z.number().int().min(1).max(65535).default(PORTS.inbound).describe('transparent inbound port'),
+  outboundPort: z.number().int().min(1).max(65535).default(PORTS.outbound).describe('transparent outbound port'),
+  /** Inbound policy for intercepted traffic (same rules as explicit inbound). */
+  allow: inboundPolicyKeys.allow.describe('transparent inbound allow-list of SPIFFE ID patterns'),
+  defaultPolicy: inboundPolicyKeys.defaultPolicy.describe('allow | deny'),
   /** Destination "CIDR:port" (port may be "*") → expected server SPIFFE pattern. */
-  expect: z.record(z.string(), spiffePattern).default({}),
+  expect: z.record(z.string(), spiffePattern).default({}).describe('destination → expected server SPIFFE pattern (JSON/YAML map)'),
   /** Destinations forwarded as plain TCP: CIDRs and/or ports. */
   passthrough: z.object({
     cidrs: z.array(z.string()).default([]),
     ports: z.array(z.number().int().min(1).max(65535)).default([]),
-  }).strict().prefault({}),
+  }).strict().prefault({}).describe('{cidrs, ports} forwarded as plain TCP (JSON/YAML)'),
   /** Source address for inbound forwards to the app (Istio uses 127.0.0.6). */
-  inboundSourceAddress: z.string().default(DEFAULT_INBOUND_SOURCE_ADDRESS),
-  handshakeTimeout: duration.prefault(DEFAULT_HANDSHAKE_TIMEOUT),
-  idleTimeout: duration.prefault(DEFAULT_IDLE_TIMEOUT),
-  maxConnections: z.number().int().positive().default(DEFAULT_MAX_CONNECTIONS),
+  inboundSourceAddress: z.string().default(INBOUND_SOURCE_V4).describe('source address of inbound forwards to the app'),
+  ...connectionKeys,
   ...pendingHandshakeKeys,
 }).strict();
 
 export const sidecarConfigSchema = z.object({
-  trustDomain: z.string().default(DEFAULT_TRUST_DOMAIN),
+  trustDomain: z.string().default(DEFAULT_TRUST_DOMAIN).describe('trust domain of this workload'),
   ca: z.object({
-    /** host:port; a comma-separated list fails over in order. */
-    address: z.string().default(DEFAULT_CA_ADDRESS),
-    bundle: z.string().default(DEFAULT_BUNDLE_PATH),
-    tokenFile: z.string().default(DEFAULT_TOKEN_PATH),
-    /** TLS server name to verify the CA against (its DNS SAN); defaults to the host of the address. */
-    serverName: z.string().optional(),
+    address: z.string().default(DEFAULT_CA_ADDRESS).describe('CA host:port; a comma-separated list fails over in order'),
+    bundle: z.string().default(BUNDLE_PATH).describe('bootstrap trust bundle (PEM roots)'),
+    tokenFile: z.string().default(TOKEN_PATH).describe('projected SA token or join token file, re-read on every use'),
+    /** Defaults to the host of the address; the CA is verified by its SPIFFE ID, not by this name. */
+    serverName: z.string().optional().describe('TLS SNI sent to the CA (the CA is verified by SPIFFE ID)'),
   }).strict().prefault({}),
   identity: z.object({
-    ttl: duration.prefault(DEFAULT_TTL),
-    keyAlgorithm: z.enum(['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096']).default(DEFAULT_KEY_ALGORITHM),
-    /** Optional: the ID to ask for; the CA decides in any case. */
-    spiffeId: z.string().optional(),
-    /** Optional: where the current SVID and key survive a restart (outside Kubernetes); unset keeps them in memory. */
-    stateDir: z.string().min(1).optional(),
+    ttl: duration.prefault(DEFAULT_TTL).describe('requested SVID lifetime (the CA clamps it)'),
+    keyAlgorithm: z.enum(['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096']).default(DEFAULT_KEY_ALGORITHM).describe('ec-p256 | ec-p384 | rsa-2048 | rsa-3072 | rsa-4096'),
+    /** The CA decides in any case. */
+    spiffeId: z.string().optional().describe('SPIFFE ID to ask for; a different answer from the CA is refused'),
+    /** Outside Kubernetes; unset keeps them in memory. */
+    stateDir: z.string().min(1).optional().describe('directory keeping the current SVID and its key (0600) across restarts, to renew without a new token'),
   }).strict().prefault({}),
-  admin: hostPort.default(DEFAULT_ADMIN),
+  admin: hostPort.default(DEFAULT_ADMIN).describe('admin listener host:port (status, metrics, rotate)'),
   /** Without it, an admin on a non-loopback address fails startup (admin_remote_not_allowed). */
-  adminAllowRemote: z.boolean().default(false),
-  health: hostPort.default(DEFAULT_HEALTH),
+  adminAllowRemote: z.boolean().default(false).describe('allow the admin on a non-loopback address (logs a warning)'),
+  health: hostPort.default(DEFAULT_HEALTH).describe('kubelet health listener host:port (/healthz, /readyz)'),
   /** The app's original kubelet probes, answered on the health port (app-probes/); `ztmesh inject` writes them. */
-  appProbes: appProbesSchema.default({}),
-  inbound: z.array(inboundSchema).default([]),
-  outbound: z.array(outboundSchema).default([]),
+  appProbes: appProbesSchema.default({}).describe('the app\'s kubelet probes by health path, as JSON (written by ztmesh inject)'),
+  inbound: z.array(inboundSchema).default([]).describe('inbound listeners as a JSON/YAML list'),
+  outbound: z.array(outboundSchema).default([]).describe('outbound listeners as a JSON/YAML list'),
   transparent: transparentSchema.prefault({}),
-  drainTimeout: duration.prefault(DEFAULT_DRAIN_TIMEOUT),
-  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default(DEFAULT_LOG_LEVEL),
+  drainTimeout: duration.prefault(DEFAULT_DRAIN_TIMEOUT).describe('how long SIGTERM waits for connections to finish'),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default(DEFAULT_LOG_LEVEL).describe('trace | debug | info | warn | error | fatal | silent'),
   /** Unset: text on a terminal, JSON otherwise (common/logger.ts). */
-  logFormat: z.enum(['json', 'text']).optional(),
+  logFormat: z.enum(['json', 'text']).optional().describe('json | text'),
 }).strict();
 
 /** The parsed, defaulted sidecar configuration (durations in ms). */

@@ -3,13 +3,14 @@
 import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
 import { parseHostPort } from '../common/address.js';
 import { ConfigError } from '../common/errors.js';
 import { checkAdminBind } from '../admin/admin-bind.js';
 import { parseSpiffeId, validateTrustDomain } from '../pki/spiffe-id.js';
+import { BUNDLE_PATH, CA_SERVICE_HOST, DEFAULT_TRUST_DOMAIN, INBOUND_SOURCE_V4, PORTS, TOKEN_PATH } from '../common/mesh.js';
 import {
-  DEFAULT_ADMIN, DEFAULT_BUNDLE_PATH, DEFAULT_CA_ADDRESS, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEALTH, DEFAULT_INBOUND_PORT, DEFAULT_INBOUND_SOURCE_ADDRESS,
-  DEFAULT_KEY_ALGORITHM, DEFAULT_LOG_LEVEL, DEFAULT_OUTBOUND_PORT, DEFAULT_TOKEN_PATH, DEFAULT_TRUST_DOMAIN, DEFAULT_TTL,
+  DEFAULT_ADMIN, DEFAULT_CA_ADDRESS, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEALTH, DEFAULT_KEY_ALGORITHM, DEFAULT_LOG_LEVEL, DEFAULT_TTL,
   sidecarConfigSchema, type SidecarConfig,
 } from './config-schema.js';
 
@@ -26,39 +27,54 @@ export interface ConfigKey {
 }
 
 const envName = (path: string) => `ZTMESH_${path.replace(/\./g, '_').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}`;
-const key = (path: string, kind: Kind, description: string, flag?: string): ConfigKey => ({
-  path, kind, description, env: envName(path), flag: flag ?? path.replace(/\./g, '-').replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase(),
-});
+const flagName = (path: string) => path.replace(/\./g, '-').replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
 
-/** Every key settable by env and flag. Lists take JSON/YAML; `list` keys also take a comma-separated string. */
-export const CONFIG_KEYS: readonly ConfigKey[] = [
-  key('trustDomain', 'string', 'trust domain of this workload'),
-  key('ca.address', 'string', 'CA host:port; a comma-separated list fails over in order'),
-  key('ca.bundle', 'string', 'bootstrap trust bundle (PEM roots)'),
-  key('ca.tokenFile', 'string', 'projected SA token or join token file, re-read on every use', 'token-file'),
-  key('ca.serverName', 'string', 'TLS SNI sent to the CA (the CA is verified by SPIFFE ID)'),
-  key('identity.ttl', 'string', 'requested SVID lifetime (the CA clamps it)', 'ttl'),
-  key('identity.keyAlgorithm', 'string', 'ec-p256 | ec-p384 | rsa-2048 | rsa-3072 | rsa-4096', 'key-algorithm'),
-  key('identity.spiffeId', 'string', 'SPIFFE ID to ask for; a different answer from the CA is refused', 'spiffe-id'),
-  key('identity.stateDir', 'string', 'directory keeping the current SVID and its key (0600) across restarts, to renew without a new token', 'state-dir'),
-  key('admin', 'string', 'admin listener host:port (status, metrics, rotate)'),
-  key('adminAllowRemote', 'bool', 'allow the admin on a non-loopback address (logs a warning)'),
-  key('health', 'string', 'kubelet health listener host:port (/healthz, /readyz)'),
-  key('appProbes', 'json', 'the app\'s kubelet probes by health path, as JSON (written by ztmesh inject)'),
-  key('inbound', 'json', 'inbound listeners as a JSON/YAML list'),
-  key('outbound', 'json', 'outbound listeners as a JSON/YAML list'),
-  key('transparent.enabled', 'bool', 'transparent (iptables) mode', 'transparent'),
-  key('transparent.inboundPort', 'int', 'transparent inbound port'),
-  key('transparent.outboundPort', 'int', 'transparent outbound port'),
-  key('transparent.allow', 'list', 'transparent inbound allow-list of SPIFFE ID patterns'),
-  key('transparent.defaultPolicy', 'string', 'allow | deny'),
-  key('transparent.expect', 'json', 'destination → expected server SPIFFE pattern (JSON/YAML map)'),
-  key('transparent.passthrough', 'json', '{cidrs, ports} forwarded as plain TCP (JSON/YAML)'),
-  key('transparent.inboundSourceAddress', 'string', 'source address of inbound forwards to the app'),
-  key('drainTimeout', 'string', 'how long SIGTERM waits for connections to finish'),
-  key('logLevel', 'string', 'trace | debug | info | warn | error | fatal | silent'),
-  key('logFormat', 'string', 'json | text'),
-];
+/** The keys settable by environment and flag too, in --help order; the rest (per-listener bounds) only in the file. */
+const SETTABLE = [
+  'trustDomain', 'ca.address', 'ca.bundle', 'ca.tokenFile', 'ca.serverName', 'identity.ttl', 'identity.keyAlgorithm',
+  'identity.spiffeId', 'identity.stateDir', 'admin', 'adminAllowRemote', 'health', 'appProbes', 'inbound', 'outbound',
+  'transparent.enabled', 'transparent.inboundPort', 'transparent.outboundPort', 'transparent.allow', 'transparent.defaultPolicy',
+  'transparent.expect', 'transparent.passthrough', 'transparent.inboundSourceAddress', 'drainTimeout', 'logLevel', 'logFormat',
+] as const;
+/** Flags shorter than their key's path. */
+const SHORT_FLAGS: Readonly<Record<string, string>> = {
+  'ca.tokenFile': 'token-file', 'identity.ttl': 'ttl', 'identity.keyAlgorithm': 'key-algorithm', 'identity.spiffeId': 'spiffe-id',
+  'identity.stateDir': 'state-dir', 'transparent.enabled': 'transparent',
+};
+
+type Schema = z.ZodType & { _zod: { def: { type: string; innerType?: Schema; in?: Schema; element?: Schema; shape?: Record<string, Schema> } } };
+/** The schema of the value itself, under defaults, optionals and transforms. */
+function unwrap(s: Schema): Schema {
+  for (;;) {
+    const def = s._zod.def;
+    if (def.innerType) s = def.innerType;
+    else if (def.type === 'pipe' && def.in) s = def.in;
+    else return s;
+  }
+}
+/** The schema of one dotted key; its description is the key's --help text. */
+function schemaAt(path: string): Schema {
+  let s = sidecarConfigSchema as unknown as Schema;
+  for (const part of path.split('.')) s = (unwrap(s) as unknown as { shape: Record<string, Schema> }).shape[part]!;
+  return s;
+}
+/** How an environment variable or flag spells a value of this schema. */
+function kindOf(s: Schema): Kind {
+  const base = unwrap(s);
+  switch (base._zod.def.type) {
+    case 'boolean': return 'bool';
+    case 'number': return 'int';
+    case 'array': return unwrap(base._zod.def.element!)._zod.def.type === 'string' ? 'list' : 'json';
+    case 'object': case 'record': return 'json';
+    default: return 'string';
+  }
+}
+
+/** Every key settable by env and flag, read from the schema. Lists take JSON/YAML; `list` keys also take a comma-separated string. */
+export const CONFIG_KEYS: readonly ConfigKey[] = SETTABLE.map((path) => {
+  const s = schemaAt(path);
+  return { path, kind: kindOf(s), description: s.description ?? '', env: envName(path), flag: SHORT_FLAGS[path] ?? flagName(path) };
+});
 
 /** How an operator opts in to a non-loopback admin, as errors spell it. */
 export const ADMIN_ALLOW_REMOTE_KEY = 'adminAllowRemote: true (--admin-allow-remote, ZTMESH_ADMIN_ALLOW_REMOTE=true)';
@@ -66,9 +82,9 @@ export const ADMIN_ALLOW_REMOTE_KEY = 'adminAllowRemote: true (--admin-allow-rem
 export const KEY_DEFAULTS: Readonly<Record<string, string>> = {
   trustDomain: DEFAULT_TRUST_DOMAIN,
   'ca.address': DEFAULT_CA_ADDRESS,
-  'ca.bundle': DEFAULT_BUNDLE_PATH,
-  'ca.tokenFile': DEFAULT_TOKEN_PATH,
-  'ca.serverName': 'the CA host name, ztmesh-ca.ztmesh-system.svc for an IP',
+  'ca.bundle': BUNDLE_PATH,
+  'ca.tokenFile': TOKEN_PATH,
+  'ca.serverName': `the CA host name, ${CA_SERVICE_HOST} for an IP`,
   'identity.ttl': DEFAULT_TTL,
   'identity.keyAlgorithm': DEFAULT_KEY_ALGORITHM,
   'identity.spiffeId': 'accept what the CA grants',
@@ -80,13 +96,13 @@ export const KEY_DEFAULTS: Readonly<Record<string, string>> = {
   inbound: 'none',
   outbound: 'none',
   'transparent.enabled': 'off',
-  'transparent.inboundPort': String(DEFAULT_INBOUND_PORT),
-  'transparent.outboundPort': String(DEFAULT_OUTBOUND_PORT),
+  'transparent.inboundPort': String(PORTS.inbound),
+  'transparent.outboundPort': String(PORTS.outbound),
   'transparent.allow': 'any ID of the trust domain',
   'transparent.defaultPolicy': 'allow',
   'transparent.expect': 'any ID of the trust domain',
   'transparent.passthrough': 'none',
-  'transparent.inboundSourceAddress': DEFAULT_INBOUND_SOURCE_ADDRESS,
+  'transparent.inboundSourceAddress': INBOUND_SOURCE_V4,
   drainTimeout: DEFAULT_DRAIN_TIMEOUT,
   logLevel: DEFAULT_LOG_LEVEL,
   logFormat: 'text on a terminal, json otherwise',

@@ -8,20 +8,16 @@ export type Direction = 'inbound' | 'outbound';
 /** accepted: forwarded after every check; refused: an identity or policy check failed; error: the other leg failed. */
 export type ConnectionResult = 'accepted' | 'refused' | 'error';
 
-/** The three metric families of DESIGN.md, shared by every listener on one registry. */
+/** The three metric families of the data path (docs/design.md "Metrics"), shared by every listener of one sidecar. */
 export interface DataPathMetrics {
   connectionsTotal: Counter<'direction' | 'result'>;
   connectionsActive: Gauge<'direction'>;
   handshakeFailures: Counter<'direction' | 'reason'>;
 }
 
-const cache = new WeakMap<Registry, DataPathMetrics>();
-
-/** Registers the data-path metrics on `registry` once; later calls return the same families. */
-export function dataPathMetrics(registry: Registry): DataPathMetrics {
-  const hit = cache.get(registry);
-  if (hit) return hit;
-  const m: DataPathMetrics = {
+/** Registers the data-path metrics on `registry`; the data path (datapath.ts) does this once per sidecar. */
+export function createDataPathMetrics(registry: Registry): DataPathMetrics {
+  return {
     connectionsTotal: new Counter({
       name: 'ztmesh_connections_total', help: 'Data-path connections by direction and result (accepted, refused, error).',
       labelNames: ['direction', 'result'], registers: [registry],
@@ -34,8 +30,6 @@ export function dataPathMetrics(registry: Registry): DataPathMetrics {
       labelNames: ['direction', 'reason'], registers: [registry],
     }),
   };
-  cache.set(registry, m);
-  return m;
 }
 
 /** The latest refusal one listener saw, for /status and `ztmesh status`. */

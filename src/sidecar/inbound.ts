@@ -4,9 +4,12 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Clock, TimerHandle } from '../common/clock.js';
 import type { HostPort } from '../common/address.js';
+import { describe } from '../common/errors.js';
+import { injectConnection, rawSocketOf } from '../common/node-internals.js';
 import { checkLeafSvid } from '../pki/leaf-svid.js';
-import { spiffeIdOf } from '../pki/svid.js';
+import { spiffeIdOf } from '../pki/cert-ids.js';
 import { authorize, type AuthzPolicy } from './authz.js';
+import type { ConnectionSet } from './connection-set.js';
 import { peerLabel, type ConnectionReporter } from './datapath-metrics.js';
 import { PendingHandshakes, type HandshakeLimits } from './handshake-gate.js';
 import { closeLeg, plainLeg, resetLeg, splice, type Leg } from './pipe.js';
@@ -32,6 +35,8 @@ export interface InboundDeps {
   contexts: TlsContextHolder;
   clock: Clock;
   reporter: ConnectionReporter;
+  /** This listener's open connections, inside the data path's set. */
+  connections: ConnectionSet;
   /** Told when a burst of unfinished handshakes is over, to give their freed native memory back (common/heap-trimmer.ts). */
   heap?: { request(): void };
 }
@@ -52,25 +57,20 @@ interface ConnState {
 const STATE = Symbol('ztmesh.inbound.state');
 type RawSocket = net.Socket & { [STATE]?: ConnState };
 
-/** The TCP socket a server-side TLSSocket wraps (node keeps it as `_parent`). */
-function rawOf(tlsSocket: tls.TLSSocket): RawSocket | undefined {
-  return (tlsSocket as unknown as { _parent?: RawSocket })._parent;
-}
-
 /**
  * Handles accepted TCP sockets for one inbound policy. Composable: the explicit listener and transparent
  * mode both call handle(raw, route) with sockets they accepted.
  */
 export class InboundHandler {
-  /** A never-listening tls.Server used as the handshake engine: sockets are injected with emit('connection'). */
+  /** A never-listening tls.Server used as the handshake engine: sockets are handed to it (injectConnection). */
   private readonly engine: tls.Server;
   private policy: AuthzPolicy;
-  private readonly live = new Set<net.Socket>();
   private readonly pending: PendingHandshakes<RawSocket>;
   /** Most unfinished handshakes held since the last trim request. */
   private burstPeak = 0;
   private readonly unsubscribe: () => void;
-  private idleWaiters: (() => void)[] = [];
+  /** Set once this Node.js was found not to name a TLS socket's TCP socket; said once, then looked up by address. */
+  private internalsChanged = false;
 
   constructor(private readonly deps: InboundDeps, private readonly opts: InboundOptions) {
     this.policy = opts.policy;
@@ -95,7 +95,7 @@ export class InboundHandler {
 
   /** Connections accepted and not yet closed (handshaking or forwarding). */
   activeCount(): number {
-    return this.live.size;
+    return this.deps.connections.size;
   }
 
   /** Connections whose handshake has not finished yet. */
@@ -105,8 +105,7 @@ export class InboundHandler {
 
   /** Resolves once no connection is open. */
   whenIdle(): Promise<void> {
-    if (this.live.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.deps.connections.whenIdle();
   }
 
   /** Takes one accepted TCP socket through handshake, authorization and forwarding. */
@@ -131,12 +130,16 @@ export class InboundHandler {
     // Half-open only once the peer is authorized: a peer that sends FIN during the handshake must close the
     // TLS socket (node reports nothing otherwise and the socket would wait for the handshake timeout).
     raw.allowHalfOpen = false;
-    this.engine.emit('connection', raw);
+    try {
+      injectConnection(this.engine, raw);
+    } catch (e) {
+      this.cut(raw, REASONS.nodeInternalsChanged, describe(e).message);
+    }
   }
 
   /** Resets every open connection (the end of a drain). */
   destroyAll(): void {
-    for (const s of [...this.live]) resetLeg(plainLeg(s));
+    this.deps.connections.destroyAll();
   }
 
   dispose(): void {
@@ -169,21 +172,30 @@ export class InboundHandler {
   }
 
   private track(raw: RawSocket): void {
-    this.live.add(raw);
-    raw.once('close', () => {
-      // Not settled here: the TLS socket still reports how the handshake ended (peer_closed, ...).
-      this.release(raw);
-      this.live.delete(raw);
-      if (this.live.size === 0) {
-        const waiters = this.idleWaiters;
-        this.idleWaiters = [];
-        for (const w of waiters) w();
+    this.deps.connections.track(raw);
+    // Not settled on close: the TLS socket still reports how the handshake ended (peer_closed, ...).
+    raw.once('close', () => this.release(raw));
+  }
+
+  /**
+   * The TCP socket under a TLS socket of ours. Should Node.js stop naming it, say so once (not as a handshake
+   * timeout of every connection) and find it by its addresses among our open connections instead.
+   */
+  private rawOf(t: tls.TLSSocket): RawSocket | undefined {
+    try {
+      return rawSocketOf(t);
+    } catch (e) {
+      if (!this.internalsChanged) {
+        this.internalsChanged = true;
+        const { code, message } = describe(e);
+        this.deps.reporter.log.error({ code, err: message }, 'inbound: finding each TLS socket\'s TCP socket by its addresses instead');
       }
-    });
+      return this.deps.connections.sockets().find((s) => s.remotePort === t.remotePort && s.localPort === t.localPort && s.remoteAddress === t.remoteAddress);
+    }
   }
 
   private settle(t: tls.TLSSocket): { raw: RawSocket; state: ConnState } | undefined {
-    const raw = rawOf(t);
+    const raw = this.rawOf(t);
     const state = raw?.[STATE];
     if (!raw || !state || state.settled) {
       closeLeg({ stream: t, tcp: raw ?? t });

@@ -4,10 +4,13 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Clock } from '../common/clock.js';
 import type { HostPort } from '../common/address.js';
-import { ProxyError } from '../common/errors.js';
+import { describe, ProxyError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import { offerSession } from '../common/node-internals.js';
 import { checkLeafSvid } from '../pki/leaf-svid.js';
 import type { SpiffePattern } from '../pki/spiffe-id.js';
 import { serverIdMatches } from './authz.js';
+import type { ConnectionSet } from './connection-set.js';
 import { peerLabel, type ConnectionReporter } from './datapath-metrics.js';
 import { plainLeg, resetLeg, splice, type Leg } from './pipe.js';
 import { REASONS, serverRefusalReason, tlsErrorReason } from './reasons.js';
@@ -59,23 +62,52 @@ export class DialError extends ProxyError {
 }
 
 /**
- * Dials upstreams with the current SVID and checks who answered. One per process is enough;
- * it holds the session cache keyed by upstream address.
+ * How the outbound reaches an upstream for one app connection and learns who answered. UpstreamDialer (one mTLS
+ * connection per app connection) is the one transport today; a pooled one (HTTP/2 CONNECT streams over shared mTLS
+ * connections) plugs in beside it with the same contract (docs/design.md "Data flow").
  */
-export class UpstreamDialer {
-  private readonly sessions = new Map<string, CachedSession>();
+export interface UpstreamTransport {
+  /** Resolves with a verified leg, or rejects with a DialError whose code is a reason (reasons.ts). */
+  dial(target: UpstreamTarget, handshakeTimeoutMs: number, signal?: AbortSignal): Promise<DialedUpstream>;
+}
 
-  /** `hooks.onSocket` sees every raw TCP socket dialled (transparent mode tracks them to spot its own dials redirected back). */
+/**
+ * Dials upstreams with the current SVID and checks who answered. The data path builds one per sidecar (every
+ * outbound listener, explicit or transparent, shares it), so it holds the one session cache, keyed by upstream address.
+ */
+export class UpstreamDialer implements UpstreamTransport {
+  private readonly sessions = new Map<string, CachedSession>();
+  private readonly socketWatchers = new Set<(raw: net.Socket) => void>();
+  private resumptionBroken = false;
+
   constructor(
     private readonly contexts: TlsContextHolder,
-    readonly clock: Clock,
+    private readonly clock: Clock,
     private readonly trustDomain: string,
-    private readonly hooks: { onSocket?: (raw: net.Socket) => void } = {},
+    private readonly log?: Logger,
   ) {}
+
+  /** Calls `watcher` with every raw TCP socket dialled (transparent mode spots its own dials redirected back). */
+  watchSockets(watcher: (raw: net.Socket) => void): () => void {
+    this.socketWatchers.add(watcher);
+    return () => void this.socketWatchers.delete(watcher);
+  }
 
   /** Forgets every cached session (tests, and a trust change the caller knows about). */
   clearSessions(): void {
     this.sessions.clear();
+  }
+
+  /** Offers a cached ticket; a Node.js without the means to is said once and then dials without resumption. */
+  private resume(t: tls.TLSSocket, ticket: Buffer): void {
+    if (this.resumptionBroken) return;
+    try {
+      offerSession(t, ticket);
+    } catch (e) {
+      this.resumptionBroken = true;
+      const { code, message } = describe(e);
+      this.log?.error({ code, err: message }, 'TLS session resumption is off: every outbound connection makes a full handshake');
+    }
   }
 
   /** Dials `target`, resolving with a verified TLS leg or rejecting with a DialError whose code is a reason. */
@@ -94,7 +126,7 @@ export class UpstreamDialer {
     return new Promise<DialedUpstream>((resolve, reject) => {
       const raw = net.connect({ host, port, allowHalfOpen: true, noDelay: true });
       raw.on('error', () => {}); // the TLS socket on top reports failures; a late raw error must not crash the process
-      this.hooks.onSocket?.(raw);
+      for (const w of this.socketWatchers) w(raw);
       const t: tls.TLSSocket = tls.connect({
         socket: raw,
         secureContext: material.clientContext,
@@ -113,11 +145,9 @@ export class UpstreamDialer {
           return new DialError(REASONS.serverIdMismatch, `upstream ${key} presented ${peerId ?? 'no SPIFFE ID'}, expected ${target.expect?.text ?? `an ID of ${this.trustDomain}`}`, peerId);
         },
       });
-      // Set here rather than as tls.connect's `session` option, which node 20 parses twice (d2i_SSL_SESSION in
-      // _init and again in tls.connect); each parse decodes the server certificate, ~0.4 ms with OpenSSL 3.0.
-      // The ClientHello is only built once the TCP connection is up, so it still carries the ticket.
-      // setSession() is on TLSSocket since node 0.x but missing from @types/node.
-      if (session) (t as tls.TLSSocket & { setSession(ticket: Buffer): void }).setSession(session.ticket);
+      // Set here rather than as tls.connect's `session` option (see offerSession). The ClientHello is only built
+      // once the TCP connection is up, so it still carries the ticket.
+      if (session) this.resume(t, session.ticket);
       const leg: Leg = { stream: t, tcp: raw };
       let done = false;
       const timer = this.clock.setTimeout(() => fail(new DialError(REASONS.handshakeTimeout, `no TLS handshake with ${key} within ${handshakeTimeoutMs} ms`)), handshakeTimeoutMs);
@@ -187,8 +217,11 @@ export interface OutboundOptions {
 
 export interface OutboundDeps {
   contexts: TlsContextHolder;
-  dialer: UpstreamDialer;
+  transport: UpstreamTransport;
   reporter: ConnectionReporter;
+  /** This listener's open app connections, inside the data path's set. */
+  connections: ConnectionSet;
+  clock: Clock;
 }
 
 /**
@@ -197,22 +230,19 @@ export interface OutboundDeps {
  * upstream is verified.
  */
 export class OutboundHandler {
-  private readonly live = new Set<net.Socket>();
-  private idleWaiters: (() => void)[] = [];
-
   constructor(private readonly deps: OutboundDeps, private readonly opts: OutboundOptions) {}
 
+  /** App connections accepted and not yet closed (dialling or forwarding). */
   activeCount(): number {
-    return this.live.size;
+    return this.deps.connections.size;
   }
 
   whenIdle(): Promise<void> {
-    if (this.live.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.deps.connections.whenIdle();
   }
 
   destroyAll(): void {
-    for (const s of [...this.live]) resetLeg(plainLeg(s));
+    this.deps.connections.destroyAll();
   }
 
   /** Dials `target` for one app connection and splices them, or refuses the app connection. */
@@ -226,11 +256,11 @@ export class OutboundHandler {
       return;
     }
     app.setNoDelay(true);
-    this.track(app);
+    this.deps.connections.track(app);
     const abort = new AbortController();
     const onClose = () => abort.abort();
     app.once('close', onClose);
-    this.deps.dialer.dial(target, this.opts.handshakeTimeoutMs, abort.signal).then(
+    this.deps.transport.dial(target, this.opts.handshakeTimeoutMs, abort.signal).then(
       ({ leg, peerId, resumed, handshakeMs }) => {
         app.removeListener('close', onClose);
         if (app.destroyed) {
@@ -254,7 +284,7 @@ export class OutboundHandler {
         };
         const confirm = () => settle('app');
         const windowMs = Math.min(this.opts.handshakeTimeoutMs, Math.max(REFUSAL_WINDOW_MIN_MS, 2 * handshakeMs));
-        const timer = this.deps.dialer.clock.setTimeout(confirm, windowMs);
+        const timer = this.deps.clock.setTimeout(confirm, windowMs);
         let appEnded = false;
         app.once('error', () => settle('app'));
         app.once('end', () => { appEnded = true; });
@@ -284,17 +314,5 @@ export class OutboundHandler {
         resetLeg(plainLeg(app));
       },
     );
-  }
-
-  private track(app: net.Socket): void {
-    this.live.add(app);
-    app.once('close', () => {
-      this.live.delete(app);
-      if (this.live.size === 0) {
-        const waiters = this.idleWaiters;
-        this.idleWaiters = [];
-        for (const w of waiters) w();
-      }
-    });
   }
 }

@@ -39,6 +39,8 @@ export const REASONS = {
   forwardUnavailable: 'forward_unavailable',
   /** The upstream could not be reached over TCP. */
   upstreamUnavailable: 'upstream_unavailable',
+  /** This Node.js changed an internal the data path relies on (common/node-internals.ts); an error line says which. */
+  nodeInternalsChanged: 'node_internals_changed',
 } as const;
 
 export type ReasonCode = (typeof REASONS)[keyof typeof REASONS];

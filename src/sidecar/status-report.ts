@@ -25,7 +25,7 @@ export interface StatusInputs {
   nowMs: number;
 }
 
-/** The DESIGN.md /status shape plus the outage budget, rotation history and bundle stream state. */
+/** The /status document of docs/design.md "Admin endpoints and JSON". */
 export function buildStatus(i: StatusInputs): SidecarStatus {
   const svid = i.snapshot.svid;
   const bundle = i.snapshot.bundle;

@@ -12,9 +12,8 @@ import { makeTrustBundle, type IdentitySnapshot, type IdentitySource, type Svid,
 import { certsToPem } from '../../src/pki/pem.js';
 import { spkiOf } from '../../src/pki/certificate.js';
 import { InboundConfig, OutboundConfig, inboundSchema, outboundSchema } from '../../src/sidecar/config-schema.js';
-import { startInbound, startOutbound, type DataPathShared } from '../../src/sidecar/listeners.js';
-import { TlsContextHolder } from '../../src/sidecar/tls-context.js';
-import { UpstreamDialer } from '../../src/sidecar/outbound.js';
+import { DataPath } from '../../src/sidecar/datapath.js';
+import { startInbound, startOutbound } from '../../src/sidecar/listeners.js';
 import { makeCa, makeLeaf, type TestCa, type TestLeaf } from './pki.js';
 
 export const TD = 'cluster.local';
@@ -85,12 +84,11 @@ export async function metric(registry: Registry, name: string, labels: Record<st
   return v?.value ?? 0;
 }
 
-/** One sidecar's worth of shared data-path state. */
-export function sidecarShared(identity: IdentitySource, opts: { clock?: Clock; logs?: LogCapture } = {}): DataPathShared & { logs: LogCapture } {
+/** One sidecar's data path (its shared TLS material, dialer, metrics and connections), with its log lines captured. */
+export function sidecarShared(identity: IdentitySource, opts: { clock?: Clock; logs?: LogCapture } = {}): DataPath & { logs: LogCapture } {
   const logs = opts.logs ?? new LogCapture();
-  const clock = opts.clock ?? systemClock;
-  const contexts = new TlsContextHolder(identity, clock, logs.log);
-  return { contexts, dialer: new UpstreamDialer(contexts, clock, TD), clock, registry: new Registry(), log: logs.log, trustDomain: TD, logs };
+  const datapath = new DataPath({ identity, clock: opts.clock ?? systemClock, registry: new Registry(), log: logs.log, trustDomain: TD });
+  return Object.assign(datapath, { logs });
 }
 
 export function inboundConfig(c: Partial<Record<keyof InboundConfig, unknown>> & { forward: string }): InboundConfig {
@@ -151,10 +149,8 @@ export async function startMesh(opts: {
   return {
     ca, api, web, server, client, inbound, outbound,
     async close() {
-      for (const l of [inbound, outbound]) { await l.stopAccepting(); l.handler.destroyAll(); }
-      inbound.handler.dispose();
-      server.contexts.close();
-      client.contexts.close();
+      await server.close();
+      await client.close();
     },
   };
 }

@@ -1,4 +1,4 @@
-// Graceful drain through startListeners: stop accepting at once, let open connections finish within the
+// Graceful drain of the data path (startSidecarDataPath): stop accepting at once, let open connections finish within the
 // drain timeout, reset what is left at the deadline. The deadline runs on the injected clock.
 import net from 'node:net';
 import { Registry } from 'prom-client';
@@ -7,7 +7,8 @@ import { API, connect, echoApp, makeCa, portOf, readAll, TestIdentity, until, Lo
 import { FakeClock } from '../helpers/fake-clock.js';
 import { Readiness } from '../../src/common/readiness.js';
 import { sidecarConfigSchema } from '../../src/sidecar/config-schema.js';
-import { startListeners, type RunningListeners } from '../../src/sidecar/listeners.js';
+import { startSidecarDataPath } from '../../src/sidecar/app.js';
+import type { RunningDataPath } from '../../src/sidecar/datapath.js';
 
 function refused(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -31,7 +32,7 @@ describe('graceful drain', () => {
       inbound: [{ name: 'in', listen: '127.0.0.1:0', forward: `127.0.0.1:${app.port}`, handshakeTimeout: '1h' }],
       outbound: [{ name: 'out', listen: '127.0.0.1:0', upstream: '127.0.0.1:1' }],
     });
-    const running: RunningListeners = await startListeners({ config, identity: new TestIdentity(makeCa(), API), log: logs.log, registry: new Registry(), clock, readiness });
+    const running: RunningDataPath = await startSidecarDataPath({ config, identity: new TestIdentity(makeCa(), API), log: logs.log, registry: new Registry(), clock, readiness });
     cleanups.push(async () => { await running.close(); await app.close(); });
     const port = portOf(running.statuses()[0]!.address);
     // A TCP connection that never starts its handshake stays open on the inbound listener.

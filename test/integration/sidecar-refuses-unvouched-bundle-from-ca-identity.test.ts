@@ -3,7 +3,7 @@
 // (b) one that drops every root the sidecar trusts. Both are refused with a stable code and one log line naming the
 // stand-in, and the last good bundle stays in force: the bootstrap file's, or the one the real CA sent before.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { caServingId } from '../../src/ca/serving-identity.js';
+import { caSpiffeId } from '../../src/common/mesh.js';
 import { certFingerprint, createCrossCertificate, fromPemAll } from '../../src/pki/index.js';
 import { startCa, type TestCaServer } from '../helpers/ca.js';
 import { issueFromCaDir, issuerFromCaDir } from '../helpers/ca-root.js';
@@ -22,7 +22,7 @@ beforeAll(async () => {
   const realRoot = fromPemAll(ca.bundlePem)[0]!;
   const realIssuer = issuerFromCaDir(ca.dir);
   const base = {
-    serving: issueFromCaDir(ca.dir, caServingId(ca.trustDomain), { dnsNames: ['localhost'] }),
+    serving: issueFromCaDir(ca.dir, caSpiffeId(ca.trustDomain), { dnsNames: ['localhost'] }),
     clientRootsPem: ca.bundlePem, trustDomain: ca.trustDomain, signer: { issuer: realIssuer }, signedId: WEB_ID,
   };
   unvouched = await startFakeCaServer({ ...base, bundleRoots: [realRoot, attackerRoot.certDer] });

@@ -36,7 +36,7 @@ export type Issuer = { kind: 'ca'; ca: MeshCa } | { kind: 'static'; ca: TestCa }
 
 /**
  * The issuer the scenarios use. `ca` runs `ztmesh ca serve` in the hub and `ztmesh sidecar` in each pod;
- * `static` runs the same data path (dist/sidecar/listeners.js) with test-made SVIDs, without a CA.
+ * `static` runs the same data path (startSidecarDataPath, dist/sidecar/app.js) with test-made SVIDs, without a CA.
  * ZTMESH_PRIVILEGED_IDENTITY=ca|static overrides the default.
  */
 export async function startIssuer(mesh: Mesh): Promise<Issuer> {
@@ -60,6 +60,8 @@ export interface PodOptions {
     passthrough?: { cidrs: string[]; ports: number[] };
     expect?: Record<string, string>;
   };
+  /** Explicit outbound listeners beside transparent mode (the sidecar config's `outbound`). */
+  outbound?: { name: string; listen: string; upstream: string; expect?: string }[];
 }
 
 export interface Pod { role: string; sidecar: LineProcess; spiffeId: string }
@@ -84,11 +86,12 @@ export async function startPod(mesh: Mesh, issuer: Issuer, role: string, o: PodO
       ...(t.defaultPolicy ? ['--transparent-default-policy', t.defaultPolicy] : []),
       ...(t.passthrough ? ['--transparent-passthrough', JSON.stringify(t.passthrough)] : []),
       ...(t.expect ? ['--transparent-expect', JSON.stringify(t.expect)] : []),
+      ...(o.outbound ? ['--outbound', JSON.stringify(o.outbound)] : []),
     ], { uid });
   } else {
     const leaf = makeLeaf(issuer.ca, spiffeId);
     const specFile = join(mesh.tmp, `${role}.sidecar.json`);
-    const config = { trustDomain: TRUST_DOMAIN, logLevel: 'debug', transparent: { enabled: true, ...o.transparent } };
+    const config = { trustDomain: TRUST_DOMAIN, logLevel: 'debug', transparent: { enabled: true, ...o.transparent }, ...(o.outbound ? { outbound: o.outbound } : {}) };
     await writeFile(specFile, JSON.stringify({ config, keyPem: leaf.keyPem, chainPem: leaf.certPem, rootPem: issuer.ca.certPem }), { mode: 0o644 });
     sidecar = mesh.spawn(role, [process.execPath, fixture('static-sidecar.mjs'), specFile], { uid });
   }

@@ -1,4 +1,4 @@
-// Checks the layer order of STYLE.md: dependencies point one way and nothing imports cli/.
+// Checks the layer order of docs/design.md "Layers": dependencies point one way and nothing imports cli/.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,5 +28,44 @@ describe('architecture', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('pki/ must not import cli/');
     expect(r.stderr).toContain('focused test');
+  });
+
+  it('refuses a citation of a document outside the repository, and a path that leads out of it', () => {
+    const root = mkdtempSync(join(tmpdir(), 'ztmesh-lint-'));
+    for (const d of ['src/common', 'docs', 'test', 'bench']) mkdirSync(join(root, d), { recursive: true });
+    const design = ['DESIGN', 'md'].join('.');
+    const style = ['STYLE', 'md'].join('.');
+    writeFileSync(join(root, 'src/common/a.ts'), `// The ports of ${design} "Ports".\nexport const a = 1;\n`);
+    writeFileSync(join(root, 'docs/b.md'), `See [the style](${['..', 'shared', style].join('/')}).\n`);
+    writeFileSync(join(root, 'docs/design.md'), `This page replaces ${design}.\n`);
+    writeFileSync(join(root, 'test/c.test.ts'), `export const p = '${'../'.repeat(3)}etc/passwd';\nexport const inside = '../src/common/a.js';\n`);
+    writeFileSync(join(root, 'bench/d.mjs'), `// notes in ${['', 'work', 'shared', 'notes.md'].join('/')}\n`);
+    const r = run(root);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`src/common/a.ts:1: cites ${design}`);
+    expect(r.stderr).toContain(`docs/b.md:1: cites ${style}`);
+    expect(r.stderr).toContain(`docs/b.md:1: points to ${['..', 'shared'].join('/')}`);
+    expect(r.stderr).toContain(`test/c.test.ts:1: ${'../'.repeat(3)}etc/passwd leads outside the repository`);
+    expect(r.stderr).toContain(`bench/d.mjs:1: ${['', 'work', 'shared', 'notes.md'].join('/')} is a path outside the repository`);
+    expect(r.stderr).not.toMatch(/^docs\/design\.md:/m);
+    expect(r.stderr).not.toContain('test/c.test.ts:2');
+  });
+
+  it('refuses a runtime dependency src/ does not import, an import of an undeclared package and an unused devDependency', () => {
+    const root = mkdtempSync(join(tmpdir(), 'ztmesh-lint-'));
+    mkdirSync(join(root, 'src/common'), { recursive: true });
+    mkdirSync(join(root, 'test'), { recursive: true });
+    writeFileSync(join(root, 'package.json'), JSON.stringify({
+      dependencies: { 'used-at-runtime': '1', 'only-in-tests': '1' },
+      devDependencies: { 'used-by-tests': '1', 'used-by-nothing': '1', '@types/node': '1' },
+    }));
+    writeFileSync(join(root, 'src/common/x.ts'), "import { a } from 'used-at-runtime';\nimport b from 'undeclared/sub';\nimport { readFile } from 'node:fs';\nexport const x = [a, b, readFile];\n");
+    writeFileSync(join(root, 'test/y.test.ts'), "import 'only-in-tests';\nimport { z } from 'used-by-tests';\nexport const y = z;\n");
+    const r = run(root);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('dependency only-in-tests is not imported by src/');
+    expect(r.stderr).toContain('src/common/x.ts: imports undeclared, which is not in package.json "dependencies"');
+    expect(r.stderr).toContain('devDependency used-by-nothing is used by no test');
+    for (const fine of ['used-at-runtime', 'used-by-tests', '@types/node', 'node:fs']) expect(r.stderr).not.toContain(` ${fine}`);
   });
 });

@@ -155,7 +155,7 @@ export function makeZtmesh(name = 'ztmesh', root = undefined, nodeFlags = []) {
     const nodeArgs = (dir) => [...nodeFlags, ...(dir ? ['--cpu-prof', '--cpu-prof-dir', dir] : [])];
     const b = startProcess(process.execPath, [...nodeArgs(cpuProf?.b), bin(ctx), 'sidecar', '--config', confB], { logFile: join(ctx.dir, `${name}-${tag}-b.log`) });
     const a = startProcess(process.execPath, [...nodeArgs(cpuProf?.a), bin(ctx), 'sidecar', '--config', confA], { logFile: join(ctx.dir, `${name}-${tag}-a.log`) });
-    // Ready = holds an SVID and every listener is up (DESIGN.md /readyz).
+    // Ready = holds an SVID and every listener is up (docs/design.md "Admin endpoints and JSON").
     const deadline = Date.now() + 30_000;
     for (const [proc, port] of [[a, adminA], [b, adminB]]) {
       while ((await getStatus(port, '/readyz')) !== 200) {

@@ -1,7 +1,8 @@
 // `ztmesh check`'s reads: asks the API server for what each check needs (install-checks.ts decides) and builds the
 // report. An API server that cannot be reached or refuses our credentials ends the run with one ZtmeshError.
 import { ZtmeshError } from '../../common/errors.js';
-import { CA_SECRET_NAME, TRUST_BUNDLE_CONFIGMAP } from '../../ca/manifests.js';
+import { CA_SECRET_NAME } from '../../ca/manifests.js';
+import { TRUST_BUNDLE_CONFIGMAP } from '../../common/mesh.js';
 import { KubeUnreachableError, type KubeClient, type KubeResponse } from '../kube-client.js';
 import { checkReport, type CheckReport, type CheckResult } from './check-result.js';
 import {

@@ -1,19 +1,15 @@
 // Remembers the local address:port of every upstream socket the sidecar dialled, to spot its own dials coming back.
 // When the uid exclusion is wrong, the sidecar's dial is REDIRECTed to its own 15001; refusing it ends the loop at once.
 import type net from 'node:net';
+import { boundEndpoint } from '../../common/node-internals.js';
 import { normalizeAddress } from './destinations.js';
 
 const key = (address: string, port: number) => `${normalizeAddress(address)}|${port}`;
 
-interface SockName { address?: string; port?: number }
-
 /** Reads a socket's local endpoint even while Node still marks it as connecting (its fd is bound by then). */
-function localEndpoint(socket: net.Socket): SockName {
+function localEndpoint(socket: net.Socket): { address?: string; port?: number } {
   if (!socket.connecting && socket.localAddress) return { address: socket.localAddress, port: socket.localPort! };
-  const handle = (socket as unknown as { _handle?: { getsockname?: (out: SockName) => number } })._handle;
-  const out: SockName = {};
-  if (handle?.getsockname && handle.getsockname(out) === 0) return out;
-  return {};
+  return boundEndpoint(socket);
 }
 
 /** The set of our in-flight and open upstream dials, keyed by local endpoint. */

@@ -3,9 +3,8 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { ZtmeshError } from '../../common/errors.js';
-import {
-  CHAIN_PREFIX, INBOUND_SOURCE_V6, JUMPS, buildRules, cleanupCommands, type InterceptOptions, type IpFamily,
-} from './iptables-rules.js';
+import { INBOUND_SOURCE_V6 } from '../../common/mesh.js';
+import { CHAIN_PREFIX, JUMPS, buildRules, cleanupCommands, type InterceptOptions, type IpFamily } from './iptables-rules.js';
 
 /** Failure to run or apply iptables; code names the step. */
 export class InterceptError extends ZtmeshError {}

@@ -2,22 +2,7 @@
 // Pure: options in, iptables-restore text out; iptables-apply.ts does the I/O.
 import { isIPv4, isIPv6 } from 'node:net';
 import { ConfigError } from '../../common/errors.js';
-
-/** The uid (and gid) the sidecar runs as; its own traffic is never redirected. */
-export const DEFAULT_PROXY_UID = 1337;
-export const DEFAULT_PROXY_GID = 1337;
-/** Transparent inbound listener (DESIGN.md ports). */
-export const DEFAULT_INBOUND_REDIRECT_PORT = 15006;
-/** Transparent outbound listener. */
-export const DEFAULT_OUTBOUND_REDIRECT_PORT = 15001;
-/** The sidecar's admin and health ports; inbound traffic to them always reaches the sidecar directly. */
-export const SIDECAR_OWN_PORTS: readonly number[] = [15000, 15001, 15006, 15021];
-/** The CA's port: excluded from inbound redirection when the CA runs in the same pod. */
-export const LOCAL_CA_PORT = 15012;
-/** Where the transparent inbound listener sends forwards to the app from (IPv4); Istio's convention. */
-export const INBOUND_SOURCE_V4 = '127.0.0.6';
-/** The IPv6 counterpart; `ztmesh iptables` adds it to lo because, unlike 127.0.0.0/8, it is not local by default. */
-export const INBOUND_SOURCE_V6 = '::6';
+import { INBOUND_SOURCE_V4, INBOUND_SOURCE_V6, PORTS, PROXY_UID, SIDECAR_OWN_PORTS } from '../../common/mesh.js';
 
 /** The chains this module owns. Everything ztmesh installs lives in them, plus one jump each from PREROUTING/OUTPUT. */
 export const CHAINS = {
@@ -55,10 +40,10 @@ export interface InterceptOptions {
 /** The defaults of `ztmesh iptables` with no flags. */
 export function defaultInterceptOptions(): InterceptOptions {
   return {
-    proxyUid: DEFAULT_PROXY_UID,
-    proxyGid: DEFAULT_PROXY_GID,
-    inboundPort: DEFAULT_INBOUND_REDIRECT_PORT,
-    outboundPort: DEFAULT_OUTBOUND_REDIRECT_PORT,
+    proxyUid: PROXY_UID,
+    proxyGid: PROXY_UID,
+    inboundPort: PORTS.inbound,
+    outboundPort: PORTS.outbound,
     includeInboundPorts: '*',
     excludeInboundPorts: [],
     excludeOutboundPorts: [],
@@ -109,7 +94,7 @@ export function validateInterceptOptions(o: InterceptOptions): InterceptOptions 
 
 /** Ports whose inbound traffic is never redirected: the sidecar's own, the redirect targets, and the user's. */
 export function inboundExcludedPorts(o: InterceptOptions): number[] {
-  const ports = [...SIDECAR_OWN_PORTS, o.inboundPort, o.outboundPort, ...(o.localCa ? [LOCAL_CA_PORT] : []), ...o.excludeInboundPorts];
+  const ports = [...SIDECAR_OWN_PORTS, o.inboundPort, o.outboundPort, ...(o.localCa ? [PORTS.caGrpc] : []), ...o.excludeInboundPorts];
   return [...new Set(ports)].sort((a, b) => a - b);
 }
 

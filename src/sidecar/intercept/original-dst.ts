@@ -3,6 +3,7 @@
 import { createRequire } from 'node:module';
 import { connect, createServer, isIPv4, type Socket } from 'node:net';
 import { ProxyError } from '../../common/errors.js';
+import { socketFd } from '../../common/node-internals.js';
 
 /** getsockopt level for IPv4 (netinet/in.h). */
 export const SOL_IP = 0;
@@ -53,12 +54,6 @@ function loadLibc(): Libc {
   } catch (e) {
     throw new ProxyError('original_dst_unsupported', `cannot load libc getsockopt through koffi: ${(e as Error).message}`, { cause: e });
   }
-}
-
-/** The file descriptor behind a net.Socket (libuv's TCP handle), or -1. */
-export function socketFd(socket: Socket): number {
-  const handle = (socket as unknown as { _handle?: { fd?: number } })._handle;
-  return typeof handle?.fd === 'number' ? handle.fd : -1;
 }
 
 function decodeIn(buf: Buffer): OriginalDst | undefined {

@@ -1,9 +1,11 @@
 // Transparent inbound (15006): each REDIRECTed connection from the network is terminated with mTLS and
 // authorized by the data path's InboundHandler, then forwarded to the app at its original port from 127.0.0.6.
 import type net from 'node:net';
+import { NodeInternalsError } from '../../common/node-internals.js';
 import { peerLabel, type ConnectionReporter } from '../datapath-metrics.js';
 import type { InboundHandler } from '../inbound.js';
 import { plainLeg, resetLeg } from '../pipe.js';
+import { REASONS } from '../reasons.js';
 import type { OwnListeners } from './destinations.js';
 import { INTERCEPT_REASONS } from './intercept-reasons.js';
 import { originalDst, type OriginalDst } from './original-dst.js';
@@ -29,7 +31,8 @@ export class TransparentInbound {
     try {
       dst = originalDst(raw);
     } catch (err) {
-      this.deps.reporter.refused(peer, INTERCEPT_REASONS.originalDstUnavailable, { handshake: false, detail: (err as Error).message });
+      const reason = err instanceof NodeInternalsError ? REASONS.nodeInternalsChanged : INTERCEPT_REASONS.originalDstUnavailable;
+      this.deps.reporter.refused(peer, reason, { handshake: false, detail: (err as Error).message });
       return resetLeg(plainLeg(raw));
     }
     if (this.deps.own.has(dst)) {

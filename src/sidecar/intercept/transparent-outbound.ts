@@ -2,6 +2,8 @@
 // over mTLS through the data path's OutboundHandler, or as plain TCP for passthrough destinations.
 import net from 'node:net';
 import type { Logger } from '../../common/logger.js';
+import { NodeInternalsError } from '../../common/node-internals.js';
+import type { ConnectionSet } from '../connection-set.js';
 import { peerLabel, type ConnectionReporter } from '../datapath-metrics.js';
 import type { OutboundHandler } from '../outbound.js';
 import { plainLeg, resetLeg, splice } from '../pipe.js';
@@ -26,7 +28,10 @@ export interface TransparentOutboundDeps {
   dials: DialTracker;
   log: Logger;
   idleTimeoutMs: number;
+  /** Meshed and passthrough connections together. */
   maxConnections: number;
+  /** The open passthrough connections, inside the data path's set. */
+  passthroughConnections: ConnectionSet;
 }
 
 const hostPort = (d: OriginalDst) => (d.family === 6 ? `[${d.address}]:${d.port}` : `${d.address}:${d.port}`);
@@ -34,7 +39,6 @@ const hostPort = (d: OriginalDst) => (d.family === 6 ? `[${d.address}]:${d.port}
 /** Routes accepted (paused) sockets of the transparent outbound listener. */
 export class TransparentOutbound {
   readonly passthrough: PassthroughCounters = { connectionsActive: 0, connectionsTotal: 0, denied: 0 };
-  private readonly passthroughLive = new Set<net.Socket>();
 
   constructor(private readonly deps: TransparentOutboundDeps) {}
 
@@ -45,7 +49,14 @@ export class TransparentOutbound {
     app.on('error', () => {});
     // Our own upstream dial, REDIRECTed back to us (the sidecar does not run as --proxy-uid): refusing it
     // here is what keeps one app connection from becoming hundreds of nested ones.
-    if (this.deps.dials.isOwnDial(app.remoteAddress, app.remotePort)) {
+    let ownDial: boolean;
+    try {
+      ownDial = this.deps.dials.isOwnDial(app.remoteAddress, app.remotePort);
+    } catch (err) {
+      reporter.refused(peer, REASONS.nodeInternalsChanged, { handshake: false, detail: (err as Error).message });
+      return resetLeg(plainLeg(app));
+    }
+    if (ownDial) {
       reporter.refused(peer, INTERCEPT_REASONS.redirectLoop, {
         handshake: false,
         detail: 'this connection is one of our own upstream dials, redirected back to us: run the sidecar as the uid/gid given to `ztmesh iptables --proxy-uid`',
@@ -56,7 +67,8 @@ export class TransparentOutbound {
     try {
       dst = originalDst(app);
     } catch (err) {
-      reporter.refused(peer, INTERCEPT_REASONS.originalDstUnavailable, { handshake: false, detail: (err as Error).message });
+      const reason = err instanceof NodeInternalsError ? REASONS.nodeInternalsChanged : INTERCEPT_REASONS.originalDstUnavailable;
+      reporter.refused(peer, reason, { handshake: false, detail: (err as Error).message });
       return resetLeg(plainLeg(app));
     }
     if (this.deps.own.has(dst)) {
@@ -65,7 +77,7 @@ export class TransparentOutbound {
       });
       return resetLeg(plainLeg(app));
     }
-    if (this.deps.handler.activeCount() + this.passthroughLive.size >= this.deps.maxConnections) {
+    if (this.deps.handler.activeCount() + this.deps.passthroughConnections.size >= this.deps.maxConnections) {
       reporter.refused(peer, REASONS.maxConnections, { handshake: false, detail: hostPort(dst) });
       return resetLeg(plainLeg(app));
     }
@@ -81,8 +93,7 @@ export class TransparentOutbound {
   private passthroughTo(app: net.Socket, peer: string, dst: OriginalDst, because: 'cidr' | 'port'): void {
     const c = this.passthrough;
     c.connectionsTotal++;
-    this.passthroughLive.add(app);
-    app.once('close', () => this.passthroughLive.delete(app));
+    this.deps.passthroughConnections.track(app);
     const upstream = net.connect({ host: dst.address, port: dst.port, allowHalfOpen: true, noDelay: true });
     this.deps.dials.track(upstream);
     const onEarlyError = (err: Error) => {
@@ -99,14 +110,5 @@ export class TransparentOutbound {
       this.deps.log.debug({ peer, upstream: hostPort(dst), mode: 'passthrough', because }, 'outbound passthrough (plain TCP, not meshed)');
       splice(plainLeg(app), plainLeg(upstream), { idleTimeoutMs: this.deps.idleTimeoutMs, onEnd: () => { c.connectionsActive--; } });
     });
-  }
-
-  passthroughActive(): number {
-    return this.passthroughLive.size;
-  }
-
-  destroyAll(): void {
-    for (const s of [...this.passthroughLive]) resetLeg(plainLeg(s));
-    this.deps.handler.destroyAll();
   }
 }

@@ -17,7 +17,7 @@ function stub(over: Partial<SidecarAdmin> = {}): SidecarAdmin {
 const req = {} as IncomingMessage;
 
 describe('sidecar admin routes', () => {
-  it('has exactly the DESIGN.md endpoints; the health server only /healthz and /readyz', () => {
+  it('has exactly the endpoints of docs/design.md; the health server only /healthz and /readyz', () => {
     expect(Object.keys(adminRoutes(stub())).sort()).toEqual(['GET /certs', 'GET /healthz', 'GET /metrics', 'GET /readyz', 'GET /status', 'POST /rotate']);
     expect(Object.keys(healthRoutes(stub())).sort()).toEqual(['GET /healthz', 'GET /readyz']);
   });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseServeConfig } from '../../../src/ca/config.js';
 
 describe('parseServeConfig', () => {
-  it('applies the defaults of DESIGN.md and freezes the result', () => {
+  it('applies the defaults of docs/design.md and freezes the result', () => {
     const c = parseServeConfig({ dir: '/x' });
     expect(c).toMatchObject({
       listen: { host: '0.0.0.0', port: 15012 }, admin: { host: '127.0.0.1', port: 15010 },

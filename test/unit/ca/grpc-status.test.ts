@@ -1,4 +1,4 @@
-// The one error → gRPC status mapping (DESIGN.md "Status codes").
+// The one error → gRPC status mapping (docs/design.md "CA gRPC").
 import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { toCallFailure } from '../../../src/ca/grpc-status.js';

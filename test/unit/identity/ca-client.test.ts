@@ -7,8 +7,9 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCaProto } from '../../../src/common/ca-proto.js';
 import { silentLogger } from '../../../src/common/logger.js';
-import { caSpiffeId, cleanGrpcDetails, fromGrpcError, GrpcCaClient } from '../../../src/identity/ca-client.js';
-import { makeTrustBundle, type Svid } from '../../../src/identity/credentials.js';
+import { caSpiffeId } from '../../../src/common/mesh.js';
+import { cleanGrpcDetails, fromGrpcError, GrpcCaClient } from '../../../src/identity/ca-client.js';
+import { makeTrustBundle } from '../../../src/identity/credentials.js';
 import { buildSvid } from '../../../src/identity/svid-material.js';
 import { buildCsr, generateKeySync, issueSvid, parseAndVerifyCsr } from '../../../src/pki/index.js';
 import { makeCa, makeLeaf, type TestCa } from '../../helpers/pki.js';
@@ -54,9 +55,8 @@ describe('GrpcCaClient', () => {
   let refusing: Awaited<ReturnType<typeof startFakeCa>>;
   let mtls: Awaited<ReturnType<typeof startFakeCa>>;
   let dead: string;
-  const client = (addresses: string[], svid?: Svid) => new GrpcCaClient({
-    addresses, trustDomain: TD, tokenFile, roots: () => bundle, currentSvid: () => svid, log: silentLogger(), deadlineMs: 5_000,
-  });
+  const client = (addresses: string[]) => new GrpcCaClient({ addresses, trustDomain: TD, tokenFile, log: silentLogger(), deadlineMs: 5_000 });
+  const token = { method: 'token', roots: bundle } as const;
   const csr = () => {
     const key = generateKeySync();
     return { key, csr: buildCsr(key) };
@@ -78,12 +78,12 @@ describe('GrpcCaClient', () => {
   it('signs with the token read from the file on every call', async () => {
     writeFileSync(tokenFile, 'first-token\n');
     const c = client([good.address]);
-    const r = await c.sign(csr().csr, 600, { method: 'token' });
+    const r = await c.sign(csr().csr, 600, token);
     expect(r.chainDer).toHaveLength(1);
     expect(r.bundle).toEqual({ trustDomain: TD, rootsDer: [ca.certDer], sequence: 7 });
     expect(r.address).toBe(good.address);
     writeFileSync(tokenFile, 'second-token\n');
-    await c.sign(csr().csr, 600, { method: 'token' });
+    await c.sign(csr().csr, 600, token);
     expect(good.seen.slice(-2).map((s) => s.authorization)).toEqual(['Bearer first-token', 'Bearer second-token']);
     expect(good.seen.at(-1)!.peerCert).toBe(false);
   });
@@ -92,37 +92,37 @@ describe('GrpcCaClient', () => {
     writeFileSync(tokenFile, 'first-token\n');
     const c = client([good.address]);
     const { key, csr: der } = csr();
-    const r = await c.sign(der, 600, { method: 'token' });
+    const r = await c.sign(der, 600, token);
     const svid = buildSvid({ key, chainDer: r.chainDer, bundle, trustDomain: TD, nowMs: Date.now() });
     // This CA requires a client certificate, so a signature proves the SVID was presented.
-    await client([mtls.address]).sign(csr().csr, 600, { method: 'svid', svid });
+    await client([mtls.address]).sign(csr().csr, 600, { method: 'svid', svid, roots: bundle });
     expect(mtls.seen.at(-1)).toEqual({ peerCert: true });
-    await expect(client([mtls.address]).sign(csr().csr, 600, { method: 'token' })).rejects.toMatchObject({ code: 'unavailable' });
+    await expect(client([mtls.address]).sign(csr().csr, 600, token)).rejects.toMatchObject({ code: 'unavailable' });
   });
 
   it('fails over to the next address when one does not answer', async () => {
     writeFileSync(tokenFile, 'tok\n');
-    const r = await client([dead, good.address]).sign(csr().csr, 600, { method: 'token' });
+    const r = await client([dead, good.address]).sign(csr().csr, 600, token);
     expect(r.address).toBe(good.address);
   });
 
   it('refuses a CA that does not present the CA SPIFFE ID', async () => {
     writeFileSync(tokenFile, 'tok\n');
     const before = impostor.seen.length;
-    await expect(client([impostor.address]).sign(csr().csr, 600, { method: 'token' })).rejects.toMatchObject({ code: 'ca_identity_mismatch' });
+    await expect(client([impostor.address]).sign(csr().csr, 600, token)).rejects.toMatchObject({ code: 'ca_identity_mismatch' });
     expect(impostor.seen.length).toBe(before);
   });
 
   it('maps a refusal to its stable code and does not fail over on it', async () => {
     writeFileSync(tokenFile, 'tok\n');
     const before = good.seen.length;
-    await expect(client([refusing.address, good.address]).sign(csr().csr, 600, { method: 'token' })).rejects.toMatchObject({ code: 'unauthenticated' });
+    await expect(client([refusing.address, good.address]).sign(csr().csr, 600, token)).rejects.toMatchObject({ code: 'unauthenticated' });
     expect(good.seen.length).toBe(before);
   });
 
   it('reports an unreadable token file without reading anything else', async () => {
-    const c = new GrpcCaClient({ addresses: [good.address], trustDomain: TD, tokenFile: join(dir, 'missing'), roots: () => bundle, currentSvid: () => undefined, log: silentLogger() });
-    await expect(c.sign(csr().csr, 600, { method: 'token' })).rejects.toMatchObject({ code: 'token_unreadable' });
+    const c = new GrpcCaClient({ addresses: [good.address], trustDomain: TD, tokenFile: join(dir, 'missing'), log: silentLogger() });
+    await expect(c.sign(csr().csr, 600, token)).rejects.toMatchObject({ code: 'token_unreadable' });
   });
 
   it('streams the trust bundle', async () => {
@@ -130,7 +130,7 @@ describe('GrpcCaClient', () => {
       const h = client([dead, good.address]).watchBundle({
         onBundle: (b) => { h.cancel(); resolve(b.sequence); },
         onClose: (e) => reject(e),
-      });
+      }, { roots: bundle });
     });
     expect(got).toBe(3);
   });

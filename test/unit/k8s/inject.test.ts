@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { BUNDLE_PATH, TOKEN_PATH } from '../../../src/common/mesh.js';
 import {
-  injectPod, DEFAULT_INJECT_OPTIONS, SIDECAR_NAME, INIT_NAME, ANNOTATION, TOKEN_PATH, BUNDLE_PATH,
+  injectPod, DEFAULT_INJECT_OPTIONS, SIDECAR_NAME, INIT_NAME, ANNOTATION,
   type InjectOptions, type PodLike,
 } from '../../../src/k8s/inject.js';
 import { injectManifests, injectObject } from '../../../src/k8s/inject-manifest.js';

@@ -35,7 +35,7 @@ describe('fast-path certificates', () => {
     expect(openssl(['verify', '-CAfile', join(tmp, 'root.pem'), join(tmp, 'root.pem')])).toContain(': OK');
   });
 
-  it.each<KeyAlgorithm>(['ec-p256', 'ec-p384', 'rsa-2048'])('a %s leaf under an intermediate: profile of DESIGN.md', async (alg) => {
+  it.each<KeyAlgorithm>(['ec-p256', 'ec-p384', 'rsa-2048'])('a %s leaf under an intermediate: the profile of docs/design.md', async (alg) => {
     const key = generateKeySync(alg);
     const id = 'spiffe://example.org/ns/default/sa/web';
     const leaf = issueSvid({ spki: spkiOf(key), spiffeId: id, dnsNames: ['web.default.svc'], nowMs: now, ttlMs: 3_600_000, rsa: alg.startsWith('rsa') }, mid.issuer);

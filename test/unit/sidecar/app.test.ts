@@ -8,7 +8,7 @@ import type { BundleStreamHandlers } from '../../../src/identity/ca-client.js';
 import { generateKeySync } from '../../../src/pki/index.js';
 import { buildSidecar, type RunningSidecar } from '../../../src/sidecar/app.js';
 import { loadSidecarConfig } from '../../../src/sidecar/config.js';
-import type { ListenerContext } from '../../../src/sidecar/listeners.js';
+import type { DataPathContext } from '../../../src/sidecar/datapath.js';
 import { FakeCaClient } from '../../helpers/fake-ca-client.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 import { makeCa } from '../../helpers/pki.js';
@@ -30,7 +30,7 @@ async function setup(opts: { listenerPart?: boolean; admin?: string; health?: st
   let markListenerReady = () => {};
   const sidecar = await buildSidecar(config, {
     clock, log: silentLogger(), caClient: client, random: () => 0.5, generateKey: async () => generateKeySync(),
-    startListeners: async (ctx: ListenerContext) => {
+    startDataPath: async (ctx: DataPathContext) => {
       if (opts.listenerPart) markListenerReady = ctx.readiness.register('listener:api').ready;
       return { statuses: () => [{ name: 'api', kind: 'inbound', address: '0.0.0.0:15006', connectionsActive: 0, connectionsTotal: 3, denied: 1 }], drain: async () => {}, close: async () => {} };
     },
@@ -66,7 +66,7 @@ describe('buildSidecar', () => {
     expect(JSON.parse(r.text)).toEqual({ ready: true, pending: [] });
   });
 
-  it('serves the DESIGN.md /status shape, the listeners, /certs without a key, metrics and /rotate', async () => {
+  it('serves the docs/design.md /status shape, the listeners, /certs without a key, metrics and /rotate', async () => {
     const t = await setup();
     running = t.sidecar;
     await t.clock.advance(0);

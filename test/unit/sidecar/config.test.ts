@@ -23,7 +23,7 @@ function error(fn: () => unknown): ConfigError {
 }
 
 describe('loadSidecarConfig', () => {
-  it('applies the DESIGN.md defaults', () => {
+  it('applies the docs/design.md defaults', () => {
     const c = loadSidecarConfig();
     expect(c.trustDomain).toBe('cluster.local');
     expect(c.ca).toMatchObject({ address: 'localhost:15012', bundle: '/var/run/ztmesh/bundle/roots.pem', tokenFile: '/var/run/secrets/ztmesh/token' });

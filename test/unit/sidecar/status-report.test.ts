@@ -25,7 +25,7 @@ describe('status report', () => {
     expect(outageBudgetSeconds(s, { reachable, lastContactMs: null, address: 'x:1', refusal: null }, NOW)).toBe(expected);
   });
 
-  it('fills the DESIGN.md fields', () => {
+  it('fills the docs/design.md fields', () => {
     const s = buildStatus({
       snapshot: snap, stats, ca: { reachable: false, lastContactMs: NOW - 3000, address: 'x:1', refusal: null }, addresses: ['x:1', 'y:2'],
       bundleStream: { connected: false, lastUpdateMs: null, reconnects: 2, lastError: null }, listeners: [], nowMs: NOW,

@@ -1,6 +1,6 @@
 // refreshAt: half-life ±10%, table-tested at the jitter extremes.
 import { describe, expect, it } from 'vitest';
-import { MIN_REFRESH_DELAY_MS, REFRESH_JITTER, refreshAt, refreshWindow } from '../../../src/identity/refresh.js';
+import { MIN_REFRESH_DELAY_MS, REFRESH_JITTER, refreshAt, refreshWindow } from '../../../src/common/refresh.js';
 
 const H = 3_600_000;
 describe('refreshAt', () => {

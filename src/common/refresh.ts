@@ -1,5 +1,5 @@
-// When to renew an SVID: one pure function of its validity window, as SPIRE's rotator does.
-// Half of the lifetime, with ±10% jitter so a fleet issued together does not renew together.
+// When to renew a certificate: one pure function of its validity window, as SPIRE's rotator does. Half of the
+// lifetime, ±10% jitter so a fleet issued together does not renew together (workload SVIDs and the CA's own).
 
 /** Fraction of the lifetime after which a certificate is renewed. */
 export const REFRESH_FRACTION = 0.5;
@@ -22,4 +22,12 @@ export function refreshAt(startMs: number, notAfterMs: number, random: number): 
 /** Bounds of refreshAt over all random values, for tests and for showing to operators. */
 export function refreshWindow(startMs: number, notAfterMs: number): { earliest: number; latest: number } {
   return { earliest: refreshAt(startMs, notAfterMs, 0), latest: refreshAt(startMs, notAfterMs, 1) };
+}
+
+/**
+ * When to renew a certificate valid from `notBeforeMs` to `notAfterMs` that arrived at `nowMs`: refreshAt from the
+ * later of the two, and never sooner than MIN_REFRESH_DELAY_MS from now.
+ */
+export function nextRefresh(notBeforeMs: number, notAfterMs: number, nowMs: number, random: number): number {
+  return Math.max(refreshAt(Math.max(notBeforeMs, nowMs), notAfterMs, random), nowMs + MIN_REFRESH_DELAY_MS);
 }

@@ -1,0 +1,64 @@
+// The mesh's contract constants, in one place: ports, the sidecar's uid, the paths a pod mounts, the token
+// audience, the CA's identity and the identity states (docs/design.md "Contracts"). Every part reads them from here.
+
+/** The trust domain when none is configured. */
+export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
+
+/** Ports (docs/design.md "Ports and paths"). */
+export const PORTS = {
+  /** The CA's gRPC port (TLS). */
+  caGrpc: 15012,
+  /** The CA's admin HTTP port (/healthz, /readyz, /metrics), on loopback by default. */
+  caAdmin: 15010,
+  /** The sidecar's admin (status, metrics, certs, rotate), on loopback. */
+  sidecarAdmin: 15000,
+  /** The sidecar's health port for kubelet probes (/healthz, /readyz only); the webhook's too. */
+  sidecarHealth: 15021,
+  /** The sidecar's inbound mTLS port (transparent mode; explicit mode counts up from it). */
+  inbound: 15006,
+  /** The sidecar's transparent outbound port, where iptables redirects the app's connections. */
+  outbound: 15001,
+  /** The injection webhook's HTTPS port. */
+  webhook: 15443,
+} as const;
+
+/** Ports the sidecar itself listens on in a pod: inbound traffic to them is never redirected. */
+export const SIDECAR_OWN_PORTS: readonly number[] = [PORTS.sidecarAdmin, PORTS.outbound, PORTS.inbound, PORTS.sidecarHealth];
+
+/** The uid (and gid) the sidecar runs as; iptables never redirects its own traffic. */
+export const PROXY_UID = 1337;
+
+/** Where the transparent inbound sends forwards to the app from (IPv4), Istio's convention. */
+export const INBOUND_SOURCE_V4 = '127.0.0.6';
+/** The IPv6 counterpart; `ztmesh iptables` adds it to lo, because unlike 127.0.0.0/8 it is not local by default. */
+export const INBOUND_SOURCE_V6 = '::6';
+
+/** The projected ServiceAccount token, as a pod mounts it. */
+export const TOKEN_DIR = '/var/run/secrets/ztmesh';
+export const TOKEN_PATH = `${TOKEN_DIR}/token`;
+/** The trust bundle's ConfigMap (in ztmesh-system, and in each meshed namespace) and the key holding the PEM roots. */
+export const TRUST_BUNDLE_CONFIGMAP = 'ztmesh-trust-bundle';
+export const TRUST_BUNDLE_KEY = 'roots.pem';
+/** The trust bundle, as a pod mounts it. */
+export const BUNDLE_DIR = '/var/run/ztmesh/bundle';
+export const BUNDLE_PATH = `${BUNDLE_DIR}/${TRUST_BUNDLE_KEY}`;
+
+/** The audience projected tokens must carry for the CA; tokens for the API server itself are refused. */
+export const TOKEN_AUDIENCE = 'ztmesh-ca';
+
+/** The namespace and ServiceAccount of the CA; every ID in that namespace is reserved. */
+export const CA_NAMESPACE = 'ztmesh-system';
+export const CA_SERVICE_ACCOUNT = 'ztmesh-ca';
+/** The CA's Service name, and the TLS name a sidecar sends to a CA dialled by IP address. */
+export const CA_SERVICE_HOST = `${CA_SERVICE_ACCOUNT}.${CA_NAMESPACE}.svc`;
+/** Where injected sidecars find the CA. */
+export const CA_SERVICE_ADDRESS = `${CA_SERVICE_HOST}:${PORTS.caGrpc}`;
+
+/** The SPIFFE ID the CA serves with; clients check it instead of a host name. */
+export function caSpiffeId(trustDomain: string): string {
+  return `spiffe://${trustDomain}/ns/${CA_NAMESPACE}/sa/${CA_SERVICE_ACCOUNT}`;
+}
+
+/** The states of a workload identity, in /status `identity.state` and `ztmesh_identity_state{state}`. */
+export const IDENTITY_STATES = ['initializing', 'available', 'renewing', 'unavailable', 'expired'] as const;
+export type IdentityState = (typeof IDENTITY_STATES)[number];

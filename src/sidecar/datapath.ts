@@ -1,0 +1,159 @@
+// The data path, built once per sidecar: one TLS context holder, one upstream dialer with its session cache, one
+// set of metrics, one connection set and one drain. Listener sources plug BoundListeners into it (docs/design.md).
+import type net from 'node:net';
+import type { Registry } from 'prom-client';
+import type { Clock } from '../common/clock.js';
+import type { HeapTrimmer } from '../common/heap-trimmer.js';
+import type { Logger } from '../common/logger.js';
+import type { Readiness } from '../common/readiness.js';
+import type { ListenerStatus } from '../admin/status-types.js';
+import type { IdentitySource } from '../identity/credentials.js';
+import type { SidecarConfig } from './config-schema.js';
+import { ConnectionSet } from './connection-set.js';
+import { ConnectionReporter, createDataPathMetrics, peerLabel, type DataPathMetrics, type Direction } from './datapath-metrics.js';
+import { InboundHandler, type InboundOptions } from './inbound.js';
+import { OutboundHandler, UpstreamDialer, type OutboundOptions, type UpstreamTransport } from './outbound.js';
+import { REASONS } from './reasons.js';
+import { TlsContextHolder } from './tls-context.js';
+
+/** What the data path gets from the composition root. */
+export interface DataPathDeps {
+  identity: IdentitySource;
+  clock: Clock;
+  registry: Registry;
+  log: Logger;
+  trustDomain: string;
+  /** Gives native memory back after handshake floods (inbound.ts); absent in tests that do not measure it. */
+  heap?: HeapTrimmer;
+}
+
+/** The running data path, as the composition root and the admin see it. */
+export interface RunningDataPath {
+  statuses(): ListenerStatus[];
+  /** Stops accepting, waits up to timeoutMs for open connections, then resets the rest. */
+  drain(timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** One listening socket plugged into the data path. */
+export interface BoundListener {
+  name: string;
+  /** As /status shows it: inbound, outbound, transparent-inbound, transparent-outbound. */
+  kind: string;
+  address: string;
+  server: net.Server;
+  reporter: ConnectionReporter;
+  /** More /status entries this listener accounts for (transparent outbound's plain passthrough). */
+  extraStatuses?(): ListenerStatus[];
+}
+
+/** Everything startDataPath() needs: the shared parts' inputs plus the configuration and readiness of the sidecar. */
+export interface DataPathContext extends Omit<DataPathDeps, 'trustDomain'> {
+  config: SidecarConfig;
+  readiness: Readiness;
+}
+
+/**
+ * Binds one mode's listeners (each a readiness part until it listens) and plugs them in: listeners.ts for explicit
+ * mode, intercept/transparent.ts for transparent mode. A later transport (pooled tunnels) adds a source of its own.
+ */
+export type ListenerSource = (datapath: DataPath, ctx: DataPathContext) => Promise<void>;
+
+/** The shared parts of one sidecar's data path, and the listeners plugged into them. */
+export class DataPath implements RunningDataPath {
+  readonly contexts: TlsContextHolder;
+  readonly dialer: UpstreamDialer;
+  readonly metrics: DataPathMetrics;
+  /** Every open connection of every listener (each listener tracks into a child set). */
+  readonly connections = new ConnectionSet();
+  readonly clock: Clock;
+  readonly registry: Registry;
+  readonly log: Logger;
+  readonly trustDomain: string;
+  private readonly heap: HeapTrimmer | undefined;
+  private readonly listeners: BoundListener[] = [];
+  private readonly disposers: (() => void)[] = [];
+  private closing: Promise<void> | undefined;
+
+  constructor(deps: DataPathDeps) {
+    this.clock = deps.clock;
+    this.registry = deps.registry;
+    this.log = deps.log;
+    this.trustDomain = deps.trustDomain;
+    this.heap = deps.heap;
+    const log = deps.log.child({ component: 'datapath' });
+    this.contexts = new TlsContextHolder(deps.identity, deps.clock, log);
+    this.dialer = new UpstreamDialer(this.contexts, deps.clock, deps.trustDomain, log);
+    this.metrics = createDataPathMetrics(deps.registry);
+  }
+
+  /** The refusal and connection accounting of one listener, on the shared metrics. */
+  reporter(direction: Direction, log: Logger): ConnectionReporter {
+    return new ConnectionReporter(direction, this.metrics, log, this.clock);
+  }
+
+  /** An inbound handler for one listener policy: the shared TLS material, its own connection set and handshake gate. */
+  inboundHandler(reporter: ConnectionReporter, opts: InboundOptions): InboundHandler {
+    const handler = new InboundHandler(
+      { contexts: this.contexts, clock: this.clock, reporter, connections: this.connections.child(), ...(this.heap ? { heap: this.heap } : {}) },
+      opts,
+    );
+    this.disposers.push(() => handler.dispose());
+    return handler;
+  }
+
+  /** An outbound handler dialling through `transport` (the shared mTLS dialer unless another is given). */
+  outboundHandler(reporter: ConnectionReporter, opts: OutboundOptions, transport: UpstreamTransport = this.dialer): OutboundHandler {
+    return new OutboundHandler({ contexts: this.contexts, transport, reporter, connections: this.connections.child(), clock: this.clock }, opts);
+  }
+
+  /** Plugs a bound listener in: it shows in statuses(), and drain() and close() stop it. */
+  add(listener: BoundListener): void {
+    // Past maxConnections node drops the accepted socket; say so like every other refusal.
+    listener.server.on('drop', (info?: { remoteAddress?: string; remotePort?: number }) => {
+      listener.reporter.refused(peerLabel(info?.remoteAddress, info?.remotePort), REASONS.maxConnections, { handshake: false });
+    });
+    this.listeners.push(listener);
+  }
+
+  statuses(): ListenerStatus[] {
+    return this.listeners.flatMap((l) => [{ name: l.name, kind: l.kind, address: l.address, ...l.reporter.counters }, ...(l.extraStatuses?.() ?? [])]);
+  }
+
+  /** Stops accepting on every listener; connections already open are left alone. */
+  stopAccepting(): void {
+    // close() alone resolves only once every connection is gone; only the listening sockets are closed here.
+    for (const l of this.listeners) if (l.server.listening) l.server.close();
+  }
+
+  async drain(timeoutMs: number): Promise<void> {
+    this.stopAccepting();
+    let timer: { cancel(): void } | undefined;
+    const deadline = new Promise<void>((resolve) => { timer = this.clock.setTimeout(resolve, timeoutMs); });
+    await Promise.race([this.connections.whenIdle(), deadline]);
+    timer?.cancel();
+    this.connections.destroyAll();
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.stopAccepting();
+      this.connections.destroyAll();
+      for (const d of this.disposers.splice(0)) d();
+      this.contexts.close();
+    })();
+    return this.closing;
+  }
+}
+
+/** Builds the data path and plugs in each source in order; if one cannot start, closes what did and rethrows. */
+export async function startDataPath(ctx: DataPathContext, sources: readonly ListenerSource[]): Promise<DataPath> {
+  const datapath = new DataPath({ ...ctx, trustDomain: ctx.config.trustDomain });
+  try {
+    for (const source of sources) await source(datapath, ctx);
+  } catch (err) {
+    await datapath.close();
+    throw err;
+  }
+  return datapath;
+}

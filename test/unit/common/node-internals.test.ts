@@ -1,0 +1,94 @@
+// Each Node.js internal ztmesh relies on (common/node-internals.ts), exercised on real sockets: this file fails
+// loudly on a Node.js that changed one, and each adapter says `node_internals_changed` when the shape is not there.
+import net from 'node:net';
+import tls from 'node:tls';
+import { afterEach, describe, expect, it } from 'vitest';
+import { boundEndpoint, injectConnection, offerSession, rawSocketOf, socketFd } from '../../../src/common/node-internals.js';
+import { makeCa, makeLeaf } from '../../helpers/pki.js';
+
+const ca = makeCa('example.org');
+const leaf = makeLeaf(ca, 'spiffe://example.org/ns/default/sa/api');
+const serverOptions = { key: leaf.keyPem, cert: leaf.certPem, minVersion: 'TLSv1.3' as const };
+
+const cleanups: (() => void)[] = [];
+afterEach(() => { for (const c of cleanups.splice(0)) c(); });
+
+/** A TCP listener whose accepted sockets go to `onRaw`; returns its port. */
+async function tcpListener(onRaw: (raw: net.Socket) => void): Promise<number> {
+  const server = net.createServer(onRaw);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(() => server.close());
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** A TLS client to 127.0.0.1:port trusting the test CA; resolves with the socket once the handshake is done. */
+function tlsClient(port: number, session?: Buffer): Promise<tls.TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const t = tls.connect({ host: '127.0.0.1', port, ca: ca.certPem, checkServerIdentity: () => undefined, ...(session ? { session } : {}) });
+    cleanups.push(() => t.destroy());
+    t.once('secureConnect', () => resolve(t));
+    t.once('error', reject);
+  });
+}
+
+describe('node internals', () => {
+  it('injectConnection hands an accepted socket to a never-listening tls.Server, and rawSocketOf finds it again', async () => {
+    const engine = tls.createServer(serverOptions);
+    const accepted: net.Socket[] = [];
+    const secure = new Promise<tls.TLSSocket>((resolve) => engine.once('secureConnection', resolve));
+    const port = await tcpListener((raw) => { accepted.push(raw); injectConnection(engine, raw); });
+    await tlsClient(port);
+    const t = await secure;
+    expect(rawSocketOf(t)).toBe(accepted[0]);
+  });
+
+  it('says node_internals_changed for a server without a connection listener, and a TLS socket without its TCP socket', () => {
+    const bare = tls.createServer(serverOptions);
+    bare.removeAllListeners('connection');
+    expect(() => injectConnection(bare, new net.Socket())).toThrow(expect.objectContaining({ code: 'node_internals_changed' }));
+    const orphan = new tls.TLSSocket(new net.Socket());
+    cleanups.push(() => orphan.destroy());
+    (orphan as unknown as { _parent: unknown })._parent = null;
+    expect(() => rawSocketOf(orphan)).toThrow(expect.objectContaining({ code: 'node_internals_changed', message: expect.stringContaining(process.version) }));
+  });
+
+  it('offerSession resumes a TLS 1.3 session on a socket made without the `session` option', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const server = tls.createServer(serverOptions, (s) => s.end('x'));
+      server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port));
+      cleanups.push(() => server.close());
+    });
+    const first = await new Promise<Buffer>((resolve, reject) => {
+      const t = tls.connect({ host: '127.0.0.1', port, ca: ca.certPem, checkServerIdentity: () => undefined });
+      cleanups.push(() => t.destroy());
+      t.once('session', resolve);
+      t.once('error', reject);
+      t.resume();
+    });
+    const resumed = await new Promise<boolean>((resolve, reject) => {
+      const t = tls.connect({ host: '127.0.0.1', port, ca: ca.certPem, checkServerIdentity: () => undefined });
+      cleanups.push(() => t.destroy());
+      offerSession(t, first);
+      t.once('secureConnect', () => resolve(t.isSessionReused()));
+      t.once('error', reject);
+    });
+    expect(resumed).toBe(true);
+    expect(() => offerSession({} as tls.TLSSocket, first)).toThrow(expect.objectContaining({ code: 'node_internals_changed' }));
+  });
+
+  it('socketFd and boundEndpoint read an open socket\'s descriptor and local endpoint, and nothing once it is closed', async () => {
+    const port = await tcpListener((raw) => raw.on('error', () => {}));
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.on('error', () => {});
+    await new Promise((r) => s.once('connect', r));
+    expect(socketFd(s)).toBeGreaterThan(2);
+    expect(boundEndpoint(s)).toEqual({ address: '127.0.0.1', port: s.localPort, family: 'IPv4' });
+    s.destroy();
+    await new Promise((r) => s.once('close', r));
+    expect(socketFd(s)).toBe(-1);
+    expect(boundEndpoint(s)).toEqual({});
+    const strange = Object.create(net.Socket.prototype, { _handle: { value: {} } }) as net.Socket;
+    expect(() => socketFd(strange)).toThrow(expect.objectContaining({ code: 'node_internals_changed' }));
+    expect(() => boundEndpoint(strange)).toThrow(expect.objectContaining({ code: 'node_internals_changed' }));
+  });
+});
