@@ -3,6 +3,7 @@
 import { watch, promises as fs, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import type { Clock, TimerHandle } from '../common/clock.js';
+import { describe } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 
 /** How often the fallback poll stats the files. */
@@ -10,14 +11,18 @@ export const DIR_POLL_MS = 1_000;
 /** fs.watch fires several events per write; wait this long for the writer to finish. */
 export const DIR_DEBOUNCE_MS = 50;
 
-export interface DirWatchOptions {
+export interface DirWatchOptions<T> {
   dir: string;
-  /** File names inside `dir`; a change to any of them (or to the kubelet's `..data`) runs `load`. */
+  /** File names inside `dir`; a change to any of them (or to the kubelet's `..data`) reads them again. */
   names: readonly string[];
   clock: Clock;
   log: Logger;
-  /** Reads the files and applies what it found; runs serialised, never twice at once. */
-  load: () => Promise<void>;
+  /** Reads and checks the files completely; a throw refuses them and what is in force stays. */
+  read: () => Promise<T>;
+  /** Applies what `read` built (build completely, then swap). Runs serialised with reads, never twice at once. */
+  apply: (value: T) => Promise<void> | void;
+  /** The warn line of a refused read: its message and the fields naming what was refused (the code is added). */
+  refused: { message: string; fields: Record<string, unknown> };
   pollMs?: number;
 }
 
@@ -30,8 +35,8 @@ export async function statKey(dir: string, names: readonly string[]): Promise<st
   return parts.join('|');
 }
 
-/** Watches `names` in `dir` and runs `load` (serialised) when they change; reload() runs it now. */
-export class DirWatch {
+/** Watches `names` in `dir` and reads and applies them (serialised) when they change; reload() does it now. */
+export class DirWatch<T> {
   private watcher: FSWatcher | undefined;
   private pollTimer: TimerHandle | undefined;
   private debounce: NodeJS.Timeout | undefined;
@@ -39,7 +44,7 @@ export class DirWatch {
   private closed = false;
   private running: Promise<void> = Promise.resolve();
 
-  constructor(private readonly opts: DirWatchOptions) {}
+  constructor(private readonly opts: DirWatchOptions<T>) {}
 
   /** Records the files' state now (what the caller just read at start) and starts watching. */
   async start(): Promise<void> {
@@ -47,13 +52,21 @@ export class DirWatch {
     this.watch();
   }
 
-  /** Runs `load` now, after any run in progress; the poll then fires only on later changes. */
+  /** Reads and applies the files now, after any run in progress; the poll then fires only on later changes. */
   reload(): Promise<void> {
     this.running = this.running.then(async () => {
       if (this.closed) return;
       try {
         this.seen = await statKey(this.opts.dir, this.opts.names);
-        await this.opts.load();
+        let value: T;
+        try {
+          value = await this.opts.read();
+        } catch (e) {
+          const { code, message } = describe(e);
+          this.opts.log.warn({ code, ...this.opts.refused.fields, err: message }, this.opts.refused.message);
+          return;
+        }
+        await this.opts.apply(value);
       } catch (e) {
         // A failed load must not stop later ones: the next change is read again.
         this.opts.log.error({ dir: this.opts.dir, err: (e as Error).message }, 'reloading the CA files failed; keeping what is in force');

@@ -2,7 +2,6 @@
 // Files caught half-written (a key that does not match its certificate yet) are ignored until they agree.
 import path from 'node:path';
 import type { Clock } from '../common/clock.js';
-import { describe } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { DirWatch } from './dir-watch.js';
 import { CA_FILES, loadSigningMaterial, type SigningMaterial } from './state-dir.js';
@@ -27,12 +26,15 @@ export interface SigningMaterialWatchOptions {
 
 /** Reloads the signing files when they change. */
 export class SigningMaterialWatch {
-  private readonly watch: DirWatch;
+  private readonly watch: DirWatch<SigningMaterial>;
 
-  constructor(private readonly opts: SigningMaterialWatchOptions) {
+  constructor(opts: SigningMaterialWatchOptions) {
     this.watch = new DirWatch({
       dir: opts.dir, names: [CA_FILES.cert, CA_FILES.key, CA_FILES.chain], clock: opts.clock, log: opts.log,
-      load: () => this.load(), ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
+      read: () => loadSigningMaterial(opts.dir, opts.trustDomain),
+      apply: async (next) => { if (!sameMaterial(next, opts.current())) await opts.onMaterial(next); },
+      refused: { message: 'signing files refused; keeping the current signing key', fields: { dir: path.resolve(opts.dir) } },
+      ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
     });
   }
 
@@ -42,18 +44,5 @@ export class SigningMaterialWatch {
 
   close(): void {
     this.watch.close();
-  }
-
-  private async load(): Promise<void> {
-    let next: SigningMaterial;
-    try {
-      next = await loadSigningMaterial(this.opts.dir, this.opts.trustDomain);
-    } catch (e) {
-      const { code, message } = describe(e);
-      this.opts.log.warn({ code, dir: path.resolve(this.opts.dir), err: message }, 'signing files refused; keeping the current signing key');
-      return;
-    }
-    if (sameMaterial(next, this.opts.current())) return;
-    await this.opts.onMaterial(next);
   }
 }

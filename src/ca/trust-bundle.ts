@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { X509Certificate } from 'node:crypto';
 import type { Clock } from '../common/clock.js';
-import { ConfigError, describe } from '../common/errors.js';
+import { ConfigError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { Watchable } from '../common/watchable.js';
 import { vouchesFor } from '../pki/cross-cert.js';
@@ -79,7 +79,7 @@ interface Parsed { rootsDer: Buffer[]; roots: X509Certificate[]; sequence: numbe
 /** Watches bundle.pem and cross.pem and publishes snapshots; subscribe() gets the current one at once. */
 export class TrustBundleSource {
   private readonly value: Watchable<BundleSnapshot>;
-  private readonly watch: DirWatch;
+  private readonly watch: DirWatch<Parsed>;
 
   private constructor(
     private readonly file: string,
@@ -94,7 +94,9 @@ export class TrustBundleSource {
     this.value = new Watchable<BundleSnapshot>({ trustDomain, ...initial, pem: certsToPem(initial.rootsDer) });
     this.watch = new DirWatch({
       dir: path.dirname(file), names: [path.basename(file), path.basename(crossFile)], clock, log,
-      load: () => this.load(), ...(pollMs !== undefined ? { pollMs } : {}),
+      read: () => this.read(), apply: (parsed) => this.apply(parsed),
+      refused: { message: 'trust bundle refused; keeping the last good one', fields: { file } },
+      ...(pollMs !== undefined ? { pollMs } : {}),
     });
   }
 
@@ -135,15 +137,15 @@ export class TrustBundleSource {
     this.watch.close();
   }
 
-  private async load(): Promise<void> {
-    let parsed: Parsed;
-    try {
-      parsed = await readParsed(await fs.readFile(this.file, 'utf8'), this.file, this.crossFile, this.clock.now());
-      if (this.caChain) assertBundleHoldsCaRoot(parsed.roots, this.caChain, this.file);
-    } catch (e) {
-      this.log.warn({ code: describe(e).code, file: this.file, err: describe(e).message }, 'trust bundle refused; keeping the last good one');
-      return;
-    }
+  /** Reads and checks bundle.pem and cross.pem; throws when they must not replace the bundle in force. */
+  private async read(): Promise<Parsed> {
+    const parsed = await readParsed(await fs.readFile(this.file, 'utf8'), this.file, this.crossFile, this.clock.now());
+    if (this.caChain) assertBundleHoldsCaRoot(parsed.roots, this.caChain, this.file);
+    return parsed;
+  }
+
+  /** Publishes a read bundle when its sequence grew. */
+  private apply(parsed: Parsed): void {
     const cur = this.value.get();
     const sameRoots = sameDer(cur.rootsDer, parsed.rootsDer);
     if (parsed.sequence === cur.sequence && sameRoots) return;
