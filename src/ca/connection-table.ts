@@ -35,13 +35,16 @@ export function sourceKey(remoteAddress: string): string {
 }
 
 /**
- * Tracks connections from accept to close. A source at its cap is refused. At the total cap the oldest
- * connection still handshaking is evicted for the newcomer: it has not proved anything yet, and a legitimate
- * handshake takes milliseconds, so a flood of silent sockets cannot lock real clients out. Only when every held
- * connection is established is the newcomer refused.
+ * Tracks connections from accept to close. A source at its cap is refused. At the total cap a connection still
+ * handshaking is evicted for the newcomer: it has not proved anything yet, and a legitimate handshake takes
+ * milliseconds, so a flood of silent sockets cannot lock real clients out. The oldest that has sent nothing goes
+ * first, then the oldest whose handshake started longest ago, so a real client in the middle of its handshake
+ * outlasts any number of silent sockets. Only when every held connection is established is the newcomer refused.
  */
 export class ConnectionTable<T> {
-  /** Insertion-ordered, so the first entry is the oldest handshake. */
+  /** Admitted, not a byte received yet; insertion-ordered, so the first entry is the oldest. */
+  private readonly silent = new Map<T, string>();
+  /** Sent its first bytes, handshake not finished; ordered by when the bytes came. */
   private readonly handshaking = new Map<T, string>();
   private readonly established = new Map<T, string>();
   private readonly perSource = new Map<string, number>();
@@ -53,33 +56,43 @@ export class ConnectionTable<T> {
     if ((this.perSource.get(source) ?? 0) >= this.limits.maxPerSource) return { ok: false, reason: 'source_connection_limit' };
     let evict: T | undefined;
     if (this.size() >= this.limits.max) {
-      const oldest = this.handshaking.keys().next();
+      const oldest = this.silent.size > 0 ? this.silent.keys().next() : this.handshaking.keys().next();
       if (oldest.done) return { ok: false, reason: 'connection_limit' };
       evict = oldest.value;
       this.remove(evict);
     }
-    this.handshaking.set(conn, source);
+    this.silent.set(conn, source);
     this.perSource.set(source, (this.perSource.get(source) ?? 0) + 1);
     return evict === undefined ? { ok: true } : { ok: true, evict };
   }
 
+  /** Marks a connection as having sent its first bytes: evicted only after every silent one. */
+  spoke(conn: T): void {
+    const source = this.silent.get(conn);
+    if (source === undefined) return;
+    this.silent.delete(conn);
+    this.handshaking.set(conn, source);
+  }
+
   /** Marks a connection as past its TLS handshake; it is no longer evictable. */
   establish(conn: T): void {
-    const source = this.handshaking.get(conn);
+    const source = this.silent.get(conn) ?? this.handshaking.get(conn);
     if (source === undefined) return;
+    this.silent.delete(conn);
     this.handshaking.delete(conn);
     this.established.set(conn, source);
   }
 
   /** True while the connection is held and has not finished its handshake. */
   isHandshaking(conn: T): boolean {
-    return this.handshaking.has(conn);
+    return this.silent.has(conn) || this.handshaking.has(conn);
   }
 
   /** Forgets a connection (closed, refused or evicted); idempotent. */
   remove(conn: T): void {
-    const source = this.handshaking.get(conn) ?? this.established.get(conn);
+    const source = this.silent.get(conn) ?? this.handshaking.get(conn) ?? this.established.get(conn);
     if (source === undefined) return;
+    this.silent.delete(conn);
     this.handshaking.delete(conn);
     this.established.delete(conn);
     const n = (this.perSource.get(source) ?? 1) - 1;
@@ -88,10 +101,11 @@ export class ConnectionTable<T> {
   }
 
   size(): number {
-    return this.handshaking.size + this.established.size;
+    return this.silent.size + this.handshaking.size + this.established.size;
   }
 
+  /** `handshaking` counts the silent ones too. */
   counts(): { handshaking: number; established: number; sources: number } {
-    return { handshaking: this.handshaking.size, established: this.established.size, sources: this.perSource.size };
+    return { handshaking: this.silent.size + this.handshaking.size, established: this.established.size, sources: this.perSource.size };
   }
 }

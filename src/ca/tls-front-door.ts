@@ -186,6 +186,7 @@ export class TlsFrontDoor {
         raw.destroy(); // hung up without a word: a port scan or a TCP probe
         return;
       }
+      this.table.spoke(conn);
       try {
         injectConnection(this.tlsServer, raw);
       } catch (e) {

@@ -34,6 +34,22 @@ describe('ConnectionTable', () => {
     expect(t.size()).toBe(3);
   });
 
+  it('evicts every silent connection before one that has started its handshake, oldest first in each group', () => {
+    const t = new ConnectionTable<string>({ max: 3, maxPerSource: 10 });
+    t.admit('client', 'A');
+    t.spoke('client'); // a real client's ClientHello arrived; its handshake is under way
+    t.admit('s1', 'B');
+    t.admit('s2', 'C');
+    expect(t.admit('s3', 'D')).toEqual({ ok: true, evict: 's1' });
+    expect(t.admit('s4', 'E')).toEqual({ ok: true, evict: 's2' });
+    expect(t.isHandshaking('client')).toBe(true);
+    t.spoke('s3');
+    t.spoke('s4');
+    // No silent connection left: now the handshake that started first goes.
+    expect(t.admit('s5', 'F')).toEqual({ ok: true, evict: 'client' });
+    expect(t.counts()).toEqual({ handshaking: 3, established: 0, sources: 3 });
+  });
+
   it('counts an IPv4-mapped IPv6 peer as its IPv4 source', () => {
     expect(sourceKey('::ffff:10.1.2.3')).toBe('10.1.2.3');
     expect(sourceKey('10.1.2.3')).toBe('10.1.2.3');
