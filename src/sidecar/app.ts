@@ -90,7 +90,7 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
 
   const status = (): SidecarStatus => buildStatus({
     snapshot: identity.current(), stats: identity.stats(), ca: reachability.current(), addresses,
-    bundleStream: watcher.status(), listeners: datapath.statuses(), nowMs: clock.now(),
+    bundleStream: watcher.status(), listeners: datapath.statuses(), tunnelPools: datapath.tunnelPools(), nowMs: clock.now(),
   });
   const admin: SidecarAdmin = {
     status,
