@@ -8,6 +8,7 @@ import type { Logger } from '../common/logger.js';
 import type { Readiness } from '../common/readiness.js';
 import type { ListenerStatus, TunnelPoolStatus } from '../admin/status-types.js';
 import type { IdentitySource } from '../identity/credentials.js';
+import type { AuthzPolicy } from './authz.js';
 import type { SidecarConfig } from './config-schema.js';
 import { ConnectionSet } from './connection-set.js';
 import { ConnectionReporter, createDataPathMetrics, peerLabel, type DataPathMetrics, type Direction } from './datapath-metrics.js';
@@ -36,6 +37,8 @@ export interface RunningDataPath {
   statuses(): ListenerStatus[];
   /** The outbound tunnel pools, one per upstream. */
   tunnelPools(): TunnelPoolStatus[];
+  /** Replaces an inbound listener's policy from its next connection or tunnel stream; false when there is no such listener. */
+  setPolicy(listener: string, policy: AuthzPolicy): boolean;
   /** Stops accepting, waits up to timeoutMs for open connections, then resets the rest. */
   drain(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
@@ -148,6 +151,12 @@ export class DataPath implements RunningDataPath {
 
   tunnelPools(): TunnelPoolStatus[] {
     return this.tunnels.statuses();
+  }
+
+  setPolicy(listener: string, policy: AuthzPolicy): boolean {
+    const l = this.listeners.find((x) => x.name === listener && x.inbound);
+    l?.inbound?.setPolicy(policy);
+    return !!l;
   }
 
   /** Stops accepting on every listener; connections already open are left alone. */

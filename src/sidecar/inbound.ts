@@ -280,7 +280,9 @@ export class InboundHandler {
     if (t.alpnProtocol === TUNNEL_ALPN && this.tunnels && state.route.targets) {
       t.allowHalfOpen = false;
       raw.allowHalfOpen = false;
-      this.tunnels.accept(t, raw, { peer: state.peer, peerId, certNotAfterMs: Date.parse(cert.validTo), targets: state.route.targets });
+      this.tunnels.accept(t, raw, {
+        peer: state.peer, peerId, certNotAfterMs: Date.parse(cert.validTo), serial: cert.serialNumber.toLowerCase(), resumed: t.isSessionReused(), targets: state.route.targets,
+      });
       return;
     }
     const decision = authorize(peerId, this.policy);

@@ -12,7 +12,7 @@ import type { ConnectionReporter, DataPathMetrics } from './datapath-metrics.js'
 import { plainLeg, resetLeg, splice, type StreamLeg } from './pipe.js';
 import { REASONS } from './reasons.js';
 import type { TlsContextHolder } from './tls-context.js';
-import { H2_CODES, MAX_REFUSED_STREAMS, REASON_HEADER, sessionOptions, type TunnelLimits } from './tunnel-protocol.js';
+import { abortOnPeerEnd, H2_CODES, MAX_REFUSED_STREAMS, REASON_HEADER, sessionOptions, type TunnelLimits } from './tunnel-protocol.js';
 import type { TunnelTargets } from './tunnel-target.js';
 
 /** Who is at the other end of one tunnel connection, as its handshake proved. */
@@ -23,6 +23,10 @@ export interface TunnelPeer {
   peerId: string;
   /** The peer certificate's notAfter: past it, the connection takes no new streams. */
   certNotAfterMs: number;
+  /** The peer certificate's serial (hex), for the log line of the connection. */
+  serial: string;
+  /** Whether the tunnel connection resumed a TLS session, as its streams' log lines say. */
+  resumed: boolean;
   /** Where this connection's streams may go (tunnel-target.ts). */
   targets: TunnelTargets;
 }
@@ -87,6 +91,7 @@ export class TunnelAcceptor {
       return;
     }
     const session = http2.performServerHandshake(t, this.options);
+    abortOnPeerEnd(t, session);
     const conn: Conn = { ...peer, session, bundle: material.bundle, streams: 0, refused: 0, idle: undefined };
     this.conns.add(conn);
     this.deps.metrics.tunnelConnections.inc({ direction: 'inbound' });
@@ -98,7 +103,7 @@ export class TunnelAcceptor {
       this.deps.metrics.tunnelConnections.dec({ direction: 'inbound' });
     });
     session.setLocalWindowSize(this.opts.limits.connectionWindow);
-    this.deps.reporter.log.debug({ peer: conn.peer, peerId: conn.peerId }, 'tunnel connection accepted');
+    this.deps.reporter.log.debug({ peer: conn.peer, peerId: conn.peerId, serial: conn.serial }, 'tunnel connection accepted');
     this.armIdle(conn);
   }
 
@@ -152,7 +157,7 @@ export class TunnelAcceptor {
         this.deps.connections.track(app);
         this.deps.metrics.tunnelStreams.inc({ direction: 'inbound', result: 'accepted' });
         const closed = this.deps.reporter.opened();
-        this.deps.reporter.log.debug({ peer: conn.peer, peerId: conn.peerId, target: headers[':authority'] }, 'inbound tunnel stream forwarded');
+        this.deps.reporter.log.debug({ peer: conn.peer, peerId: conn.peerId, resumed: conn.resumed, tunnel: true, target: headers[':authority'] }, 'inbound connection forwarded');
         splice(leg, plainLeg(app), {
           idleTimeoutMs: this.opts.idleTimeoutMs,
           onEnd: (end) => {
@@ -185,9 +190,9 @@ export class TunnelAcceptor {
   }
 }
 
-/** Answers a stream with a status and a reason header, then resets it with `code`. */
+/** Answers a stream with a status and a reason header, then resets it with `code` (no END_STREAM before it). */
 function answer(stream: http2.ServerHttp2Stream, status: number, reason: string, code: number): void {
   if (stream.closed || stream.destroyed) return;
-  if (!stream.headersSent) stream.respond({ ':status': status, [REASON_HEADER]: reason });
+  if (!stream.headersSent) stream.respond({ ':status': status, [REASON_HEADER]: reason }, { waitForTrailers: true });
   stream.close(code);
 }

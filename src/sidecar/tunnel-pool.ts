@@ -10,7 +10,7 @@ import { DialError, type DialedSocket, type DialedUpstream, type UpstreamDialer,
 import { closeLeg } from './pipe.js';
 import { REASONS } from './reasons.js';
 import type { TlsContextHolder } from './tls-context.js';
-import { authorityOf, H2_CODES, REASON_HEADER, sessionOptions, TUNNEL_ALPN, type TunnelLimits } from './tunnel-protocol.js';
+import { abortOnPeerEnd, authorityOf, H2_CODES, REASON_HEADER, sessionOptions, TUNNEL_ALPN, type TunnelLimits } from './tunnel-protocol.js';
 
 
 interface Pool {
@@ -27,6 +27,8 @@ interface Conn {
   session: http2.ClientHttp2Session;
   generation: number;
   peerId: string;
+  /** Whether its TLS handshake resumed a session (its streams say so in their log lines). */
+  resumed: boolean;
   /** Streams reserved or open; at the limit, the pool opens another connection. */
   streams: number;
   /** No new streams (rotation, GOAWAY, age, a failed ping); it closes once its streams end. */
@@ -150,11 +152,15 @@ export class TunnelPool implements UpstreamTransport {
     }
     const { limits, clock, metrics } = this.deps;
     const t = dialed.leg.stream as tls.TLSSocket;
+    // A tunnel connection is never half-open: the peer's FIN (its process died) ends the session and its streams now.
+    t.allowHalfOpen = false;
+    dialed.leg.tcp.allowHalfOpen = false;
     const session = http2.connect(`https://${pool.upstream}`, { ...sessionOptions(limits), createConnection: () => t });
+    abortOnPeerEnd(t, session);
     const material = this.deps.contexts.current();
     const createdMs = clock.now();
     const conn: Conn = {
-      session, generation: material?.generation ?? -1, peerId: dialed.peerId, streams: 0, draining: false,
+      session, generation: material?.generation ?? -1, peerId: dialed.peerId, resumed: dialed.resumed, streams: 0, draining: false,
       expiresAtMs: Math.min(createdMs + limits.maxAgeMs, dialed.peerNotAfterMs ?? Infinity), idle: undefined, ping: undefined,
     };
     pool.conns.push(conn);
@@ -216,7 +222,7 @@ export class TunnelPool implements UpstreamTransport {
         }
         finish();
         metrics.tunnelStreams.inc({ direction: 'outbound', result: 'accepted' });
-        resolve({ leg: { stream: req, tcp: null }, peerId: conn.peerId, resumed: true, handshakeMs: clock.now() - startedMs, accepted: true });
+        resolve({ leg: { stream: req, tcp: null }, peerId: conn.peerId, resumed: conn.resumed, handshakeMs: clock.now() - startedMs, accepted: true });
       });
       req.once('error', (err: Error & { code?: string }) => {
         // Refused before it was seen (GOAWAY, REFUSED_STREAM without an answer) or lost with its connection: retry once.

@@ -97,3 +97,13 @@ export function parseAuthority(authority: string | undefined): { host: string; p
   if (port < 1 || port > 65535) return undefined;
   return { host: (m[1] ?? m[2])!, port };
 }
+
+/**
+ * A tunnel connection whose peer went away without closing it (its FIN or RST came while streams were open): the
+ * session ends with an error, so that each of its streams resets its app connection rather than ending it cleanly.
+ */
+export function abortOnPeerEnd(socket: { once(event: 'end', fn: () => void): unknown }, session: { destroyed: boolean; destroy(err?: Error): void }): void {
+  socket.once('end', () => {
+    if (!session.destroyed) session.destroy(Object.assign(new Error('the tunnel peer closed the connection'), { code: 'ECONNRESET' }));
+  });
+}
