@@ -40,11 +40,12 @@ export interface TunnelLimits {
 
 /**
  * 256 KiB per stream moves one bulk stream at raw-TLS speed (docs/datapath.md "Tunnels"); 128 streams per connection
- * bound what one peer's connection can make us buffer to 32 MiB, and 200 concurrent app connections take two.
+ * bound what one peer's connection can make us buffer to 32 MiB, and 200 concurrent app connections take two. 128
+ * connections per upstream carry 16,384 streams, more than a listener's default maxConnections.
  */
 export const DEFAULT_TUNNEL_LIMITS: Readonly<TunnelLimits> = Object.freeze({
   maxStreamsPerConnection: 128,
-  maxConnectionsPerUpstream: 8,
+  maxConnectionsPerUpstream: 128,
   idleMs: 60_000,
   maxAgeMs: 3_600_000,
   pingIntervalMs: 10_000,
