@@ -18,7 +18,7 @@ import { direct } from './lib/contenders/direct.mjs';
 import { stunnel } from './lib/contenders/stunnel.mjs';
 import { haproxy } from './lib/contenders/haproxy.mjs';
 import { nginx } from './lib/contenders/nginx.mjs';
-import { ztmesh, makeZtmesh, ztmeshAvailable } from './lib/contenders/ztmesh.mjs';
+import { ztmesh, ztmeshRaw, makeZtmesh, ztmeshAvailable } from './lib/contenders/ztmesh.mjs';
 import { profileZtmesh } from './lib/profile.mjs';
 import { renderReport, renderDocsSummary } from './lib/report.mjs';
 
@@ -47,7 +47,7 @@ function parseArgs(argv) {
       o.variants.push({ dir: dir || undefined, name: name || `ztmesh-v${o.variants.length + 1}`, flags: flags ? flags.split(' ') : [] });
     }
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: node bench/run.mjs [--quick] [--rounds N] [--idle-rounds N] [--contenders direct,ztmesh,stunnel,haproxy,nginx] [--workloads bulk,rr1,rr32,conn1,conn16,idle] [--nice N] [--render RESULTS.json] [--no-profile] [--profile-workloads rr32,conn16,bulk] [--no-docs] [--out DIR] [--ztmesh-root DIR] [--variant [DIR]:NAME[:NODE_FLAGS] ...]\n  --ztmesh-root: run ztmesh from another copy (bin/ + dist/); --variant: add that copy as one more contender, side by side\n\n');
+      process.stdout.write('usage: node bench/run.mjs [--quick] [--rounds N] [--idle-rounds N] [--contenders direct,ztmesh,ztmesh-raw,stunnel,haproxy,nginx] [--workloads bulk,rr1,rr32,conn1,conn16,idle] [--nice N] [--render RESULTS.json] [--no-profile] [--profile-workloads rr32,conn16,bulk] [--no-docs] [--out DIR] [--ztmesh-root DIR] [--variant [DIR]:NAME[:NODE_FLAGS] ...]\n  --ztmesh-root: run ztmesh from another copy (bin/ + dist/); --variant: add that copy as one more contender, side by side\n\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -120,11 +120,11 @@ async function main() {
     const upstreams = { http: app.port, echo: sink.port };
 
     const variants = opts.variants.map((v) => makeZtmesh(v.name, v.dir ?? ctx.ztmeshRoot, v.flags));
-    let all = [direct, ztmesh, ...variants, stunnel, haproxy, nginx];
+    let all = [direct, ztmesh, ztmeshRaw, ...variants, stunnel, haproxy, nginx];
     const zt = await ztmeshAvailable(ctx.ztmeshRoot);
     if (!zt.ok) {
       notes.push(`ztmesh was left out: ${zt.reason}`);
-      all = all.filter((c) => c !== ztmesh);
+      all = all.filter((c) => c !== ztmesh && c !== ztmeshRaw);
     }
     if (opts.contenders) all = all.filter((c) => opts.contenders.includes(c.name) || variants.includes(c));
     for (const [i, v] of variants.entries()) notes.push(`Contender ${v.name} is ztmesh run from ${v.root}${opts.variants[i].flags.length ? ` with node ${opts.variants[i].flags.join(' ')}` : ''} (a variant measured side by side).`);

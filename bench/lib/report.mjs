@@ -9,23 +9,26 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 /** Hand-written analysis of the profiles, pasted into "Where ztmesh's time goes" when present. */
 const ANALYSIS_FILE = join(HERE, '..', 'analysis.md');
 
-/** Issue 7's targets for ztmesh, as ratios against stunnel measured in the same run. */
+/** The C proxies ztmesh is compared with; "best peer" is the best of them on each workload. */
+export const PEERS = ['stunnel', 'haproxy', 'nginx'];
+
+/** Issue 14's targets for ztmesh (tunnels, the default), as ratios against peers measured in the same run. */
 export const TARGETS = [
-  { id: 'bulk', label: 'bulk throughput', need: '≥ 1.0× stunnel', check: (t) => t.ratio('bulk') >= 1.0, show: (t) => t.x(t.ratio('bulk')) },
-  { id: 'rr1', label: 'rr1 req/s', need: '≥ 0.9× stunnel', check: (t) => t.ratio('rr1') >= 0.9, show: (t) => t.x(t.ratio('rr1')) },
+  { id: 'conn16', label: 'conn16 conn/s', need: '≥ 2.0× best peer', check: (t) => t.vsBest('ztmesh', 'conn16') >= 2.0, show: (t) => `${t.x(t.vsBest('ztmesh', 'conn16'))} (best: ${t.best('conn16')})` },
+  { id: 'conn1', label: 'conn1 conn/s', need: '≥ 1.5× best peer', check: (t) => t.vsBest('ztmesh', 'conn1') >= 1.5, show: (t) => `${t.x(t.vsBest('ztmesh', 'conn1'))} (best: ${t.best('conn1')})` },
+  { id: 'rr32', label: 'rr32 req/s', need: '≥ 1.3× stunnel', check: (t) => t.ratio('rr32') >= 1.3, show: (t) => t.x(t.ratio('rr32')) },
+  { id: 'rr1', label: 'rr1 req/s', need: '≥ 1.0× stunnel', check: (t) => t.ratio('rr1') >= 1.0, show: (t) => t.x(t.ratio('rr1')) },
   { id: 'rr1p99', label: 'rr1 p99 latency', need: '≤ 1.2× stunnel', check: (t) => t.ratio('rr1', 'p99us') <= 1.2, show: (t) => t.x(t.ratio('rr1', 'p99us')) },
-  { id: 'rr32', label: 'rr32 req/s', need: '≥ 1.0× stunnel', check: (t) => t.ratio('rr32') >= 1.0, show: (t) => t.x(t.ratio('rr32')) },
-  { id: 'conn1', label: 'conn1 conn/s', need: '≥ 1.0× stunnel', check: (t) => t.ratio('conn1') >= 1.0, show: (t) => t.x(t.ratio('conn1')) },
-  { id: 'conn16', label: 'conn16 conn/s', need: '≥ 1.0× stunnel', check: (t) => t.ratio('conn16') >= 1.0, show: (t) => t.x(t.ratio('conn16')) },
-  { id: 'rss', label: 'peak RSS per sidecar under rr32', need: '≤ 60 MB', check: (t) => t.peakRss('ztmesh', 'rr32') <= 60e6, show: (t) => t.mb(t.peakRss('ztmesh', 'rr32')) },
+  { id: 'bulk', label: 'bulk throughput', need: '≥ 1.0× stunnel', check: (t) => t.ratio('bulk') >= 1.0, show: (t) => t.x(t.ratio('bulk')) },
+  { id: 'rss', label: 'peak RSS per sidecar, every workload', need: '≤ 60 MB', check: (t) => t.peakRssAll('ztmesh') <= 60e6, show: (t) => `${t.mb(t.peakRssAll('ztmesh'))} (${t.peakRssWorkload('ztmesh')})` },
   { id: 'idle', label: 'RSS per idle connection', need: '≤ 20 KB', check: (t) => t.med('ztmesh', 'idle') <= 20, show: (t) => t.kb(t.med('ztmesh', 'idle')) },
 ];
 
 const RATIO_NOTE = '_Ratios: for MB/s, req/s and conn/s higher is better; for p99 latency, KB per idle connection and RSS lower is better. '
-  + 'Peak RSS is the larger of the two proxies\' VmHWM in the rr32 cells._';
+  + '"Best peer" is the best of stunnel, HAProxy and nginx on that column. Peak RSS is the larger of the two proxies\' VmHWM (median over rounds), in the rr32 cells and in the workload where it is highest._';
 
-/** Reference numbers from issue 7 (stunnel 5.68 on the same kind of machine), for context only. */
-const ISSUE_STUNNEL = { bulk: 355, rr1: 6600, rr32: 9800, conn1: 280, conn16: 435 };
+/** Reference numbers from issue 14 (stunnel 5.68, a separate C load generator, the same kind of machine), for context only. */
+const ISSUE_STUNNEL = { bulk: 830, rr1: 9075, rr32: 30248, conn1: 603, conn16: 950 };
 
 function fmtNum(v, digits) {
   if (!Number.isFinite(v)) return '—';
@@ -51,6 +54,21 @@ export function tables(results) {
     mb: (v) => (Number.isFinite(v) ? `${(v / 1e6).toFixed(1)} MB` : '—'),
     kb: (v) => (Number.isFinite(v) ? `${v.toFixed(1)} KB` : '—'),
   };
+  const lowerIsBetter = (workload, field) => field !== 'value' || workload === 'idle';
+  /** The best peer's median on a workload (and field): the highest rate, or the lowest latency or memory. */
+  t.bestValue = (workload, field = 'value') => {
+    const vs = PEERS.filter((p) => t.contenders.includes(p)).map((p) => med(p, workload, field)).filter(Number.isFinite);
+    if (!vs.length) return undefined;
+    return lowerIsBetter(workload, field) ? Math.min(...vs) : Math.max(...vs);
+  };
+  t.best = (workload, field = 'value') => PEERS.find((p) => t.contenders.includes(p) && med(p, workload, field) === t.bestValue(workload, field)) ?? '—';
+  t.vsBest = (contender, workload, field = 'value') => ratio(med(contender, workload, field), t.bestValue(workload, field));
+  t.peakRssAll = (contender) => Math.max(...t.workloads.map((w) => t.peakRss(contender, w)).filter(Number.isFinite));
+  t.peakRssWorkload = (contender) => t.workloads.find((w) => t.peakRss(contender, w) === t.peakRssAll(contender)) ?? '—';
+  t.bestRss = (workload) => {
+    const vs = PEERS.filter((p) => t.contenders.includes(p)).map((p) => t.peakRss(p, workload)).filter(Number.isFinite);
+    return vs.length ? Math.min(...vs) : undefined;
+  };
   return t;
 }
 
@@ -72,13 +90,13 @@ function workloadTable(results, t, w) {
   const lines = [];
   const unit = results.workloads.find((x) => x.name === w).unit;
   const hasLat = w.startsWith('rr') || w.startsWith('conn');
-  lines.push(`| contender | ${unit}: median (min–max) | × stunnel | × direct | ${hasLat ? 'p50 / p99 / p99.9 µs | ' : ''}CPU A / B per ${w === 'bulk' ? 'GB' : w === 'idle' ? 'conn' : w.startsWith('conn') ? 'conn' : 'req'} | peak RSS A / B | errors |`);
-  lines.push(`|---|---|---|---|${hasLat ? '---|' : ''}---|---|---|`);
+  lines.push(`| contender | ${unit}: median (min–max) | × stunnel | × best peer | × direct | ${hasLat ? 'p50 / p99 / p99.9 µs | ' : ''}CPU A / B per ${w === 'bulk' ? 'GB' : w === 'idle' ? 'conn' : w.startsWith('conn') ? 'conn' : 'req'} | peak RSS A / B | errors |`);
+  lines.push(`|---|---|---|---|---|${hasLat ? '---|' : ''}---|---|---|`);
   for (const c of t.contenders) {
     const s = t.sum(c, w);
     const failed = results.cells.filter((x) => x.contender === c && x.workload === w && !x.ok).length;
     if (!s) { lines.push(`| ${c} | failed (${failed} cells) |`); continue; }
-    if (w === 'idle' && c === 'direct') { lines.push('| direct | n/a (no proxy holds the connections) | — | — | — | — | 0 |'); continue; }
+    if (w === 'idle' && c === 'direct') { lines.push('| direct | n/a (no proxy holds the connections) | — | — | — | — | — | 0 |'); continue; }
     const rs = ratio(s.median, t.med('stunnel', w));
     const rd = ratio(s.median, t.med('direct', w));
     const lat = hasLat ? `${fmtNum(t.med(c, w, 'p50us'), 0)} / ${fmtNum(t.med(c, w, 'p99us'), 0)} / ${fmtNum(t.med(c, w, 'p999us'), 0)} | ` : '';
@@ -86,24 +104,43 @@ function workloadTable(results, t, w) {
     const hwmB = t.med(c, w, 'hwmB');
     const rss = c === 'direct' ? '—' : `${(hwmA / 1e6).toFixed(1)} / ${(hwmB / 1e6).toFixed(1)} MB`;
     const errs = t.of(c, w).reduce((a, x) => a + (x.errors ?? 0), 0);
-    lines.push(`| ${c} | ${valueWithSpread(s, w === 'idle' ? 1 : undefined)} | ${t.x(rs)} | ${c === 'direct' ? '—' : t.x(rd)} | ${lat}${cpuPerUnit(t, c, w)} | ${rss} | ${errs}${failed ? ` (+${failed} failed cells)` : ''} |`);
+    lines.push(`| ${c} | ${valueWithSpread(s, w === 'idle' ? 1 : undefined)} | ${t.x(rs)} | ${t.x(t.vsBest(c, w))} | ${c === 'direct' ? '—' : t.x(rd)} | ${lat}${cpuPerUnit(t, c, w)} | ${rss} | ${errs}${failed ? ` (+${failed} failed cells)` : ''} |`);
   }
   return lines.join('\n');
 }
 
 function summaryTable(t) {
-  const head = ['contender', 'bulk MB/s', 'rr1 req/s', 'rr1 p99 µs', 'rr32 req/s', 'conn1 conn/s', 'conn16 conn/s', 'idle KB/conn', 'peak RSS rr32'];
+  const head = ['contender', 'bulk MB/s', 'rr1 req/s', 'rr1 p99 µs', 'rr32 req/s', 'conn1 conn/s', 'conn16 conn/s', 'idle KB/conn', 'peak RSS rr32', 'peak RSS (any workload)'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const c of t.contenders) {
     const idle = c === 'direct' ? '—' : fmtNum(t.med(c, 'idle'), 1);
     const rss = c === 'direct' ? '—' : t.mb(t.peakRss(c, 'rr32'));
-    lines.push(`| ${c} | ${fmtNum(t.med(c, 'bulk'))} | ${fmtNum(t.med(c, 'rr1'))} | ${fmtNum(t.med(c, 'rr1', 'p99us'), 0)} | ${fmtNum(t.med(c, 'rr32'))} | ${fmtNum(t.med(c, 'conn1'))} | ${fmtNum(t.med(c, 'conn16'))} | ${idle} | ${rss} |`);
+    const all = c === 'direct' ? '—' : `${t.mb(t.peakRssAll(c))} (${t.peakRssWorkload(c)})`;
+    lines.push(`| ${c} | ${fmtNum(t.med(c, 'bulk'))} | ${fmtNum(t.med(c, 'rr1'))} | ${fmtNum(t.med(c, 'rr1', 'p99us'), 0)} | ${fmtNum(t.med(c, 'rr32'))} | ${fmtNum(t.med(c, 'conn1'))} | ${fmtNum(t.med(c, 'conn16'))} | ${idle} | ${rss} | ${all} |`);
   }
+  const bestRssAll = () => Math.min(...PEERS.filter((p) => t.contenders.includes(p)).map((p) => t.peakRssAll(p)).filter(Number.isFinite));
   for (const z of t.contenders.filter((c) => c.startsWith('ztmesh'))) {
-    if (!t.contenders.includes('stunnel')) break;
-    const r = (w, f = 'value') => t.x(ratio(t.med(z, w, f), t.med('stunnel', w, f)));
-    lines.push(`| **${z} ÷ stunnel** | ${r('bulk')} | ${r('rr1')} | ${r('rr1', 'p99us')} | ${r('rr32')} | ${r('conn1')} | ${r('conn16')} | ${r('idle')} | ${t.x(ratio(t.peakRss(z, 'rr32'), t.peakRss('stunnel', 'rr32')))} |`);
+    if (t.contenders.includes('stunnel')) {
+      const r = (w, f = 'value') => t.x(ratio(t.med(z, w, f), t.med('stunnel', w, f)));
+      lines.push(`| **${z} ÷ stunnel** | ${r('bulk')} | ${r('rr1')} | ${r('rr1', 'p99us')} | ${r('rr32')} | ${r('conn1')} | ${r('conn16')} | ${r('idle')} | ${t.x(ratio(t.peakRss(z, 'rr32'), t.peakRss('stunnel', 'rr32')))} | ${t.x(ratio(t.peakRssAll(z), t.peakRssAll('stunnel')))} |`);
+    }
+    if (PEERS.some((p) => t.contenders.includes(p))) {
+      const b = (w, f = 'value') => t.x(t.vsBest(z, w, f));
+      lines.push(`| **${z} ÷ best peer** | ${b('bulk')} | ${b('rr1')} | ${b('rr1', 'p99us')} | ${b('rr32')} | ${b('conn1')} | ${b('conn16')} | ${b('idle')} | ${t.x(ratio(t.peakRss(z, 'rr32'), t.bestRss('rr32')))} | ${t.x(ratio(t.peakRssAll(z), bestRssAll()))} |`);
+    }
   }
+  if (PEERS.some((p) => t.contenders.includes(p))) {
+    const w = (x, f = 'value') => t.best(x, f);
+    lines.push(`| _best peer_ | ${w('bulk')} | ${w('rr1')} | ${w('rr1', 'p99us')} | ${w('rr32')} | ${w('conn1')} | ${w('conn16')} | ${w('idle')} | | |`);
+  }
+  return lines.join('\n');
+}
+
+/** Peak RSS per sidecar (the larger of A and B, median over rounds) under each workload. */
+function rssTable(t) {
+  const ws = t.workloads;
+  const lines = [`| contender | ${ws.join(' | ')} |`, `|---|${ws.map(() => '---').join('|')}|`];
+  for (const c of t.contenders.filter((x) => x !== 'direct')) lines.push(`| ${c} | ${ws.map((w) => t.mb(t.peakRss(c, w))).join(' | ')} |`);
   return lines.join('\n');
 }
 
@@ -168,11 +205,15 @@ export function renderReport(results) {
   out.push('');
   out.push(RATIO_NOTE);
   out.push('');
-  out.push('## Issue 7 targets (ztmesh vs stunnel, same run)');
+  out.push('## Issue 14 targets (ztmesh with tunnels vs stunnel and the best peer, same run)');
   out.push('');
   out.push(targetsTable(t));
   out.push('');
-  out.push(`For context, issue 7 quotes stunnel at bulk ≈ ${ISSUE_STUNNEL.bulk} MB/s, rr1 ≈ ${ISSUE_STUNNEL.rr1.toLocaleString('en-US')}, rr32 ≈ ${ISSUE_STUNNEL.rr32.toLocaleString('en-US')} req/s, conn1 ≈ ${ISSUE_STUNNEL.conn1}/s, conn16 ≈ ${ISSUE_STUNNEL.conn16}/s; this run measured stunnel at `
+  out.push('### Peak RSS per sidecar under each workload');
+  out.push('');
+  out.push(rssTable(t));
+  out.push('');
+  out.push(`For context, issue 14 quotes stunnel at bulk ≈ ${ISSUE_STUNNEL.bulk} MB/s, rr1 ≈ ${ISSUE_STUNNEL.rr1.toLocaleString('en-US')}, rr32 ≈ ${ISSUE_STUNNEL.rr32.toLocaleString('en-US')} req/s, conn1 ≈ ${ISSUE_STUNNEL.conn1}/s, conn16 ≈ ${ISSUE_STUNNEL.conn16}/s; this run measured stunnel at `
     + `${['bulk', 'rr1', 'rr32', 'conn1', 'conn16'].map((w) => `${w} ${fmtNum(t.med('stunnel', w))}`).join(', ')}. Only ratios from the same run are compared.`);
   out.push('');
   out.push('## Load conditions');
@@ -282,9 +323,13 @@ export function renderDocsSummary(results, reportPath) {
     '',
     RATIO_NOTE,
     '',
-    '### Targets (ztmesh vs stunnel in the same run)',
+    '### Targets (issue 14: ztmesh with tunnels vs stunnel and the best peer, same run)',
     '',
     targetsTable(t),
+    '',
+    '### Peak RSS per sidecar under each workload',
+    '',
+    rssTable(t),
     '',
     '### Running it',
     '',
@@ -293,7 +338,7 @@ export function renderDocsSummary(results, reportPath) {
       + 'and writes `bench/results/<date>.md` and `.json` plus this page. Options after `npm run bench --`:',
     '',
     '- `--quick`: a smoke run of about two minutes (1 round, 1 s cells, 256 MB bulk, 200 then 1,000 idle connections); its numbers are not for comparison.',
-    '- `--rounds N`, `--idle-rounds N`, `--contenders direct,ztmesh,stunnel,haproxy,nginx`, `--workloads bulk,rr1,rr32,conn1,conn16,idle`.',
+    '- `--rounds N`, `--idle-rounds N`, `--contenders direct,ztmesh,ztmesh-raw,stunnel,haproxy,nginx`, `--workloads bulk,rr1,rr32,conn1,conn16,idle`.',
     '- `--variant DIR:NAME[:NODE_FLAGS]`: adds a patched copy of ztmesh (a directory with `bin/` and `dist/`), or the same build with other node flags, as one more contender side by side.',
     '- `--nice N`: runs the bench and everything it starts at that priority, to shield it from unrelated load.',
     '- `--no-profile` skips the `node --cpu-prof` runs of the ztmesh sidecars; `--render X.json` rebuilds a report from raw results.',

@@ -13,6 +13,21 @@ export interface ListenerStatus {
   denied: number;
   /** The latest refused connection: why, and the address of the party involved (the upstream, for outbound). */
   lastRefusal?: { reason: string; peer: string; peerId?: string; at: string } | null;
+  /** Inbound listeners: tunnel connections (HTTP/2 over mTLS) open now; their streams count as connections above. */
+  tunnelConnections?: number;
+}
+
+/** One outbound tunnel pool: the pooled connections to one upstream and the app connections (streams) they carry. */
+export interface TunnelPoolStatus {
+  /** "host:port" as dialled. */
+  upstream: string;
+  /** The expected server ID pattern, or null for any ID of the trust domain. */
+  expect: string | null;
+  /** `tunnel`, or `raw` while this upstream is remembered as offering no tunnel (raw mTLS per app connection). */
+  mode: 'tunnel' | 'raw';
+  connections: number;
+  streamsActive: number;
+  streamsTotal: number;
 }
 
 /** The last failure, with its stable code. */
@@ -81,4 +96,6 @@ export interface SidecarStatus {
   /** Seconds until the SVID expires while the CA is unreachable; null while reachable or without an SVID. */
   outageBudgetSeconds: number | null;
   listeners: ListenerStatus[];
+  /** The outbound tunnel pools, one per upstream (and expected ID); absent from sidecars older than tunnels. */
+  tunnelPools?: TunnelPoolStatus[];
 }

@@ -1,5 +1,5 @@
 // `ztmesh sidecar`: parses config (file, ZTMESH_* env, flags), calls the composition root and handles signals.
-// SIGTERM/SIGINT drain once; a second signal exits at once.
+// SIGTERM/SIGINT drain once; a second signal exits at once; SIGHUP reloads the inbound policies.
 import { Command, Option } from 'commander';
 import { describe } from '../common/errors.js';
 import { createLogger, resolveLogFormat, type LogFormat } from '../common/logger.js';
@@ -31,8 +31,9 @@ export function register(program: Command): void {
   cmd.action(async (opts: Record<string, unknown>) => {
     let log = createLogger({ name: 'ztmesh-sidecar', format: defaultFormat() });
     let sidecar;
+    const sources = { ...(typeof opts.config === 'string' ? { file: opts.config } : {}), env: process.env, flags: opts };
     try {
-      const config = loadSidecarConfig({ ...(typeof opts.config === 'string' ? { file: opts.config } : {}), env: process.env, flags: opts });
+      const config = loadSidecarConfig(sources);
       log = createLogger({ level: config.logLevel, name: 'ztmesh-sidecar', format: config.logFormat ?? defaultFormat() });
       sidecar = await buildSidecar(config, { log });
     } catch (e) {
@@ -58,6 +59,15 @@ export function register(program: Command): void {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // The same sources again (the file re-read); a configuration that does not load changes nothing.
+    process.on('SIGHUP', () => {
+      try {
+        sidecar.reload(loadSidecarConfig(sources));
+      } catch (e) {
+        const { code, message } = describe(e);
+        log.error({ code, err: message }, 'configuration reload refused: nothing changed');
+      }
+    });
     // Keep the process alive: every timer is unref'd, servers keep the loop busy.
   });
 }

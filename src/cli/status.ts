@@ -53,7 +53,8 @@ function caLine(s: SidecarStatus, nowMs: number): string {
 }
 
 function listenerLine(l: ListenerStatus, nowMs: number): string {
-  const base = `${l.name} ${l.kind} ${l.address} active=${l.connectionsActive} total=${l.connectionsTotal} denied=${l.denied}`;
+  const tunnels = l.tunnelConnections === undefined ? '' : ` tunnels=${l.tunnelConnections}`;
+  const base = `${l.name} ${l.kind} ${l.address} active=${l.connectionsActive} total=${l.connectionsTotal} denied=${l.denied}${tunnels}`;
   const r = l.lastRefusal;
   if (!r) return base;
   const who = l.kind.includes('outbound') ? 'upstream' : 'peer';
@@ -91,6 +92,12 @@ export function formatStatus(s: SidecarStatus, nowMs: number, admin: string): st
     for (const l of s.listeners) lines.push(`${''.padEnd(width)}${listenerLine(l, nowMs)}`);
   } else {
     lines.push(`${'Listeners'.padEnd(width)}none`);
+  }
+  if (s.tunnelPools?.length) {
+    lines.push('Tunnel pools');
+    for (const p of s.tunnelPools) {
+      lines.push(`${''.padEnd(width)}${p.upstream}${p.expect ? ` (${p.expect})` : ''} ${p.mode} connections=${p.connections} streams=${p.streamsActive} total=${p.streamsTotal}`);
+    }
   }
   return `${lines.join('\n')}\n`;
 }

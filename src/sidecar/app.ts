@@ -18,6 +18,8 @@ import { buildWorkloadIdentity } from '../identity/workload-identity.js';
 import type { KeyAlgorithm } from '../pki/keys.js';
 import { AppHealth } from './app-probes/app-health.js';
 import { ADMIN_ALLOW_REMOTE_KEY, caAddresses } from './config.js';
+import { compilePolicy } from './authz.js';
+import { planReload, withPolicies, type ReloadPlan } from './config-reload.js';
 import type { SidecarConfig } from './config-schema.js';
 import { startDataPath, type DataPathContext, type ListenerSource, type RunningDataPath } from './datapath.js';
 import { transparentListeners } from './intercept/transparent.js';
@@ -57,6 +59,8 @@ export interface RunningSidecar {
   adminAddress: string;
   healthAddress: string;
   status(): SidecarStatus;
+  /** SIGHUP path: applies the inbound policies of `next` from the next connection or stream; names what needs a restart. */
+  reload(next: SidecarConfig): ReloadPlan;
   /** SIGTERM path: not ready, drain listeners for up to config.drainTimeout, then close everything. */
   shutdown(): Promise<void>;
   /** Closes everything now. */
@@ -90,7 +94,7 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
 
   const status = (): SidecarStatus => buildStatus({
     snapshot: identity.current(), stats: identity.stats(), ca: reachability.current(), addresses,
-    bundleStream: watcher.status(), listeners: datapath.statuses(), nowMs: clock.now(),
+    bundleStream: watcher.status(), listeners: datapath.statuses(), tunnelPools: datapath.tunnelPools(), nowMs: clock.now(),
   });
   const admin: SidecarAdmin = {
     status,
@@ -137,8 +141,19 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
   workload.start();
 
   let closing: Promise<void> | undefined;
+  let running = config;
+  const reload = (next: SidecarConfig): ReloadPlan => {
+    const plan = planReload(running, next);
+    for (const p of plan.policies) {
+      const applied = datapath.setPolicy(p.listener, compilePolicy(config.trustDomain, p.allow, p.defaultPolicy));
+      log.info({ listener: p.listener, allow: p.allow ?? null, defaultPolicy: p.defaultPolicy, applied }, 'inbound policy reloaded: it applies from the next connection or tunnel stream');
+    }
+    if (plan.restartNeeded.length) log.warn({ keys: plan.restartNeeded }, 'configuration changes that take a restart were not applied');
+    running = withPolicies(running, next);
+    return plan;
+  };
   return {
-    config, log, registry, identity,
+    config, log, registry, identity, reload,
     adminAddress: servers[0]!.address,
     healthAddress: servers[1]!.address,
     status,

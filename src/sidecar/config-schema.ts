@@ -73,11 +73,15 @@ export const inboundSchema = z.object({
   ...pendingHandshakeKeys,
 }).strict();
 
+/** How an outbound reaches its upstreams: pooled tunnels when the peer offers h2 (`auto`), or raw mTLS only (`off`). */
+const tunnelMode = z.enum(['auto', 'off']).default('auto');
+
 export const outboundSchema = z.object({
   name: z.string().min(1),
   listen: hostPort,
   upstream: z.string().min(1),
   expect: spiffePattern.optional(),
+  tunnel: tunnelMode,
   ...connectionKeys,
 }).strict();
 
@@ -97,6 +101,8 @@ export const transparentSchema = z.object({
   }).strict().prefault({}).describe('{cidrs, ports} forwarded as plain TCP (JSON/YAML)'),
   /** Source address for inbound forwards to the app (Istio uses 127.0.0.6). */
   inboundSourceAddress: z.string().default(INBOUND_SOURCE_V4).describe('source address of inbound forwards to the app'),
+  /** Transparent outbound: pooled tunnels to peers that offer them (`auto`), or one raw mTLS connection per app connection. */
+  tunnel: tunnelMode.describe('auto | off: carry outbound app connections as streams of pooled tunnels when the peer offers h2'),
   ...connectionKeys,
   ...pendingHandshakeKeys,
 }).strict();

@@ -34,7 +34,7 @@ const SETTABLE = [
   'trustDomain', 'ca.address', 'ca.bundle', 'ca.tokenFile', 'ca.serverName', 'identity.ttl', 'identity.keyAlgorithm',
   'identity.spiffeId', 'identity.stateDir', 'admin', 'adminAllowRemote', 'health', 'appProbes', 'inbound', 'outbound',
   'transparent.enabled', 'transparent.inboundPort', 'transparent.outboundPort', 'transparent.allow', 'transparent.defaultPolicy',
-  'transparent.expect', 'transparent.passthrough', 'transparent.inboundSourceAddress', 'drainTimeout', 'logLevel', 'logFormat',
+  'transparent.expect', 'transparent.passthrough', 'transparent.inboundSourceAddress', 'transparent.tunnel', 'drainTimeout', 'logLevel', 'logFormat',
 ] as const;
 /** Flags shorter than their key's path. */
 const SHORT_FLAGS: Readonly<Record<string, string>> = {
@@ -103,6 +103,7 @@ export const KEY_DEFAULTS: Readonly<Record<string, string>> = {
   'transparent.expect': 'any ID of the trust domain',
   'transparent.passthrough': 'none',
   'transparent.inboundSourceAddress': INBOUND_SOURCE_V4,
+  'transparent.tunnel': 'auto',
   drainTimeout: DEFAULT_DRAIN_TIMEOUT,
   logLevel: DEFAULT_LOG_LEVEL,
   logFormat: 'text on a terminal, json otherwise',

@@ -8,11 +8,15 @@ export type Direction = 'inbound' | 'outbound';
 /** accepted: forwarded after every check; refused: an identity or policy check failed; error: the other leg failed. */
 export type ConnectionResult = 'accepted' | 'refused' | 'error';
 
-/** The three metric families of the data path (docs/design.md "Metrics"), shared by every listener of one sidecar. */
+/** The metric families of the data path (docs/design.md "Metrics"), shared by every listener of one sidecar. */
 export interface DataPathMetrics {
   connectionsTotal: Counter<'direction' | 'result'>;
   connectionsActive: Gauge<'direction'>;
   handshakeFailures: Counter<'direction' | 'reason'>;
+  /** Open tunnel connections: the outbound's pooled ones, the inbound's accepted ones. */
+  tunnelConnections: Gauge<'direction'>;
+  /** Tunnel streams by result (accepted, refused, error): one per app connection carried by a tunnel. */
+  tunnelStreams: Counter<'direction' | 'result'>;
 }
 
 /** Registers the data-path metrics on `registry`; the data path (datapath.ts) does this once per sidecar. */
@@ -28,6 +32,13 @@ export function createDataPathMetrics(registry: Registry): DataPathMetrics {
     handshakeFailures: new Counter({
       name: 'ztmesh_handshake_failures_total', help: 'Connections refused during or right after the TLS handshake, by reason code.',
       labelNames: ['direction', 'reason'], registers: [registry],
+    }),
+    tunnelConnections: new Gauge({
+      name: 'ztmesh_tunnel_connections', help: 'Open tunnel connections (pooled HTTP/2 over mTLS) by direction.', labelNames: ['direction'], registers: [registry],
+    }),
+    tunnelStreams: new Counter({
+      name: 'ztmesh_tunnel_streams_total', help: 'Tunnel streams (one per app connection) by direction and result (accepted, refused, error).',
+      labelNames: ['direction', 'result'], registers: [registry],
     }),
   };
 }

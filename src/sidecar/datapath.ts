@@ -1,13 +1,14 @@
-// The data path, built once per sidecar: one TLS context holder, one upstream dialer with its session cache, one
-// set of metrics, one connection set and one drain. Listener sources plug BoundListeners into it (docs/design.md).
+// The data path, built once per sidecar: one TLS context holder, one upstream dialer with its session cache, one tunnel
+// pool, one set of metrics, one connection set and one drain. Listener sources plug BoundListeners into it (docs/design.md).
 import type net from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../common/clock.js';
 import type { HeapTrimmer } from '../common/heap-trimmer.js';
 import type { Logger } from '../common/logger.js';
 import type { Readiness } from '../common/readiness.js';
-import type { ListenerStatus } from '../admin/status-types.js';
+import type { ListenerStatus, TunnelPoolStatus } from '../admin/status-types.js';
 import type { IdentitySource } from '../identity/credentials.js';
+import type { AuthzPolicy } from './authz.js';
 import type { SidecarConfig } from './config-schema.js';
 import { ConnectionSet } from './connection-set.js';
 import { ConnectionReporter, createDataPathMetrics, peerLabel, type DataPathMetrics, type Direction } from './datapath-metrics.js';
@@ -15,6 +16,8 @@ import { InboundHandler, type InboundOptions } from './inbound.js';
 import { OutboundHandler, UpstreamDialer, type OutboundOptions, type UpstreamTransport } from './outbound.js';
 import { REASONS } from './reasons.js';
 import { TlsContextHolder } from './tls-context.js';
+import { TunnelPool } from './tunnel-pool.js';
+import { DEFAULT_TUNNEL_LIMITS, type TunnelLimits } from './tunnel-protocol.js';
 
 /** What the data path gets from the composition root. */
 export interface DataPathDeps {
@@ -25,11 +28,17 @@ export interface DataPathDeps {
   trustDomain: string;
   /** Gives native memory back after handshake floods (inbound.ts); absent in tests that do not measure it. */
   heap?: HeapTrimmer;
+  /** The tunnels' bounds, windows and timers (tunnel-protocol.ts); tests shorten them. */
+  tunnelLimits?: TunnelLimits;
 }
 
 /** The running data path, as the composition root and the admin see it. */
 export interface RunningDataPath {
   statuses(): ListenerStatus[];
+  /** The outbound tunnel pools, one per upstream. */
+  tunnelPools(): TunnelPoolStatus[];
+  /** Replaces an inbound listener's policy from its next connection or tunnel stream; false when there is no such listener. */
+  setPolicy(listener: string, policy: AuthzPolicy): boolean;
   /** Stops accepting, waits up to timeoutMs for open connections, then resets the rest. */
   drain(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
@@ -45,6 +54,8 @@ export interface BoundListener {
   reporter: ConnectionReporter;
   /** More /status entries this listener accounts for (transparent outbound's plain passthrough). */
   extraStatuses?(): ListenerStatus[];
+  /** The inbound handler behind it, whose tunnels drain() closes gracefully and /status counts. */
+  inbound?: InboundHandler;
 }
 
 /** Everything startDataPath() needs: the shared parts' inputs plus the configuration and readiness of the sidecar. */
@@ -59,10 +70,16 @@ export interface DataPathContext extends Omit<DataPathDeps, 'trustDomain'> {
  */
 export type ListenerSource = (datapath: DataPath, ctx: DataPathContext) => Promise<void>;
 
+/** How an outbound reaches its upstreams: `auto` through the tunnel pool (raw mTLS where no tunnel is offered), `off` raw only. */
+export type TunnelMode = 'auto' | 'off';
+
 /** The shared parts of one sidecar's data path, and the listeners plugged into them. */
 export class DataPath implements RunningDataPath {
   readonly contexts: TlsContextHolder;
   readonly dialer: UpstreamDialer;
+  /** The outbound tunnel pools, on the dialer's mTLS connections. */
+  readonly tunnels: TunnelPool;
+  readonly tunnelLimits: TunnelLimits;
   readonly metrics: DataPathMetrics;
   /** Every open connection of every listener (each listener tracks into a child set). */
   readonly connections = new ConnectionSet();
@@ -85,6 +102,8 @@ export class DataPath implements RunningDataPath {
     this.contexts = new TlsContextHolder(deps.identity, deps.clock, log);
     this.dialer = new UpstreamDialer(this.contexts, deps.clock, deps.trustDomain, log);
     this.metrics = createDataPathMetrics(deps.registry);
+    this.tunnelLimits = deps.tunnelLimits ?? DEFAULT_TUNNEL_LIMITS;
+    this.tunnels = new TunnelPool({ contexts: this.contexts, dialer: this.dialer, clock: deps.clock, log, metrics: this.metrics, limits: this.tunnelLimits });
   }
 
   /** The refusal and connection accounting of one listener, on the shared metrics. */
@@ -92,19 +111,26 @@ export class DataPath implements RunningDataPath {
     return new ConnectionReporter(direction, this.metrics, log, this.clock);
   }
 
-  /** An inbound handler for one listener policy: the shared TLS material, its own connection set and handshake gate. */
+  /**
+   * An inbound handler for one listener policy: the shared TLS material, its own connection set and handshake gate.
+   * It takes raw mTLS and tunnels (ALPN h2) on the same port.
+   */
   inboundHandler(reporter: ConnectionReporter, opts: InboundOptions): InboundHandler {
     const handler = new InboundHandler(
-      { contexts: this.contexts, clock: this.clock, reporter, connections: this.connections.child(), ...(this.heap ? { heap: this.heap } : {}) },
+      {
+        contexts: this.contexts, clock: this.clock, reporter, connections: this.connections.child(), ...(this.heap ? { heap: this.heap } : {}),
+        tunnels: { metrics: this.metrics, limits: this.tunnelLimits },
+      },
       opts,
     );
     this.disposers.push(() => handler.dispose());
     return handler;
   }
 
-  /** An outbound handler dialling through `transport` (the shared mTLS dialer unless another is given). */
-  outboundHandler(reporter: ConnectionReporter, opts: OutboundOptions, transport: UpstreamTransport = this.dialer): OutboundHandler {
-    return new OutboundHandler({ contexts: this.contexts, transport, reporter, connections: this.connections.child(), clock: this.clock }, opts);
+  /** An outbound handler dialling through the tunnel pool (`auto`) or raw mTLS only (`off`), unless another transport is given. */
+  outboundHandler(reporter: ConnectionReporter, opts: OutboundOptions, transport: UpstreamTransport | TunnelMode = 'auto'): OutboundHandler {
+    const via = transport === 'auto' ? this.tunnels : transport === 'off' ? this.dialer : transport;
+    return new OutboundHandler({ contexts: this.contexts, transport: via, reporter, connections: this.connections.child(), clock: this.clock }, opts);
   }
 
   /** Plugs a bound listener in: it shows in statuses(), and drain() and close() stop it. */
@@ -117,7 +143,20 @@ export class DataPath implements RunningDataPath {
   }
 
   statuses(): ListenerStatus[] {
-    return this.listeners.flatMap((l) => [{ name: l.name, kind: l.kind, address: l.address, ...l.reporter.counters }, ...(l.extraStatuses?.() ?? [])]);
+    return this.listeners.flatMap((l) => [
+      { name: l.name, kind: l.kind, address: l.address, ...l.reporter.counters, ...(l.inbound?.tunnels ? { tunnelConnections: l.inbound.tunnels.counts.connections } : {}) },
+      ...(l.extraStatuses?.() ?? []),
+    ]);
+  }
+
+  tunnelPools(): TunnelPoolStatus[] {
+    return this.tunnels.statuses();
+  }
+
+  setPolicy(listener: string, policy: AuthzPolicy): boolean {
+    const l = this.listeners.find((x) => x.name === listener && x.inbound);
+    l?.inbound?.setPolicy(policy);
+    return !!l;
   }
 
   /** Stops accepting on every listener; connections already open are left alone. */
@@ -128,6 +167,8 @@ export class DataPath implements RunningDataPath {
 
   async drain(timeoutMs: number): Promise<void> {
     this.stopAccepting();
+    // Tunnels take no new streams (GOAWAY); their open streams count among the connections waited for.
+    for (const l of this.listeners) l.inbound?.drainTunnels();
     let timer: { cancel(): void } | undefined;
     const deadline = new Promise<void>((resolve) => { timer = this.clock.setTimeout(resolve, timeoutMs); });
     await Promise.race([this.connections.whenIdle(), deadline]);
@@ -139,6 +180,7 @@ export class DataPath implements RunningDataPath {
     this.closing ??= (async () => {
       this.stopAccepting();
       this.connections.destroyAll();
+      this.tunnels.close();
       for (const d of this.disposers.splice(0)) d();
       this.contexts.close();
     })();

@@ -1,6 +1,6 @@
-// Inbound mTLS: takes accepted TCP sockets, terminates TLS 1.3 with a required client certificate,
-// checks the peer's SVID and authorizes its SPIFFE ID once per handshake, then forwards plain TCP to the local app.
-import net from 'node:net';
+// Inbound mTLS: takes accepted TCP sockets, terminates TLS 1.3 with a required client certificate and checks the
+// peer's SVID; a raw connection is authorized once and forwarded to the app, a tunnel (ALPN h2) stream by stream.
+import type net from 'node:net';
 import tls from 'node:tls';
 import type { Clock, TimerHandle } from '../common/clock.js';
 import type { HostPort } from '../common/address.js';
@@ -8,19 +8,25 @@ import { describe } from '../common/errors.js';
 import { injectConnection, rawSocketOf } from '../common/node-internals.js';
 import { checkLeafSvid } from '../pki/leaf-svid.js';
 import { spiffeIdOf } from '../pki/cert-ids.js';
+import { dialApp } from './app-forward.js';
 import { authorize, type AuthzPolicy } from './authz.js';
 import type { ConnectionSet } from './connection-set.js';
-import { peerLabel, type ConnectionReporter } from './datapath-metrics.js';
+import { peerLabel, type ConnectionReporter, type DataPathMetrics } from './datapath-metrics.js';
 import { PendingHandshakes, type HandshakeLimits } from './handshake-gate.js';
-import { closeLeg, plainLeg, resetLeg, splice, type Leg } from './pipe.js';
+import { closeLeg, plainLeg, resetLeg, splice, type SocketLeg } from './pipe.js';
 import { REASONS, tlsErrorReason, verifyErrorReason } from './reasons.js';
 import type { TlsContextHolder } from './tls-context.js';
+import { TunnelAcceptor } from './tunnel-inbound.js';
+import { TUNNEL_ALPN, type TunnelLimits } from './tunnel-protocol.js';
+import type { TunnelTargets } from './tunnel-target.js';
 
 /** Where one accepted connection goes after authorization. */
 export interface InboundRoute {
   forward: HostPort;
   /** Source address for the forward (transparent mode uses 127.0.0.6). */
   localAddress?: string;
+  /** Where the streams of a tunnel arriving on this connection may go (tunnel-target.ts); without it, no tunnels. */
+  targets?: TunnelTargets;
 }
 
 export interface InboundOptions {
@@ -29,6 +35,8 @@ export interface InboundOptions {
   idleTimeoutMs: number;
   /** Bounds on unfinished handshakes (handshake-gate.ts). */
   limits: HandshakeLimits;
+  /** Tunnel streams carried at once, like maxConnections for raw ones (default: unbounded here). */
+  maxConnections?: number;
 }
 
 export interface InboundDeps {
@@ -39,6 +47,13 @@ export interface InboundDeps {
   connections: ConnectionSet;
   /** Told when a burst of unfinished handshakes is over, to give their freed native memory back (common/heap-trimmer.ts). */
   heap?: { request(): void };
+  /** Accepting tunnels (ALPN h2) beside raw mTLS: the data path's metrics and the tunnels' bounds. */
+  tunnels?: { metrics: DataPathMetrics; limits: TunnelLimits };
+}
+
+/** ALPN on the inbound port: h2 when the client offers it (a tunnel), else its own first choice (raw mTLS, as before). */
+function chooseAlpn({ protocols }: { protocols: string[] }): string | undefined {
+  return protocols.includes(TUNNEL_ALPN) ? TUNNEL_ALPN : protocols[0];
 }
 
 /** A burst that held at least this many unfinished handshakes (≈ 8 MiB of native buffers) asks for a heap trim... */
@@ -71,6 +86,8 @@ export class InboundHandler {
   private readonly unsubscribe: () => void;
   /** Set once this Node.js was found not to name a TLS socket's TCP socket; said once, then looked up by address. */
   private internalsChanged = false;
+  /** This listener's tunnel sessions, when it accepts tunnels. */
+  readonly tunnels: TunnelAcceptor | undefined;
 
   constructor(private readonly deps: InboundDeps, private readonly opts: InboundOptions) {
     this.policy = opts.policy;
@@ -82,13 +99,25 @@ export class InboundHandler {
       rejectUnauthorized: false,
       minVersion: 'TLSv1.3',
       handshakeTimeout: opts.handshakeTimeoutMs,
+      // ALPNProtocols would refuse a client offering only other protocols (no_application_protocol); raw mTLS
+      // clients keep being served whatever they offer.
+      ...(deps.tunnels ? { ALPNCallback: chooseAlpn } : {}),
     });
+    this.tunnels = deps.tunnels
+      ? new TunnelAcceptor(
+        { contexts: deps.contexts, clock: deps.clock, reporter: deps.reporter, connections: deps.connections, metrics: deps.tunnels.metrics },
+        {
+          limits: deps.tunnels.limits, policy: () => this.policy, handshakeTimeoutMs: opts.handshakeTimeoutMs, idleTimeoutMs: opts.idleTimeoutMs,
+          maxStreams: opts.maxConnections ?? Number.MAX_SAFE_INTEGER,
+        },
+      )
+      : undefined;
     this.unsubscribe = deps.contexts.subscribe((m) => this.engine.setSecureContext({ ...m.serverOptions }));
     this.engine.on('secureConnection', (t: tls.TLSSocket) => this.onSecure(t));
     this.engine.on('tlsClientError', (err: Error, t: tls.TLSSocket) => this.onTlsError(err, t));
   }
 
-  /** Replaces the policy; applies from the next handshake (resumed sessions included). */
+  /** Replaces the policy; applies from the next handshake (resumed sessions included) and the next tunnel stream. */
   setPolicy(policy: AuthzPolicy): void {
     this.policy = policy;
   }
@@ -142,8 +171,14 @@ export class InboundHandler {
     this.deps.connections.destroyAll();
   }
 
+  /** Stops taking new tunnel streams (GOAWAY); the open ones finish. */
+  drainTunnels(): void {
+    this.tunnels?.drain();
+  }
+
   dispose(): void {
     this.unsubscribe();
+    this.tunnels?.dispose();
   }
 
   /** Ends the handshake phase of `raw`: later events are ignored and it no longer counts as pending. */
@@ -218,7 +253,7 @@ export class InboundHandler {
     const s = this.settle(t);
     if (!s) return;
     const { raw, state } = s;
-    const leg: Leg = { stream: t, tcp: raw };
+    const leg: SocketLeg = { stream: t, tcp: raw };
     t.on('error', () => {}); // before splice() takes over, a reset peer must not crash the process
     t.allowHalfOpen = true;
     raw.allowHalfOpen = true;
@@ -241,43 +276,47 @@ export class InboundHandler {
     if (t.isSessionReused() && Date.parse(cert.validTo) <= this.deps.clock.now()) {
       return refuse(REASONS.certExpired, peerId, 'resumed session');
     }
+    // A tunnel: authenticated now; each of its streams is authorized against the policy in force when it opens.
+    if (t.alpnProtocol === TUNNEL_ALPN && this.tunnels && state.route.targets) {
+      t.allowHalfOpen = false;
+      raw.allowHalfOpen = false;
+      this.tunnels.accept(t, raw, {
+        peer: state.peer, peerId, certNotAfterMs: Date.parse(cert.validTo), serial: cert.serialNumber.toLowerCase(), resumed: t.isSessionReused(), targets: state.route.targets,
+      });
+      return;
+    }
     const decision = authorize(peerId, this.policy);
     if (!decision.allow) return refuse(decision.reason, peerId, decision.detail);
     this.forward(leg, state, peerId);
   }
 
-  private forward(leg: Leg, state: ConnState, peerId: string): void {
-    const { forward, localAddress } = state.route;
-    const app = net.connect({ host: forward.host, port: forward.port, allowHalfOpen: true, noDelay: true, ...(localAddress ? { localAddress } : {}) });
-    const onEarlyError = (err: Error) => {
-      timer.cancel();
-      this.deps.reporter.failed(state.peer, REASONS.forwardUnavailable, { peerId, detail: (err as { code?: string }).code });
-      resetLeg(leg);
-    };
-    app.once('error', onEarlyError);
-    // The app gets as long to accept as a peer gets to finish its handshake.
-    const timer = this.deps.clock.setTimeout(() => {
-      app.destroy(Object.assign(new Error(`no connection to the app within ${this.opts.handshakeTimeoutMs} ms`), { code: 'ETIMEDOUT' }));
-    }, this.opts.handshakeTimeoutMs);
-    const onLegClose = () => { timer.cancel(); app.destroy(); };
+  private forward(leg: SocketLeg, state: ConnState, peerId: string): void {
+    const onLegClose = () => dial.cancel();
+    const dial = dialApp(state.route, this.opts.handshakeTimeoutMs, this.deps.clock, {
+      failed: (err) => {
+        leg.stream.removeListener('close', onLegClose);
+        this.deps.reporter.failed(state.peer, REASONS.forwardUnavailable, { peerId, detail: err.code });
+        resetLeg(leg);
+      },
+      connected: (app) => this.spliceApp(leg, app, state, peerId, onLegClose),
+    });
     leg.stream.once('close', onLegClose);
-    app.once('connect', () => {
-      timer.cancel();
-      app.removeListener('error', onEarlyError);
-      leg.stream.removeListener('close', onLegClose);
-      if (leg.stream.destroyed) {
-        app.destroy();
-        return;
-      }
-      const closed = this.deps.reporter.opened();
-      this.deps.reporter.log.debug({ peer: state.peer, peerId, resumed: (leg.stream as tls.TLSSocket).isSessionReused() }, 'inbound connection forwarded');
-      splice(leg, plainLeg(app), {
-        idleTimeoutMs: this.opts.idleTimeoutMs,
-        onEnd: (end) => {
-          closed();
-          if (end.error || end.idle) this.deps.reporter.log.debug({ peer: state.peer, peerId, idle: end.idle, err: end.error?.message }, 'inbound connection ended abnormally');
-        },
-      });
+  }
+
+  private spliceApp(leg: SocketLeg, app: net.Socket, state: ConnState, peerId: string, onLegClose: () => void): void {
+    leg.stream.removeListener('close', onLegClose);
+    if (leg.stream.destroyed) {
+      app.destroy();
+      return;
+    }
+    const closed = this.deps.reporter.opened();
+    this.deps.reporter.log.debug({ peer: state.peer, peerId, resumed: (leg.stream as tls.TLSSocket).isSessionReused() }, 'inbound connection forwarded');
+    splice(leg, plainLeg(app), {
+      idleTimeoutMs: this.opts.idleTimeoutMs,
+      onEnd: (end) => {
+        closed();
+        if (end.error || end.idle) this.deps.reporter.log.debug({ peer: state.peer, peerId, idle: end.idle, err: end.error?.message }, 'inbound connection ended abnormally');
+      },
     });
   }
 }

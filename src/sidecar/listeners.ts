@@ -8,7 +8,9 @@ import { compilePolicy, isOpenPolicy } from './authz.js';
 import type { InboundConfig, OutboundConfig } from './config-schema.js';
 import type { BoundListener, DataPath, DataPathContext } from './datapath.js';
 import type { InboundHandler } from './inbound.js';
+import type { InboundRoute } from './inbound.js';
 import type { OutboundHandler, UpstreamTarget } from './outbound.js';
+import { listenerTargets } from './tunnel-target.js';
 
 /** Stops accepting on `server`; open connections are left alone (close() alone would wait for them). */
 function stopAccepting(server: net.Server): Promise<void> {
@@ -24,14 +26,17 @@ export async function startInbound(cfg: InboundConfig, dp: DataPath): Promise<Bo
   else if (!policy.allow) log.info('inbound policy denies every peer (defaultPolicy: deny and no allow list)');
   const reporter = dp.reporter('inbound', log);
   const handler = dp.inboundHandler(reporter, {
-    policy, handshakeTimeoutMs: cfg.handshakeTimeout, idleTimeoutMs: cfg.idleTimeout,
+    policy, handshakeTimeoutMs: cfg.handshakeTimeout, idleTimeoutMs: cfg.idleTimeout, maxConnections: cfg.maxConnections,
     limits: { maxPending: cfg.maxPendingHandshakes, maxPendingPerSource: cfg.maxPendingHandshakesPerSource },
   });
-  const route = { forward: parseHostPort(cfg.forward, `inbound ${cfg.name}: forward`, '127.0.0.1') };
+  const forward = parseHostPort(cfg.forward, `inbound ${cfg.name}: forward`, '127.0.0.1');
+  let route: InboundRoute = { forward };
   const server = net.createServer({ allowHalfOpen: true }, (raw) => handler.handle(raw, route));
   server.maxConnections = cfg.maxConnections;
   const address = await listenOn(server, parseHostPort(cfg.listen, `inbound ${cfg.name}: listen`), `inbound ${cfg.name}:`);
-  const bound = { name: cfg.name, kind: 'inbound', server, address, reporter, handler, stopAccepting: () => stopAccepting(server) };
+  // Tunnel streams name this listener by the port it bound (known now, even when configured as 0), or its name.
+  route = { forward, targets: listenerTargets({ name: cfg.name, port: (server.address() as net.AddressInfo).port, forward }) };
+  const bound = { name: cfg.name, kind: 'inbound', server, address, reporter, handler, inbound: handler, stopAccepting: () => stopAccepting(server) };
   dp.add(bound);
   return bound;
 }
@@ -40,7 +45,7 @@ export async function startInbound(cfg: InboundConfig, dp: DataPath): Promise<Bo
 export async function startOutbound(cfg: OutboundConfig, dp: DataPath): Promise<BoundListener & { handler: OutboundHandler; stopAccepting(): Promise<void> }> {
   const log = dp.log.child({ component: 'datapath', listener: cfg.name, kind: 'outbound' });
   const reporter = dp.reporter('outbound', log);
-  const handler = dp.outboundHandler(reporter, { handshakeTimeoutMs: cfg.handshakeTimeout, idleTimeoutMs: cfg.idleTimeout });
+  const handler = dp.outboundHandler(reporter, { handshakeTimeoutMs: cfg.handshakeTimeout, idleTimeoutMs: cfg.idleTimeout }, cfg.tunnel);
   const target: UpstreamTarget = {
     upstream: parseHostPort(cfg.upstream, `outbound ${cfg.name}: upstream`, '127.0.0.1'),
     ...(cfg.expect ? { expect: parseSpiffePattern(cfg.expect) } : {}),

@@ -12,7 +12,7 @@ import type { SpiffePattern } from '../pki/spiffe-id.js';
 import { serverIdMatches } from './authz.js';
 import type { ConnectionSet } from './connection-set.js';
 import { peerLabel, type ConnectionReporter } from './datapath-metrics.js';
-import { plainLeg, resetLeg, splice, type Leg } from './pipe.js';
+import { plainLeg, resetLeg, splice, type Leg, type SocketLeg } from './pipe.js';
 import { REASONS, serverRefusalReason, tlsErrorReason } from './reasons.js';
 import type { TlsContextHolder } from './tls-context.js';
 
@@ -42,8 +42,18 @@ export interface DialedUpstream {
   leg: Leg;
   peerId: string;
   resumed: boolean;
-  /** From the TCP dial to our side of the handshake finishing. */
+  /** From the TCP dial to our side of the handshake finishing (or to the tunnel stream being answered). */
   handshakeMs: number;
+  /** The upstream already took the connection (a tunnel stream answered 200): no refusal window to wait out. */
+  accepted?: boolean;
+  /** The server certificate's notAfter, when this dial or the full handshake its ticket descends from saw it. */
+  peerNotAfterMs?: number;
+}
+
+/** A verified mTLS connection from UpstreamDialer: a socket leg, and the ALPN protocol the server chose. */
+export interface DialedSocket extends DialedUpstream {
+  leg: SocketLeg;
+  alpnProtocol: string | false;
 }
 
 interface CachedSession {
@@ -51,6 +61,7 @@ interface CachedSession {
   ticket: Buffer;
   /** The server ID verified on the full handshake this ticket descends from. */
   peerId: string;
+  peerNotAfterMs: number | undefined;
   storedAtMs: number;
 }
 
@@ -110,8 +121,11 @@ export class UpstreamDialer implements UpstreamTransport {
     }
   }
 
-  /** Dials `target`, resolving with a verified TLS leg or rejecting with a DialError whose code is a reason. */
-  dial(target: UpstreamTarget, handshakeTimeoutMs: number, signal?: AbortSignal): Promise<DialedUpstream> {
+  /**
+   * Dials `target`, resolving with a verified TLS leg or rejecting with a DialError whose code is a reason. `alpn`
+   * offers application protocols (the tunnel pool offers h2); the server's choice comes back as alpnProtocol.
+   */
+  dial(target: UpstreamTarget, handshakeTimeoutMs: number, signal?: AbortSignal, alpn?: string[]): Promise<DialedSocket> {
     const material = this.contexts.usable();
     if (!material) return Promise.reject(new DialError(REASONS.noSvid, 'no valid SVID: refusing to dial'));
     const { host, port } = target.upstream;
@@ -120,10 +134,11 @@ export class UpstreamDialer implements UpstreamTransport {
     const startedMs = this.clock.now();
     const session = cached && cached.generation === material.generation ? cached : undefined;
     let peerId: string | undefined;
+    let peerNotAfterMs: number | undefined;
     let verified = false;
     let pendingTickets: Buffer[] = [];
 
-    return new Promise<DialedUpstream>((resolve, reject) => {
+    return new Promise<DialedSocket>((resolve, reject) => {
       const raw = net.connect({ host, port, allowHalfOpen: true, noDelay: true });
       raw.on('error', () => {}); // the TLS socket on top reports failures; a late raw error must not crash the process
       for (const w of this.socketWatchers) w(raw);
@@ -131,12 +146,14 @@ export class UpstreamDialer implements UpstreamTransport {
         socket: raw,
         secureContext: material.clientContext,
         ...(net.isIP(host) ? {} : { servername: host }),
+        ...(alpn ? { ALPNProtocols: alpn } : {}),
         // Called by node on full handshakes only, after the chain verified against the bundle. The leaf is read
         // as node's X509Certificate (a reference to OpenSSL's, not a parse); a resumed session inherits this check.
         checkServerIdentity: (): Error | undefined => {
           const leaf = t.getPeerX509Certificate();
           const svid = leaf ? checkLeafSvid(leaf) : undefined;
           peerId = svid?.spiffeId;
+          peerNotAfterMs = leaf ? Date.parse(leaf.validTo) : undefined;
           if (!svid?.ok) {
             const why = svid ? `${svid.code}: ${svid.detail}` : 'no certificate';
             return new DialError(REASONS.invalidSvid, `upstream ${key} presented a certificate that is not a leaf SVID (${why})`, peerId);
@@ -148,7 +165,7 @@ export class UpstreamDialer implements UpstreamTransport {
       // Set here rather than as tls.connect's `session` option (see offerSession). The ClientHello is only built
       // once the TCP connection is up, so it still carries the ticket.
       if (session) this.resume(t, session.ticket);
-      const leg: Leg = { stream: t, tcp: raw };
+      const leg: SocketLeg = { stream: t, tcp: raw };
       let done = false;
       const timer = this.clock.setTimeout(() => fail(new DialError(REASONS.handshakeTimeout, `no TLS handshake with ${key} within ${handshakeTimeoutMs} ms`)), handshakeTimeoutMs);
       const onAbort = () => fail(new DialError(REASONS.peerClosed, 'the app closed its connection during the handshake'));
@@ -171,7 +188,7 @@ export class UpstreamDialer implements UpstreamTransport {
       const store = (ticket: Buffer) => {
         if (!peerId) return;
         if (this.sessions.size >= MAX_CACHED_UPSTREAMS && !this.sessions.has(key)) this.sessions.delete(this.sessions.keys().next().value!);
-        this.sessions.set(key, { generation: material.generation, ticket, peerId, storedAtMs: this.clock.now() });
+        this.sessions.set(key, { generation: material.generation, ticket, peerId, peerNotAfterMs, storedAtMs: this.clock.now() });
       };
       t.on('error', fail);
       raw.on('error', fail);
@@ -193,6 +210,7 @@ export class UpstreamDialer implements UpstreamTransport {
           // the identity is the one verified when the ticket's session was established. Re-check it
           // against the current expectation so that a changed `expect` applies to the next connection.
           peerId = session?.peerId;
+          peerNotAfterMs = session?.peerNotAfterMs;
           if (!serverIdMatches(peerId, target.expect, this.trustDomain)) {
             this.sessions.delete(key);
             return fail(new DialError(REASONS.serverIdMismatch, `upstream ${key} (resumed) is ${peerId ?? 'unknown'}, expected ${target.expect?.text ?? `an ID of ${this.trustDomain}`}`, peerId));
@@ -204,7 +222,10 @@ export class UpstreamDialer implements UpstreamTransport {
         for (const ticket of pendingTickets) store(ticket);
         pendingTickets = [];
         cleanup();
-        resolve({ leg, peerId: peerId!, resumed, handshakeMs: this.clock.now() - startedMs });
+        resolve({
+          leg, peerId: peerId!, resumed, handshakeMs: this.clock.now() - startedMs, alpnProtocol: t.alpnProtocol ?? false,
+          ...(peerNotAfterMs === undefined ? {} : { peerNotAfterMs }),
+        });
       });
     });
   }
@@ -261,7 +282,7 @@ export class OutboundHandler {
     const onClose = () => abort.abort();
     app.once('close', onClose);
     this.deps.transport.dial(target, this.opts.handshakeTimeoutMs, abort.signal).then(
-      ({ leg, peerId, resumed, handshakeMs }) => {
+      ({ leg, peerId, resumed, handshakeMs, accepted }) => {
         app.removeListener('close', onClose);
         if (app.destroyed) {
           resetLeg(leg);
@@ -269,7 +290,19 @@ export class OutboundHandler {
         }
         const upstream = `${target.upstream.host}:${target.upstream.port}`;
         const conn = reporter.pending();
-        reporter.log.debug({ peer, upstream, peerId, resumed }, 'outbound connection established');
+        reporter.log.debug({ peer, upstream, peerId, resumed, tunnel: leg.tcp === null }, 'outbound connection established');
+        if (accepted) {
+          // A tunnel stream is answered before any byte flows: it was accepted, or refused with a reason (the dial failed).
+          conn.accept();
+          splice(plainLeg(app), leg, {
+            idleTimeoutMs: this.opts.idleTimeoutMs,
+            onEnd: (end) => {
+              conn.close();
+              if (end.error || end.idle) reporter.log.debug({ peer, peerId, idle: end.idle, err: end.error?.message }, 'outbound connection ended abnormally');
+            },
+          });
+          return;
+        }
         // Settled by the first of: the upstream's first byte or the window passing (accepted), the app failing
         // (accepted: the app went away), the upstream failing (its refusal: a reset or an alert), or the upstream
         // ending before it said anything while the app still had its side open (a refusal too).
@@ -309,7 +342,9 @@ export class OutboundHandler {
         } else if (err.code === REASONS.upstreamUnavailable || err.code === REASONS.peerClosed) {
           reporter.failed(peer, err.code, { peerId: err.peerId, detail: `${upstream}: ${err.message}` });
         } else {
-          reporter.refused(peer, err.code, { peerId: err.peerId, detail: `${upstream}: ${err.message}` });
+          // An upstream refusing a tunnel stream is named as `upstream`, as one refusing a raw connection after its handshake is.
+          const named = err.code === REASONS.serverRefused ? { upstream } : {};
+          reporter.refused(peer, err.code, { peerId: err.peerId, detail: `${upstream}: ${err.message}`, ...named });
         }
         resetLeg(plainLeg(app));
       },

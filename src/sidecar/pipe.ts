@@ -1,13 +1,24 @@
 // L4 splicing of two legs: bytes both ways through stream.pipe (no per-chunk JavaScript of ours),
 // half-close in both directions, an error or RST on one leg resets the other, and an idle timeout.
+import type http2 from 'node:http2';
 import type net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { H2_CODES } from './tunnel-protocol.js';
 
-/** One side of a proxied connection: the stream bytes flow through (TLS or plain) and the TCP socket under it. */
-export interface Leg {
+/** One side of a proxied connection over a socket: the stream bytes flow through (TLS or plain) and the TCP socket under it. */
+export interface SocketLeg {
   stream: net.Socket;
   /** The socket that owns the TCP handle; resetAndDestroy() on it sends an RST. Same as stream for plain TCP. */
   tcp: net.Socket;
 }
+
+/** One side carried by a tunnel: an HTTP/2 CONNECT stream; its RST is an RST_STREAM (CONNECT_ERROR, RFC 9113 §8.5). */
+export interface StreamLeg {
+  stream: http2.Http2Stream;
+  tcp: null;
+}
+
+export type Leg = SocketLeg | StreamLeg;
 
 /** A plain TCP leg. */
 export function plainLeg(socket: net.Socket): Leg {
@@ -32,6 +43,10 @@ const resetting = new WeakSet<net.Socket>();
  * destroys it if it has not.
  */
 export function resetLeg(leg: Leg): void {
+  if (leg.tcp === null) {
+    if (!leg.stream.closed && !leg.stream.destroyed) leg.stream.close(H2_CODES.connectError);
+    return;
+  }
   const tcp = leg.tcp as net.Socket & { resetAndDestroy?: () => net.Socket };
   if (leg.stream === tcp) {
     if (tcp.destroyed) return;
@@ -64,8 +79,17 @@ export function resetLeg(leg: Leg): void {
 
 /** Closes a leg without an RST (idle timeout, drain), unless it is already being reset. */
 export function closeLeg(leg: Leg): void {
+  if (leg.tcp === null) {
+    if (!leg.stream.closed && !leg.stream.destroyed) leg.stream.close(H2_CODES.noError);
+    return;
+  }
   if (resetting.has(leg.stream) || leg.stream.destroyed) return;
   leg.stream.destroy();
+}
+
+/** A tunnel stream the peer closed with RST_STREAM(NO_ERROR): stopped, not failed (its idle timeout, its drain). */
+function closedQuietly(leg: Leg): boolean {
+  return leg.tcp === null && leg.stream.rstCode === H2_CODES.noError;
 }
 
 /**
@@ -86,7 +110,7 @@ export function splice(a: Leg, b: Leg, opts: { idleTimeoutMs: number; onEnd: (en
     self.stream.on('close', () => {
       // Closed without its readable side ending (destroyed by us or torn down): the other leg cannot finish either.
       if (!self.stream.readableEnded && !other.stream.destroyed) {
-        if (end.error || end.idle) closeLeg(other);
+        if (end.error || end.idle || closedQuietly(self)) closeLeg(other);
         else resetLeg(other);
       }
       if (++closed === 2) opts.onEnd(end);
@@ -99,7 +123,13 @@ export function splice(a: Leg, b: Leg, opts: { idleTimeoutMs: number; onEnd: (en
         closeLeg(other);
       });
     }
-    self.stream.pipe(other.stream);
+    if (self.tcp === null) {
+      // Tunnel streams are opened with waitForTrailers: our END_STREAM is an (empty) trailers frame, so that a reset
+      // (close(CONNECT_ERROR)) goes out alone, never after an END_STREAM that the peer would take for a FIN.
+      const stream = self.stream;
+      stream.on('wantTrailers', () => stream.sendTrailers({}));
+    }
+    (self.stream as Duplex).pipe(other.stream as Duplex);
   };
   wire(a, b);
   wire(b, a);

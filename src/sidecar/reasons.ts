@@ -39,6 +39,10 @@ export const REASONS = {
   forwardUnavailable: 'forward_unavailable',
   /** The upstream could not be reached over TCP. */
   upstreamUnavailable: 'upstream_unavailable',
+  /** A tunnel stream named a target its listener does not forward to (never an open proxy). */
+  targetNotAllowed: 'target_not_allowed',
+  /** A tunnel stream that is not an HTTP/2 CONNECT request with an authority. */
+  tunnelMalformed: 'tunnel_malformed',
   /** This Node.js changed an internal the data path relies on (common/node-internals.ts); an error line says which. */
   nodeInternalsChanged: 'node_internals_changed',
 } as const;

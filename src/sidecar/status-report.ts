@@ -5,7 +5,7 @@ import type { BundleWatcherStatus } from '../identity/bundle-watcher.js';
 import type { CaContact } from '../identity/ca-reachability.js';
 import { certFingerprint, type IdentitySnapshot } from '../identity/credentials.js';
 import type { ManagerStats } from '../identity/manager.js';
-import type { ListenerStatus, SidecarStatus } from '../admin/status-types.js';
+import type { ListenerStatus, SidecarStatus, TunnelPoolStatus } from '../admin/status-types.js';
 
 const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : isoTime(ms));
 
@@ -22,6 +22,7 @@ export interface StatusInputs {
   addresses: string[];
   bundleStream: BundleWatcherStatus;
   listeners: ListenerStatus[];
+  tunnelPools: TunnelPoolStatus[];
   nowMs: number;
 }
 
@@ -65,5 +66,6 @@ export function buildStatus(i: StatusInputs): SidecarStatus {
     },
     outageBudgetSeconds: outageBudgetSeconds(i.snapshot, i.ca, i.nowMs),
     listeners: i.listeners,
+    tunnelPools: i.tunnelPools,
   };
 }

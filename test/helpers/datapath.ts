@@ -14,6 +14,7 @@ import { spkiOf } from '../../src/pki/certificate.js';
 import { InboundConfig, OutboundConfig, inboundSchema, outboundSchema } from '../../src/sidecar/config-schema.js';
 import { DataPath } from '../../src/sidecar/datapath.js';
 import { startInbound, startOutbound } from '../../src/sidecar/listeners.js';
+import { DEFAULT_TUNNEL_LIMITS, type TunnelLimits } from '../../src/sidecar/tunnel-protocol.js';
 import { makeCa, makeLeaf, type TestCa, type TestLeaf } from './pki.js';
 
 export const TD = 'cluster.local';
@@ -85,9 +86,12 @@ export async function metric(registry: Registry, name: string, labels: Record<st
 }
 
 /** One sidecar's data path (its shared TLS material, dialer, metrics and connections), with its log lines captured. */
-export function sidecarShared(identity: IdentitySource, opts: { clock?: Clock; logs?: LogCapture } = {}): DataPath & { logs: LogCapture } {
+export function sidecarShared(identity: IdentitySource, opts: { clock?: Clock; logs?: LogCapture; tunnelLimits?: Partial<TunnelLimits> } = {}): DataPath & { logs: LogCapture } {
   const logs = opts.logs ?? new LogCapture();
-  const datapath = new DataPath({ identity, clock: opts.clock ?? systemClock, registry: new Registry(), log: logs.log, trustDomain: TD });
+  const datapath = new DataPath({
+    identity, clock: opts.clock ?? systemClock, registry: new Registry(), log: logs.log, trustDomain: TD,
+    ...(opts.tunnelLimits ? { tunnelLimits: { ...DEFAULT_TUNNEL_LIMITS, ...opts.tunnelLimits } } : {}),
+  });
   return Object.assign(datapath, { logs });
 }
 
@@ -138,12 +142,17 @@ export async function startMesh(opts: {
   inbound?: Partial<Record<keyof InboundConfig, unknown>>;
   outbound?: Partial<Record<keyof OutboundConfig, unknown>>;
   ca?: TestCa;
+  /** Both data paths' tunnel bounds and timers, where a test shortens them. */
+  tunnelLimits?: Partial<TunnelLimits>;
+  /** The outbound side's clock (web's pool pings and idle timers run on it). */
+  clientClock?: Clock;
 }) {
   const ca = opts.ca ?? makeCa(TD);
   const api = new TestIdentity(ca, API);
   const web = new TestIdentity(ca, WEB);
-  const server = sidecarShared(api);
-  const client = sidecarShared(web);
+  const limits = opts.tunnelLimits ? { tunnelLimits: opts.tunnelLimits } : {};
+  const server = sidecarShared(api, limits);
+  const client = sidecarShared(web, { ...limits, ...(opts.clientClock ? { clock: opts.clientClock } : {}) });
   const inbound = await startInbound(inboundConfig({ ...opts.inbound, forward: (opts.inbound?.forward as string | undefined) ?? `127.0.0.1:${opts.app.port}` }), server);
   const outbound = await startOutbound(outboundConfig({ ...opts.outbound, upstream: (opts.outbound?.upstream as string | undefined) ?? inbound.address }), client);
   return {

@@ -1,5 +1,6 @@
 // TLS 1.3 session resumption per upstream: the second connection resumes on both sides, presents the same
 // identity, and authorization still applies: a policy change on either side takes effect on the next connection.
+// Raw mTLS (`tunnel: off`): one TLS connection per app connection, which is what resumption is for.
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API, connect, echoApp, metric, portOf, readAll, startMesh, WEB } from '../helpers/datapath.js';
@@ -13,7 +14,7 @@ describe('outbound resumes TLS sessions', () => {
   const reusedOnServer: boolean[] = [];
   beforeAll(async () => {
     app = await echoApp();
-    mesh = await startMesh({ app });
+    mesh = await startMesh({ app, outbound: { tunnel: 'off' } });
     mesh.server.logs.lines.length = 0;
   });
   afterAll(async () => { await mesh.close(); await app.close(); });

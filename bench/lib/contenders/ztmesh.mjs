@@ -69,7 +69,7 @@ function getStatus(port, path) {
   });
 }
 
-function sidecarYaml(state, { tokenFile, admin, health, inbound, outbound }) {
+function sidecarYaml(state, { tokenFile, admin, health, inbound, outbound, tunnel }) {
   const lines = [
     `trustDomain: ${BENCH_TRUST_DOMAIN}`,
     'ca:',
@@ -85,7 +85,7 @@ function sidecarYaml(state, { tokenFile, admin, health, inbound, outbound }) {
   }
   if (outbound) {
     lines.push('outbound:', `  - name: to-b`, `    listen: 127.0.0.1:${outbound.listen}`, `    upstream: 127.0.0.1:${outbound.upstream}`,
-      `    expect: ${SERVER_ID}`, `    maxConnections: ${MAX_CONNECTIONS}`);
+      `    expect: ${SERVER_ID}`, `    maxConnections: ${MAX_CONNECTIONS}`, ...(tunnel === 'off' ? ['    tunnel: off'] : []));
   }
   return `${lines.join('\n')}\n`;
 }
@@ -93,15 +93,18 @@ function sidecarYaml(state, { tokenFile, admin, health, inbound, outbound }) {
 /**
  * A ztmesh contender. `root` (a checkout or copy holding bin/ and dist/) defaults to ctx.ztmeshRoot; a second
  * instance with another name, root or node flags measures a variant side by side (run.mjs --variant DIR:NAME:FLAGS).
+ * `tunnel: 'off'` makes A's outbound use raw mTLS (one TLS connection per app connection) instead of pooled tunnels.
  */
-export function makeZtmesh(name = 'ztmesh', root = undefined, nodeFlags = []) {
+export function makeZtmesh(name = 'ztmesh', root = undefined, nodeFlags = [], { tunnel = 'auto' } = {}) {
   const state = { caDir: undefined, caAddress: undefined, ca: undefined, pools: new Map() };
   const at = (ctx) => (root ? { ...ctx, ztmeshRoot: root } : ctx);
   return {
   name,
   root,
-  settings: () => `Two \`node bin/ztmesh.js sidecar --config FILE\` processes (Node ${process.version}, one event loop each), SVIDs (ECDSA P-256, TTL 1h) from one \`ztmesh ca serve\` bootstrapped with join tokens; everything else at its defaults (log level, timeouts, TLS settings of the data path).\n\nA:\n\`\`\`yaml\n${
-    sidecarYaml(state, { tokenFile: 'TOKEN_A', admin: 'ADMIN_A', health: 'HEALTH_A', outbound: { listen: 'ENTRY', upstream: 'B' } })}\`\`\`\nB:\n\`\`\`yaml\n${
+  settings: () => `Two \`node bin/ztmesh.js sidecar --config FILE\` processes (Node ${process.version}, one event loop each), SVIDs (ECDSA P-256, TTL 1h) from one \`ztmesh ca serve\` bootstrapped with join tokens; everything else at its defaults (log level, timeouts, TLS settings of the data path). ${
+    tunnel === 'off' ? 'A\'s outbound has `tunnel: off`: one mTLS connection (TLS 1.3, session resumption) per app connection.' : 'A\'s outbound is at its default, `tunnel: auto`: app connections ride as HTTP/2 CONNECT streams on pooled mTLS connections to B (the same TLS 1.3, certificates and checks; B authorizes every stream).'}${
+    nodeFlags.length ? ` Node flags: \`${nodeFlags.join(' ')}\`.` : ''}\n\nA:\n\`\`\`yaml\n${
+    sidecarYaml(state, { tokenFile: 'TOKEN_A', admin: 'ADMIN_A', health: 'HEALTH_A', outbound: { listen: 'ENTRY', upstream: 'B' }, tunnel })}\`\`\`\nB:\n\`\`\`yaml\n${
     sidecarYaml(state, { tokenFile: 'TOKEN_B', admin: 'ADMIN_B', health: 'HEALTH_B', inbound: { listen: 'B', forward: 'APP' } })}\`\`\`\n`,
 
   async setup(ctx0) {
@@ -150,7 +153,7 @@ export function makeZtmesh(name = 'ztmesh', root = undefined, nodeFlags = []) {
     }
     const confA = join(ctx.dir, `${name}-${tag}-a.yaml`);
     const confB = join(ctx.dir, `${name}-${tag}-b.yaml`);
-    writeFileSync(confA, sidecarYaml(state, { tokenFile: files.tokena, admin: adminA, health: healthA, outbound: { listen: entryPort, upstream: bPort } }));
+    writeFileSync(confA, sidecarYaml(state, { tokenFile: files.tokena, admin: adminA, health: healthA, outbound: { listen: entryPort, upstream: bPort }, tunnel }));
     writeFileSync(confB, sidecarYaml(state, { tokenFile: files.tokenb, admin: adminB, health: healthB, inbound: { listen: bPort, forward: upstreamPort } }));
     const nodeArgs = (dir) => [...nodeFlags, ...(dir ? ['--cpu-prof', '--cpu-prof-dir', dir] : [])];
     const b = startProcess(process.execPath, [...nodeArgs(cpuProf?.b), bin(ctx), 'sidecar', '--config', confB], { logFile: join(ctx.dir, `${name}-${tag}-b.log`) });
@@ -171,5 +174,7 @@ export function makeZtmesh(name = 'ztmesh', root = undefined, nodeFlags = []) {
   };
 }
 
-/** The ztmesh contender of a normal run. */
+/** The ztmesh contender of a normal run: tunnels between the sidecars (the default). */
 export const ztmesh = makeZtmesh();
+/** ztmesh with raw mTLS between the sidecars (`tunnel: off`), side by side. */
+export const ztmeshRaw = makeZtmesh('ztmesh-raw', undefined, [], { tunnel: 'off' });

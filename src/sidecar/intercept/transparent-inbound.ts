@@ -6,6 +6,7 @@ import { peerLabel, type ConnectionReporter } from '../datapath-metrics.js';
 import type { InboundHandler } from '../inbound.js';
 import { plainLeg, resetLeg } from '../pipe.js';
 import { REASONS } from '../reasons.js';
+import type { TunnelTargets } from '../tunnel-target.js';
 import type { OwnListeners } from './destinations.js';
 import { INTERCEPT_REASONS } from './intercept-reasons.js';
 import { originalDst, type OriginalDst } from './original-dst.js';
@@ -17,6 +18,8 @@ export interface TransparentInboundDeps {
   /** Source of the forward to the app: 127.0.0.6 for IPv4, ::6 for IPv6 (both RETURNed by the OUTPUT rules). */
   sourceV4: string;
   sourceV6: string;
+  /** Where tunnel streams arriving here may go: the pod's own addresses. */
+  targets: TunnelTargets;
 }
 
 /** Routes accepted sockets of the transparent inbound listener. */
@@ -46,6 +49,7 @@ export class TransparentInbound {
     this.deps.handler.handle(raw, {
       forward: { host: dst.address, port: dst.port },
       localAddress: dst.family === 4 ? this.deps.sourceV4 : this.deps.sourceV6,
+      targets: this.deps.targets,
     });
   }
 }

@@ -5,8 +5,10 @@ import os from 'node:os';
 import { parseHostPort } from '../../common/address.js';
 import { listenErrno, listenOn } from '../../common/listen.js';
 import { INBOUND_SOURCE_V6 } from '../../common/mesh.js';
+import type { Clock } from '../../common/clock.js';
 import { compilePolicy, isOpenPolicy } from '../authz.js';
 import type { DataPath, DataPathContext } from '../datapath.js';
+import { podTargets } from '../tunnel-target.js';
 import { DestinationPolicy, OwnListeners, normalizeAddress } from './destinations.js';
 import { DialTracker } from './dial-tracker.js';
 import { checkOriginalDst } from './original-dst.js';
@@ -31,6 +33,22 @@ function localAddresses(): ReadonlySet<string> {
   return out;
 }
 
+/** The same, read again at most every `ttlMs` (tunnel streams ask once each; interfaces rarely change). */
+function cachedAddresses(clock: Clock, ttlMs: number): () => ReadonlySet<string> {
+  let at = -Infinity;
+  let addresses: ReadonlySet<string> = new Set();
+  return () => {
+    if (clock.now() - at >= ttlMs) {
+      addresses = localAddresses();
+      at = clock.now();
+    }
+    return addresses;
+  };
+}
+
+/** How long the pod's own addresses are cached for tunnel targets. */
+const POD_ADDRESSES_TTL_MS = 5_000;
+
 export interface TransparentOptions {
   /** The boot check that SO_ORIGINAL_DST works here (original-dst.ts); tests without iptables pass their own. */
   probe?: () => Promise<unknown>;
@@ -47,10 +65,8 @@ export function transparentListeners(opts: TransparentOptions = {}) {
     const probe = await (opts.probe ?? checkOriginalDst)();
     log.info({ probe }, 'SO_ORIGINAL_DST works in this network namespace');
 
-    const own = new OwnListeners(
-      [cfg.inboundPort, cfg.outboundPort, parseHostPort(ctx.config.admin, 'admin').port, parseHostPort(ctx.config.health, 'health').port],
-      localAddresses,
-    );
+    const ownPorts = [cfg.inboundPort, cfg.outboundPort, parseHostPort(ctx.config.admin, 'admin').port, parseHostPort(ctx.config.health, 'health').port];
+    const own = new OwnListeners(ownPorts, localAddresses);
     const destinations = new DestinationPolicy(cfg);
     const policy = compilePolicy(dp.trustDomain, cfg.allow, cfg.defaultPolicy);
     if (isOpenPolicy(policy)) log.info(`transparent inbound policy is open: any identity of ${dp.trustDomain} may connect`);
@@ -61,12 +77,16 @@ export function transparentListeners(opts: TransparentOptions = {}) {
     const inReporter = dp.reporter('inbound', log.child({ listener: 'transparent-inbound' }));
     const outReporter = dp.reporter('outbound', log.child({ listener: 'transparent-outbound' }));
     const inHandler = dp.inboundHandler(inReporter, {
-      policy, handshakeTimeoutMs: cfg.handshakeTimeout, idleTimeoutMs: cfg.idleTimeout,
+      policy, handshakeTimeoutMs: cfg.handshakeTimeout, idleTimeoutMs: cfg.idleTimeout, maxConnections: cfg.maxConnections,
       limits: { maxPending: cfg.maxPendingHandshakes, maxPendingPerSource: cfg.maxPendingHandshakesPerSource },
     });
-    const outHandler = dp.outboundHandler(outReporter, { handshakeTimeoutMs: cfg.handshakeTimeout, idleTimeoutMs: cfg.idleTimeout });
+    const outHandler = dp.outboundHandler(outReporter, { handshakeTimeoutMs: cfg.handshakeTimeout, idleTimeoutMs: cfg.idleTimeout }, cfg.tunnel);
+    // A tunnel stream may reach this pod's own addresses (never loopback) on any port but the sidecar's.
+    const targets = podTargets({
+      podAddresses: cachedAddresses(dp.clock, POD_ADDRESSES_TTL_MS), ownPorts: new Set(ownPorts), sourceV4: cfg.inboundSourceAddress, sourceV6: INBOUND_SOURCE_V6,
+    });
     const inbound = new TransparentInbound({
-      handler: inHandler, reporter: inReporter, own, sourceV4: cfg.inboundSourceAddress, sourceV6: INBOUND_SOURCE_V6,
+      handler: inHandler, reporter: inReporter, own, sourceV4: cfg.inboundSourceAddress, sourceV6: INBOUND_SOURCE_V6, targets,
     });
     const outbound = new TransparentOutbound({
       handler: outHandler, reporter: outReporter, destinations, own, dials, log: outReporter.log,
@@ -78,7 +98,7 @@ export function transparentListeners(opts: TransparentOptions = {}) {
     // Past maxConnections node drops the accepted socket (reported by the data path); outbound counts its own.
     inServer.maxConnections = cfg.maxConnections;
     const inAddress = await listenWildcard(inServer, cfg.inboundPort, 'transparent inbound:');
-    dp.add({ name: 'transparent-inbound', kind: 'transparent-inbound', server: inServer, address: inAddress, reporter: inReporter });
+    dp.add({ name: 'transparent-inbound', kind: 'transparent-inbound', server: inServer, address: inAddress, reporter: inReporter, inbound: inHandler });
     const outAddress = await listenWildcard(outServer, cfg.outboundPort, 'transparent outbound:');
     dp.add({
       name: 'transparent-outbound', kind: 'transparent-outbound', server: outServer, address: outAddress, reporter: outReporter,

@@ -28,7 +28,7 @@ describe('status report', () => {
   it('fills the docs/design.md fields', () => {
     const s = buildStatus({
       snapshot: snap, stats, ca: { reachable: false, lastContactMs: NOW - 3000, address: 'x:1', refusal: null }, addresses: ['x:1', 'y:2'],
-      bundleStream: { connected: false, lastUpdateMs: null, reconnects: 2, lastError: null }, listeners: [], nowMs: NOW,
+      bundleStream: { connected: false, lastUpdateMs: null, reconnects: 2, lastError: null }, listeners: [], tunnelPools: [], nowMs: NOW,
     });
     expect(s.identity).toMatchObject({
       spiffeId: svid.spiffeId, state: 'unavailable', serial: 'ab', notAfter: new Date(NOW + 90_500).toISOString(), refreshAt: new Date(NOW + 2000).toISOString(),
