@@ -1,11 +1,6 @@
 // The tunnel between sidecars as both ends speak it (docs/design.md "Tunnels"): ALPN h2, one HTTP/2 CONNECT stream per
 // app connection, a reason header on refusals, RST codes, and the bounds and windows of every tunnel connection.
 
-/** The ALPN protocol a tunnel is negotiated with; a peer that offers no h2 gets raw mTLS on the same port. */
-export const TUNNEL_ALPN = 'h2';
-/** The response header a refusing inbound names its reason code in (403/503 with this header, then RST_STREAM). */
-export const REASON_HEADER = 'ztmesh-reason';
-
 /** HTTP/2 error codes (RFC 9113 §7), as RST_STREAM and GOAWAY carry them. */
 export const H2_CODES = {
   noError: 0x0,
@@ -15,6 +10,11 @@ export const H2_CODES = {
   connectError: 0xa,
   enhanceYourCalm: 0xb,
 } as const;
+
+/** The ALPN protocol a tunnel is negotiated with; a peer that offers no h2 gets raw mTLS on the same port. */
+export const TUNNEL_ALPN = 'h2';
+/** The response header a refusing inbound names its reason code in (403/503 with this header, then RST_STREAM). */
+export const REASON_HEADER = 'ztmesh-reason';
 
 /** What every tunnel connection is held to, both ends (the outbound pool and the inbound acceptor). */
 export interface TunnelLimits {
