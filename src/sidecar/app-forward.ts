@@ -3,6 +3,7 @@
 import net from 'node:net';
 import type { Clock } from '../common/clock.js';
 import type { InboundRoute } from './inbound.js';
+import { SharedBufferReader } from './shared-read.js';
 
 export interface AppDial {
   /** Gives up on the dial (the peer went away first); neither callback runs after this. */
@@ -12,14 +13,21 @@ export interface AppDial {
 /**
  * Dials the app at `route` (from its source address, if any). `connected` gets the socket, half-open and without
  * Nagle; `failed` gets the error, an ETIMEDOUT one after `timeoutMs` (the app gets as long to accept as a peer gets
- * to finish its handshake).
+ * to finish its handshake). With `readBuffer`, the socket reads into that shared buffer and comes paused, with the
+ * reader that forwards its bytes (shared-read.ts).
  */
 export function dialApp(route: InboundRoute, timeoutMs: number, clock: Clock, on: {
-  connected(app: net.Socket): void;
+  connected(app: net.Socket, reader?: SharedBufferReader): void;
   failed(err: Error & { code?: string }): void;
-}): AppDial {
+}, readBuffer?: Uint8Array): AppDial {
   const { forward, localAddress } = route;
-  const app = net.connect({ host: forward.host, port: forward.port, allowHalfOpen: true, noDelay: true, ...(localAddress ? { localAddress } : {}) });
+  const reader = readBuffer ? new SharedBufferReader(readBuffer) : undefined;
+  const app = net.connect({
+    host: forward.host, port: forward.port, allowHalfOpen: true, noDelay: true, ...(localAddress ? { localAddress } : {}),
+    ...(reader ? { onread: reader.onread } : {}),
+  });
+  // Nothing is read before the splice names where the bytes go (SharedBufferReader.forwardTo resumes it).
+  if (reader) app.pause();
   let done = false;
   const onError = (err: Error) => {
     if (done) return;
@@ -36,7 +44,7 @@ export function dialApp(route: InboundRoute, timeoutMs: number, clock: Clock, on
     done = true;
     timer.cancel();
     app.removeListener('error', onError);
-    on.connected(app);
+    on.connected(app, reader);
   });
   return {
     cancel() {

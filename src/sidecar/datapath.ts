@@ -15,6 +15,7 @@ import { ConnectionReporter, createDataPathMetrics, peerLabel, type DataPathMetr
 import { InboundHandler, type InboundOptions } from './inbound.js';
 import { OutboundHandler, UpstreamDialer, type OutboundOptions, type UpstreamTransport } from './outbound.js';
 import { REASONS } from './reasons.js';
+import { sharedReadBuffer } from './shared-read.js';
 import { TlsContextHolder } from './tls-context.js';
 import { TunnelPool } from './tunnel-pool.js';
 import { DEFAULT_TUNNEL_LIMITS, type TunnelLimits } from './tunnel-protocol.js';
@@ -81,6 +82,8 @@ export class DataPath implements RunningDataPath {
   readonly tunnels: TunnelPool;
   readonly tunnelLimits: TunnelLimits;
   readonly metrics: DataPathMetrics;
+  /** The one buffer the inbound's connections to the app read into (shared-read.ts). */
+  private readonly readBuffer: Uint8Array;
   /** Every open connection of every listener (each listener tracks into a child set). */
   readonly connections = new ConnectionSet();
   readonly clock: Clock;
@@ -103,6 +106,7 @@ export class DataPath implements RunningDataPath {
     this.dialer = new UpstreamDialer(this.contexts, deps.clock, deps.trustDomain, log);
     this.metrics = createDataPathMetrics(deps.registry);
     this.tunnelLimits = deps.tunnelLimits ?? DEFAULT_TUNNEL_LIMITS;
+    this.readBuffer = sharedReadBuffer();
     this.tunnels = new TunnelPool({ contexts: this.contexts, dialer: this.dialer, clock: deps.clock, log, metrics: this.metrics, limits: this.tunnelLimits });
   }
 
@@ -119,7 +123,7 @@ export class DataPath implements RunningDataPath {
     const handler = new InboundHandler(
       {
         contexts: this.contexts, clock: this.clock, reporter, connections: this.connections.child(), ...(this.heap ? { heap: this.heap } : {}),
-        tunnels: { metrics: this.metrics, limits: this.tunnelLimits },
+        tunnels: { metrics: this.metrics, limits: this.tunnelLimits }, readBuffer: this.readBuffer,
       },
       opts,
     );

@@ -9,6 +9,7 @@ import { injectConnection, rawSocketOf } from '../common/node-internals.js';
 import { checkLeafSvid } from '../pki/leaf-svid.js';
 import { spiffeIdOf } from '../pki/cert-ids.js';
 import { dialApp } from './app-forward.js';
+import type { SharedBufferReader } from './shared-read.js';
 import { authorize, type AuthzPolicy } from './authz.js';
 import type { ConnectionSet } from './connection-set.js';
 import { peerLabel, type ConnectionReporter, type DataPathMetrics } from './datapath-metrics.js';
@@ -49,6 +50,8 @@ export interface InboundDeps {
   heap?: { request(): void };
   /** Accepting tunnels (ALPN h2) beside raw mTLS: the data path's metrics and the tunnels' bounds. */
   tunnels?: { metrics: DataPathMetrics; limits: TunnelLimits };
+  /** The data path's shared read buffer, which connections to the app read into (shared-read.ts). */
+  readBuffer?: Uint8Array;
 }
 
 /** ALPN on the inbound port: h2 when the client offers it (a tunnel), else its own first choice (raw mTLS, as before). */
@@ -105,7 +108,10 @@ export class InboundHandler {
     });
     this.tunnels = deps.tunnels
       ? new TunnelAcceptor(
-        { contexts: deps.contexts, clock: deps.clock, reporter: deps.reporter, connections: deps.connections, metrics: deps.tunnels.metrics },
+        {
+          contexts: deps.contexts, clock: deps.clock, reporter: deps.reporter, connections: deps.connections, metrics: deps.tunnels.metrics,
+          ...(deps.readBuffer ? { readBuffer: deps.readBuffer } : {}),
+        },
         {
           limits: deps.tunnels.limits, policy: () => this.policy, handshakeTimeoutMs: opts.handshakeTimeoutMs, idleTimeoutMs: opts.idleTimeoutMs,
           maxStreams: opts.maxConnections ?? Number.MAX_SAFE_INTEGER,
@@ -298,12 +304,12 @@ export class InboundHandler {
         this.deps.reporter.failed(state.peer, REASONS.forwardUnavailable, { peerId, detail: err.code });
         resetLeg(leg);
       },
-      connected: (app) => this.spliceApp(leg, app, state, peerId, onLegClose),
-    });
+      connected: (app, reader) => this.spliceApp(leg, app, reader, state, peerId, onLegClose),
+    }, this.deps.readBuffer);
     leg.stream.once('close', onLegClose);
   }
 
-  private spliceApp(leg: SocketLeg, app: net.Socket, state: ConnState, peerId: string, onLegClose: () => void): void {
+  private spliceApp(leg: SocketLeg, app: net.Socket, reader: SharedBufferReader | undefined, state: ConnState, peerId: string, onLegClose: () => void): void {
     leg.stream.removeListener('close', onLegClose);
     if (leg.stream.destroyed) {
       app.destroy();
@@ -311,7 +317,7 @@ export class InboundHandler {
     }
     const closed = this.deps.reporter.opened();
     this.deps.reporter.log.debug({ peer: state.peer, peerId, resumed: (leg.stream as tls.TLSSocket).isSessionReused() }, 'inbound connection forwarded');
-    splice(leg, plainLeg(app), {
+    splice(leg, plainLeg(app, reader), {
       idleTimeoutMs: this.opts.idleTimeoutMs,
       onEnd: (end) => {
         closed();

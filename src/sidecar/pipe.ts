@@ -3,6 +3,7 @@
 import type http2 from 'node:http2';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { SharedBufferReader } from './shared-read.js';
 import { H2_CODES } from './tunnel-protocol.js';
 
 /** One side of a proxied connection over a socket: the stream bytes flow through (TLS or plain) and the TCP socket under it. */
@@ -10,6 +11,8 @@ export interface SocketLeg {
   stream: net.Socket;
   /** The socket that owns the TCP handle; resetAndDestroy() on it sends an RST. Same as stream for plain TCP. */
   tcp: net.Socket;
+  /** A socket that reads into the shared buffer (its onread): its bytes go on through this rather than pipe(). */
+  reader?: SharedBufferReader;
 }
 
 /** One side carried by a tunnel: an HTTP/2 CONNECT stream; its RST is an RST_STREAM (CONNECT_ERROR, RFC 9113 §8.5). */
@@ -20,9 +23,9 @@ export interface StreamLeg {
 
 export type Leg = SocketLeg | StreamLeg;
 
-/** A plain TCP leg. */
-export function plainLeg(socket: net.Socket): Leg {
-  return { stream: socket, tcp: socket };
+/** A plain TCP leg; `reader` when the socket was made with a SharedBufferReader's onread. */
+export function plainLeg(socket: net.Socket, reader?: SharedBufferReader): Leg {
+  return reader ? { stream: socket, tcp: socket, reader } : { stream: socket, tcp: socket };
 }
 
 /** How a spliced connection ended. */
@@ -129,7 +132,8 @@ export function splice(a: Leg, b: Leg, opts: { idleTimeoutMs: number; onEnd: (en
       const stream = self.stream;
       stream.on('wantTrailers', () => stream.sendTrailers({}));
     }
-    (self.stream as Duplex).pipe(other.stream as Duplex);
+    if (self.tcp !== null && self.reader) self.reader.forwardTo(self.stream, other.stream);
+    else (self.stream as Duplex).pipe(other.stream as Duplex);
   };
   wire(a, b);
   wire(b, a);

@@ -38,6 +38,8 @@ export interface TunnelAcceptorDeps {
   /** The listener's open connections: each stream's app socket is tracked here. */
   connections: ConnectionSet;
   metrics: DataPathMetrics;
+  /** The data path's shared read buffer, which connections to the app read into (shared-read.ts). */
+  readBuffer?: Uint8Array;
 }
 
 export interface TunnelAcceptorOptions {
@@ -147,7 +149,7 @@ export class TunnelAcceptor {
     const leg: StreamLeg = { stream, tcp: null };
     const onEarlyClose = () => dial.cancel();
     const dial = dialApp(target.route, this.opts.handshakeTimeoutMs, this.deps.clock, {
-      connected: (app) => {
+      connected: (app, reader) => {
         stream.removeListener('close', onEarlyClose);
         if (stream.closed || stream.destroyed) {
           app.destroy();
@@ -158,7 +160,7 @@ export class TunnelAcceptor {
         this.deps.metrics.tunnelStreams.inc({ direction: 'inbound', result: 'accepted' });
         const closed = this.deps.reporter.opened();
         this.deps.reporter.log.debug({ peer: conn.peer, peerId: conn.peerId, resumed: conn.resumed, tunnel: true, target: headers[':authority'] }, 'inbound connection forwarded');
-        splice(leg, plainLeg(app), {
+        splice(leg, plainLeg(app, reader), {
           idleTimeoutMs: this.opts.idleTimeoutMs,
           onEnd: (end) => {
             closed();
@@ -172,7 +174,7 @@ export class TunnelAcceptor {
         this.deps.metrics.tunnelStreams.inc({ direction: 'inbound', result: 'error' });
         answer(stream, STATUS.unavailable, REASONS.forwardUnavailable, H2_CODES.connectError);
       },
-    });
+    }, this.deps.readBuffer);
     stream.once('close', onEarlyClose);
   }
 
