@@ -230,7 +230,10 @@ export class TunnelPool implements UpstreamTransport {
         const why = new DialError(REASONS.peerClosed, `tunnel stream to ${pool.upstream} failed before an answer: ${err.code ?? err.message}`, conn.peerId);
         fail(unseen ? new RetryableStream(why) : why, 'error');
       });
-      req.once('close', () => fail(new RetryableStream(new DialError(REASONS.peerClosed, `tunnel stream to ${pool.upstream} closed before an answer`, conn.peerId)), 'error'));
+      // Every stream closes; only one that closes unanswered is a failure (no Error is built for the others).
+      req.once('close', () => {
+        if (!settled) fail(new RetryableStream(new DialError(REASONS.peerClosed, `tunnel stream to ${pool.upstream} closed before an answer`, conn.peerId)), 'error');
+      });
     });
   }
 

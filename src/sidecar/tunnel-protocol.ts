@@ -39,8 +39,10 @@ export interface TunnelLimits {
 }
 
 /**
- * 256 KiB per stream moves one bulk stream at raw-TLS speed (docs/datapath.md "Tunnels"); 128 streams per connection
- * bound what one peer's connection can make us buffer to 32 MiB, and 200 concurrent app connections take two. 128
+ * A 1 MiB stream window moves one bulk stream at 0.6–0.8× raw mTLS here, where 256 KiB gave 0.5× and 2–4 MiB no more
+ * (docs/bench.md, "Tunnel windows"). Node's http2 returns connection window as data reaches JavaScript, so the
+ * connection window does not bound what a connection buffers: MAX_SESSION_MEMORY_MB does, and past it new streams on
+ * that connection are refused. 128 streams per connection let 200 concurrent app connections ride on two; 128
  * connections per upstream carry 16,384 streams, more than a listener's default maxConnections.
  */
 export const DEFAULT_TUNNEL_LIMITS: Readonly<TunnelLimits> = Object.freeze({
@@ -50,13 +52,20 @@ export const DEFAULT_TUNNEL_LIMITS: Readonly<TunnelLimits> = Object.freeze({
   maxAgeMs: 3_600_000,
   pingIntervalMs: 10_000,
   pingTimeoutMs: 5_000,
-  streamWindow: 256 * 1024,
-  connectionWindow: 4 * 1024 * 1024,
+  streamWindow: 1024 * 1024,
+  connectionWindow: 8 * 1024 * 1024,
   noTunnelCacheMs: 300_000,
 });
 
 /** Streams an inbound refuses on one tunnel connection before it ends the connection (GOAWAY ENHANCE_YOUR_CALM). */
 export const MAX_REFUSED_STREAMS = 100;
+
+/**
+ * What one tunnel connection may hold, in MB: nghttp2's state, frames queued to send, and data received that the app
+ * has not read yet (up to a stream window per stream). Past it, node refuses new streams on that connection
+ * (ENHANCE_YOUR_CALM): 16 streams whose apps stopped reading fill it.
+ */
+export const MAX_SESSION_MEMORY_MB = 16;
 
 /** Header bounds: a CONNECT request has two pseudo-headers and needs little else. */
 export const MAX_HEADER_PAIRS = 16;
@@ -72,8 +81,7 @@ export function sessionOptions(limits: TunnelLimits) {
       maxHeaderListSize: MAX_HEADER_LIST_BYTES,
     },
     maxHeaderListPairs: MAX_HEADER_PAIRS,
-    // nghttp2's own state and the frames queued to send, in MB; past it new streams are refused (ENHANCE_YOUR_CALM).
-    maxSessionMemory: 8,
+    maxSessionMemory: MAX_SESSION_MEMORY_MB,
     maxSettings: 16,
     maxOutstandingPings: 4,
     // Rapid reset (CVE-2023-44487): nghttp2 (1.57 and later, in node 20) ends a session past 1,000 RST_STREAMs in a
