@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { SidecarStatus } from '../admin/status-types.js';
 import { humanDuration } from '../common/duration.js';
-import { DEFAULT_TRUST_DOMAIN } from '../common/mesh.js';
+import { DEFAULT_TRUST_DOMAIN, SIDECAR_NODE_FLAGS } from '../common/mesh.js';
 import { LineProcess } from '../common/line-process.js';
 import { prepareDemoDir } from './demo-dir.js';
 
@@ -30,7 +30,9 @@ interface DemoOptions { once?: boolean; dir: string }
 /** A child ztmesh process (common/line-process.ts) whose JSON log lines go to a file and are kept for waitFor(). */
 class Child extends LineProcess {
   constructor(readonly name: string, args: string[], logFile: string) {
-    super([process.execPath, BIN, ...args], {
+    // Sidecars run with the Node.js flags they are deployed with.
+    const nodeFlags = args[0] === 'sidecar' ? SIDECAR_NODE_FLAGS : [];
+    super([process.execPath, ...nodeFlags, BIN, ...args], {
       name, tee: createWriteStream(logFile), keepLines: 2000, env: { ZTMESH_LOG_LEVEL: 'info', ZTMESH_LOG_FORMAT: 'json' },
     });
   }

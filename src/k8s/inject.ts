@@ -4,7 +4,7 @@ import { ConfigError } from '../common/errors.js';
 import { parseDuration } from '../common/duration.js';
 import {
   BUNDLE_DIR, BUNDLE_PATH, CA_SERVICE_ADDRESS, DEFAULT_TRUST_DOMAIN, PORTS, PROXY_UID, SIDECAR_OWN_PORTS, TOKEN_AUDIENCE, TOKEN_DIR, TOKEN_PATH,
-  TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY,
+  SIDECAR_NODE_FLAGS, TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY,
 } from '../common/mesh.js';
 import { parseSpiffePattern, validateTrustDomain } from '../pki/spiffe-id.js';
 import { rewriteProbes, type AppProbe } from './probe-rewrite.js';
@@ -297,7 +297,7 @@ function hasContainer(spec: PodSpecLike | undefined, name: string): boolean {
 
 /**
  * The sidecar's environment: exactly the ZTMESH_* variables `ztmesh sidecar` reads (src/sidecar/config.ts),
- * so the injected pod needs no config file.
+ * so the injected pod needs no config file, and the sidecar's Node.js flags (common/mesh.ts) as NODE_OPTIONS.
  */
 function sidecarEnv(options: InjectOptions, s: Settings, appProbes: Record<string, AppProbe>): Record<string, unknown>[] {
   const env: Record<string, unknown>[] = [
@@ -311,6 +311,7 @@ function sidecarEnv(options: InjectOptions, s: Settings, appProbes: Record<strin
     // Dependent env expansion: the ID this pod will be granted, requested explicitly so a mismatch is visible.
     { name: 'ZTMESH_IDENTITY_SPIFFE_ID', value: `spiffe://${options.trustDomain}/ns/$(POD_NAMESPACE)/sa/$(SERVICE_ACCOUNT)` },
     { name: 'ZTMESH_HEALTH', value: `0.0.0.0:${HEALTH_PORT}` },
+    { name: 'NODE_OPTIONS', value: SIDECAR_NODE_FLAGS.join(' ') },
   ];
   if (s.ttl) env.push({ name: 'ZTMESH_IDENTITY_TTL', value: s.ttl });
   if (Object.keys(appProbes).length) env.push({ name: 'ZTMESH_APP_PROBES', value: JSON.stringify(appProbes) });

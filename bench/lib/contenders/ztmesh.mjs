@@ -95,7 +95,9 @@ function sidecarYaml(state, { tokenFile, admin, health, inbound, outbound, tunne
  * instance with another name, root or node flags measures a variant side by side (run.mjs --variant DIR:NAME:FLAGS).
  * `tunnel: 'off'` makes A's outbound use raw mTLS (one TLS connection per app connection) instead of pooled tunnels.
  */
-export function makeZtmesh(name = 'ztmesh', root = undefined, nodeFlags = [], { tunnel = 'auto' } = {}) {
+export function makeZtmesh(name = 'ztmesh', root = undefined, flags = undefined, { tunnel = 'auto' } = {}) {
+  // Without explicit flags, the sidecars run with the Node.js flags they are deployed with (common/mesh.ts).
+  let nodeFlags = flags ?? [];
   const state = { caDir: undefined, caAddress: undefined, ca: undefined, pools: new Map() };
   const at = (ctx) => (root ? { ...ctx, ztmeshRoot: root } : ctx);
   return {
@@ -109,6 +111,7 @@ export function makeZtmesh(name = 'ztmesh', root = undefined, nodeFlags = [], { 
 
   async setup(ctx0) {
     const ctx = at(ctx0);
+    if (!flags) nodeFlags = [...((await import(join(ctx.ztmeshRoot ?? ctx.root, 'dist', 'common', 'mesh.js'))).SIDECAR_NODE_FLAGS ?? [])];
     state.caDir = join(ctx.dir, `${name}-ca`);
     await cli(ctx, ['ca', 'init', '--dir', state.caDir, '--trust-domain', BENCH_TRUST_DOMAIN]);
     state.ca = startProcess(process.execPath, [bin(ctx), 'ca', 'serve', '--dir', state.caDir, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0'], { logFile: join(ctx.dir, `${name}-ca.log`) });
@@ -177,4 +180,4 @@ export function makeZtmesh(name = 'ztmesh', root = undefined, nodeFlags = [], { 
 /** The ztmesh contender of a normal run: tunnels between the sidecars (the default). */
 export const ztmesh = makeZtmesh();
 /** ztmesh with raw mTLS between the sidecars (`tunnel: off`), side by side. */
-export const ztmeshRaw = makeZtmesh('ztmesh-raw', undefined, [], { tunnel: 'off' });
+export const ztmeshRaw = makeZtmesh('ztmesh-raw', undefined, undefined, { tunnel: 'off' });

@@ -69,7 +69,9 @@ describe('injectManifests over every workload kind', () => {
     expect(env(sidecar, 'ZTMESH_CA_BUNDLE')!.value).toBe(BUNDLE_PATH);
     expect(env(sidecar, 'ZTMESH_CA_ADDRESS')!.value).toBe('ztmesh-ca.ztmesh-system.svc:15012');
     expect(env(sidecar, 'ZTMESH_TRANSPARENT_ENABLED')!.value).toBe('true');
+    expect(env(sidecar, 'NODE_OPTIONS')!.value).toBe('--max-semi-space-size=4'); // the measured flags (docs/bench.md)
     const init = inits[0];
+    expect(init.env?.find((e: Obj) => e.name === 'NODE_OPTIONS')).toBeUndefined();
     expect(init.securityContext.capabilities).toEqual({ add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] });
     expect(init.args.slice(0, 3)).toEqual(['iptables', '--proxy-uid', '1337']);
     const i = init.args.indexOf('--include-inbound-ports');
