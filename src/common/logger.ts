@@ -1,8 +1,17 @@
 // pino logger construction with redaction of secrets, as JSON lines or as text for a person (pino-pretty).
 // One root logger per process (made in the composition root), one child per component.
+import { createRequire } from 'node:module';
 import { pino, type Logger, type DestinationStream } from 'pino';
-import { prettyFactory } from 'pino-pretty';
+import type { prettyFactory as PrettyFactory } from 'pino-pretty';
 import { ConfigError } from './errors.js';
+
+/**
+ * pino-pretty, loaded only by a process that logs text: about 10 MB of RSS that a sidecar logging JSON (in a pod, or
+ * under a supervisor) never needs.
+ */
+function loadPrettyFactory(): typeof PrettyFactory {
+  return (createRequire(import.meta.url)('pino-pretty') as { prettyFactory: typeof PrettyFactory }).prettyFactory;
+}
 
 export type { Logger } from 'pino';
 
@@ -53,7 +62,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   if (opts.format === 'text') {
     // pino-pretty's formatter over our own line sink: its stream variant would treat `err` (a message string in
     // ztmesh's lines) as an Error and print it on a second line. Redaction runs before, so no secret reaches it.
-    const prettify = prettyFactory({
+    const prettify = loadPrettyFactory()({
       colorize: !opts.destination && process.stdout.isTTY === true,
       translateTime: 'SYS:HH:MM:ss.l',
       ignore: 'pid,hostname,name',

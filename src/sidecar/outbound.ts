@@ -268,11 +268,16 @@ export class OutboundHandler {
 
   /** Dials `target` for one app connection and splices them, or refuses the app connection. */
   handle(app: net.Socket, target: UpstreamTarget): void {
-    const peer = peerLabel(app.remoteAddress, app.remotePort);
     const { reporter } = this.deps;
+    // "ip:port" of the app, read from the socket (a getpeername) only for a refusal or a debug line; read at once when
+    // debug lines are on, since a line written after the socket closed could no longer read it.
+    let peerText: string | undefined;
+    const peer = (): string => (peerText ??= peerLabel(app.remoteAddress, app.remotePort));
+    const debug = reporter.log.isLevelEnabled('debug');
+    if (debug) peer();
     app.on('error', () => {}); // errors before the splice end the dial through the abort signal below
     if (!this.deps.contexts.usable()) {
-      reporter.refused(peer, REASONS.noSvid);
+      reporter.refused(peer(), REASONS.noSvid);
       resetLeg(plainLeg(app));
       return;
     }
@@ -290,7 +295,7 @@ export class OutboundHandler {
         }
         const upstream = `${target.upstream.host}:${target.upstream.port}`;
         const conn = reporter.pending();
-        reporter.log.debug({ peer, upstream, peerId, resumed, tunnel: leg.tcp === null }, 'outbound connection established');
+        if (debug) reporter.log.debug({ peer: peer(), upstream, peerId, resumed, tunnel: leg.tcp === null }, 'outbound connection established');
         if (accepted) {
           // A tunnel stream is answered before any byte flows: it was accepted, or refused with a reason (the dial failed).
           conn.accept();
@@ -298,7 +303,7 @@ export class OutboundHandler {
             idleTimeoutMs: this.opts.idleTimeoutMs,
             onEnd: (end) => {
               conn.close();
-              if (end.error || end.idle) reporter.log.debug({ peer, peerId, idle: end.idle, err: end.error?.message }, 'outbound connection ended abnormally');
+              if (debug && (end.error || end.idle)) reporter.log.debug({ peer: peer(), peerId, idle: end.idle, err: end.error?.message }, 'outbound connection ended abnormally');
             },
           });
           return;
@@ -311,7 +316,7 @@ export class OutboundHandler {
           timer.cancel();
           leg.stream.removeListener('data', confirm);
           if (who === 'app') return conn.accept();
-          conn.refuse(peer, serverRefusalReason(err), {
+          conn.refuse(peer(), serverRefusalReason(err), {
             peerId, upstream, detail: `${upstream} ${err ? `dropped the connection (${err.code ?? err.message})` : 'closed the connection'} after the handshake, before answering`,
           });
         };
@@ -328,7 +333,7 @@ export class OutboundHandler {
           onEnd: (end) => {
             settle('app');
             conn.close();
-            if (end.error || end.idle) reporter.log.debug({ peer, peerId, idle: end.idle, err: end.error?.message }, 'outbound connection ended abnormally');
+            if (debug && (end.error || end.idle)) reporter.log.debug({ peer: peer(), peerId, idle: end.idle, err: end.error?.message }, 'outbound connection ended abnormally');
           },
         });
         // After splice's own 'data' listener, so this one only watches the first chunk go by.
@@ -338,13 +343,13 @@ export class OutboundHandler {
         app.removeListener('close', onClose);
         const upstream = `${target.upstream.host}:${target.upstream.port}`;
         if (err.code === REASONS.peerClosed && abort.signal.aborted) {
-          reporter.log.debug({ peer, upstream }, 'app closed during the upstream handshake');
+          if (debug) reporter.log.debug({ peer: peer(), upstream }, 'app closed during the upstream handshake');
         } else if (err.code === REASONS.upstreamUnavailable || err.code === REASONS.peerClosed) {
-          reporter.failed(peer, err.code, { peerId: err.peerId, detail: `${upstream}: ${err.message}` });
+          reporter.failed(peer(), err.code, { peerId: err.peerId, detail: `${upstream}: ${err.message}` });
         } else {
           // An upstream refusing a tunnel stream is named as `upstream`, as one refusing a raw connection after its handshake is.
           const named = err.code === REASONS.serverRefused ? { upstream } : {};
-          reporter.refused(peer, err.code, { peerId: err.peerId, detail: `${upstream}: ${err.message}`, ...named });
+          reporter.refused(peer(), err.code, { peerId: err.peerId, detail: `${upstream}: ${err.message}`, ...named });
         }
         resetLeg(plainLeg(app));
       },
