@@ -127,7 +127,7 @@ async function main() {
       all = all.filter((c) => c !== ztmesh && c !== ztmeshRaw);
     }
     if (opts.contenders) all = all.filter((c) => opts.contenders.includes(c.name) || variants.includes(c));
-    for (const [i, v] of variants.entries()) notes.push(`Contender ${v.name} is ztmesh run from ${v.root}${opts.variants[i].flags.length ? ` with node ${opts.variants[i].flags.join(' ')}` : ''} (a variant measured side by side).`);
+    for (const [i, v] of variants.entries()) notes.push(`Contender ${v.name} is ztmesh run from ${v.root === ROOT ? 'this checkout' : v.root}${opts.variants[i].flags.length ? ` with node ${opts.variants[i].flags.join(' ')}` : ''} (a variant measured side by side).`);
     const contenders = all;
     for (const c of contenders) {
       if (c.setup) {

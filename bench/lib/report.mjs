@@ -308,6 +308,18 @@ export function renderReport(results) {
 }
 
 /** docs/bench.md: the summary table of the latest full run and the machine it came from. */
+/**
+ * The part of bench/analysis.md above its `<!-- summary-end -->` marker (where the time goes, what changed), for
+ * docs/bench.md; the full report carries all of it with the profiles.
+ */
+function analysisSummary() {
+  if (!existsSync(ANALYSIS_FILE)) return [];
+  const text = readFileSync(ANALYSIS_FILE, 'utf8');
+  const end = text.indexOf('<!-- summary-end -->');
+  if (end < 0) return [];
+  return [text.slice(0, end).trim(), '', 'The profiles behind this are in the full report, under "Where ztmesh\'s time goes".', ''];
+}
+
 export function renderDocsSummary(results, reportPath) {
   const m = results.meta;
   const t = tables(results);
@@ -333,6 +345,7 @@ export function renderDocsSummary(results, reportPath) {
     '',
     rssTable(t),
     '',
+    ...analysisSummary(),
     '### Running it',
     '',
     '`npm run bench` builds, installs any missing Debian package (stunnel4, haproxy, nginx, libnginx-mod-stream, iperf3, wrk) with apt-get, '
