@@ -19,14 +19,14 @@ describe('tunnel: the peer sidecar dies and comes back', () => {
   });
 
   it('fails new streams fast while it is gone, and reconnects once it is back', async () => {
-    const started0 = Date.now(); const first = await echoRoundTrip(pair.webPort, payload(4096));
+    const first = await echoRoundTrip(pair.webPort, payload(4096));
     expect(first.received).toBe(first.sent);
     const open = await connect(pair.webPort);
     const openReply = readAll(open);
     open.write('hold');
     await new Promise((r) => open.once('data', r));
 
-    console.log("before kill", Date.now() - started0); pair.api.proc.child.kill("SIGKILL");
+    pair.api.proc.child.kill('SIGKILL');
     await pair.api.proc.exited;
     expect((await openReply).error?.code).toBe('ECONNRESET');
 
@@ -39,9 +39,9 @@ describe('tunnel: the peer sidecar dies and comes back', () => {
     expect(String(line.detail)).toContain('ECONNREFUSED');
     expect((await pair.web.status()).tunnelPools![0]).toMatchObject({ connections: 0 });
 
-    const t0 = Date.now(); await pair.restartApi(); console.log("restart ms", Date.now() - t0);
-    const t1 = Date.now(); const back = await echoRoundTrip(pair.webPort, payload(64 * 1024));
-    console.log("back ms", Date.now() - t1, "failed ms", Date.now() - started); expect(back.error).toBeUndefined();
+    await pair.restartApi();
+    const back = await echoRoundTrip(pair.webPort, payload(64 * 1024));
+    expect(back.error).toBeUndefined();
     expect(back.received).toBe(back.sent);
     expect((await pair.web.status()).tunnelPools![0]).toMatchObject({ connections: 1, mode: 'tunnel' });
     expect(pair.web.proc.json().filter((l) => l.reason === 'handshake_timeout')).toEqual([]);
