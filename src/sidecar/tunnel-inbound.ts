@@ -12,7 +12,7 @@ import type { ConnectionReporter, DataPathMetrics } from './datapath-metrics.js'
 import { plainLeg, resetLeg, splice, type StreamLeg } from './pipe.js';
 import { REASONS } from './reasons.js';
 import type { TlsContextHolder } from './tls-context.js';
-import { abortOnPeerEnd, H2_CODES, MAX_REFUSED_STREAMS, REASON_HEADER, sessionOptions, type TunnelLimits } from './tunnel-protocol.js';
+import { abortOnPeerEnd, H2_CODES, MAX_REFUSED_STREAMS, REASON_HEADER, sessionOptions, StreamWindowGovernor, type TunnelLimits } from './tunnel-protocol.js';
 import type { TunnelTargets } from './tunnel-target.js';
 
 /** Who is at the other end of one tunnel connection, as its handshake proved. */
@@ -58,6 +58,8 @@ interface Conn extends TunnelPeer {
   streams: number;
   refused: number;
   idle: TimerHandle | undefined;
+  /** Shrinks the stream window this end advertises as streams open, within the connection's buffer budget. */
+  window: StreamWindowGovernor;
 }
 
 const STATUS = { badRequest: 400, forbidden: 403, unavailable: 503 } as const;
@@ -94,7 +96,7 @@ export class TunnelAcceptor {
     }
     const session = http2.performServerHandshake(t, this.options);
     abortOnPeerEnd(t, session);
-    const conn: Conn = { ...peer, session, bundle: material.bundle, streams: 0, refused: 0, idle: undefined };
+    const conn: Conn = { ...peer, session, bundle: material.bundle, streams: 0, refused: 0, idle: undefined, window: new StreamWindowGovernor(session, this.opts.limits) };
     this.conns.add(conn);
     this.deps.metrics.tunnelConnections.inc({ direction: 'inbound' });
     session.on('stream', (stream, headers) => this.onStream(conn, stream, headers));
@@ -132,9 +134,11 @@ export class TunnelAcceptor {
     this.activeStreams++;
     this.streamsTotal++;
     conn.idle?.cancel();
+    conn.window.update(conn.streams);
     stream.once('close', () => {
       this.activeStreams--;
       if (--conn.streams === 0 && !conn.session.closed) this.armIdle(conn);
+      conn.window.update(conn.streams);
     });
     const refuse = (status: number, reason: string, detail?: string) => this.refuse(conn, stream, status, reason, detail);
     if (headers[':method'] !== 'CONNECT') return refuse(STATUS.badRequest, REASONS.tunnelMalformed, `${String(headers[':method'])} is not CONNECT`);

@@ -10,7 +10,7 @@ import { DialError, type DialedSocket, type DialedUpstream, type UpstreamDialer,
 import { closeLeg } from './pipe.js';
 import { REASONS } from './reasons.js';
 import type { TlsContextHolder } from './tls-context.js';
-import { abortOnPeerEnd, authorityOf, H2_CODES, REASON_HEADER, sessionOptions, TUNNEL_ALPN, type TunnelLimits } from './tunnel-protocol.js';
+import { abortOnPeerEnd, authorityOf, H2_CODES, REASON_HEADER, sessionOptions, StreamWindowGovernor, TUNNEL_ALPN, type TunnelLimits } from './tunnel-protocol.js';
 
 
 interface Pool {
@@ -36,6 +36,8 @@ interface Conn {
   expiresAtMs: number;
   idle: TimerHandle | undefined;
   ping: TimerHandle | undefined;
+  /** Shrinks the stream window this end advertises as streams open, within the connection's buffer budget. */
+  window: StreamWindowGovernor;
 }
 
 type Opened = { kind: 'tunnel'; conn: Conn } | { kind: 'raw'; dialed: DialedSocket };
@@ -125,6 +127,7 @@ export class TunnelPool implements UpstreamTransport {
       if (conn) {
         conn.streams++;
         conn.idle?.cancel();
+        conn.window.update(conn.streams);
         return conn;
       }
       // Past the limit of connections per upstream, an app connection gets a raw mTLS connection of its own.
@@ -162,6 +165,7 @@ export class TunnelPool implements UpstreamTransport {
     const conn: Conn = {
       session, generation: material?.generation ?? -1, peerId: dialed.peerId, resumed: dialed.resumed, streams: 0, draining: false,
       expiresAtMs: Math.min(createdMs + limits.maxAgeMs, dialed.peerNotAfterMs ?? Infinity), idle: undefined, ping: undefined,
+      window: new StreamWindowGovernor(session, limits),
     };
     pool.conns.push(conn);
     metrics.tunnelConnections.inc({ direction: 'outbound' });
@@ -240,6 +244,7 @@ export class TunnelPool implements UpstreamTransport {
   /** A stream ended (or was never opened): its slot is free; a connection left without streams starts its idle time. */
   private release(conn: Conn): void {
     if (--conn.streams === 0 && !conn.draining) this.armIdle(conn);
+    conn.window.update(conn.streams);
   }
 
   private armIdle(conn: Conn): void {

@@ -34,16 +34,21 @@ export interface TunnelLimits {
   streamWindow: number;
   /** Connection receive window, so that streams do not wait on each other's window updates. */
   connectionWindow: number;
+  /**
+   * What one tunnel connection may buffer for streams whose app is not reading. Node's http2 hands connection window
+   * back as data reaches JavaScript, so only stream windows bound that buffer (a full window per stalled stream):
+   * as streams open, the advertised stream window shrinks to fit this budget (StreamWindowGovernor).
+   */
+  connectionBuffer: number;
   /** How long the answer "this upstream offers no h2" is remembered; raw mTLS is used meanwhile. */
   noTunnelCacheMs: number;
 }
 
 /**
  * A 1 MiB stream window moves one bulk stream at 0.6–0.8× raw mTLS here, where 256 KiB gave 0.5× and 2–4 MiB no more
- * (docs/bench.md, "Tunnel windows"). Node's http2 returns connection window as data reaches JavaScript, so the
- * connection window does not bound what a connection buffers: MAX_SESSION_MEMORY_MB does, and past it new streams on
- * that connection are refused. 128 streams per connection let 200 concurrent app connections ride on two; 128
- * connections per upstream carry 16,384 streams, more than a listener's default maxConnections.
+ * (docs/bench.md, "Tunnel windows"). A connection buffers at most about 32 MiB for stalled streams: past 32 open
+ * streams, their window shrinks (down to 64 KiB). 128 streams per connection let 200 concurrent app connections ride
+ * on two; 128 connections per upstream carry 16,384 streams, more than a listener's default maxConnections.
  */
 export const DEFAULT_TUNNEL_LIMITS: Readonly<TunnelLimits> = Object.freeze({
   maxStreamsPerConnection: 128,
@@ -54,18 +59,66 @@ export const DEFAULT_TUNNEL_LIMITS: Readonly<TunnelLimits> = Object.freeze({
   pingTimeoutMs: 5_000,
   streamWindow: 1024 * 1024,
   connectionWindow: 8 * 1024 * 1024,
+  connectionBuffer: 32 * 1024 * 1024,
   noTunnelCacheMs: 300_000,
 });
 
 /** Streams an inbound refuses on one tunnel connection before it ends the connection (GOAWAY ENHANCE_YOUR_CALM). */
 export const MAX_REFUSED_STREAMS = 100;
 
-/**
- * What one tunnel connection may hold, in MB: nghttp2's state, frames queued to send, and data received that the app
- * has not read yet (up to a stream window per stream). Past it, node refuses new streams on that connection
- * (ENHANCE_YOUR_CALM): 16 streams whose apps stopped reading fill it.
- */
+/** nghttp2's own state and the frames queued to send, in MB, per tunnel connection; past it, new streams are refused. */
 export const MAX_SESSION_MEMORY_MB = 16;
+
+/** The smallest stream window the governor advertises, however many streams are open. */
+export const MIN_STREAM_WINDOW = 64 * 1024;
+
+/** The largest power of two ≤ n (n ≥ 1). */
+const pow2Floor = (n: number): number => 2 ** Math.floor(Math.log2(Math.max(1, n)));
+
+/**
+ * The stream window one end of a tunnel connection should advertise with `streams` open: the configured window while
+ * streams × window fits the connection's buffer budget, else the largest power of two that fits (at least
+ * MIN_STREAM_WINDOW). With `growing`, it must fit twice over, so that a count moving around a step does not flap. Pure.
+ */
+export function streamWindowFor(streams: number, limits: Pick<TunnelLimits, 'streamWindow' | 'connectionBuffer'>, growing = false): number {
+  const share = limits.connectionBuffer / Math.max(1, streams) / (growing ? 2 : 1);
+  return Math.max(MIN_STREAM_WINDOW, Math.min(limits.streamWindow, pow2Floor(share)));
+}
+
+/**
+ * Keeps one tunnel connection's advertised stream window (SETTINGS_INITIAL_WINDOW_SIZE, which applies to its open
+ * streams too) within the connection's buffer budget as streams open and close: shrinks at once, grows back only once
+ * the streams fit the larger window twice over.
+ */
+export class StreamWindowGovernor {
+  private window: number;
+
+  constructor(
+    private readonly session: { settings(s: { initialWindowSize: number }): void; destroyed: boolean },
+    private readonly limits: Pick<TunnelLimits, 'streamWindow' | 'connectionBuffer'>,
+  ) {
+    this.window = limits.streamWindow;
+  }
+
+  /** The window advertised now. */
+  get current(): number {
+    return this.window;
+  }
+
+  /** Called whenever the connection's count of open streams changes. */
+  update(streams: number): void {
+    const shrink = streamWindowFor(streams, this.limits);
+    const grow = streamWindowFor(streams, this.limits, true);
+    const next = shrink < this.window ? shrink : grow > this.window ? grow : this.window;
+    if (next === this.window || this.session.destroyed) return;
+    try {
+      this.session.settings({ initialWindowSize: next });
+      this.window = next;
+    } catch {
+      // Too many SETTINGS unacknowledged (a peer that does not answer them): the next change tries again.
+    }
+  }
+}
 
 /** Header bounds: a CONNECT request has two pseudo-headers and needs little else. */
 export const MAX_HEADER_PAIRS = 16;
