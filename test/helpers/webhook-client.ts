@@ -1,6 +1,12 @@
 // Sends AdmissionReviews to a webhook over HTTPS the way the API server does (POST, JSON, TLS verified).
 import { request } from 'node:https';
 import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll } from 'vitest';
+import { systemClock } from '../../src/common/clock.js';
+import { silentLogger } from '../../src/common/logger.js';
+import { DEFAULT_INJECT_OPTIONS } from '../../src/k8s/inject.js';
+import { startWebhookServer, staticCerts, type RunningWebhook } from '../../src/k8s/webhook.js';
+import { makeCa, makeLeaf } from './pki.js';
 
 export const ADMISSION_FIXTURE = new URL('../fixtures/k8s/admission-review-pod-create.json', import.meta.url);
 
@@ -26,4 +32,25 @@ export function postHttps(port: number, path: string, body: string, opts: { caPe
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/**
+ * An in-process webhook server (default inject options, a serving certificate for its Service name from a test CA)
+ * for the test file that calls this: started in beforeAll, closed in afterAll. `inject` POSTs a review to /inject.
+ */
+export function webhookForSuite(): { inject(review: unknown): Promise<HttpsReply> } {
+  const serverName = 'ztmesh-webhook.ztmesh-system.svc';
+  const ca = makeCa('cluster.local');
+  const leaf = makeLeaf(ca, 'spiffe://cluster.local/ns/ztmesh-system/sa/ztmesh-webhook', { dnsNames: [serverName] });
+  let webhook: RunningWebhook | undefined;
+  beforeAll(async () => {
+    webhook = await startWebhookServer({
+      host: '127.0.0.1', port: 0, inject: DEFAULT_INJECT_OPTIONS, clock: systemClock, log: silentLogger(),
+      certs: staticCerts({ certPem: leaf.certPem, keyPem: leaf.keyPem, notAfterMs: Date.now() + 3_600_000, serial: leaf.serialHex }),
+    });
+  });
+  afterAll(async () => { await webhook?.close(); });
+  return {
+    inject: (review) => postHttps(webhook!.port, '/inject', JSON.stringify(review), { caPem: ca.certPem, serverName }),
+  };
 }

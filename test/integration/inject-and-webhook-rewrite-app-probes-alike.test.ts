@@ -2,16 +2,11 @@
 // and the webhook (a real AdmissionReview over HTTPS) point all three at the sidecar's /app-health/... paths alike,
 // hand the originals to the sidecar, leave exec and excluded-port probes alone, and a second injection changes nothing.
 import fastJsonPatch from 'fast-json-patch';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { silentLogger } from '../../src/common/logger.js';
-import { systemClock } from '../../src/common/clock.js';
-import { DEFAULT_INJECT_OPTIONS } from '../../src/k8s/inject.js';
-import { startWebhookServer, staticCerts, type RunningWebhook } from '../../src/k8s/webhook.js';
-import { makeCa, makeLeaf } from '../helpers/pki.js';
 import { runCli } from '../helpers/cli.js';
 import { validateK8sObject } from '../helpers/k8s-schema.js';
-import { admissionFixture, postHttps } from '../helpers/webhook-client.js';
+import { admissionFixture, webhookForSuite } from '../helpers/webhook-client.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -81,17 +76,7 @@ function checkRewrites(pod: Obj): void {
   expect(JSON.parse(sidecar.env.find((e: Obj) => e.name === 'ZTMESH_APP_PROBES').value)).toEqual(APP_PROBES);
 }
 
-const ca = makeCa('cluster.local');
-const leaf = makeLeaf(ca, 'spiffe://cluster.local/ns/ztmesh-system/sa/ztmesh-webhook', { dnsNames: ['ztmesh-webhook.ztmesh-system.svc'] });
-const TLS = { caPem: ca.certPem, serverName: 'ztmesh-webhook.ztmesh-system.svc' };
-let webhook: RunningWebhook;
-beforeAll(async () => {
-  webhook = await startWebhookServer({
-    host: '127.0.0.1', port: 0, inject: DEFAULT_INJECT_OPTIONS, clock: systemClock, log: silentLogger(),
-    certs: staticCerts({ certPem: leaf.certPem, keyPem: leaf.keyPem, notAfterMs: Date.now() + 3_600_000, serial: leaf.serialHex }),
-  });
-});
-afterAll(async () => { await webhook.close(); });
+const webhook = webhookForSuite();
 
 describe('app probes through inject and the webhook', () => {
   it('`ztmesh inject` rewrites the httpGet (named port, header), tcpSocket and grpc probes, and nothing else', async () => {
@@ -106,7 +91,7 @@ describe('app probes through inject and the webhook', () => {
     const review = admissionFixture();
     const template = (parse(DEPLOYMENT) as Obj).spec.template;
     review.request.object = { kind: 'Pod', apiVersion: 'v1', ...template, metadata: { ...template.metadata, namespace: 'shop', generateName: 'shop-' } };
-    const reply = await postHttps(webhook.port, '/inject', JSON.stringify(review), TLS);
+    const reply = await webhook.inject(review);
     expect(reply.status).toBe(200);
     const response = JSON.parse(reply.body).response;
     expect(response).toMatchObject({ allowed: true, patchType: 'JSONPatch' });
@@ -129,7 +114,7 @@ describe('app probes through inject and the webhook', () => {
     const review = admissionFixture();
     const injected = (parse(once.stdout) as Obj).spec.template;
     review.request.object = { kind: 'Pod', apiVersion: 'v1', ...injected, metadata: { ...injected.metadata, namespace: 'shop' } };
-    const out = JSON.parse((await postHttps(webhook.port, '/inject', JSON.stringify(review), TLS)).body);
+    const out = JSON.parse((await webhook.inject(review)).body);
     expect(out.response).toEqual({ uid: review.request.uid, allowed: true });
   });
 });

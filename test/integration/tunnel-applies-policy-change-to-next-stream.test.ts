@@ -2,23 +2,13 @@
 // SIGHUP) applies to the very next app connection on the tunnel that is already open: allowed, denied, allowed again,
 // all on one TLS connection. A reload that does not load changes nothing and says why.
 import { writeFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { echoApp } from '../helpers/datapath.js';
-import { echoRoundTrip, payload, startTunnelPair, WEB_ID, type TunnelPair } from '../helpers/tunnel.js';
+import { describe, expect, it } from 'vitest';
+import { echoRoundTrip, payload, echoTunnelPairForSuite, WEB_ID } from '../helpers/tunnel.js';
 
 const OTHER = 'spiffe://example.org/ns/default/sa/other';
 
 describe('tunnel: a policy change applies to the next stream', () => {
-  let app: Awaited<ReturnType<typeof echoApp>>;
-  let pair: TunnelPair;
-  beforeAll(async () => {
-    app = await echoApp();
-    pair = await startTunnelPair({ app, allow: [WEB_ID] });
-  });
-  afterAll(async () => {
-    await pair?.close();
-    await app?.close();
-  });
+  const pair = echoTunnelPairForSuite({ allow: [WEB_ID] });
 
   const through = async () => {
     const r = await echoRoundTrip(pair.webPort, payload(2048));

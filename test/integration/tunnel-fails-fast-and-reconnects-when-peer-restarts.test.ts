@@ -1,22 +1,13 @@
 // Two real sidecars: when api is killed (SIGKILL, no goodbye), web's pooled connection goes with it: an open app
 // connection is reset, new app connections fail at once with upstream_unavailable (not after a handshake timeout),
 // and once api is back on its port the next app connection opens a new tunnel connection and goes through.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, echoApp, readAll } from '../helpers/datapath.js';
-import { echoRoundTrip, payload, startTunnelPair, type TunnelPair } from '../helpers/tunnel.js';
+import { describe, expect, it } from 'vitest';
+import { connect, readAll } from '../helpers/datapath.js';
+import { echoRoundTrip, payload, echoTunnelPairForSuite } from '../helpers/tunnel.js';
 
 describe('tunnel: the peer sidecar dies and comes back', () => {
-  let app: Awaited<ReturnType<typeof echoApp>>;
-  let pair: TunnelPair;
-  beforeAll(async () => {
-    app = await echoApp();
     // A long handshake timeout: a new stream that waited on the dead connection would show as a handshake_timeout.
-    pair = await startTunnelPair({ app, outbound: { handshakeTimeout: '30s' } });
-  });
-  afterAll(async () => {
-    await pair?.close();
-    await app?.close();
-  });
+  const pair = echoTunnelPairForSuite({ outbound: { handshakeTimeout: '30s' } });
 
   it('fails new streams fast while it is gone, and reconnects once it is back', async () => {
     const first = await echoRoundTrip(pair.webPort, payload(4096));

@@ -1,23 +1,14 @@
 // Two real sidecars: when web rotates its certificate, its pooled tunnel connection (made with the old certificate)
 // takes no new streams: the next app connection opens a new TLS connection presenting the new certificate, while the
 // stream already open on the old one runs to its end with every byte; then the old connection closes.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, echoApp, readAll } from '../helpers/datapath.js';
-import { echoRoundTrip, payload, sha256, startTunnelPair, type TunnelPair } from '../helpers/tunnel.js';
+import { describe, expect, it } from 'vitest';
+import { connect, readAll } from '../helpers/datapath.js';
+import { echoRoundTrip, payload, sha256, echoTunnelPairForSuite } from '../helpers/tunnel.js';
 
 const serial = (hex: unknown) => String(hex).toLowerCase().replace(/^0+/, '');
 
 describe('tunnel: rotation', () => {
-  let app: Awaited<ReturnType<typeof echoApp>>;
-  let pair: TunnelPair;
-  beforeAll(async () => {
-    app = await echoApp();
-    pair = await startTunnelPair({ app });
-  });
-  afterAll(async () => {
-    await pair?.close();
-    await app?.close();
-  });
+  const pair = echoTunnelPairForSuite();
 
   const accepted = () => pair.api.proc.json().filter((l) => l.msg === 'tunnel connection accepted');
   const pool = async () => (await pair.web.status()).tunnelPools?.[0];

@@ -1,23 +1,14 @@
 // Two real sidecars sharing one tunnel: once api's policy denies web (reloaded with SIGHUP), web's next stream is
 // reset with spiffe_id_denied on api's side (its log line, metric and /status) and server_refused on web's, while the
 // streams already open on that same tunnel connection keep flowing to their end, byte for byte.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, echoApp, readAll } from '../helpers/datapath.js';
-import { payload, sha256, startTunnelPair, WEB_ID, type TunnelPair } from '../helpers/tunnel.js';
+import { describe, expect, it } from 'vitest';
+import { connect, readAll } from '../helpers/datapath.js';
+import { payload, sha256, echoTunnelPairForSuite, WEB_ID } from '../helpers/tunnel.js';
 
 const OTHER = 'spiffe://example.org/ns/default/sa/other';
 
 describe('tunnel: a denied stream is reset, the others on the tunnel continue', () => {
-  let app: Awaited<ReturnType<typeof echoApp>>;
-  let pair: TunnelPair;
-  beforeAll(async () => {
-    app = await echoApp();
-    pair = await startTunnelPair({ app, allow: [WEB_ID] });
-  });
-  afterAll(async () => {
-    await pair?.close();
-    await app?.close();
-  });
+  const pair = echoTunnelPairForSuite({ allow: [WEB_ID] });
 
   it('resets the new stream and keeps the open ones', async () => {
     // Three long-lived app connections on the tunnel, each echoing what it is sent.
