@@ -55,9 +55,9 @@ export interface CaServeConfig {
   readonly drainMs: number;
   /** Caps and handshake deadline of the gRPC port. */
   readonly connections: { readonly handshakeTimeoutMs: number; readonly max: number; readonly maxPerSource: number };
-  /** Reserved SPIFFE IDs (see reserved-ids.ts) the CA may still sign, as given with --grant-reserved-id. */
+  /** Reserved SPIFFE IDs (see signing/reserved-ids.ts) the CA may still sign, as given with --grant-reserved-id. */
   readonly reservedGrants: readonly string[];
-  /** --audit-log: the hash-chained issuance log (issuance-log.ts), and the size at which it moves to FILE.1. */
+  /** --audit-log: the hash-chained issuance log (audit/issuance-log.ts), and the size at which it moves to FILE.1. */
   readonly auditLog: { readonly file: string; readonly maxBytes: number } | undefined;
 }
 

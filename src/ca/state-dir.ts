@@ -6,7 +6,7 @@ import { X509Certificate, type KeyObject } from 'node:crypto';
 import { ConfigError, PkiError } from '../common/errors.js';
 import { writeFileAtomic, writeSecretFile } from '../common/files.js';
 import { certsFromPem, toPem } from '../pki/pem.js';
-import { DEFAULT_SEQUENCE, formatBundleFile } from './bundle-file.js';
+import { DEFAULT_SEQUENCE, formatBundleFile } from './root/bundle-file.js';
 import { generateKeySync, loadPrivateKey, privateKeyPem } from '../pki/keys.js';
 import { createRootCa, loadIssuer } from '../pki/issuer.js';
 import { uriSans } from '../pki/cert-ids.js';

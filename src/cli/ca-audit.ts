@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { AuditLogError, ConfigError } from '../common/errors.js';
-import { verifyAuditLog } from '../ca/audit-chain.js';
+import { verifyAuditLog } from '../ca/audit/audit-chain.js';
 
 /** Registers `ca audit verify` under the `ca` command. */
 export function registerAudit(ca: Command): void {

@@ -1,12 +1,12 @@
 // `ztmesh ca root prepare|activate|retire|status`: the steps of a root rotation on a CA state directory.
-// Each action parses its flags and calls src/ca/root-rotation.ts; the running CA picks the files up by itself.
+// Each action parses its flags and calls src/ca/root/root-rotation.ts; the running CA picks the files up by itself.
 import type { Command } from 'commander';
 import { systemClock } from '../common/clock.js';
 import { ConfigError } from '../common/errors.js';
 import { parseDuration } from '../common/duration.js';
 import { DEFAULT_MAX_TTL } from '../ca/config.js';
-import { activateRoot, prepareRoot, readRootDir, retireRoot } from '../ca/root-rotation.js';
-import { formatRootStatus, rootStatus } from '../ca/root-status.js';
+import { activateRoot, prepareRoot, readRootDir, retireRoot } from '../ca/root/root-rotation.js';
+import { formatRootStatus, rootStatus } from '../ca/root/root-status.js';
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 const short = (sha: string) => `sha256:${sha.slice(0, 16)}…`;

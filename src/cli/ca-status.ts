@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { ZtmeshError } from '../common/errors.js';
 import { humanDuration } from '../common/duration.js';
 import { DEFAULT_ADMIN } from '../ca/config.js';
-import type { IdentitiesReport } from '../ca/issued-ids.js';
+import type { IdentitiesReport } from '../ca/audit/issued-ids.js';
 import { adminUrl, FETCH_TIMEOUT_MS } from './status.js';
 
 export const EXIT_ALL_ON_TIME = 0;

@@ -11,10 +11,10 @@ import {
   parseServeConfig, defaultSignWorkers, DEFAULT_ADMIN, DEFAULT_DRAIN, DEFAULT_LISTEN, DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SECOND, DEFAULT_TTL,
   DEFAULT_MIN_TTL, DEFAULT_MAX_TTL, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_SOURCE, DEFAULT_AUDIT_LOG_MAX_SIZE,
 } from '../ca/config.js';
-import { assertNotReserved, parseReservedGrants } from '../ca/reserved-ids.js';
+import { assertNotReserved, parseReservedGrants } from '../ca/signing/reserved-ids.js';
 import { assertCaDir, initCaDir, loadCaState } from '../ca/state-dir.js';
 import { caManifests } from '../ca/manifests.js';
-import { JoinTokenStore } from '../ca/join-tokens.js';
+import { JoinTokenStore } from '../ca/attestors/join-tokens.js';
 import { buildCaServer } from '../ca/build.js';
 import { k8sAttestorsFromFlags } from '../k8s/ca-attestor-flags.js';
 import { addLogFormatOption, commandLogger } from './log-options.js';

@@ -17,8 +17,8 @@ import { OutboundHandler, UpstreamDialer, type OutboundOptions, type UpstreamTra
 import { REASONS } from './reasons.js';
 import { sharedReadBuffer } from './shared-read.js';
 import { TlsContextHolder } from './tls-context.js';
-import { TunnelPool } from './tunnel-pool.js';
-import { DEFAULT_TUNNEL_LIMITS, type TunnelLimits } from './tunnel-protocol.js';
+import { TunnelPool } from './tunnel/client.js';
+import { DEFAULT_TUNNEL_LIMITS, type TunnelLimits } from './tunnel/protocol.js';
 
 /** What the data path gets from the composition root. */
 export interface DataPathDeps {
@@ -29,7 +29,7 @@ export interface DataPathDeps {
   trustDomain: string;
   /** Gives native memory back after handshake floods (inbound.ts); absent in tests that do not measure it. */
   heap?: HeapTrimmer;
-  /** The tunnels' bounds, windows and timers (tunnel-protocol.ts); tests shorten them. */
+  /** The tunnels' bounds, windows and timers (tunnel/protocol.ts); tests shorten them. */
   tunnelLimits?: TunnelLimits;
 }
 

@@ -17,16 +17,16 @@ import { PendingHandshakes, type HandshakeLimits } from './handshake-gate.js';
 import { closeLeg, plainLeg, resetLeg, splice, type SocketLeg } from './pipe.js';
 import { REASONS, tlsErrorReason, verifyErrorReason } from './reasons.js';
 import type { TlsContextHolder } from './tls-context.js';
-import { TunnelAcceptor } from './tunnel-inbound.js';
-import { TUNNEL_ALPN, type TunnelLimits } from './tunnel-protocol.js';
-import type { TunnelTargets } from './tunnel-target.js';
+import { TunnelAcceptor } from './tunnel/server.js';
+import { TUNNEL_ALPN, type TunnelLimits } from './tunnel/protocol.js';
+import type { TunnelTargets } from './tunnel/target.js';
 
 /** Where one accepted connection goes after authorization. */
 export interface InboundRoute {
   forward: HostPort;
   /** Source address for the forward (transparent mode uses 127.0.0.6). */
   localAddress?: string;
-  /** Where the streams of a tunnel arriving on this connection may go (tunnel-target.ts); without it, no tunnels. */
+  /** Where the streams of a tunnel arriving on this connection may go (tunnel/target.ts); without it, no tunnels. */
   targets?: TunnelTargets;
 }
 

@@ -10,7 +10,7 @@ import type { BoundListener, DataPath, DataPathContext } from './datapath.js';
 import type { InboundHandler } from './inbound.js';
 import type { InboundRoute } from './inbound.js';
 import type { OutboundHandler, UpstreamTarget } from './outbound.js';
-import { listenerTargets } from './tunnel-target.js';
+import { listenerTargets } from './tunnel/target.js';
 
 /** Stops accepting on `server`; open connections are left alone (close() alone would wait for them). */
 function stopAccepting(server: net.Server): Promise<void> {

@@ -4,7 +4,7 @@ import type http2 from 'node:http2';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SharedBufferReader } from './shared-read.js';
-import { H2_CODES } from './tunnel-protocol.js';
+import { H2_CODES } from './tunnel/protocol.js';
 
 /** One side of a proxied connection over a socket: the stream bytes flow through (TLS or plain) and the TCP socket under it. */
 export interface SocketLeg {

@@ -24,7 +24,7 @@ import { expect } from 'vitest';
 import { loadCaProto } from '../../src/common/ca-proto.js';
 import type { CertificateAuthorityClient } from '../../src/gen/ztmesh/ca/v1/CertificateAuthority.js';
 import type { SignCertificateResponse__Output } from '../../src/gen/ztmesh/ca/v1/SignCertificateResponse.js';
-import { JoinTokenStore } from '../../src/ca/join-tokens.js';
+import { JoinTokenStore } from '../../src/ca/attestors/join-tokens.js';
 import { buildCsr, generateKeySync, privateKeyPem, certsToPem, type KeyAlgorithm } from '../../src/pki/index.js';
 import { CliProcess, runCli } from './cli.js';
 

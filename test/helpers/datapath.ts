@@ -14,7 +14,7 @@ import { spkiOf } from '../../src/pki/certificate.js';
 import { InboundConfig, OutboundConfig, inboundSchema, outboundSchema } from '../../src/sidecar/config-schema.js';
 import { DataPath } from '../../src/sidecar/datapath.js';
 import { startInbound, startOutbound } from '../../src/sidecar/listeners.js';
-import { DEFAULT_TUNNEL_LIMITS, type TunnelLimits } from '../../src/sidecar/tunnel-protocol.js';
+import { DEFAULT_TUNNEL_LIMITS, type TunnelLimits } from '../../src/sidecar/tunnel/protocol.js';
 import { makeCa, makeLeaf, type TestCa, type TestLeaf } from './pki.js';
 
 export const TD = 'cluster.local';

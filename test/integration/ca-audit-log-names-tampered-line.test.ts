@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lineHash } from '../../src/ca/audit-chain.js';
+import { lineHash } from '../../src/ca/audit/audit-chain.js';
 import { initCa, makeCsr, signCsr, signError, startCa, type TestCaServer } from '../helpers/ca.js';
 import { CliProcess, runCli } from '../helpers/cli.js';
 

@@ -12,8 +12,8 @@ import { initCaDir } from '../../src/ca/state-dir.js';
 import { LogCapture } from '../helpers/datapath.js';
 
 const WORKER = fileURLToPath(new URL('../fixtures/ca/killable-sign-worker.mjs', import.meta.url));
-const BUILT = existsSync(fileURLToPath(new URL('../../dist/ca/sign-worker.js', import.meta.url)));
-if (!BUILT) console.warn('skipping: dist/ca/sign-worker.js is not built (npm run build; npm test does it)');
+const BUILT = existsSync(fileURLToPath(new URL('../../dist/ca/signing/sign-worker.js', import.meta.url)));
+if (!BUILT) console.warn('skipping: dist/ca/signing/sign-worker.js is not built (npm run build; npm test does it)');
 
 async function readyz(ca: RunningCa): Promise<{ status: number; body: string }> {
   const res = await fetch(`http://127.0.0.1:${ca.adminPort}/readyz`);

@@ -4,7 +4,7 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { JoinTokenStore, tokenHash } from '../../src/ca/join-tokens.js';
+import { JoinTokenStore, tokenHash } from '../../src/ca/attestors/join-tokens.js';
 import { initCa, makeCsr, signCsr, signError, startCa, type TestCaServer } from '../helpers/ca.js';
 
 const ID = 'spiffe://example.org/ns/default/sa/web';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectBundles } from '../helpers/bundle-stream.js';
 import { makeCa } from '../helpers/pki.js';
 import { issuerFromCaDir } from '../helpers/ca-root.js';
-import { formatBundleFile } from '../../src/ca/bundle-file.js';
+import { formatBundleFile } from '../../src/ca/root/bundle-file.js';
 import { createCrossCertificate, fromPemAll, toPem } from '../../src/pki/index.js';
 import { chainPem, makeCsr, signCsr, startCa, type TestCaServer } from '../helpers/ca.js';
 

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCaServer, type RunningCa } from '../../src/ca/build.js';
 import { parseServeConfig } from '../../src/ca/config.js';
 import { initCaDir } from '../../src/ca/state-dir.js';
-import { JoinTokenStore } from '../../src/ca/join-tokens.js';
+import { JoinTokenStore } from '../../src/ca/attestors/join-tokens.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { caClient, chainPem, makeCsr, signCsr, type CertificateAuthorityClient } from '../helpers/ca.js';
 import { runCli } from '../helpers/cli.js';

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { JoinTokenStore } from '../../src/ca/join-tokens.js';
+import { JoinTokenStore } from '../../src/ca/attestors/join-tokens.js';
 import { makeCa, makeLeaf, type TestCa } from '../helpers/pki.js';
 import { BIN } from '../helpers/cli.js';
 import type { LineProcess, Mesh } from '../helpers/netns.js';

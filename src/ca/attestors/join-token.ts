@@ -3,7 +3,7 @@
 import type { Clock } from '../../common/clock.js';
 import { AttestationError } from '../../common/errors.js';
 import { parseSpiffeId } from '../../pki/spiffe-id.js';
-import { isJoinToken, type JoinTokenStore } from '../join-tokens.js';
+import { isJoinToken, type JoinTokenStore } from './join-tokens.js';
 import type { Attestation, AttestationInput, Attestor } from './attestor.js';
 
 /** Attests callers holding a valid, unused join token; the token is used up only when a certificate is issued. */

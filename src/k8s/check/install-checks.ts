@@ -4,7 +4,7 @@ import { X509Certificate, createPublicKey } from 'node:crypto';
 import { humanDuration } from '../../common/duration.js';
 import { loadPrivateKey } from '../../pki/keys.js';
 import { certsFromPem } from '../../pki/pem.js';
-import { assertBundleHoldsCaRoot, parseBundle } from '../../ca/trust-bundle.js';
+import { assertBundleHoldsCaRoot, parseBundle } from '../../ca/root/trust-bundle.js';
 import type { KubeResponse } from '../kube-client.js';
 import type { CheckResult } from './check-result.js';
 

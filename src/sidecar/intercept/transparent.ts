@@ -8,7 +8,7 @@ import { INBOUND_SOURCE_V6 } from '../../common/mesh.js';
 import type { Clock } from '../../common/clock.js';
 import { compilePolicy, isOpenPolicy } from '../authz.js';
 import type { DataPath, DataPathContext } from '../datapath.js';
-import { podTargets } from '../tunnel-target.js';
+import { podTargets } from '../tunnel/target.js';
 import { DestinationPolicy, OwnListeners, normalizeAddress } from './destinations.js';
 import { DialTracker } from './dial-tracker.js';
 import { checkOriginalDst } from './original-dst.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { JoinTokenAttestor } from '../../../../src/ca/attestors/join-token.js';
 import { attest } from '../../../../src/ca/attestors/run.js';
-import { JoinTokenStore } from '../../../../src/ca/join-tokens.js';
+import { JoinTokenStore } from '../../../../src/ca/attestors/join-tokens.js';
 import { FakeClock } from '../../../helpers/fake-clock.js';
 
 describe('JoinTokenAttestor', () => {

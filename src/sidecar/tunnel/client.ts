@@ -1,0 +1,294 @@
+// The outbound end of tunnels: a small pool of long-lived mTLS connections (ALPN h2) per upstream, each app connection
+// one HTTP/2 CONNECT stream on them. An upstream that does not choose h2 gets raw mTLS, and the answer is remembered.
+import http2 from 'node:http2';
+import type tls from 'node:tls';
+import type { Clock, TimerHandle } from '../../common/clock.js';
+import type { Logger } from '../../common/logger.js';
+import type { TunnelPoolStatus } from '../../admin/status-types.js';
+import type { DataPathMetrics } from '../datapath-metrics.js';
+import { DialError, type DialedSocket, type DialedUpstream, type UpstreamDialer, type UpstreamTarget, type UpstreamTransport } from '../outbound.js';
+import { closeLeg } from '../pipe.js';
+import { REASONS } from '../reasons.js';
+import type { TlsContextHolder } from '../tls-context.js';
+import { abortOnPeerEnd, authorityOf, H2_CODES, REASON_HEADER, sessionOptions, StreamWindowGovernor, TUNNEL_ALPN, type TunnelLimits } from './protocol.js';
+
+
+interface Pool {
+  upstream: string;
+  expect: string | null;
+  conns: Conn[];
+  /** The connection being opened, which every stream that finds no room waits for. */
+  opening: Promise<Opened> | undefined;
+  rawUntilMs: number;
+  streamsTotal: number;
+}
+
+interface Conn {
+  session: http2.ClientHttp2Session;
+  generation: number;
+  peerId: string;
+  /** Whether its TLS handshake resumed a session (its streams say so in their log lines). */
+  resumed: boolean;
+  /** Streams reserved or open; at the limit, the pool opens another connection. */
+  streams: number;
+  /** No new streams (rotation, GOAWAY, age, a failed ping); it closes once its streams end. */
+  draining: boolean;
+  expiresAtMs: number;
+  idle: TimerHandle | undefined;
+  ping: TimerHandle | undefined;
+  /** Shrinks the stream window this end advertises as streams open, within the connection's buffer budget. */
+  window: StreamWindowGovernor;
+}
+
+type Opened = { kind: 'tunnel'; conn: Conn } | { kind: 'raw'; dialed: DialedSocket };
+
+export interface TunnelPoolDeps {
+  contexts: TlsContextHolder;
+  dialer: UpstreamDialer;
+  clock: Clock;
+  log: Logger;
+  metrics: DataPathMetrics;
+  limits: TunnelLimits;
+}
+
+/**
+ * The sidecar's tunnel pools, one per upstream address and expected server ID; an UpstreamTransport beside
+ * UpstreamDialer (docs/design.md "Data flow"). Streams share connections up to maxStreamsPerConnection each.
+ */
+export class TunnelPool implements UpstreamTransport {
+  private readonly pools = new Map<string, Pool>();
+  private readonly unsubscribe: () => void;
+  private closed = false;
+
+  constructor(private readonly deps: TunnelPoolDeps) {
+    // Connections made with the previous SVID or bundle take no new streams; theirs finish.
+    this.unsubscribe = deps.contexts.subscribe((m) => {
+      for (const pool of this.pools.values()) for (const c of pool.conns) if (c.generation !== m.generation) this.drainConn(c, 'rotation');
+    });
+  }
+
+  statuses(): TunnelPoolStatus[] {
+    const now = this.deps.clock.now();
+    return [...this.pools.values()].map((p) => ({
+      upstream: p.upstream, expect: p.expect, mode: p.rawUntilMs > now ? 'raw' : 'tunnel',
+      connections: p.conns.length, streamsActive: p.conns.reduce((n, c) => n + c.streams, 0), streamsTotal: p.streamsTotal,
+    }));
+  }
+
+  /** One app connection: a stream on a pooled connection, or raw mTLS where the upstream speaks no tunnel. */
+  async dial(target: UpstreamTarget, handshakeTimeoutMs: number, signal?: AbortSignal): Promise<DialedUpstream> {
+    const material = this.deps.contexts.usable();
+    if (!material || this.closed) throw new DialError(REASONS.noSvid, 'no valid SVID: refusing to dial');
+    const pool = this.poolFor(target);
+    if (pool.rawUntilMs > this.deps.clock.now()) return this.deps.dialer.dial(target, handshakeTimeoutMs, signal);
+    const startedMs = this.deps.clock.now();
+    for (let attempt = 0; ; attempt++) {
+      const got = await this.acquire(pool, target, handshakeTimeoutMs, signal, material.generation);
+      if (!('session' in got)) return got;
+      if (signal?.aborted) {
+        this.release(got);
+        throw new DialError(REASONS.peerClosed, 'the app closed its connection while the tunnel opened');
+      }
+      const left = Math.max(1, handshakeTimeoutMs - (this.deps.clock.now() - startedMs));
+      try {
+        return await this.openStream(pool, got, target, left, signal, startedMs);
+      } catch (err) {
+        // A stream the peer never saw (GOAWAY, a connection that just died) is safe to try once more.
+        if (!(err instanceof RetryableStream) || attempt > 0) throw err instanceof RetryableStream ? err.cause : err;
+      }
+    }
+  }
+
+  /** Closes every pooled connection now (the data path's close). */
+  close(): void {
+    this.closed = true;
+    this.unsubscribe();
+    for (const pool of this.pools.values()) for (const c of [...pool.conns]) c.session.destroy();
+  }
+
+  private poolFor(target: UpstreamTarget): Pool {
+    const upstream = authorityOf(target.upstream.host, target.upstream.port);
+    const expect = target.expect?.text ?? null;
+    const key = `${upstream} ${expect ?? ''}`;
+    let pool = this.pools.get(key);
+    if (!pool) {
+      pool = { upstream, expect, conns: [], opening: undefined, rawUntilMs: 0, streamsTotal: 0 };
+      this.pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  /** A connection with room (its slot reserved), after opening one if needed; or a raw leg. */
+  private async acquire(pool: Pool, target: UpstreamTarget, timeoutMs: number, signal: AbortSignal | undefined, generation: number): Promise<Conn | DialedUpstream> {
+    for (;;) {
+      const now = this.deps.clock.now();
+      for (const c of pool.conns) if (!c.draining && c.expiresAtMs <= now) this.drainConn(c, 'age');
+      const conn = pool.conns.find((c) => !c.draining && !c.session.closed && c.generation === generation && c.streams < this.roomOf(c));
+      if (conn) {
+        conn.streams++;
+        conn.idle?.cancel();
+        conn.window.update(conn.streams);
+        return conn;
+      }
+      // Past the limit of connections per upstream, an app connection gets a raw mTLS connection of its own.
+      if (!pool.opening && pool.conns.filter((c) => !c.draining).length >= this.deps.limits.maxConnectionsPerUpstream) {
+        return this.deps.dialer.dial(target, timeoutMs, signal);
+      }
+      const mine = !pool.opening;
+      const opening = pool.opening ??= this.openConn(pool, target, timeoutMs).finally(() => { pool.opening = undefined; });
+      const opened = await opening;
+      if (opened.kind === 'raw') return mine ? opened.dialed : this.deps.dialer.dial(target, timeoutMs, signal);
+    }
+  }
+
+  private roomOf(c: Conn): number {
+    return Math.min(this.deps.limits.maxStreamsPerConnection, c.session.remoteSettings.maxConcurrentStreams ?? Infinity);
+  }
+
+  /** Dials a new connection offering h2; an upstream that chooses otherwise is used raw, and remembered as such. */
+  private async openConn(pool: Pool, target: UpstreamTarget, timeoutMs: number): Promise<Opened> {
+    const dialed = await this.deps.dialer.dial(target, timeoutMs, undefined, [TUNNEL_ALPN]);
+    if (dialed.alpnProtocol !== TUNNEL_ALPN || this.closed) {
+      pool.rawUntilMs = this.deps.clock.now() + this.deps.limits.noTunnelCacheMs;
+      this.deps.log.info({ upstream: pool.upstream, peerId: dialed.peerId, alpn: dialed.alpnProtocol }, 'upstream offers no tunnel (ALPN h2): raw mTLS to it');
+      return { kind: 'raw', dialed };
+    }
+    const { limits, clock, metrics } = this.deps;
+    const t = dialed.leg.stream as tls.TLSSocket;
+    // A tunnel connection is never half-open: the peer's FIN (its process died) ends the session and its streams now.
+    t.allowHalfOpen = false;
+    dialed.leg.tcp.allowHalfOpen = false;
+    const session = http2.connect(`https://${pool.upstream}`, { ...sessionOptions(limits), createConnection: () => t });
+    abortOnPeerEnd(t, session);
+    const material = this.deps.contexts.current();
+    const createdMs = clock.now();
+    const conn: Conn = {
+      session, generation: material?.generation ?? -1, peerId: dialed.peerId, resumed: dialed.resumed, streams: 0, draining: false,
+      expiresAtMs: Math.min(createdMs + limits.maxAgeMs, dialed.peerNotAfterMs ?? Infinity), idle: undefined, ping: undefined,
+      window: new StreamWindowGovernor(session, limits),
+    };
+    pool.conns.push(conn);
+    metrics.tunnelConnections.inc({ direction: 'outbound' });
+    session.on('error', (err) => this.deps.log.debug({ upstream: pool.upstream, err: err.message }, 'tunnel connection failed'));
+    session.once('connect', () => session.setLocalWindowSize(limits.connectionWindow));
+    session.on('goaway', () => { conn.draining = true; });
+    session.once('close', () => {
+      conn.draining = true;
+      conn.idle?.cancel();
+      conn.ping?.cancel();
+      pool.conns.splice(pool.conns.indexOf(conn), 1);
+      metrics.tunnelConnections.dec({ direction: 'outbound' });
+      closeLeg(dialed.leg);
+    });
+    this.deps.log.debug({ upstream: pool.upstream, peerId: conn.peerId, resumed: dialed.resumed }, 'tunnel connection opened');
+    this.schedulePing(pool, conn);
+    this.armIdle(conn);
+    return { kind: 'tunnel', conn };
+  }
+
+  /** Opens one CONNECT stream on `conn` (slot reserved) and waits for the upstream's answer. */
+  private openStream(pool: Pool, conn: Conn, target: UpstreamTarget, timeoutMs: number, signal: AbortSignal | undefined, startedMs: number): Promise<DialedUpstream> {
+    const { clock, metrics } = this.deps;
+    pool.streamsTotal++;
+    let req: http2.ClientHttp2Stream;
+    try {
+      req = conn.session.request({ ':method': 'CONNECT', ':authority': authorityOf(target.upstream.host, target.upstream.port) }, { endStream: false, waitForTrailers: true });
+    } catch (err) {
+      // The session closed between the pick and the request (node throws ERR_HTTP2_INVALID_SESSION).
+      this.release(conn);
+      return Promise.reject(new RetryableStream(new DialError(REASONS.peerClosed, `tunnel to ${pool.upstream} closed: ${(err as Error).message}`, conn.peerId)));
+    }
+    req.once('close', () => this.release(conn));
+    return new Promise<DialedUpstream>((resolve, reject) => {
+      let settled = false;
+      const finish = () => {
+        settled = true;
+        timer.cancel();
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const fail = (err: Error, result: 'refused' | 'error') => {
+        if (settled) return;
+        finish();
+        metrics.tunnelStreams.inc({ direction: 'outbound', result });
+        req.on('error', () => {});
+        if (!req.closed && !req.destroyed) req.close(H2_CODES.cancel);
+        reject(err);
+      };
+      const timer = clock.setTimeout(() => fail(new DialError(REASONS.handshakeTimeout, `no answer from ${pool.upstream} to a tunnel stream within ${timeoutMs} ms`, conn.peerId), 'error'), timeoutMs);
+      const onAbort = () => fail(new DialError(REASONS.peerClosed, 'the app closed its connection while the tunnel stream opened'), 'error');
+      signal?.addEventListener('abort', onAbort);
+      req.once('response', (headers) => {
+        if (settled) return;
+        const status = Number(headers[':status']);
+        if (status !== 200) {
+          const reason = headers[REASON_HEADER];
+          return fail(new DialError(REASONS.serverRefused, `${pool.upstream} refused the tunnel stream: ${typeof reason === 'string' ? reason : `status ${status}`}`, conn.peerId), 'refused');
+        }
+        finish();
+        metrics.tunnelStreams.inc({ direction: 'outbound', result: 'accepted' });
+        resolve({ leg: { stream: req, tcp: null }, peerId: conn.peerId, resumed: conn.resumed, handshakeMs: clock.now() - startedMs, accepted: true });
+      });
+      req.once('error', (err: Error & { code?: string }) => {
+        // Refused before it was seen (GOAWAY, REFUSED_STREAM without an answer) or lost with its connection: retry once.
+        const unseen = err.code === 'ERR_HTTP2_GOAWAY_SESSION' || req.rstCode === H2_CODES.refusedStream || conn.session.destroyed;
+        const why = new DialError(REASONS.peerClosed, `tunnel stream to ${pool.upstream} failed before an answer: ${err.code ?? err.message}`, conn.peerId);
+        fail(unseen ? new RetryableStream(why) : why, 'error');
+      });
+      // Every stream closes; only one that closes unanswered is a failure (no Error is built for the others).
+      req.once('close', () => {
+        if (!settled) fail(new RetryableStream(new DialError(REASONS.peerClosed, `tunnel stream to ${pool.upstream} closed before an answer`, conn.peerId)), 'error');
+      });
+    });
+  }
+
+  /** A stream ended (or was never opened): its slot is free; a connection left without streams starts its idle time. */
+  private release(conn: Conn): void {
+    if (--conn.streams === 0 && !conn.draining) this.armIdle(conn);
+    conn.window.update(conn.streams);
+  }
+
+  private armIdle(conn: Conn): void {
+    conn.idle?.cancel();
+    conn.idle = this.deps.clock.setTimeout(() => { if (conn.streams === 0) this.drainConn(conn, 'idle'); }, this.deps.limits.idleMs);
+  }
+
+  /** Takes `conn` out of rotation: no new streams (GOAWAY), and node closes it once its streams end. */
+  private drainConn(conn: Conn, why: string): void {
+    if (conn.draining) return;
+    conn.draining = true;
+    conn.idle?.cancel();
+    this.deps.log.debug({ peerId: conn.peerId, why, streams: conn.streams }, 'tunnel connection draining');
+    conn.session.close();
+  }
+
+  /** Keepalive: a PING every pingIntervalMs; no answer within pingTimeoutMs ends the connection and its streams. */
+  private schedulePing(pool: Pool, conn: Conn): void {
+    conn.ping = this.deps.clock.setTimeout(() => {
+      if (conn.session.destroyed) return;
+      let answered = false;
+      const deadline = this.deps.clock.setTimeout(() => {
+        if (answered || conn.session.destroyed) return;
+        this.deps.log.warn({ upstream: pool.upstream, peerId: conn.peerId, timeoutMs: this.deps.limits.pingTimeoutMs }, 'tunnel peer did not answer a ping: closing the connection');
+        conn.session.destroy(new Error('tunnel peer did not answer a ping'), H2_CODES.cancel);
+      }, this.deps.limits.pingTimeoutMs);
+      let sent = false;
+      try {
+        sent = conn.session.ping((err) => {
+          answered = true;
+          deadline.cancel();
+          if (!err) this.schedulePing(pool, conn);
+        });
+      } catch {
+        // closed in the meantime: nothing left to keep alive
+      }
+      if (!sent) deadline.cancel();
+    }, this.deps.limits.pingIntervalMs);
+  }
+}
+
+/** A stream that failed before the upstream saw it: the dial tries once more on another connection. */
+class RetryableStream extends Error {
+  constructor(override readonly cause: DialError) {
+    super(cause.message);
+  }
+}

@@ -1,0 +1,204 @@
+// The inbound end of tunnels: an authenticated mTLS connection that chose ALPN h2 becomes an HTTP/2 session, and each
+// CONNECT stream on it is checked (target, validity, policy) and forwarded to the app like one raw mTLS connection.
+import http2 from 'node:http2';
+import type net from 'node:net';
+import type tls from 'node:tls';
+import type { Clock, TimerHandle } from '../../common/clock.js';
+import type { TrustBundle } from '../../identity/credentials.js';
+import { dialApp } from '../app-forward.js';
+import { authorize, type AuthzPolicy } from '../authz.js';
+import type { ConnectionSet } from '../connection-set.js';
+import type { ConnectionReporter, DataPathMetrics } from '../datapath-metrics.js';
+import { plainLeg, resetLeg, splice, type StreamLeg } from '../pipe.js';
+import { REASONS } from '../reasons.js';
+import type { TlsContextHolder } from '../tls-context.js';
+import { abortOnPeerEnd, H2_CODES, MAX_REFUSED_STREAMS, REASON_HEADER, sessionOptions, StreamWindowGovernor, type TunnelLimits } from './protocol.js';
+import type { TunnelTargets } from './target.js';
+
+/** Who is at the other end of one tunnel connection, as its handshake proved. */
+export interface TunnelPeer {
+  /** "ip:port" of the connection, for log lines. */
+  peer: string;
+  /** The SPIFFE ID of the peer's leaf SVID (checked against the leaf rules at the handshake). */
+  peerId: string;
+  /** The peer certificate's notAfter: past it, the connection takes no new streams. */
+  certNotAfterMs: number;
+  /** The peer certificate's serial (hex), for the log line of the connection. */
+  serial: string;
+  /** Whether the tunnel connection resumed a TLS session, as its streams' log lines say. */
+  resumed: boolean;
+  /** Where this connection's streams may go (tunnel/target.ts). */
+  targets: TunnelTargets;
+}
+
+export interface TunnelAcceptorDeps {
+  contexts: TlsContextHolder;
+  clock: Clock;
+  reporter: ConnectionReporter;
+  /** The listener's open connections: each stream's app socket is tracked here. */
+  connections: ConnectionSet;
+  metrics: DataPathMetrics;
+  /** The data path's shared read buffer, which connections to the app read into (shared-read.ts). */
+  readBuffer?: Uint8Array;
+}
+
+export interface TunnelAcceptorOptions {
+  limits: TunnelLimits;
+  /** The listener's policy now: read for every stream. */
+  policy: () => AuthzPolicy;
+  handshakeTimeoutMs: number;
+  idleTimeoutMs: number;
+  /** Streams carried at once across the listener's tunnels, like its maxConnections for raw connections. */
+  maxStreams: number;
+}
+
+interface Conn extends TunnelPeer {
+  session: http2.ServerHttp2Session;
+  bundle: TrustBundle;
+  streams: number;
+  refused: number;
+  idle: TimerHandle | undefined;
+  /** Shrinks the stream window this end advertises as streams open, within the connection's buffer budget. */
+  window: StreamWindowGovernor;
+}
+
+const STATUS = { badRequest: 400, forbidden: 403, unavailable: 503 } as const;
+
+/** One inbound listener's tunnel sessions: created from authenticated TLS sockets, drained on shutdown and trust change. */
+export class TunnelAcceptor {
+  private readonly conns = new Set<Conn>();
+  private activeStreams = 0;
+  private streamsTotal = 0;
+  private draining = false;
+  private readonly unsubscribe: () => void;
+
+  private readonly options: ReturnType<typeof sessionOptions>;
+
+  constructor(private readonly deps: TunnelAcceptorDeps, private readonly opts: TunnelAcceptorOptions) {
+    this.options = sessionOptions(opts.limits);
+    // A new bundle may drop a root the peers' chains lead to: their connections take no new streams and reconnect.
+    this.unsubscribe = deps.contexts.subscribe((m) => {
+      for (const c of this.conns) if (c.bundle !== m.bundle) c.session.close();
+    });
+  }
+
+  /** Tunnel connections open now, and streams carried (active and since start). */
+  get counts(): { connections: number; streamsActive: number; streamsTotal: number } {
+    return { connections: this.conns.size, streamsActive: this.activeStreams, streamsTotal: this.streamsTotal };
+  }
+
+  /** Takes an authenticated TLS socket whose peer chose h2; its streams are authorized one by one. */
+  accept(t: tls.TLSSocket, raw: net.Socket, peer: TunnelPeer): void {
+    const material = this.deps.contexts.current();
+    if (!material || this.draining) {
+      resetLeg({ stream: t, tcp: raw });
+      return;
+    }
+    const session = http2.performServerHandshake(t, this.options);
+    abortOnPeerEnd(t, session);
+    const conn: Conn = { ...peer, session, bundle: material.bundle, streams: 0, refused: 0, idle: undefined, window: new StreamWindowGovernor(session, this.opts.limits) };
+    this.conns.add(conn);
+    this.deps.metrics.tunnelConnections.inc({ direction: 'inbound' });
+    session.on('stream', (stream, headers) => this.onStream(conn, stream, headers));
+    session.on('error', (err) => this.deps.reporter.log.debug({ peer: conn.peer, peerId: conn.peerId, err: err.message }, 'tunnel connection failed'));
+    session.once('close', () => {
+      conn.idle?.cancel();
+      this.conns.delete(conn);
+      this.deps.metrics.tunnelConnections.dec({ direction: 'inbound' });
+    });
+    session.setLocalWindowSize(this.opts.limits.connectionWindow);
+    this.deps.reporter.log.debug({ peer: conn.peer, peerId: conn.peerId, serial: conn.serial }, 'tunnel connection accepted');
+    this.armIdle(conn);
+  }
+
+  /** Sends GOAWAY on every tunnel connection: no new streams, the open ones finish (drain). */
+  drain(): void {
+    this.draining = true;
+    for (const c of this.conns) c.session.close();
+  }
+
+  dispose(): void {
+    this.unsubscribe();
+    for (const c of this.conns) c.idle?.cancel();
+  }
+
+  /** A connection without streams is closed after a while; the pool at the other end closes it sooner. */
+  private armIdle(conn: Conn): void {
+    conn.idle?.cancel();
+    conn.idle = this.deps.clock.setTimeout(() => conn.session.close(), this.opts.limits.idleMs * 5);
+  }
+
+  private onStream(conn: Conn, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    stream.on('error', () => {}); // a reset peer; splice() reports what matters once it takes over
+    conn.streams++;
+    this.activeStreams++;
+    this.streamsTotal++;
+    conn.idle?.cancel();
+    conn.window.update(conn.streams);
+    stream.once('close', () => {
+      this.activeStreams--;
+      if (--conn.streams === 0 && !conn.session.closed) this.armIdle(conn);
+      conn.window.update(conn.streams);
+    });
+    const refuse = (status: number, reason: string, detail?: string) => this.refuse(conn, stream, status, reason, detail);
+    if (headers[':method'] !== 'CONNECT') return refuse(STATUS.badRequest, REASONS.tunnelMalformed, `${String(headers[':method'])} is not CONNECT`);
+    if (!this.deps.contexts.usable()) return refuse(STATUS.unavailable, REASONS.noSvid);
+    if (this.deps.clock.now() >= conn.certNotAfterMs) return refuse(STATUS.forbidden, REASONS.certExpired, 'the tunnel peer\'s certificate expired after its handshake');
+    if (this.activeStreams > this.opts.maxStreams) return refuse(STATUS.unavailable, REASONS.maxConnections, `${this.opts.maxStreams} streams`);
+    const target = conn.targets.resolve(headers[':authority']);
+    if (!target.ok) return refuse(STATUS.forbidden, REASONS.targetNotAllowed, target.detail);
+    const decision = authorize(conn.peerId, this.opts.policy());
+    if (!decision.allow) return refuse(STATUS.forbidden, decision.reason, decision.detail);
+
+    const leg: StreamLeg = { stream, tcp: null };
+    const onEarlyClose = () => dial.cancel();
+    const dial = dialApp(target.route, this.opts.handshakeTimeoutMs, this.deps.clock, {
+      connected: (app, reader) => {
+        stream.removeListener('close', onEarlyClose);
+        if (stream.closed || stream.destroyed) {
+          app.destroy();
+          return;
+        }
+        stream.respond({ ':status': 200 }, { waitForTrailers: true });
+        this.deps.connections.track(app);
+        this.deps.metrics.tunnelStreams.inc({ direction: 'inbound', result: 'accepted' });
+        const closed = this.deps.reporter.opened();
+        this.deps.reporter.log.debug({ peer: conn.peer, peerId: conn.peerId, resumed: conn.resumed, tunnel: true, target: headers[':authority'] }, 'inbound connection forwarded');
+        splice(leg, plainLeg(app, reader), {
+          idleTimeoutMs: this.opts.idleTimeoutMs,
+          onEnd: (end) => {
+            closed();
+            if (end.error || end.idle) this.deps.reporter.log.debug({ peer: conn.peer, peerId: conn.peerId, idle: end.idle, err: end.error?.message }, 'inbound tunnel stream ended abnormally');
+          },
+        });
+      },
+      failed: (err) => {
+        stream.removeListener('close', onEarlyClose);
+        this.deps.reporter.failed(conn.peer, REASONS.forwardUnavailable, { peerId: conn.peerId, detail: err.code });
+        this.deps.metrics.tunnelStreams.inc({ direction: 'inbound', result: 'error' });
+        answer(stream, STATUS.unavailable, REASONS.forwardUnavailable, H2_CODES.connectError);
+      },
+    }, this.deps.readBuffer);
+    stream.once('close', onEarlyClose);
+  }
+
+  /** One refused stream: the usual log line and metrics, a 4xx/5xx naming the reason, then RST_STREAM. */
+  private refuse(conn: Conn, stream: http2.ServerHttp2Stream, status: number, reason: string, detail?: string): void {
+    this.deps.reporter.refused(conn.peer, reason, { peerId: conn.peerId, detail });
+    this.deps.metrics.tunnelStreams.inc({ direction: 'inbound', result: 'refused' });
+    answer(stream, status, reason, H2_CODES.refusedStream);
+    // A peer that keeps opening streams we refuse is not a peer we keep a session for.
+    if (++conn.refused >= MAX_REFUSED_STREAMS && !conn.session.closed) {
+      this.deps.reporter.log.warn({ peer: conn.peer, peerId: conn.peerId, refused: conn.refused }, 'tunnel connection closed: too many refused streams');
+      conn.session.goaway(H2_CODES.enhanceYourCalm);
+      conn.session.close();
+    }
+  }
+}
+
+/** Answers a stream with a status and a reason header, then resets it with `code` (no END_STREAM before it). */
+function answer(stream: http2.ServerHttp2Stream, status: number, reason: string, code: number): void {
+  if (stream.closed || stream.destroyed) return;
+  if (!stream.headersSent) stream.respond({ ':status': status, [REASON_HEADER]: reason }, { waitForTrailers: true });
+  stream.close(code);
+}
