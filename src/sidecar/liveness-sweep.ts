@@ -87,8 +87,9 @@ export class LivenessSweep {
     entries.forEach((e, i) => {
       const state = fds[i]! >= 0 ? states[next++] : undefined;
       if (!this.entries.has(e)) return;
-      let d: Departure | undefined = state === 'gone' ? 'gone' : state === 'fin' && !e.finSeen ? 'fin' : undefined;
-      if (!d && e.alive && !e.alive()) d = 'ended';
+      // A protocol that ended says more than the FIN or RST that usually follows it.
+      let d: Departure | undefined = e.alive && !e.alive() ? 'ended' : undefined;
+      d ??= state === 'gone' ? 'gone' : state === 'fin' && !e.finSeen ? 'fin' : undefined;
       if (!d) return;
       if (d === 'fin') e.finSeen = true;
       else this.entries.delete(e);

@@ -57,7 +57,9 @@ export function resetLeg(leg: Leg): void {
   const tcp = leg.tcp as net.Socket & { resetAndDestroy?: () => net.Socket };
   if (leg.stream === tcp) {
     if (tcp.destroyed) return;
-    if (typeof tcp.resetAndDestroy === 'function' && !tcp.connecting) {
+    // libuv refuses to reset a socket whose shutdown (our FIN) is still in progress, and node then never closes it.
+    const shutting = tcp.writableEnded && !tcp.writableFinished;
+    if (typeof tcp.resetAndDestroy === 'function' && !tcp.connecting && !shutting) {
       try {
         tcp.resetAndDestroy();
         return;
@@ -92,6 +94,13 @@ export function closeLeg(leg: Leg): void {
   }
   if (resetting.has(leg.stream) || leg.stream.destroyed) return;
   leg.stream.destroy();
+}
+
+/** A tunnel stream that an RST_STREAM closed (any code, sent or received) rather than END_STREAM both ways. */
+function cutShort(leg: Leg): boolean {
+  if (leg.tcp !== null) return false;
+  const code = leg.stream.rstCode;
+  return leg.stream.aborted || (code !== undefined && code !== H2_CODES.noError);
 }
 
 /** A tunnel stream the peer closed with RST_STREAM(NO_ERROR): stopped, not failed (its idle timeout, its drain). */
@@ -147,8 +156,9 @@ export function splice(a: Leg, b: Leg, opts: SpliceOptions): void {
     self.stream.on('error', (err) => fail(self, other, err));
     self.stream.on('close', () => {
       unwatch?.();
-      // Closed without its readable side ending (destroyed by us or torn down): the other leg cannot finish either.
-      if (!self.stream.readableEnded) {
+      // Closed without its readable side ending (destroyed by us or torn down), or a stream reset before it finished
+      // (node ends the readable side cleanly on an RST_STREAM with NO_ERROR or CANCEL): the other leg cannot finish either.
+      if (!self.stream.readableEnded || cutShort(self)) {
         dropBuffered(self.stream);
         if (!other.stream.destroyed) {
           if (end.error || end.idle || closedQuietly(self)) closeLeg(other);
@@ -167,7 +177,11 @@ export function splice(a: Leg, b: Leg, opts: SpliceOptions): void {
       stream.on('wantTrailers', () => stream.sendTrailers({}));
     }
     if (self.tcp !== null && self.reader) self.reader.forwardTo(self.stream, other.stream);
-    else (self.stream as Duplex).pipe(other.stream as Duplex);
+    else if (self.tcp === null) {
+      // Node ends a reset stream's readable side as if END_STREAM had come: only a real one becomes the other's FIN.
+      self.stream.pipe(other.stream as Duplex, { end: false });
+      self.stream.once('end', () => { if (!cutShort(self)) other.stream.end(); });
+    } else (self.stream as Duplex).pipe(other.stream as Duplex);
   };
   wire(a, b);
   wire(b, a);

@@ -9,7 +9,7 @@ import type { DataPathMetrics, WarnBudget } from '../datapath-metrics.js';
 import type { LivenessSweep } from '../liveness-sweep.js';
 import { DialError, type DialedSocket, type DialedUpstream, type UpstreamDialer, type UpstreamTarget, type UpstreamTransport } from '../outbound.js';
 import { closeLeg } from '../pipe.js';
-import { REASONS } from '../reasons.js';
+import { REASONS, serverRefusalReason } from '../reasons.js';
 import type { TlsContextHolder } from '../tls-context.js';
 import { abortOnPeerEnd, authorityOf, H2_CODES, REASON_HEADER, sessionOptions, StreamWindowGovernor, TUNNEL_ALPN, type TunnelLimits } from './protocol.js';
 import { SessionGuard, TUNNEL_END_REASONS, type TunnelEndReason } from './session-guard.js';
@@ -37,6 +37,8 @@ interface Conn {
   streams: number;
   /** No new streams (rotation, GOAWAY, age, a failed ping); it closes once its streams end. */
   draining: boolean;
+  /** The upstream's SETTINGS arrived: its inbound took the connection (it refuses an identity before sending any). */
+  admitted: boolean;
   expiresAtMs: number;
   idle: TimerHandle | undefined;
   /** Shrinks the stream window this end advertises as streams open, within the connection's buffer budget. */
@@ -170,12 +172,12 @@ export class TunnelPool implements UpstreamTransport {
     const material = this.deps.contexts.current();
     const createdMs = clock.now();
     const { log, budget, sweep } = this.deps;
-    const guard = new SessionGuard(session, dialed.leg.tcp, {
+    const guard = new SessionGuard(session, dialed.leg, {
       clock, limits, metrics, direction: 'outbound', ...(sweep ? { sweep } : {}),
       warn: (code, fields, msg) => budget.warn(log, code, fields, msg), debug: (fields, msg) => log.debug(fields, msg),
     }, { upstream: pool.upstream, peerId: dialed.peerId });
     const conn: Conn = {
-      session, guard, generation: material?.generation ?? -1, peerId: dialed.peerId, resumed: dialed.resumed, streams: 0, draining: false,
+      session, guard, generation: material?.generation ?? -1, peerId: dialed.peerId, resumed: dialed.resumed, streams: 0, draining: false, admitted: false,
       expiresAtMs: Math.min(createdMs + limits.maxAgeMs, dialed.peerNotAfterMs ?? Infinity), idle: undefined,
       window: new StreamWindowGovernor(session, limits),
     };
@@ -183,6 +185,7 @@ export class TunnelPool implements UpstreamTransport {
     metrics.tunnelConnections.inc({ direction: 'outbound' });
     session.on('error', (err) => this.deps.log.debug({ upstream: pool.upstream, err: err.message }, 'tunnel connection failed'));
     session.once('connect', () => session.setLocalWindowSize(limits.connectionWindow));
+    session.once('remoteSettings', () => { conn.admitted = true; });
     session.on('goaway', () => { conn.draining = true; });
     session.once('close', () => {
       conn.draining = true;
@@ -240,6 +243,9 @@ export class TunnelPool implements UpstreamTransport {
         resolve({ leg: { stream: req, tcp: null }, peerId: conn.peerId, resumed: conn.resumed, handshakeMs: clock.now() - startedMs, accepted: true });
       });
       req.once('error', (err: Error & { code?: string }) => {
+        // Dropped before the upstream said a word: its inbound refused our identity right after the TLS handshake, as
+        // it refuses a raw mTLS connection (in TLS 1.3 our side of the handshake finishes first).
+        if (!conn.admitted) return fail(new DialError(serverRefusalReason(err), `${pool.upstream} refused the tunnel connection right after its handshake (${err.code ?? err.message})`, conn.peerId), 'refused');
         // Refused before it was seen (GOAWAY, REFUSED_STREAM without an answer) or lost with its connection: retry once.
         const unseen = err.code === 'ERR_HTTP2_GOAWAY_SESSION' || req.rstCode === H2_CODES.refusedStream || conn.session.destroyed;
         const why = new DialError(REASONS.peerClosed, `tunnel stream to ${pool.upstream} failed before an answer: ${err.code ?? err.message}`, conn.peerId);
@@ -247,6 +253,7 @@ export class TunnelPool implements UpstreamTransport {
       });
       // Every stream closes; only one that closes unanswered is a failure (no Error is built for the others).
       req.once('close', () => {
+        if (!settled && !conn.admitted) fail(new DialError(REASONS.serverRefused, `${pool.upstream} refused the tunnel connection right after its handshake`, conn.peerId), 'refused');
         if (!settled) fail(new RetryableStream(new DialError(REASONS.peerClosed, `tunnel stream to ${pool.upstream} closed before an answer`, conn.peerId)), 'error');
       });
     });

@@ -133,7 +133,7 @@ export class TunnelAcceptor {
     const session = http2.performServerHandshake(t, this.options);
     abortOnPeerEnd(t, session);
     const { reporter, clock } = this.deps;
-    const guard = new SessionGuard(session, raw, {
+    const guard = new SessionGuard(session, { stream: t, tcp: raw }, {
       clock, limits: this.opts.limits, metrics: this.deps.metrics, direction: 'inbound', ...(this.deps.sweep ? { sweep: this.deps.sweep } : {}),
       warn: (code, fields, msg) => reporter.warn(code, fields, msg), debug: (fields, msg) => reporter.log.debug(fields, msg),
     }, { peer: peer.peer, peerId: peer.peerId });

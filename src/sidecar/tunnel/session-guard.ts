@@ -4,12 +4,12 @@
 // connection. Invariants: a guarded session is destroyed (its streams with it, so their app sockets are released) as
 // soon as one of these is seen; its end is counted once, with the first reason that applied; no timer outlives it.
 import type http2 from 'node:http2';
-import type net from 'node:net';
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import { describe } from '../../common/errors.js';
 import { sessionWantsIO } from '../../common/node-internals.js';
 import type { DataPathMetrics, Direction } from '../datapath-metrics.js';
 import type { LivenessSweep } from '../liveness-sweep.js';
+import { resetLeg, type SocketLeg } from '../pipe.js';
 import { H2_CODES, type TunnelLimits } from './protocol.js';
 
 /** Why a tunnel connection ended: the `reason` of ztmesh_tunnel_connections_closed_total (docs/design.md "Tunnels"). */
@@ -44,6 +44,9 @@ export type TunnelEndReason = (typeof TUNNEL_END_REASONS)[keyof typeof TUNNEL_EN
  */
 export const ENDED_GRACE_MS = 5_000;
 
+/** A destroyed session whose connection has not closed by then is reset (see SessionGuard.destroy). */
+export const FORCE_CLOSE_MS = 1_000;
+
 /** Ends that are a fault (a warn line); the others are logged at debug. */
 const FAULTS: ReadonlySet<TunnelEndReason> = new Set(['protocol_error', 'ping_timeout', 'close_timeout']);
 
@@ -66,15 +69,16 @@ export class SessionGuard {
   private closeTimer: TimerHandle | undefined;
   private pingTimer: TimerHandle | undefined;
   private endedTimer: TimerHandle | undefined;
+  private forceTimer: TimerHandle | undefined;
   private readonly unwatch: (() => void) | undefined;
 
   /**
-   * `socket` is the TCP socket under the session; `who` names the peer in log lines ({ peer | upstream, peerId });
-   * `onClose` runs once the session has closed, with the reason it ended.
+   * `leg` is the TLS socket the session runs on and the TCP socket under it; `who` names the peer in log lines
+   * ({ peer | upstream, peerId }); `onClose` runs once the session has closed, with the reason it ended.
    */
   constructor(
     private readonly session: http2.Http2Session,
-    socket: net.Socket,
+    private readonly leg: SocketLeg,
     private readonly deps: SessionGuardDeps,
     private readonly who: Record<string, unknown>,
     onClose?: (reason: TunnelEndReason) => void,
@@ -91,7 +95,7 @@ export class SessionGuard {
       this.closing();
     });
     this.unwatch = deps.sweep?.watch({
-      socket,
+      socket: leg.tcp,
       alive: () => {
         try {
           return sessionWantsIO(session);
@@ -107,6 +111,7 @@ export class SessionGuard {
       this.closeTimer?.cancel();
       this.pingTimer?.cancel();
       this.endedTimer?.cancel();
+      this.forceTimer?.cancel();
       this.unwatch?.();
       const reason = this.reason ?? TUNNEL_END_REASONS.peerClosed;
       deps.metrics.tunnelConnectionsClosed.inc({ direction: deps.direction, reason });
@@ -133,12 +138,29 @@ export class SessionGuard {
     this.session.close();
   }
 
-  /** Ends the session now: its streams are reset and their app sockets released. */
+  /**
+   * Ends the session now: its streams are reset and so are their app connections. (Destroyed without an error, node
+   * ends each stream's readable side cleanly, and the app would get a FIN for a connection that broke.)
+   */
   end(reason: TunnelEndReason, detail?: string): void {
     if (this.session.destroyed) return;
     this.reason = reason;
     this.log(reason, detail);
-    this.session.destroy(undefined, reason === TUNNEL_END_REASONS.protocolError ? H2_CODES.protocolError : H2_CODES.cancel);
+    const err = Object.assign(new Error(`tunnel connection ended: ${reason}${detail ? ` (${detail})` : ''}`), { code: 'ECONNRESET' });
+    this.destroy(err, reason === TUNNEL_END_REASONS.protocolError ? H2_CODES.protocolError : H2_CODES.cancel);
+  }
+
+  /**
+   * Destroys the session. Node's own close then waits for the TLS socket to flush, which never happens when the peer
+   * reset it or stopped reading (and the session's 'close' waits for that socket's): a connection still open
+   * FORCE_CLOSE_MS later is reset. Not sooner: node destroys that socket itself a tick after a flush, and a reset of
+   * the TCP socket in the same tick as the TLS socket's destroy crashes node 20 (pipe.ts resetLeg).
+   */
+  private destroy(err: Error, code: number): void {
+    this.session.destroy(err, code);
+    this.forceTimer ??= this.deps.clock.setTimeout(() => {
+      if (!this.leg.stream.destroyed) resetLeg(this.leg);
+    }, FORCE_CLOSE_MS);
   }
 
   private note(reason: TunnelEndReason, detail?: string): void {
@@ -180,7 +202,7 @@ export class SessionGuard {
         if (answered || this.session.destroyed) return;
         this.reason = TUNNEL_END_REASONS.pingTimeout;
         this.deps.warn(TUNNEL_END_REASONS.pingTimeout, { ...this.who, direction: this.deps.direction, reason: TUNNEL_END_REASONS.pingTimeout, timeoutMs: this.deps.limits.pingTimeoutMs }, 'tunnel peer did not answer a ping: closing the connection');
-        this.session.destroy(new Error('tunnel peer did not answer a ping'), H2_CODES.cancel);
+        this.destroy(Object.assign(new Error('tunnel peer did not answer a ping'), { code: 'ETIMEDOUT' }), H2_CODES.cancel);
       }, this.deps.limits.pingTimeoutMs);
       this.pingTimer = deadline;
       let sent = false;
