@@ -94,6 +94,8 @@ export interface ParsedFrame {
 export interface RawH2Options {
   port: number;
   host?: string;
+  /** Source address (any of 127/8 is local on Linux). */
+  localAddress?: string;
   key?: string;
   cert?: string;
   ca?: string;
@@ -122,7 +124,7 @@ export class RawH2Client {
   static connect(opts: RawH2Options): Promise<RawH2Client> {
     return new Promise((resolve, reject) => {
       const socket = tls.connect({
-        host: opts.host ?? '127.0.0.1', port: opts.port, minVersion: 'TLSv1.3', ALPNProtocols: ['h2'],
+        host: opts.host ?? '127.0.0.1', port: opts.port, minVersion: 'TLSv1.3', ALPNProtocols: ['h2'], ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
         ...(opts.key ? { key: opts.key, cert: opts.cert } : {}), ...(opts.ca ? { ca: opts.ca } : {}),
         checkServerIdentity: () => undefined,
       });

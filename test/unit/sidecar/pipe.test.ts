@@ -8,7 +8,11 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../../src/common/clock.js';
-import { plainLeg, splice, type Leg, type SpliceEnd } from '../../../src/sidecar/pipe.js';
+import { socketFd } from '../../../src/common/node-internals.js';
+import type { PeerState } from '../../../src/common/socket-poll.js';
+import { LivenessSweep, SWEEP_INTERVAL_MS } from '../../../src/sidecar/liveness-sweep.js';
+import { PAUSED_AFTER_FIN_MS, plainLeg, splice, type Leg, type SpliceEnd } from '../../../src/sidecar/pipe.js';
+import { LogCapture } from '../../helpers/datapath.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 
 v8.setFlagsFromString('--expose-gc');
@@ -29,6 +33,12 @@ async function socketPair(keep = true): Promise<[net.Socket, net.Socket]> {
   server.close();
   for (const s of [client, other]) { s.on('error', () => {}); if (keep) cleanups.push(() => s.destroy()); }
   return [client, other];
+}
+
+/** A leg that takes nothing and sends nothing (an app that stopped reading). */
+function stuckLeg(): Leg {
+  const stuck = Object.assign(new Duplex({ highWaterMark: 1, read() {}, write() {} }), { bytesRead: 0, bytesWritten: 0 }) as unknown as net.Socket;
+  return { stream: stuck, tcp: stuck };
 }
 
 /** An h2c server whose first stream is answered 200 and handed to `onStream`; and a client session to it. */
@@ -105,10 +115,9 @@ describe('splice', () => {
     let server: http2.ServerHttp2Stream | undefined;
     let bufferedAtClose = -1;
     // An app leg that takes nothing and sends nothing: the stream's data stays in the stream.
-    const stuck = Object.assign(new Duplex({ highWaterMark: 1, read() {}, write() {} }), { bytesRead: 0, bytesWritten: 0 }) as unknown as net.Socket;
     const { client } = await h2Pair((stream) => {
       server = stream;
-      splice({ stream, tcp: null }, { stream: stuck, tcp: stuck }, { idleTimeoutMs: HOUR, clock: systemClock, onEnd: () => {} });
+      splice({ stream, tcp: null }, stuckLeg(), { idleTimeoutMs: HOUR, clock: systemClock, onEnd: () => {} });
       stream.once('close', () => { bufferedAtClose = stream.readableLength; });
     });
     const req = client.request({ ':method': 'CONNECT', ':authority': 'a:1' }, { endStream: false });
@@ -120,5 +129,40 @@ describe('splice', () => {
     req.close(http2.constants.NGHTTP2_CANCEL);
     for (let i = 0; i < 200 && bufferedAtClose < 0; i++) await new Promise((r) => setTimeout(r, 5));
     expect(bufferedAtClose).toBe(0);
+  });
+
+  describe('a leg paused by backpressure, whose peer the sweep watches', () => {
+    /** A peer socket spliced to an app that reads nothing, paused; `state` is what poll(2) would say of it. */
+    const pausedPeer = async (state: { now: PeerState }) => {
+      const clock = new FakeClock(Date.now());
+      const sweep = new LivenessSweep({ clock, log: new LogCapture().log, load: () => (fds) => fds.map(() => state.now) });
+      const [peerSide, peerClient] = await socketPair();
+      const end = ended();
+      splice(plainLeg(peerSide), stuckLeg(), { idleTimeoutMs: HOUR, clock, sweep, onEnd: end.onEnd });
+      peerClient.write(Buffer.alloc(64 * 1024));
+      for (let i = 0; i < 200 && sweep.size === 0; i++) await new Promise((r) => setTimeout(r, 5));
+      expect(sweep.size).toBe(1);
+      expect(socketFd(peerSide)).toBeGreaterThan(0);
+      return { clock, end, peerSide };
+    };
+
+    it('closes it soon after its peer shut its side, not at the idle timeout', async () => {
+      const state: { now: PeerState } = { now: undefined };
+      const { clock, end, peerSide } = await pausedPeer(state);
+      await clock.advance(PAUSED_AFTER_FIN_MS * 2);
+      expect(peerSide.destroyed).toBe(false); // refused path: a peer still there keeps its stalled connection
+      state.now = 'fin';
+      await clock.advance(SWEEP_INTERVAL_MS);
+      await clock.advance(PAUSED_AFTER_FIN_MS * 1.25);
+      expect((await end.promise).idle).toBe(true);
+    });
+
+    it('resets it at once when its peer reset it', async () => {
+      const state: { now: PeerState } = { now: undefined };
+      const { clock, end } = await pausedPeer(state);
+      state.now = 'gone';
+      await clock.advance(SWEEP_INTERVAL_MS);
+      expect((await end.promise).error?.message).toContain('the peer left while its connection was paused');
+    });
   });
 });
