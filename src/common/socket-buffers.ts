@@ -36,7 +36,7 @@ export function setBufferSizes(socket: net.Socket, sizes: BufferSizes): void {
 /** The kernel buffers of an open socket as the kernel holds them (twice what was set, or its autotuned size). */
 export function bufferSizes(socket: net.Socket): Required<BufferSizes> {
   const fd = openFd(socket);
-  const get = call(() => libcFunction<GetSockOpt>('int getsockopt(int fd, int level, int name, _Out_ uint8_t *value, _Inout_ uint32_t *len)'));
+  const get = call(() => libcFunction<GetSockOpt>('int getsockopt(int fd, int level, int optname, _Out_ uint8_t *optval, _Inout_ uint32_t *optlen)'));
   const read = (name: number) => {
     const v = Buffer.alloc(4);
     if (get(fd, SOL_SOCKET, name, v, [4]) !== 0) throw new ProxyError('socket_options_unavailable', `getsockopt(${name}) failed on fd ${fd} (errno ${libcErrno()})`);
