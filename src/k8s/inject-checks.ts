@@ -3,7 +3,7 @@
 // hostPorts that will meet mTLS, and a legacy sidecar in a Job that will never complete. Pure.
 import { ConfigError } from '../common/errors.js';
 import { SIDECAR_OWN_PORTS } from '../common/mesh.js';
-import { invalidAnnotation, type AnnotationRule } from './annotations.js';
+import { invalidAnnotation } from './annotations.js';
 import { PROBE_FIELDS, resolvePort } from './probe-rewrite.js';
 import type { ContainerLike, PodSpecLike } from './pod-shape.js';
 
@@ -47,9 +47,9 @@ export function refuseSidecarPorts(spec: PodSpecLike, taken: ReadonlySet<number>
 }
 
 /** Refuses an annotation that names one of the sidecar's ports as an app port. */
-export function refuseSidecarPortAnnotation(rule: AnnotationRule<unknown>, ports: readonly number[] | undefined, taken: ReadonlySet<number>): void {
+export function refuseSidecarPortAnnotation(name: string, ports: readonly number[] | undefined, taken: ReadonlySet<number>): void {
   const bad = ports?.find((p) => taken.has(p));
-  if (bad !== undefined) invalidAnnotation(rule.name, ports!.join(','), `names ${bad}, a port of the ztmesh sidecar`);
+  if (bad !== undefined) invalidAnnotation(name, ports!.join(','), `names ${bad}, a port of the ztmesh sidecar`);
 }
 
 /** Refuses a request above its limit (the API server would refuse the pod), naming both annotations. */

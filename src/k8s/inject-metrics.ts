@@ -2,7 +2,7 @@
 // the sidecar's plain-HTTP :15020/metrics, and the app's own metrics endpoint they named is handed to the sidecar,
 // which scrapes it on loopback and merges it in, as Istio's metrics merging does. Pure.
 import { PORTS } from '../common/mesh.js';
-import { invalidAnnotation, parsePort, type AnnotationValues } from './annotations.js';
+import { ANNOTATION, invalidAnnotation, parsePort, type AnnotationValues } from './annotations.js';
 
 /** The annotations a stock Prometheus `kubernetes-pods` job reads. */
 export const PROMETHEUS_ANNOTATION = {
@@ -27,6 +27,8 @@ export interface AppMetrics {
 export interface MetricsPlan {
   /** The app's endpoint to merge, if the pod declares one. */
   app?: AppMetrics;
+  /** The annotation that named the app's port (for errors), when one did. */
+  appPortFrom?: string;
   /** Annotations to set (prometheus.io/*), pointing a `kubernetes-pods` job at the sidecar; empty: leave them. */
   annotations: Record<string, string>;
   warnings: string[];
@@ -47,9 +49,11 @@ export function planMetrics(annotations: Readonly<Record<string, string>>, value
   const scraped = scrape === 'true';
   let port = values.appMetricsPort;
   let path = values.appMetricsPath;
+  let portFrom = port !== undefined ? ANNOTATION.appMetricsPort : undefined;
   if (scraped && port === undefined) {
     const p = annotations[PROMETHEUS_ANNOTATION.port];
     port = p !== undefined ? parsePort(p, PROMETHEUS_ANNOTATION.port) : declaredPorts[0];
+    if (p !== undefined) portFrom = PROMETHEUS_ANNOTATION.port;
     if (port === undefined) warnings.push(`${PROMETHEUS_ANNOTATION.scrape} is "true" but the pod names no metrics port (${PROMETHEUS_ANNOTATION.port}) and declares none: only the sidecar's metrics are served`);
   }
   if (scraped && path === undefined && annotations[PROMETHEUS_ANNOTATION.path] !== undefined) {
@@ -62,12 +66,13 @@ export function planMetrics(annotations: Readonly<Record<string, string>>, value
     warnings.push(`${PROMETHEUS_ANNOTATION.scheme} is "${scheme}": the sidecar scrapes the app over plain HTTP on loopback, so the app's metrics are not merged`);
     app = undefined;
   }
-  if (scrape === 'false') return { ...(app ? { app } : {}), annotations: {}, warnings };
+  const merged = app ? { app, ...(portFrom ? { appPortFrom: portFrom } : {}) } : {};
+  if (scrape === 'false') return { ...merged, annotations: {}, warnings };
   const rewrite: Record<string, string> = {
     [PROMETHEUS_ANNOTATION.scrape]: 'true',
     [PROMETHEUS_ANNOTATION.port]: String(PORTS.sidecarMetrics),
     [PROMETHEUS_ANNOTATION.path]: METRICS_PATH,
   };
   if (scheme !== undefined) rewrite[PROMETHEUS_ANNOTATION.scheme] = 'http';
-  return { ...(app ? { app } : {}), annotations: rewrite, warnings };
+  return { ...merged, annotations: rewrite, warnings };
 }

@@ -137,9 +137,9 @@ function injectFresh(input: PodLike, options: InjectOptions, at: string, ctx: In
   const read = readAnnotations(annotations);
   const s = settingsOf(annotations, read.values, input.spec.containers);
   const taken = sidecarPorts(explicitListenerPorts(options, s));
-  refuseSidecarPortAnnotation(ANNOTATIONS.inboundPorts, s.inboundPorts, taken);
-  refuseSidecarPortAnnotation(ANNOTATIONS.appMetricsPort, s.metrics.app ? [s.metrics.app.port] : undefined, taken);
+  refuseSidecarPortAnnotation(ANNOTATION.inboundPorts, Array.isArray(s.values.inboundPorts) ? s.values.inboundPorts : undefined, taken);
   refuseSidecarPorts(input.spec, taken, at);
+  if (s.metrics.app && s.metrics.appPortFrom) refuseSidecarPortAnnotation(s.metrics.appPortFrom, [s.metrics.app.port], taken);
   const resources = sidecarResources(s.values);
 
   const pod = structuredClone(input) as PodLike & { spec: PodSpecLike };
