@@ -20,7 +20,7 @@ function sidecarOf(pod: PodLike): Obj {
 }
 
 /**
- * The transparent-mode keys of issue 20 (docs/design.md "Injection of mesh annotations"), which the injector writes
+ * The transparent-mode keys of issue 20 (docs/design.md "Kubernetes objects and annotations"), which the injector writes
  * by contract and the sidecar's schema gains with issue 20's data path. Delete this set once CONFIG_KEYS has them.
  */
 const ISSUE_20_KEYS = new Set(['ZTMESH_TRANSPARENT_OUTBOUND_POLICY', 'ZTMESH_TRANSPARENT_INBOUND_MODE']);
