@@ -56,12 +56,15 @@ export async function readSources(names: readonly string[], recursive: boolean):
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
-/** Injection options shared by `inject` and `webhook`. */
-export function addInjectOptions(cmd: Command): Command {
+/**
+ * Injection options shared by `inject` and `webhook`; `image` describes the --image default (the webhook's is its
+ * own image, so it has none here).
+ */
+export function addInjectOptions(cmd: Command, image: { default?: string; help?: string } = { default: DEFAULT_INJECT_OPTIONS.image }): Command {
   return cmd
     .addOption(new Option('--mode <mode>', 'transparent (iptables init container) or explicit').choices(['transparent', 'explicit']).default(DEFAULT_INJECT_OPTIONS.mode))
     .option('--legacy-sidecar', 'a regular container instead of a native sidecar (clusters older than 1.29) (default: off)')
-    .option('--image <image>', 'the ztmesh image for the sidecar and init container', DEFAULT_INJECT_OPTIONS.image)
+    .option('--image <image>', `the ztmesh image for the sidecar and init container${image.help ?? ''}`, image.default)
     .option('--ca-address <host:port>', 'the CA the sidecars use', DEFAULT_INJECT_OPTIONS.caAddress)
     .option('--trust-domain <td>', 'the trust domain', DEFAULT_INJECT_OPTIONS.trustDomain);
 }
@@ -71,7 +74,7 @@ export function injectOptionsFrom(opts: Record<string, unknown>): InjectOptions 
   return Object.freeze({
     mode: opts.mode as InjectMode,
     legacySidecar: opts.legacySidecar === true,
-    image: String(opts.image),
+    image: String(opts.image ?? DEFAULT_INJECT_OPTIONS.image),
     caAddress: String(opts.caAddress),
     trustDomain: validateTrustDomain(String(opts.trustDomain)),
   });

@@ -38,6 +38,7 @@ type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 /** Where each kind lives in the API: group, version, resource, and whether it is namespaced. */
 const KINDS: Record<string, { group: string; version: string; resource: string; namespaced: boolean }> = {
   Namespace: { group: '', version: 'v1', resource: 'namespaces', namespaced: false },
+  Pod: { group: '', version: 'v1', resource: 'pods', namespaced: true },
   ConfigMap: { group: '', version: 'v1', resource: 'configmaps', namespaced: true },
   Secret: { group: '', version: 'v1', resource: 'secrets', namespaced: true },
   ServiceAccount: { group: '', version: 'v1', resource: 'serviceaccounts', namespaced: true },
