@@ -1,5 +1,6 @@
 // `ztmesh webhook`: the mutating admission webhook that injects the sidecar into pods at creation.
 // Parses and checks the flags, then runs the composition root (k8s/webhook-app.ts) until a signal stops it.
+import { ZTMESH_VERSION } from '../common/version.js';
 import type { Command } from 'commander';
 import { parseHostPort } from '../common/address.js';
 import { systemClock } from '../common/clock.js';
@@ -71,6 +72,7 @@ export function register(program: Command): void {
     const listen = parseHostPort(String(opts.listen), '--listen');
     const health = parseHostPort(String(opts.health), '--health');
     const log = commandLogger('ztmesh-webhook', opts);
+    log.info({ version: ZTMESH_VERSION }, `ztmesh webhook ${ZTMESH_VERSION} starting`);
     const kube = { server: str(opts.k8sApi), tokenFile: str(opts.k8sTokenFile), caFile: str(opts.k8sCaFile), serverName: str(opts.k8sServerName) };
     const app = await startWebhookApp({
       listen, health, inject, ...(imageFrom ? { imageFrom } : {}), cert: certOrigin(opts, inject.caAddress), bundleFile: String(opts.bundle),

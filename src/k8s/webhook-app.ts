@@ -6,6 +6,7 @@ import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import type { HostPort } from '../common/address.js';
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
+import { registerBuildInfo } from '../common/build-info.js';
 import { startHttpServer } from '../admin/http-server.js';
 import { probeRoutes } from '../admin/probe-routes.js';
 import { buildWorkloadIdentity } from '../identity/workload-identity.js';
@@ -106,6 +107,7 @@ export async function startWebhookApp(opts: WebhookAppOptions): Promise<RunningW
   const readiness = () => (inject ? servingReadiness(certs, clock, serving) : { ready: false, pending: ['injection image'], reason: 'reading the image of its own pod' });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  registerBuildInfo(registry);
   const admissions = new Counter({
     name: 'ztmesh_webhook_admissions_total', help: 'Admission requests answered, by outcome (injected, skipped, denied, ignored)',
     labelNames: ['outcome'], registers: [registry],
