@@ -90,8 +90,8 @@ export interface CaStatus {
 
 /** The whole /status document. */
 export interface SidecarStatus {
-  /** The ztmesh version of this sidecar (common/version.ts). */
-  version: string;
+  /** The ztmesh version of this sidecar (common/version.ts); absent from sidecars older than 0.1.0's successors. */
+  version?: string;
   identity: IdentityStatus;
   trustBundle: TrustBundleStatus | null;
   ca: CaStatus;
