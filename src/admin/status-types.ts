@@ -90,7 +90,7 @@ export interface CaStatus {
 
 /** The whole /status document. */
 export interface SidecarStatus {
-  /** The ztmesh version of this sidecar (common/version.ts); absent from sidecars older than 0.1.0's successors. */
+  /** The ztmesh version of this sidecar (common/version.ts); absent from older sidecars. */
   version?: string;
   identity: IdentityStatus;
   trustBundle: TrustBundleStatus | null;

@@ -5,7 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { isMap, isPair, isScalar, parseDocument, type Pair } from 'yaml';
+import { isMap, isPair, isScalar, parse, parseDocument, type Pair } from 'yaml';
+import { DEFAULT_IMAGE, ZTMESH_VERSION } from '../../../src/common/version.js';
 import { DEPLOY_BASE, DEPLOY_NAMESPACE, findTool, imagesOf, kustomize, objectKey, renderInstall, yamlDocs } from '../../helpers/deploy-manifests.js';
 import { validateK8sObject } from '../../helpers/k8s-schema.js';
 
@@ -56,6 +57,13 @@ describe('deploy/helm/ztmesh', () => {
     const chart = template();
     expect(chart.find((o) => o.kind === 'Namespace')!.metadata.annotations['helm.sh/resource-policy']).toBe('keep');
     expect(chart.filter((o) => o.kind === 'Secret')).toEqual([]);
+  });
+
+  it('one version everywhere: package.json, the chart, the kustomize images: entry and the default image', () => {
+    const chart = parse(readFileSync(`${CHART}/Chart.yaml`, 'utf8')) as Obj;
+    const kustomization = parse(readFileSync(`${DEPLOY_BASE}/kustomization.yaml`, 'utf8')) as Obj;
+    expect([chart.version, chart.appVersion, kustomization.images[0].newTag]).toEqual([ZTMESH_VERSION, ZTMESH_VERSION, ZTMESH_VERSION]);
+    for (const i of imagesOf(renderInstall())) expect(i.endsWith(`=${DEFAULT_IMAGE}`), i).toBe(true);
   });
 
   it('every value in values.yaml has a comment saying what it does', () => {
