@@ -183,27 +183,38 @@ export class Informer<T> {
   }
 
   private async run(): Promise<void> {
+    // A 410 came on the last round too, with no event since: relist after a backoff, not at once.
+    let goneAgain = false;
     while (!this.stopped) {
-      let delayMs = 0;
       let events = 0;
+      let failure: KubeApiError | undefined;
+      let gone = false;
       try {
         if (this.rv === undefined) await this.relist();
         if (this.stopped) break;
-        const ended = await this.watchOnce((n) => { events = n; });
-        if (ended === 'gone') {
-          this.warn({ code: KUBE_API_CODES.gone, resourceVersion: this.rv }, 'watch history expired (410 Gone): relisting');
-          this.rv = undefined;
-        }
-        if (events > 0) this.backoff.reset();
-        else delayMs = this.backoff.next();
+        gone = (await this.watchOnce((n) => { events = n; })) === 'gone';
       } catch (e) {
         if (this.stopped) break;
-        const err = toKubeError(e);
-        if (err.code === KUBE_API_CODES.gone) this.rv = undefined;
-        if (events > 0) this.backoff.reset();
+        failure = toKubeError(e);
+        gone = failure.code === KUBE_API_CODES.gone;
+      }
+      if (events > 0) {
+        this.backoff.reset();
+        goneAgain = false;
+      }
+      let delayMs = 0;
+      if (gone) {
+        delayMs = goneAgain ? this.backoff.next() : 0;
+        goneAgain = true;
+        this.warn({ code: KUBE_API_CODES.gone, resourceVersion: this.rv, retryInMs: delayMs }, 'resourceVersion too old (410 Gone): relisting');
+        this.rv = undefined;
+      } else if (failure) {
         delayMs = this.backoff.next();
-        this.lastError = { code: err.code, message: err.message, atMs: this.opts.clock.now() };
-        this.warn({ code: err.code, err: err.message, retryInMs: delayMs }, 'watch failed; retrying');
+        this.lastError = { code: failure.code, message: failure.message, atMs: this.opts.clock.now() };
+        this.warn({ code: failure.code, err: failure.message, retryInMs: delayMs }, 'watch failed; retrying');
+      } else if (events === 0) {
+        // Ended cleanly without a single event (not even a bookmark): do not spin on a server that does that.
+        delayMs = this.backoff.next();
       }
       if (delayMs > 0 && !this.stopped) await this.sleep(delayMs);
     }
