@@ -65,7 +65,7 @@ describe('a Kubernetes watch through churn, dropped connections and compaction',
       return ip === undefined ? [] : [[`${o.metadata.namespace}/${o.metadata.name}`, ip] as [string, string]];
     }).sort();
     expect(expected.length).toBeGreaterThan(10);
-    expect([...w.informer.entries()].sort()).toEqual(expected);
+    expect([...w.informer.cache.entries()].sort()).toEqual(expected);
     expect([...w.mirror.entries()].sort()).toEqual(expected);
     const status = w.informer.status();
     // 6 resumes, plus the 2 watches refused with 410 before their relists.

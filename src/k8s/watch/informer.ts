@@ -26,7 +26,7 @@ import { LogThrottle } from '../../common/log-throttle.js';
 import type { Readiness } from '../../common/readiness.js';
 import { KubeUnreachableError, type KubeClient } from '../kube-client.js';
 import { apiError, KUBE_API_CODES, type ApiAction } from './api-status.js';
-import { ProjectedCache, type CacheChange } from './projected-cache.js';
+import { ProjectedCache, type CacheChange, type CacheView } from './projected-cache.js';
 import { listPath, objectKey, resourceScope, watchPath, type ResourceRef, type WatchedObject } from './resource.js';
 import { decodeWatchLine, LineSplitter, MAX_EVENT_LINE_BYTES, objectProblem, type WatchEvent } from './watch-event.js';
 
@@ -97,7 +97,9 @@ export interface InformerOptions<T> {
 
 /** List then watch one collection; see the invariants above. */
 export class Informer<T> {
-  private readonly cache: ProjectedCache<T>;
+  /** The projections by key ("namespace/name", or "name" for cluster-scoped objects), read-only. */
+  readonly cache: CacheView<T>;
+  private readonly store: ProjectedCache<T>;
   private readonly backoff: Backoff;
   private readonly throttle: LogThrottle;
   private readonly log: Logger;
@@ -120,7 +122,8 @@ export class Informer<T> {
   private isSynced = false;
 
   constructor(private readonly opts: InformerOptions<T>) {
-    this.cache = new ProjectedCache<T>(opts.equals);
+    this.store = new ProjectedCache<T>(opts.equals);
+    this.cache = this.store;
     this.random = opts.random ?? Math.random;
     this.backoff = new Backoff(opts.backoff ?? DEFAULT_BACKOFF, this.random);
     this.throttle = new LogThrottle(opts.clock);
@@ -151,20 +154,6 @@ export class Informer<T> {
   readyOnFirstSync(readiness: Readiness, name: string): void {
     const task = readiness.register(name);
     void this.firstSync.then(() => task.ready());
-  }
-
-  /** The projection stored under `key` ("namespace/name", or "name" for cluster-scoped objects). */
-  get(key: string): T | undefined {
-    return this.cache.get(key);
-  }
-
-  get size(): number {
-    return this.cache.size;
-  }
-
-  /** Iterates the cache as it is now; do not hold the iterator across events. */
-  entries(): IterableIterator<[string, T]> {
-    return this.cache.entries();
   }
 
   status(): InformerStatus {
@@ -265,7 +254,7 @@ export class Informer<T> {
       }
       token = typeof page.metadata.continue === 'string' && page.metadata.continue !== '' ? page.metadata.continue : undefined;
     } while (token !== undefined);
-    const changes = this.cache.replace(next);
+    const changes = this.store.replace(next);
     this.rv = listRv;
     this.lists++;
     this.lastSyncMs = this.opts.clock.now();
@@ -347,10 +336,10 @@ export class Informer<T> {
     }
     const key = objectKey(ev.object.metadata);
     let change: CacheChange<T> | undefined;
-    if (ev.type === 'DELETED') change = this.cache.set(key, undefined);
+    if (ev.type === 'DELETED') change = this.store.set(key, undefined);
     else {
       const projected = this.project(ev.object, key);
-      if (projected.ok) change = this.cache.set(key, projected.value);
+      if (projected.ok) change = this.store.set(key, projected.value);
     }
     this.rv = ev.resourceVersion;
     if (change) this.emit(change);

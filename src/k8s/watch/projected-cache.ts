@@ -12,6 +12,9 @@ export type CacheChange<T> =
   | { type: 'updated'; key: string; value: T; old: T }
   | { type: 'deleted'; key: string; old: T };
 
+/** What consumers may read of the cache. `entries()` is live: do not hold it across events. */
+export type CacheView<T> = Pick<ProjectedCache<T>, 'get' | 'size' | 'entries'>;
+
 /** A map of projections that reports its changes. */
 export class ProjectedCache<T> {
   private map = new Map<string, T>();
@@ -27,7 +30,6 @@ export class ProjectedCache<T> {
     return this.map.size;
   }
 
-  /** A snapshot-free view; do not hold it across events. */
   entries(): IterableIterator<[string, T]> {
     return this.map.entries();
   }

@@ -39,7 +39,7 @@ async function retained<T>(project: (o: WatchedObject) => T | undefined): Promis
   gc();
   const bytes = process.memoryUsage().heapUsed - before;
   const lists = kit.api.requests.slice(listsBefore).filter((r) => r.path.includes('limit=500')).length;
-  const size = w.informer.size;
+  const size = w.informer.cache.size;
   await kit.stopAll();
   return { bytes, size, lists };
 }

@@ -29,9 +29,9 @@ describe('Informer', () => {
     const lists = requestsTo('/api/v1/namespaces/list/pods?limit=100');
     expect(lists).toHaveLength(3);
     expect(lists.filter((r) => r.path.includes('continue='))).toHaveLength(2);
-    expect(w.informer.size).toBe(250);
-    expect(w.informer.get('list/p007')).toBe('10.1.0.7');
-    expect(w.informer.get('list/pending')).toBeUndefined();
+    expect(w.informer.cache.size).toBe(250);
+    expect(w.informer.cache.get('list/p007')).toBe('10.1.0.7');
+    expect(w.informer.cache.get('list/pending')).toBeUndefined();
     expect(w.syncs).toEqual([{ relist: 0, objects: 250, added: 250, updated: 0, removed: [] }]);
 
     await until(() => kit.api.openWatches === 1);
@@ -48,7 +48,7 @@ describe('Informer', () => {
     await until(() => w.calls.length === 5);
     // p002's projection did not change: no call for it.
     expect(w.calls).toEqual([['added', 'list/new'], ['updated', 'list/p001'], ['added', 'list/pending'], ['deleted', 'list/p003'], ['deleted', 'list/p004']]);
-    expect(w.informer.get('list/p001')).toBe('10.2.0.2');
+    expect(w.informer.cache.get('list/p001')).toBe('10.2.0.2');
     expect(w.informer.status()).toMatchObject({ synced: true, watching: true, objects: 250, relists: 0, watchRestarts: 0, malformedSkipped: 0, resourceVersion: kit.api.revision });
   });
 
@@ -58,7 +58,7 @@ describe('Informer', () => {
     await w.informer.whenSynced();
     await until(() => kit.api.openWatches === 1);
     kit.api.apply(pod('resume', 'd', { ip: '10.3.0.4' }));
-    await until(() => w.informer.size === 4);
+    await until(() => w.informer.cache.size === 4);
     // Changes elsewhere move the revision on; only a bookmark tells this watch.
     kit.api.apply(pod('elsewhere', 'x'));
     kit.api.sendBookmarks();
@@ -81,7 +81,7 @@ describe('Informer', () => {
     expect(rvOf(watches[1]!.path)).toBe(bookmarked);
     expect(requestsTo('/api/v1/namespaces/resume/pods?limit')).toHaveLength(listsBefore);
     expect(w.calls).toEqual([['added', 'resume/e'], ['updated', 'resume/a'], ['deleted', 'resume/b']]);
-    expect([...w.mirror.entries()].sort()).toEqual([...w.informer.entries()].sort());
+    expect([...w.mirror.entries()].sort()).toEqual([...w.informer.cache.entries()].sort());
     expect(w.informer.status()).toMatchObject({ relists: 0, watchRestarts: 1, lastError: { code: 'kube_unreachable' } });
   });
 
@@ -142,14 +142,14 @@ describe('Informer', () => {
     await w.informer.whenSynced();
     await until(() => kit.sleeping());
     expect(readiness.isReady()).toBe(true);
-    expect(w.informer.get('rbac/one')).toBe('10.5.0.1');
+    expect(w.informer.cache.get('rbac/one')).toBe('10.5.0.1');
     expect(w.informer.status().lastError).toMatchObject({ code: 'kube_forbidden', message: expect.stringContaining('cannot watch pods in namespace rbac: forbidden; grant verb "watch"') });
 
     kit.api.apply({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'pods', namespace: 'rbac' }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] }] });
     await kit.clock.advance(60_000);
     await until(() => kit.api.openWatches === 1);
     kit.api.apply(pod('rbac', 'two', { ip: '10.5.0.2' }));
-    await until(() => w.informer.size === 2);
+    await until(() => w.informer.cache.size === 2);
     const logged = kit.log.lines.filter((l) => l.code === 'kube_forbidden');
     expect(logged.length).toBeGreaterThanOrEqual(3);
     expect(kit.log.text()).not.toContain(token);
@@ -170,7 +170,7 @@ describe('Informer', () => {
     kit.api.injectWatchLine('x'.repeat(4 * 1024 * 1024 + 1));
     kit.api.apply(pod('bad', 'broken', { ip: '10.6.0.1', labels: { broken: 'yes' } }));
     kit.api.apply(pod('bad', 'fine', { ip: '10.6.0.2' }));
-    await until(() => w.informer.size === 1);
+    await until(() => w.informer.cache.size === 1);
     expect(w.calls).toEqual([['added', 'bad/fine']]);
     expect(w.informer.status()).toMatchObject({ malformedSkipped: 5, watching: true, watchRestarts: 0, lastError: { code: 'kube_malformed' } });
     const reasons = kit.log.lines.slice(before).filter((l) => l.code === 'kube_malformed').map((l) => String(l.err));
@@ -194,7 +194,7 @@ describe('Informer', () => {
     const w = kit.watch({ group: 'ztmesh.io', version: 'v1alpha1', plural: 'authorizationpolicies', namespace: 'shop', labelSelector: 'tier=prod' },
       (o) => (o as Obj).spec.action as string);
     await w.informer.whenSynced();
-    expect([...w.informer.entries()]).toEqual([['shop/db-from-api', 'ALLOW']]);
+    expect([...w.informer.cache.entries()]).toEqual([['shop/db-from-api', 'ALLOW']]);
     expect(requestsTo('/apis/ztmesh.io/v1alpha1/namespaces/shop/authorizationpolicies?limit=500&labelSelector=tier%3Dprod')).toHaveLength(1);
     await until(() => kit.api.openWatches === 1);
     w.calls.length = 0;
@@ -217,8 +217,8 @@ describe('Informer', () => {
     const eps = kit.watch({ group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices' },
       (o) => ((o as Obj).endpoints as Obj[]).flatMap((e) => e.addresses as string[]));
     await Promise.all([ns.informer.whenSynced(), eps.informer.whenSynced()]);
-    expect([...ns.informer.entries()]).toEqual([['meshed', true]]);
-    expect(eps.informer.get('shop/api-abc')).toEqual(['10.7.0.1']);
+    expect([...ns.informer.cache.entries()]).toEqual([['meshed', true]]);
+    expect(eps.informer.cache.get('shop/api-abc')).toEqual(['10.7.0.1']);
     await until(() => kit.api.openWatches === 2);
     ns.calls.length = 0;
     eps.calls.length = 0;
@@ -226,8 +226,8 @@ describe('Informer', () => {
     kit.api.apply(slice('db-xyz', 'data', ['10.7.1.1']));
     kit.api.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'plain', labels: { 'ztmesh.io/inject': 'enabled' } } });
     await until(() => eps.calls.length === 2 && ns.calls.length === 1);
-    expect(eps.informer.get('shop/api-abc')).toEqual(['10.7.0.1', '10.7.0.2']);
-    expect(eps.informer.get('data/db-xyz')).toEqual(['10.7.1.1']);
+    expect(eps.informer.cache.get('shop/api-abc')).toEqual(['10.7.0.1', '10.7.0.2']);
+    expect(eps.informer.cache.get('data/db-xyz')).toEqual(['10.7.1.1']);
     expect(ns.calls).toEqual([['added', 'plain']]);
   });
 
