@@ -22,7 +22,7 @@ describe('resolveOwnImage', () => {
     const clock = new FakeClock();
     const answers: KubeResponse[] = [{ status: 403, body: {} }, { status: 200, body: { spec: { containers: [] } } }, { status: 200, body: POD }];
     const paths: string[] = [];
-    const client: KubeClient = { server: 'https://x', call: async (_m, path) => { paths.push(path); return answers.shift()!; } };
+    const client = { server: 'https://x', call: async (_m: string, path: string) => { paths.push(path); return answers.shift()!; } } as unknown as KubeClient;
     const log = captureLogger();
     const own = resolveOwnImage({ client, own: { namespace: 'ztmesh-system', pod: 'wh-1', container: 'webhook' }, clock, log: log.logger, random: () => 0.5 });
     let image: string | undefined;
@@ -43,7 +43,7 @@ describe('resolveOwnImage', () => {
   it('stop() ends the retries', async () => {
     const clock = new FakeClock();
     let calls = 0;
-    const client: KubeClient = { server: 'https://x', call: async () => { calls++; return { status: 500, body: {} }; } };
+    const client = { server: 'https://x', call: async () => { calls++; return { status: 500, body: {} }; } } as unknown as KubeClient;
     const own = resolveOwnImage({ client, own: { namespace: 'n', pod: 'p', container: 'webhook' }, clock, log: captureLogger().logger, random: () => 0.5 });
     await expect.poll(() => calls).toBe(1);
     own.stop();
