@@ -4,8 +4,8 @@
 // stream. Measured with `ss -tm` over the sidecar's own sockets (the tunnel's, and the app sockets it dialled).
 import http2 from 'node:http2';
 import type net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { portOf, startMesh, tcpServer } from '../helpers/datapath.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { inboundForSuite, makeLeaf, WEB } from '../helpers/datapath.js';
 import { socketMemory } from '../helpers/socket-memory.js';
 
 const STREAMS = 128;
@@ -13,23 +13,15 @@ const MiB = 1024 * 1024;
 const BOUND = 64 * MiB;
 
 describe('tunnel: kernel memory of streams whose app stopped reading', () => {
-  let app: Awaited<ReturnType<typeof tcpServer>>;
-  let mesh: Awaited<ReturnType<typeof startMesh>>;
   const held: net.Socket[] = [];
-  beforeAll(async () => {
-    app = await tcpServer((s) => { s.pause(); s.on('error', () => {}); held.push(s); });
-    mesh = await startMesh({ app });
-  });
-  afterAll(async () => {
-    for (const s of held) s.destroy();
-    await mesh?.close();
-    await app?.close();
-  });
+  // An app that accepts and never reads.
+  const t = inboundForSuite({ onConn: (s) => { s.pause(); held.push(s); } });
+  afterAll(() => { for (const s of held) s.destroy(); });
 
   it(`one connection of ${STREAMS} stalled streams pins at most 64 MiB of the sidecar's socket memory`, async () => {
-    const port = portOf(mesh.inbound.address);
-    const leaf = mesh.web.svid();
-    const s = http2.connect(`https://127.0.0.1:${port}`, { key: leaf.keyPem, cert: leaf.chainPem, ca: mesh.ca.certPem, minVersion: 'TLSv1.3', checkServerIdentity: () => undefined });
+    const { port } = t;
+    const leaf = makeLeaf(t.ca, WEB);
+    const s = http2.connect(`https://127.0.0.1:${port}`, { key: leaf.keyPem, cert: leaf.certPem, ca: t.ca.certPem, minVersion: 'TLSv1.3', checkServerIdentity: () => undefined });
     s.on('error', () => {});
     const chunk = Buffer.alloc(64 * 1024);
     let lastDrainMs = Date.now();
@@ -44,7 +36,7 @@ describe('tunnel: kernel memory of streams whose app stopped reading', () => {
       req.once('response', pump);
     }
     // The sidecar's sockets: the tunnel's server side, and every socket it dialled to the app.
-    const sidecar = () => socketMemory(`( sport = :${port} or dport = :${app.port} )`);
+    const sidecar = () => socketMemory(`( sport = :${port} or dport = :${t.appPort} )`);
     // Pushed until every stream stalls: no stream has drained for a while and the kernel's count stops moving (or it
     // passed the bound already).
     let before = await sidecar();

@@ -1,11 +1,10 @@
 // A tunnel connection cannot live for ever, even with streams open: at maxAgeMs the inbound stops taking streams on
 // it (GOAWAY) and the open ones go on, and closeGraceMs later whatever is still open is reset and the connection ended
 // (`close_timeout`). The inbound's clock is a manual one; a raw HTTP/2 client over mTLS holds one stream open.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startInbound } from '../../src/sidecar/listeners.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { FORCE_CLOSE_MS } from '../../src/sidecar/tunnel/session-guard.js';
 import { FakeClock } from '../helpers/fake-clock.js';
-import { API, inboundConfig, makeCa, makeLeaf, metric, portOf, sidecarShared, TD, tcpServer, TestIdentity, until, WEB } from '../helpers/datapath.js';
+import { inboundForSuite, makeLeaf, metric, until, WEB } from '../helpers/datapath.js';
 import { FRAME, RawH2Client } from '../helpers/h2-framer.js';
 
 const MAX_AGE_MS = 60_000;
@@ -13,27 +12,17 @@ const CLOSE_GRACE_MS = 30_000;
 
 describe('tunnel: the absolute bound of a connection', () => {
   const clock = new FakeClock(Date.now());
-  const ca = makeCa(TD);
-  let app: Awaited<ReturnType<typeof tcpServer>>;
-  let dp: ReturnType<typeof sidecarShared>;
-  let inbound: Awaited<ReturnType<typeof startInbound>>;
+  // Pings far apart: this peer answers them, and they are not what is tested here.
+  const t = inboundForSuite({
+    onConn: (s) => s.pipe(s), clock, tunnelLimits: { maxAgeMs: MAX_AGE_MS, closeGraceMs: CLOSE_GRACE_MS, pingIntervalMs: 3_600_000 }, inbound: { idleTimeout: '1h' },
+  });
   let c: RawH2Client | undefined;
-  beforeAll(async () => {
-    app = await tcpServer((s) => { s.on('error', () => {}); s.pipe(s); });
-    // Pings far apart: this peer answers them, and they are not what is tested here.
-    dp = sidecarShared(new TestIdentity(ca, API), { clock, tunnelLimits: { maxAgeMs: MAX_AGE_MS, closeGraceMs: CLOSE_GRACE_MS, pingIntervalMs: 3_600_000 } });
-    inbound = await startInbound(inboundConfig({ forward: `127.0.0.1:${app.port}`, idleTimeout: '1h' }), dp);
-  });
-  afterAll(async () => {
-    c?.destroy();
-    await dp?.close();
-    await app?.close();
-  });
+  afterAll(() => c?.destroy());
 
   it('stops taking streams at maxAgeMs, and resets those still open closeGraceMs later', async () => {
-    const leaf = makeLeaf(ca, WEB);
-    const port = portOf(inbound.address);
-    c = await RawH2Client.connect({ port, key: leaf.keyPem, cert: leaf.certPem, ca: ca.certPem });
+    const leaf = makeLeaf(t.ca, WEB);
+    const port = t.port;
+    c = await RawH2Client.connect({ port, key: leaf.keyPem, cert: leaf.certPem, ca: t.ca.certPem });
     await c.waitFor((f) => f.type === FRAME.SETTINGS);
     const id = c.connectStream(`127.0.0.1:${port}`);
     await c.waitFor((f) => f.type === FRAME.HEADERS && f.streamId === id);
@@ -42,10 +31,10 @@ describe('tunnel: the absolute bound of a connection', () => {
     await c.until(() => c!.goawayCode() !== undefined);
     expect(c.goawayCode()).toBe(0);
     await clock.advance(CLOSE_GRACE_MS - 1_000);
-    expect(inbound.handler.tunnels!.counts).toMatchObject({ connections: 1, streamsActive: 1 }); // refused path: within the grace
+    expect(t.inbound.handler.tunnels!.counts).toMatchObject({ connections: 1, streamsActive: 1 }); // refused path: within the grace
     await clock.advance(1_000 + FORCE_CLOSE_MS);
-    await until(() => inbound.handler.tunnels!.counts.connections === 0 && inbound.handler.tunnels!.counts.streamsActive === 0);
-    expect(await metric(dp.registry, 'ztmesh_tunnel_connections_closed_total', { direction: 'inbound', reason: 'close_timeout' })).toBe(1);
-    expect(dp.logs.lines.find((l) => l.msg === 'tunnel connection ended: close_timeout')).toMatchObject({ level: 'warn', peerId: WEB });
+    await until(() => t.inbound.handler.tunnels!.counts.connections === 0 && t.inbound.handler.tunnels!.counts.streamsActive === 0);
+    expect(await metric(t.dp.registry, 'ztmesh_tunnel_connections_closed_total', { direction: 'inbound', reason: 'close_timeout' })).toBe(1);
+    expect(t.dp.logs.lines.find((l) => l.msg === 'tunnel connection ended: close_timeout')).toMatchObject({ level: 'warn', peerId: WEB });
   });
 });

@@ -3,8 +3,8 @@
 // input), destroys the session with its streams, releases their app sockets and counts the end as protocol_error.
 // 80 connections of 128 streams each (past the listener's 10,000), each ended by a connection error and dropped;
 // then a real app connection is served and the listener's counts return to 0. A raw HTTP/2 framer over mTLS.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, echoApp, metric, portOf, readAll, startMesh, until } from '../helpers/datapath.js';
+import { describe, expect, it } from 'vitest';
+import { connect, echoMeshForSuite, metric, portOf, readAll, until } from '../helpers/datapath.js';
 import { FRAME, frame, RawH2Client, settingsFrame, u32 } from '../helpers/h2-framer.js';
 
 const CONNECTIONS = 80;
@@ -20,22 +20,12 @@ const CONNECTION_ERRORS: ((id: number) => Buffer)[] = [
 ];
 
 describe('tunnel listener: connections ending in HTTP/2 errors', () => {
-  let app: Awaited<ReturnType<typeof echoApp>>;
-  let mesh: Awaited<ReturnType<typeof startMesh>>;
-  let port: number;
-  beforeAll(async () => {
-    app = await echoApp();
-    mesh = await startMesh({ app });
-    port = portOf(mesh.inbound.address);
-  });
-  afterAll(async () => {
-    await mesh?.close();
-    await app?.close();
-  });
+  const mesh = echoMeshForSuite();
+  const port = () => portOf(mesh.inbound.address);
 
   const rawClient = () => {
     const leaf = mesh.web.svid();
-    return RawH2Client.connect({ port, key: leaf.keyPem, cert: leaf.chainPem, ca: mesh.ca.certPem });
+    return RawH2Client.connect({ port: port(), key: leaf.keyPem, cert: leaf.chainPem, ca: mesh.ca.certPem });
   };
   const listener = () => mesh.server.statuses()[0]!;
   const tunnels = () => mesh.inbound.handler.tunnels!.counts;
@@ -45,7 +35,7 @@ describe('tunnel listener: connections ending in HTTP/2 errors', () => {
     const attack = async (i: number) => {
       const c = await rawClient();
       await c.waitFor((f) => f.type === FRAME.SETTINGS);
-      const ids = Array.from({ length: STREAMS }, () => c.connectStream(`127.0.0.1:${port}`));
+      const ids = Array.from({ length: STREAMS }, () => c.connectStream(`127.0.0.1:${port()}`));
       await c.until(() => c.answered().size === STREAMS || c.closed, 20_000);
       c.send(CONNECTION_ERRORS[i % CONNECTION_ERRORS.length]!(ids[0]!));
       await c.until(() => c.goawayCode() !== undefined || c.closed);

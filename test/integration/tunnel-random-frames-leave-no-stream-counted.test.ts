@@ -3,8 +3,8 @@
 // lie, unknown types), once it ends its connection the inbound holds none of its streams, sessions or app sockets.
 // A raw HTTP/2 framer over mTLS against the real data path.
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { echoApp, portOf, startMesh, until } from '../helpers/datapath.js';
+import { describe, expect, it } from 'vitest';
+import { echoMeshForSuite, portOf, until } from '../helpers/datapath.js';
 import { connectBlock, FLAG, FRAME, frame, goawayFrame, RawH2Client, settingsFrame, u32 } from '../helpers/h2-framer.js';
 
 const RUNS = 20;
@@ -41,28 +41,18 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 );
 
 describe('tunnel framing from an allowed peer', () => {
-  let app: Awaited<ReturnType<typeof echoApp>>;
-  let mesh: Awaited<ReturnType<typeof startMesh>>;
-  let port: number;
-  beforeAll(async () => {
-    app = await echoApp();
-    mesh = await startMesh({ app });
-    port = portOf(mesh.inbound.address);
-  });
-  afterAll(async () => {
-    await mesh?.close();
-    await app?.close();
-  });
+  const mesh = echoMeshForSuite();
+  const port = () => portOf(mesh.inbound.address);
 
   /** Sends one run's frames, then ends the connection as `close` says. */
   const play = async (ops: Op[], close: 'end' | 'destroy') => {
     const leaf = mesh.web.svid();
-    const c = await RawH2Client.connect({ port, key: leaf.keyPem, cert: leaf.chainPem, ca: mesh.ca.certPem });
+    const c = await RawH2Client.connect({ port: port(), key: leaf.keyPem, cert: leaf.chainPem, ca: mesh.ca.certPem });
     const opened: number[] = [];
     const id = (pick: number) => (pick < 0 ? (pick === -1 ? 0 : 1001) : opened.length ? opened[pick % opened.length]! : 1);
     for (const o of ops) {
       switch (o.kind) {
-        case 'open': opened.push(c.connectStream(`127.0.0.1:${port}`)); break;
+        case 'open': opened.push(c.connectStream(`127.0.0.1:${port()}`)); break;
         case 'data': c.send(frame(FRAME.DATA, o.end ? FLAG.END_STREAM : 0, id(o.stream), Buffer.alloc(Math.min(o.bytes, 16_384)))); break;
         case 'oversized': c.send(frame(FRAME.DATA, 0, id(o.stream), Buffer.alloc(16_385))); break;
         case 'rst': c.send(frame(FRAME.RST_STREAM, 0, id(o.stream), u32(o.code))); break;
@@ -70,8 +60,8 @@ describe('tunnel framing from an allowed peer', () => {
         case 'ping': c.send(frame(FRAME.PING, o.ack ? FLAG.ACK : 0, 0, Buffer.alloc(o.length))); break;
         case 'settings': c.send(settingsFrame([[o.id, o.value]])); break;
         case 'goaway': c.send(goawayFrame(opened.at(-1) ?? 0, o.code)); break;
-        case 'headers': c.send(frame(FRAME.HEADERS, FLAG.END_HEADERS | (o.end ? FLAG.END_STREAM : 0), id(o.stream), connectBlock(`127.0.0.1:${port}`))); break;
-        case 'continuation': c.send(frame(FRAME.CONTINUATION, FLAG.END_HEADERS, id(o.stream), connectBlock(`127.0.0.1:${port}`))); break;
+        case 'headers': c.send(frame(FRAME.HEADERS, FLAG.END_HEADERS | (o.end ? FLAG.END_STREAM : 0), id(o.stream), connectBlock(`127.0.0.1:${port()}`))); break;
+        case 'continuation': c.send(frame(FRAME.CONTINUATION, FLAG.END_HEADERS, id(o.stream), connectBlock(`127.0.0.1:${port()}`))); break;
         case 'unknown': c.send(frame(o.type, 0, id(o.stream), Buffer.alloc(o.bytes))); break;
         case 'lying': c.send(frame(o.type, 0, id(o.stream), Buffer.alloc(4), 40)); break;
       }

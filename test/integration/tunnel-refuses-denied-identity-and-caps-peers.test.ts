@@ -3,10 +3,9 @@
 // an allowed peer holds a bounded number of tunnel connections, per SPIFFE ID and per source address; and refused
 // streams do not keep a connection open past its idle close. Raw HTTP/2 clients over mTLS; the inbound's clock is a
 // manual one.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startInbound } from '../../src/sidecar/listeners.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../helpers/fake-clock.js';
-import { API, inboundConfig, makeCa, makeLeaf, metric, portOf, sidecarShared, TD, tcpServer, TestIdentity, until, WEB } from '../helpers/datapath.js';
+import { inboundForSuite, makeLeaf, metric, TD, until, WEB } from '../helpers/datapath.js';
 import { FRAME, RawH2Client } from '../helpers/h2-framer.js';
 
 const WEB2 = `spiffe://${TD}/ns/default/sa/web2`;
@@ -18,30 +17,17 @@ const IDLE_MS = 1_000;
 
 describe('tunnel port: denied identities, bounded peers, refused streams', () => {
   const clock = new FakeClock(Date.now());
-  const ca = makeCa(TD);
-  let app: Awaited<ReturnType<typeof tcpServer>>;
-  let dp: ReturnType<typeof sidecarShared>;
-  let inbound: Awaited<ReturnType<typeof startInbound>>;
-  let port: number;
+  const t = inboundForSuite({
+    onConn: (s) => s.pipe(s), clock, tunnelLimits: { maxConnectionsPerPeerId: PER_PEER_ID, maxConnectionsPerSource: PER_SOURCE, idleMs: IDLE_MS },
+    inbound: { allow: [WEB, WEB2], maxConnections: MAX_CONNECTIONS },
+  });
   const open: RawH2Client[] = [];
-  beforeAll(async () => {
-    app = await tcpServer((s) => { s.on('error', () => {}); s.pipe(s); });
-    dp = sidecarShared(new TestIdentity(ca, API), {
-      clock, tunnelLimits: { maxConnectionsPerPeerId: PER_PEER_ID, maxConnectionsPerSource: PER_SOURCE, idleMs: IDLE_MS },
-    });
-    inbound = await startInbound(inboundConfig({ forward: `127.0.0.1:${app.port}`, allow: [WEB, WEB2], maxConnections: MAX_CONNECTIONS }), dp);
-    port = portOf(inbound.address);
-  });
-  afterAll(async () => {
-    for (const c of open) c.destroy();
-    await dp?.close();
-    await app?.close();
-  });
+  afterAll(() => { for (const c of open) c.destroy(); });
 
   /** A tunnel client as `id`; resolves once TLS is up (TLS 1.3: before the inbound has judged the certificate). */
   const client = async (id: string, localAddress?: string) => {
-    const leaf = makeLeaf(ca, id);
-    const c = await RawH2Client.connect({ port, key: leaf.keyPem, cert: leaf.certPem, ca: ca.certPem, ...(localAddress ? { localAddress } : {}) });
+    const leaf = makeLeaf(t.ca, id);
+    const c = await RawH2Client.connect({ port: t.port, key: leaf.keyPem, cert: leaf.certPem, ca: t.ca.certPem, ...(localAddress ? { localAddress } : {}) });
     open.push(c);
     return c;
   };
@@ -50,19 +36,19 @@ describe('tunnel port: denied identities, bounded peers, refused streams', () =>
     await c.until(() => c.closed || c.frames.some((f) => f.type === FRAME.SETTINGS), 5_000);
     return c.closed ? 'closed' : 'session';
   };
-  const tunnels = () => inbound.handler.tunnels!.counts;
-  const refusals = (reason: string) => dp.logs.refusals().filter((l) => l.reason === reason);
+  const tunnels = () => t.inbound.handler.tunnels!.counts;
+  const refusals = (reason: string) => t.dp.logs.refusals().filter((l) => l.reason === reason);
 
   it('refuses a denied identity\'s tunnel connections at the handshake, names it, and keeps serving an allowed peer', async () => {
     const denied = await Promise.all(Array.from({ length: MAX_CONNECTIONS }, () => client(DENIED)));
     expect(await Promise.all(denied.map(outcome))).toEqual(denied.map(() => 'closed'));
     expect(tunnels().connections).toBe(0);
     expect(refusals('spiffe_id_denied')[0]).toMatchObject({ level: 'warn', peerId: DENIED, peer: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
-    expect(await metric(dp.registry, 'ztmesh_handshake_failures_total', { direction: 'inbound', reason: 'spiffe_id_denied' })).toBe(MAX_CONNECTIONS);
+    expect(await metric(t.dp.registry, 'ztmesh_handshake_failures_total', { direction: 'inbound', reason: 'spiffe_id_denied' })).toBe(MAX_CONNECTIONS);
 
     const allowed = await client(WEB);
     expect(await outcome(allowed)).toBe('session');
-    const id = allowed.connectStream(`127.0.0.1:${port}`);
+    const id = allowed.connectStream(`127.0.0.1:${t.port}`);
     await allowed.waitFor((f) => f.type === FRAME.HEADERS && f.streamId === id);
     allowed.destroy();
     await until(() => tunnels().connections === 0);
@@ -78,7 +64,7 @@ describe('tunnel port: denied identities, bounded peers, refused streams', () =>
     expect(await outcome(await client(WEB2))).toBe('closed');
     expect(refusals('tunnel_connection_limit').at(-1)).toMatchObject({ peerId: WEB2, detail: `${PER_SOURCE} tunnel connections from 127.0.0.1` });
     expect(await outcome(await client(WEB2, '127.0.0.2'))).toBe('session'); // another source
-    expect(await metric(dp.registry, 'ztmesh_handshake_failures_total', { direction: 'inbound', reason: 'tunnel_connection_limit' })).toBe(2);
+    expect(await metric(t.dp.registry, 'ztmesh_handshake_failures_total', { direction: 'inbound', reason: 'tunnel_connection_limit' })).toBe(2);
     for (const c of open.splice(0)) c.destroy();
     await until(() => tunnels().connections === 0);
   });

@@ -4,20 +4,16 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { socketFd } from '../../../src/common/node-internals.js';
 import { loadPeerStates } from '../../../src/common/socket-poll.js';
+import { socketPair } from '../../helpers/datapath.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => { for (const c of cleanups.splice(0)) c(); });
 
+/** A pair nobody reads on our side (paused from accept); both closed after the test. */
 async function pair(): Promise<[net.Socket, net.Socket]> {
-  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
-  const client = net.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
-  await new Promise((r) => client.once('connect', r));
-  const ours = await accepted;
-  server.close();
-  for (const s of [client, ours]) { s.on('error', () => {}); cleanups.push(() => s.destroy()); }
-  return [ours, client];
+  const sockets = await socketPair({ allowHalfOpen: true, pauseOnConnect: true });
+  for (const s of sockets) cleanups.push(() => s.destroy());
+  return sockets;
 }
 
 /** Polls `fd` until it reports something other than `from` (the peer's packet is on its way). */

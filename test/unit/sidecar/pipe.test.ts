@@ -12,7 +12,7 @@ import { socketFd } from '../../../src/common/node-internals.js';
 import type { PeerState } from '../../../src/common/socket-poll.js';
 import { LivenessSweep, SWEEP_INTERVAL_MS } from '../../../src/sidecar/liveness-sweep.js';
 import { PAUSED_AFTER_FIN_MS, plainLeg, splice, type Leg, type SpliceEnd } from '../../../src/sidecar/pipe.js';
-import { LogCapture } from '../../helpers/datapath.js';
+import { LogCapture, socketPair } from '../../helpers/datapath.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 
 v8.setFlagsFromString('--expose-gc');
@@ -22,17 +22,11 @@ const HOUR = 3_600_000;
 const cleanups: (() => void)[] = [];
 afterEach(() => { for (const c of cleanups.splice(0)) c(); });
 
-/** A connected pair of sockets on 127.0.0.1 (closed after the test unless `keep` is false). */
-async function socketPair(keep = true): Promise<[net.Socket, net.Socket]> {
-  const server = net.createServer({ allowHalfOpen: true });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
-  const client = net.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
-  await new Promise((r) => client.once('connect', r));
-  const other = await accepted;
-  server.close();
-  for (const s of [client, other]) { s.on('error', () => {}); if (keep) cleanups.push(() => s.destroy()); }
-  return [client, other];
+/** A connected pair of sockets on 127.0.0.1, [accepted, client] (both closed after the test unless `keep` is false). */
+async function pair(keep = true): Promise<[net.Socket, net.Socket]> {
+  const sockets = await socketPair();
+  if (keep) for (const s of sockets) cleanups.push(() => s.destroy());
+  return sockets;
 }
 
 /** A leg that takes nothing and sends nothing (an app that stopped reading). */
@@ -56,7 +50,7 @@ async function h2Pair(onStream: (s: http2.ServerHttp2Stream) => void): Promise<{
 
 /** The app's end of a socket pair, in a holder only (so that the test's frame keeps no reference to it). */
 async function appSocket(): Promise<{ side?: net.Socket }> {
-  const [client, side] = await socketPair(false);
+  const [side, client] = await pair(false);
   cleanups.push(() => client.destroy());
   return { side };
 }
@@ -70,8 +64,8 @@ const ended = () => {
 describe('splice', () => {
   it('closes an idle connection on the injected clock, not before its idle time, and leaves no timer', async () => {
     const clock = new FakeClock(Date.now());
-    const [appClient, appSide] = await socketPair();
-    const [peerSide, peerClient] = await socketPair();
+    const [appSide, appClient] = await pair();
+    const [peerSide, peerClient] = await pair();
     const end = ended();
     splice(plainLeg(peerSide), plainLeg(appSide), { idleTimeoutMs: 1_000, clock, onEnd: end.onEnd });
     peerClient.write('x');
@@ -136,7 +130,7 @@ describe('splice', () => {
     const pausedPeer = async (state: { now: PeerState }) => {
       const clock = new FakeClock(Date.now());
       const sweep = new LivenessSweep({ clock, log: new LogCapture().log, load: () => (fds) => fds.map(() => state.now) });
-      const [peerSide, peerClient] = await socketPair();
+      const [peerSide, peerClient] = await pair();
       const end = ended();
       splice(plainLeg(peerSide), stuckLeg(), { idleTimeoutMs: HOUR, clock, sweep, onEnd: end.onEnd });
       peerClient.write(Buffer.alloc(64 * 1024));
