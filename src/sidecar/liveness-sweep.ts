@@ -68,8 +68,11 @@ export class LivenessSweep {
     if (this.timer || this.closed || this.entries.size === 0) return;
     this.timer = this.opts.clock.setTimeout(() => {
       this.timer = undefined;
-      this.tick();
-      this.schedule();
+      try {
+        this.tick();
+      } finally {
+        this.schedule();
+      }
     }, this.opts.intervalMs ?? SWEEP_INTERVAL_MS);
   }
 
@@ -93,7 +96,12 @@ export class LivenessSweep {
       if (!d) return;
       if (d === 'fin') e.finSeen = true;
       else this.entries.delete(e);
-      e.onDeparture(d);
+      try {
+        e.onDeparture(d);
+      } catch (err) {
+        // One watch's fault must not stop the sweep for every other connection.
+        this.opts.log.error({ err: describe(err).message }, 'BUG: a liveness watch failed');
+      }
     });
   }
 
