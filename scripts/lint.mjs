@@ -98,6 +98,8 @@ if (existsSync(pkgFile)) {
 // them), not a relative path that climbs out of the checkout, not an absolute path into the directory around it.
 const OUTSIDE_DOCS = new RegExp(`\\b(?:${['DESIGN', 'STYLE'].join('|')})\\.md\\b`);
 const SHARED = ['..', 'shared'].join('/');
+/** The notes folder beside the checkout, not a file whose name starts with "shared" (../shared-read.js). */
+const SHARED_DIR = new RegExp(`${SHARED.replace(/\./g, '\\.')}(?![\\w-])`);
 const CLIMB = /(?<![\w./~-])((?:\.\.\/)+)([\w.@-][\w./@-]*)/g;
 // The directory the checkout sits in (unless it is a top-level one such as /tmp), and the development machines' /work.
 const around = [dirname(root), ['', 'work'].join('/')].filter((d) => d.split('/').length > 2 || d === ['', 'work'].join('/')).map((d) => `${d}/`);
@@ -109,7 +111,7 @@ for (const f of textFiles) {
   readFileSync(f, 'utf8').split('\n').forEach((line, i) => {
     const at = `${rel}:${i + 1}`;
     if (f !== designDoc && OUTSIDE_DOCS.test(line)) problems.push(`${at}: cites ${OUTSIDE_DOCS.exec(line)[0]}, which is not in the repository: cite docs/design.md (or another docs/ file)`);
-    if (line.includes(SHARED)) problems.push(`${at}: points to ${SHARED}, outside the repository`);
+    if (SHARED_DIR.test(line)) problems.push(`${at}: points to ${SHARED}, outside the repository`);
     for (const m of line.matchAll(CLIMB)) {
       const target = resolve(dirname(f), m[1] + m[2]);
       if (target !== root && !target.startsWith(root + sep)) problems.push(`${at}: ${m[0]} leads outside the repository`);
