@@ -14,9 +14,9 @@ import type { SidecarConfig } from './config-schema.js';
 import { AppSocketBuffers } from './app-buffers.js';
 import { ConnectionSet } from './connection-set.js';
 import { ConnectionReporter, createDataPathMetrics, peerLabel, WarnBudget, type DataPathMetrics, type Direction } from './datapath-metrics.js';
-import { InboundHandler, type InboundOptions } from './inbound.js';
+import { InboundHandler, type InboundOptions } from './inbound/inbound.js';
 import { LivenessSweep } from './liveness-sweep.js';
-import { OutboundHandler, UpstreamDialer, type OutboundOptions, type UpstreamTransport } from './outbound.js';
+import { OutboundHandler, UpstreamDialer, type OutboundOptions, type UpstreamTransport } from './outbound/outbound.js';
 import { REASONS } from './reasons.js';
 import { sharedReadBuffer } from './shared-read.js';
 import { TlsContextHolder } from './tls-context.js';
@@ -30,7 +30,7 @@ export interface DataPathDeps {
   registry: Registry;
   log: Logger;
   trustDomain: string;
-  /** Gives native memory back after handshake floods (inbound.ts); absent in tests that do not measure it. */
+  /** Gives native memory back after handshake floods (inbound/inbound.ts); absent in tests that do not measure it. */
   heap?: HeapTrimmer;
   /** The tunnels' bounds, windows and timers (tunnel/protocol.ts); tests shorten them. */
   tunnelLimits?: TunnelLimits;

@@ -7,9 +7,9 @@ import { parseSpiffePattern } from '../pki/spiffe-id.js';
 import { compilePolicy, isOpenPolicy } from './authz.js';
 import type { InboundConfig, OutboundConfig } from './config-schema.js';
 import type { BoundListener, DataPath, DataPathContext } from './datapath.js';
-import type { InboundHandler } from './inbound.js';
-import type { InboundRoute } from './inbound.js';
-import type { OutboundHandler, UpstreamTarget } from './outbound.js';
+import type { InboundHandler } from './inbound/inbound.js';
+import type { InboundRoute } from './inbound/inbound.js';
+import type { OutboundHandler, UpstreamTarget } from './outbound/outbound.js';
 import { listenerTargets } from './tunnel/target.js';
 
 /** Stops accepting on `server`; open connections are left alone (close() alone would wait for them). */

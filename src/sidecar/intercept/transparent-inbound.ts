@@ -3,7 +3,7 @@
 import type net from 'node:net';
 import { NodeInternalsError } from '../../common/node-internals.js';
 import { peerLabel, type ConnectionReporter } from '../datapath-metrics.js';
-import type { InboundHandler } from '../inbound.js';
+import type { InboundHandler } from '../inbound/inbound.js';
 import { plainLeg, resetLeg } from '../pipe.js';
 import { REASONS } from '../reasons.js';
 import type { TunnelTargets } from '../tunnel/target.js';

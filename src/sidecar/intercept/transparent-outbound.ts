@@ -6,7 +6,7 @@ import type { Logger } from '../../common/logger.js';
 import { NodeInternalsError } from '../../common/node-internals.js';
 import type { ConnectionSet } from '../connection-set.js';
 import { peerLabel, type ConnectionReporter } from '../datapath-metrics.js';
-import type { OutboundHandler } from '../outbound.js';
+import type { OutboundHandler } from '../outbound/outbound.js';
 import { plainLeg, resetLeg, splice } from '../pipe.js';
 import { REASONS } from '../reasons.js';
 import type { DestinationPolicy, OwnListeners } from './destinations.js';

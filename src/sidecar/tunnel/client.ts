@@ -7,7 +7,7 @@ import type { Logger } from '../../common/logger.js';
 import type { TunnelPoolStatus } from '../../admin/status-types.js';
 import type { DataPathMetrics, WarnBudget } from '../datapath-metrics.js';
 import type { LivenessSweep } from '../liveness-sweep.js';
-import { DialError, type DialedSocket, type DialedUpstream, type UpstreamDialer, type UpstreamTarget, type UpstreamTransport } from '../outbound.js';
+import { DialError, type DialedSocket, type DialedUpstream, type UpstreamDialer, type UpstreamTarget, type UpstreamTransport } from '../outbound/outbound.js';
 import { closeLeg } from '../pipe.js';
 import { REASONS, serverRefusalReason } from '../reasons.js';
 import type { TlsContextHolder } from '../tls-context.js';

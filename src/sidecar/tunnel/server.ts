@@ -7,7 +7,7 @@ import type tls from 'node:tls';
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { TrustBundle } from '../../identity/credentials.js';
 import type { AppSocketBuffers } from '../app-buffers.js';
-import { dialApp } from '../app-forward.js';
+import { dialApp } from '../inbound/app-forward.js';
 import { authorize, type AuthzPolicy } from '../authz.js';
 import type { ConnectionSet } from '../connection-set.js';
 import type { ConnectionReporter, DataPathMetrics } from '../datapath-metrics.js';

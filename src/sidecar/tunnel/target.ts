@@ -2,7 +2,7 @@
 // Never an open proxy: an explicit listener forwards only to its own forward address, transparent mode only to the pod.
 import { isIPv4, isIPv6 } from 'node:net';
 import type { HostPort } from '../../common/address.js';
-import type { InboundRoute } from '../inbound.js';
+import type { InboundRoute } from '../inbound/inbound.js';
 import { parseAuthority } from './protocol.js';
 
 /** The decision for one stream: where it goes, or why not (the `detail` of a target_not_allowed refusal). */

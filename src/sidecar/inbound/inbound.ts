@@ -2,26 +2,26 @@
 // peer's SVID; a raw connection is authorized once and forwarded to the app, a tunnel (ALPN h2) stream by stream.
 import type net from 'node:net';
 import tls from 'node:tls';
-import type { Clock, TimerHandle } from '../common/clock.js';
-import type { HostPort } from '../common/address.js';
-import { describe } from '../common/errors.js';
-import { injectConnection, rawSocketOf } from '../common/node-internals.js';
-import { checkLeafSvid } from '../pki/leaf-svid.js';
-import { spiffeIdOf } from '../pki/cert-ids.js';
-import type { AppSocketBuffers } from './app-buffers.js';
+import type { Clock, TimerHandle } from '../../common/clock.js';
+import type { HostPort } from '../../common/address.js';
+import { describe } from '../../common/errors.js';
+import { injectConnection, rawSocketOf } from '../../common/node-internals.js';
+import { checkLeafSvid } from '../../pki/leaf-svid.js';
+import { spiffeIdOf } from '../../pki/cert-ids.js';
+import type { AppSocketBuffers } from '../app-buffers.js';
 import { dialApp } from './app-forward.js';
-import type { SharedBufferReader } from './shared-read.js';
-import { authorize, type AuthzPolicy } from './authz.js';
-import type { ConnectionSet } from './connection-set.js';
-import { peerLabel, type ConnectionReporter, type DataPathMetrics } from './datapath-metrics.js';
-import { PendingHandshakes, type HandshakeLimits } from './handshake-gate.js';
-import type { LivenessSweep } from './liveness-sweep.js';
-import { closeLeg, plainLeg, resetLeg, splice, type SocketLeg } from './pipe.js';
-import { REASONS, tlsErrorReason, verifyErrorReason } from './reasons.js';
-import type { TlsContextHolder } from './tls-context.js';
-import { TunnelAcceptor } from './tunnel/server.js';
-import { TUNNEL_ALPN, type TunnelLimits } from './tunnel/protocol.js';
-import type { TunnelTargets } from './tunnel/target.js';
+import type { SharedBufferReader } from '../shared-read.js';
+import { authorize, type AuthzPolicy } from '../authz.js';
+import type { ConnectionSet } from '../connection-set.js';
+import { peerLabel, type ConnectionReporter, type DataPathMetrics } from '../datapath-metrics.js';
+import { PendingHandshakes, type HandshakeLimits } from '../handshake-gate.js';
+import type { LivenessSweep } from '../liveness-sweep.js';
+import { closeLeg, plainLeg, resetLeg, splice, type SocketLeg } from '../pipe.js';
+import { REASONS, tlsErrorReason, verifyErrorReason } from '../reasons.js';
+import type { TlsContextHolder } from '../tls-context.js';
+import { TunnelAcceptor } from '../tunnel/server.js';
+import { TUNNEL_ALPN, type TunnelLimits } from '../tunnel/protocol.js';
+import type { TunnelTargets } from '../tunnel/target.js';
 
 /** Where one accepted connection goes after authorization. */
 export interface InboundRoute {

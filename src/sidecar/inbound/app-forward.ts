@@ -1,10 +1,10 @@
 // The inbound's connection to the local app, for an authorized raw mTLS connection and for an authorized tunnel
 // stream alike: one dial with a deadline on the injected clock, reported once as connected or failed.
 import net from 'node:net';
-import type { Clock } from '../common/clock.js';
-import type { AppSocketBuffers } from './app-buffers.js';
+import type { Clock } from '../../common/clock.js';
+import type { AppSocketBuffers } from '../app-buffers.js';
 import type { InboundRoute } from './inbound.js';
-import { SharedBufferReader } from './shared-read.js';
+import { SharedBufferReader } from '../shared-read.js';
 
 export interface AppDial {
   /** Gives up on the dial (the peer went away first); neither callback runs after this. */

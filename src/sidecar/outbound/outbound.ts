@@ -2,21 +2,21 @@
 // checks the server's SPIFFE ID (not its hostname), and splices. TLS 1.3 sessions are resumed per upstream.
 import net from 'node:net';
 import tls from 'node:tls';
-import type { Clock } from '../common/clock.js';
-import type { HostPort } from '../common/address.js';
-import { describe, ProxyError } from '../common/errors.js';
-import type { Logger } from '../common/logger.js';
-import { offerSession } from '../common/node-internals.js';
-import { checkLeafSvid } from '../pki/leaf-svid.js';
-import type { SpiffePattern } from '../pki/spiffe-id.js';
-import type { AppSocketBuffers } from './app-buffers.js';
-import { serverIdMatches } from './authz.js';
-import type { ConnectionSet } from './connection-set.js';
-import { peerLabel, type ConnectionReporter } from './datapath-metrics.js';
-import type { LivenessSweep } from './liveness-sweep.js';
-import { plainLeg, resetLeg, splice, type Leg, type SocketLeg } from './pipe.js';
-import { REASONS, serverRefusalReason, tlsErrorReason } from './reasons.js';
-import type { TlsContextHolder } from './tls-context.js';
+import type { Clock } from '../../common/clock.js';
+import type { HostPort } from '../../common/address.js';
+import { describe, ProxyError } from '../../common/errors.js';
+import type { Logger } from '../../common/logger.js';
+import { offerSession } from '../../common/node-internals.js';
+import { checkLeafSvid } from '../../pki/leaf-svid.js';
+import type { SpiffePattern } from '../../pki/spiffe-id.js';
+import type { AppSocketBuffers } from '../app-buffers.js';
+import { serverIdMatches } from '../authz.js';
+import type { ConnectionSet } from '../connection-set.js';
+import { peerLabel, type ConnectionReporter } from '../datapath-metrics.js';
+import type { LivenessSweep } from '../liveness-sweep.js';
+import { plainLeg, resetLeg, splice, type Leg, type SocketLeg } from '../pipe.js';
+import { REASONS, serverRefusalReason, tlsErrorReason } from '../reasons.js';
+import type { TlsContextHolder } from '../tls-context.js';
 
 /** Sessions kept per upstream; TLS 1.3 tickets are small and one is enough to resume. */
 export const MAX_CACHED_UPSTREAMS = 4096;
