@@ -9,7 +9,8 @@ import type { InboundConfig, OutboundConfig } from './config-schema.js';
 import type { BoundListener, DataPath, DataPathContext } from './datapath.js';
 import type { InboundHandler } from './inbound/inbound.js';
 import type { InboundRoute } from './inbound/inbound.js';
-import type { OutboundHandler, UpstreamTarget } from './outbound/outbound.js';
+import type { OutboundHandler } from './outbound/outbound.js';
+import type { UpstreamTarget } from './outbound/transport.js';
 import { listenerTargets } from './tunnel/target.js';
 
 /** Stops accepting on `server`; open connections are left alone (close() alone would wait for them). */
