@@ -8,7 +8,7 @@ import { compilePolicy, isOpenPolicy } from './authz.js';
 import type { InboundConfig, OutboundConfig } from './config-schema.js';
 import type { BoundListener, DataPath, DataPathContext } from './datapath.js';
 import type { InboundHandler } from './inbound/inbound.js';
-import type { InboundRoute } from './inbound/inbound.js';
+import type { InboundRoute } from './inbound/route.js';
 import type { OutboundHandler } from './outbound/outbound.js';
 import type { UpstreamTarget } from './outbound/transport.js';
 import { listenerTargets } from './tunnel/target.js';

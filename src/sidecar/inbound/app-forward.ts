@@ -3,7 +3,7 @@
 import net from 'node:net';
 import type { Clock } from '../../common/clock.js';
 import type { AppSocketBuffers } from '../app-buffers.js';
-import type { InboundRoute } from './inbound.js';
+import type { InboundRoute } from './route.js';
 import { SharedBufferReader } from '../shared-read.js';
 
 export interface AppDial {

@@ -3,7 +3,6 @@
 import type net from 'node:net';
 import tls from 'node:tls';
 import type { Clock, TimerHandle } from '../../common/clock.js';
-import type { HostPort } from '../../common/address.js';
 import { describe } from '../../common/errors.js';
 import { injectConnection, rawSocketOf } from '../../common/node-internals.js';
 import { checkLeafSvid } from '../../pki/leaf-svid.js';
@@ -21,16 +20,7 @@ import { REASONS, tlsErrorReason, verifyErrorReason } from '../reasons.js';
 import type { TlsContextHolder } from '../tls-context.js';
 import { TunnelAcceptor } from '../tunnel/server.js';
 import { TUNNEL_ALPN, type TunnelLimits } from '../tunnel/protocol.js';
-import type { TunnelTargets } from '../tunnel/target.js';
-
-/** Where one accepted connection goes after authorization. */
-export interface InboundRoute {
-  forward: HostPort;
-  /** Source address for the forward (transparent mode uses 127.0.0.6). */
-  localAddress?: string;
-  /** Where the streams of a tunnel arriving on this connection may go (tunnel/target.ts); without it, no tunnels. */
-  targets?: TunnelTargets;
-}
+import type { InboundRoute } from './route.js';
 
 export interface InboundOptions {
   policy: AuthzPolicy;

@@ -6,7 +6,7 @@ import { peerLabel, type ConnectionReporter } from '../datapath-metrics.js';
 import type { InboundHandler } from '../inbound/inbound.js';
 import { plainLeg, resetLeg } from '../pipe.js';
 import { REASONS } from '../reasons.js';
-import type { TunnelTargets } from '../tunnel/target.js';
+import type { TunnelTargets } from '../inbound/route.js';
 import type { OwnListeners } from './destinations.js';
 import { INTERCEPT_REASONS } from './intercept-reasons.js';
 import { originalDst, type OriginalDst } from './original-dst.js';

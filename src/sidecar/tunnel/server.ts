@@ -17,7 +17,7 @@ import { REASONS } from '../reasons.js';
 import type { TlsContextHolder } from '../tls-context.js';
 import { abortOnPeerEnd, H2_CODES, MAX_REFUSED_STREAMS, REASON_HEADER, sessionOptions, StreamWindowGovernor, type TunnelLimits } from './protocol.js';
 import { SessionGuard, TUNNEL_END_REASONS } from './session-guard.js';
-import type { TunnelTargets } from './target.js';
+import type { TunnelTargets } from '../inbound/route.js';
 
 /** Who is at the other end of one tunnel connection, as its handshake proved. */
 export interface TunnelPeer {
