@@ -33,11 +33,12 @@ const ALLOWED = {
   gen: [],
   common: ['gen'],
   pki: ['common'],
+  'front-door': ['common'],
   identity: ['common', 'pki', 'gen'],
-  ca: ['common', 'pki', 'gen', 'admin'],
+  ca: ['common', 'pki', 'gen', 'admin', 'front-door'],
   admin: ['common'],
   k8s: ['common', 'pki', 'ca', 'identity', 'admin'],
-  sidecar: ['common', 'pki', 'identity', 'admin'],
+  sidecar: ['common', 'pki', 'identity', 'admin', 'front-door'],
   cli: ['common', 'pki', 'identity', 'ca', 'admin', 'k8s', 'sidecar', 'gen'],
 };
 const srcRoot = join(root, 'src');

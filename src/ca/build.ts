@@ -34,7 +34,7 @@ import { createCaMetrics } from './metrics.js';
 import { createCaService } from './serving/service.js';
 import { IssuedIdentities } from './audit/issued-ids.js';
 import { TlsFrontDoor } from './serving/tls-front-door.js';
-import { fitConnectionCap } from './serving/connection-table.js';
+import { fitConnectionCap } from './serving/connection-cap.js';
 import { parseReservedGrants } from './signing/reserved-ids.js';
 import { tolerantDecoders, transportRefusalInterceptor, type TransportRefusal } from './serving/call-guard.js';
 

@@ -1,4 +1,5 @@
-// host:port parsing shared by config, CLI flags and dialers.
+// host:port parsing and formatting shared by config, CLI flags, dialers and log lines: the one place a host and a
+// port are joined (test/unit/common/address.test.ts holds src/ to it).
 import { ConfigError } from './errors.js';
 
 export interface HostPort {
@@ -19,4 +20,12 @@ export function parseHostPort(text: string, what: string, defaultHost = '0.0.0.0
 /** Formats a host and port, bracketing IPv6 literals. */
 export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/**
+ * A peer as grpc-js's call.getPeer() names it: "address:port", without brackets even for IPv6, so a listener that
+ * hands grpc-js its connections finds a call's connection again by this name.
+ */
+export function grpcPeerName(address: string, port: number | undefined): string {
+  return `${address}:${port ?? 0}`;
 }

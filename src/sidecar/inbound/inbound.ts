@@ -1,22 +1,22 @@
-// Inbound mTLS: takes accepted TCP sockets, terminates TLS 1.3 with a required client certificate and checks the
-// peer's SVID; a raw connection is authorized once and forwarded to the app, a tunnel (ALPN h2) stream by stream.
+// Inbound mTLS: accepted TCP sockets go through the front door (front-door/: bounds, deadline, TLS 1.3 with a required
+// client certificate); then the peer's SVID and the policy decide, and a raw connection is forwarded to the app once,
+// a tunnel (ALPN h2) stream by stream.
 import type net from 'node:net';
-import tls from 'node:tls';
-import type { Clock, TimerHandle } from '../../common/clock.js';
-import { describe } from '../../common/errors.js';
-import { injectConnection, rawSocketOf } from '../../common/node-internals.js';
+import type tls from 'node:tls';
+import type { Clock } from '../../common/clock.js';
 import { checkLeafSvid } from '../../pki/leaf-svid.js';
 import { spiffeIdOf } from '../../pki/cert-ids.js';
+import type { AdmissionLimits } from '../../front-door/admission.js';
+import { FrontDoor, type DoorConnection } from '../../front-door/front-door.js';
 import type { AppSocketBuffers } from '../app-buffers.js';
 import { dialApp } from './app-forward.js';
 import type { SharedBufferReader } from '../shared-read.js';
 import { authorize, type AuthzPolicy } from '../authz.js';
 import type { ConnectionSet } from '../connection-set.js';
 import { peerLabel, type ConnectionReporter, type DataPathMetrics } from '../datapath-metrics.js';
-import { PendingHandshakes, type HandshakeLimits } from '../handshake-gate.js';
 import type { LivenessSweep } from '../liveness-sweep.js';
-import { closeLeg, plainLeg, resetLeg, splice, type SocketLeg } from '../pipe.js';
-import { REASONS, tlsErrorReason, verifyErrorReason } from '../reasons.js';
+import { plainLeg, resetLeg, splice, type SocketLeg } from '../pipe.js';
+import { REASONS, verifyErrorReason } from '../reasons.js';
 import type { TlsContextHolder } from '../tls-context.js';
 import { TunnelAcceptor } from '../tunnel/server.js';
 import { TUNNEL_ALPN, type TunnelLimits } from '../tunnel/protocol.js';
@@ -26,8 +26,8 @@ export interface InboundOptions {
   policy: AuthzPolicy;
   handshakeTimeoutMs: number;
   idleTimeoutMs: number;
-  /** Bounds on unfinished handshakes (handshake-gate.ts). */
-  limits: HandshakeLimits;
+  /** Bounds on unfinished handshakes (front-door/admission.ts). */
+  limits: Pick<AdmissionLimits, 'maxPending' | 'maxPendingPerSource'>;
   /** Tunnel streams carried at once, like maxConnections for raw ones (default: unbounded here). */
   maxConnections?: number;
 }
@@ -50,57 +50,41 @@ export interface InboundDeps {
   sweep?: LivenessSweep;
 }
 
-/** ALPN on the inbound port: h2 when the client offers it (a tunnel), else its own first choice (raw mTLS, as before). */
+/** ALPN on the inbound port: h2 when the client offers it (a tunnel), else its own first choice (raw mTLS). */
 function chooseAlpn({ protocols }: { protocols: string[] }): string | undefined {
   return protocols.includes(TUNNEL_ALPN) ? TUNNEL_ALPN : protocols[0];
 }
 
-/** A burst that held at least this many unfinished handshakes (≈ 8 MiB of native buffers) asks for a heap trim... */
-export const TRIM_AFTER_PENDING = 64;
-/** ...once no more than this many are left. */
-export const TRIM_LOW_WATER = 8;
-
-interface ConnState {
-  peer: string;
-  route: InboundRoute;
-  timer: TimerHandle | undefined;
-  /** Set once the connection was refused or handed to the forwarder; later events are ignored. */
-  settled: boolean;
-}
-
-const STATE = Symbol('ztmesh.inbound.state');
-type RawSocket = net.Socket & { [STATE]?: ConnState };
+function ignore(): void {}
 
 /**
- * Handles accepted TCP sockets for one inbound policy. Composable: the explicit listener and transparent
- * mode both call handle(raw, route) with sockets they accepted.
+ * Handles accepted TCP sockets for one inbound policy. Composable: the explicit listener and transparent mode both
+ * call handle(raw, route) with sockets they accepted; the front door (front-door/) takes each to its secure
+ * connection, and from there this handler checks the peer's SVID and policy, then forwards or accepts a tunnel.
  */
 export class InboundHandler {
-  /** A never-listening tls.Server used as the handshake engine: sockets are handed to it (injectConnection). */
-  private readonly engine: tls.Server;
+  private readonly door: FrontDoor<InboundRoute>;
   private policy: AuthzPolicy;
-  private readonly pending: PendingHandshakes<RawSocket>;
-  /** Most unfinished handshakes held since the last trim request. */
-  private burstPeak = 0;
   private readonly unsubscribe: () => void;
-  /** Set once this Node.js was found not to name a TLS socket's TCP socket; said once, then looked up by address. */
-  private internalsChanged = false;
   /** This listener's tunnel sessions, when it accepts tunnels. */
   readonly tunnels: TunnelAcceptor | undefined;
 
   constructor(private readonly deps: InboundDeps, private readonly opts: InboundOptions) {
     this.policy = opts.policy;
-    this.pending = new PendingHandshakes(opts.limits);
-    // rejectUnauthorized stays false so that every failure reaches us with its reason; nothing is forwarded
-    // unless `authorized` is true, a certificate is present and the policy allows its ID.
-    this.engine = tls.createServer({
-      requestCert: true,
-      rejectUnauthorized: false,
-      minVersion: 'TLSv1.3',
-      handshakeTimeout: opts.handshakeTimeoutMs,
-      // ALPNProtocols would refuse a client offering only other protocols (no_application_protocol); raw mTLS
-      // clients keep being served whatever they offer.
-      ...(deps.tunnels ? { ALPNCallback: chooseAlpn } : {}),
+    const { reporter } = deps;
+    // Nothing is forwarded unless `authorized` is true, a certificate is present and the policy allows its ID.
+    this.door = new FrontDoor<InboundRoute>({
+      tls: {
+        requestCert: true,
+        minVersion: 'TLSv1.3',
+        // ALPNProtocols would refuse a client offering only other protocols (no_application_protocol); raw mTLS
+        // clients keep being served whatever they offer.
+        ...(deps.tunnels ? { ALPNCallback: chooseAlpn } : {}),
+      },
+      limits: { ...opts.limits, handshakeTimeoutMs: opts.handshakeTimeoutMs },
+      clock: deps.clock, log: reporter.log, ...(deps.heap ? { heap: deps.heap } : {}),
+      report: { refused: (peer, reason, detail) => reporter.refused(peer, reason, { detail }), abandoned: (peer, detail) => reporter.abandoned(peer, detail) },
+      established: (t, conn) => this.onSecure(t, conn),
     });
     this.tunnels = deps.tunnels
       ? new TunnelAcceptor(
@@ -115,9 +99,7 @@ export class InboundHandler {
         },
       )
       : undefined;
-    this.unsubscribe = deps.contexts.subscribe((m) => this.engine.setSecureContext({ ...m.serverOptions }));
-    this.engine.on('secureConnection', (t: tls.TLSSocket) => this.onSecure(t));
-    this.engine.on('tlsClientError', (err: Error, t: tls.TLSSocket) => this.onTlsError(err, t));
+    this.unsubscribe = deps.contexts.subscribe((m) => this.door.setContext({ ...m.serverOptions }));
   }
 
   /**
@@ -135,7 +117,7 @@ export class InboundHandler {
 
   /** Connections whose handshake has not finished yet. */
   pendingCount(): number {
-    return this.pending.size;
+    return this.door.pendingCount;
   }
 
   /** Resolves once no connection is open. */
@@ -143,33 +125,16 @@ export class InboundHandler {
     return this.deps.connections.whenIdle();
   }
 
-  /** Takes one accepted TCP socket through handshake, authorization and forwarding. */
-  handle(socket: net.Socket, route: InboundRoute): void {
-    const raw = socket as RawSocket;
-    const peer = peerLabel(raw.remoteAddress, raw.remotePort);
-    raw.on('error', () => {}); // surfaced on the TLS socket; this only keeps a raw reset from being unhandled
+  /** Takes one accepted TCP socket through the front door, authorization and forwarding; fails closed without an SVID. */
+  handle(raw: net.Socket, route: InboundRoute): void {
     if (!this.deps.contexts.usable()) {
-      this.deps.reporter.refused(peer, REASONS.noSvid);
+      raw.on('error', ignore);
+      this.deps.reporter.refused(peerLabel(raw.remoteAddress, raw.remotePort), REASONS.noSvid);
       resetLeg(plainLeg(raw));
       return;
     }
-    // At a full bound the oldest unfinished handshake makes room, so a flood cannot lock newcomers out.
-    const displaced = this.pending.admit(raw, raw.remoteAddress ?? 'unknown');
-    if (displaced) this.cut(displaced.key, REASONS.handshakeLimit, `oldest unfinished handshake at the ${displaced.bound} bound of ${displaced.limit}`);
-    this.burstPeak = Math.max(this.burstPeak, this.pending.size);
-    raw.setNoDelay(true);
-    const state: ConnState = { peer, route, timer: undefined, settled: false };
-    raw[STATE] = state;
-    this.track(raw);
-    state.timer = this.deps.clock.setTimeout(() => this.cut(raw, REASONS.handshakeTimeout), this.opts.handshakeTimeoutMs);
-    // Half-open only once the peer is authorized: a peer that sends FIN during the handshake must close the
-    // TLS socket (node reports nothing otherwise and the socket would wait for the handshake timeout).
-    raw.allowHalfOpen = false;
-    try {
-      injectConnection(this.engine, raw);
-    } catch (e) {
-      this.cut(raw, REASONS.nodeInternalsChanged, describe(e).message);
-    }
+    this.deps.connections.track(raw);
+    this.door.handle(raw, route);
   }
 
   /** Resets every open connection (the end of a drain). */
@@ -187,84 +152,15 @@ export class InboundHandler {
     this.tunnels?.dispose();
   }
 
-  /** Ends the handshake phase of `raw`: later events are ignored and it no longer counts as pending. */
-  private finish(raw: RawSocket, state: ConnState): void {
-    state.settled = true;
-    state.timer?.cancel();
-    this.release(raw);
-  }
-
-  /** Takes `raw` off the pending handshakes; once a burst of them is over, asks for a heap trim. */
-  private release(raw: RawSocket): void {
-    this.pending.release(raw);
-    if (this.burstPeak >= TRIM_AFTER_PENDING && this.pending.size <= TRIM_LOW_WATER) {
-      this.burstPeak = this.pending.size;
-      this.deps.heap?.request();
-    }
-  }
-
-  /** Refuses a connection still in its handshake (timeout, cut at a bound) and resets it. */
-  private cut(raw: RawSocket, reason: string, detail?: string): void {
-    const state = raw[STATE];
-    if (!state || state.settled) return;
-    this.finish(raw, state);
-    this.deps.reporter.refused(state.peer, reason, { detail });
-    resetLeg(plainLeg(raw));
-  }
-
-  private track(raw: RawSocket): void {
-    this.deps.connections.track(raw);
-    // Not settled on close: the TLS socket still reports how the handshake ended (peer_closed, ...).
-    raw.once('close', () => this.release(raw));
-  }
-
-  /**
-   * The TCP socket under a TLS socket of ours. Should Node.js stop naming it, say so once (not as a handshake
-   * timeout of every connection) and find it by its addresses among our open connections instead.
-   */
-  private rawOf(t: tls.TLSSocket): RawSocket | undefined {
-    try {
-      return rawSocketOf(t);
-    } catch (e) {
-      if (!this.internalsChanged) {
-        this.internalsChanged = true;
-        const { code, message } = describe(e);
-        this.deps.reporter.log.error({ code, err: message }, 'inbound: finding each TLS socket\'s TCP socket by its addresses instead');
-      }
-      return this.deps.connections.sockets().find((s) => s.remotePort === t.remotePort && s.localPort === t.localPort && s.remoteAddress === t.remoteAddress);
-    }
-  }
-
-  private settle(t: tls.TLSSocket): { raw: RawSocket; state: ConnState } | undefined {
-    const raw = this.rawOf(t);
-    const state = raw?.[STATE];
-    if (!raw || !state || state.settled) {
-      closeLeg({ stream: t, tcp: raw ?? t });
-      return undefined;
-    }
-    this.finish(raw, state);
-    return { raw, state };
-  }
-
-  private onTlsError(err: Error, t: tls.TLSSocket): void {
-    const s = this.settle(t);
-    if (!s) return;
-    const reason = tlsErrorReason(err);
-    if (reason === REASONS.peerClosed) this.deps.reporter.abandoned(s.state.peer, (err as { code?: string }).code);
-    else this.deps.reporter.refused(s.state.peer, reason, { detail: (err as { code?: string }).code });
-    resetLeg({ stream: t, tcp: s.raw });
-  }
-
-  private onSecure(t: tls.TLSSocket): void {
-    const s = this.settle(t);
-    if (!s) return;
-    const { raw, state } = s;
+  /** TLS is up: the peer's certificate, the SVID rules and the policy, then a tunnel or the forward to the app. */
+  private onSecure(t: tls.TLSSocket, conn: DoorConnection<InboundRoute>): void {
+    const { raw, peer, context: route } = conn;
     const leg: SocketLeg = { stream: t, tcp: raw };
-    t.on('error', () => {}); // before splice() takes over, a reset peer must not crash the process
+    t.on('error', ignore); // before splice() takes over, a reset peer must not crash the process
     t.allowHalfOpen = true;
     raw.allowHalfOpen = true;
     const refuse = (reason: string, peerId?: string, detail?: string) => {
-      this.deps.reporter.refused(state.peer, reason, { peerId, detail });
+      this.deps.reporter.refused(peer, reason, { peerId, detail });
       resetLeg(leg);
     };
     // Once per handshake: node's cheap X509Certificate and its subjectAltName, never a full ASN.1 parse.
@@ -286,18 +182,18 @@ export class InboundHandler {
     const decision = authorize(peerId, this.policy);
     if (!decision.allow) return refuse(decision.reason, peerId, decision.detail);
     // A tunnel: each of its streams is authorized again against the policy in force when it opens.
-    if (t.alpnProtocol === TUNNEL_ALPN && this.tunnels && state.route.targets) {
+    if (t.alpnProtocol === TUNNEL_ALPN && this.tunnels && route.targets) {
       t.allowHalfOpen = false;
       raw.allowHalfOpen = false;
       this.tunnels.accept(t, raw, {
-        peer: state.peer, peerId, certNotAfterMs: Date.parse(cert.validTo), serial: cert.serialNumber.toLowerCase(), resumed: t.isSessionReused(), targets: state.route.targets,
+        peer, peerId, certNotAfterMs: Date.parse(cert.validTo), serial: cert.serialNumber.toLowerCase(), resumed: t.isSessionReused(), targets: route.targets,
       });
       return;
     }
-    this.forward(leg, state, peerId);
+    this.forward(leg, { peer, route }, peerId);
   }
 
-  private forward(leg: SocketLeg, state: ConnState, peerId: string): void {
+  private forward(leg: SocketLeg, state: { peer: string; route: InboundRoute }, peerId: string): void {
     const onLegClose = () => dial.cancel();
     const { clock, readBuffer, appBuffers } = this.deps;
     const dial = dialApp(state.route, { timeoutMs: this.opts.handshakeTimeoutMs, clock, ...(readBuffer ? { readBuffer } : {}), ...(appBuffers ? { buffers: appBuffers } : {}) }, {
@@ -311,7 +207,7 @@ export class InboundHandler {
     leg.stream.once('close', onLegClose);
   }
 
-  private spliceApp(leg: SocketLeg, app: net.Socket, reader: SharedBufferReader | undefined, state: ConnState, peerId: string, onLegClose: () => void): void {
+  private spliceApp(leg: SocketLeg, app: net.Socket, reader: SharedBufferReader | undefined, state: { peer: string; route: InboundRoute }, peerId: string, onLegClose: () => void): void {
     leg.stream.removeListener('close', onLegClose);
     if (leg.stream.destroyed) {
       app.destroy();
