@@ -1,8 +1,12 @@
-// The inbound's connection to the local app, for an authorized raw mTLS connection and for an authorized tunnel
-// stream alike: one dial with a deadline on the injected clock, reported once as connected or failed.
+// The inbound's forward to the local app, for an authorized raw mTLS connection and for an authorized tunnel stream
+// alike: one dial with a deadline on the injected clock, the opening reported, the debug line, and the splice.
 import net from 'node:net';
 import type { Clock } from '../../common/clock.js';
 import type { AppSocketBuffers } from '../app-buffers.js';
+import type { ConnectionReporter } from '../datapath-metrics.js';
+import type { LivenessSweep } from '../liveness-sweep.js';
+import { plainLeg, resetLeg, splice, type Leg } from '../pipe.js';
+import { REASONS } from '../reasons.js';
 import type { InboundRoute } from './route.js';
 import { SharedBufferReader } from '../shared-read.js';
 
@@ -67,4 +71,83 @@ export function dialApp(route: InboundRoute, opts: AppDialOptions, on: {
       app.destroy();
     },
   };
+}
+
+export interface AppForwarderDeps {
+  clock: Clock;
+  reporter: ConnectionReporter;
+  /** The app gets as long to accept as a peer gets to finish its handshake. */
+  dialTimeoutMs: number;
+  idleTimeoutMs: number;
+  /** The data path's shared read buffer, which connections to the app read into (shared-read.ts). */
+  readBuffer?: Uint8Array;
+  /** Sizes the kernel buffers of the sockets to the app (app-buffers.ts). */
+  appBuffers?: AppSocketBuffers;
+  /** Notices peers that left while their connection is paused (liveness-sweep.ts). */
+  sweep?: LivenessSweep;
+}
+
+/** Who a forwarded connection comes from, as its log lines name it. */
+export interface ForwardedPeer {
+  peer: string;
+  peerId: string;
+  resumed: boolean;
+  /** A tunnel stream: the :authority it named. */
+  target?: string | undefined;
+}
+
+/** Where a tunnel stream differs from a raw connection: it is answered, and its app socket is tracked for the drain. */
+export interface StreamAnswer {
+  /** The app took it: answer 200 before any byte flows. */
+  accepted(app: net.Socket): void;
+  /** The app could not be reached (already reported): answer 503. */
+  unavailable(): void;
+}
+
+/**
+ * The one forward to the app of an inbound listener. Invariants: a dial whose leg closes first is cancelled and
+ * reported nowhere; otherwise each forward is reported once, as opened (and closed when its splice ends) or as failed
+ * (forward_unavailable, the leg reset or the stream answered 503); no work per chunk beyond the splice's.
+ */
+export class AppForwarder {
+  private readonly dialOptions: AppDialOptions;
+
+  constructor(private readonly deps: AppForwarderDeps) {
+    const { dialTimeoutMs, clock, readBuffer, appBuffers } = deps;
+    this.dialOptions = { timeoutMs: dialTimeoutMs, clock, ...(readBuffer ? { readBuffer } : {}), ...(appBuffers ? { buffers: appBuffers } : {}) };
+  }
+
+  /** Dials the app at `route` for `leg` and splices them; a tunnel stream passes how it is answered. */
+  forward(leg: Leg, route: InboundRoute, who: ForwardedPeer, answer?: StreamAnswer): void {
+    const { reporter } = this.deps;
+    const onLegClose = () => dial.cancel();
+    const dial = dialApp(route, this.dialOptions, {
+      failed: (err) => {
+        leg.stream.removeListener('close', onLegClose);
+        reporter.failed(who.peer, REASONS.forwardUnavailable, { peerId: who.peerId, detail: err.code });
+        if (answer) answer.unavailable();
+        else resetLeg(leg);
+      },
+      connected: (app, reader) => {
+        leg.stream.removeListener('close', onLegClose);
+        if (leg.stream.closed || leg.stream.destroyed) {
+          app.destroy();
+          return;
+        }
+        answer?.accepted(app);
+        const closed = reporter.opened();
+        reporter.log.debug({ peer: who.peer, peerId: who.peerId, resumed: who.resumed, tunnel: answer ? true : undefined, target: who.target }, 'inbound connection forwarded');
+        splice(leg, plainLeg(app, reader), {
+          idleTimeoutMs: this.deps.idleTimeoutMs, clock: this.deps.clock, ...(this.deps.sweep ? { sweep: this.deps.sweep } : {}),
+          onEnd: (end) => {
+            closed();
+            if (end.error || end.idle) {
+              reporter.log.debug({ peer: who.peer, peerId: who.peerId, idle: end.idle, err: end.error?.message }, answer ? 'inbound tunnel stream ended abnormally' : 'inbound connection ended abnormally');
+            }
+          },
+        });
+      },
+    });
+    leg.stream.once('close', onLegClose);
+  }
 }

@@ -9,13 +9,12 @@ import { spiffeIdOf } from '../../pki/cert-ids.js';
 import type { AdmissionLimits } from '../../front-door/admission.js';
 import { FrontDoor, type DoorConnection } from '../../front-door/front-door.js';
 import type { AppSocketBuffers } from '../app-buffers.js';
-import { dialApp } from './app-forward.js';
-import type { SharedBufferReader } from '../shared-read.js';
+import { AppForwarder } from './app-forward.js';
 import { authorize, type AuthzPolicy } from '../authz.js';
 import type { ConnectionSet } from '../connection-set.js';
 import { peerLabel, type ConnectionReporter, type DataPathMetrics } from '../datapath-metrics.js';
 import type { LivenessSweep } from '../liveness-sweep.js';
-import { plainLeg, resetLeg, splice, type SocketLeg } from '../pipe.js';
+import { plainLeg, resetLeg, type SocketLeg } from '../pipe.js';
 import { REASONS, verifyErrorReason } from '../reasons.js';
 import type { TlsContextHolder } from '../tls-context.js';
 import { TunnelAcceptor } from '../tunnel/server.js';
@@ -64,12 +63,13 @@ function ignore(): void {}
  */
 export class InboundHandler {
   private readonly door: FrontDoor<InboundRoute>;
+  private readonly forwarder: AppForwarder;
   private policy: AuthzPolicy;
   private readonly unsubscribe: () => void;
   /** This listener's tunnel sessions, when it accepts tunnels. */
   readonly tunnels: TunnelAcceptor | undefined;
 
-  constructor(private readonly deps: InboundDeps, private readonly opts: InboundOptions) {
+  constructor(private readonly deps: InboundDeps, opts: InboundOptions) {
     this.policy = opts.policy;
     const { reporter } = deps;
     // Nothing is forwarded unless `authorized` is true, a certificate is present and the policy allows its ID.
@@ -86,17 +86,18 @@ export class InboundHandler {
       report: { refused: (peer, reason, detail) => reporter.refused(peer, reason, { detail }), abandoned: (peer, detail) => reporter.abandoned(peer, detail) },
       established: (t, conn) => this.onSecure(t, conn),
     });
+    this.forwarder = new AppForwarder({
+      clock: deps.clock, reporter, dialTimeoutMs: opts.handshakeTimeoutMs, idleTimeoutMs: opts.idleTimeoutMs,
+      ...(deps.readBuffer ? { readBuffer: deps.readBuffer } : {}), ...(deps.appBuffers ? { appBuffers: deps.appBuffers } : {}),
+      ...(deps.sweep ? { sweep: deps.sweep } : {}),
+    });
     this.tunnels = deps.tunnels
       ? new TunnelAcceptor(
         {
-          contexts: deps.contexts, clock: deps.clock, reporter: deps.reporter, connections: deps.connections, metrics: deps.tunnels.metrics,
-          ...(deps.readBuffer ? { readBuffer: deps.readBuffer } : {}), ...(deps.appBuffers ? { appBuffers: deps.appBuffers } : {}),
-          ...(deps.sweep ? { sweep: deps.sweep } : {}),
+          contexts: deps.contexts, clock: deps.clock, reporter, connections: deps.connections, metrics: deps.tunnels.metrics,
+          forwarder: this.forwarder, ...(deps.sweep ? { sweep: deps.sweep } : {}),
         },
-        {
-          limits: deps.tunnels.limits, policy: () => this.policy, handshakeTimeoutMs: opts.handshakeTimeoutMs, idleTimeoutMs: opts.idleTimeoutMs,
-          maxStreams: opts.maxConnections ?? Number.MAX_SAFE_INTEGER,
-        },
+        { limits: deps.tunnels.limits, policy: () => this.policy, maxStreams: opts.maxConnections ?? Number.MAX_SAFE_INTEGER },
       )
       : undefined;
     this.unsubscribe = deps.contexts.subscribe((m) => this.door.setContext({ ...m.serverOptions }));
@@ -190,37 +191,6 @@ export class InboundHandler {
       });
       return;
     }
-    this.forward(leg, { peer, route }, peerId);
-  }
-
-  private forward(leg: SocketLeg, state: { peer: string; route: InboundRoute }, peerId: string): void {
-    const onLegClose = () => dial.cancel();
-    const { clock, readBuffer, appBuffers } = this.deps;
-    const dial = dialApp(state.route, { timeoutMs: this.opts.handshakeTimeoutMs, clock, ...(readBuffer ? { readBuffer } : {}), ...(appBuffers ? { buffers: appBuffers } : {}) }, {
-      failed: (err) => {
-        leg.stream.removeListener('close', onLegClose);
-        this.deps.reporter.failed(state.peer, REASONS.forwardUnavailable, { peerId, detail: err.code });
-        resetLeg(leg);
-      },
-      connected: (app, reader) => this.spliceApp(leg, app, reader, state, peerId, onLegClose),
-    });
-    leg.stream.once('close', onLegClose);
-  }
-
-  private spliceApp(leg: SocketLeg, app: net.Socket, reader: SharedBufferReader | undefined, state: { peer: string; route: InboundRoute }, peerId: string, onLegClose: () => void): void {
-    leg.stream.removeListener('close', onLegClose);
-    if (leg.stream.destroyed) {
-      app.destroy();
-      return;
-    }
-    const closed = this.deps.reporter.opened();
-    this.deps.reporter.log.debug({ peer: state.peer, peerId, resumed: (leg.stream as tls.TLSSocket).isSessionReused() }, 'inbound connection forwarded');
-    splice(leg, plainLeg(app, reader), {
-      idleTimeoutMs: this.opts.idleTimeoutMs, clock: this.deps.clock, ...(this.deps.sweep ? { sweep: this.deps.sweep } : {}),
-      onEnd: (end) => {
-        closed();
-        if (end.error || end.idle) this.deps.reporter.log.debug({ peer: state.peer, peerId, idle: end.idle, err: end.error?.message }, 'inbound connection ended abnormally');
-      },
-    });
+    this.forwarder.forward(leg, route, { peer, peerId, resumed: t.isSessionReused() });
   }
 }
