@@ -7,6 +7,7 @@ import type { CaContact } from '../identity/ca-reachability.js';
 import { certFingerprint, type IdentitySnapshot } from '../identity/credentials.js';
 import type { ManagerStats } from '../identity/manager.js';
 import type { ListenerStatus, SidecarStatus, TunnelPoolStatus } from '../admin/status-types.js';
+import { certNotAfterMs } from '../pki/validity.js';
 
 const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : isoTime(ms));
 
@@ -55,7 +56,7 @@ export function buildStatus(i: StatusInputs): SidecarStatus {
       trustDomain: bundle.trustDomain,
       sequence: bundle.sequence,
       source: i.stats.bundleSource,
-      roots: bundle.roots.map((r, n) => ({ sha256: certFingerprint(bundle.rootsDer[n]!), subject: r.subject.replace(/\n/g, ', '), notAfter: isoTime(Date.parse(r.validTo)) })),
+      roots: bundle.roots.map((r, n) => ({ sha256: certFingerprint(bundle.rootsDer[n]!), subject: r.subject.replace(/\n/g, ', '), notAfter: isoTime(certNotAfterMs(r)) })),
       lastRefusal: refused ? { code: refused.code, message: refused.message, at: isoTime(refused.atMs), ...(refused.from ? { from: refused.from } : {}) } : null,
     } : null,
     ca: {

@@ -6,6 +6,7 @@ import type tls from 'node:tls';
 import type { Clock } from '../../common/clock.js';
 import { checkLeafSvid } from '../../pki/leaf-svid.js';
 import { spiffeIdOf } from '../../pki/cert-ids.js';
+import { certExpired, certNotAfterMs } from '../../pki/validity.js';
 import type { AdmissionLimits } from '../../front-door/admission.js';
 import { FrontDoor, type DoorConnection } from '../../front-door/front-door.js';
 import type { AppSocketBuffers } from '../app-buffers.js';
@@ -176,7 +177,8 @@ export class InboundHandler {
     if (!svid.ok) return refuse(REASONS.invalidSvid, svid.spiffeId, `${svid.code}: ${svid.detail}`);
     const peerId = svid.spiffeId;
     // A resumed session skips chain verification: the certificate must still be within its validity.
-    if (t.isSessionReused() && Date.parse(cert.validTo) <= this.deps.clock.now()) {
+    const notAfterMs = certNotAfterMs(cert);
+    if (t.isSessionReused() && certExpired(notAfterMs, this.deps.clock.now())) {
       return refuse(REASONS.certExpired, peerId, 'resumed session');
     }
     // Policy before resources: an identity no stream could ever be admitted for gets no tunnel session either.
@@ -187,7 +189,7 @@ export class InboundHandler {
       t.allowHalfOpen = false;
       raw.allowHalfOpen = false;
       this.tunnels.accept(t, raw, {
-        peer, peerId, certNotAfterMs: Date.parse(cert.validTo), serial: cert.serialNumber.toLowerCase(), resumed: t.isSessionReused(), targets: route.targets,
+        peer, peerId, certNotAfterMs: notAfterMs, serial: cert.serialNumber.toLowerCase(), resumed: t.isSessionReused(), targets: route.targets,
       });
       return;
     }

@@ -7,6 +7,7 @@ import { describe } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { offerSession } from '../../common/node-internals.js';
 import { checkLeafSvid } from '../../pki/leaf-svid.js';
+import { certNotAfterMs } from '../../pki/validity.js';
 import { serverIdMatches } from '../authz.js';
 import { resetLeg, type SocketLeg } from '../pipe.js';
 import { REASONS, tlsErrorReason } from '../reasons.js';
@@ -107,7 +108,7 @@ export class UpstreamDialer implements UpstreamTransport {
           const leaf = t.getPeerX509Certificate();
           const svid = leaf ? checkLeafSvid(leaf) : undefined;
           peerId = svid?.spiffeId;
-          peerNotAfterMs = leaf ? Date.parse(leaf.validTo) : undefined;
+          peerNotAfterMs = leaf ? certNotAfterMs(leaf) : undefined;
           if (!svid?.ok) {
             const why = svid ? `${svid.code}: ${svid.detail}` : 'no certificate';
             return new DialError(REASONS.invalidSvid, `upstream ${key} presented a certificate that is not a leaf SVID (${why})`, peerId);

@@ -6,6 +6,7 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { TrustBundle } from '../../identity/credentials.js';
+import { certExpired } from '../../pki/validity.js';
 import type { AppForwarder } from '../inbound/app-forward.js';
 import { authorize, type AuthzPolicy } from '../authz.js';
 import type { ConnectionSet } from '../connection-set.js';
@@ -194,7 +195,7 @@ export class TunnelAcceptor {
     const refuse = (status: number, reason: string, detail?: string) => this.refuse(conn, stream, status, reason, detail);
     if (headers[':method'] !== 'CONNECT') return refuse(STATUS.badRequest, REASONS.tunnelMalformed, `${String(headers[':method'])} is not CONNECT`);
     if (!this.deps.contexts.usable()) return refuse(STATUS.unavailable, REASONS.noSvid);
-    if (this.deps.clock.now() >= conn.certNotAfterMs) return refuse(STATUS.forbidden, REASONS.certExpired, 'the tunnel peer\'s certificate expired after its handshake');
+    if (certExpired(conn.certNotAfterMs, this.deps.clock.now())) return refuse(STATUS.forbidden, REASONS.certExpired, 'the tunnel peer\'s certificate expired after its handshake');
     if (this.activeStreams > this.opts.maxStreams) return refuse(STATUS.unavailable, REASONS.maxConnections, `${this.opts.maxStreams} streams`);
     const target = conn.targets.resolve(headers[':authority']);
     if (!target.ok) return refuse(STATUS.forbidden, REASONS.targetNotAllowed, target.detail);
