@@ -18,6 +18,7 @@ import { InboundHandler, type InboundOptions } from './inbound/inbound.js';
 import { LivenessSweep } from './liveness-sweep.js';
 import { OutboundHandler, type OutboundOptions } from './outbound/outbound.js';
 import type { UpstreamTransport } from './outbound/transport.js';
+import { TransportChooser } from './outbound/transport-chooser.js';
 import { UpstreamDialer } from './outbound/upstream-dialer.js';
 import { REASONS } from './reasons.js';
 import { sharedReadBuffer } from './shared-read.js';
@@ -85,6 +86,8 @@ export class DataPath implements RunningDataPath {
   readonly dialer: UpstreamDialer;
   /** The outbound tunnel pools, on the dialer's mTLS connections. */
   readonly tunnels: TunnelPool;
+  /** The outbound's transport with `tunnel: auto`: a stream on the pools, raw mTLS where they cannot serve. */
+  private readonly transport: TransportChooser;
   readonly tunnelLimits: TunnelLimits;
   readonly metrics: DataPathMetrics;
   /** Every listener's refusal and failure lines: 20 per code per 10 s. */
@@ -124,6 +127,7 @@ export class DataPath implements RunningDataPath {
     this.tunnels = new TunnelPool({
       contexts: this.contexts, dialer: this.dialer, clock: deps.clock, log, metrics: this.metrics, limits: this.tunnelLimits, sweep: this.sweep, budget: this.budget,
     });
+    this.transport = new TransportChooser({ pool: this.tunnels, dialer: this.dialer, clock: deps.clock, log, noTunnelCacheMs: this.tunnelLimits.noTunnelCacheMs });
   }
 
   /** The refusal and connection accounting of one listener, on the shared metrics and warn budget. */
@@ -149,7 +153,7 @@ export class DataPath implements RunningDataPath {
 
   /** An outbound handler dialling through the tunnel pool (`auto`) or raw mTLS only (`off`), unless another transport is given. */
   outboundHandler(reporter: ConnectionReporter, opts: OutboundOptions, transport: UpstreamTransport | TunnelMode = 'auto'): OutboundHandler {
-    const via = transport === 'auto' ? this.tunnels : transport === 'off' ? this.dialer : transport;
+    const via = transport === 'auto' ? this.transport : transport === 'off' ? this.dialer : transport;
     return new OutboundHandler({
       contexts: this.contexts, transport: via, reporter, connections: this.connections.child(), clock: this.clock, appBuffers: this.appBuffers, sweep: this.sweep,
     }, opts);
@@ -172,7 +176,7 @@ export class DataPath implements RunningDataPath {
   }
 
   tunnelPools(): TunnelPoolStatus[] {
-    return this.tunnels.statuses();
+    return this.tunnels.statuses((key) => this.transport.modeOf(key));
   }
 
   setPolicy(listener: string, policy: AuthzPolicy): boolean {

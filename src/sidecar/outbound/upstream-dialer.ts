@@ -12,7 +12,7 @@ import { serverIdMatches } from '../authz.js';
 import { resetLeg, type SocketLeg } from '../pipe.js';
 import { REASONS, tlsErrorReason } from '../reasons.js';
 import type { TlsContextHolder } from '../tls-context.js';
-import { DialError, type DialedUpstream, type UpstreamTarget, type UpstreamTransport } from './transport.js';
+import { DialError, type DialedSocket, type UpstreamTarget, type UpstreamTransport } from './transport.js';
 
 /** Sessions kept per upstream; TLS 1.3 tickets are small and one is enough to resume. */
 export const MAX_CACHED_UPSTREAMS = 4096;
@@ -21,12 +21,6 @@ export const MAX_CACHED_UPSTREAMS = 4096;
  * costs an i2d_SSL_SESSION and an event per connection. Tickets from node/OpenSSL servers live 300 s (sessionTimeout).
  */
 export const TICKET_REFRESH_MS = 30_000;
-
-/** A verified mTLS connection from UpstreamDialer: a socket leg, and the ALPN protocol the server chose. */
-export interface DialedSocket extends DialedUpstream {
-  leg: SocketLeg;
-  alpnProtocol: string | false;
-}
 
 interface CachedSession {
   generation: number;
