@@ -17,9 +17,14 @@ export function parseHostPort(text: string, what: string, defaultHost = '0.0.0.0
   return { host: m[1] ?? (m[2] || defaultHost), port };
 }
 
-/** Formats a host and port, bracketing IPv6 literals. */
+/** Formats a host and port, bracketing IPv6 literals: "10.1.2.3:80", "[fd00::1]:80", "localhost:80". */
 export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** A socket's peer for log lines, "unknown" once the socket has no address (it closed). */
+export function formatPeer(address: string | undefined, port: number | undefined): string {
+  return address ? formatHostPort(address, port ?? 0) : 'unknown';
 }
 
 /**

@@ -12,6 +12,7 @@ import type { IdentitySource } from '../identity/credentials.js';
 import { hasValidSvid } from '../identity/credentials.js';
 import type { InjectOptions } from './inject.js';
 import { BadAdmissionReview, parseAdmissionReview, review, reviewResponse, type AdmissionOutcome } from './admission.js';
+import { formatPeer } from '../common/address.js';
 
 /** The API server caps objects near 3 MiB; anything larger is not an AdmissionReview we should parse. */
 export const MAX_BODY_BYTES = 8 * 1024 * 1024;
@@ -130,7 +131,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<Ru
     if (req.method === 'GET' && path === '/readyz') return reply(readyzReply(servingReadiness(opts.certs, opts.clock, true)));
     if (path !== INJECT_PATH) return send(404, 'not found\n');
     if (req.method !== 'POST') return send(405, 'use POST\n');
-    const peer = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+    const peer = formatPeer(req.socket.remoteAddress, req.socket.remotePort);
     try {
       const body = await readBody(req);
       let parsed: unknown;

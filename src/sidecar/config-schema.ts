@@ -2,14 +2,14 @@
 // are named constants; a key's description is its --help text; config.ts merges file, env and flags before parsing.
 import { z } from 'zod';
 import { parseDuration } from '../common/duration.js';
-import { parseHostPort } from '../common/address.js';
+import { parseHostPort, formatHostPort } from '../common/address.js';
 import { BUNDLE_PATH, DEFAULT_TRUST_DOMAIN, INBOUND_SOURCE_V4, PORTS, TOKEN_PATH } from '../common/mesh.js';
 import { parseSpiffePattern } from '../pki/spiffe-id.js';
 import { appProbesSchema } from './app-probes/app-probe-schema.js';
 
-export const DEFAULT_CA_ADDRESS = `localhost:${PORTS.caGrpc}`;
-export const DEFAULT_ADMIN = `127.0.0.1:${PORTS.sidecarAdmin}`;
-export const DEFAULT_HEALTH = `0.0.0.0:${PORTS.sidecarHealth}`;
+export const DEFAULT_CA_ADDRESS = formatHostPort('localhost', PORTS.caGrpc);
+export const DEFAULT_ADMIN = formatHostPort('127.0.0.1', PORTS.sidecarAdmin);
+export const DEFAULT_HEALTH = formatHostPort('0.0.0.0', PORTS.sidecarHealth);
 export const DEFAULT_TTL = '1h';
 export const DEFAULT_HANDSHAKE_TIMEOUT = '10s';
 /**

@@ -183,9 +183,3 @@ export class ConnectionReporter {
     };
   }
 }
-
-/** "ip:port" of a socket's peer, for logs. */
-export function peerLabel(address: string | undefined, port: number | undefined): string {
-  if (!address) return 'unknown';
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}

@@ -13,7 +13,7 @@ import type { AuthzPolicy } from './authz.js';
 import type { SidecarConfig } from './config-schema.js';
 import { AppSocketBuffers } from './app-buffers.js';
 import { ConnectionSet } from './connection-set.js';
-import { ConnectionReporter, createDataPathMetrics, peerLabel, WarnBudget, type DataPathMetrics, type Direction } from './datapath-metrics.js';
+import { ConnectionReporter, createDataPathMetrics, WarnBudget, type DataPathMetrics, type Direction } from './datapath-metrics.js';
 import { InboundHandler, type InboundOptions } from './inbound/inbound.js';
 import { LivenessSweep } from './liveness-sweep.js';
 import { OutboundHandler, type OutboundOptions } from './outbound/outbound.js';
@@ -25,6 +25,7 @@ import { sharedReadBuffer } from './shared-read.js';
 import { TlsContextHolder } from './tls-context.js';
 import { TunnelPool } from './tunnel/client.js';
 import { DEFAULT_TUNNEL_LIMITS, type TunnelLimits } from './tunnel/protocol.js';
+import { formatPeer } from '../common/address.js';
 
 /** What the data path gets from the composition root. */
 export interface DataPathDeps {
@@ -163,7 +164,7 @@ export class DataPath implements RunningDataPath {
   add(listener: BoundListener): void {
     // Past maxConnections node drops the accepted socket; say so like every other refusal.
     listener.server.on('drop', (info?: { remoteAddress?: string; remotePort?: number }) => {
-      listener.reporter.refused(peerLabel(info?.remoteAddress, info?.remotePort), REASONS.maxConnections, { handshake: false });
+      listener.reporter.refused(formatPeer(info?.remoteAddress, info?.remotePort), REASONS.maxConnections, { handshake: false });
     });
     this.listeners.push(listener);
   }

@@ -13,7 +13,7 @@ import type { AppSocketBuffers } from '../app-buffers.js';
 import { AppForwarder } from './app-forward.js';
 import { authorize, type AuthzPolicy } from '../authz.js';
 import type { ConnectionSet } from '../connection-set.js';
-import { peerLabel, type ConnectionReporter, type DataPathMetrics } from '../datapath-metrics.js';
+import type { ConnectionReporter, DataPathMetrics } from '../datapath-metrics.js';
 import type { LivenessSweep } from '../liveness-sweep.js';
 import { plainLeg, resetLeg, type SocketLeg } from '../pipe.js';
 import { REASONS, verifyErrorReason } from '../reasons.js';
@@ -21,6 +21,7 @@ import type { TlsContextHolder } from '../tls-context.js';
 import { TunnelAcceptor } from '../tunnel/server.js';
 import { TUNNEL_ALPN, type TunnelLimits } from '../tunnel/protocol.js';
 import type { InboundRoute } from './route.js';
+import { formatPeer } from '../../common/address.js';
 
 export interface InboundOptions {
   policy: AuthzPolicy;
@@ -131,7 +132,7 @@ export class InboundHandler {
   handle(raw: net.Socket, route: InboundRoute): void {
     if (!this.deps.contexts.usable()) {
       raw.on('error', ignore);
-      this.deps.reporter.refused(peerLabel(raw.remoteAddress, raw.remotePort), REASONS.noSvid);
+      this.deps.reporter.refused(formatPeer(raw.remoteAddress, raw.remotePort), REASONS.noSvid);
       resetLeg(plainLeg(raw));
       return;
     }

@@ -4,12 +4,13 @@ import type net from 'node:net';
 import type { Clock } from '../../common/clock.js';
 import type { AppSocketBuffers } from '../app-buffers.js';
 import type { ConnectionSet } from '../connection-set.js';
-import { peerLabel, type ConnectionReporter } from '../datapath-metrics.js';
+import type { ConnectionReporter } from '../datapath-metrics.js';
 import type { LivenessSweep } from '../liveness-sweep.js';
 import { plainLeg, resetLeg, splice } from '../pipe.js';
 import { REASONS, serverRefusalReason } from '../reasons.js';
 import type { TlsContextHolder } from '../tls-context.js';
 import type { DialError, UpstreamTarget, UpstreamTransport } from './transport.js';
+import { formatHostPort, formatPeer } from '../../common/address.js';
 
 /**
  * An upstream refuses our certificate only after TLS 1.3's handshake has finished on our side. A connection is
@@ -63,7 +64,7 @@ export class OutboundHandler {
     // "ip:port" of the app, read from the socket (a getpeername) only for a refusal or a debug line; read at once when
     // debug lines are on, since a line written after the socket closed could no longer read it.
     let peerText: string | undefined;
-    const peer = (): string => (peerText ??= peerLabel(app.remoteAddress, app.remotePort));
+    const peer = (): string => (peerText ??= formatPeer(app.remoteAddress, app.remotePort));
     const debug = reporter.log.isLevelEnabled('debug');
     if (debug) peer();
     app.on('error', () => {}); // errors before the splice end the dial through the abort signal below
@@ -85,7 +86,7 @@ export class OutboundHandler {
           resetLeg(leg);
           return;
         }
-        const upstream = `${target.upstream.host}:${target.upstream.port}`;
+        const upstream = formatHostPort(target.upstream.host, target.upstream.port);
         const conn = reporter.pending();
         if (debug) reporter.log.debug({ peer: peer(), upstream, peerId, resumed, tunnel: leg.tcp === null }, 'outbound connection established');
         if (accepted) {
@@ -133,7 +134,7 @@ export class OutboundHandler {
       },
       (err: DialError) => {
         app.removeListener('close', onClose);
-        const upstream = `${target.upstream.host}:${target.upstream.port}`;
+        const upstream = formatHostPort(target.upstream.host, target.upstream.port);
         if (err.code === REASONS.peerClosed && abort.signal.aborted) {
           if (debug) reporter.log.debug({ peer: peer(), upstream }, 'app closed during the upstream handshake');
         } else if (err.code === REASONS.upstreamUnavailable || err.code === REASONS.peerClosed) {

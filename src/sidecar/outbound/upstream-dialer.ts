@@ -13,6 +13,7 @@ import { resetLeg, type SocketLeg } from '../pipe.js';
 import { REASONS, tlsErrorReason } from '../reasons.js';
 import type { TlsContextHolder } from '../tls-context.js';
 import { DialError, type DialedSocket, type UpstreamTarget, type UpstreamTransport } from './transport.js';
+import { formatHostPort } from '../../common/address.js';
 
 /** Sessions kept per upstream; TLS 1.3 tickets are small and one is enough to resume. */
 export const MAX_CACHED_UPSTREAMS = 4096;
@@ -78,7 +79,7 @@ export class UpstreamDialer implements UpstreamTransport {
     const material = this.contexts.usable();
     if (!material) return Promise.reject(new DialError(REASONS.noSvid, 'no valid SVID: refusing to dial'));
     const { host, port } = target.upstream;
-    const key = `${host}:${port}`;
+    const key = formatHostPort(host, port);
     const cached = this.sessions.get(key);
     const startedMs = this.clock.now();
     const session = cached && cached.generation === material.generation ? cached : undefined;
