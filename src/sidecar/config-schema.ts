@@ -160,4 +160,3 @@ export const sidecarConfigSchema = z.object({
 export type SidecarConfig = z.output<typeof sidecarConfigSchema>;
 export type InboundConfig = z.output<typeof inboundSchema>;
 export type OutboundConfig = z.output<typeof outboundSchema>;
-export type TransparentConfig = z.output<typeof transparentSchema>;

@@ -73,16 +73,34 @@ export interface DataPathContext extends Omit<DataPathDeps, 'trustDomain'> {
 }
 
 /**
- * Binds one mode's listeners (each a readiness part until it listens) and plugs them in: listeners.ts for explicit
- * mode, intercept/transparent.ts for transparent mode. A later transport (pooled tunnels) adds a source of its own.
+ * What a listener source may use of the data path: its handlers, accounting and connection sets, never its
+ * internals (the dialer, the pools, the TLS material).
  */
-export type ListenerSource = (datapath: DataPath, ctx: DataPathContext) => Promise<void>;
+export interface ListenerHost {
+  readonly trustDomain: string;
+  readonly clock: Clock;
+  readonly log: Logger;
+  reporter(direction: Direction, log: Logger): ConnectionReporter;
+  inboundHandler(reporter: ConnectionReporter, opts: InboundOptions): InboundHandler;
+  outboundHandler(reporter: ConnectionReporter, opts: OutboundOptions, transport?: UpstreamTransport | TunnelMode): OutboundHandler;
+  /** Calls `watcher` with every TCP socket the data path dials upstream, until the data path closes. */
+  watchDials(watcher: (raw: net.Socket) => void): void;
+  /** A set for connections a listener forwards itself, inside the data path's (drained and reset with it). */
+  connectionSet(): ConnectionSet;
+  add(listener: BoundListener): void;
+}
+
+/**
+ * Binds one mode's listeners (each a readiness part until it listens) and plugs them in: listeners.ts for explicit
+ * mode, intercept/transparent.ts for transparent mode.
+ */
+export type ListenerSource = (datapath: ListenerHost, ctx: DataPathContext) => Promise<void>;
 
 /** How an outbound reaches its upstreams: `auto` through the tunnel pool (raw mTLS where no tunnel is offered), `off` raw only. */
 export type TunnelMode = 'auto' | 'off';
 
 /** The shared parts of one sidecar's data path, and the listeners plugged into them. */
-export class DataPath implements RunningDataPath {
+export class DataPath implements RunningDataPath, ListenerHost {
   readonly contexts: TlsContextHolder;
   readonly dialer: UpstreamDialer;
   /** The outbound tunnel pools, on the dialer's mTLS connections. */
@@ -143,7 +161,7 @@ export class DataPath implements RunningDataPath {
   inboundHandler(reporter: ConnectionReporter, opts: InboundOptions): InboundHandler {
     const handler = new InboundHandler(
       {
-        contexts: this.contexts, clock: this.clock, reporter, connections: this.connections.child(), ...(this.heap ? { heap: this.heap } : {}),
+        contexts: this.contexts, clock: this.clock, reporter, connections: this.connectionSet(), ...(this.heap ? { heap: this.heap } : {}),
         tunnels: { metrics: this.metrics, limits: this.tunnelLimits }, readBuffer: this.readBuffer, appBuffers: this.appBuffers, sweep: this.sweep,
       },
       opts,
@@ -156,8 +174,16 @@ export class DataPath implements RunningDataPath {
   outboundHandler(reporter: ConnectionReporter, opts: OutboundOptions, transport: UpstreamTransport | TunnelMode = 'auto'): OutboundHandler {
     const via = transport === 'auto' ? this.transport : transport === 'off' ? this.dialer : transport;
     return new OutboundHandler({
-      contexts: this.contexts, transport: via, reporter, connections: this.connections.child(), clock: this.clock, appBuffers: this.appBuffers, sweep: this.sweep,
+      contexts: this.contexts, transport: via, reporter, connections: this.connectionSet(), clock: this.clock, appBuffers: this.appBuffers, sweep: this.sweep,
     }, opts);
+  }
+
+  watchDials(watcher: (raw: net.Socket) => void): void {
+    this.disposers.push(this.dialer.watchSockets(watcher));
+  }
+
+  connectionSet(): ConnectionSet {
+    return this.connections.child();
   }
 
   /** Plugs a bound listener in: it shows in statuses(), and drain() and close() stop it. */

@@ -4,6 +4,7 @@
 import type net from 'node:net';
 import type tls from 'node:tls';
 import type { Clock } from '../../common/clock.js';
+import type { Logger } from '../../common/logger.js';
 import { checkLeafSvid } from '../../pki/leaf-svid.js';
 import { spiffeIdOf } from '../../pki/cert-ids.js';
 import { certExpired, certNotAfterMs } from '../../pki/validity.js';
@@ -11,7 +12,8 @@ import type { AdmissionLimits } from '../../front-door/admission.js';
 import { FrontDoor, type DoorConnection } from '../../front-door/front-door.js';
 import type { AppSocketBuffers } from '../app-buffers.js';
 import { AppForwarder } from './app-forward.js';
-import { authorize, type AuthzPolicy } from '../authz.js';
+import { authorize, compilePolicy, isOpenPolicy, type AuthzPolicy } from '../authz.js';
+import type { InboundConfig } from '../config-schema.js';
 import type { ConnectionSet } from '../connection-set.js';
 import type { ConnectionReporter, DataPathMetrics } from '../datapath-metrics.js';
 import type { LivenessSweep } from '../liveness-sweep.js';
@@ -49,6 +51,21 @@ export interface InboundDeps {
   appBuffers?: AppSocketBuffers;
   /** Notices peers that left while their connection is paused, and tunnel sessions HTTP/2 ended (liveness-sweep.ts). */
   sweep?: LivenessSweep;
+}
+
+/** The configuration keys an inbound listener has, explicit or transparent (config-schema.ts). */
+export type InboundListenerConfig = Pick<InboundConfig,
+  'allow' | 'defaultPolicy' | 'handshakeTimeout' | 'idleTimeout' | 'maxConnections' | 'maxPendingHandshakes' | 'maxPendingHandshakesPerSource'>;
+
+/** An inbound listener's options from its configuration; says once at start when its policy admits everyone or no one. */
+export function inboundOptions(cfg: InboundListenerConfig, trustDomain: string, log: Logger): InboundOptions {
+  const policy = compilePolicy(trustDomain, cfg.allow, cfg.defaultPolicy);
+  if (isOpenPolicy(policy)) log.info({ trustDomain }, `inbound policy is open: any identity of ${trustDomain} may connect (set allow or defaultPolicy: deny to restrict)`);
+  else if (!policy.allow) log.info('inbound policy denies every peer (defaultPolicy: deny and no allow list)');
+  return {
+    policy, handshakeTimeoutMs: cfg.handshakeTimeout, idleTimeoutMs: cfg.idleTimeout, maxConnections: cfg.maxConnections,
+    limits: { maxPending: cfg.maxPendingHandshakes, maxPendingPerSource: cfg.maxPendingHandshakesPerSource },
+  };
 }
 
 /** ALPN on the inbound port: h2 when the client offers it (a tunnel), else its own first choice (raw mTLS). */
