@@ -3,11 +3,20 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const lint = fileURLToPath(new URL('../../scripts/lint.mjs', import.meta.url));
+/** A throwaway checkout holding `files` (path → text). */
+function plant(files: Record<string, string>): string {
+  const root = mkdtempSync(join(tmpdir(), 'ztmesh-lint-'));
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+  return root;
+}
 const run = (root?: string) => spawnSync(process.execPath, [lint], { env: { ...process.env, ...(root ? { ZTMESH_LINT_ROOT: root } : {}) }, encoding: 'utf8' });
 
 describe('architecture', () => {
@@ -32,16 +41,16 @@ describe('architecture', () => {
   });
 
   it('refuses an import cycle within a folder (type-only imports too) and one between folders, and names its files', () => {
-    const root = mkdtempSync(join(tmpdir(), 'ztmesh-lint-'));
-    for (const d of ['src/sidecar/inbound', 'src/sidecar/tunnel', 'src/common']) mkdirSync(join(root, d), { recursive: true });
-    // Within one folder, by types only: a.ts → b.ts → a.ts.
-    writeFileSync(join(root, 'src/common/a.ts'), "import type { B } from './b.js';\nexport interface A { b?: B }\n");
-    writeFileSync(join(root, 'src/common/b.ts'), "import type { A } from './a.js';\nexport interface B { a?: A }\n");
-    // Across two folders of one part, through a re-export: inbound → tunnel → inbound.
-    writeFileSync(join(root, 'src/sidecar/inbound/route.ts'), "export { target } from '../tunnel/target.js';\nexport const route = 1;\n");
-    writeFileSync(join(root, 'src/sidecar/tunnel/target.ts'), "import { route } from '../inbound/route.js';\nexport const target = route;\n");
-    // A chain without a cycle is fine.
-    writeFileSync(join(root, 'src/common/c.ts'), "import type { A } from './a.js';\nexport type C = A;\n");
+    const root = plant({
+      // Within one folder, by types only: a.ts → b.ts → a.ts.
+      'src/common/a.ts': "import type { B } from './b.js';\nexport interface A { b?: B }\n",
+      'src/common/b.ts': "import type { A } from './a.js';\nexport interface B { a?: A }\n",
+      // Across two folders of one part, through a re-export: inbound → tunnel → inbound.
+      'src/sidecar/inbound/route.ts': "export { target } from '../tunnel/target.js';\nexport const route = 1;\n",
+      'src/sidecar/tunnel/target.ts': "import { route } from '../inbound/route.js';\nexport const target = route;\n",
+      // A chain without a cycle is fine.
+      'src/common/c.ts': "import type { A } from './a.js';\nexport type C = A;\n",
+    });
     const r = run(root);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('import cycle: src/common/a.ts ↔ src/common/b.ts');

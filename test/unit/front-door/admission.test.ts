@@ -9,6 +9,16 @@ const ca = (max: number, maxPerSource: number): AdmissionLimits => ({ maxPending
 /** A sidecar inbound's shape: only unfinished handshakes are bounded. */
 const inbound = { maxPending: 4, maxPendingPerSource: 2 };
 
+/** A table that admitted `admits` in order, each "key@source". */
+function admitted(limits: AdmissionLimits, ...admits: string[]): AdmissionTable<string> {
+  const t = new AdmissionTable<string>(limits);
+  for (const a of admits) {
+    const [key, source] = a.split('@');
+    t.admit(key!, source!);
+  }
+  return t;
+}
+
 describe('AdmissionTable with connection caps (the CA)', () => {
   it('refuses a source at its cap and admits it again when one of its connections closes', () => {
     const t = new AdmissionTable<string>(ca(10, 2));
@@ -25,10 +35,7 @@ describe('AdmissionTable with connection caps (the CA)', () => {
   });
 
   it('at the total cap cuts the oldest handshake for the newcomer, and refuses only when all are established', () => {
-    const t = new AdmissionTable<string>(ca(3, 10));
-    t.admit('old', 'A');
-    t.admit('mid', 'B');
-    t.admit('new', 'C');
+    const t = admitted(ca(3, 10), 'old@A', 'mid@B', 'new@C');
     t.establish('old');
     expect(t.admit('x', 'D')).toEqual({ ok: true, cut: { key: 'mid', bound: 'listener', limit: 3 } });
     expect(t.isPending('mid')).toBe(false);
@@ -42,8 +49,7 @@ describe('AdmissionTable with connection caps (the CA)', () => {
   });
 
   it('cuts every silent connection before one that has started its handshake, oldest first in each group', () => {
-    const t = new AdmissionTable<string>(ca(3, 10));
-    t.admit('client', 'A');
+    const t = admitted(ca(3, 10), 'client@A');
     t.spoke('client'); // a real client's ClientHello arrived; its handshake is under way
     t.admit('s1', 'B');
     t.admit('s2', 'C');
@@ -68,10 +74,7 @@ describe('AdmissionTable with handshake bounds only (a sidecar inbound)', () => 
   });
 
   it('at the per-source bound, cuts the oldest of that source only', () => {
-    const t = new AdmissionTable<string>(inbound);
-    t.admit('a1', 'A');
-    t.admit('b1', 'B');
-    t.admit('a2', 'A');
+    const t = admitted(inbound, 'a1@A', 'b1@B', 'a2@A');
     expect(t.admit('a3', 'A')).toEqual({ ok: true, cut: { key: 'a1', bound: 'source', limit: 2 } });
     expect(t.admit('a4', 'A')).toEqual({ ok: true, cut: { key: 'a2', bound: 'source', limit: 2 } });
     expect(t.pendingCount).toBe(3);
@@ -79,34 +82,27 @@ describe('AdmissionTable with handshake bounds only (a sidecar inbound)', () => 
   });
 
   it('at the per-source bound, a silent one of that source goes before one whose handshake is under way', () => {
-    const t = new AdmissionTable<string>(inbound);
-    t.admit('a1', 'A');
+    const t = admitted(inbound, 'a1@A');
     t.spoke('a1');
     t.admit('a2', 'A');
     expect(t.admit('a3', 'A')).toMatchObject({ cut: { key: 'a2', bound: 'source' } });
   });
 
   it('at the listener bound, cuts the oldest of any source', () => {
-    const t = new AdmissionTable<string>(inbound);
-    for (const [k, src] of [['a1', 'A'], ['b1', 'B'], ['c1', 'C'], ['d1', 'D']] as const) t.admit(k, src);
+    const t = admitted(inbound, 'a1@A', 'b1@B', 'c1@C', 'd1@D');
     expect(t.admit('e1', 'E')).toEqual({ ok: true, cut: { key: 'a1', bound: 'listener', limit: 4 } });
     expect(t.admit('f1', 'F')).toEqual({ ok: true, cut: { key: 'b1', bound: 'listener', limit: 4 } });
     expect(t.pendingCount).toBe(4);
   });
 
   it('a source at its own bound gives way itself rather than taking a slot from another source', () => {
-    const t = new AdmissionTable<string>({ maxPending: 3, maxPendingPerSource: 2 });
-    t.admit('b1', 'B');
-    t.admit('a1', 'A');
-    t.admit('a2', 'A');
+    const t = admitted({ maxPending: 3, maxPendingPerSource: 2 }, 'b1@B', 'a1@A', 'a2@A');
     expect(t.admit('a3', 'A')).toEqual({ ok: true, cut: { key: 'a1', bound: 'source', limit: 2 } });
     expect(t.pendingCount).toBe(3);
   });
 
   it('forgets an established connection, and remove frees both bounds and ignores unknown or repeated keys', () => {
-    const t = new AdmissionTable<string>(inbound);
-    t.admit('a1', 'A');
-    t.admit('a2', 'A');
+    const t = admitted(inbound, 'a1@A', 'a2@A');
     t.establish('a1');
     expect(t.counts()).toEqual({ handshaking: 1, established: 0, sources: 1 });
     t.remove('a1');
@@ -119,17 +115,14 @@ describe('AdmissionTable with handshake bounds only (a sidecar inbound)', () => 
   });
 
   it('a bound of one per source still works (the source empties and is rebuilt)', () => {
-    const t = new AdmissionTable<string>({ maxPending: 4, maxPendingPerSource: 1 });
-    t.admit('a1', 'A');
+    const t = admitted({ maxPending: 4, maxPendingPerSource: 1 }, 'a1@A');
     expect(t.admit('a2', 'A')).toEqual({ ok: true, cut: { key: 'a1', bound: 'source', limit: 1 } });
     expect(t.admit('a3', 'A')).toEqual({ ok: true, cut: { key: 'a2', bound: 'source', limit: 1 } });
     expect(t.pendingCount).toBe(1);
   });
 
   it('lists the unfinished handshakes, silent ones first', () => {
-    const t = new AdmissionTable<string>(inbound);
-    t.admit('a1', 'A');
-    t.admit('b1', 'B');
+    const t = admitted(inbound, 'a1@A', 'b1@B');
     t.spoke('a1');
     expect([...t.pending()]).toEqual(['b1', 'a1']);
   });
