@@ -28,6 +28,7 @@ import { SigningSwitch, chainOf } from './signing/signing-switch.js';
 import { SigningMaterialWatch } from './signing/signing-material.js';
 import { IssuanceLog } from './audit/issuance-log.js';
 import { TrustBundleSource } from './root/trust-bundle.js';
+import { loadPreviousRoot } from './root/root-rotation.js';
 import { caSpiffeId } from '../common/mesh.js';
 import { ServingIdentity } from './serving/serving-identity.js';
 import { createCaMetrics } from './metrics.js';
@@ -111,8 +112,10 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   const readiness = new Readiness();
   const grpcReady = readiness.register('grpc');
 
+  const previousRoot = await loadPreviousRoot(config.dir);
   const bundle = await TrustBundleSource.open({
-    file: state.bundlePath, trustDomain: state.trustDomain, caChain: chainOf(state), clock, log: deps.log.child({ component: 'trust-bundle' }),
+    file: state.bundlePath, trustDomain: state.trustDomain, caChain: chainOf(state), previousRoots: previousRoot ? [previousRoot] : [],
+    clock, log: deps.log.child({ component: 'trust-bundle' }),
   });
   const signerReady = readiness.register('signer');
   const buildSigner = (m: SigningMaterial) => createSigner({
