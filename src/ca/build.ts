@@ -106,9 +106,15 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   if (limits.max < config.connections.max) {
     log.warn({ maxConnections: limits.max, requested: config.connections.max, openFileLimit: nofile }, 'connection cap lowered to fit the open-file limit');
   }
-  // Opened first: a log another process holds stops start-up before anything else has started.
-  const issuanceLog = config.auditLog ? IssuanceLog.open({ ...config.auditLog, clock, log }) : undefined;
   const metrics = createCaMetrics();
+  const audit = deps.log.child({ component: 'audit' });
+  // Opened first: a log another process holds stops start-up before anything else has started.
+  const issuanceLog = config.auditLog ? IssuanceLog.open({
+    ...config.auditLog, clock, log,
+    // The stdout witness of every record but issuances (whose own audit line carries it): `ca audit verify --head`.
+    witness: (w) => audit.info(w, 'recorded'),
+    onLost: (event) => metrics.auditRecordsLost.inc({ event }),
+  }) : undefined;
   const readiness = new Readiness();
   const grpcReady = readiness.register('grpc');
 
@@ -166,7 +172,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
     rateLimiter: new RateLimiter(config.rate.perSecond, config.rate.burst, clock),
     ttl: { defaultTtlMs: config.defaultTtlMs, minTtlMs: config.minTtlMs, maxTtlMs: config.maxTtlMs },
     reserved,
-    audit: deps.log.child({ component: 'audit' }),
+    audit,
     ...(issuanceLog ? { issuanceLog } : {}),
   });
   const { packageDefinition, proto } = loadCaProto();
