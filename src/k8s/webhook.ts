@@ -14,7 +14,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
 import { listenOn } from '../common/listen.js';
-import { LogThrottle } from '../common/log-throttle.js';
+import { KeyedLogThrottle } from '../common/log-throttle.js';
 import { healthzReply, readyzReply, type ReadinessReport } from '../admin/probe-routes.js';
 import type { IdentitySource } from '../identity/credentials.js';
 import { hasValidSvid } from '../identity/credentials.js';
@@ -179,11 +179,9 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<Ru
   let serial = initial.serial;
 
   const budget = new BodyBudget(MAX_BUFFERED_BYTES);
-  const throttles = new Map<string, LogThrottle>();
+  const throttle = new KeyedLogThrottle(opts.clock);
   const refused = (peer: string, code: string, message: string) => {
-    let t = throttles.get(code);
-    if (!t) throttles.set(code, (t = new LogThrottle(opts.clock)));
-    const suppressed = t.admit();
+    const suppressed = throttle.admit(code);
     if (suppressed !== undefined) log.warn({ peer, code, ...(suppressed ? { suppressed } : {}) }, `webhook: refused request: ${message}`);
   };
 

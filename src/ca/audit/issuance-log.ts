@@ -9,7 +9,7 @@ import { renameSync } from 'node:fs';
 import path from 'node:path';
 import type { Clock } from '../../common/clock.js';
 import { AuditLogError, describe, ZtmeshError } from '../../common/errors.js';
-import { LogThrottle } from '../../common/log-throttle.js';
+import { KeyedLogThrottle, LogThrottle } from '../../common/log-throttle.js';
 import type { Logger } from '../../common/logger.js';
 import { formatRecord, lineHash, parseRecord, splitLines, type AuditEvent, type AuditFields } from './audit-chain.js';
 import { AuditFile, readTailOf } from './audit-file.js';
@@ -17,7 +17,7 @@ import { AuditHead, resumeChain, type Resume } from './audit-head.js';
 
 /** Default size at which the log moves to FILE.1 and a new FILE continues the chain. */
 export const DEFAULT_AUDIT_MAX_BYTES = 64 * 1024 * 1024;
-/** At most one line per kind of trouble (a failing write, a reopened file) per window: the docs promise one per 10 s. */
+/** At most one error line about the log (a failing write, a reopened file) per window: the docs promise one per 10 s. */
 export const AUDIT_TROUBLE_LOG = { max: 1, windowMs: 10_000 } as const;
 
 /** What an issuance adds to the CA's stdout audit line: the record's place in the chain, a witness of the head. */
@@ -59,8 +59,8 @@ export const headFileOf = (file: string) => `${file}.head`;
 export class IssuanceLog implements IssuanceRecorder {
   /** A record the current file must begin with before any other (it continues the chain of the file before). */
   private pendingStart: AuditFields | undefined;
-  private readonly throttles = new Map<string, LogThrottle>();
-  private readonly trouble = new Map<string, LogThrottle>();
+  private readonly refusals: KeyedLogThrottle;
+  private readonly trouble: LogThrottle;
 
   private constructor(
     private readonly opts: IssuanceLogOptions,
@@ -68,7 +68,10 @@ export class IssuanceLog implements IssuanceRecorder {
     private readonly head: AuditHead | undefined,
     private seq: number,
     private prev: string,
-  ) {}
+  ) {
+    this.refusals = new KeyedLogThrottle(opts.clock);
+    this.trouble = new LogThrottle(opts.clock, AUDIT_TROUBLE_LOG.max, AUDIT_TROUBLE_LOG.windowMs);
+  }
 
   /**
    * Opens (or creates, mode 0640) FILE, refusing a symbolic link or a file another user owns, takes its lock, cuts
@@ -119,7 +122,7 @@ export class IssuanceLog implements IssuanceRecorder {
 
   /** Refusals are throttled per code (20 per 10 s, then a count), so a flood of bad calls cannot fill the disk. */
   refused(e: RefusedEntry): void {
-    const suppressed = admit(this.throttles, e.code, () => new LogThrottle(this.opts.clock));
+    const suppressed = this.refusals.admit(e.code);
     if (suppressed === undefined) return;
     this.append({
       event: 'refused', ...(e.spiffeId ? { spiffeId: e.spiffeId } : {}), ...(e.method ? { method: e.method } : {}), peer: e.peer, code: e.code,
@@ -199,23 +202,12 @@ export class IssuanceLog implements IssuanceRecorder {
     this.pendingStart = start;
   }
 
-  /** One error line per kind of trouble per AUDIT_TROUBLE_LOG window, with the count of those left out. */
+  /** One error line per AUDIT_TROUBLE_LOG window, with the count of those left out; the metric counts every loss. */
   private report(code: string, fields: Record<string, unknown>, msg: string): void {
-    const suppressed = admit(this.trouble, code, () => new LogThrottle(this.opts.clock, AUDIT_TROUBLE_LOG.max, AUDIT_TROUBLE_LOG.windowMs));
+    const suppressed = this.trouble.admit();
     if (suppressed === undefined) return;
     this.opts.log.error({ code, file: this.opts.file, ...fields, ...(suppressed ? { suppressed } : {}) }, msg);
   }
-}
-
-/** Admits one line through the throttle of `key` (made on first use; at most 256 kept). */
-function admit(throttles: Map<string, LogThrottle>, key: string, make: () => LogThrottle): number | undefined {
-  let t = throttles.get(key);
-  if (!t) {
-    if (throttles.size >= 256) throttles.clear();
-    t = make();
-    throttles.set(key, t);
-  }
-  return t.admit();
 }
 
 /** The `opened` record, noting a loss found at start (reported loudly here: the CA goes on, see docs/ca.md). */
