@@ -8,7 +8,7 @@
 import { renameSync } from 'node:fs';
 import path from 'node:path';
 import type { Clock } from '../../common/clock.js';
-import { AuditLogError, describe, ZtmeshError } from '../../common/errors.js';
+import { AuditLogError, ConfigError, describe, ZtmeshError } from '../../common/errors.js';
 import { KeyedLogThrottle, LogThrottle } from '../../common/log-throttle.js';
 import type { Logger } from '../../common/logger.js';
 import { formatRecord, lineHash, parseRecord, splitLines, type AuditEvent, type AuditFields } from './audit-chain.js';
@@ -95,7 +95,13 @@ export class IssuanceLog implements IssuanceRecorder {
     if (tail.cut > 0) {
       opts.log.warn({ code: 'audit_log_unfinished_line', file: opts.file, bytes: tail.cut }, 'the issuance log ended with an unfinished line (a write cut short); it was cut off');
     }
-    file.repairTail(tail);
+    try {
+      file.repairTail(tail);
+    } catch (e) {
+      file.close();
+      head?.close();
+      throw new ConfigError('audit_log_unwritable', `--audit-log ${opts.file}: cannot cut its unfinished last line (${describe(e).message})`, { cause: e });
+    }
     let resume = resumeChain(tail.lastLine, lastSeqOf(tail.lastLine, file), head?.previous);
     const starts: AuditFields[] = [];
     // Stopped between moving FILE to FILE.1 and continuing the chain in FILE: continue it now.
