@@ -52,7 +52,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'key.pem'), leaf.keyPem, { mode: 0o600 });
   writeFileSync(join(dir, 'roots.pem'), ca.certPem);
   writeFileSync(join(dir, 'sa-token'), api.addApiUser('system:serviceaccount:ztmesh-system:ztmesh-webhook', ['system:serviceaccounts', 'system:serviceaccounts:ztmesh-system']));
-  webhook = new CliProcess(['webhook', '--listen', '127.0.0.1:0', '--health', '127.0.0.1:0',
+  webhook = new CliProcess(['webhook', '--listen', '127.0.0.1:0', '--health', '127.0.0.1:0', '--image', 'ghcr.io/ztmesh/ztmesh:test',
     '--cert-file', join(dir, 'cert.pem'), '--key-file', join(dir, 'key.pem'), '--bundle', join(dir, 'roots.pem'), '--distribute-bundle',
     '--k8s-api', api.url, '--k8s-token-file', join(dir, 'sa-token'), '--k8s-ca-file', api.caFile, '--k8s-server-name', api.serverName]);
   const line = await Promise.race([

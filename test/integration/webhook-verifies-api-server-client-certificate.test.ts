@@ -35,7 +35,7 @@ function post(client?: TestLeaf): Promise<{ status: number; body: string }> {
   });
 }
 
-const args = (clientCa: string) => ['webhook', '--listen', '127.0.0.1:0', '--health', '127.0.0.1:0',
+const args = (clientCa: string) => ['webhook', '--listen', '127.0.0.1:0', '--health', '127.0.0.1:0', '--image', 'ghcr.io/ztmesh/ztmesh:test',
   '--cert-file', join(dir, 'cert.pem'), '--key-file', join(dir, 'key.pem'), '--bundle', join(dir, 'roots.pem'), '--client-ca', clientCa];
 
 beforeAll(async () => {
