@@ -28,6 +28,7 @@ import { SigningSwitch, chainOf } from './signing/signing-switch.js';
 import { SigningMaterialWatch } from './signing/signing-material.js';
 import { IssuanceLog } from './audit/issuance-log.js';
 import { TrustBundleSource } from './root/trust-bundle.js';
+import { loadPreviousRoot } from './root/root-rotation.js';
 import { caSpiffeId } from '../common/mesh.js';
 import { ServingIdentity } from './serving/serving-identity.js';
 import { createCaMetrics } from './metrics.js';
@@ -105,14 +106,22 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   if (limits.max < config.connections.max) {
     log.warn({ maxConnections: limits.max, requested: config.connections.max, openFileLimit: nofile }, 'connection cap lowered to fit the open-file limit');
   }
-  // Opened first: a log another process holds stops start-up before anything else has started.
-  const issuanceLog = config.auditLog ? IssuanceLog.open({ ...config.auditLog, clock, log }) : undefined;
   const metrics = createCaMetrics();
+  const audit = deps.log.child({ component: 'audit' });
+  // Opened first: a log another process holds stops start-up before anything else has started.
+  const issuanceLog = config.auditLog ? IssuanceLog.open({
+    ...config.auditLog, clock, log,
+    // The stdout witness of every record but issuances (whose own audit line carries it): `ca audit verify --head`.
+    witness: (w) => audit.info(w, 'recorded'),
+    onLost: (event) => metrics.auditRecordsLost.inc({ event }),
+  }) : undefined;
   const readiness = new Readiness();
   const grpcReady = readiness.register('grpc');
 
+  const previousRoot = await loadPreviousRoot(config.dir);
   const bundle = await TrustBundleSource.open({
-    file: state.bundlePath, trustDomain: state.trustDomain, caChain: chainOf(state), clock, log: deps.log.child({ component: 'trust-bundle' }),
+    file: state.bundlePath, trustDomain: state.trustDomain, caChain: chainOf(state), previousRoots: previousRoot ? [previousRoot] : [],
+    clock, log: deps.log.child({ component: 'trust-bundle' }),
   });
   const signerReady = readiness.register('signer');
   const buildSigner = (m: SigningMaterial) => createSigner({
@@ -163,7 +172,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
     rateLimiter: new RateLimiter(config.rate.perSecond, config.rate.burst, clock),
     ttl: { defaultTtlMs: config.defaultTtlMs, minTtlMs: config.minTtlMs, maxTtlMs: config.maxTtlMs },
     reserved,
-    audit: deps.log.child({ component: 'audit' }),
+    audit,
     ...(issuanceLog ? { issuanceLog } : {}),
   });
   const { packageDefinition, proto } = loadCaProto();

@@ -17,6 +17,8 @@ export interface CaMetrics {
   /** Connections held now, by state (handshaking, established); the front door sets its collector. */
   connections: Gauge<'state'>;
   signingWorkerFailures: Counter;
+  /** Issuance-log records that could not be written (disk full, file gone), by event. */
+  auditRecordsLost: Counter<'event'>;
 }
 
 /** Creates the CA metrics on `registry`. */
@@ -35,5 +37,8 @@ export function createCaMetrics(registry: Registry = new Registry()): CaMetrics 
     }),
     connections: new Gauge({ name: 'ztmesh_ca_connections', help: 'Connections held on the gRPC port, by state', labelNames: ['state'], registers: [registry] }),
     signingWorkerFailures: new Counter({ name: 'ztmesh_ca_signing_worker_failures_total', help: 'Signing worker threads that stopped or failed their self-test (each is rebuilt with backoff)', registers: [registry] }),
+    auditRecordsLost: new Counter({
+      name: 'ztmesh_ca_audit_records_lost_total', help: 'Issuance-log records that could not be written (disk full, file gone), by event', labelNames: ['event'], registers: [registry],
+    }),
   };
 }

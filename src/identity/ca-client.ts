@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { loadCaProto } from '../common/ca-proto.js';
 import { CaClientError } from '../common/errors.js';
+import { cleanGrpcDetails, DIRECT_CHANNEL_OPTIONS } from '../common/grpc-channel.js';
 import type { Logger } from '../common/logger.js';
 import { CA_SERVICE_HOST, caSpiffeId } from '../common/mesh.js';
 import { spiffeIdOf } from '../pki/cert-ids.js';
@@ -85,19 +86,6 @@ const STATUS_CODES: Record<number, string> = {
 /** Codes meaning that no CA answered: try the next address, and count the CA as unreachable. */
 export const TRANSPORT_CODES: ReadonlySet<string> = new Set(['unavailable', 'deadline_exceeded', 'ca_identity_mismatch']);
 
-/**
- * grpc-js wraps a failed connection as "No connection established. Last error: Error: <why>. Resolution note: ";
- * keep only <why>, the part that means something to an operator.
- */
-export function cleanGrpcDetails(details: string): string {
-  let d = details.trim();
-  const m = /^No connection established\. Last error: (?:Error: )?([\s\S]*?)\.?\s*(?:Resolution note:\s*([\s\S]*))?$/.exec(d);
-  if (m) d = `${m[1]!.trim()}${m[2]?.trim() ? ` (${m[2].trim()})` : ''}`;
-  const dns = /^Name resolution failed for target dns:(.+)$/.exec(d);
-  if (dns) d = `cannot resolve ${dns[1]!.trim()}`;
-  return d;
-}
-
 /** The CA's own stable code, which it puts first in its status details ("identity_mismatch: …"). */
 const CA_CODE = /^([a-z][a-z0-9_]{2,63}): /;
 
@@ -170,6 +158,7 @@ export class GrpcCaClient implements CaClient, BundleStreamSource {
     const host = address.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
     const serverName = this.opts.serverName ?? (isIP(host) ? CA_SERVICE_HOST : host);
     return new this.ctor(address, creds, {
+      ...DIRECT_CHANNEL_OPTIONS,
       'grpc.ssl_target_name_override': serverName,
       'grpc.default_authority': serverName,
       'grpc.enable_retries': 0,

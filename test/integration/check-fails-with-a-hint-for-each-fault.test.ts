@@ -40,7 +40,7 @@ describe('ztmesh check names each fault', () => {
     api.remove('ConfigMap', 'ztmesh-trust-bundle', MESHED_NS);
     const missing = await check();
     expect(missing.code).toBe(0);
-    expect(missing.stdout).toMatch(/‼ ConfigMap ztmesh-trust-bundle in shop: not found\n {6}hint: the webhook writes it when it injects the first pod there/);
+    expect(missing.stdout).toMatch(/‼ ConfigMap ztmesh-trust-bundle in shop: not found\n {6}hint: the webhook writes it within seconds of the namespace being labelled/);
   });
 
   it('a caBundle that does not verify the webhook\'s serving certificate', async () => {

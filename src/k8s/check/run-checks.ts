@@ -122,7 +122,7 @@ export async function runChecks(client: KubeClient, meta: { context: string; ser
   for (const n of meshed) {
     const name = String(n.metadata?.name);
     results.push(checkTrustBundle(`trust-bundle:${name}`, G.meshed, name, await call('GET', `/api/v1/namespaces/${enc(name)}/configmaps/${TRUST_BUNDLE_CONFIGMAP}`), secret.ca, {
-      missing: 'the webhook writes it when it injects the first pod there (--distribute-bundle); without the webhook, copy it (docs/kubernetes.md step 4)',
+      missing: 'the webhook writes it within seconds of the namespace being labelled (--distribute-bundle); if it does not, look for bundle_distribution_failed in its log; without the webhook, copy it (docs/kubernetes.md step 4)',
       differs: 'the webhook updates it when the roots change: kubectl -n ztmesh-system logs deploy/ztmesh-webhook (look for bundle_distribution_failed)',
       missingIsWarning: true,
     }));
