@@ -3,7 +3,7 @@
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { ConfigError } from '../../common/errors.js';
 import { parseSpiffePattern, type SpiffePattern } from '../../pki/spiffe-id.js';
-import { parseCidr } from './iptables-rules.js';
+import { normalizeAddress, parseCidr } from '../../common/cidr.js';
 import type { OriginalDst } from './original-dst.js';
 
 /** The decision for one outbound destination. */
@@ -18,11 +18,6 @@ interface ExpectRule {
   prefix: number;
   port: number | '*';
   pattern: SpiffePattern;
-}
-
-/** Strips the IPv4-mapped prefix so that "::ffff:10.0.0.1" and "10.0.0.1" compare equal. */
-export function normalizeAddress(address: string): string {
-  return address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
 }
 
 const familyOf = (a: string): 'ipv4' | 'ipv6' => (isIPv4(a) ? 'ipv4' : 'ipv6');

@@ -5,6 +5,7 @@ import type tls from 'node:tls';
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import type { TunnelPoolStatus } from '../../admin/status-types.js';
+import { expectationText } from '../authz.js';
 import type { DataPathMetrics } from '../datapath-metrics.js';
 import { DialError, type DialedSocket, type DialedUpstream, type UpstreamDialer, type UpstreamTarget, type UpstreamTransport } from '../outbound.js';
 import { closeLeg } from '../pipe.js';
@@ -108,7 +109,7 @@ export class TunnelPool implements UpstreamTransport {
 
   private poolFor(target: UpstreamTarget): Pool {
     const upstream = authorityOf(target.upstream.host, target.upstream.port);
-    const expect = target.expect?.text ?? null;
+    const expect = expectationText(target.expect) ?? null;
     const key = `${upstream} ${expect ?? ''}`;
     let pool = this.pools.get(key);
     if (!pool) {

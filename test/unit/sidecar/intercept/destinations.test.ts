@@ -1,7 +1,8 @@
 // Routing decisions of transparent outbound (passthrough vs mTLS, expected IDs) and the loop guards' pure parts.
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DestinationPolicy, OwnListeners, normalizeAddress, parseExpectKey } from '../../../../src/sidecar/intercept/destinations.js';
+import { normalizeAddress } from '../../../../src/common/cidr.js';
+import { DestinationPolicy, OwnListeners, parseExpectKey } from '../../../../src/sidecar/intercept/destinations.js';
 import { DialTracker } from '../../../../src/sidecar/intercept/dial-tracker.js';
 import { decodeSockaddr } from '../../../../src/sidecar/intercept/original-dst.js';
 
