@@ -7,6 +7,7 @@ import { ConfigError, PolicyError, describe } from '../common/errors.js';
 import { parseDuration } from '../common/duration.js';
 import { CA_NAMESPACE, DEFAULT_TRUST_DOMAIN, TOKEN_AUDIENCE } from '../common/mesh.js';
 import { parseSpiffeId } from '../pki/spiffe-id.js';
+import { DEFAULT_INBOUND_MODE, INBOUND_MODES } from '../mesh/kinds.js';
 import {
   parseServeConfig, defaultSignWorkers, DEFAULT_ADMIN, DEFAULT_DRAIN, DEFAULT_LISTEN, DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SECOND, DEFAULT_TTL,
   DEFAULT_MIN_TTL, DEFAULT_MAX_TTL, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_SOURCE, DEFAULT_AUDIT_LOG_MAX_SIZE,
@@ -63,6 +64,9 @@ export function register(program: Command): void {
     .option('--grant-reserved-id <spiffe-id>', `sign this reserved ID (one in ${CA_NAMESPACE}) when attested, e.g. the webhook (repeatable) (default: none)`, collect)
     .option('--audit-log <file>', 'append a hash-chained JSON line per issuance and refusal to FILE, one file per replica (default: none, stdout only)')
     .addOption(new Option('--audit-log-max-size <size>', 'size at which the log moves to FILE.1 and FILE continues the chain').default(DEFAULT_AUDIT_LOG_MAX_SIZE))
+    // The mesh stream (docs/transparent.md "Which destinations are meshed").
+    .option('--meshed-cidrs <cidrs>', 'CIDRs whose every address runs a sidecar: transparent outbounds use mTLS there (comma-separated, repeatable) (default: none)', collect)
+    .addOption(new Option('--default-inbound-mode <mode>', 'inbound mode of transparent sidecars that set none: strict refuses plaintext, permissive forwards it').choices([...INBOUND_MODES]).default(DEFAULT_INBOUND_MODE))
     // Kubernetes: attest projected ServiceAccount tokens with the TokenReview API (src/k8s).
     .option('--k8s-token-review', 'attest Kubernetes ServiceAccount tokens with the TokenReview API (default: off)')
     .option('--k8s-audience <aud>', 'audience the projected tokens must carry', TOKEN_AUDIENCE)

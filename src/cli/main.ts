@@ -2,6 +2,7 @@
 // Nothing imports cli/; each command's file holds its composition root or calls one.
 import { Command, CommanderError } from 'commander';
 import { fatalExitCode, fatalLine } from './fatal-line.js';
+import { ZTMESH_VERSION } from '../common/mesh.js';
 
 type Registrar = { register(program: Command): void };
 
@@ -25,7 +26,7 @@ const COMMANDS: Record<string, () => Promise<Registrar>> = {
 export async function buildProgram(only?: string): Promise<Command> {
   const program = new Command('ztmesh')
     .description('Zero Trust service mesh: SPIFFE identities, mTLS sidecars, transparent interception')
-    .version('0.1.0')
+    .version(ZTMESH_VERSION)
     .showHelpAfterError();
   const names = only && only in COMMANDS ? [only] : Object.keys(COMMANDS);
   for (const name of names) (await COMMANDS[name]!()).register(program);

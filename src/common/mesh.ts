@@ -1,6 +1,9 @@
 // The mesh's contract constants, in one place: ports, the sidecar's uid, the paths a pod mounts, the token
 // audience, the CA's identity and the identity states (docs/design.md "Contracts"). Every part reads them from here.
 
+/** This ztmesh's version: `--version`, the sidecar's Subscribe (the CA's fleet view), the API client's user agent. */
+export const ZTMESH_VERSION = '0.1.0';
+
 /** The trust domain when none is configured. */
 export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
 

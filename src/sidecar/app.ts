@@ -86,7 +86,7 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
     ...(deps.random ? { random: deps.random } : {}),
     ...(deps.generateKey ? { generateKey: deps.generateKey } : {}),
   });
-  const { identity, reachability, watcher } = workload;
+  const { identity, reachability } = workload;
   registerIdentityMetrics(registry, identity, reachability);
 
   const heap = new HeapTrimmer({ clock, log: log.child({ component: 'heap' }) });
@@ -94,7 +94,7 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
 
   const status = (): SidecarStatus => buildStatus({
     snapshot: identity.current(), stats: identity.stats(), ca: reachability.current(), addresses,
-    bundleStream: watcher.status(), listeners: datapath.statuses(), tunnelPools: datapath.tunnelPools(), nowMs: clock.now(),
+    bundleStream: workload.stream(), listeners: datapath.statuses(), tunnelPools: datapath.tunnelPools(), nowMs: clock.now(),
   });
   const admin: SidecarAdmin = {
     status,

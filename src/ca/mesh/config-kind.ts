@@ -1,0 +1,17 @@
+// The config kind of the mesh stream: the mesh-wide defaults the CA was started with (--default-inbound-mode), one
+// snapshot per stream, version `<instance>-1`.
+import { formatVersion, MESH_KINDS } from '../../mesh/kinds.js';
+import type { MeshConfig } from '../../mesh/codec.js';
+import { ChangeSignal, type KindSource } from './kind-source.js';
+
+/** Serves a fixed mesh-wide configuration. */
+export function configKind(instance: string, config: MeshConfig): KindSource {
+  const signal = new ChangeSignal();
+  const version = formatVersion(instance, 1);
+  return {
+    kind: MESH_KINDS.config,
+    version: () => version,
+    next: (_peer, held) => (held === version ? undefined : { kind: MESH_KINDS.config, version, base: '', config }),
+    subscribe: (l) => signal.subscribe(l),
+  };
+}

@@ -1,0 +1,60 @@
+// The membership kind of the mesh stream: one versioned set (mesh/versioned-set.ts) that every source of meshed
+// destinations writes into (static CIDRs, announcements, the Kubernetes watchers), served to every stream as a
+// delta on what it holds when that is smaller than a snapshot.
+import { MESH_KINDS } from '../../mesh/kinds.js';
+import type { MeshedDestination } from '../../mesh/destination.js';
+import type { MeshUpdate } from '../../mesh/codec.js';
+import { VersionedSet } from '../../mesh/versioned-set.js';
+import { ChangeSignal, type KindSource } from './kind-source.js';
+
+/** What a source of meshed destinations writes through; each source owns the keys under its own prefix. */
+export interface MembershipWriter {
+  upsert(d: MeshedDestination): void;
+  remove(key: string): void;
+  /** Makes the entries under `prefix` exactly `list` (a full state: a relist, the static CIDRs). */
+  replacePrefix(prefix: string, list: readonly MeshedDestination[]): void;
+}
+
+/** Key prefixes of the sources (docs/design.md "Mesh stream", membership rules). */
+export const MEMBERSHIP_PREFIXES = { pod: 'pod/', service: 'svc/', static: 'static/', announce: 'announce/' } as const;
+
+/** The CA's membership: the set, its writer and its KindSource. */
+export class MembershipKind implements KindSource, MembershipWriter {
+  readonly kind = MESH_KINDS.membership;
+  readonly set: VersionedSet;
+  private readonly signal = new ChangeSignal();
+
+  constructor(instance: string) {
+    this.set = new VersionedSet(instance);
+  }
+
+  upsert(d: MeshedDestination): void {
+    if (this.set.upsert(d)) this.signal.changed();
+  }
+
+  remove(key: string): void {
+    if (this.set.remove(key)) this.signal.changed();
+  }
+
+  replacePrefix(prefix: string, list: readonly MeshedDestination[]): void {
+    if (this.set.replacePrefix(prefix, list) > 0) this.signal.changed();
+  }
+
+  version(): string {
+    return this.set.version;
+  }
+
+  next(_peer: unknown, held: string | undefined): MeshUpdate | undefined {
+    const version = this.set.version;
+    if (held === version) return undefined;
+    const delta = held === undefined ? undefined : this.set.deltaFrom(held);
+    if (delta && delta.upsert.length + delta.remove.length < this.set.size) {
+      return { kind: this.kind, version, base: held!, upsert: delta.upsert, remove: delta.remove };
+    }
+    return { kind: this.kind, version, base: '', upsert: this.set.snapshot(), remove: [] };
+  }
+
+  subscribe(listener: () => void): () => void {
+    return this.signal.subscribe(listener);
+  }
+}
