@@ -17,7 +17,7 @@ import { assertCaDir, initCaDir, loadCaState } from '../ca/state-dir.js';
 import { caManifests } from '../ca/manifests.js';
 import { JoinTokenStore } from '../ca/attestors/join-tokens.js';
 import { buildCaServer } from '../ca/build.js';
-import { k8sAttestorsFromFlags } from '../k8s/ca-attestor-flags.js';
+import { k8sAttestorsFromFlags, k8sMembershipFeedFromFlags } from '../k8s/ca-attestor-flags.js';
 import { addLogFormatOption, commandLogger } from './log-options.js';
 import { registerCaStatus } from './ca-status.js';
 import { registerRoot } from './ca-root.js';
@@ -75,16 +75,19 @@ export function register(program: Command): void {
     .option('--k8s-ca-file <file>', 'PEM roots of the API server (default: in-cluster ca.crt)')
     .option('--k8s-server-name <name>', 'TLS name to verify on the API server, if not the URL host (default: the URL host)')
     .option('--k8s-dns-san <ns/sa=dns>', 'grant DNS SANs to one ServiceAccount (repeatable), e.g. for the webhook (default: none)', collect)
-    .option('--k8s-cache-ttl <duration>', 'how long a positive TokenReview is reused (never past the token exp) (default: 60s)');
+    .option('--k8s-cache-ttl <duration>', 'how long a positive TokenReview is reused (never past the token exp) (default: 60s)')
+    .option('--k8s-mesh-watch', 'membership from Kubernetes: list and watch meshed Pods, Services and EndpointSlices (default: off)');
   addLogFormatOption(serve).action(async (flags: Record<string, string | string[] | boolean | undefined>) => {
     const log = commandLogger('ztmesh-ca', flags);
     let fatal: Error | undefined;
     let stop: ((why: string) => void) | undefined;
     try {
       const config = parseServeConfig(flags);
-      const extraAttestors = await k8sAttestorsFromFlags(flags, { dir: config.dir, trustDomain: config.trustDomain, log, clock: systemClock });
+      const k8s = { dir: config.dir, trustDomain: config.trustDomain, log, clock: systemClock };
+      const extraAttestors = await k8sAttestorsFromFlags(flags, k8s);
+      const membershipFeed = await k8sMembershipFeedFromFlags(flags, k8s);
       const ca = await buildCaServer(config, {
-        log, extraAttestors,
+        log, extraAttestors, ...(membershipFeed ? { membershipFeed } : {}),
         // The CA cannot go on (its working directory was removed). It is not ready already; leave probes and load
         // balancers one drain period to notice, then drain as for SIGTERM and exit 1.
         onFatal: (err) => {

@@ -30,7 +30,8 @@ export interface MeshMatch {
 
 interface Entry {
   key: string;
-  cidrs: readonly string[];
+  /** One CIDR (the common case), or an exact-size copy of several: arrays as protobuf decodes them carry spare capacity. */
+  cidrs: string | readonly string[];
   /** Sorted; undefined: every port. */
   ports: readonly number[] | undefined;
   expect: readonly SpiffePattern[];
@@ -162,13 +163,14 @@ export class MembershipSet {
   /** Every destination held, as the stream sent it (for the state directory and tests). */
   *destinations(): IterableIterator<MeshedDestination> {
     for (const e of this.entries.values()) {
-      yield { key: e.key, cidrs: e.cidrs, ports: e.ports ?? [], identities: e.expect.map((p) => p.text) };
+      yield { key: e.key, cidrs: typeof e.cidrs === 'string' ? [e.cidrs] : e.cidrs, ports: e.ports ?? [], identities: e.expect.map((p) => p.text) };
     }
   }
 
   private insert(d: MeshedDestination): void {
     const ids = d.identities.length === 0 ? NO_IDS : this.shared(d.identities);
-    const e: Entry = { key: d.key, cidrs: d.cidrs, ports: d.ports.length ? [...new Set(d.ports)].sort((x, y) => x - y) : undefined, expect: ids };
+    const cidrs = d.cidrs.length === 1 ? d.cidrs[0]! : Object.freeze(d.cidrs.slice());
+    const e: Entry = { key: d.key, cidrs, ports: d.ports.length ? [...new Set(d.ports)].sort((x, y) => x - y) : undefined, expect: ids };
     this.entries.set(d.key, e);
     this.index(e, true);
   }
@@ -181,7 +183,7 @@ export class MembershipSet {
   }
 
   private index(e: Entry, add: boolean): void {
-    for (const text of e.cidrs) {
+    for (const text of typeof e.cidrs === 'string' ? [e.cidrs] : e.cidrs) {
       const c = parseCidr(text)!;
       if (c.family === 4) {
         const net = maskV4(ipv4ToNumber(c.address), c.prefix);
@@ -196,7 +198,7 @@ export class MembershipSet {
   }
 
   private shared(ids: readonly string[]): readonly SpiffePattern[] {
-    const k = ids.join('\n');
+    const k = ids.length === 1 ? ids[0]! : ids.join('\n');
     let list = this.idLists.get(k);
     if (!list) {
       list = Object.freeze(ids.map((id) => parseSpiffePattern(id)));

@@ -13,19 +13,38 @@ export interface MembershipWriter {
   remove(key: string): void;
   /** Makes the entries under `prefix` exactly `list` (a full state: a relist, the static CIDRs). */
   replacePrefix(prefix: string, list: readonly MeshedDestination[]): void;
+  /** The source has written its first complete state (a feed the membership waits for: see MembershipKind). */
+  complete(): void;
 }
 
 /** Key prefixes of the sources (docs/design.md "Mesh stream", membership rules). */
 export const MEMBERSHIP_PREFIXES = { pod: 'pod/', service: 'svc/', static: 'static/', announce: 'announce/' } as const;
 
-/** The CA's membership: the set, its writer and its KindSource. */
+/**
+ * The CA's membership: the set, its writer and its KindSource. With `awaitFeed`, nothing is served until the feed
+ * says complete(): an incomplete set (the Kubernetes watchers before their first list) would tell sidecars that
+ * meshed destinations are not, and they would send them plaintext. Sidecars keep what they hold meanwhile.
+ */
 export class MembershipKind implements KindSource, MembershipWriter {
   readonly kind = MESH_KINDS.membership;
   readonly set: VersionedSet;
   private readonly signal = new ChangeSignal();
+  private serving: boolean;
 
-  constructor(instance: string) {
+  constructor(instance: string, opts: { awaitFeed?: boolean } = {}) {
     this.set = new VersionedSet(instance);
+    this.serving = !opts.awaitFeed;
+  }
+
+  /** Whether membership is served (a feed it waits for has completed its first state). */
+  get served(): boolean {
+    return this.serving;
+  }
+
+  complete(): void {
+    if (this.serving) return;
+    this.serving = true;
+    this.signal.changed();
   }
 
   upsert(d: MeshedDestination): void {
@@ -46,7 +65,7 @@ export class MembershipKind implements KindSource, MembershipWriter {
 
   next(_peer: unknown, held: string | undefined): MeshUpdate | undefined {
     const version = this.set.version;
-    if (held === version) return undefined;
+    if (held === version || !this.serving) return undefined;
     const delta = held === undefined ? undefined : this.set.deltaFrom(held);
     if (delta && delta.upsert.length + delta.remove.length < this.set.size) {
       return { kind: this.kind, version, base: held!, upsert: delta.upsert, remove: delta.remove };

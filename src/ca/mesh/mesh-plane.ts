@@ -25,9 +25,9 @@ export const ANNOUNCE_RATE = { perSecond: 0.1, burst: 4 } as const;
 
 /** A source of membership from outside the CA's own flags (the Kubernetes watchers, k8s/mesh-watch.ts). */
 export interface MembershipFeed {
-  /** Starts writing meshed destinations; resolves once the first full state is written (the first list). */
-  start(writer: MembershipWriter): Promise<void>;
-  close(): void;
+  /** Starts writing meshed destinations; calls writer.complete() once its first full state is written. */
+  start(writer: MembershipWriter): void;
+  close(): Promise<void> | void;
 }
 
 export interface MeshPlaneOptions {
@@ -70,12 +70,12 @@ export interface MeshPlane {
 export async function startMeshPlane(o: MeshPlaneOptions): Promise<MeshPlane> {
   const instance = randomBytes(4).toString('hex');
   const log = o.log.child({ component: 'mesh' });
-  const membership = new MembershipKind(instance);
+  const membership = new MembershipKind(instance, { awaitFeed: !!o.feed });
   const unwatchSize = membership.subscribe(() => o.metrics.membershipEntries.set(membership.set.size));
   membership.replacePrefix(MEMBERSHIP_PREFIXES.static, o.meshedCidrs.map(staticDestination));
   const announcements = o.feed ? undefined : new Announcements({ dir: o.dir, writer: membership, clock: o.clock, log });
   await announcements?.start();
-  await o.feed?.start(membership);
+  o.feed?.start(membership);
   o.metrics.membershipEntries.set(membership.set.size);
   const bundle = bundleKind(o.bundle);
   const config = configKind(instance, { inboundMode: o.defaultInboundMode });
@@ -96,13 +96,13 @@ export async function startMeshPlane(o: MeshPlaneOptions): Promise<MeshPlane> {
     onIssued: (i) => announcements?.extend(i.spiffeId, registry.announcedBy(i.spiffeId), i.notAfterMs),
     report: () => registry.report(o.replica, {
       [MESH_KINDS.trustBundle]: { version: bundle.version(ANY_PEER) },
-      [MESH_KINDS.membership]: { version: membership.version(), entries: membership.set.size },
+      [MESH_KINDS.membership]: { version: membership.version(), entries: membership.set.size, ...(membership.served ? {} : { waitingFor: 'kubernetes' }) },
       [MESH_KINDS.config]: { version: config.version(ANY_PEER) },
     }),
     close: () => {
       service.drain();
       announcements?.close();
-      o.feed?.close();
+      void o.feed?.close();
       bundle.close();
       unwatchSize();
     },

@@ -30,7 +30,7 @@ export interface MeshReport {
   replica: string;
   streams: number;
   /** Per kind: the version served now and how many streams acknowledged which version. */
-  kinds: Record<string, { version: string; entries?: number; acked: Record<string, number> }>;
+  kinds: Record<string, { version: string; entries?: number; waitingFor?: string; acked: Record<string, number> }>;
   sidecars: SidecarStreamReport[];
 }
 
@@ -56,7 +56,7 @@ export class StreamRegistry {
   }
 
   /** The document of GET /mesh. `current` gives each kind's version (and size) served now. */
-  report(replica: string, current: Record<string, { version: string; entries?: number }>): MeshReport {
+  report(replica: string, current: Record<string, { version: string; entries?: number; waitingFor?: string }>): MeshReport {
     const kinds: MeshReport['kinds'] = {};
     for (const [k, c] of Object.entries(current)) kinds[k] = { ...c, acked: {} };
     const sidecars: SidecarStreamReport[] = [];
