@@ -7,7 +7,8 @@ import { listenErrno, listenOn } from '../../common/listen.js';
 import { INBOUND_SOURCE_V6 } from '../../common/mesh.js';
 import type { Clock } from '../../common/clock.js';
 import { compilePolicy, isOpenPolicy } from '../authz.js';
-import type { DataPath, DataPathContext } from '../datapath.js';
+import { standaloneMeshView, type DataPath, type DataPathContext } from '../datapath.js';
+import { MeshTraffic } from '../mesh/mesh-traffic.js';
 import { podTargets } from '../tunnel/target.js';
 import { normalizeAddress } from '../../common/cidr.js';
 import { DestinationPolicy, OwnListeners } from './destinations.js';
@@ -89,9 +90,13 @@ export function transparentListeners(opts: TransparentOptions = {}) {
     const inbound = new TransparentInbound({
       handler: inHandler, reporter: inReporter, own, sourceV4: cfg.inboundSourceAddress, sourceV6: INBOUND_SOURCE_V6, targets,
     });
+    const mesh = ctx.mesh ?? standaloneMeshView(ctx.config);
+    const traffic = new MeshTraffic(dp.metrics, dp.clock);
+    dp.traffic = traffic;
     const outbound = new TransparentOutbound({
       handler: outHandler, reporter: outReporter, destinations, own, dials, log: outReporter.log,
       idleTimeoutMs: cfg.idleTimeout, maxConnections: cfg.maxConnections, passthroughConnections: dp.connections.child(),
+      membership: mesh.membership, outboundPolicy: cfg.outboundPolicy, traffic,
     });
 
     const inServer = net.createServer({ allowHalfOpen: true }, (raw) => inbound.handle(raw));
@@ -108,6 +113,8 @@ export function transparentListeners(opts: TransparentOptions = {}) {
     });
     inTask.ready();
     outTask.ready();
-    log.info({ inbound: inAddress, outbound: outAddress, passthrough: destinations.passthroughSummary }, 'transparent listeners up');
+    log.info({
+      inbound: inAddress, outbound: outAddress, passthrough: destinations.passthroughSummary, outboundPolicy: cfg.outboundPolicy, inboundMode: mesh.inboundMode().mode,
+    }, 'transparent listeners up');
   };
 }
