@@ -38,6 +38,7 @@ import { fitConnectionCap } from './serving/connection-table.js';
 import { parseReservedGrants } from './signing/reserved-ids.js';
 import { tolerantDecoders, transportRefusalInterceptor, type TransportRefusal } from './serving/call-guard.js';
 import { startMeshPlane, type MembershipFeed } from './mesh/mesh-plane.js';
+import { preEncodedMesh } from './mesh/mesh-service.js';
 
 /**
  * Largest request accepted: a CSR with an RSA-4096 key and a few SANs is under 2 KB. grpc-js checks the length
@@ -156,7 +157,10 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   let door: TlsFrontDoor | undefined;
   const replica = deps.replica ?? hostname();
   const issuedIds = new IssuedIdentities({ clock, windowMs: config.maxTtlMs, replica });
+  const { packageDefinition, proto } = loadCaProto();
+  const meshDefinition = proto.ztmesh.mesh.v1.Mesh.service;
   const mesh = await startMeshPlane({
+    encode: (u) => meshDefinition.Stream.responseSerialize(u),
     dir: config.dir, meshedCidrs: config.mesh.meshedCidrs, defaultInboundMode: config.mesh.defaultInboundMode, bundle, renewal, clock, log: deps.log,
     metrics, replica, peerCertificate: (peer) => door?.peerCertificate(peer), peerCertError: (peer) => door?.peerInfo(peer)?.certError,
     ...(deps.membershipFeed ? { feed: deps.membershipFeed } : {}),
@@ -172,7 +176,6 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
     audit: deps.log.child({ component: 'audit' }),
     ...(issuanceLog ? { issuanceLog } : {}),
   });
-  const { packageDefinition, proto } = loadCaProto();
   // One line budget for refusals grpc-js makes itself; the metric counts every one.
   const callLog = new LogThrottle(clock);
   const reportTransportRefusal = (r: TransportRefusal) => {
@@ -203,7 +206,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
     interceptors: [transportRefusalInterceptor(reportTransportRefusal)],
   });
   server.addService(tolerantDecoders(proto.ztmesh.ca.v1.CertificateAuthority.service), service.handlers);
-  server.addService(tolerantDecoders(proto.ztmesh.mesh.v1.Mesh.service), mesh.service.handlers);
+  server.addService(preEncodedMesh(tolerantDecoders(meshDefinition)), mesh.service.handlers);
   const health = new HealthImplementation({ '': 'NOT_SERVING', [CA_SERVICE_NAME]: 'NOT_SERVING', [MESH_SERVICE_NAME]: 'NOT_SERVING' });
   health.addToServer(server);
   // gRPC health (what the Kubernetes readiness probe asks) follows /readyz: SERVING only while every part is ready.

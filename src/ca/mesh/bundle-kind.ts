@@ -15,15 +15,19 @@ export function bundleKind(bundle: TrustBundleSource): KindSource & { close(): v
     else signal.changed();
   });
   const version = () => String(bundle.current().sequence);
+  // One update object per bundle: every stream sends the same, encoded once.
+  let last: MeshUpdate | undefined;
   return {
     kind: MESH_KINDS.trustBundle,
     version,
     next(_peer, held): MeshUpdate | undefined {
       const b = bundle.current();
       if (held === String(b.sequence)) return undefined;
+      if (last?.version === String(b.sequence)) return last;
       const m = bundleMessage(b);
       const wire: WireBundle = { trustDomain: b.trustDomain, roots: m.roots as Buffer[], sequence: String(b.sequence), crossCertificates: m.crossCertificates as Buffer[] };
-      return { kind: MESH_KINDS.trustBundle, version: String(b.sequence), base: '', bundle: wire };
+      last = { kind: MESH_KINDS.trustBundle, version: String(b.sequence), base: '', bundle: wire };
+      return last;
     },
     subscribe: (l) => signal.subscribe(l),
     close: unsubscribe,

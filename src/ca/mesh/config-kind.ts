@@ -8,10 +8,11 @@ import { ChangeSignal, type KindSource } from './kind-source.js';
 export function configKind(instance: string, config: MeshConfig): KindSource {
   const signal = new ChangeSignal();
   const version = formatVersion(instance, 1);
+  const update = { kind: MESH_KINDS.config, version, base: '' as const, config };
   return {
     kind: MESH_KINDS.config,
     version: () => version,
-    next: (_peer, held) => (held === version ? undefined : { kind: MESH_KINDS.config, version, base: '', config }),
+    next: (_peer, held) => (held === version ? undefined : update),
     subscribe: (l) => signal.subscribe(l),
   };
 }

@@ -30,6 +30,8 @@ export class MembershipKind implements KindSource, MembershipWriter {
   readonly set: VersionedSet;
   private readonly signal = new ChangeSignal();
   private serving: boolean;
+  /** The updates of the current version by base ("" for the snapshot): every stream on the same base gets the same object, encoded once. */
+  private memo: { version: string; byBase: Map<string, MeshUpdate> } = { version: '', byBase: new Map() };
 
   constructor(instance: string, opts: { awaitFeed?: boolean } = {}) {
     this.set = new VersionedSet(instance);
@@ -66,11 +68,15 @@ export class MembershipKind implements KindSource, MembershipWriter {
   next(_peer: unknown, held: string | undefined): MeshUpdate | undefined {
     const version = this.set.version;
     if (held === version || !this.serving) return undefined;
+    if (this.memo.version !== version) this.memo = { version, byBase: new Map() };
     const delta = held === undefined ? undefined : this.set.deltaFrom(held);
-    if (delta && delta.upsert.length + delta.remove.length < this.set.size) {
-      return { kind: this.kind, version, base: held!, upsert: delta.upsert, remove: delta.remove };
+    const base = delta && delta.upsert.length + delta.remove.length < this.set.size ? held! : '';
+    let u = this.memo.byBase.get(base);
+    if (!u) {
+      u = base ? { kind: this.kind, version, base, upsert: delta!.upsert, remove: delta!.remove } : { kind: this.kind, version, base: '', upsert: this.set.snapshot(), remove: [] };
+      this.memo.byBase.set(base, u);
     }
-    return { kind: this.kind, version, base: '', upsert: this.set.snapshot(), remove: [] };
+    return u;
   }
 
   subscribe(listener: () => void): () => void {

@@ -9,6 +9,7 @@ import type { Logger } from '../../common/logger.js';
 import type { MeshedDestination } from '../../mesh/destination.js';
 import { MESH_KINDS, type InboundMode } from '../../mesh/kinds.js';
 import type { Attestor } from '../attestors/attestor.js';
+import type { MeshUpdate as MeshUpdateWire } from '../../gen/ztmesh/mesh/v1/MeshUpdate.js';
 import type { CaMetrics } from '../metrics.js';
 import type { TrustBundleSource } from '../root/trust-bundle.js';
 import type { Issued } from '../serving/service.js';
@@ -45,6 +46,8 @@ export interface MeshPlaneOptions {
   replica: string;
   peerCertificate?: (peer: string) => X509Certificate | undefined;
   peerCertError?: (peer: string) => string | undefined;
+  /** The Mesh service's serializer (from the proto definition). */
+  encode: (u: MeshUpdateWire) => Buffer;
 }
 
 /** The entry of one static meshed CIDR (`--meshed-cidrs`): every port, any ID of the trust domain. */
@@ -81,7 +84,7 @@ export async function startMeshPlane(o: MeshPlaneOptions): Promise<MeshPlane> {
   const config = configKind(instance, { inboundMode: o.defaultInboundMode });
   const registry = new StreamRegistry();
   const service = createMeshService({
-    renewal: o.renewal, sources: [bundle, membership, config], registry, clock: o.clock, log, metrics: o.metrics,
+    renewal: o.renewal, sources: [bundle, membership, config], registry, clock: o.clock, log, metrics: o.metrics, encode: o.encode,
     announceLimiter: new RateLimiter(ANNOUNCE_RATE.perSecond, ANNOUNCE_RATE.burst, o.clock),
     ...(announcements ? { announce: (id: string, addresses: string[], notAfterMs: number) => announcements.announce(id, addresses, notAfterMs) } : {}),
     ...(o.peerCertificate ? { peerCertificate: o.peerCertificate } : {}),

@@ -15,7 +15,7 @@ import { LogThrottle } from '../../common/log-throttle.js';
 import type { MeshHandlers } from '../../gen/ztmesh/mesh/v1/Mesh.js';
 import type { MeshRequest__Output } from '../../gen/ztmesh/mesh/v1/MeshRequest.js';
 import type { MeshUpdate } from '../../gen/ztmesh/mesh/v1/MeshUpdate.js';
-import { checkAnnounced, decodeRequest, encodeUpdate, type MeshRequest } from '../../mesh/codec.js';
+import { checkAnnounced, decodeRequest, encodeUpdate, type MeshRequest, type MeshUpdate as TypedUpdate } from '../../mesh/codec.js';
 import { isKnownKind } from '../../mesh/kinds.js';
 import type { Attestor } from '../attestors/attestor.js';
 import type { CaMetrics } from '../metrics.js';
@@ -41,7 +41,21 @@ export const SUBSCRIBE_TIMEOUT_MS = 10_000;
 /** Mesh streams one connection may hold (a sidecar needs one). */
 export const MAX_STREAMS_PER_CONNECTION = 4;
 
+/**
+ * The Mesh service definition for grpc-js, sending a Buffer as it is: an update many streams share (a membership
+ * snapshot of 10,000 pods is 1 MB and 50-100 ms to encode) is encoded once, not once per stream.
+ */
+export function preEncodedMesh<S extends grpc.ServiceDefinition>(service: S): S {
+  const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const [name, def] of Object.entries(service) as [string, grpc.MethodDefinition<unknown, unknown>][]) {
+    out[name] = { ...def, responseSerialize: (v: unknown) => (Buffer.isBuffer(v) ? v : def.responseSerialize(v)) };
+  }
+  return out as S;
+}
+
 export interface MeshServiceDeps {
+  /** Encodes an update for the wire (the proto definition's serializer); the result is written as it is. */
+  encode: (u: MeshUpdate) => Buffer;
   /** The renewal attestor: the same chain rules as renewing an SVID. */
   renewal: Attestor;
   /** Every kind the CA serves; a stream gets those it subscribed to. */
@@ -77,6 +91,16 @@ export interface MeshService {
 
 export function createMeshService(deps: MeshServiceDeps): MeshService {
   const throttle = new LogThrottle(deps.clock);
+  // Kinds hand every stream on the same version and base the same update object: encode it once.
+  const encoded = new WeakMap<TypedUpdate, Buffer>();
+  const bytesOf = (u: TypedUpdate) => {
+    let b = encoded.get(u);
+    if (!b) {
+      b = deps.encode(encodeUpdate(u));
+      encoded.set(u, b);
+    }
+    return b;
+  };
   const live = new Set<Call>();
   /** Streams held per connection (grpc-js names a connection by its peer address:port), subscribed or not. */
   const perConnection = new Map<string, number>();
@@ -161,7 +185,7 @@ export function createMeshService(deps: MeshServiceDeps): MeshService {
         const kinds = new Set(r.kinds.filter(isKnownKind));
         stream = new MeshStream({
           peer, clock: deps.clock, sources: deps.sources.filter((s) => kinds.has(s.kind)),
-          write: (u) => { if (!done) call.write(encodeUpdate(u)); },
+          write: (u) => { if (!done) call.write(bytesOf(u) as unknown as MeshUpdate); },
           end: (code, detail) => fail(code, grpc.status.DEADLINE_EXCEEDED, detail),
           onSent: (kind, snapshot) => deps.metrics.meshUpdates.inc({ kind, type: snapshot ? 'snapshot' : 'delta' }),
           onAck: (kind, applied) => deps.metrics.meshAcks.inc({ kind, result: applied ? 'applied' : 'refused' }),
