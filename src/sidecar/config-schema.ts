@@ -20,6 +20,8 @@ export const DEFAULT_MAX_CONNECTIONS = 10_000;
 export const DEFAULT_DRAIN_TIMEOUT = '5s';
 export const DEFAULT_KEY_ALGORITHM = 'ec-p256';
 export const DEFAULT_LOG_LEVEL = 'info';
+/** Permissive inbound: a client that says nothing this long first is plaintext (Istio's protocolDetectionTimeout). */
+export const DEFAULT_DETECTION_TIMEOUT = '1s';
 
 /** A duration string ("90s", "1h") turned into milliseconds. */
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
@@ -107,6 +109,8 @@ export const transparentSchema = z.object({
   outboundPolicy: z.enum(OUTBOUND_POLICIES).default(DEFAULT_OUTBOUND_POLICY).describe('passthrough | registry-only: forward destinations that are not meshed as plain TCP, or refuse them'),
   /** Unset: the CA's mesh-wide default (`ca serve --default-inbound-mode`), strict without one. */
   inboundMode: z.enum(INBOUND_MODES).optional().describe('strict | permissive: refuse, or forward without an identity, a client that does not start TLS'),
+  /** Permissive mode: a client silent this long is taken as plaintext (a server-speaks-first protocol). */
+  detectionTimeout: duration.prefault(DEFAULT_DETECTION_TIMEOUT).describe('permissive inbound: how long a client may send nothing before it is taken as plaintext (server-speaks-first)'),
   /** Transparent outbound: pooled tunnels to peers that offer them (`auto`), or one raw mTLS connection per app connection. */
   tunnel: tunnelMode.describe('auto | off: carry outbound app connections as streams of pooled tunnels when the peer offers h2'),
   ...connectionKeys,

@@ -11,7 +11,7 @@ import { parseSpiffeId, validateTrustDomain } from '../pki/spiffe-id.js';
 import { DEFAULT_OUTBOUND_POLICY } from '../mesh/kinds.js';
 import { BUNDLE_PATH, CA_SERVICE_HOST, DEFAULT_TRUST_DOMAIN, INBOUND_SOURCE_V4, PORTS, TOKEN_PATH } from '../common/mesh.js';
 import {
-  DEFAULT_ADMIN, DEFAULT_CA_ADDRESS, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEALTH, DEFAULT_KEY_ALGORITHM, DEFAULT_LOG_LEVEL, DEFAULT_TTL,
+  DEFAULT_ADMIN, DEFAULT_CA_ADDRESS, DEFAULT_DETECTION_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEALTH, DEFAULT_KEY_ALGORITHM, DEFAULT_LOG_LEVEL, DEFAULT_TTL,
   sidecarConfigSchema, type SidecarConfig,
 } from './config-schema.js';
 
@@ -35,7 +35,7 @@ const SETTABLE = [
   'trustDomain', 'ca.address', 'ca.bundle', 'ca.tokenFile', 'ca.serverName', 'identity.ttl', 'identity.keyAlgorithm',
   'identity.spiffeId', 'identity.stateDir', 'admin', 'adminAllowRemote', 'health', 'appProbes', 'inbound', 'outbound',
   'transparent.enabled', 'transparent.inboundPort', 'transparent.outboundPort', 'transparent.allow', 'transparent.defaultPolicy',
-  'transparent.expect', 'transparent.passthrough', 'transparent.outboundPolicy', 'transparent.inboundMode', 'transparent.inboundSourceAddress',
+  'transparent.expect', 'transparent.passthrough', 'transparent.outboundPolicy', 'transparent.inboundMode', 'transparent.detectionTimeout', 'transparent.inboundSourceAddress',
   'transparent.tunnel', 'drainTimeout', 'logLevel', 'logFormat',
 ] as const;
 /** Flags shorter than their key's path. */
@@ -106,6 +106,7 @@ export const KEY_DEFAULTS: Readonly<Record<string, string>> = {
   'transparent.passthrough': 'none',
   'transparent.outboundPolicy': DEFAULT_OUTBOUND_POLICY,
   'transparent.inboundMode': 'the CA\'s mesh-wide default, strict without one',
+  'transparent.detectionTimeout': DEFAULT_DETECTION_TIMEOUT,
   'transparent.inboundSourceAddress': INBOUND_SOURCE_V4,
   'transparent.tunnel': 'auto',
   drainTimeout: DEFAULT_DRAIN_TIMEOUT,

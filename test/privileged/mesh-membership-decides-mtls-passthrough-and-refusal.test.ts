@@ -1,10 +1,12 @@
-// Issue 20's acceptance in network namespaces: pods A, B, R (meshed, transparent; R with outboundPolicy
-// registry-only), C and S (no sidecar, plain TCP echo servers; S listed by `ca serve --meshed-cidrs`). The CA learns
+// Issue 20's acceptance in network namespaces: pods A, B, R, P (meshed, transparent; R with outboundPolicy
+// registry-only, P with inboundMode permissive), C and S (no sidecar, plain TCP echo servers; S listed by `ca serve
+// --meshed-cidrs`). The CA learns
 // who is meshed from announcements and the static entry, and each sidecar decides per connection:
 // - A→B is mTLS (B meshed by its own announcement; the capture shows no plaintext, B sees A's ID);
 // - A→C is plain TCP under passthrough (counted, listed in /status), R→C is refused with destination_not_meshed;
 // - A→S is mTLS because of the static entry: S speaks no TLS, so the connection fails, and nothing is sent plain;
-// - C→B (a client without a sidecar) is refused by B's strict inbound;
+// - C→B (a client without a sidecar) is refused by B's strict inbound; C→P is forwarded by P's permissive inbound and
+//   counted, while A→P still carries A's identity;
 // - an attacker resetting A's handshakes to B, and then B's sidecar killed, never get A to send plaintext to B.
 // Assertions are on the sidecars' counters and logs, never on time.
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
@@ -20,6 +22,7 @@ let issuer: Issuer;
 let a: Pod;
 let b: Pod;
 let r: Pod;
+let p: Pod;
 const echoes: Record<string, LineProcess> = {};
 
 interface MeshStatus {
@@ -33,27 +36,30 @@ async function meshStatus(role: string): Promise<MeshStatus> {
 async function metrics(role: string): Promise<string> {
   return (await mesh.run(role, [process.execPath, fixture('http-get.mjs'), 'http://127.0.0.1:15000/metrics'])).stdout;
 }
+/** Four meshed pods' announcements, and S's static entry. */
+const MESHED_ENTRIES = 4 * ANNOUNCED_PER_POD + 1;
 const marker = (what: string) => `ZTMESH-${what}-MARKER-${Date.now()}`;
 
 describe.skipIf(skip)('membership decides mTLS, passthrough and refusal', () => {
   beforeAll(async () => {
-    mesh = await createMesh('mesh-membership', ['a', 'b', 'r', 'c', 's']);
+    mesh = await createMesh('mesh-membership', ['a', 'b', 'r', 'p', 'c', 's']);
     issuer = { kind: 'ca', ca: await startHubCa(mesh, ['--meshed-cidrs', `${mesh.addr.s}/32`]) };
-    [a, b, r] = await Promise.all([
+    [a, b, r, p] = await Promise.all([
       startPod(mesh, issuer, 'a', { sa: 'web' }),
       startPod(mesh, issuer, 'b', { sa: 'api' }),
       startPod(mesh, issuer, 'r', { sa: 'strict', transparent: { outboundPolicy: 'registry-only' } }),
+      startPod(mesh, issuer, 'p', { sa: 'legacy-friendly', transparent: { inboundMode: 'permissive' } }),
     ]);
-    // Every sidecar knows the three announcements and the static entry before anything dials.
-    await Promise.all([a, b, r].map((p) => membershipHolds(p, 3 * ANNOUNCED_PER_POD + 1)));
-    [echoes.b, echoes.c, echoes.s] = await Promise.all([startEcho(mesh, 'b'), startEcho(mesh, 'c'), startEcho(mesh, 's')]);
+    // Every sidecar knows the four announcements and the static entry before anything dials.
+    await Promise.all([a, b, r, p].map((pod) => membershipHolds(pod, MESHED_ENTRIES)));
+    [echoes.b, echoes.c, echoes.s, echoes.p] = await Promise.all([startEcho(mesh, 'b'), startEcho(mesh, 'c'), startEcho(mesh, 's'), startEcho(mesh, 'p')]);
   }, 120_000);
   afterAll(async () => { await mesh?.destroy(); });
 
   it('A→B is mTLS: B is meshed by its announcement, no plaintext on the wire, B sees A\'s identity', async () => {
     onTestFailed(() => console.error(`A:\n${a.sidecar.output()}\nB:\n${b.sidecar.output()}`));
     const before = await meshStatus('a');
-    expect(before.membership).toMatchObject({ state: 'known', entries: 3 * ANNOUNCED_PER_POD + 1 });
+    expect(before.membership).toMatchObject({ state: 'known', entries: MESHED_ENTRIES });
     const cap = await capture(mesh, 'a', mesh.addr.a!, mesh.addr.b!, 'a-b');
     const m = marker('A-B');
     expect(await client(mesh, 'a', mesh.addr.b!, 8080, m)).toMatchObject({ data: m });
@@ -111,6 +117,21 @@ describe.skipIf(skip)('membership decides mTLS, passthrough and refusal', () => 
     const line = JSON.parse(await b.sidecar.waitFor(new RegExp(`"peer":"\\[?(::ffff:)?${mesh.addr.c!.replace(/\./g, '\\.')}\\]?:\\d+".*"reason":"not_tls"`))) as Record<string, unknown>;
     expect(line).toMatchObject({ listener: 'transparent-inbound', msg: 'connection refused' });
     expect(echoes.b!.output()).not.toContain(m);
+  });
+
+  it('C→P is forwarded by P\'s permissive inbound and counted, while A→P still carries A\'s identity', async () => {
+    onTestFailed(() => console.error(`P:\n${p.sidecar.output()}`));
+    const m = marker('C-P');
+    const res = await mesh.run('c', [process.execPath, fixture('tcp-client.mjs'), mesh.addr.p!, '8080', m, '5000'], { uid: APP_UID });
+    expect(JSON.parse(res.stdout)).toMatchObject({ data: m });
+    expect(await metrics('p')).toMatch(/ztmesh_inbound_plaintext_total 1\b/);
+    expect(logs(p.sidecar, { msg: 'inbound plaintext: forwarded without an identity' })).toEqual([expect.objectContaining({ peer: expect.stringContaining(mesh.addr.c!) })]);
+    const ma = marker('A-P');
+    expect(await client(mesh, 'a', mesh.addr.p!, 8080, ma)).toMatchObject({ data: ma });
+    expect(logs(p.sidecar, { msg: 'inbound connection forwarded' }).map((l) => l.peerId)).toContain(a.spiffeId);
+    expect(await metrics('p')).toMatch(/ztmesh_inbound_plaintext_total 1\b/);
+    const st = JSON.parse((await mesh.run('p', [process.execPath, fixture('http-get.mjs'), 'http://127.0.0.1:15000/status'])).stdout) as { mesh: { inboundMode: { mode: string }; inboundPlaintext: { total: number } } };
+    expect(st.mesh).toMatchObject({ inboundMode: { mode: 'permissive', source: 'config' }, inboundPlaintext: { total: 1 } });
   });
 
   it('an attacker resetting A\'s handshakes to B, then B\'s sidecar killed: A never sends B plaintext', async () => {

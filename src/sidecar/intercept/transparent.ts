@@ -78,9 +78,13 @@ export function transparentListeners(opts: TransparentOptions = {}) {
     dp.dialer.watchSockets((s) => dials.track(s));
     const inReporter = dp.reporter('inbound', log.child({ listener: 'transparent-inbound' }));
     const outReporter = dp.reporter('outbound', log.child({ listener: 'transparent-outbound' }));
+    const mesh = ctx.mesh ?? standaloneMeshView(ctx.config);
+    const traffic = new MeshTraffic(dp.metrics, dp.clock);
+    dp.traffic = traffic;
     const inHandler = dp.inboundHandler(inReporter, {
       policy, handshakeTimeoutMs: cfg.handshakeTimeout, idleTimeoutMs: cfg.idleTimeout, maxConnections: cfg.maxConnections,
       limits: { maxPending: cfg.maxPendingHandshakes, maxPendingPerSource: cfg.maxPendingHandshakesPerSource },
+      permissive: { mode: () => mesh.inboundMode().mode, detectionTimeoutMs: cfg.detectionTimeout, onPlaintext: () => traffic.plaintext() },
     });
     const outHandler = dp.outboundHandler(outReporter, { handshakeTimeoutMs: cfg.handshakeTimeout, idleTimeoutMs: cfg.idleTimeout }, cfg.tunnel);
     // A tunnel stream may reach this pod's own addresses (never loopback) on any port but the sidecar's.
@@ -90,9 +94,6 @@ export function transparentListeners(opts: TransparentOptions = {}) {
     const inbound = new TransparentInbound({
       handler: inHandler, reporter: inReporter, own, sourceV4: cfg.inboundSourceAddress, sourceV6: INBOUND_SOURCE_V6, targets,
     });
-    const mesh = ctx.mesh ?? standaloneMeshView(ctx.config);
-    const traffic = new MeshTraffic(dp.metrics, dp.clock);
-    dp.traffic = traffic;
     const outbound = new TransparentOutbound({
       handler: outHandler, reporter: outReporter, destinations, own, dials, log: outReporter.log,
       idleTimeoutMs: cfg.idleTimeout, maxConnections: cfg.maxConnections, passthroughConnections: dp.connections.child(),
