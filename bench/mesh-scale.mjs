@@ -8,7 +8,7 @@
 //   - the CA's CPU per churn event with that many streams connected.
 // Env: BENCH_SIDECARS (default 100), BENCH_PER_PROCESS (streams per subscriber process, default 10), BENCH_CHURN
 // (churn events, default 200), BENCH_PODS / BENCH_SERVICES (default 10000 / 2000). Run: npm run bench:mesh.
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -31,49 +31,20 @@ execFileSync(join(root, 'node_modules', '.bin', 'tsc'), [
 ], { stdio: 'inherit' });
 const { startFakeApiServer } = await import(join(build, 'test/helpers/fake-apiserver.js'));
 const { JoinTokenStore } = await import(join(root, 'dist/ca/attestors/join-tokens.js'));
+const { LineProcess } = await import(join(root, 'dist/common/line-process.js'));
 const { writeMeshSection } = await import('./lib/mesh-report.mjs');
+const { cpuSeconds, statusKb } = await import('./lib/sys.mjs');
 
 const children = [];
-process.on('exit', () => { for (const c of children) if (c.exitCode === null) c.kill('SIGKILL'); });
-const cpuSeconds = (pid) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-};
-const rssBytes = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
-const hwmBytes = (pid) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
+process.on('exit', () => { for (const c of children) if (c.child.exitCode === null) c.child.kill('SIGKILL'); });
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 const ms = (v) => `${v.toFixed(0)} ms`;
-
-/** A child process whose stdout lines go to `onLine`; resolves `until(re)` with the first matching line. */
-function child(argv, onLine = () => {}) {
-  const p = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+/** A child node process whose output lines are kept (src/common/line-process.ts, as the demo and the tests use it). */
+const child = (argv, name) => {
+  const p = new LineProcess([process.execPath, ...argv], { name });
   children.push(p);
-  const lines = [];
-  const waiters = [];
-  let buf = '';
-  const feed = (d) => {
-    buf += d;
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      lines.push(line);
-      onLine(line);
-      for (const w of waiters.splice(0)) if (w.re.test(line)) w.resolve(line); else waiters.push(w);
-    }
-  };
-  p.stdout.on('data', feed);
-  p.stderr.on('data', feed);
-  return {
-    p,
-    until: (re) => new Promise((resolve, reject) => {
-      const seen = lines.find((l) => re.test(l));
-      if (seen) return resolve(seen);
-      waiters.push({ re, resolve });
-      p.once('exit', (code) => reject(new Error(`${argv[1] ?? argv[0]} exited (${code}):\n${lines.slice(-20).join('\n')}`)));
-    }),
-  };
-}
+  return p;
+};
 
 // --- the cluster: 10,000 meshed pods, 2,000 Services with 5 endpoints each
 const api = await startFakeApiServer();
@@ -101,19 +72,18 @@ const dir = join(work, 'ca');
 execFileSync(process.execPath, [BIN, 'ca', 'init', '--dir', dir, '--trust-domain', TD], { stdio: 'ignore' });
 const ca = child([BIN, 'ca', 'serve', '--dir', dir, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--rate-limit', '0', '--sign-workers', '1',
   '--max-connections-per-source', '100000', '--max-connections', '100000', '--k8s-mesh-watch', '--k8s-api', api.url, '--k8s-token-file', api.tokenFile,
-  '--k8s-ca-file', api.caFile, '--k8s-server-name', api.serverName]);
-const serving = JSON.parse(await ca.until(/"msg":"ztmesh ca serving"/));
+  '--k8s-ca-file', api.caFile, '--k8s-server-name', api.serverName], 'ca');
+const caPid = ca.child.pid;
+const serving = JSON.parse(await ca.waitFor(/"msg":"ztmesh ca serving"/, 60_000));
 t = performance.now();
-await ca.until(/Kubernetes membership listed: serving it/);
-console.log(`CA ${serving.grpc}: membership listed and served after ${ms(performance.now() - t)}; RSS ${(rssBytes(ca.p.pid) / 1e6).toFixed(0)} MB`);
+await ca.waitFor(/Kubernetes membership listed: serving it/, 60_000);
+console.log(`CA ${serving.grpc}: membership listed and served after ${ms(performance.now() - t)}; RSS ${(statusKb(caPid, 'VmRSS') / 1e6).toFixed(0)} MB`);
 
 // --- the sidecars
 const tokens = new JoinTokenStore(dir);
 const tokenDir = join(work, 'tokens');
 mkdirSync(tokenDir);
 const bundlePem = readFileSync(join(dir, 'bundle.pem'), 'utf8');
-const updates = []; // { t, keys } per stream update
-const heaps = [];
 const procs = [];
 t = performance.now();
 for (let p = 0; p * PER_PROCESS < SIDECARS; p++) {
@@ -126,32 +96,29 @@ for (let p = 0; p * PER_PROCESS < SIDECARS; p++) {
   }
   const specFile = join(work, `sub-${p}.json`);
   writeFileSync(specFile, JSON.stringify({ caAddress: serving.grpc, bundlePem, trustDomain: TD, tokens: streams }));
-  procs.push(child(['--expose-gc', join(root, 'bench/lib/mesh-subscriber.mjs'), specFile], (line) => {
-    if (!line.startsWith('{')) return;
-    const o = JSON.parse(line);
-    if (o.update !== undefined) updates.push({ t: o.t, keys: o.keys });
-    if (o.heap) heaps.push(o.heap);
-  }));
+  procs.push(child(['--expose-gc', join(root, 'bench/lib/mesh-subscriber.mjs'), specFile], `subscriber ${p}`));
 }
-await Promise.all(procs.map((c) => c.until(/"heap"/)));
+const heaps = await Promise.all(procs.map(async (c) => JSON.parse(await c.waitFor(/"heap"/, 300_000)).heap));
 const snapshotMs = performance.now() - t;
 const perSet = heaps.map((h) => h.perSetBytes).sort((a, b) => a - b);
+/** Every update the subscribers applied since `from` (line counts per process), as { t, keys }. */
+const updatesSince = (from) => procs.flatMap((c, i) => c.lines.slice(from[i]).filter((l) => l.startsWith('{"update"')).map((l) => JSON.parse(l)));
 console.log(`${SIDECARS} sidecars (${procs.length} processes) hold the snapshot after ${ms(snapshotMs)}; heap per sidecar (set and stream client): median ${(pct(perSet, 0.5) / 1e6).toFixed(2)} MB, max ${(perSet.at(-1) / 1e6).toFixed(2)} MB`);
 
 // --- churn: one pod at a time, added then deleted; each waits until every sidecar applied it
 async function reachAll(key, change) {
-  const from = updates.length;
+  const from = procs.map((c) => c.lines.length);
   const t0 = Date.now();
   change();
   for (;;) {
-    const seen = updates.slice(from).filter((u) => u.keys.includes(key));
+    const seen = updatesSince(from).filter((u) => u.keys.includes(key));
     if (seen.length >= SIDECARS) return Math.max(...seen.map((u) => u.t)) - t0;
     if (Date.now() - t0 > 30_000) throw new Error(`${key}: reached ${seen.length} of ${SIDECARS} sidecars in 30 s`);
     await new Promise((r) => setTimeout(r, 5));
   }
 }
 const latencies = [];
-const cpu0 = cpuSeconds(ca.p.pid);
+const cpu0 = cpuSeconds(caPid);
 const churnT0 = performance.now();
 for (let n = 0; n < CHURN; n++) {
   const i = PODS + n;
@@ -162,7 +129,7 @@ for (let n = 0; n < CHURN; n++) {
   latencies.push(await reachAll(key, () => api.remove('Pod', name, `ns-${i % 50}`)));
 }
 const churnSeconds = (performance.now() - churnT0) / 1000;
-const cpuMsPerEvent = ((cpuSeconds(ca.p.pid) - cpu0) * 1000) / (2 * CHURN);
+const cpuMsPerEvent = ((cpuSeconds(caPid) - cpu0) * 1000) / (2 * CHURN);
 latencies.sort((a, b) => a - b);
 const result = {
   at: new Date().toISOString(), node: process.version, pods: PODS, services: SERVICES, sidecars: SIDECARS, processes: procs.length, churnEvents: 2 * CHURN,
@@ -170,7 +137,7 @@ const result = {
   heapPerSidecarBytes: { median: pct(perSet, 0.5), max: perSet.at(-1) },
   changeToAllSidecarsMs: { p50: pct(latencies, 0.5), p99: pct(latencies, 0.99), max: latencies.at(-1) },
   caCpuMsPerEvent: Number(cpuMsPerEvent.toFixed(3)),
-  caRssBytes: rssBytes(ca.p.pid), caPeakRssBytes: hwmBytes(ca.p.pid), churnSeconds: Number(churnSeconds.toFixed(1)),
+  caRssBytes: statusKb(caPid, 'VmRSS'), caPeakRssBytes: statusKb(caPid, 'VmHWM'), churnSeconds: Number(churnSeconds.toFixed(1)),
 };
 console.log(`a change reaches all ${SIDECARS} sidecars: p50 ${ms(result.changeToAllSidecarsMs.p50)}, p99 ${ms(result.changeToAllSidecarsMs.p99)}, max ${ms(result.changeToAllSidecarsMs.max)} (target ≤ 2000 ms)`);
 console.log(`CA CPU per churn event with ${SIDECARS} streams: ${result.caCpuMsPerEvent} ms; CA RSS ${(result.caRssBytes / 1e6).toFixed(0)} MB (peak ${(result.caPeakRssBytes / 1e6).toFixed(0)} MB)`);
@@ -178,6 +145,6 @@ const name = `mesh-scale-${result.at.replace(/[:.]/g, '-').slice(0, 19)}Z.json`;
 writeFileSync(join(root, 'bench', 'results', name), `${JSON.stringify(result, null, 2)}\n`);
 writeMeshSection(join(root, 'docs', 'bench.md'), { file: name, result });
 console.log(`results: bench/results/${name}; docs/bench.md "Mesh stream at scale" updated`);
-for (const c of children) c.kill('SIGTERM');
+await Promise.all(children.map((c) => c.stop()));
 await api.close();
 process.exit(0);
