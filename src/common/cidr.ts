@@ -1,5 +1,6 @@
-// IP addresses and CIDRs of either family, as every part spells and compares them: parsing "a/b", the
-// IPv4-mapped form an IPv6 socket reports, and the numeric form a prefix is masked in. Pure.
+// IP addresses and CIDRs of either family, parsed once for every part that takes one (iptables rules, transparent
+// destinations, membership, the annotations injection validates), the IPv4-mapped form an IPv6 socket reports, and
+// the numeric form a prefix is masked in. Pure.
 import { isIPv4, isIPv6 } from 'node:net';
 
 export type IpFamily = 4 | 6;

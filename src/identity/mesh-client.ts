@@ -11,7 +11,7 @@ import { Backoff, DEFAULT_BACKOFF, type BackoffPolicy } from '../common/backoff.
 import type { Clock, TimerHandle } from '../common/clock.js';
 import type { CaClientError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import { ZTMESH_VERSION } from '../common/mesh.js';
+import { ZTMESH_VERSION } from '../common/version.js';
 import type { MeshUpdate__Output } from '../gen/ztmesh/mesh/v1/MeshUpdate.js';
 import { decodeUpdate, isRoutableAddress, type MeshUpdate, type Refusal } from '../mesh/codec.js';
 import { MESH_LIMITS, type MeshKind } from '../mesh/kinds.js';

@@ -4,7 +4,7 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage } from
 import { request, type RequestOptions } from 'node:https';
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../common/errors.js';
-import { ZTMESH_VERSION } from '../common/mesh.js';
+import { ZTMESH_VERSION } from '../common/version.js';
 
 /** In-cluster defaults, as client-go's rest.InClusterConfig reads them. */
 export const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';

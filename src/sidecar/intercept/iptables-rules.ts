@@ -1,7 +1,7 @@
 // Builds the nat-table rules that send a pod's TCP traffic through the sidecar (Istio's shape, ZTMESH_ chains).
 // Pure: options in, iptables-restore text out; iptables-apply.ts does the I/O.
-import { parseCidr, type IpFamily } from '../../common/cidr.js';
 import { ConfigError } from '../../common/errors.js';
+import { parseCidr, type IpFamily } from '../../common/cidr.js';
 import { INBOUND_SOURCE_V4, INBOUND_SOURCE_V6, PORTS, PROXY_UID, SIDECAR_OWN_PORTS } from '../../common/mesh.js';
 
 /** The chains this module owns. Everything ztmesh installs lives in them, plus one jump each from PREROUTING/OUTPUT. */
@@ -13,13 +13,15 @@ export const CHAINS = {
 } as const;
 export const CHAIN_PREFIX = 'ZTMESH_';
 
+/** Re-exported for the transparent destinations, which read CIDRs alongside these rules. */
+export { parseCidr, type IpFamily };
+
 /** The two jumps from built-in chains into ours; cleanup deletes exactly these. */
 export const JUMPS: readonly { chain: 'PREROUTING' | 'OUTPUT'; rule: string }[] = [
   { chain: 'PREROUTING', rule: `-p tcp -j ${CHAINS.inbound}` },
   { chain: 'OUTPUT', rule: `-p tcp -j ${CHAINS.output}` },
 ];
 
-export type { IpFamily } from '../../common/cidr.js';
 
 /** What to intercept. Every list is of plain numbers/CIDRs; validation happens in `validateInterceptOptions`. */
 export interface InterceptOptions {
