@@ -2,6 +2,7 @@
 // decision (mesh/outbound-decision.ts): over mTLS through the data path's OutboundHandler, as plain TCP (passthrough,
 // counted and listed), or refused (destination_not_meshed under registry-only). A meshed destination never gets plain.
 import net from 'node:net';
+import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import { NodeInternalsError } from '../../common/node-internals.js';
 import type { ConnectionSet } from '../connection-set.js';
@@ -31,6 +32,7 @@ export interface TransparentOutboundDeps {
   own: OwnListeners;
   dials: DialTracker;
   log: Logger;
+  clock: Clock;
   idleTimeoutMs: number;
   /** Meshed and passthrough connections together. */
   maxConnections: number;
@@ -125,7 +127,7 @@ export class TransparentOutbound {
       app.removeListener('close', onAppClose);
       c.connectionsActive++;
       this.deps.log.debug({ peer, upstream: hostPort(dst), mode: 'passthrough', because }, 'outbound passthrough (plain TCP, not meshed)');
-      splice(plainLeg(app), plainLeg(upstream), { idleTimeoutMs: this.deps.idleTimeoutMs, onEnd: () => { c.connectionsActive--; } });
+      splice(plainLeg(app), plainLeg(upstream), { idleTimeoutMs: this.deps.idleTimeoutMs, clock: this.deps.clock, onEnd: () => { c.connectionsActive--; } });
     });
   }
 }
