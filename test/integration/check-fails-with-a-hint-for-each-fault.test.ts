@@ -86,6 +86,14 @@ describe('ztmesh check names each fault', () => {
     expect(r.hintOf('TokenReview permission')).toMatch(/hint: apply the ClusterRole and ClusterRoleBinding ztmesh-ca-tokenreview/);
   });
 
+  it('a CA ServiceAccount that may not list and watch what membership is made of', async () => {
+    api.remove('ClusterRoleBinding', 'ztmesh-ca-mesh-watch');
+    const r = await check();
+    expect(r.code).toBe(1);
+    expect(r.failed).toEqual([expect.stringMatching(/✘ membership watch permission of ztmesh-system\/ztmesh-ca: may not list pods, watch pods, list services, watch services, list endpointslices\.discovery\.k8s\.io, watch endpointslices\.discovery\.k8s\.io/)]);
+    expect(r.hintOf('membership watch permission')).toMatch(/hint: apply the ClusterRole and ClusterRoleBinding ztmesh-ca-mesh-watch/);
+  });
+
   it('a meshed namespace whose Pod Security refuses NET_ADMIN, in transparent mode only', async () => {
     api.get('Namespace', MESHED_NS)!.metadata.labels['pod-security.kubernetes.io/enforce'] = 'restricted';
     const r = await check();

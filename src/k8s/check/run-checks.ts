@@ -8,7 +8,7 @@ import { WEBHOOK_CONTAINER } from '../own-image.js';
 import { checkReport, type CheckReport, type CheckResult } from './check-result.js';
 import { MESHED_PODS_PATH, checkProxies } from './proxy-checks.js';
 import {
-  INSTALL_RESOURCES, checkCaReplicasHint, checkCaSecret, checkInstallRbac, checkNamespace, checkPodSecurity, checkReplicas, checkTokenReviewRbac,
+  INSTALL_RESOURCES, MESH_WATCH_ACCESS, checkCaReplicasHint, checkCaSecret, checkInstallRbac, checkMeshWatchRbac, checkNamespace, checkPodSecurity, checkReplicas, checkTokenReviewRbac,
   checkTrustBundle, checkVersion, checkWebhookConfig,
 } from './install-checks.js';
 
@@ -102,11 +102,12 @@ export async function runChecks(client: KubeClient, meta: { context: string; ser
   const caDeployment = await call('GET', `/apis/apps/v1/namespaces/${enc(ns)}/deployments/${INSTALL.caDeployment}`);
   results.push(checkReplicas('ca-replicas', G.ca, INSTALL.caDeployment, caDeployment, checkCaReplicasHint(ns, INSTALL.caDeployment)));
   const sa = `system:serviceaccount:${ns}:${INSTALL.caServiceAccount}`;
-  results.push(checkTokenReviewRbac(G.ca, `${ns}/${INSTALL.caServiceAccount}`, await call('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+  const caMay = (resourceAttributes: { verb: string; group: string; resource: string }) => call('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
     apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview',
-    spec: { user: sa, groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'],
-      resourceAttributes: { verb: 'create', group: 'authentication.k8s.io', resource: 'tokenreviews' } },
-  })));
+    spec: { user: sa, groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'], resourceAttributes },
+  });
+  results.push(checkTokenReviewRbac(G.ca, `${ns}/${INSTALL.caServiceAccount}`, await caMay({ verb: 'create', group: 'authentication.k8s.io', resource: 'tokenreviews' })));
+  results.push(checkMeshWatchRbac(G.ca, `${ns}/${INSTALL.caServiceAccount}`, await Promise.all(MESH_WATCH_ACCESS.map(caMay))));
 
   results.push(checkReplicas('webhook-replicas', G.webhook, INSTALL.webhookDeployment, webhookDeployment, checkCaReplicasHint(ns, INSTALL.webhookDeployment)));
   results.push(checkWebhookConfig(G.webhook, INSTALL.webhookConfig,
