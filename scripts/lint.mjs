@@ -34,12 +34,13 @@ const ALLOWED = {
   common: ['gen'],
   pki: ['common'],
   'front-door': ['common'],
-  identity: ['common', 'pki', 'gen'],
-  ca: ['common', 'pki', 'gen', 'admin', 'front-door'],
+  mesh: ['common', 'pki', 'gen'],
+  identity: ['common', 'pki', 'gen', 'mesh'],
+  ca: ['common', 'pki', 'gen', 'admin', 'mesh', 'front-door'],
   admin: ['common'],
-  k8s: ['common', 'pki', 'ca', 'identity', 'admin'],
-  sidecar: ['common', 'pki', 'identity', 'admin', 'front-door'],
-  cli: ['common', 'pki', 'identity', 'ca', 'admin', 'k8s', 'sidecar', 'gen'],
+  k8s: ['common', 'pki', 'ca', 'identity', 'admin', 'mesh'],
+  sidecar: ['common', 'pki', 'identity', 'admin', 'mesh', 'front-door'],
+  cli: ['common', 'pki', 'identity', 'ca', 'admin', 'k8s', 'sidecar', 'gen', 'mesh'],
 };
 const srcRoot = join(root, 'src');
 const srcFiles = walkIfThere('src');

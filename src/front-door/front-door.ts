@@ -11,6 +11,7 @@ import type { Logger } from '../common/logger.js';
 import { injectConnection, rawSocketOf } from '../common/node-internals.js';
 import { closeSocket, resetSocket } from '../common/socket-reset.js';
 import { AdmissionTable, sourceKey, type AdmissionLimits } from './admission.js';
+import { classifyFirstByte } from './first-byte.js';
 import { HANDSHAKE_REASONS, handshakeErrorReason, type HandshakeReason } from './reasons.js';
 
 /**
@@ -20,9 +21,6 @@ import { HANDSHAKE_REASONS, handshakeErrorReason, type HandshakeReason } from '.
  */
 export const TRIM_AFTER_HANDSHAKES = 64;
 export const TRIM_LOW_WATER = 8;
-
-/** The first byte of a TLS record of type handshake (a ClientHello). */
-export const TLS_HANDSHAKE_RECORD = 0x16;
 
 /** The bounds of one front door, and the time a connection has to finish its TLS handshake from accept. */
 export interface FrontDoorLimits extends AdmissionLimits {
@@ -48,8 +46,9 @@ export interface FrontDoorReport {
 }
 
 /**
- * The step between accept and TLS, for a listener that also serves clients that do not speak TLS (issue 20's
- * permissive inbound): the first byte decides, and a client silent for `silenceMs` counts as not speaking TLS.
+ * The step between accept and TLS, for a listener that also serves clients that do not speak TLS (the transparent
+ * inbound's permissive mode): the first byte decides (first-byte.ts), and a client silent for `silenceMs` counts as
+ * not speaking TLS (a server-speaks-first protocol: MySQL, SMTP). The bytes read are put back for whoever takes it.
  */
 export interface Detect<C> {
   silenceMs: number;
@@ -198,7 +197,7 @@ export class FrontDoor<C> {
     if (conn.detect) {
       const chunk = raw.read() as Buffer;
       raw.unshift(chunk); // the TLS server reads it first
-      if (chunk[0] !== TLS_HANDSHAKE_RECORD) return this.leave(conn, conn.detect, false);
+      if (classifyFirstByte(chunk) !== 'tls') return this.leave(conn, conn.detect, false);
     }
     this.table.spoke(conn);
     conn.tls = true;

@@ -24,6 +24,9 @@ import { REASONS } from './reasons.js';
 import { sharedReadBuffer } from './shared-read.js';
 import { TlsContextHolder } from './tls-context.js';
 import { TunnelPool } from './tunnel/client.js';
+import { MeshTraffic, type MeshTrafficStatus } from './mesh/mesh-traffic.js';
+import { DEFAULT_INBOUND_MODE, type InboundMode } from '../mesh/kinds.js';
+import type { MembershipView } from '../mesh/outbound-decision.js';
 import { DEFAULT_TUNNEL_LIMITS, type TunnelLimits } from './tunnel/protocol.js';
 import { formatPeer } from '../common/address.js';
 
@@ -45,6 +48,8 @@ export interface RunningDataPath {
   statuses(): ListenerStatus[];
   /** The outbound tunnel pools, one per upstream. */
   tunnelPools(): TunnelPoolStatus[];
+  /** The plain connections transparent mode counted (undefined without transparent mode). */
+  meshTraffic(): MeshTrafficStatus | undefined;
   /** Replaces an inbound listener's policy from its next connection or tunnel stream; false when there is no such listener. */
   setPolicy(listener: string, policy: AuthzPolicy): boolean;
   /** Stops accepting, waits up to timeoutMs for open connections, then resets the rest. */
@@ -66,10 +71,26 @@ export interface BoundListener {
   inbound?: InboundHandler;
 }
 
+/** What transparent mode reads of the mesh stream (sidecar/mesh/): membership per destination, the inbound mode. */
+export interface MeshView {
+  membership: { view(address: string, port: number): MembershipView };
+  inboundMode(): { mode: InboundMode };
+}
+
+/** Without a mesh stream (the data path alone, in tests): every destination mTLS, the configured inbound mode or strict. */
+export function standaloneMeshView(config: SidecarConfig): MeshView {
+  return {
+    membership: { view: () => ({ state: 'unsupported' }) },
+    inboundMode: () => ({ mode: config.transparent.inboundMode ?? DEFAULT_INBOUND_MODE }),
+  };
+}
+
 /** Everything startDataPath() needs: the shared parts' inputs plus the configuration and readiness of the sidecar. */
 export interface DataPathContext extends Omit<DataPathDeps, 'trustDomain'> {
   config: SidecarConfig;
   readiness: Readiness;
+  /** The mesh stream's view (default: standaloneMeshView). */
+  mesh?: MeshView;
 }
 
 /**
@@ -87,6 +108,8 @@ export interface ListenerHost {
   watchDials(watcher: (raw: net.Socket) => void): void;
   /** A set for connections a listener forwards itself, inside the data path's (drained and reset with it). */
   connectionSet(): ConnectionSet;
+  /** The counts of plain connections, outbound passthrough and inbound plaintext (/status `mesh`, the metrics). */
+  countTraffic(): MeshTraffic;
   add(listener: BoundListener): void;
 }
 
@@ -125,6 +148,8 @@ export class DataPath implements RunningDataPath, ListenerHost {
   readonly trustDomain: string;
   private readonly heap: HeapTrimmer | undefined;
   private readonly listeners: BoundListener[] = [];
+  /** The plain connections transparent mode counts (intercept/transparent.ts), made on first use. */
+  private traffic: MeshTraffic | undefined;
   private readonly disposers: (() => void)[] = [];
   private closing: Promise<void> | undefined;
 
@@ -186,6 +211,10 @@ export class DataPath implements RunningDataPath, ListenerHost {
     return this.connections.child();
   }
 
+  countTraffic(): MeshTraffic {
+    return this.traffic ??= new MeshTraffic(this.metrics, this.clock);
+  }
+
   /** Plugs a bound listener in: it shows in statuses(), and drain() and close() stop it. */
   add(listener: BoundListener): void {
     // Past maxConnections node drops the accepted socket; say so like every other refusal.
@@ -204,6 +233,10 @@ export class DataPath implements RunningDataPath, ListenerHost {
 
   tunnelPools(): TunnelPoolStatus[] {
     return this.tunnels.statuses((key) => this.transport.modeOf(key));
+  }
+
+  meshTraffic(): MeshTrafficStatus | undefined {
+    return this.traffic?.status();
   }
 
   setPolicy(listener: string, policy: AuthzPolicy): boolean {

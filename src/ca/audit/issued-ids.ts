@@ -64,7 +64,7 @@ interface Entry {
 
 const STATE_ORDER: Record<IdState, number> = { overdue: 0, ok: 1, expired: 2 };
 
-/** Records issuances (as an onIssued observer of the CA service) and reports them. */
+/** Records issuances (as a subscriber of the CA's issuance events, issuance-events.ts) and reports them. */
 export class IssuedIdentities {
   /** Map order is issuance order: the first entry is the one issued to longest ago. */
   private readonly entries = new Map<string, Entry>();

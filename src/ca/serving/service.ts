@@ -20,7 +20,15 @@ import { assertNotReserved, type ReservedIdPolicy } from '../signing/reserved-id
 import { clampTtl, type TtlPolicy } from '../signing/signing-policy.js';
 import type { BundleSnapshot, TrustBundleSource } from '../root/trust-bundle.js';
 
-export interface CaServiceDeps {
+/** What the CA's TLS listener learnt of a call's client certificate, by the peer grpc-js names (from TlsFrontDoor). */
+export interface PeerTlsLookup {
+  /** Why TLS did not verify a peer's client certificate. */
+  peerCertError?: (peer: string) => string | undefined;
+  /** The verified client certificate of a peer, parsed once per connection. */
+  peerCertificate?: (peer: string) => X509Certificate | undefined;
+}
+
+export interface CaServiceDeps extends PeerTlsLookup {
   attestors: readonly Attestor[];
   /** Signs and says which chain and root the certificate belongs to (it may switch keys while running). */
   signer: IssuingSigner;
@@ -34,10 +42,6 @@ export interface CaServiceDeps {
   /** Where each issuance and each refused signature goes (the issuance log, the audit line, the fleet view, the metric). */
   events: IssuanceEvents;
   metrics: CaMetrics;
-  /** Why TLS did not verify a peer's client certificate, by peer address (from TlsFrontDoor). */
-  peerCertError?: (peer: string) => string | undefined;
-  /** The verified client certificate of a peer, parsed once per connection (from TlsFrontDoor). */
-  peerCertificate?: (peer: string) => X509Certificate | undefined;
 }
 
 /** The bundle as the proto carries it. */
@@ -50,7 +54,7 @@ const BEARER = /^Bearer\s+(\S+)\s*$/i;
 /** What the attestors get from one call. */
 export function attestationInput(
   call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>,
-  tls: { peerCertError?: (peer: string) => string | undefined; peerCertificate?: (peer: string) => X509Certificate | undefined } = {},
+  tls: PeerTlsLookup = {},
 ): AttestationInput {
   const input: AttestationInput = { peer: call.getPeer() };
   const auth = call.metadata.get('authorization')[0];

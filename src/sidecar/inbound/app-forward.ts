@@ -90,7 +90,8 @@ export interface AppForwarderDeps {
 /** Who a forwarded connection comes from, as its log lines name it. */
 export interface ForwardedPeer {
   peer: string;
-  peerId: string;
+  /** Undefined for a plaintext client of permissive mode, which has no identity (and says so in a line of its own). */
+  peerId: string | undefined;
   resumed: boolean;
   /** A tunnel stream: the :authority it named. */
   target?: string | undefined;
@@ -136,7 +137,7 @@ export class AppForwarder {
         }
         answer?.accepted(app);
         const closed = reporter.opened();
-        reporter.log.debug({ peer: who.peer, peerId: who.peerId, resumed: who.resumed, tunnel: answer ? true : undefined, target: who.target }, 'inbound connection forwarded');
+        if (who.peerId !== undefined) reporter.log.debug({ peer: who.peer, peerId: who.peerId, resumed: who.resumed, tunnel: answer ? true : undefined, target: who.target }, 'inbound connection forwarded');
         splice(leg, plainLeg(app, reader), {
           idleTimeoutMs: this.deps.idleTimeoutMs, clock: this.deps.clock, ...(this.deps.sweep ? { sweep: this.deps.sweep } : {}),
           onEnd: (end) => {

@@ -9,7 +9,8 @@ import { checkLeafSvid } from '../../pki/leaf-svid.js';
 import { spiffeIdOf } from '../../pki/cert-ids.js';
 import { certExpired, certNotAfterMs } from '../../pki/validity.js';
 import type { AdmissionLimits } from '../../front-door/admission.js';
-import { FrontDoor, type DoorConnection } from '../../front-door/front-door.js';
+import { FrontDoor, type Detect, type DoorConnection } from '../../front-door/front-door.js';
+import type { InboundMode } from '../../mesh/kinds.js';
 import type { AppSocketBuffers } from '../app-buffers.js';
 import { AppForwarder } from './app-forward.js';
 import { authorize, compilePolicy, isOpenPolicy, type AuthzPolicy } from '../authz.js';
@@ -25,8 +26,20 @@ import { TUNNEL_ALPN, type TunnelLimits } from '../tunnel/protocol.js';
 import type { InboundRoute } from './route.js';
 import { formatPeer } from '../../common/address.js';
 
+/** Permissive inbound mode (transparent inbound only): a client that does not start TLS is forwarded without an identity. */
+export interface PermissiveInbound {
+  /** The inbound mode now (the config, else the CA's mesh-wide default), read per connection. */
+  mode(): InboundMode;
+  /** How long a client may say nothing before it is taken as plaintext (server-speaks-first). */
+  detectionTimeoutMs: number;
+  /** Counts one plaintext connection forwarded. */
+  onPlaintext(): void;
+}
+
 export interface InboundOptions {
   policy: AuthzPolicy;
+  /** Transparent inbound: the inbound mode and what permissive mode needs; without it, strict. */
+  permissive?: PermissiveInbound;
   handshakeTimeoutMs: number;
   idleTimeoutMs: number;
   /** Bounds on unfinished handshakes (front-door/admission.ts). */
@@ -83,6 +96,8 @@ function ignore(): void {}
 export class InboundHandler {
   private readonly door: FrontDoor<InboundRoute>;
   private readonly forwarder: AppForwarder;
+  /** Permissive mode's step before TLS, when the listener has one. */
+  private readonly detectPlaintext: Detect<InboundRoute> | undefined;
   private policy: AuthzPolicy;
   private readonly unsubscribe: () => void;
   /** This listener's tunnel sessions, when it accepts tunnels. */
@@ -104,7 +119,13 @@ export class InboundHandler {
       clock: deps.clock, log: reporter.log, ...(deps.heap ? { heap: deps.heap } : {}),
       report: { refused: (peer, reason, detail) => reporter.refused(peer, reason, { detail }), abandoned: (peer, detail) => reporter.abandoned(peer, detail) },
       established: (t, conn) => this.onSecure(t, conn),
+      // Permissive mode is the front door's step before TLS: bounded by the same admission and deadline.
+      ...(opts.permissive ? { detect: () => (opts.permissive!.mode() === 'permissive' ? this.detectPlaintext : undefined) } : {}),
     });
+    const permissive = opts.permissive;
+    this.detectPlaintext = permissive
+      ? { silenceMs: Math.min(permissive.detectionTimeoutMs, opts.handshakeTimeoutMs), notTls: (conn, silent) => this.plaintext(conn, silent, permissive) }
+      : undefined;
     this.forwarder = new AppForwarder({
       clock: deps.clock, reporter, dialTimeoutMs: opts.handshakeTimeoutMs, idleTimeoutMs: opts.idleTimeoutMs,
       ...(deps.readBuffer ? { readBuffer: deps.readBuffer } : {}), ...(deps.appBuffers ? { appBuffers: deps.appBuffers } : {}),
@@ -170,6 +191,22 @@ export class InboundHandler {
   dispose(): void {
     this.unsubscribe();
     this.tunnels?.dispose();
+  }
+
+  /**
+   * Permissive mode, a client that did not start TLS: forwarded to the app without an identity, counted and logged at
+   * debug. Only an open policy admits it: an allow-list (or default deny) names identities, and it has none.
+   */
+  private plaintext(conn: DoorConnection<InboundRoute>, silent: boolean, permissive: PermissiveInbound): void {
+    const { raw, peer, context: route } = conn;
+    if (!isOpenPolicy(this.policy)) {
+      this.deps.reporter.refused(peer, REASONS.spiffeIdDenied, { detail: 'a plaintext client (permissive mode) has no identity, and this inbound allows only listed ones' });
+      return resetLeg(plainLeg(raw));
+    }
+    raw.allowHalfOpen = true;
+    permissive.onPlaintext();
+    this.deps.reporter.log.debug({ peer, silent }, silent ? 'inbound plaintext (the client sent nothing first): forwarded without an identity' : 'inbound plaintext: forwarded without an identity');
+    this.forwarder.forward(plainLeg(raw), route, { peer, peerId: undefined, resumed: false });
   }
 
   /** TLS is up: the peer's certificate, the SVID rules and the policy, then a tunnel or the forward to the app. */

@@ -2,14 +2,14 @@
 // transport rejects with (a reason code of reasons.ts); and what a pool of tunnel connections offers the chooser.
 import { formatHostPort, type HostPort } from '../../common/address.js';
 import { ProxyError } from '../../common/errors.js';
-import type { SpiffePattern } from '../../pki/spiffe-id.js';
+import { expectationText, type ServerExpectation } from '../authz.js';
 import type { Leg, SocketLeg } from '../pipe.js';
 
 /** Where to dial and whom to expect there. */
 export interface UpstreamTarget {
   upstream: HostPort;
   /** The server's SPIFFE ID must match this; without it any ID of our trust domain is accepted. */
-  expect?: SpiffePattern;
+  expect?: ServerExpectation;
 }
 
 /** A verified upstream connection, ready to splice. */
@@ -59,5 +59,5 @@ export interface StreamPool {
 
 /** The key of an upstream and the server ID expected there: one pool, and one transport choice, per key. */
 export function upstreamKey(target: UpstreamTarget): string {
-  return `${formatHostPort(target.upstream.host, target.upstream.port)} ${target.expect?.text ?? ''}`;
+  return `${formatHostPort(target.upstream.host, target.upstream.port)} ${expectationText(target.expect) ?? ''}`;
 }

@@ -8,7 +8,7 @@ import type { Logger } from '../../common/logger.js';
 import { offerSession } from '../../common/node-internals.js';
 import { checkLeafSvid } from '../../pki/leaf-svid.js';
 import { certNotAfterMs } from '../../pki/validity.js';
-import { serverIdMatches } from '../authz.js';
+import { expectationText, serverIdMatches } from '../authz.js';
 import { resetLeg, type SocketLeg } from '../pipe.js';
 import { REASONS, tlsErrorReason } from '../reasons.js';
 import type { TlsContextHolder } from '../tls-context.js';
@@ -109,7 +109,7 @@ export class UpstreamDialer implements UpstreamTransport {
             return new DialError(REASONS.invalidSvid, `upstream ${key} presented a certificate that is not a leaf SVID (${why})`, peerId);
           }
           if (serverIdMatches(peerId, target.expect, this.trustDomain)) return undefined;
-          return new DialError(REASONS.serverIdMismatch, `upstream ${key} presented ${peerId ?? 'no SPIFFE ID'}, expected ${target.expect?.text ?? `an ID of ${this.trustDomain}`}`, peerId);
+          return new DialError(REASONS.serverIdMismatch, `upstream ${key} presented ${peerId ?? 'no SPIFFE ID'}, expected ${expectationText(target.expect) ?? `an ID of ${this.trustDomain}`}`, peerId);
         },
       });
       // Set here rather than as tls.connect's `session` option (see offerSession). The ClientHello is only built
@@ -163,7 +163,7 @@ export class UpstreamDialer implements UpstreamTransport {
           peerNotAfterMs = session?.peerNotAfterMs;
           if (!serverIdMatches(peerId, target.expect, this.trustDomain)) {
             this.sessions.delete(key);
-            return fail(new DialError(REASONS.serverIdMismatch, `upstream ${key} (resumed) is ${peerId ?? 'unknown'}, expected ${target.expect?.text ?? `an ID of ${this.trustDomain}`}`, peerId));
+            return fail(new DialError(REASONS.serverIdMismatch, `upstream ${key} (resumed) is ${peerId ?? 'unknown'}, expected ${expectationText(target.expect) ?? `an ID of ${this.trustDomain}`}`, peerId));
           }
         } else if (!peerId) {
           return fail(new DialError(REASONS.serverIdMismatch, `upstream ${key}: no server identity was checked`));

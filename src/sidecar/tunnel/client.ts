@@ -17,6 +17,7 @@ import { formatHostPort } from '../../common/address.js';
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import type { TunnelPoolStatus } from '../../admin/status-types.js';
+import { expectationText } from '../authz.js';
 import type { DataPathMetrics, WarnBudget } from '../datapath-metrics.js';
 import type { LivenessSweep } from '../liveness-sweep.js';
 import { DialError, upstreamKey, type DialedSocket, type DialedUpstream, type NoStream, type StreamPool, type UpstreamTarget } from '../outbound/transport.js';
@@ -133,7 +134,7 @@ export class TunnelPool implements StreamPool {
     const key = upstreamKey(target);
     let pool = this.pools.get(key);
     if (!pool) {
-      pool = { upstream: formatHostPort(target.upstream.host, target.upstream.port), expect: target.expect?.text ?? null, conns: [], opening: undefined, streamsTotal: 0 };
+      pool = { upstream: formatHostPort(target.upstream.host, target.upstream.port), expect: expectationText(target.expect) ?? null, conns: [], opening: undefined, streamsTotal: 0 };
       this.pools.set(key, pool);
     }
     return pool;

@@ -59,8 +59,19 @@ describe('FrontDoor', () => {
     await until(() => s.events.length === 1);
     expect(s.events).toEqual(['abandoned closed before its first byte']);
     expect(s.door.pendingCount).toBe(0);
-    await clock.advance(5_000);
-    expect(s.events).toHaveLength(1); // the deadline went with the connection
+    expect(clock.pendingTimers()).toEqual([]); // the deadline went with the connection
+  });
+
+  it('detect: a client gone before its first byte is abandoned too, and leaves no timer', async () => {
+    const clock = new FakeClock();
+    const s = await setup(clock, { silenceMs: 1_000, notTls: () => {} });
+    const c = await dial(s.port);
+    await until(() => s.door.pendingCount === 1);
+    c.end();
+    await until(() => s.events.length === 1);
+    expect(s.events).toEqual(['abandoned closed before its first byte']);
+    expect(s.left).toEqual([]);
+    expect(clock.pendingTimers()).toEqual([]);
   });
 
   it('detect: a first byte that is not a TLS record leaves the front door, unread, with its context', async () => {
