@@ -3,6 +3,7 @@
 // a tunnel (ALPN h2) stream by stream.
 import type net from 'node:net';
 import type tls from 'node:tls';
+import { formatPeer } from '../../common/address.js';
 import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import { checkLeafSvid } from '../../pki/leaf-svid.js';
@@ -24,7 +25,6 @@ import type { TlsContextHolder } from '../tls-context.js';
 import { TunnelAcceptor } from '../tunnel/server.js';
 import { TUNNEL_ALPN, type TunnelLimits } from '../tunnel/protocol.js';
 import type { InboundRoute } from './route.js';
-import { formatPeer } from '../../common/address.js';
 
 /** Permissive inbound mode (transparent inbound only): a client that does not start TLS is forwarded without an identity. */
 export interface PermissiveInbound {
@@ -106,6 +106,10 @@ export class InboundHandler {
   constructor(private readonly deps: InboundDeps, opts: InboundOptions) {
     this.policy = opts.policy;
     const { reporter } = deps;
+    const permissive = opts.permissive;
+    this.detectPlaintext = permissive
+      ? { silenceMs: Math.min(permissive.detectionTimeoutMs, opts.handshakeTimeoutMs), notTls: (conn, silent) => this.plaintext(conn, silent, permissive) }
+      : undefined;
     // Nothing is forwarded unless `authorized` is true, a certificate is present and the policy allows its ID.
     this.door = new FrontDoor<InboundRoute>({
       tls: {
@@ -119,13 +123,9 @@ export class InboundHandler {
       clock: deps.clock, log: reporter.log, ...(deps.heap ? { heap: deps.heap } : {}),
       report: { refused: (peer, reason, detail) => reporter.refused(peer, reason, { detail }), abandoned: (peer, detail) => reporter.abandoned(peer, detail) },
       established: (t, conn) => this.onSecure(t, conn),
-      // Permissive mode is the front door's step before TLS: bounded by the same admission and deadline.
-      ...(opts.permissive ? { detect: () => (opts.permissive!.mode() === 'permissive' ? this.detectPlaintext : undefined) } : {}),
+      // Permissive mode is the front door's step before TLS, inside the same admission and deadline; read per connection.
+      ...(permissive ? { detect: () => (permissive.mode() === 'permissive' ? this.detectPlaintext : undefined) } : {}),
     });
-    const permissive = opts.permissive;
-    this.detectPlaintext = permissive
-      ? { silenceMs: Math.min(permissive.detectionTimeoutMs, opts.handshakeTimeoutMs), notTls: (conn, silent) => this.plaintext(conn, silent, permissive) }
-      : undefined;
     this.forwarder = new AppForwarder({
       clock: deps.clock, reporter, dialTimeoutMs: opts.handshakeTimeoutMs, idleTimeoutMs: opts.idleTimeoutMs,
       ...(deps.readBuffer ? { readBuffer: deps.readBuffer } : {}), ...(deps.appBuffers ? { appBuffers: deps.appBuffers } : {}),
