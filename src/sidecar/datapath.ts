@@ -200,6 +200,7 @@ export class DataPath implements RunningDataPath, ListenerHost {
     const via = transport === 'auto' ? this.transport : transport === 'off' ? this.dialer : transport;
     return new OutboundHandler({
       contexts: this.contexts, transport: via, reporter, connections: this.connectionSet(), clock: this.clock, appBuffers: this.appBuffers, sweep: this.sweep,
+      readBuffer: this.readBuffer,
     }, opts);
   }
 

@@ -8,7 +8,7 @@ import type { Duplex, Readable } from 'node:stream';
 import type { Clock } from '../common/clock.js';
 import { closeSocket, resetSocket } from '../common/socket-reset.js';
 import type { LivenessSweep } from './liveness-sweep.js';
-import type { SharedBufferReader } from './shared-read.js';
+import { SharedBufferReader } from './shared-read.js';
 import { H2_CODES } from './tunnel/protocol.js';
 
 /** One side of a proxied connection over a socket: the stream bytes flow through (TLS or plain) and the TCP socket under it. */
@@ -31,6 +31,20 @@ export type Leg = SocketLeg | StreamLeg;
 /** A plain TCP leg; `reader` when the socket was made with a SharedBufferReader's onread. */
 export function plainLeg(socket: net.Socket, reader?: SharedBufferReader): Leg {
   return reader ? { stream: socket, tcp: socket, reader } : { stream: socket, tcp: socket };
+}
+
+/**
+ * The socket leg, reading into the data path's shared buffer (shared-read.ts) from now on; as it was without a
+ * buffer, when it has a reader already, or where node offers no way to (node-internals.test.ts fails on such a node).
+ * Call it before the leg's socket is read by anything else (paused since accept, or a TLS socket after its handshake).
+ */
+export function withSharedReads(leg: SocketLeg, buffer: Uint8Array | undefined): SocketLeg {
+  if (!buffer || leg.reader || leg.stream.destroyed) return leg;
+  try {
+    return { ...leg, reader: SharedBufferReader.attach(leg.stream, buffer) };
+  } catch {
+    return leg;
+  }
 }
 
 /** How a spliced connection ended. */

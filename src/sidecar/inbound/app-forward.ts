@@ -5,7 +5,7 @@ import type { Clock } from '../../common/clock.js';
 import type { AppSocketBuffers } from '../app-buffers.js';
 import type { ConnectionReporter } from '../datapath-metrics.js';
 import type { LivenessSweep } from '../liveness-sweep.js';
-import { plainLeg, resetLeg, splice, type Leg } from '../pipe.js';
+import { plainLeg, resetLeg, splice, withSharedReads, type Leg } from '../pipe.js';
 import { REASONS } from '../reasons.js';
 import type { InboundRoute } from './route.js';
 import { SharedBufferReader } from '../shared-read.js';
@@ -138,7 +138,9 @@ export class AppForwarder {
         answer?.accepted(app);
         const closed = reporter.opened();
         if (who.peerId !== undefined) reporter.log.debug({ peer: who.peer, peerId: who.peerId, resumed: who.resumed, tunnel: answer ? true : undefined, target: who.target }, 'inbound connection forwarded');
-        splice(leg, plainLeg(app, reader), {
+        // A raw mTLS leg reads into the shared buffer too (a plaintext client of permissive mode is left as it is).
+        const peerLeg = leg.tcp !== null && leg.stream !== leg.tcp ? withSharedReads(leg, this.deps.readBuffer) : leg;
+        splice(peerLeg, plainLeg(app, reader), {
           idleTimeoutMs: this.deps.idleTimeoutMs, clock: this.deps.clock, ...(this.deps.sweep ? { sweep: this.deps.sweep } : {}),
           onEnd: (end) => {
             closed();
