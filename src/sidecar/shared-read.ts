@@ -48,6 +48,8 @@ export class SharedBufferReader {
   private source: net.Socket | undefined;
   /** The source is paused until dest drains (reads that were already under way still arrive, and are queued). */
   private waiting = false;
+  /** Reads that arrived before forwardTo (a socket that was reading when attached): copies, they go first. */
+  private early: Buffer[] | undefined;
   /** Called once, before the first byte read into the shared buffer is handed on (there is no 'data' event). */
   private firstRead: (() => void) | undefined;
   readonly onread: OnRead;
@@ -64,6 +66,8 @@ export class SharedBufferReader {
   static attach(socket: net.Socket, buffer: Uint8Array): SharedBufferReader {
     const reader = new SharedBufferReader(buffer);
     readInto(socket, buffer, reader.onread.callback);
+    reader.source = socket;
+    socket.pause(); // a socket that was reading stops until forwardTo
     return reader;
   }
 
@@ -77,10 +81,20 @@ export class SharedBufferReader {
     this.source = source;
     this.dest = dest;
     this.kind = destKind(dest);
-    source.once('end', () => dest.end());
-    // What the socket read before it read into the shared buffer (a TLS socket's first bytes) is its own: it goes first.
+    source.once('end', () => this.dest?.end());
+    // What the socket read before it read into the shared buffer (a TLS socket's first bytes) is its own: it goes first,
+    // then what the reader kept of reads under way when it was attached.
     for (let chunk = source.read() as Buffer | null; chunk !== null; chunk = source.read() as Buffer | null) this.queue(dest, chunk);
+    for (const chunk of this.early?.splice(0) ?? []) this.queue(dest, chunk);
     if (!this.waiting) source.resume();
+  }
+
+  /** From now on the source's bytes go into `dest` (a handoff, pipe.ts); the old destination keeps what it was given. */
+  redirect(dest: Writable): void {
+    this.dest?.removeListener('drain', this.resume);
+    this.dest = dest;
+    this.kind = destKind(dest);
+    if (this.waiting) this.resume();
   }
 
   private readonly resume = (): void => {
@@ -90,7 +104,12 @@ export class SharedBufferReader {
 
   private forward(n: number, buf: Uint8Array): boolean {
     const dest = this.dest;
-    if (!dest || dest.destroyed || dest.writableEnded) return false;
+    if (!dest) {
+      (this.early ??= []).push(Buffer.from(buf.subarray(0, n)));
+      this.source?.pause();
+      return true;
+    }
+    if (dest.destroyed || dest.writableEnded) return false;
     if (this.firstRead) {
       const fn = this.firstRead;
       this.firstRead = undefined;

@@ -11,7 +11,9 @@ import { systemClock } from '../../../src/common/clock.js';
 import { socketFd } from '../../../src/common/node-internals.js';
 import type { PeerState } from '../../../src/common/socket-poll.js';
 import { LivenessSweep, SWEEP_INTERVAL_MS } from '../../../src/sidecar/liveness-sweep.js';
-import { PAUSED_AFTER_FIN_MS, plainLeg, splice, type Leg, type SpliceEnd } from '../../../src/sidecar/pipe.js';
+import { createHash, randomBytes } from 'node:crypto';
+import { PAUSED_AFTER_FIN_MS, plainLeg, splice, withSharedReads, type Leg, type SpliceEnd, type SpliceHandle, type StreamLeg } from '../../../src/sidecar/pipe.js';
+import { sharedReadBuffer } from '../../../src/sidecar/shared-read.js';
 import { LogCapture, socketPair } from '../../helpers/datapath.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 
@@ -123,6 +125,106 @@ describe('splice', () => {
     req.close(http2.constants.NGHTTP2_CANCEL);
     for (let i = 0; i < 200 && bufferedAtClose < 0; i++) await new Promise((r) => setTimeout(r, 5));
     expect(bufferedAtClose).toBe(0);
+  });
+
+  describe('handoff: a tunnel stream gives its place to a socket leg of its own', () => {
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    /** Everything a socket receives until its FIN. */
+    const drain = (s: net.Socket) => new Promise<Buffer>((resolve) => {
+      const chunks: Buffer[] = [];
+      s.on('data', (c: Buffer) => chunks.push(c));
+      s.once('end', () => resolve(Buffer.concat(chunks)));
+    });
+    /** Writes `payload` in pieces, one per turn of the event loop, then FIN; calls `at` once `mark` bytes went out. */
+    const feed = async (s: net.Socket, payload: Buffer, mark: number, at: () => void) => {
+      let marked = false;
+      for (let off = 0; off < payload.length; off += 64 * 1024) {
+        if (!s.write(payload.subarray(off, off + 64 * 1024))) await new Promise((r) => s.once('drain', r));
+        if (!marked && off >= mark) { marked = true; at(); }
+        await new Promise((r) => setImmediate(r));
+      }
+      s.end();
+    };
+
+    /** client app ↔ [A splice] ↔ h2 stream ↔ [B splice] ↔ server app, with a socket pair ready to take the stream's place. */
+    const setup = async (readers = true) => {
+      const [appASide, appAClient] = await pair();
+      const [appBSide, appBClient] = await pair();
+      const [rB, rA] = await pair();
+      // As the data path has them: the app sockets and the handoff's sockets read into one shared buffer.
+      const buffer = readers ? sharedReadBuffer() : undefined;
+      const leg = (s: net.Socket) => withSharedReads({ stream: s, tcp: s }, buffer);
+      const ends = { a: ended(), b: ended() };
+      let handleB!: SpliceHandle;
+      let legB!: StreamLeg;
+      const { client } = await h2Pair((stream) => {
+        legB = { stream, tcp: null };
+        handleB = splice(legB, leg(appBSide), { idleTimeoutMs: HOUR, clock: systemClock, onEnd: ends.b.onEnd });
+      });
+      const req = client.request({ ':method': 'POST', ':path': '/' }, { endStream: false, waitForTrailers: true });
+      req.on('error', () => {});
+      await new Promise((r) => req.once('response', r));
+      const legA: StreamLeg = { stream: req, tcp: null };
+      const handleA = splice(leg(appASide), legA, { idleTimeoutMs: HOUR, clock: systemClock, onEnd: ends.a.onEnd });
+      const next = { a: leg(rA), b: leg(rB) };
+      return { appAClient, appBClient, rA, rB, req, ends, handoffA: () => handleA.handoff(legA, next.a), handoffB: () => handleB.handoff(legB, next.b) };
+    };
+
+    it.each([
+      ['the server side first, as the protocol does', 'b', true], ['the client side first (the moved marker waits for its leg)', 'a', true],
+      ['the server side first, legs without the shared buffer', 'b', false], ['the client side first, legs without the shared buffer', 'a', false],
+    ] as const)(
+      'moves 8 MiB each way across the handoff without losing or reordering a byte, %s; the stream ends cleanly', async (_, first, readers) => {
+        const t = await setup(readers);
+        const up = randomBytes(8 * 1024 * 1024 + 11);
+        const down = randomBytes(8 * 1024 * 1024 + 7);
+        const gotAtB = drain(t.appBClient);
+        const gotAtA = drain(t.appAClient);
+        let moved = false;
+        const handoff = () => {
+          if (moved) return;
+          moved = true;
+          const a = () => expect(t.handoffA()).toBe(true);
+          const b = () => expect(t.handoffB()).toBe(true);
+          if (first === 'b') { b(); setTimeout(a, 5); } else { a(); setTimeout(b, 5); }
+        };
+        await Promise.all([feed(t.appAClient, up, 2 * 1024 * 1024, handoff), feed(t.appBClient, down, 3 * 1024 * 1024, handoff)]);
+        const [atB, atA] = await Promise.all([gotAtB, gotAtA]);
+        expect(atB.length).toBe(up.length);
+        expect(sha(atB)).toBe(sha(up));
+        expect(atA.length).toBe(down.length);
+        expect(sha(atA)).toBe(sha(down));
+        const [ea, eb] = await Promise.all([t.ends.a.promise, t.ends.b.promise]);
+        expect(ea.error ?? eb.error).toBeUndefined();
+        expect(t.req.rstCode).toBe(http2.constants.NGHTTP2_NO_ERROR);
+        // Most of the bytes crossed the handoff's sockets, not the stream.
+        expect(t.rA.bytesRead + t.rB.bytesRead).toBeGreaterThan(8 * 1024 * 1024);
+      });
+
+    it('passes a FIN that went into the stream before the handoff, and refuses a second handoff and one after the end', async () => {
+      const t = await setup();
+      const gotAtB = drain(t.appBClient);
+      t.appAClient.end('bye'); // the client app's FIN goes into the stream as its END_STREAM
+      expect(await gotAtB).toEqual(Buffer.from('bye'));
+      const gotAtA = drain(t.appAClient);
+      expect(t.handoffB()).toBe(true);
+      expect(t.handoffB()).toBe(false); // one handoff per splice
+      expect(t.handoffA()).toBe(true);
+      t.appBClient.end('back');
+      expect(await gotAtA).toEqual(Buffer.from('back'));
+      await Promise.all([t.ends.a.promise, t.ends.b.promise]);
+      expect(t.handoffA()).toBe(false);
+    });
+
+    it('resets both apps when the handoff\'s connection fails', async () => {
+      const t = await setup();
+      expect(t.handoffB()).toBe(true);
+      expect(t.handoffA()).toBe(true);
+      t.rA.resetAndDestroy();
+      const [ea, eb] = await Promise.all([t.ends.a.promise, t.ends.b.promise]);
+      expect(ea.error).toBeDefined();
+      expect(eb.error).toBeDefined();
+    });
   });
 
   describe('a leg paused by backpressure, whose peer the sweep watches', () => {
