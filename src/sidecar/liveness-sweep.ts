@@ -12,7 +12,7 @@ import { loadPeerStates, type PeerState } from '../common/socket-poll.js';
 /** How often the sweep looks (the delay before a departure is noticed). */
 export const SWEEP_INTERVAL_MS = 1_000;
 
-/** What a watch learnt: its peer reset or fully closed (`gone`), shut its side (`fin`), or its protocol ended (`ended`). */
+/** What a watch learnt: its peer reset (`gone`), shut its side (`fin`, whether or not ours is shut too), or its protocol ended (`ended`). */
 export type Departure = 'gone' | 'fin' | 'ended';
 
 export interface Watch {
