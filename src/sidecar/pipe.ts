@@ -112,7 +112,7 @@ export interface SpliceOptions {
 /** A running splice. */
 export interface SpliceHandle {
   /**
-   * `next` takes the place of `old`, a tunnel stream of this splice (tunnel/handoff.ts): what the other leg sends
+   * `next` takes the place of `old`, the leg of a tunnel stream of this splice (tunnel/handoff.ts): what the other leg sends
    * from now on goes into `next`, and `old` ends with the moved marker (or as it was, if that side had ended);
    * what comes from the peer keeps coming from `old` until it ends with the marker, then from `next`. False (and
    * nothing done) once the splice is failing, idle or ending, or `old` closed other than with the peer's marker: the
@@ -160,7 +160,9 @@ class Splice implements SpliceHandle {
   }
 
   handoff(old: StreamLeg, next: SocketLeg): boolean {
-    if (this.end.error || this.end.idle || this.moving || !this.legs.includes(old)) return false;
+    const own = this.legs.find((l) => l.tcp === null && l.stream === old.stream) as StreamLeg | undefined;
+    if (this.end.error || this.end.idle || this.moving || !own) return false;
+    old = own;
     const app = this.legs.find((l) => l !== old)!;
     // The stream may have closed already, if only because both its sides ended: the app's FIN, and the peer's moved
     // marker (the peer's bytes go on in `next`).
@@ -168,7 +170,9 @@ class Splice implements SpliceHandle {
     this.moving = { old, next };
     this.watch(next);
     // What the app sends from now on goes into `next`; `old` gets an END_STREAM that says "moved", after what it has.
-    if (app.stream.readableEnded) next.stream.end(); // its FIN went into `old` already
+    // The app's FIN went into `old` already: `next` carries only the peer's bytes, and our FIN on it waits for the
+    // peer's (a TLS socket ended before it read what the peer sent has OpenSSL's shutdown discard the records it holds).
+    if (app.stream.readableEnded) next.stream.once('end', () => next.stream.end());
     else {
       if (app.tcp !== null && app.reader) app.reader.redirect(next.stream);
       else {

@@ -5,7 +5,7 @@ import type { Clock } from '../../common/clock.js';
 import type { AppSocketBuffers } from '../app-buffers.js';
 import type { ConnectionReporter } from '../datapath-metrics.js';
 import type { LivenessSweep } from '../liveness-sweep.js';
-import { plainLeg, resetLeg, splice, withSharedReads, type Leg } from '../pipe.js';
+import { plainLeg, resetLeg, splice, withSharedReads, type Leg, type SpliceHandle } from '../pipe.js';
 import { REASONS } from '../reasons.js';
 import type { InboundRoute } from './route.js';
 import { SharedBufferReader } from '../shared-read.js';
@@ -103,6 +103,8 @@ export interface StreamAnswer {
   accepted(app: net.Socket): void;
   /** The app could not be reached (already reported): answer 503. */
   unavailable(): void;
+  /** The stream and the app are spliced (a handoff may now take the stream's place). */
+  spliced?(splice: SpliceHandle): void;
 }
 
 /**
@@ -140,7 +142,7 @@ export class AppForwarder {
         if (who.peerId !== undefined) reporter.log.debug({ peer: who.peer, peerId: who.peerId, resumed: who.resumed, tunnel: answer ? true : undefined, target: who.target }, 'inbound connection forwarded');
         // A raw mTLS leg reads into the shared buffer too (a plaintext client of permissive mode is left as it is).
         const peerLeg = leg.tcp !== null && leg.stream !== leg.tcp ? withSharedReads(leg, this.deps.readBuffer) : leg;
-        splice(peerLeg, plainLeg(app, reader), {
+        const handle = splice(peerLeg, plainLeg(app, reader), {
           idleTimeoutMs: this.deps.idleTimeoutMs, clock: this.deps.clock, ...(this.deps.sweep ? { sweep: this.deps.sweep } : {}),
           onEnd: (end) => {
             closed();
@@ -149,6 +151,7 @@ export class AppForwarder {
             }
           },
         });
+        answer?.spliced?.(handle);
       },
     });
     leg.stream.once('close', onLegClose);

@@ -11,6 +11,7 @@ import { REASONS, serverRefusalReason } from '../reasons.js';
 import type { TlsContextHolder } from '../tls-context.js';
 import type { DialError, UpstreamTarget, UpstreamTransport } from './transport.js';
 import { formatHostPort, formatPeer } from '../../common/address.js';
+import type { HandoffClient } from '../tunnel/handoff-client.js';
 
 /**
  * An upstream refuses our certificate only after TLS 1.3's handshake has finished on our side. A connection is
@@ -37,6 +38,8 @@ export interface OutboundDeps {
   sweep?: LivenessSweep;
   /** The data path's shared read buffer, which accepted app sockets read into (shared-read.ts). */
   readBuffer?: Uint8Array;
+  /** Watches tunnel streams for a handoff to a connection of their own (tunnel/handoff-client.ts). */
+  handoffs?: Pick<HandoffClient, 'watch'>;
 }
 
 /**
@@ -83,7 +86,7 @@ export class OutboundHandler {
     const onClose = () => abort.abort();
     app.once('close', onClose);
     this.deps.transport.dial(target, this.opts.handshakeTimeoutMs, abort.signal).then(
-      ({ leg, peerId, resumed, handshakeMs, accepted }) => {
+      ({ leg, peerId, resumed, handshakeMs, accepted, handoff }) => {
         app.removeListener('close', onClose);
         if (app.destroyed) {
           resetLeg(leg);
@@ -95,13 +98,22 @@ export class OutboundHandler {
         if (accepted) {
           // A tunnel stream is answered before any byte flows: it was accepted, or refused with a reason (the dial failed).
           conn.accept();
-          splice(appLeg, leg, {
+          let unwatch: (() => void) | undefined;
+          const spliced = splice(appLeg, leg, {
             idleTimeoutMs: this.opts.idleTimeoutMs, clock: this.deps.clock, ...(this.deps.sweep ? { sweep: this.deps.sweep } : {}),
             onEnd: (end) => {
+              unwatch?.();
               conn.close();
               if (debug && (end.error || end.idle)) reporter.log.debug({ peer: peer(), peerId, idle: end.idle, err: end.error?.message }, 'outbound connection ended abnormally');
             },
           });
+          if (handoff && leg.tcp === null && this.deps.handoffs) {
+            unwatch = this.deps.handoffs.watch({
+              target, upstream, key: handoff.key, streamId: handoff.streamId, connectionStreams: handoff.connectionStreams, moved: handoff.moved,
+              bytes: () => app.bytesRead + app.bytesWritten, timeoutMs: this.opts.handshakeTimeoutMs,
+              handoff: (next) => spliced.handoff(leg, next),
+            });
+          }
           return;
         }
         // Settled by the first of: the upstream's first byte or the window passing (accepted), the app failing

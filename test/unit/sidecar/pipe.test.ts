@@ -3,6 +3,7 @@
 // stream timer kept it, with what it buffered, for the whole idle timeout), and a reset stream drops its data.
 import http2 from 'node:http2';
 import net from 'node:net';
+import tls from 'node:tls';
 import { Duplex } from 'node:stream';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -12,10 +13,11 @@ import { socketFd } from '../../../src/common/node-internals.js';
 import type { PeerState } from '../../../src/common/socket-poll.js';
 import { LivenessSweep, SWEEP_INTERVAL_MS } from '../../../src/sidecar/liveness-sweep.js';
 import { createHash, randomBytes } from 'node:crypto';
-import { PAUSED_AFTER_FIN_MS, plainLeg, splice, withSharedReads, type Leg, type SpliceEnd, type SpliceHandle, type StreamLeg } from '../../../src/sidecar/pipe.js';
+import { PAUSED_AFTER_FIN_MS, plainLeg, splice, withSharedReads, type Leg, type SocketLeg, type SpliceEnd, type SpliceHandle, type StreamLeg } from '../../../src/sidecar/pipe.js';
 import { sharedReadBuffer } from '../../../src/sidecar/shared-read.js';
 import { LogCapture, socketPair } from '../../helpers/datapath.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
+import { makeCa, makeLeaf } from '../../helpers/pki.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -146,11 +148,27 @@ describe('splice', () => {
       s.end();
     };
 
+    /** A TLS 1.3 connection on 127.0.0.1, half-open both ways, as the handoff's mTLS is: [server side, client side]. */
+    const tlsPair = async (): Promise<[net.Socket, net.Socket]> => {
+      const ca = makeCa();
+      const leaf = makeLeaf(ca, 'spiffe://cluster.local/ns/default/sa/api');
+      const server = tls.createServer({ key: leaf.keyPem, cert: leaf.certPem, minVersion: 'TLSv1.3', allowHalfOpen: true });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const accepted = new Promise<tls.TLSSocket>((r) => server.once('secureConnection', r));
+      const client = tls.connect({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port, ca: ca.certPem, checkServerIdentity: () => undefined });
+      client.allowHalfOpen = true;
+      await new Promise((r) => client.once('secureConnect', r));
+      const side = await accepted;
+      server.close();
+      for (const s of [side, client]) { s.on('error', () => {}); cleanups.push(() => s.destroy()); }
+      return [side, client];
+    };
+
     /** client app ↔ [A splice] ↔ h2 stream ↔ [B splice] ↔ server app, with a socket pair ready to take the stream's place. */
-    const setup = async (readers = true) => {
+    const setup = async (readers = true, handoffOverTls = false) => {
       const [appASide, appAClient] = await pair();
       const [appBSide, appBClient] = await pair();
-      const [rB, rA] = await pair();
+      const [rB, rA] = handoffOverTls ? await tlsPair() : await pair();
       // As the data path has them: the app sockets and the handoff's sockets read into one shared buffer.
       const buffer = readers ? sharedReadBuffer() : undefined;
       const leg = (s: net.Socket) => withSharedReads({ stream: s, tcp: s }, buffer);
@@ -166,8 +184,14 @@ describe('splice', () => {
       await new Promise((r) => req.once('response', r));
       const legA: StreamLeg = { stream: req, tcp: null };
       const handleA = splice(leg(appASide), legA, { idleTimeoutMs: HOUR, clock: systemClock, onEnd: ends.a.onEnd });
-      const next = { a: leg(rA), b: leg(rB) };
-      return { appAClient, appBClient, rA, rB, req, ends, handoffA: () => handleA.handoff(legA, next.a), handoffB: () => handleB.handoff(legB, next.b) };
+      // Each handoff's socket reads into the shared buffer from its first handoff on (after its first bytes, if a test
+      // read them).
+      const next: { a?: SocketLeg; b?: SocketLeg } = {};
+      return {
+        appAClient, appBClient, rA, rB, req, ends,
+        handoffA: () => handleA.handoff(legA, (next.a ??= leg(rA))),
+        handoffB: () => handleB.handoff(legB, (next.b ??= leg(rB))),
+      };
     };
 
     it.each([
@@ -214,6 +238,35 @@ describe('splice', () => {
       expect(await gotAtA).toEqual(Buffer.from('back'));
       await Promise.all([t.ends.a.promise, t.ends.b.promise]);
       expect(t.handoffA()).toBe(false);
+    });
+
+    it('after the client app\'s FIN passed, reads the server app\'s bytes off a TLS handoff connection before closing it', async () => {
+      const t = await setup(true, true);
+      const gotAtB = drain(t.appBClient);
+      t.appAClient.end('bye');
+      expect(await gotAtB).toEqual(Buffer.from('bye'));
+      const gotAtA = drain(t.appAClient);
+      // As the inbound does: its answer byte, then the server app's bytes on the handoff's connection; A reads the
+      // answer as the outbound does, and takes the connection while the app's bytes arrive.
+      t.rB.write(Buffer.from([1]));
+      expect(t.handoffB()).toBe(true);
+      const down = randomBytes(4 * 1024 * 1024 + 3);
+      t.appBClient.end(down);
+      await new Promise<void>((resolve) => {
+        const onReadable = () => {
+          if (!t.rA.read(1)) return;
+          t.rA.removeListener('readable', onReadable);
+          resolve();
+        };
+        t.rA.on('readable', onReadable);
+      });
+      await new Promise((r) => setTimeout(r, 20));
+      expect(t.handoffA()).toBe(true);
+      const atA = await gotAtA;
+      expect(atA.length).toBe(down.length);
+      expect(sha(atA)).toBe(sha(down));
+      const [ea, eb] = await Promise.all([t.ends.a.promise, t.ends.b.promise]);
+      expect(ea.error ?? eb.error).toBeUndefined();
     });
 
     it('resets both apps when the handoff\'s connection fails', async () => {
