@@ -33,10 +33,12 @@ import { ServingIdentity } from './serving/serving-identity.js';
 import { createCaMetrics } from './metrics.js';
 import { createCaService } from './serving/service.js';
 import { IssuedIdentities } from './audit/issued-ids.js';
-import { TlsFrontDoor } from './serving/tls-front-door.js';
+import { TlsFrontDoor, type PeerTls } from './serving/tls-front-door.js';
+import { GrpcHandOff } from '../common/grpc-hand-off.js';
 import { fitConnectionCap } from './serving/connection-table.js';
 import { parseReservedGrants } from './signing/reserved-ids.js';
-import { tolerantDecoders, transportRefusalInterceptor, type TransportRefusal } from './serving/call-guard.js';
+import { tolerantDecoders, transportRefusalInterceptor, type TransportRefusal } from '../common/grpc-call-guard.js';
+import { JwtAuthoritySource } from './jwt/jwt-authorities.js';
 
 /**
  * Largest request accepted: a CSR with an RSA-4096 key and a few SANs is under 2 KB. grpc-js checks the length
@@ -125,11 +127,12 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
     bundle: () => bundle.current(), bundlePath: state.bundlePath, clock, log,
   });
   const tokens = new JoinTokenStore(config.dir);
-  const attestors: Attestor[] = [
-    ...(deps.extraAttestors ?? []),
-    new JoinTokenAttestor(tokens, state.trustDomain, clock),
-    new RenewalAttestor(() => bundle.current().roots, () => signer.current().chain.intermediates, state.trustDomain, clock),
-  ];
+  const svidAttestor = new RenewalAttestor(() => bundle.current().roots, () => signer.current().chain.intermediates, state.trustDomain, clock);
+  const attestors: Attestor[] = [...(deps.extraAttestors ?? []), new JoinTokenAttestor(tokens, state.trustDomain, clock), svidAttestor];
+  // JWT signing keys derive from the signing key in force, so replicas agree without writing (ca/jwt/jwt-keys.ts).
+  const jwtAuthorities = new JwtAuthoritySource({
+    material: state, schedule: { periodMs: config.jwt.keyPeriodMs, maxTtlMs: config.jwt.maxTtlMs }, clock, log: deps.log.child({ component: 'jwt-keys' }),
+  });
   // "serving" should mean "able to sign": give the workers their self-test first (they keep retrying if it fails).
   const signerStarted = waitUntilReady(signer.health, clock, SIGNER_START_WAIT_MS);
   const identity = new ServingIdentity({
@@ -144,6 +147,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   });
   const unsubscribeSwitch = signer.onSwitch((g) => {
     identity.setIssuer(g.material.issuer, g.material.intermediatesDer, signer.bridge(g).bridgeDer);
+    jwtAuthorities.switchTo(g.material);
     void bundle.setCaChain(g.chain);
   });
   const materialWatch = new SigningMaterialWatch({
@@ -163,6 +167,10 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
     rateLimiter: new RateLimiter(config.rate.perSecond, config.rate.burst, clock),
     ttl: { defaultTtlMs: config.defaultTtlMs, minTtlMs: config.minTtlMs, maxTtlMs: config.maxTtlMs },
     reserved,
+    jwt: {
+      authorities: jwtAuthorities, svidAttestor, ttl: { defaultTtlMs: config.jwt.defaultTtlMs, maxTtlMs: config.jwt.maxTtlMs },
+      rateLimiter: new RateLimiter(config.rate.perSecond, config.rate.burst, clock),
+    },
     audit: deps.log.child({ component: 'audit' }),
     ...(issuanceLog ? { issuanceLog } : {}),
   });
@@ -233,7 +241,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   let pruneTimer = clock.setTimeout(pruneTokens, 0);
   const heap = new HeapTrimmer({ clock, log: deps.log.child({ component: 'heap' }) });
   const cleanup: (() => Promise<void> | void)[] = [
-    () => signer.close(), () => bundle.close(), unsubscribeBundle, unsubscribeSwitch, () => materialWatch.close(), () => identity.stop(), () => heap.close(),
+    () => signer.close(), () => bundle.close(), () => jwtAuthorities.close(), unsubscribeBundle, unsubscribeSwitch, () => materialWatch.close(), () => identity.stop(), () => heap.close(),
     () => issuanceLog?.close(),
     () => { pruneStopped = true; pruneTimer.cancel(); }, unsubscribeSigner, stopCwdWatch,
   ];
@@ -242,7 +250,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   try {
     door = await TlsFrontDoor.listen({
       host: config.listen.host, port: config.listen.port, context: identity.secureContext(), limits, metrics, clock, heap,
-      inject: (socket) => injector.injectConnection(socket), log: deps.log.child({ component: 'tls' }),
+      handOff: new GrpcHandOff<PeerTls>(injector), log: deps.log.child({ component: 'tls' }),
     });
   } catch (e) {
     await runCleanup();

@@ -16,6 +16,8 @@ export interface CaMetrics {
   /** Connections held now, by state (handshaking, established); the front door sets its collector. */
   connections: Gauge<'state'>;
   signingWorkerFailures: Counter;
+  /** SignJwtSvid calls by result (ok or the refusal code). */
+  jwtSignTotal: Counter<'result'>;
 }
 
 /** Creates the CA metrics on `registry`. */
@@ -32,6 +34,7 @@ export function createCaMetrics(registry: Registry = new Registry()): CaMetrics 
       name: 'ztmesh_ca_connections_refused_total', help: 'Connections the CA closed before gRPC, by reason', labelNames: ['reason'], registers: [registry],
     }),
     connections: new Gauge({ name: 'ztmesh_ca_connections', help: 'Connections held on the gRPC port, by state', labelNames: ['state'], registers: [registry] }),
+    jwtSignTotal: new Counter({ name: 'ztmesh_ca_jwt_sign_total', help: 'SignJwtSvid calls by result (ok or refusal code)', labelNames: ['result'], registers: [registry] }),
     signingWorkerFailures: new Counter({ name: 'ztmesh_ca_signing_worker_failures_total', help: 'Signing worker threads that stopped or failed their self-test (each is rebuilt with backoff)', registers: [registry] }),
   };
 }

@@ -5,10 +5,12 @@ import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
 import type { KeyAlgorithm } from '../pki/keys.js';
 import { BundleWatcher } from './bundle-watcher.js';
-import { GrpcCaClient, type BundleStreamSource, type CaCallAuth, type CaClient } from './ca-client.js';
+import { CaClientError } from '../common/errors.js';
+import { GrpcCaClient, type BundleStreamSource, type CaCallAuth, type CaClient, type JwtSvidSigner } from './ca-client.js';
 import { CaReachability } from './ca-reachability.js';
 import { hasValidSvid, type IdentitySource } from './credentials.js';
 import { IdentityManager } from './manager.js';
+import { JwtBundleStore } from './jwt-bundle.js';
 import { SvidStore } from './svid-store.js';
 import { loadBundleFile } from './trust-bundle.js';
 
@@ -37,7 +39,7 @@ export interface WorkloadIdentityOptions {
   clock: Clock;
   log: Logger;
   /** Replaces the gRPC client (tests). */
-  caClient?: CaClient & BundleStreamSource;
+  caClient?: CaClient & BundleStreamSource & Partial<JwtSvidSigner>;
   random?: () => number;
   generateKey?: (alg: KeyAlgorithm) => Promise<KeyObject>;
 }
@@ -47,6 +49,10 @@ export interface WorkloadIdentity {
   identity: IdentityManager;
   reachability: CaReachability;
   watcher: BundleWatcher;
+  /** The JWT authorities trusted now (from the bundle stream). */
+  jwtBundle: JwtBundleStore;
+  /** A JWT-SVID from the CA for our SPIFFE ID; CaClientError `no_svid` while we hold no valid X.509-SVID. Never log it. */
+  signJwtSvid(audiences: readonly string[], ttlSeconds: number): Promise<{ token: string; address: string }>;
   start(): void;
   stop(): void;
 }
@@ -83,13 +89,25 @@ export async function buildWorkloadIdentity(opts: WorkloadIdentityOptions): Prom
     ...(opts.generateKey ? { generateKey: opts.generateKey } : {}),
     ...(store ? { store } : {}),
   });
+  const jwtBundle = new JwtBundleStore({ trustDomain: opts.trustDomain, clock, log });
   const watcher = new BundleWatcher({
-    source: caClient, auth: () => currentCaAuth(identity, clock), apply: (b) => void identity.applyBundle(b), reachability, clock, log,
+    source: caClient, auth: () => currentCaAuth(identity, clock), reachability, clock, log,
+    // Roots first: a JWT authority is judged against the roots trusted once this bundle is applied.
+    apply: (b) => {
+      identity.applyBundle(b);
+      jwtBundle.offer(b.jwtAuthorities ?? [], identity.current().bundle!.roots, b.from);
+    },
     ...(opts.random ? { random: opts.random } : {}),
   });
+  const signJwtSvid = (audiences: readonly string[], ttlSeconds: number) => {
+    const auth = currentCaAuth(identity, clock);
+    if (!auth.svid) return Promise.reject(new CaClientError('no_svid', 'no valid X.509-SVID yet to ask the CA for a JWT-SVID with'));
+    if (!caClient.signJwtSvid) return Promise.reject(new CaClientError('unimplemented', 'this CA client signs no JWT-SVIDs'));
+    return caClient.signJwtSvid(audiences, ttlSeconds, { ...auth, svid: auth.svid });
+  };
   return {
-    identity, reachability, watcher,
+    identity, reachability, watcher, jwtBundle, signJwtSvid,
     start: () => { identity.start(); watcher.start(); },
-    stop: () => { watcher.stop(); identity.stop(); },
+    stop: () => { watcher.stop(); identity.stop(); jwtBundle.stop(); },
   };
 }

@@ -1,5 +1,6 @@
 // The CA's TLS listener: accepts TCP itself, caps connections (in total and per source), closes handshakes that run
-// past their deadline, and hands established TLS connections to grpc-js; every refusal is counted and logged (rate-limited).
+// past their deadline, and hands established TLS connections to grpc-js (common/grpc-hand-off.ts) with what TLS learnt
+// of the client certificate; every refusal is counted and logged (rate-limited).
 import net from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
@@ -9,6 +10,7 @@ import { formatHostPort } from '../../common/address.js';
 import { listenOn } from '../../common/listen.js';
 import { LogThrottle } from '../../common/log-throttle.js';
 import { injectConnection } from '../../common/node-internals.js';
+import type { GrpcHandOff } from '../../common/grpc-hand-off.js';
 import { ConnectionTable, sourceKey, type ConnectionLimits } from './connection-table.js';
 import type { CaMetrics } from '../metrics.js';
 
@@ -34,6 +36,12 @@ export function handshakeFailureCode(err: NodeJS.ErrnoException): string {
 export const TRIM_AFTER_HANDSHAKES = 64;
 export const TRIM_LOW_WATER = 8;
 
+/** What the front door hands grpc-js with each connection: the verified client certificate, or why it did not verify. */
+export interface PeerTls {
+  verified?: { raw: Buffer; cert?: X509Certificate };
+  unverified?: PeerTlsInfo;
+}
+
 /** The front door's limits: the connection caps plus the time a connection has to finish its TLS handshake. */
 export interface FrontDoorLimits extends ConnectionLimits {
   handshakeTimeoutMs: number;
@@ -44,8 +52,8 @@ export interface FrontDoorOptions {
   port: number;
   /** Current key, certificate chain and client roots; replaced with setContext(). */
   context: tls.SecureContextOptions;
-  /** Receives each connection once TLS is up (grpc-js connection injector). */
-  inject: (socket: tls.TLSSocket) => void;
+  /** Receives each connection once TLS is up, with its TLS facts (the grpc-js connection injector behind it). */
+  handOff: GrpcHandOff<PeerTls>;
   limits: FrontDoorLimits;
   metrics: Pick<CaMetrics, 'connectionsRefused' | 'connections'>;
   clock: Clock;
@@ -83,9 +91,6 @@ export class TlsFrontDoor {
   private readonly table: ConnectionTable<Conn>;
   /** Open connections by grpc-js peer key. */
   private readonly byPeer = new Map<string, Conn>();
-  private readonly unverified = new Map<string, PeerTlsInfo>();
-  /** Verified client certificates by peer, parsed at most once per connection. */
-  private readonly verified = new Map<string, { raw: Buffer; cert?: X509Certificate }>();
   /** Most handshakes held since the last trim request. */
   private burstPeak = 0;
   /** One line budget per refusal code, so a flood of one kind cannot hide another. */
@@ -122,12 +127,12 @@ export class TlsFrontDoor {
 
   /** TLS facts about a peer ("ip:port" as grpc-js getPeer() reports it) whose client certificate did not verify. */
   peerInfo(peer: string): PeerTlsInfo | undefined {
-    return this.unverified.get(peer);
+    return this.opts.handOff.facts(peer)?.unverified;
   }
 
   /** The client certificate TLS verified for a peer (one X509Certificate per connection, parsed on first use). */
   peerCertificate(peer: string): X509Certificate | undefined {
-    const v = this.verified.get(peer);
+    const v = this.opts.handOff.facts(peer)?.verified;
     if (!v) return undefined;
     v.cert ??= new X509Certificate(v.raw);
     return v.cert;
@@ -211,13 +216,14 @@ export class TlsFrontDoor {
     this.table.establish(conn);
     this.updateGauge();
     const err = socket.authorizationError as (Error & { code?: string }) | null | undefined;
+    const facts: PeerTls = {};
     if (!socket.authorized && err && socket.getPeerCertificate()?.raw) {
-      this.unverified.set(conn.key, { certError: String(err.code ?? err.message ?? err) });
+      facts.unverified = { certError: String(err.code ?? err.message ?? err) };
     } else if (socket.authorized) {
       const raw = socket.getPeerCertificate()?.raw;
-      if (raw) this.verified.set(conn.key, { raw });
+      if (raw) facts.verified = { raw };
     }
-    this.opts.inject(socket);
+    this.opts.handOff.hand(socket, conn.key, facts);
   }
 
   private handshakeFailed(err: NodeJS.ErrnoException, socket: tls.TLSSocket): void {
@@ -256,11 +262,7 @@ export class TlsFrontDoor {
   private forget(conn: Conn): void {
     conn.timer?.cancel();
     this.table.remove(conn);
-    if (this.byPeer.get(conn.key) === conn) {
-      this.byPeer.delete(conn.key);
-      this.unverified.delete(conn.key);
-      this.verified.delete(conn.key);
-    }
+    if (this.byPeer.get(conn.key) === conn) this.byPeer.delete(conn.key);
     this.updateGauge();
   }
 

@@ -1,8 +1,8 @@
 // Recovers the destination an app dialled before iptables REDIRECT rewrote it (SO_ORIGINAL_DST).
-// libc getsockopt through koffi (no compiler, ~2 µs a call); read at once in the 'connection' handler.
-import { createRequire } from 'node:module';
+// libc getsockopt (common/libc.ts); read at once in the 'connection' handler.
 import { connect, createServer, isIPv4, type Socket } from 'node:net';
 import { ProxyError } from '../../common/errors.js';
+import { libc, type Libc } from '../../common/libc.js';
 import { socketFd } from '../../common/node-internals.js';
 
 /** getsockopt level for IPv4 (netinet/in.h). */
@@ -32,27 +32,13 @@ export class OriginalDstError extends ProxyError {
   }
 }
 
-type GetSockOpt = (fd: number, level: number, name: number, val: Buffer, len: number[]) => number;
-interface Libc { getsockopt: GetSockOpt; errno: () => number }
-let libc: Libc | undefined;
-
-/** Loads libc's getsockopt once, on first use, so importing this module costs nothing off Linux. */
+/** libc's getsockopt (common/libc.ts); ProxyError `original_dst_unsupported` when it cannot be had. */
 function loadLibc(): Libc {
-  if (libc) return libc;
-  if (process.platform !== 'linux') {
-    throw new ProxyError('original_dst_unsupported', `SO_ORIGINAL_DST needs Linux; this is ${process.platform}`);
-  }
   try {
-    const koffi = createRequire(import.meta.url)('koffi') as {
-      load(name: string): { func(proto: string): (...args: unknown[]) => unknown };
-      errno(): number;
-    };
-    const lib = koffi.load('libc.so.6');
-    const fn = lib.func('int getsockopt(int fd, int level, int optname, _Out_ uint8_t *optval, _Inout_ uint32_t *optlen)');
-    libc = { getsockopt: fn as GetSockOpt, errno: () => koffi.errno() };
-    return libc;
+    return libc();
   } catch (e) {
-    throw new ProxyError('original_dst_unsupported', `cannot load libc getsockopt through koffi: ${(e as Error).message}`, { cause: e });
+    const why = (e as Error).message;
+    throw new ProxyError('original_dst_unsupported', why.startsWith('needs Linux') ? `SO_ORIGINAL_DST ${why}` : why, { cause: e });
   }
 }
 
