@@ -37,8 +37,9 @@ const ALLOWED = {
   ca: ['common', 'pki', 'gen', 'admin'],
   admin: ['common'],
   k8s: ['common', 'pki', 'ca', 'identity', 'admin'],
-  sidecar: ['common', 'pki', 'identity', 'admin'],
-  cli: ['common', 'pki', 'identity', 'ca', 'admin', 'k8s', 'sidecar', 'gen'],
+  'workload-api': ['common', 'pki', 'identity', 'gen'],
+  sidecar: ['common', 'pki', 'identity', 'admin', 'workload-api'],
+  cli: ['common', 'pki', 'identity', 'ca', 'admin', 'k8s', 'sidecar', 'workload-api', 'gen'],
 };
 const srcRoot = join(root, 'src');
 const srcFiles = walkIfThere('src');

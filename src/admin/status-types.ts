@@ -88,6 +88,30 @@ export interface CaStatus {
   bundleStream: { connected: boolean; lastUpdate: string | null; lastError: { code: string; message: string } | null };
 }
 
+/** The SPIFFE Workload API (`socket` null when only files are configured) and the certificate files. */
+export interface WorkloadApiStatus {
+  socket: string | null;
+  allowUids?: string[];
+  allowGids?: string[];
+  connections?: number;
+  activeCalls?: number;
+  callsTotal?: number;
+  /** Refused calls and connections by code (missing_security_header, caller_not_admitted, no_svid, …). */
+  refusals?: Record<string, number>;
+  lastRefusal?: { code: string; method: string; uid: number | null; pid: number | null; at: string } | null;
+  jwtSvids?: { cached: number; fetched: number; servedFromCache: number };
+  jwtBundle?: { sequence: number; keyIds: string[] };
+  files: {
+    dir: string;
+    files: { cert: string; key: string; bundle: string };
+    writes: number;
+    lastWrite: string | null;
+    serial: string | null;
+    lastError: { code: string; message: string; at: string } | null;
+    onRotate: { kind: 'signal' | 'command'; runs: number; lastResult: string | null } | null;
+  } | null;
+}
+
 /** The whole /status document. */
 export interface SidecarStatus {
   identity: IdentityStatus;
@@ -98,4 +122,6 @@ export interface SidecarStatus {
   listeners: ListenerStatus[];
   /** The outbound tunnel pools, one per upstream (and expected ID); absent from sidecars older than tunnels. */
   tunnelPools?: TunnelPoolStatus[];
+  /** The Workload API and certificate files; null when neither is configured, absent from older sidecars. */
+  workloadApi?: WorkloadApiStatus | null;
 }

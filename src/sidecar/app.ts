@@ -1,5 +1,6 @@
 // The sidecar's composition root: builds logger, metrics, clock, readiness, the workload identity, the data path
-// (datapath.ts, with its explicit and transparent listeners) and the admin and health servers, and wires them.
+// (datapath.ts, with its explicit and transparent listeners), the Workload API and certificate files (workload-api/)
+// and the admin and health servers, and wires them.
 import type { KeyObject } from 'node:crypto';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { parseHostPort } from '../common/address.js';
@@ -25,6 +26,10 @@ import { startDataPath, type DataPathContext, type ListenerSource, type RunningD
 import { transparentListeners } from './intercept/transparent.js';
 import { explicitListeners } from './listeners.js';
 import { buildStatus } from './status-report.js';
+import { accessPolicy } from '../workload-api/access.js';
+import { CertFiles } from '../workload-api/cert-files.js';
+import { JwtSvidCache } from '../workload-api/jwt-cache.js';
+import { WorkloadApiServer } from '../workload-api/server.js';
 
 /** Readiness part held while the sidecar drains, so the kubelet stops sending traffic first. */
 export const DRAINING_PART = 'draining';
@@ -92,9 +97,28 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
   const heap = new HeapTrimmer({ clock, log: log.child({ component: 'heap' }) });
   const datapath = await (deps.startDataPath ?? startSidecarDataPath)({ config, identity, log, registry, clock, readiness, heap });
 
+  // The Workload API listens from the start (it answers Unavailable until the first SVID); the files follow the SVID.
+  const wa = config.workloadApi;
+  let workloadApi: WorkloadApiServer | undefined;
+  if (wa.socket) {
+    try {
+      workloadApi = await WorkloadApiServer.start({
+        socket: wa.socket, policy: accessPolicy(wa.allowUids, wa.allowGids, process.getuid?.() ?? -1), identity, jwtBundle: workload.jwtBundle,
+        jwtSvids: new JwtSvidCache({ sign: (audiences) => workload.signJwtSvid(audiences, 0), clock, log: log.child({ component: 'jwt-svids' }) }),
+        clock, log: log.child({ component: 'workload-api' }), registry,
+      });
+    } catch (e) {
+      await datapath.close();
+      heap.close();
+      throw e;
+    }
+  }
+  const certFiles = wa.files ? new CertFiles(wa.files, { identity, clock, log: log.child({ component: 'cert-files' }) }) : undefined;
+
   const status = (): SidecarStatus => buildStatus({
     snapshot: identity.current(), stats: identity.stats(), ca: reachability.current(), addresses,
     bundleStream: watcher.status(), listeners: datapath.statuses(), tunnelPools: datapath.tunnelPools(), nowMs: clock.now(),
+    workloadApi: wa.socket || certFiles ? { ...(workloadApi?.status() ?? { socket: null }), files: certFiles?.status() ?? null } : null,
   });
   const admin: SidecarAdmin = {
     status,
@@ -120,6 +144,8 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
   const servers: RunningHttpServer[] = [];
   const closeAll = async () => {
     workload.stop();
+    await workloadApi?.close();
+    await certFiles?.stop();
     await datapath.close();
     heap.close();
     await Promise.all(servers.map((s) => s.close()));
@@ -138,6 +164,7 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
     throw e;
   }
 
+  certFiles?.start();
   workload.start();
 
   let closing: Promise<void> | undefined;

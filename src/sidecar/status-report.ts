@@ -5,7 +5,7 @@ import type { BundleWatcherStatus } from '../identity/bundle-watcher.js';
 import type { CaContact } from '../identity/ca-reachability.js';
 import { certFingerprint, type IdentitySnapshot } from '../identity/credentials.js';
 import type { ManagerStats } from '../identity/manager.js';
-import type { ListenerStatus, SidecarStatus, TunnelPoolStatus } from '../admin/status-types.js';
+import type { ListenerStatus, SidecarStatus, TunnelPoolStatus, WorkloadApiStatus } from '../admin/status-types.js';
 
 const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : isoTime(ms));
 
@@ -23,6 +23,8 @@ export interface StatusInputs {
   bundleStream: BundleWatcherStatus;
   listeners: ListenerStatus[];
   tunnelPools: TunnelPoolStatus[];
+  /** The Workload API and certificate files, null when neither is configured. */
+  workloadApi?: WorkloadApiStatus | null;
   nowMs: number;
 }
 
@@ -67,5 +69,6 @@ export function buildStatus(i: StatusInputs): SidecarStatus {
     outageBudgetSeconds: outageBudgetSeconds(i.snapshot, i.ca, i.nowMs),
     listeners: i.listeners,
     tunnelPools: i.tunnelPools,
+    workloadApi: i.workloadApi ?? null,
   };
 }

@@ -1,12 +1,8 @@
 // Signs one JWT-SVID (ES256, jose): `sub` is the SPIFFE ID the caller proved, `aud` the audiences it asked for, the
-// lifetime clamped by the CA. The request checks are pure and apply before any key is touched.
+// lifetime clamped by the CA (the audience rules are pki/jwt-svid.ts, shared with the sidecar).
 import { SignJWT } from 'jose';
-import { PolicyError } from '../../common/errors.js';
 import type { JwtKey } from './jwt-keys.js';
 
-/** Audiences one JWT-SVID may carry, and the longest audience accepted. */
-export const MAX_AUDIENCES = 16;
-export const MAX_AUDIENCE_LENGTH = 256;
 /** A JWT-SVID lives at least this long, whatever the caller asks. */
 export const MIN_JWT_TTL_MS = 1_000;
 
@@ -14,16 +10,6 @@ export const MIN_JWT_TTL_MS = 1_000;
 export interface JwtTtlPolicy {
   defaultTtlMs: number;
   maxTtlMs: number;
-}
-
-/** The audiences of a request, checked: 1 to MAX_AUDIENCES non-empty strings; PolicyError `malformed_request` otherwise. Pure. */
-export function checkAudiences(audiences: readonly string[]): string[] {
-  if (audiences.length === 0) throw new PolicyError('malformed_request', 'at least one audience is required');
-  if (audiences.length > MAX_AUDIENCES) throw new PolicyError('malformed_request', `at most ${MAX_AUDIENCES} audiences are accepted, got ${audiences.length}`);
-  for (const a of audiences) {
-    if (a.length === 0 || a.length > MAX_AUDIENCE_LENGTH) throw new PolicyError('malformed_request', `an audience must have 1 to ${MAX_AUDIENCE_LENGTH} characters`);
-  }
-  return [...new Set(audiences)];
 }
 
 /** The lifetime to sign for: the default for 0, else the request capped to the policy. Pure. */

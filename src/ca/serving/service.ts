@@ -24,7 +24,8 @@ import { assertNotReserved, type ReservedIdPolicy } from '../signing/reserved-id
 import { clampTtl, type TtlPolicy } from '../signing/signing-policy.js';
 import type { BundleSnapshot, TrustBundleSource } from '../root/trust-bundle.js';
 import type { JwtAuthoritySource } from '../jwt/jwt-authorities.js';
-import { checkAudiences, clampJwtTtl, signJwtSvid, type JwtTtlPolicy } from '../jwt/jwt-svid.js';
+import { clampJwtTtl, signJwtSvid, type JwtTtlPolicy } from '../jwt/jwt-svid.js';
+import { checkAudiences } from '../../pki/jwt-svid.js';
 
 export interface CaServiceDeps {
   attestors: readonly Attestor[];
