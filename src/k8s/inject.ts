@@ -4,7 +4,7 @@ import { ConfigError } from '../common/errors.js';
 import { parseDuration } from '../common/duration.js';
 import {
   BUNDLE_DIR, BUNDLE_PATH, CA_SERVICE_ADDRESS, DEFAULT_TRUST_DOMAIN, PORTS, PROXY_UID, SIDECAR_OWN_PORTS, TOKEN_AUDIENCE, TOKEN_DIR, TOKEN_PATH,
-  SIDECAR_NODE_FLAGS, TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY,
+  SIDECAR_NODE_FLAGS, SPIFFE_ENDPOINT_SOCKET, TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY, WORKLOAD_API_DIR, WORKLOAD_API_SOCKET,
 } from '../common/mesh.js';
 import { parseSpiffePattern, validateTrustDomain } from '../pki/spiffe-id.js';
 import { rewriteProbes, type AppProbe } from './probe-rewrite.js';
@@ -19,6 +19,8 @@ export const ANNOTATION = {
   ttl: 'ztmesh.io/ttl',
   /** "false" leaves app probes as they are (docs/kubernetes.md "Health probes"). */
   rewriteProbes: 'ztmesh.io/rewrite-probes',
+  /** "false" leaves out the SPIFFE Workload API socket (docs/workload-api.md). */
+  workloadApi: 'ztmesh.io/workload-api',
   /** Written by the injector: marks an injected pod, so a second pass changes nothing. */
   status: 'ztmesh.io/status',
 } as const;
@@ -27,6 +29,8 @@ export const SIDECAR_NAME = 'ztmesh-sidecar';
 export const INIT_NAME = 'ztmesh-init';
 export const TOKEN_VOLUME = 'ztmesh-token';
 export const BUNDLE_VOLUME = 'ztmesh-trust-bundle';
+/** The pod-private emptyDir holding the Workload API socket. */
+export const WORKLOAD_API_VOLUME = 'ztmesh-workload-api';
 /** Projected token lifetime; the kubelet refreshes it at 80%, the sidecar re-reads the file on every use. */
 export const TOKEN_EXPIRATION_SECONDS = 3600;
 export const DEFAULT_IMAGE = 'ghcr.io/ztmesh/ztmesh:0.1.0';
@@ -113,7 +117,9 @@ export function injectPod(input: PodLike, options: InjectOptions, at = ''): Inje
   if (spec.initContainers.length === 0) delete spec.initContainers;
   if (options.legacySidecar) spec.containers = [sidecar, ...spec.containers!];
 
-  spec.volumes = [...(spec.volumes ?? []).filter((v) => v.name !== TOKEN_VOLUME && v.name !== BUNDLE_VOLUME), ...volumes()];
+  if (settings.workloadApi) spec.containers = spec.containers!.map((c) => (c.name === SIDECAR_NAME ? c : withWorkloadApi(c)));
+  const ours = [TOKEN_VOLUME, BUNDLE_VOLUME, ...(settings.workloadApi ? [WORKLOAD_API_VOLUME] : [])];
+  spec.volumes = [...(spec.volumes ?? []).filter((v) => !ours.includes(v.name as string)), ...volumes(settings)];
 
   pod.metadata = { ...(pod.metadata ?? {}) };
   pod.metadata.annotations = {
@@ -123,7 +129,7 @@ export function injectPod(input: PodLike, options: InjectOptions, at = ''): Inje
       mode: options.mode,
       sidecar: options.legacySidecar ? 'legacy' : 'native',
       initContainers: inits.map((c) => c.name),
-      volumes: [TOKEN_VOLUME, BUNDLE_VOLUME],
+      volumes: ours,
     }),
   };
   return { outcome: 'injected', pod, warnings: hostPortWarnings(input.spec, options) };
@@ -199,6 +205,7 @@ interface Settings {
   allow: string[];
   ttl?: string;
   rewriteProbes: boolean;
+  workloadApi: boolean;
 }
 
 function invalid(name: string, value: string, why: string): never {
@@ -220,7 +227,7 @@ function ports(name: string, value: string): number[] {
 }
 
 function readAnnotations(a: Record<string, string>, containers: ContainerLike[]): Settings {
-  const s: Settings = { excludeInboundPorts: [], excludeOutboundCidrs: [], allow: [], rewriteProbes: true };
+  const s: Settings = { excludeInboundPorts: [], excludeOutboundCidrs: [], allow: [], rewriteProbes: true, workloadApi: true };
   const inbound = a[ANNOTATION.inboundPorts];
   if (inbound !== undefined) {
     if (inbound.trim() !== '*') s.inboundPorts = ports(ANNOTATION.inboundPorts, inbound);
@@ -259,6 +266,11 @@ function readAnnotations(a: Record<string, string>, containers: ContainerLike[])
   if (rewrite !== undefined) {
     if (rewrite !== 'true' && rewrite !== 'false') invalid(ANNOTATION.rewriteProbes, rewrite, 'is neither "true" nor "false"');
     s.rewriteProbes = rewrite === 'true';
+  }
+  const wl = a[ANNOTATION.workloadApi];
+  if (wl !== undefined) {
+    if (wl !== 'true' && wl !== 'false') invalid(ANNOTATION.workloadApi, wl, 'is neither "true" nor "false"');
+    s.workloadApi = wl === 'true';
   }
   return s;
 }
@@ -314,6 +326,10 @@ function sidecarEnv(options: InjectOptions, s: Settings, appProbes: Record<strin
     { name: 'NODE_OPTIONS', value: SIDECAR_NODE_FLAGS.join(' ') },
   ];
   if (s.ttl) env.push({ name: 'ZTMESH_IDENTITY_TTL', value: s.ttl });
+  if (s.workloadApi) {
+    // The socket's directory is pod-private, so every uid of the pod is admitted (docs/workload-api.md "Access").
+    env.push({ name: 'ZTMESH_WORKLOAD_API_SOCKET', value: WORKLOAD_API_SOCKET }, { name: 'ZTMESH_WORKLOAD_API_ALLOW_UIDS', value: '*' });
+  }
   if (Object.keys(appProbes).length) env.push({ name: 'ZTMESH_APP_PROBES', value: JSON.stringify(appProbes) });
   if (options.mode === 'transparent') {
     env.push({ name: 'ZTMESH_TRANSPARENT_ENABLED', value: 'true' });
@@ -363,7 +379,19 @@ function sidecarContainer(options: InjectOptions, s: Settings, appProbes: Record
     volumeMounts: [
       { name: TOKEN_VOLUME, mountPath: TOKEN_DIR, readOnly: true },
       { name: BUNDLE_VOLUME, mountPath: BUNDLE_DIR, readOnly: true },
+      ...(s.workloadApi ? [{ name: WORKLOAD_API_VOLUME, mountPath: WORKLOAD_API_DIR }] : []),
     ],
+  };
+}
+
+/** An app container with the Workload API socket mounted and SPIFFE_ENDPOINT_SOCKET set (unless it sets its own). */
+function withWorkloadApi(c: ContainerLike): ContainerLike {
+  const env = Array.isArray(c.env) ? (c.env as { name?: string }[]) : [];
+  const mounts = Array.isArray(c.volumeMounts) ? (c.volumeMounts as { name?: string }[]) : [];
+  return {
+    ...c,
+    env: env.some((e) => e.name === SPIFFE_ENDPOINT_SOCKET) ? env : [...env, { name: SPIFFE_ENDPOINT_SOCKET, value: `unix://${WORKLOAD_API_SOCKET}` }],
+    volumeMounts: [...mounts.filter((m) => m.name !== WORKLOAD_API_VOLUME), { name: WORKLOAD_API_VOLUME, mountPath: WORKLOAD_API_DIR, readOnly: true }],
   };
 }
 
@@ -389,7 +417,7 @@ function iptablesContainer(options: InjectOptions, s: Settings): ContainerLike {
   };
 }
 
-function volumes(): Record<string, unknown>[] {
+function volumes(s: Settings): Record<string, unknown>[] {
   return [
     {
       name: TOKEN_VOLUME,
@@ -398,5 +426,6 @@ function volumes(): Record<string, unknown>[] {
       },
     },
     { name: BUNDLE_VOLUME, configMap: { name: TRUST_BUNDLE_CONFIGMAP, items: [{ key: TRUST_BUNDLE_KEY, path: TRUST_BUNDLE_KEY }] } },
+    ...(s.workloadApi ? [{ name: WORKLOAD_API_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } }] : []),
   ];
 }
