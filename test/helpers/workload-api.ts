@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadWorkloadApiProto } from '../../src/workload-api/proto.js';
 import type { SpiffeWorkloadAPIClient } from '../../src/gen/spiffe/SpiffeWorkloadAPI.js';
-import type { TestCaServer } from './ca.js';
 import { startSidecar, type StartSidecarOptions, type TestSidecar } from './sidecar.js';
 
 export type { SpiffeWorkloadAPIClient } from '../../src/gen/spiffe/SpiffeWorkloadAPI.js';
@@ -28,7 +27,7 @@ export interface WorkloadApiSidecar {
 }
 
 /** A grpc-js client of the Workload API at `socket`; `header: false` leaves out `workload.spiffe.io: true`. Close it. */
-export function workloadApiClient(socket: string, opts: { header?: boolean } = {}): SpiffeWorkloadAPIClient {
+export function workloadApiClient(socket: string, opts: { header?: boolean; options?: grpc.ChannelOptions } = {}): SpiffeWorkloadAPIClient {
   const Ctor = loadWorkloadApiProto().SpiffeWorkloadAPI as unknown as typeof grpc.Client;
   const interceptors = opts.header === false ? [] : [(options: grpc.InterceptorOptions, next: grpc.NextCall) => new grpc.InterceptingCall(next(options), {
     start(metadata, listener, nextStart) {
@@ -36,11 +35,11 @@ export function workloadApiClient(socket: string, opts: { header?: boolean } = {
       nextStart(metadata, listener);
     },
   })];
-  return new Ctor(`unix://${socket}`, grpc.credentials.createInsecure(), { interceptors }) as unknown as SpiffeWorkloadAPIClient;
+  return new Ctor(`unix://${socket}`, grpc.credentials.createInsecure(), { ...opts.options, interceptors }) as unknown as SpiffeWorkloadAPIClient;
 }
 
 /** Starts a sidecar serving the Workload API on a socket in a fresh temp dir (extra flags in `args`). */
-export async function startWorkloadApiSidecar(opts: StartSidecarOptions & { ca: TestCaServer }): Promise<WorkloadApiSidecar> {
+export async function startWorkloadApiSidecar(opts: StartSidecarOptions): Promise<WorkloadApiSidecar> {
   const dir = mkdtempSync(join(tmpdir(), 'ztmesh-wl-'));
   const socket = join(dir, 'api.sock');
   const sidecar = await startSidecar({ ...opts, args: ['--workload-api-socket', socket, ...(opts.args ?? [])] });
