@@ -1,11 +1,12 @@
 // ValidateJWTSVID: a JWT-SVID checked with jose against the JWT bundle the sidecar trusts (identity/jwt-bundle.ts):
 // the signature by a trusted authority named by `kid`, ES/RS/PS algorithms only, `exp` with a small leeway, the
 // audience, and `sub` a SPIFFE ID of the trust domain. Every failure is WorkloadApiError `jwt_invalid`.
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { WorkloadApiError } from '../common/errors.js';
 import { parseSpiffeId } from '../pki/spiffe-id.js';
 import type { JwtBundle } from '../identity/jwt-bundle.js';
+import type { JwtAuthorityFacts } from '../pki/jwt-authority.js';
 
 /** Clock skew forgiven on `exp` (and `nbf`), in seconds. */
 export const JWT_LEEWAY_SECONDS = 30;
@@ -20,6 +21,14 @@ export interface ValidatedJwtSvid {
   claims: JWTPayload;
 }
 
+/** One parsed public key per trusted authority (the bundle's facts objects live as long as they are trusted). */
+const keys = new WeakMap<JwtAuthorityFacts, KeyObject>();
+function keyOf(a: JwtAuthorityFacts): KeyObject {
+  let k = keys.get(a);
+  if (!k) keys.set(a, (k = createPublicKey({ key: a.publicKeySpki, format: 'der', type: 'spki' })));
+  return k;
+}
+
 const invalid = (why: string, cause?: unknown) => new WorkloadApiError('jwt_invalid', `the JWT-SVID is not valid: ${why}`, cause ? { cause } : undefined);
 
 /** Validates `token` for `audience` at `nowMs` against `bundle`. */
@@ -31,7 +40,7 @@ export async function validateJwtSvid(token: string, audience: string, bundle: J
       if (header.typ !== undefined && header.typ !== 'JWT' && header.typ !== 'JOSE') throw invalid(`header typ "${header.typ}" is neither JWT nor JOSE`);
       const a = header.kid === undefined ? undefined : bundle.authorities.find((k) => k.keyId === header.kid);
       if (!a) throw invalid(header.kid === undefined ? 'the header names no key (kid)' : `no trusted JWT authority has kid "${header.kid}"`);
-      return createPublicKey({ key: a.publicKeySpki, format: 'der', type: 'spki' });
+      return keyOf(a);
     }, { audience, algorithms: JWT_SVID_ALGORITHMS, clockTolerance: JWT_LEEWAY_SECONDS, currentDate: new Date(nowMs), requiredClaims: ['sub', 'exp', 'aud'] }));
   } catch (e) {
     if (e instanceof WorkloadApiError) throw e;
