@@ -41,6 +41,15 @@ export class CaClientError extends ZtmeshError {
   caCode?: string;
 }
 
+/**
+ * A Kubernetes API list, watch or write that failed: `kube_forbidden`, `kube_unauthorized`, `kube_not_found`,
+ * `kube_unreachable`, `kube_malformed`, `kube_api_error` (see k8s/watch/api-status.ts). Never carries a token.
+ */
+export class KubeApiError extends ZtmeshError {
+  /** The HTTP status (or a watch ERROR event's code) when the API server answered. */
+  httpStatus?: number;
+}
+
 /** Wraps any thrown value with what we were doing, keeping its code if it has one. */
 export function describe(err: unknown): { code: string; message: string } {
   if (err instanceof ZtmeshError) return { code: err.code, message: err.message };

@@ -1,6 +1,6 @@
 // A small HTTPS client for the Kubernetes API server with in-cluster configuration.
-// Only what ztmesh needs (TokenReview, one PATCH); the SA token and CA file are re-read on every call.
-import { request as httpRequest } from 'node:http';
+// Only what ztmesh needs (TokenReview, PATCHes, lists and watches); the SA token and CA file are re-read on every call.
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request, type RequestOptions } from 'node:https';
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../common/errors.js';
@@ -72,6 +72,29 @@ export class KubeUnreachableError extends Error {
 export interface KubeClient {
   readonly server: string;
   call(method: 'GET' | 'POST' | 'PATCH', path: string, body?: unknown, contentType?: string): Promise<KubeResponse>;
+  /**
+   * Opens a long GET (a watch) and resolves once the status line arrived, with the body still streaming: newline-
+   * delimited JSON events on 200, a Status object otherwise. Nothing times it out once open; abort it with `signal`.
+   */
+  stream(path: string, signal: AbortSignal): Promise<IncomingMessage>;
+}
+
+/** The in-cluster TLS and bearer token, read from their files now (the kubelet rotates the token file). */
+async function inClusterOptions(config: KubeApiConfig): Promise<RequestOptions> {
+  let token: string;
+  let ca: Buffer;
+  try {
+    [token, ca] = await Promise.all([readFile(config.tokenFile, 'utf8'), readFile(config.caFile)]);
+  } catch (e) {
+    throw new KubeUnreachableError(`cannot read in-cluster credentials (${(e as NodeJS.ErrnoException).code ?? 'error'}: ${(e as NodeJS.ErrnoException).path ?? ''})`, { cause: e });
+  }
+  return {
+    ca,
+    ...(config.serverName ? { servername: config.serverName } : {}),
+    headers: { authorization: `Bearer ${token.trim()}` },
+    // The CA file is the only trust anchor; no agent reuse across changed CA files.
+    agent: false,
+  };
 }
 
 /** Creates a client over node:https for `config`. */
@@ -79,20 +102,10 @@ export function createKubeClient(config: KubeApiConfig): KubeClient {
   return {
     server: config.server,
     async call(method, path, body, contentType = 'application/json') {
-      let token: string;
-      let ca: Buffer;
-      try {
-        [token, ca] = await Promise.all([readFile(config.tokenFile, 'utf8'), readFile(config.caFile)]);
-      } catch (e) {
-        throw new KubeUnreachableError(`cannot read in-cluster credentials (${(e as NodeJS.ErrnoException).code ?? 'error'}: ${(e as NodeJS.ErrnoException).path ?? ''})`, { cause: e });
-      }
-      return sendKubeRequest(config.server, config.timeoutMs, { method, path, body, contentType }, {
-        ca,
-        ...(config.serverName ? { servername: config.serverName } : {}),
-        headers: { authorization: `Bearer ${token.trim()}` },
-        // The CA file is the only trust anchor; no agent reuse across changed CA files.
-        agent: false,
-      });
+      return sendKubeRequest(config.server, config.timeoutMs, { method, path, body, contentType }, await inClusterOptions(config));
+    },
+    async stream(path, signal) {
+      return openKubeStream(config.server, config.timeoutMs, path, await inClusterOptions(config), signal);
     },
   };
 }
@@ -111,21 +124,8 @@ export interface KubeRequest {
  * carrying a credential, when there is no answer within `timeoutMs`.
  */
 export function sendKubeRequest(server: string, timeoutMs: number, r: KubeRequest, options: RequestOptions): Promise<KubeResponse> {
-  const payload = r.body === undefined ? undefined : Buffer.from(JSON.stringify(r.body));
-  const url = new URL(r.path, server);
-  const send = url.protocol === 'http:' ? httpRequest : request;
   return new Promise<KubeResponse>((resolve, reject) => {
-    const req = send(url, {
-      ...options,
-      method: r.method,
-      headers: {
-        ...(options.headers as Record<string, string> | undefined),
-        accept: 'application/json',
-        'user-agent': 'ztmesh/0.1.0',
-        ...(payload ? { 'content-type': r.contentType ?? 'application/json', 'content-length': String(payload.length) } : {}),
-      },
-      timeout: timeoutMs,
-    }, (res) => {
+    startKubeRequest(server, timeoutMs, r, options, reject, (res, url) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
@@ -140,10 +140,48 @@ export function sendKubeRequest(server: string, timeoutMs: number, r: KubeReques
       });
       res.on('error', (e) => reject(new KubeUnreachableError(`${r.method} ${url.pathname}: response aborted: ${e.message}`, { cause: e })));
     });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', (e: NodeJS.ErrnoException) => {
-      reject(new KubeUnreachableError(`${r.method} ${url.origin}${url.pathname}: ${e.code ?? ''} ${e.message}`.replace(/\s+/g, ' ').trim(), { cause: e }));
-    });
-    req.end(payload);
   });
+}
+
+/** How often TCP probes a watch connection that carries nothing, so that a vanished API server is noticed. */
+export const STREAM_KEEPALIVE_MS = 30_000;
+
+/**
+ * Opens a streaming GET at `server` + `path` with the TLS and authentication in `options`. `timeoutMs` bounds the
+ * wait for the status line only; the open stream is bounded by its caller (a watch's own deadline) and TCP keepalive.
+ * Fails with KubeUnreachableError, never carrying a credential.
+ */
+export function openKubeStream(server: string, timeoutMs: number, path: string, options: RequestOptions, signal: AbortSignal): Promise<IncomingMessage> {
+  return new Promise<IncomingMessage>((resolve, reject) => {
+    const req = startKubeRequest(server, timeoutMs, { method: 'GET', path }, { ...options, signal }, reject, (res) => {
+      req.setTimeout(0);
+      resolve(res);
+    });
+    req.on('socket', (s) => s.setKeepAlive(true, STREAM_KEEPALIVE_MS));
+  });
+}
+
+/** The request both of the above send: headers, the `timeoutMs` bound, and errors that name no credential. */
+function startKubeRequest(server: string, timeoutMs: number, r: KubeRequest, options: RequestOptions, reject: (e: Error) => void,
+  onResponse: (res: IncomingMessage, url: URL) => void): ClientRequest {
+  const payload = r.body === undefined ? undefined : Buffer.from(JSON.stringify(r.body));
+  const url = new URL(r.path, server);
+  const send = url.protocol === 'http:' ? httpRequest : request;
+  const req = send(url, {
+    ...options,
+    method: r.method,
+    headers: {
+      ...(options.headers as Record<string, string> | undefined),
+      accept: 'application/json',
+      'user-agent': 'ztmesh/0.1.0',
+      ...(payload ? { 'content-type': r.contentType ?? 'application/json', 'content-length': String(payload.length) } : {}),
+    },
+    timeout: timeoutMs,
+  }, (res) => onResponse(res, url));
+  req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+  req.on('error', (e: NodeJS.ErrnoException) => {
+    reject(new KubeUnreachableError(`${r.method} ${url.origin}${url.pathname}: ${e.code ?? ''} ${e.message}`.replace(/\s+/g, ' ').trim(), { cause: e }));
+  });
+  req.end(payload);
+  return req;
 }

@@ -3,7 +3,7 @@
 import type { RequestOptions } from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ConfigError } from '../common/errors.js';
-import { KubeUnreachableError, sendKubeRequest, type KubeClient } from './kube-client.js';
+import { KubeUnreachableError, openKubeStream, sendKubeRequest, type KubeClient } from './kube-client.js';
 
 /** A check is a handful of small reads: 10 s without an answer means the API server is not there for us. */
 export const DEFAULT_KUBECONFIG_TIMEOUT_MS = 10_000;
@@ -40,25 +40,40 @@ export function kubeconfigClient(opts: { file?: string; context?: string; timeou
   if (!cluster?.server) throw new ConfigError('kubeconfig_invalid', `${where}: no current context with a cluster server; pass --context`);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_KUBECONFIG_TIMEOUT_MS;
   const server = cluster.server.replace(/\/+$/, '');
+  const authOptions = async (): Promise<RequestOptions> => {
+    const options: RequestOptions = {};
+    try {
+      // CA, client certificate and key, bearer token or exec plugin output, proxy agent: all from the kubeconfig.
+      await kc.applyToHTTPSOptions(options);
+    } catch (e) {
+      throw new KubeUnreachableError(`cannot authenticate with the kubeconfig user of context ${kc.getCurrentContext()}: ${(e as Error).message.split('\n')[0]}`, { cause: e });
+    }
+    return options;
+  };
+  const tlsSettingsError = (e: unknown): Error => {
+    if (e instanceof KubeUnreachableError) return e;
+    // Thrown before any byte was sent: Node could not build TLS from what the kubeconfig holds.
+    return new ConfigError('kubeconfig_invalid', `context ${kc.getCurrentContext()}: cannot use its TLS settings (certificate authority, client certificate or key): ${(e as Error).message}`, { cause: e });
+  };
   return {
     context: kc.getCurrentContext(),
     server,
     client: {
       server,
       async call(method, path, body, contentType) {
-        const options: RequestOptions = {};
-        try {
-          // CA, client certificate and key, bearer token or exec plugin output, proxy agent: all from the kubeconfig.
-          await kc.applyToHTTPSOptions(options);
-        } catch (e) {
-          throw new KubeUnreachableError(`cannot authenticate with the kubeconfig user of context ${kc.getCurrentContext()}: ${(e as Error).message.split('\n')[0]}`, { cause: e });
-        }
+        const options = await authOptions();
         try {
           return await sendKubeRequest(server, timeoutMs, { method, path, body, ...(contentType ? { contentType } : {}) }, options);
         } catch (e) {
-          if (e instanceof KubeUnreachableError) throw e;
-          // Thrown before any byte was sent: Node could not build TLS from what the kubeconfig holds.
-          throw new ConfigError('kubeconfig_invalid', `context ${kc.getCurrentContext()}: cannot use its TLS settings (certificate authority, client certificate or key): ${(e as Error).message}`, { cause: e });
+          throw tlsSettingsError(e);
+        }
+      },
+      async stream(path, signal) {
+        const options = await authOptions();
+        try {
+          return await openKubeStream(server, timeoutMs, path, options, signal);
+        } catch (e) {
+          throw tlsSettingsError(e);
         }
       },
     },

@@ -185,11 +185,4 @@ export function readAll(s: net.Socket): Promise<{ data: Buffer; error?: NodeJS.E
 
 export { makeCa, makeLeaf };
 
-/** Resolves once `cond()` holds, polling real socket progress (not a timer under test). */
-export async function until(cond: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setImmediate(r));
-  }
-}
+export { until } from './until.js';

@@ -1,7 +1,8 @@
 // A local HTTPS stand-in for the Kubernetes API server that speaks the real JSON: /version, TokenReview,
 // SubjectAccessReview and SelfSubjectAccessReview (decided by RBAC from stored roles and bindings, fake-rbac.ts),
-// GET/list of stored objects (Secrets, ConfigMaps, Deployments with status, Namespaces with label selectors, ...),
-// the webhook's caBundle JSON Patch and ConfigMap writes; bearer tokens and client certificates (CN/O) authenticate.
+// GET, paged lists and watches of stored objects (fake-apiserver-store.ts, fake-apiserver-watch.ts), creates (Events,
+// ConfigMaps, ...), the webhook's caBundle JSON Patch and ConfigMap merge patches; bearer tokens and client
+// certificates (CN/O) authenticate.
 import { createServer, type Server } from 'node:https';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,8 @@ import type { AddressInfo } from 'node:net';
 import { SignJWT, generateKeyPair, type CryptoKey } from 'jose';
 import { makeCa, makeLeaf } from './pki.js';
 import { authorize, forbiddenMessage, type AccessAttributes, type KubeUser } from './fake-rbac.js';
+import { FakeStore, type ResourceInfo } from './fake-apiserver-store.js';
+import { WatchHub } from './fake-apiserver-watch.js';
 import { clientCertAuthority, type ClientCertAuthority } from './kube-client-certs.js';
 
 /** The API server's default audience, used when a TokenReview names none. */
@@ -34,23 +37,6 @@ interface Identity {
 }
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-/** Where each kind lives in the API: group, version, resource, and whether it is namespaced. */
-const KINDS: Record<string, { group: string; version: string; resource: string; namespaced: boolean }> = {
-  Namespace: { group: '', version: 'v1', resource: 'namespaces', namespaced: false },
-  ConfigMap: { group: '', version: 'v1', resource: 'configmaps', namespaced: true },
-  Secret: { group: '', version: 'v1', resource: 'secrets', namespaced: true },
-  ServiceAccount: { group: '', version: 'v1', resource: 'serviceaccounts', namespaced: true },
-  Service: { group: '', version: 'v1', resource: 'services', namespaced: true },
-  Deployment: { group: 'apps', version: 'v1', resource: 'deployments', namespaced: true },
-  PodDisruptionBudget: { group: 'policy', version: 'v1', resource: 'poddisruptionbudgets', namespaced: true },
-  ClusterRole: { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'clusterroles', namespaced: false },
-  ClusterRoleBinding: { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'clusterrolebindings', namespaced: false },
-  Role: { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'roles', namespaced: true },
-  RoleBinding: { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'rolebindings', namespaced: true },
-  MutatingWebhookConfiguration: { group: 'admissionregistration.k8s.io', version: 'v1', resource: 'mutatingwebhookconfigurations', namespaced: false },
-};
-const KIND_OF_RESOURCE = Object.fromEntries(Object.entries(KINDS).map(([kind, k]) => [k.resource, kind]));
 
 export interface FakeApiServer {
   /** https://127.0.0.1:<port> */
@@ -84,8 +70,24 @@ export interface FakeApiServer {
   apply(obj: Obj): Obj;
   /** The stored object, or undefined. */
   get(kind: string, name: string, namespace?: string): Obj | undefined;
-  /** Deletes a stored object. */
+  /** Deletes a stored object (open watches see DELETED). */
   remove(kind: string, name: string, namespace?: string): void;
+  /** Serves a custom resource (as an established CRD would), e.g. ztmesh.io/v1alpha1 authorizationpolicies. */
+  defineResource(info: ResourceInfo): void;
+  /** The current resourceVersion (etcd's revision). */
+  readonly revision: string;
+  /** Watches open now. */
+  readonly openWatches: number;
+  /** Cuts every open watch's connection (clients must resume); returns how many. */
+  dropWatches(): number;
+  /** Forgets the change history: watches and continue tokens from before now get 410 Gone. */
+  compact(): void;
+  /** How a too-old watch is refused: an ERROR event with a 410 Status (etcd), or HTTP 410 (the watch cache). */
+  goneAs: 'event' | 'http';
+  /** Sends a BOOKMARK at the current revision to each open watch that asked for them. */
+  sendBookmarks(): void;
+  /** Writes a raw line to every open watch (malformed events for the tests). */
+  injectWatchLine(text: string): void;
   /** MutatingWebhookConfigurations the webhook may patch, by name. */
   webhookConfigs: Map<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   /** ConfigMaps by "namespace/name" (GET, POST create, PATCH merge-patch). */
@@ -94,7 +96,7 @@ export interface FakeApiServer {
 }
 
 /** Parses an API path into what RBAC decides on; undefined for paths outside /api and /apis. */
-function attributesOf(method: string, path: string): (AccessAttributes & { version: string }) | undefined {
+function attributesOf(method: string, path: string, watch = false): (AccessAttributes & { version: string }) | undefined {
   const m = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))\/(.*)$/.exec(path.split('?')[0]!);
   if (!m) return undefined;
   const group = m[2] ?? '';
@@ -106,22 +108,8 @@ function attributesOf(method: string, path: string): (AccessAttributes & { versi
     parts = parts.slice(2);
   }
   const [resource, name, subresource] = parts as [string, string | undefined, string | undefined];
-  const verb = method === 'POST' ? 'create' : method === 'PATCH' ? 'patch' : method === 'PUT' ? 'update' : method === 'DELETE' ? 'delete' : name ? 'get' : 'list';
+  const verb = method === 'POST' ? 'create' : method === 'PATCH' ? 'patch' : method === 'PUT' ? 'update' : method === 'DELETE' ? 'delete' : name ? 'get' : watch ? 'watch' : 'list';
   return { verb, group, version, resource, ...(namespace ? { namespace } : {}), ...(name ? { name } : {}), ...(subresource ? { subresource } : {}) };
-}
-
-/** Equality-based label selectors: "a=b", "a==b", "a!=b", "a", "!a", comma-separated. */
-function matchesSelector(labels: Record<string, string> | undefined, selector: string | null): boolean {
-  if (!selector) return true;
-  return selector.split(',').every((term) => {
-    const t = term.trim();
-    const ne = /^([^!=]+)!=(.*)$/.exec(t);
-    if (ne) return labels?.[ne[1]!] !== ne[2];
-    const eq = /^([^!=]+)==?(.*)$/.exec(t);
-    if (eq) return labels?.[eq[1]!] === eq[2];
-    if (t.startsWith('!')) return labels?.[t.slice(1)] === undefined;
-    return labels?.[t] !== undefined;
-  });
 }
 
 /** Starts the stand-in on 127.0.0.1:0. `now` lets tests share a fake clock for token expiry. */
@@ -139,12 +127,11 @@ export async function startFakeApiServer(opts: { now?: () => number } = {}): Pro
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, `${callerToken}\n`);
   const apiUsers = new Map<string, KubeUser>([[callerToken, { username: 'kubernetes-admin', groups: ['system:masters', 'system:authenticated'] }]]);
-  const stores = new Map<string, Map<string, Obj>>(Object.values(KINDS).map((k) => [k.resource, new Map<string, Obj>()]));
-  const store = (resource: string) => stores.get(resource)!;
-  const keyOf = (namespaced: boolean, name: string, ns?: string) => (namespaced ? `${ns}/${name}` : name);
-  let revision = 1;
+  const store = new FakeStore(now);
+  const watches = new WatchHub(store);
+  const objectsOf = (kind: string) => store.map(store.infoOfKind(kind));
   const rbac = {
-    clusterRoles: store('clusterroles'), clusterRoleBindings: store('clusterrolebindings'), roles: store('roles'), roleBindings: store('rolebindings'),
+    clusterRoles: objectsOf('ClusterRole'), clusterRoleBindings: objectsOf('ClusterRoleBinding'), roles: objectsOf('Role'), roleBindings: objectsOf('RoleBinding'),
   };
 
   const sign = (claims: Record<string, unknown>, sub: string, aud: string[], expS: number, key: CryptoKey) =>
@@ -179,7 +166,8 @@ export async function startFakeApiServer(opts: { now?: () => number } = {}): Pro
           goVersion: 'go1.24.6', compiler: 'gc', platform: 'linux/amd64', emulationMajor: major, emulationMinor: minor, patch,
         });
       }
-      const attrs = attributesOf(req.method ?? 'GET', url.pathname);
+      const watch = ['1', 'true'].includes(url.searchParams.get('watch') ?? '');
+      const attrs = attributesOf(req.method ?? 'GET', url.pathname, watch);
       if (!attrs) return status(404, 'NotFound', 'the server could not find the requested resource');
       // Every authenticated user may ask what it may do (system:basic-user).
       if (attrs.resource !== 'selfsubjectaccessreviews' && !authorize(rbac, user, attrs).allowed) {
@@ -215,23 +203,39 @@ export async function startFakeApiServer(opts: { now?: () => number } = {}): Pro
         if (overlap.length === 0) return fail(`[invalid bearer token, token audiences ${JSON.stringify(id.audiences)} is invalid for the target audiences ${JSON.stringify(requested)}]`);
         return send(201, { ...review, status: { authenticated: true, user: { username: id.username, uid: id.uid, groups: id.groups, extra: id.extra }, audiences: overlap } });
       }
-      const kind = KIND_OF_RESOURCE[attrs.resource];
-      const info = kind ? KINDS[kind]! : undefined;
-      if (!info || info.group !== attrs.group || info.version !== attrs.version || attrs.subresource) return status(404, 'NotFound', 'the server could not find the requested resource');
-      const objects = store(info.resource);
+      const info = store.infoAt(attrs.group, attrs.version, attrs.resource);
+      if (!info || attrs.subresource) return status(404, 'NotFound', 'the server could not find the requested resource');
+      const objects = store.map(info);
       const ns = attrs.namespace;
-      if (info.namespaced !== (ns !== undefined) && !(attrs.verb === 'list' && info.namespaced)) return status(404, 'NotFound', 'the server could not find the requested resource');
+      const collection = attrs.verb === 'list' || attrs.verb === 'watch';
+      if (info.namespaced !== (ns !== undefined) && !(collection && info.namespaced)) return status(404, 'NotFound', 'the server could not find the requested resource');
       const notFound = () => status(404, 'NotFound', `${info.resource}${info.group ? `.${info.group}` : ''} "${attrs.name}" not found`);
+      const sel = { info, namespace: ns, labelSelector: url.searchParams.get('labelSelector'), fieldSelector: url.searchParams.get('fieldSelector') };
+      if (attrs.verb === 'watch') {
+        const rv = url.searchParams.get('resourceVersion');
+        if (api.goneAs === 'http' && rv && rv !== '0' && Number(rv) < store.compactedRevision) {
+          return status(410, 'Expired', `too old resource version: ${rv} (${store.compactedRevision})`);
+        }
+        const timeout = Number(url.searchParams.get('timeoutSeconds')) || undefined;
+        return watches.serve(res, sel, rv, url.searchParams.get('allowWatchBookmarks') === 'true', timeout);
+      }
       if (attrs.verb === 'list') {
-        const items = [...objects.values()].filter((o) => (ns === undefined || o.metadata.namespace === ns) && matchesSelector(o.metadata.labels, url.searchParams.get('labelSelector')));
-        return send(200, { kind: `${kind}List`, apiVersion: info.group ? `${info.group}/${info.version}` : info.version, metadata: { resourceVersion: String(revision) }, items });
+        let page;
+        try {
+          page = store.list(sel, Number(url.searchParams.get('limit')) || undefined, url.searchParams.get('continue'));
+        } catch {
+          return status(400, 'BadRequest', 'continue key is not valid');
+        }
+        if (page === 'expired') return status(410, 'Expired', 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
+        const metadata = { resourceVersion: page.resourceVersion, ...(page.continue ? { continue: page.continue } : {}) };
+        return send(200, { kind: `${info.kind}List`, apiVersion: info.group ? `${info.group}/${info.version}` : info.version, metadata, items: page.items });
       }
-      if (attrs.verb === 'create' && info.resource === 'configmaps') {
-        const key = `${ns}/${body?.metadata?.name}`;
-        if (objects.has(key)) return status(409, 'AlreadyExists', `configmaps "${body.metadata.name}" already exists`);
-        return send(201, api.apply({ ...body, metadata: { ...body.metadata, namespace: ns } }));
+      if (attrs.verb === 'create') {
+        if (body?.kind !== info.kind || typeof body?.metadata?.name !== 'string') return status(400, 'BadRequest', `the body must be a ${info.kind} with metadata.name`);
+        if (objects.has(store.keyOf(info, body.metadata.name, ns))) return status(409, 'AlreadyExists', `${info.resource} "${body.metadata.name}" already exists`);
+        return send(201, store.put(info, { ...body, metadata: { ...body.metadata, namespace: ns } }));
       }
-      const current = attrs.name ? objects.get(keyOf(info.namespaced, attrs.name, ns)) : undefined;
+      const current = attrs.name ? objects.get(store.keyOf(info, attrs.name, ns)) : undefined;
       if (!current) return notFound();
       if (attrs.verb === 'get') return send(200, current);
       if (attrs.verb === 'patch' && info.resource === 'mutatingwebhookconfigurations' && req.headers['content-type'] === 'application/json-patch+json' && Array.isArray(body)) {
@@ -241,14 +245,10 @@ export async function startFakeApiServer(opts: { now?: () => number } = {}): Pro
           if (!m || (op.op !== 'add' && op.op !== 'replace')) return status(422, 'Invalid', `unsupported patch ${JSON.stringify(op)}`);
           next.webhooks[Number(m[1])].clientConfig.caBundle = op.value;
         }
-        next.metadata.resourceVersion = String(++revision);
-        objects.set(attrs.name!, next);
-        return send(200, next);
+        return send(200, store.put(info, next));
       }
       if (attrs.verb === 'patch' && info.resource === 'configmaps' && req.headers['content-type'] === 'application/merge-patch+json') {
-        const next = { ...current, data: { ...current.data, ...body.data }, metadata: { ...current.metadata, resourceVersion: String(++revision) } };
-        objects.set(`${ns}/${attrs.name}`, next);
-        return send(200, next);
+        return send(200, store.put(info, { ...current, data: { ...current.data, ...body.data } }));
       }
       return status(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
     });
@@ -266,25 +266,24 @@ export async function startFakeApiServer(opts: { now?: () => number } = {}): Pro
     requests: [],
     gitVersion: 'v1.30.2',
     mode: 'normal',
-    webhookConfigs: store('mutatingwebhookconfigurations'),
-    configMaps: store('configmaps'),
-    apply(obj) {
-      const info = KINDS[obj.kind];
-      if (!info) throw new Error(`the stand-in API server does not store ${obj.kind}`);
-      const stored = structuredClone(obj);
-      stored.metadata = { ...stored.metadata, uid: stored.metadata.uid ?? randomUUID(), resourceVersion: String(++revision), creationTimestamp: new Date(now()).toISOString() };
-      if (!info.namespaced) delete stored.metadata.namespace;
-      store(info.resource).set(keyOf(info.namespaced, stored.metadata.name, stored.metadata.namespace), stored);
-      return stored;
-    },
+    webhookConfigs: objectsOf('MutatingWebhookConfiguration'),
+    configMaps: objectsOf('ConfigMap'),
+    apply: (obj) => store.put(store.infoOfKind(obj.kind), obj),
     get(kind, name, namespace) {
-      const info = KINDS[kind]!;
-      return store(info.resource).get(keyOf(info.namespaced, name, namespace));
+      const info = store.infoOfKind(kind);
+      return store.map(info).get(store.keyOf(info, name, namespace));
     },
     remove(kind, name, namespace) {
-      const info = KINDS[kind]!;
-      store(info.resource).delete(keyOf(info.namespaced, name, namespace));
+      store.remove(kind, name, namespace);
     },
+    defineResource: (info) => void store.define(info),
+    get revision() { return String(store.revision); },
+    get openWatches() { return watches.count; },
+    dropWatches: () => watches.dropAll(),
+    compact: () => store.compact(),
+    goneAs: 'event',
+    sendBookmarks: () => watches.bookmark(),
+    injectWatchLine: (text) => watches.injectLine(text),
     addApiUser(username, groups = []) {
       const token = `user-${randomUUID()}`;
       apiUsers.set(token, { username, groups: [...groups, 'system:authenticated'] });
@@ -319,6 +318,7 @@ export async function startFakeApiServer(opts: { now?: () => number } = {}): Pro
       identities.delete(token);
     },
     close: () => new Promise<void>((resolve) => {
+      watches.closeAll();
       server.closeAllConnections();
       server.close(() => resolve());
     }),
