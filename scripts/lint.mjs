@@ -37,7 +37,7 @@ const ALLOWED = {
   ca: ['common', 'pki', 'gen', 'admin'],
   admin: ['common'],
   k8s: ['common', 'pki', 'ca', 'identity', 'admin'],
-  'workload-api': ['common', 'pki', 'identity', 'gen'],
+  'workload-api': ['common', 'pki', 'identity', 'admin', 'gen'],
   sidecar: ['common', 'pki', 'identity', 'admin', 'workload-api'],
   cli: ['common', 'pki', 'identity', 'ca', 'admin', 'k8s', 'sidecar', 'workload-api', 'gen'],
 };

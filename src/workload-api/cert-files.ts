@@ -13,6 +13,7 @@ import { isoTime } from '../common/clock.js';
 import { describe } from '../common/errors.js';
 import { writeFileAtomic, writeSecretFile } from '../common/files.js';
 import type { Logger } from '../common/logger.js';
+import type { WorkloadApiStatus } from '../admin/status-types.js';
 import { hasValidSvid, type IdentitySource, type Svid, type TrustBundle } from '../identity/credentials.js';
 
 /** How long an onRotate command may run before it is killed. */
@@ -29,15 +30,8 @@ export interface CertFilesConfig {
   onRotate?: OnRotate;
 }
 
-export interface CertFilesStatus {
-  dir: string;
-  files: { cert: string; key: string; bundle: string };
-  writes: number;
-  lastWrite: string | null;
-  serial: string | null;
-  lastError: { code: string; message: string; at: string } | null;
-  onRotate: { kind: 'signal' | 'command'; runs: number; lastResult: string | null } | null;
-}
+/** What /status shows of the files (admin/status-types.ts). */
+export type CertFilesStatus = NonNullable<WorkloadApiStatus['files']>;
 
 /** Keeps the PEM files of one identity current. */
 export class CertFiles {

@@ -19,6 +19,7 @@ import { tolerantDecoders, transportRefusalInterceptor, undecodableReason } from
 import { listenOn } from '../common/listen.js';
 import { LogThrottle } from '../common/log-throttle.js';
 import type { Logger } from '../common/logger.js';
+import type { WorkloadApiStatus } from '../admin/status-types.js';
 import { namePeer } from '../common/node-internals.js';
 import { hasValidSvid, type IdentitySnapshot, type IdentitySource } from '../identity/credentials.js';
 import type { JwtBundle } from '../identity/jwt-bundle.js';
@@ -55,18 +56,8 @@ export interface WorkloadApiOptions {
   registry?: Registry;
 }
 
-export interface WorkloadApiStatus {
-  socket: string;
-  allowUids: string[];
-  allowGids: string[];
-  connections: number;
-  activeCalls: number;
-  callsTotal: number;
-  refusals: Record<string, number>;
-  lastRefusal: { code: string; method: string; uid: number | null; pid: number | null; at: string } | null;
-  jwtSvids: { cached: number; fetched: number; servedFromCache: number };
-  jwtBundle: { sequence: number; keyIds: string[] };
-}
+/** What /status shows of the server (admin/status-types.ts); the composition root adds the files. */
+export type WorkloadApiServerStatus = Required<Omit<WorkloadApiStatus, 'files' | 'socket'>> & { socket: string };
 
 type AnyCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
 
@@ -94,7 +85,7 @@ export class WorkloadApiServer {
   private readonly streams = new Set<grpc.ServerWritableStream<unknown, unknown>>();
   private readonly throttles = new Map<string, LogThrottle>();
   private readonly refusals: Record<string, number> = {};
-  private lastRefusal: WorkloadApiStatus['lastRefusal'] = null;
+  private lastRefusal: WorkloadApiServerStatus['lastRefusal'] = null;
   private callsTotal = 0;
   private connectionSeq = 0;
   private closing = false;
@@ -133,7 +124,7 @@ export class WorkloadApiServer {
     return server;
   }
 
-  status(): WorkloadApiStatus {
+  status(): WorkloadApiServerStatus {
     const jwt = this.opts.jwtBundle.current();
     return {
       socket: this.opts.socket, ...describePolicy(this.opts.policy), connections: this.sockets.size,

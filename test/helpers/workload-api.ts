@@ -10,8 +10,11 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll } from 'vitest';
 import { loadWorkloadApiProto } from '../../src/workload-api/proto.js';
 import type { SpiffeWorkloadAPIClient } from '../../src/gen/spiffe/SpiffeWorkloadAPI.js';
+import { startCa, type StartCaOptions, type TestCaServer } from './ca.js';
+import { interopTool } from './interop.js';
 import { startSidecar, type StartSidecarOptions, type TestSidecar } from './sidecar.js';
 
 export type { SpiffeWorkloadAPIClient } from '../../src/gen/spiffe/SpiffeWorkloadAPI.js';
@@ -58,6 +61,32 @@ export async function startWorkloadApiSidecar(opts: StartSidecarOptions): Promis
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** What workloadApiSidecarForSuite() fills in before the tests run. */
+export interface WorkloadApiSuite {
+  ca: TestCaServer;
+  wl: WorkloadApiSidecar;
+  /** The interop tool asked for (its path), built once per content (test/interop/prepare.sh). */
+  tool: string;
+}
+
+/**
+ * One CA and one sidecar serving the Workload API, holding its SVID, for a test file (and an interop tool, built
+ * meanwhile): beforeAll starts them, afterAll stops them. Read the fields inside tests.
+ */
+export function workloadApiSidecarForSuite(opts: { ca?: StartCaOptions; sidecar?: Omit<StartSidecarOptions, 'ca'>; tool?: 'go' | 'spire' | 'python' } = {}): WorkloadApiSuite {
+  const suite = {} as WorkloadApiSuite;
+  beforeAll(async () => {
+    [suite.tool, suite.ca] = await Promise.all([opts.tool ? interopTool(opts.tool) : Promise.resolve(''), startCa(opts.ca)]);
+    suite.wl = await startWorkloadApiSidecar({ ...opts.sidecar, ca: suite.ca });
+    await suite.wl.sidecar.waitForStatus((s) => s.identity.state === 'available');
+  }, 15 * 60_000);
+  afterAll(async () => {
+    await suite.wl?.stop();
+    await suite.ca?.stop();
+  });
+  return suite;
 }
 
 /** The first message of a server stream (cancelled after), or the stream's error. */

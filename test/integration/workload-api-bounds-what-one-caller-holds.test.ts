@@ -2,28 +2,16 @@
 // (`invalid_request`), one above 64 KiB RESOURCE_EXHAUSTED before it is buffered, and calls past MAX_CALLS_PER_UID
 // open at once RESOURCE_EXHAUSTED (`too_many_calls`); the sidecar keeps serving the same caller within its bounds.
 import * as grpc from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MAX_CALLS_PER_UID, MAX_REQUEST_BYTES, SECURITY_HEADER } from '../../src/workload-api/server.js';
-import { startCa, type TestCaServer } from '../helpers/ca.js';
 import { WEB_ID } from '../helpers/sidecar.js';
-import { firstMessage, startWorkloadApiSidecar, unary, workloadApiClient, type SpiffeWorkloadAPIClient, type WorkloadApiSidecar } from '../helpers/workload-api.js';
+import { firstMessage, unary, workloadApiClient, workloadApiSidecarForSuite, type SpiffeWorkloadAPIClient } from '../helpers/workload-api.js';
 
-let ca: TestCaServer;
-let wl: WorkloadApiSidecar;
-
-beforeAll(async () => {
-  ca = await startCa();
-  wl = await startWorkloadApiSidecar({ ca });
-  await wl.sidecar.waitForStatus((s) => s.identity.state === 'available');
-});
-afterAll(async () => {
-  await wl?.stop();
-  await ca?.stop();
-});
+const suite = workloadApiSidecarForSuite();
 
 /** Sends `body` as the raw request message of FetchJWTSVID. */
 function rawCall(body: Buffer): Promise<grpc.ServiceError | Buffer> {
-  const client = new grpc.Client(`unix://${wl.socket}`, grpc.credentials.createInsecure());
+  const client = new grpc.Client(`unix://${suite.wl.socket}`, grpc.credentials.createInsecure());
   const md = new grpc.Metadata();
   md.set(SECURITY_HEADER, 'true');
   return new Promise((resolve) => {
@@ -45,8 +33,8 @@ describe('Workload API bounds', () => {
     expect((empty as grpc.ServiceError).details).toBe('invalid_request: an audience must have 1 to 256 characters');
     const huge = await rawCall(Buffer.alloc(MAX_REQUEST_BYTES + 1, 0x0a));
     expect((huge as grpc.ServiceError).code).toBe(grpc.status.RESOURCE_EXHAUSTED);
-    expect((await wl.sidecar.status()).workloadApi!.refusals).toMatchObject({ invalid_request: 2, message_too_large: 1 });
-    const c = wl.client();
+    expect((await suite.wl.sidecar.status()).workloadApi!.refusals).toMatchObject({ invalid_request: 2, message_too_large: 1 });
+    const c = suite.wl.client();
     expect((await unary<{ svids: { spiffeId: string }[] }>(c, 'FetchJWTSVID', { audience: ['db'] })).svids[0]!.spiffeId).toBe(WEB_ID);
   });
 
@@ -57,7 +45,7 @@ describe('Workload API bounds', () => {
     const refused: grpc.ServiceError[] = [];
     try {
       for (let i = 0; i < 4; i++) {
-        const client = workloadApiClient(wl.socket, { options: { 'grpc.use_local_subchannel_pool': 1 } });
+        const client = workloadApiClient(suite.wl.socket, { options: { 'grpc.use_local_subchannel_pool': 1 } });
         clients.push(client);
         for (let j = 0; j < 20; j++) {
           const s = client.FetchX509Bundles({});
@@ -73,12 +61,12 @@ describe('Workload API bounds', () => {
         expect(e.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
         expect(e.details).toMatch(/^too_many_calls: uid \d+ has 64 calls open/);
       }
-      expect((await wl.sidecar.status()).workloadApi!.activeCalls).toBe(MAX_CALLS_PER_UID);
+      expect((await suite.wl.sidecar.status()).workloadApi!.activeCalls).toBe(MAX_CALLS_PER_UID);
     } finally {
       for (const s of streams) s.cancel();
     }
-    await wl.sidecar.waitForStatus((s) => s.workloadApi!.activeCalls === 0);
-    expect((await firstMessage(wl.client().FetchX509SVID({}))).svids[0]!.spiffeId).toBe(WEB_ID);
+    await suite.wl.sidecar.waitForStatus((s) => s.workloadApi!.activeCalls === 0);
+    expect((await firstMessage(suite.wl.client().FetchX509SVID({}))).svids[0]!.spiffeId).toBe(WEB_ID);
     for (const c of clients) c.close();
   });
 });

@@ -2,27 +2,15 @@
 // (`missing_security_header`), logged with the caller's uid and pid; with it the same calls are served (the WIT
 // methods answer UNIMPLEMENTED, as the spec asks of an endpoint without WIT-SVIDs).
 import * as grpc from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCa, type TestCaServer } from '../helpers/ca.js';
+import { describe, expect, it } from 'vitest';
 import { WEB_ID } from '../helpers/sidecar.js';
-import { firstMessage, startWorkloadApiSidecar, streamError, unary, unaryError, type WorkloadApiSidecar } from '../helpers/workload-api.js';
+import { firstMessage, streamError, unary, unaryError, workloadApiSidecarForSuite } from '../helpers/workload-api.js';
 
-let ca: TestCaServer;
-let wl: WorkloadApiSidecar;
-
-beforeAll(async () => {
-  ca = await startCa();
-  wl = await startWorkloadApiSidecar({ ca });
-  await wl.sidecar.waitForStatus((s) => s.identity.state === 'available');
-});
-afterAll(async () => {
-  await wl?.stop();
-  await ca?.stop();
-});
+const suite = workloadApiSidecarForSuite();
 
 describe('the Workload API security header', () => {
   it('refuses every method without workload.spiffe.io: true, naming the caller', async () => {
-    const bare = wl.client({ header: false });
+    const bare = suite.wl.client({ header: false });
     const errors = [
       await streamError(bare.FetchX509SVID({})), await streamError(bare.FetchX509Bundles({})), await streamError(bare.FetchJWTBundles({})),
       await streamError(bare.FetchWITSVID({})), await streamError(bare.FetchWITBundles({})),
@@ -32,13 +20,13 @@ describe('the Workload API security header', () => {
       expect(e.code).toBe(grpc.status.INVALID_ARGUMENT);
       expect(e.details).toBe('missing_security_header: every call must carry the metadata "workload.spiffe.io: true"');
     }
-    const line = JSON.parse(await wl.sidecar.proc.waitFor(/workload API call refused/)) as Record<string, unknown>;
+    const line = JSON.parse(await suite.wl.sidecar.proc.waitFor(/workload API call refused/)) as Record<string, unknown>;
     expect(line).toMatchObject({ code: 'missing_security_header', uid: process.getuid!(), pid: process.pid });
-    expect((await wl.sidecar.status()).workloadApi!.refusals).toEqual({ missing_security_header: 7 });
+    expect((await suite.wl.sidecar.status()).workloadApi!.refusals).toEqual({ missing_security_header: 7 });
   });
 
   it('serves the same calls with the header', async () => {
-    const c = wl.client();
+    const c = suite.wl.client();
     const x509 = await firstMessage(c.FetchX509SVID({}));
     expect(x509.svids[0]!.spiffeId).toBe(WEB_ID);
     expect(Object.keys((await firstMessage(c.FetchX509Bundles({}))).bundles)).toEqual(['spiffe://example.org']);

@@ -7,28 +7,16 @@ import { join } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { SignJWT, decodeProtectedHeader } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { deriveJwtKey, periodAt } from '../../src/ca/jwt/jwt-keys.js';
 import { loadPrivateKey } from '../../src/pki/keys.js';
-import { startCa, type TestCaServer } from '../helpers/ca.js';
 import { WEB_ID } from '../helpers/sidecar.js';
-import { startWorkloadApiSidecar, unary, unaryError, type SpiffeWorkloadAPIClient, type WorkloadApiSidecar } from '../helpers/workload-api.js';
+import { unary, unaryError, workloadApiSidecarForSuite, type SpiffeWorkloadAPIClient } from '../helpers/workload-api.js';
 
 const SCHEDULE = { periodMs: 2_000, maxTtlMs: 10_000 };
-let ca: TestCaServer;
-let wl: WorkloadApiSidecar;
+const suite = workloadApiSidecarForSuite({ ca: { args: ['--jwt-key-period', '2s', '--jwt-max-ttl', '10s', '--jwt-ttl', '6s'] } });
 let c: SpiffeWorkloadAPIClient;
-
-beforeAll(async () => {
-  ca = await startCa({ args: ['--jwt-key-period', '2s', '--jwt-max-ttl', '10s', '--jwt-ttl', '6s'] });
-  wl = await startWorkloadApiSidecar({ ca });
-  await wl.sidecar.waitForStatus((s) => s.identity.state === 'available');
-  c = wl.client();
-});
-afterAll(async () => {
-  await wl?.stop();
-  await ca?.stop();
-});
+beforeAll(() => { c = suite.wl.client(); });
 
 const fetchToken = async (audience: string[]) => (await unary<{ svids: { svid: string }[] }>(c, 'FetchJWTSVID', { audience })).svids[0]!.svid;
 const validate = (svid: string, audience: string) => unary<{ spiffeId: string; claims: { fields: Record<string, unknown> } }>(c, 'ValidateJWTSVID', { audience, svid });
@@ -44,7 +32,7 @@ describe('JWT-SVIDs on a sidecar', () => {
   it('serves a token from its cache until half-life; after the key rotated, old and new tokens both validate', async () => {
     const first = await fetchToken(['db']);
     expect(await fetchToken(['db'])).toBe(first);
-    expect((await wl.sidecar.status()).workloadApi!.jwtSvids).toMatchObject({ fetched: 1, servedFromCache: 1 });
+    expect((await suite.wl.sidecar.status()).workloadApi!.jwtSvids).toMatchObject({ fetched: 1, servedFromCache: 1 });
     // Half of the 6 s lifetime, then a fresh token: 3 s later the 2 s key period has moved on at least once.
     const halfLife = (JSON.parse(Buffer.from(first.split('.')[1]!, 'base64url').toString()) as { iat: number }).iat * 1000 + 3_000;
     await new Promise((r) => setTimeout(r, Math.max(0, halfLife - Date.now() + 50)));
@@ -56,7 +44,7 @@ describe('JWT-SVIDs on a sidecar', () => {
       expect(v.spiffeId).toBe(WEB_ID);
       expect(v.claims.fields.sub).toMatchObject({ stringValue: WEB_ID });
     }
-    const bundle = (await wl.sidecar.status()).workloadApi!.jwtBundle!;
+    const bundle = (await suite.wl.sidecar.status()).workloadApi!.jwtBundle!;
     expect(bundle.keyIds).toEqual(expect.arrayContaining([kidOf(first), kidOf(second)]));
   });
 
@@ -70,7 +58,7 @@ describe('JWT-SVIDs on a sidecar', () => {
     expect(await refusal(token, 'payments')).toBe('jwt_invalid: the JWT-SVID is not valid: its audience does not include "payments"');
     // The CA's own key of this period (derived from ca.key as the CA derives it), on a token that expired a minute ago.
     const now = Math.floor(Date.now() / 1000);
-    const caKey = loadPrivateKey(readFileSync(join(ca.dir, 'ca.key'), 'utf8'), 'ca.key');
+    const caKey = loadPrivateKey(readFileSync(join(suite.ca.dir, 'ca.key'), 'utf8'), 'ca.key');
     const key = deriveJwtKey(caKey, 'example.org', periodAt(Date.now(), SCHEDULE), SCHEDULE);
     expect((await validate(await forge(key.privateKey, key.keyId, { iat: now - 5, exp: now + 5 }), 'db')).spiffeId).toBe(WEB_ID);
     expect(await refusal(await forge(key.privateKey, key.keyId, { iat: now - 120, exp: now - 60 }), 'db')).toBe('jwt_invalid: the JWT-SVID is not valid: it has expired');

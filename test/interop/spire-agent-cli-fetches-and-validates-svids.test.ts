@@ -2,27 +2,13 @@
 // `api fetch x509` gets the SVID and the bundle, `api fetch jwt` a token and the JWT bundle, and `api validate jwt`
 // (our ValidateJWTSVID) accepts that token for its audience and refuses it for another.
 import { X509Certificate } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCa, type TestCaServer } from '../helpers/ca.js';
-import { interopTool, runTool } from '../helpers/interop.js';
+import { describe, expect, it } from 'vitest';
+import { runTool } from '../helpers/interop.js';
 import { WEB_ID } from '../helpers/sidecar.js';
-import { startWorkloadApiSidecar, type WorkloadApiSidecar } from '../helpers/workload-api.js';
+import { workloadApiSidecarForSuite } from '../helpers/workload-api.js';
 
-let ca: TestCaServer;
-let wl: WorkloadApiSidecar;
-let spire: string;
-
-beforeAll(async () => {
-  [spire, ca] = await Promise.all([interopTool('spire'), startCa()]);
-  wl = await startWorkloadApiSidecar({ ca });
-  await wl.sidecar.waitForStatus((s) => s.identity.state === 'available');
-}, 15 * 60_000);
-afterAll(async () => {
-  await wl?.stop();
-  await ca?.stop();
-});
-
-const api = (...args: string[]) => runTool([spire, 'api', ...args, '-socketPath', wl.socket]);
+const suite = workloadApiSidecarForSuite({ tool: 'spire' });
+const api = (...args: string[]) => runTool([suite.tool, 'api', ...args, '-socketPath', suite.wl.socket]);
 
 describe('spire-agent api', () => {
   it('fetch x509 gets the SVID the sidecar holds, its key and the bundle', async () => {
@@ -31,8 +17,8 @@ describe('spire-agent api', () => {
     const svid = (JSON.parse(r.stdout) as { svids: { spiffe_id: string; x509_svid: string; x509_svid_key: string; bundle: string }[] }).svids[0]!;
     expect(svid.spiffe_id).toBe(WEB_ID);
     const leaf = new X509Certificate(Buffer.from(svid.x509_svid, 'base64'));
-    expect(leaf.serialNumber.toLowerCase()).toBe((await wl.sidecar.status()).identity.serial);
-    expect(new X509Certificate(Buffer.from(svid.bundle, 'base64')).toString()).toBe(new X509Certificate(ca.bundlePem).toString());
+    expect(leaf.serialNumber.toLowerCase()).toBe((await suite.wl.sidecar.status()).identity.serial);
+    expect(new X509Certificate(Buffer.from(svid.bundle, 'base64')).toString()).toBe(new X509Certificate(suite.ca.bundlePem).toString());
     expect(svid.x509_svid_key.length).toBeGreaterThan(100);
   });
 

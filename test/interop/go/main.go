@@ -131,15 +131,8 @@ func main() {
 		emit(map[string]any{"valid": true, "spiffeId": v.ID.String()})
 	case "dial":
 		// NewX509Source + spiffetls: mTLS straight to a ztmesh sidecar's inbound, authorizing its SPIFFE ID.
-		source, err := workloadapi.NewX509Source(ctx)
-		if err != nil {
-			fail(err)
-		}
+		source, serverID := sourceAndID(ctx, *id)
 		defer source.Close()
-		serverID, err := spiffeid.FromString(*id)
-		if err != nil {
-			fail(err)
-		}
 		conn, err := spiffetls.DialWithMode(ctx, "tcp", *addr, spiffetls.MTLSClientWithSource(tlsconfig.AuthorizeID(serverID), source))
 		if err != nil {
 			fail(err)
@@ -156,15 +149,8 @@ func main() {
 		emit(map[string]string{"reply": strings.TrimSpace(line)})
 	case "serve":
 		// A go-spiffe mTLS server that admits one client SPIFFE ID (a ztmesh sidecar's outbound) and echoes a line.
-		source, err := workloadapi.NewX509Source(ctx)
-		if err != nil {
-			fail(err)
-		}
+		source, clientID := sourceAndID(ctx, *id)
 		defer source.Close()
-		clientID, err := spiffeid.FromString(*id)
-		if err != nil {
-			fail(err)
-		}
 		ln, err := spiffetls.ListenWithMode(ctx, "tcp", *addr, spiffetls.MTLSServerWithSource(tlsconfig.AuthorizeID(clientID), source))
 		if err != nil {
 			fail(err)
@@ -182,6 +168,20 @@ func main() {
 	default:
 		fail(fmt.Errorf("unknown command %q", cmd))
 	}
+}
+
+// sourceAndID opens an X509Source on the Workload API and parses the peer's SPIFFE ID to authorize.
+func sourceAndID(ctx context.Context, id string) (*workloadapi.X509Source, spiffeid.ID) {
+	source, err := workloadapi.NewX509Source(ctx)
+	if err != nil {
+		fail(err)
+	}
+	peer, err := spiffeid.FromString(id)
+	if err != nil {
+		source.Close()
+		fail(err)
+	}
+	return source, peer
 }
 
 func bundleKeys(bundles *jwtbundle.Set, td spiffeid.TrustDomain) []string {
