@@ -100,7 +100,8 @@ export interface WorkloadApiStatus {
   refusals?: Record<string, number>;
   lastRefusal?: { code: string; method: string; uid: number | null; pid: number | null; at: string } | null;
   jwtSvids?: { cached: number; fetched: number; servedFromCache: number };
-  jwtBundle?: { sequence: number; keyIds: string[] };
+  /** The JWT authorities trusted now, and the last one refused (not vouched for by a trusted root, …). */
+  jwtBundle?: { sequence: number; keyIds: string[]; lastRefusal: { keyId: string; code: string; message: string; at: string } | null };
   files: {
     dir: string;
     files: { cert: string; key: string; bundle: string };

@@ -49,7 +49,7 @@ export interface WorkloadApiOptions {
   socket: string;
   policy: AccessPolicy;
   identity: IdentitySource;
-  jwtBundle: { current(): JwtBundle; subscribe(listener: (b: JwtBundle) => void): () => void };
+  jwtBundle: { current(): JwtBundle; subscribe(listener: (b: JwtBundle) => void): () => void; refusal?(): { keyId: string; code: string; message: string; atMs: number } | null };
   jwtSvids: JwtSvidCache;
   clock: Clock;
   log: Logger;
@@ -66,6 +66,11 @@ interface Admitted {
   cred: PeerCredentials;
   snapshot: IdentitySnapshot & { svid: NonNullable<IdentitySnapshot['svid']>; bundle: NonNullable<IdentitySnapshot['bundle']> };
   release(): void;
+}
+
+/** The last JWT authority refused, as /status shows it. */
+function refusalOf(r: { keyId: string; code: string; message: string; atMs: number } | null): { keyId: string; code: string; message: string; at: string } | null {
+  return r ? { keyId: r.keyId, code: r.code, message: r.message, at: isoTime(r.atMs) } : null;
 }
 
 /** A refusal that names the caller it refused, for the log line. */
@@ -130,7 +135,7 @@ export class WorkloadApiServer {
       socket: this.opts.socket, ...describePolicy(this.opts.policy), connections: this.sockets.size,
       activeCalls: [...this.callsByUid.values()].reduce((a, b) => a + b, 0), callsTotal: this.callsTotal,
       refusals: { ...this.refusals }, lastRefusal: this.lastRefusal, jwtSvids: this.opts.jwtSvids.stats(),
-      jwtBundle: { sequence: jwt.sequence, keyIds: jwt.authorities.map((a) => a.keyId) },
+      jwtBundle: { sequence: jwt.sequence, keyIds: jwt.authorities.map((a) => a.keyId), lastRefusal: refusalOf(this.opts.jwtBundle.refusal?.() ?? null) },
     };
   }
 
