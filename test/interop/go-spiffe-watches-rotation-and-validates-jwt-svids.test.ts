@@ -1,6 +1,6 @@
-// go-spiffe v2 (not written by us) against a real sidecar's Workload API: its X.509 watcher gets the SVID at once and a
-// new one (a new key) after a forced rotation; FetchJWTSVID's token validates with jwtsvid.ParseAndValidate against
-// the bundle from FetchJWTBundles, and the same token fails for another audience.
+// go-spiffe v2 (not written by us) against a real sidecar's Workload API: its X.509 watcher gets the SVID at once and
+// a new one (a new key) after each forced rotation, never the same key twice; FetchJWTSVID's token validates with
+// jwtsvid.ParseAndValidate against the bundle from FetchJWTBundles, and the same token fails for another audience.
 import { describe, expect, it } from 'vitest';
 import { runTool } from '../helpers/interop.js';
 import { LineProcess } from '../helpers/line-process.js';
@@ -8,20 +8,20 @@ import { WEB_ID } from '../helpers/sidecar.js';
 import { workloadApiSidecarForSuite } from '../helpers/workload-api.js';
 
 const suite = workloadApiSidecarForSuite({ tool: 'go' });
+const ROTATIONS = 3;
 
 describe('go-spiffe v2 workloadapi', () => {
-  it('WatchX509Context gets the SVID at once, then a new SVID with a new key after POST /rotate', async () => {
-    const watcher = new LineProcess([suite.tool, 'x509', '-n', '2'], { SPIFFE_ENDPOINT_SOCKET: suite.wl.endpoint });
+  it('WatchX509Context gets the SVID at once, then one new SVID with a new key per POST /rotate, never a key twice', async () => {
+    const watcher = new LineProcess([suite.tool, 'x509', '-n', String(ROTATIONS + 1)], { SPIFFE_ENDPOINT_SOCKET: suite.wl.endpoint });
     try {
       await watcher.waitFor(/"serial"/);
-      const before = await suite.wl.sidecar.status();
-      expect((await suite.wl.sidecar.rotate()).status).toBe(200);
+      for (let i = 0; i < ROTATIONS; i++) expect((await suite.wl.sidecar.rotate()).status).toBe(200);
       expect(await watcher.exited).toBe(0);
-      const [first, second] = watcher.json();
-      expect(first).toMatchObject({ spiffeId: WEB_ID, serial: before.identity.serial!.replace(/^0+/, ''), publicKeySha256: before.identity.publicKeySha256, roots: 1 });
-      const after = await suite.wl.sidecar.status();
-      expect(second).toMatchObject({ spiffeId: WEB_ID, serial: after.identity.serial!.replace(/^0+/, ''), publicKeySha256: after.identity.publicKeySha256 });
-      expect(second!.publicKeySha256).not.toBe(first!.publicKeySha256);
+      const seen = watcher.json().filter((l) => l.serial);
+      // Exactly the SVIDs the sidecar held, in order: the one at start, then each rotation's.
+      const held = (await suite.wl.sidecar.status()).identity.history.slice(-(ROTATIONS + 1));
+      expect(seen).toEqual(held.map((h) => ({ spiffeId: WEB_ID, serial: h.serial.replace(/^0+/, ''), publicKeySha256: h.publicKeySha256, roots: 1 })));
+      expect(new Set(seen.map((l) => l.publicKeySha256)).size).toBe(ROTATIONS + 1);
     } finally {
       await watcher.stop();
     }
