@@ -33,6 +33,17 @@ describe('ztmesh status view', () => {
     expect(out).not.toContain('Outage budget');
   });
 
+  it('shows the Workload API socket with its refusals, and the certificate files, only when configured', () => {
+    expect(formatStatus(status('available'), NOW, 'a')).not.toContain('Workload API');
+    const files = { dir: '/run/certs', files: { cert: 'c', key: 'k', bundle: 'b' }, writes: 2, lastWrite: iso(0), serial: '5f1c', lastError: null, onRotate: null };
+    const out = formatStatus({
+      ...status('available'),
+      workloadApi: { socket: '/run/ztmesh/api.sock', allowUids: ['*'], allowGids: [], connections: 2, activeCalls: 1, callsTotal: 9, refusals: { missing_security_header: 1 }, files },
+    }, NOW, 'a');
+    expect(out).toMatch(/^Workload API\s+unix:\/\/\/run\/ztmesh\/api\.sock uids=\* connections=2 calls=9 refused: missing_security_header=1$/m);
+    expect(out).toMatch(/^Cert files\s+\/run\/certs writes=2$/m);
+  });
+
   it('shows the outage budget and the last error while the CA is down', () => {
     const out = formatStatus(status('unavailable', false), NOW, 'a');
     expect(out).toMatch(/^Last error\s+unavailable: CA x:1: down/m);
