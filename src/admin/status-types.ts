@@ -115,6 +115,8 @@ export interface WorkloadApiStatus {
 
 /** The whole /status document. */
 export interface SidecarStatus {
+  /** The ztmesh version of this sidecar (common/version.ts); absent from older sidecars. */
+  version?: string;
   identity: IdentityStatus;
   trustBundle: TrustBundleStatus | null;
   ca: CaStatus;

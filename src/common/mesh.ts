@@ -14,6 +14,11 @@ export const PORTS = {
   sidecarAdmin: 15000,
   /** The sidecar's health port for kubelet probes (/healthz, /readyz only); the webhook's too. */
   sidecarHealth: 15021,
+  /**
+   * The sidecar's pod-reachable metrics (plain HTTP `GET /metrics`: its own merged with the app's), where injection
+   * points the pod's prometheus.io annotations (docs/design.md "Metrics in a pod").
+   */
+  sidecarMetrics: 15020,
   /** The sidecar's inbound mTLS port (transparent mode; explicit mode counts up from it). */
   inbound: 15006,
   /** The sidecar's transparent outbound port, where iptables redirects the app's connections. */
@@ -23,7 +28,7 @@ export const PORTS = {
 } as const;
 
 /** Ports the sidecar itself listens on in a pod: inbound traffic to them is never redirected. */
-export const SIDECAR_OWN_PORTS: readonly number[] = [PORTS.sidecarAdmin, PORTS.outbound, PORTS.inbound, PORTS.sidecarHealth];
+export const SIDECAR_OWN_PORTS: readonly number[] = [PORTS.sidecarAdmin, PORTS.outbound, PORTS.inbound, PORTS.sidecarMetrics, PORTS.sidecarHealth];
 
 /**
  * The Node.js flags a sidecar runs with, chosen on measurement (docs/bench.md, "V8 flags"): a 4 MB semi-space

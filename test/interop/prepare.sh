@@ -8,7 +8,7 @@ cache="$here/.cache"
 mkdir -p "$cache"
 digest() { cat "$@" | sha256sum | cut -c1-16; }
 # The pinned go.sum is the lock: never resolve anew, never fetch a toolchain.
-export GOFLAGS=-mod=readonly GOTOOLCHAIN=local
+export GOFLAGS="-mod=readonly -buildvcs=false" GOTOOLCHAIN=local
 
 build_go() { # dir, output, package
   local dir=$1 out=$2 pkg=$3
