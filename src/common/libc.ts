@@ -1,30 +1,32 @@
-// libc's getsockopt through koffi (no compiler, ~2 µs a call), loaded once on first use, so importing costs nothing
-// off Linux: SO_ORIGINAL_DST (sidecar/intercept/original-dst.ts) and SO_PEERCRED (workload-api/peer-credentials.ts).
+// glibc functions through koffi, for the few system calls Node.js has no API for (socket options, poll, malloc_trim).
+// Loaded once per process on first use, so that importing a module that may need one costs nothing.
 import { createRequire } from 'node:module';
-import { ZtmeshError } from './errors.js';
 
-/** getsockopt(2) with koffi's out-parameters, and the errno of the last call. */
-export interface Libc {
-  getsockopt(fd: number, level: number, name: number, val: Buffer, len: number[]): number;
+interface Koffi {
+  load(name: string): { func(proto: string): unknown };
   errno(): number;
 }
 
-let loaded: Libc | undefined;
+let koffi: Koffi | undefined;
+let lib: ReturnType<Koffi['load']> | undefined;
+const functions = new Map<string, unknown>();
 
-/** libc, loaded on first use; ZtmeshError `libc_unavailable` off Linux or when koffi cannot load it. */
-export function libc(): Libc {
-  if (loaded) return loaded;
-  if (process.platform !== 'linux') throw new ZtmeshError('libc_unavailable', `needs Linux; this is ${process.platform}`);
-  try {
-    const koffi = createRequire(import.meta.url)('koffi') as {
-      load(name: string): { func(proto: string): (...args: unknown[]) => unknown };
-      errno(): number;
-    };
-    const lib = koffi.load('libc.so.6');
-    const fn = lib.func('int getsockopt(int fd, int level, int optname, _Out_ uint8_t *optval, _Inout_ uint32_t *optlen)');
-    loaded = { getsockopt: fn as Libc['getsockopt'], errno: () => koffi.errno() };
-    return loaded;
-  } catch (e) {
-    throw new ZtmeshError('libc_unavailable', `cannot load libc getsockopt through koffi: ${(e as Error).message}`, { cause: e });
+/**
+ * The libc function declared by `proto` (koffi's C-like syntax), loaded once. Throws where there is no glibc
+ * (musl, macOS) or koffi cannot load: callers say so once and carry on without it.
+ */
+export function libcFunction<F>(proto: string): F {
+  let fn = functions.get(proto);
+  if (fn === undefined) {
+    koffi ??= createRequire(import.meta.url)('koffi') as Koffi;
+    lib ??= koffi.load('libc.so.6');
+    fn = lib.func(proto);
+    functions.set(proto, fn);
   }
+  return fn as F;
+}
+
+/** errno of the last libc call made through koffi on this thread. */
+export function libcErrno(): number {
+  return koffi?.errno() ?? 0;
 }

@@ -2,7 +2,7 @@
 // read once per connection through libc's getsockopt (common/libc.ts). The Workload API decides access on it.
 import type { Socket } from 'node:net';
 import { ZtmeshError } from '../common/errors.js';
-import { libc } from '../common/libc.js';
+import { libcErrno, libcFunction } from '../common/libc.js';
 import { socketFd } from '../common/node-internals.js';
 
 /** asm-generic/socket.h: the socket level, and the option that returns struct ucred. */
@@ -10,6 +10,8 @@ export const SOL_SOCKET = 1;
 export const SO_PEERCRED = 17;
 /** struct ucred { pid_t pid; uid_t uid; gid_t gid; }: three 32-bit integers. */
 const UCRED_SIZE = 12;
+
+type GetSockOpt = (fd: number, level: number, name: number, val: Buffer, len: number[]) => number;
 
 /** The process that connected, as the kernel saw it at connect(). */
 export interface PeerCredentials {
@@ -30,16 +32,16 @@ export function decodeUcred(buf: Buffer): PeerCredentials {
 export function peerCredentials(socket: Socket): PeerCredentials {
   const fd = socketFd(socket);
   if (fd < 0) throw new ZtmeshError('peer_credentials_unavailable', 'the socket has no file descriptor (already closed?)');
-  let c;
+  let getsockopt: GetSockOpt;
   try {
-    c = libc();
+    getsockopt = libcFunction<GetSockOpt>('int getsockopt(int fd, int level, int optname, _Out_ uint8_t *optval, _Inout_ uint32_t *optlen)');
   } catch (e) {
-    throw new ZtmeshError('peer_credentials_unavailable', `SO_PEERCRED: ${(e as Error).message}`, { cause: e });
+    throw new ZtmeshError('peer_credentials_unavailable', `SO_PEERCRED: cannot load libc getsockopt through koffi: ${(e as Error).message}`, { cause: e });
   }
   const buf = Buffer.alloc(UCRED_SIZE);
   const len = [UCRED_SIZE];
-  if (c.getsockopt(fd, SOL_SOCKET, SO_PEERCRED, buf, len) !== 0 || len[0] !== UCRED_SIZE) {
-    throw new ZtmeshError('peer_credentials_unavailable', `getsockopt(SO_PEERCRED) failed on fd ${fd} (errno ${c.errno()})`);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, buf, len) !== 0 || len[0] !== UCRED_SIZE) {
+    throw new ZtmeshError('peer_credentials_unavailable', `getsockopt(SO_PEERCRED) failed on fd ${fd} (errno ${libcErrno()})`);
   }
   return decodeUcred(buf);
 }

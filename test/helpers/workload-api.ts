@@ -10,11 +10,12 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { afterAll, beforeAll } from 'vitest';
+import { beforeAll } from 'vitest';
 import { loadWorkloadApiProto } from '../../src/workload-api/proto.js';
 import type { SpiffeWorkloadAPIClient } from '../../src/gen/spiffe/SpiffeWorkloadAPI.js';
 import { startCa, type StartCaOptions, type TestCaServer } from './ca.js';
-import { interopTool } from './interop.js';
+import { BUILD_TIMEOUT_MS, interopTool } from './interop.js';
+import { suiteFixture } from './suite-fixture.js';
 import { startSidecar, type StartSidecarOptions, type TestSidecar } from './sidecar.js';
 
 export type { SpiffeWorkloadAPIClient } from '../../src/gen/spiffe/SpiffeWorkloadAPI.js';
@@ -72,21 +73,28 @@ export interface WorkloadApiSuite {
 }
 
 /**
- * One CA and one sidecar serving the Workload API, holding its SVID, for a test file (and an interop tool, built
- * meanwhile): beforeAll starts them, afterAll stops them. Read the fields inside tests.
+ * One CA and one sidecar serving the Workload API, holding its SVID, for a test file (suiteFixture), and the interop
+ * tool asked for, built first (its first build may take minutes, so it gets its own hook and time).
  */
 export function workloadApiSidecarForSuite(opts: { ca?: StartCaOptions; sidecar?: Omit<StartSidecarOptions, 'ca'>; tool?: 'go' | 'spire' | 'python' } = {}): WorkloadApiSuite {
-  const suite = {} as WorkloadApiSuite;
-  beforeAll(async () => {
-    [suite.tool, suite.ca] = await Promise.all([opts.tool ? interopTool(opts.tool) : Promise.resolve(''), startCa(opts.ca)]);
-    suite.wl = await startWorkloadApiSidecar({ ...opts.sidecar, ca: suite.ca });
-    await suite.wl.sidecar.waitForStatus((s) => s.identity.state === 'available');
-  }, 15 * 60_000);
-  afterAll(async () => {
-    await suite.wl?.stop();
-    await suite.ca?.stop();
+  let tool = '';
+  if (opts.tool) beforeAll(async () => { tool = await interopTool(opts.tool!); }, BUILD_TIMEOUT_MS);
+  return suiteFixture('Workload API sidecar', async () => {
+    const ca = await startCa(opts.ca);
+    let wl: WorkloadApiSidecar | undefined;
+    try {
+      wl = await startWorkloadApiSidecar({ ...opts.sidecar, ca });
+      await wl.sidecar.waitForStatus((s) => s.identity.state === 'available');
+    } catch (e) {
+      await wl?.stop();
+      await ca.stop();
+      throw e;
+    }
+    return { ca, wl, get tool() { return tool; } };
+  }, async ({ ca, wl }) => {
+    await wl.stop();
+    await ca.stop();
   });
-  return suite;
 }
 
 /** The first message of a server stream (cancelled after), or the stream's error. */
