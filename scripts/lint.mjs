@@ -33,13 +33,14 @@ const ALLOWED = {
   gen: [],
   common: ['gen'],
   pki: ['common'],
-  identity: ['common', 'pki', 'gen'],
-  ca: ['common', 'pki', 'gen', 'admin'],
+  mesh: ['common', 'pki', 'gen'],
+  identity: ['common', 'pki', 'gen', 'mesh'],
+  ca: ['common', 'pki', 'gen', 'admin', 'mesh'],
   admin: ['common'],
-  k8s: ['common', 'pki', 'ca', 'identity', 'admin'],
+  k8s: ['common', 'pki', 'ca', 'identity', 'admin', 'mesh'],
   'workload-api': ['common', 'pki', 'identity', 'admin', 'gen'],
-  sidecar: ['common', 'pki', 'identity', 'admin', 'workload-api'],
-  cli: ['common', 'pki', 'identity', 'ca', 'admin', 'k8s', 'sidecar', 'workload-api', 'gen'],
+  sidecar: ['common', 'pki', 'identity', 'admin', 'mesh', 'workload-api'],
+  cli: ['common', 'pki', 'identity', 'ca', 'admin', 'k8s', 'sidecar', 'workload-api', 'gen', 'mesh'],
 };
 const srcRoot = join(root, 'src');
 const srcFiles = walkIfThere('src');
