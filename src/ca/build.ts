@@ -177,7 +177,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   const meshDefinition = proto.ztmesh.mesh.v1.Mesh.service;
   const mesh = await startMeshPlane({
     encode: (u) => meshDefinition.Stream.responseSerialize(u),
-    dir: config.dir, meshedCidrs: config.mesh.meshedCidrs, defaultInboundMode: config.mesh.defaultInboundMode, bundle, renewal, clock, log: deps.log,
+    dir: config.dir, meshedCidrs: config.mesh.meshedCidrs, defaultInboundMode: config.mesh.defaultInboundMode, bundle, jwtAuthorities, renewal, clock, log: deps.log,
     metrics, replica, peerCertificate: (peer) => door?.peerCertificate(peer), peerCertError: (peer) => door?.peerInfo(peer)?.certError,
     ...(deps.membershipFeed ? { feed: deps.membershipFeed } : {}),
   });

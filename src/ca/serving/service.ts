@@ -10,7 +10,7 @@ import type { CertificateAuthorityHandlers } from '../../gen/ztmesh/ca/v1/Certif
 import type { TrustBundle } from '../../gen/ztmesh/ca/v1/TrustBundle.js';
 import type { SignCertificateRequest__Output } from '../../gen/ztmesh/ca/v1/SignCertificateRequest.js';
 import type { SignJwtSvidRequest__Output } from '../../gen/ztmesh/ca/v1/SignJwtSvidRequest.js';
-import type { JwtAuthority as WireJwtAuthority } from '../../gen/ztmesh/ca/v1/JwtAuthority.js';
+import type { WireBundle, WireJwtAuthority } from '../../mesh/codec.js';
 import type { JwtAuthority } from '../../pki/jwt-authority.js';
 import type { Attestor, AttestationInput } from '../attestors/attestor.js';
 import { attest } from '../attestors/run.js';
@@ -77,9 +77,9 @@ export function jwtAuthorityMessage(a: JwtAuthority): WireJwtAuthority {
 }
 
 /** The bundle as the proto carries it, with the JWT authorities published now. */
-export function bundleMessage(b: BundleSnapshot, jwtAuthorities: readonly JwtAuthority[] = []): TrustBundle {
+export function bundleMessage(b: BundleSnapshot, jwtAuthorities: readonly JwtAuthority[] = []): WireBundle {
   return {
-    trustDomain: b.trustDomain, roots: b.rootsDer, sequence: b.sequence, crossCertificates: b.cross.map((c) => c.raw),
+    trustDomain: b.trustDomain, roots: b.rootsDer, sequence: String(b.sequence), crossCertificates: b.cross.map((c) => c.raw),
     jwtAuthorities: jwtAuthorities.map(jwtAuthorityMessage),
   };
 }
