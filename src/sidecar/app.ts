@@ -12,11 +12,10 @@ import { Readiness } from '../common/readiness.js';
 import { startHttpServer, type RunningHttpServer } from '../admin/http-server.js';
 import { adminRoutes, healthRoutes, type SidecarAdmin } from '../admin/sidecar-admin.js';
 import type { SidecarStatus } from '../admin/status-types.js';
-import type { BundleStreamSource, CaClient } from '../identity/ca-client.js';
 import { hasValidSvid } from '../identity/credentials.js';
 import type { IdentityManager } from '../identity/manager.js';
 import { registerIdentityMetrics } from '../identity/metrics.js';
-import { buildWorkloadIdentity } from '../identity/workload-identity.js';
+import { buildWorkloadIdentity, type WorkloadIdentityOptions } from '../identity/workload-identity.js';
 import type { KeyAlgorithm } from '../pki/keys.js';
 import { AppHealth } from './app-probes/app-health.js';
 import { ADMIN_ALLOW_REMOTE_KEY, caAddresses } from './config.js';
@@ -42,7 +41,8 @@ export interface SidecarDeps {
   clock?: Clock;
   log?: Logger;
   registry?: Registry;
-  caClient?: CaClient & BundleStreamSource;
+  /** Replaces the gRPC client of the CA (see WorkloadIdentityOptions). */
+  caClient?: WorkloadIdentityOptions['caClient'];
   random?: () => number;
   generateKey?: (alg: KeyAlgorithm) => Promise<KeyObject>;
   startDataPath?: (ctx: DataPathContext) => Promise<RunningDataPath>;
