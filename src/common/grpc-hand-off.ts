@@ -31,6 +31,11 @@ export class GrpcHandOff<F> {
     return this.byPeer.get(peer)?.facts;
   }
 
+  /** Every open connection handed over, with its facts (to close them all at shutdown). */
+  open(): { socket: net.Socket; facts: F }[] {
+    return [...this.byPeer.values()];
+  }
+
   /** Open connections handed over. */
   get size(): number {
     return this.byPeer.size;

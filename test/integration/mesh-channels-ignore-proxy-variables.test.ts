@@ -54,7 +54,7 @@ describe('with proxy variables pointing at a dead proxy', () => {
     stops.push(() => sc.stop());
     const s = await sc.waitForStatus((x) => x.identity.consecutiveFailures >= 1);
     const line = JSON.parse(await sc.proc.waitFor(/"event":"rotation_failed"/)) as { err: string };
-    // /status names it where the failure is: the identity's last error (no stream to the CA opens before an SVID).
+    // The mesh stream waits for an SVID, so the reason is the failed signing call's, in the log and in /status.
     for (const text of [line.err, JSON.stringify(s.identity.lastError)]) {
       expect(text).toContain('127.0.0.1:1');
       expect(text).toContain('ECONNREFUSED');
