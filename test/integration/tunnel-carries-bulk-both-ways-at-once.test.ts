@@ -47,7 +47,7 @@ describe('tunnel: bulk both ways at once', () => {
       return { error: error?.code, sent: sha256(sent), received: sha256(data) };
     }));
     for (const r of results) expect(r).toEqual({ error: undefined, sent: r.sent, received: r.sent });
-    expect(mesh.client.tunnels.statuses()[0]).toMatchObject({ connections: 1, streamsTotal: CONNECTIONS, streamsActive: 0 });
+    expect(mesh.client.tunnelPools()[0]).toMatchObject({ connections: 1, streamsTotal: CONNECTIONS, streamsActive: 0 });
     for (const [dp, direction] of [[mesh.client, 'outbound'], [mesh.server, 'inbound']] as const) {
       expect(await metric(dp.registry, 'ztmesh_tunnel_connections_closed_total', { direction, reason: 'ping_timeout' })).toBe(0);
     }
