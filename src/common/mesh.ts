@@ -14,6 +14,11 @@ export const PORTS = {
   sidecarAdmin: 15000,
   /** The sidecar's health port for kubelet probes (/healthz, /readyz only); the webhook's too. */
   sidecarHealth: 15021,
+  /**
+   * The sidecar's pod-reachable metrics (plain HTTP `GET /metrics`: its own merged with the app's), where injection
+   * points the pod's prometheus.io annotations (docs/design.md "Metrics in a pod").
+   */
+  sidecarMetrics: 15020,
   /** The sidecar's inbound mTLS port (transparent mode; explicit mode counts up from it). */
   inbound: 15006,
   /** The sidecar's transparent outbound port, where iptables redirects the app's connections. */

@@ -24,6 +24,7 @@ import type { SidecarConfig } from './config-schema.js';
 import { startDataPath, type DataPathContext, type ListenerSource, type RunningDataPath } from './datapath.js';
 import { transparentListeners } from './intercept/transparent.js';
 import { explicitListeners } from './listeners.js';
+import { PodMetrics } from './pod-metrics/pod-metrics.js';
 import { buildStatus } from './status-report.js';
 
 /** Readiness part held while the sidecar drains, so the kubelet stops sending traffic first. */
@@ -58,6 +59,8 @@ export interface RunningSidecar {
   /** Bound admin address, e.g. "127.0.0.1:15000" (the real port when configured with 0). */
   adminAddress: string;
   healthAddress: string;
+  /** Bound address of the pod's metrics port (`metrics.listen`), or undefined when it is off. */
+  metricsAddress: string | undefined;
   status(): SidecarStatus;
   /** SIGHUP path: applies the inbound policies of `next` from the next connection or stream; names what needs a restart. */
   reload(next: SidecarConfig): ReloadPlan;
@@ -133,6 +136,12 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
     const h = parseHostPort(config.health, 'health');
     const appHealth = new AppHealth(config.appProbes, { clock, log: log.child({ component: 'app-health' }) });
     servers.push(await startHttpServer({ ...h, routes: { ...healthRoutes(admin), ...appHealth.routes() }, log: log.child({ component: 'health' }), what: 'health', clock, exposure: { kind: 'health' } }));
+    if (config.metrics.listen) {
+      // Read-only and for Prometheus in the pod's network: a health-kind server (any IP-literal Host, every interface).
+      const m = parseHostPort(config.metrics.listen, 'metrics.listen');
+      const podMetrics = new PodMetrics({ registry, clock, log: log.child({ component: 'pod-metrics' }), ...(config.metrics.app ? { app: config.metrics.app } : {}) });
+      servers.push(await startHttpServer({ ...m, routes: podMetrics.routes(), log: log.child({ component: 'metrics' }), what: 'metrics.listen', clock, exposure: { kind: 'health' } }));
+    }
   } catch (e) {
     await closeAll();
     throw e;
@@ -156,6 +165,7 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
     config, log, registry, identity, reload,
     adminAddress: servers[0]!.address,
     healthAddress: servers[1]!.address,
+    metricsAddress: servers[2]?.address,
     status,
     shutdown: () => (closing ??= (async () => {
       readiness.register(DRAINING_PART);

@@ -128,6 +128,17 @@ export const sidecarConfigSchema = z.object({
   /** Without it, an admin on a non-loopback address fails startup (admin_remote_not_allowed). */
   adminAllowRemote: z.boolean().default(false).describe('allow the admin on a non-loopback address (logs a warning)'),
   health: hostPort.default(DEFAULT_HEALTH).describe('kubelet health listener host:port (/healthz, /readyz)'),
+  /**
+   * Metrics a pod's Prometheus can scrape (docs/design.md "Metrics in a pod"): plain HTTP `GET /metrics` on `listen`,
+   * the sidecar's own merged with the app's (`app`, scraped on loopback). `ztmesh inject` sets both.
+   */
+  metrics: z.object({
+    listen: hostPort.optional().describe('pod-reachable metrics listener host:port (GET /metrics: the sidecar\'s merged with the app\'s); unset: off'),
+    app: z.object({
+      port: z.number().int().min(1).max(65535),
+      path: z.string().regex(/^\/[\x21-\x7e]*$/, 'an absolute URL path such as /metrics').default('/metrics'),
+    }).strict().optional().describe('the app\'s own metrics endpoint, scraped on loopback and merged: JSON {"port":9090,"path":"/metrics"}'),
+  }).strict().prefault({}),
   /** The app's original kubelet probes, answered on the health port (app-probes/); `ztmesh inject` writes them. */
   appProbes: appProbesSchema.default({}).describe('the app\'s kubelet probes by health path, as JSON (written by ztmesh inject)'),
   inbound: z.array(inboundSchema).default([]).describe('inbound listeners as a JSON/YAML list'),

@@ -32,7 +32,7 @@ const flagName = (path: string) => path.replace(/\./g, '-').replace(/([a-z0-9])(
 /** The keys settable by environment and flag too, in --help order; the rest (per-listener bounds) only in the file. */
 const SETTABLE = [
   'trustDomain', 'ca.address', 'ca.bundle', 'ca.tokenFile', 'ca.serverName', 'identity.ttl', 'identity.keyAlgorithm',
-  'identity.spiffeId', 'identity.stateDir', 'admin', 'adminAllowRemote', 'health', 'appProbes', 'inbound', 'outbound',
+  'identity.spiffeId', 'identity.stateDir', 'admin', 'adminAllowRemote', 'health', 'metrics.listen', 'metrics.app', 'appProbes', 'inbound', 'outbound',
   'transparent.enabled', 'transparent.inboundPort', 'transparent.outboundPort', 'transparent.allow', 'transparent.defaultPolicy',
   'transparent.expect', 'transparent.passthrough', 'transparent.inboundSourceAddress', 'transparent.tunnel', 'drainTimeout', 'logLevel', 'logFormat',
 ] as const;
@@ -92,6 +92,8 @@ export const KEY_DEFAULTS: Readonly<Record<string, string>> = {
   admin: DEFAULT_ADMIN,
   adminAllowRemote: 'off',
   health: DEFAULT_HEALTH,
+  'metrics.listen': 'off',
+  'metrics.app': 'none',
   appProbes: 'none',
   inbound: 'none',
   outbound: 'none',

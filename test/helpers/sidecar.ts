@@ -35,6 +35,8 @@ export interface TestSidecar {
   admin: string;
   /** http://127.0.0.1:PORT of the health-only server. */
   health: string;
+  /** http://HOST:PORT of the pod metrics port, when `metrics.listen` is set. */
+  metrics: string | undefined;
   dir: string;
   token: string;
   status(): Promise<SidecarStatus>;
@@ -70,7 +72,7 @@ export async function startSidecar(opts: StartSidecarOptions): Promise<TestSidec
     proc.waitFor(/"msg":"admin listening"/),
     proc.exited.then((code) => { throw new Error(`sidecar exited with ${code}:\n${proc.output()}`); }),
   ]);
-  const info = JSON.parse(line) as { admin: string; health: string };
+  const info = JSON.parse(line) as { admin: string; health: string; metrics?: string };
   const admin = `http://${info.admin}`;
   const health = `http://${info.health}`;
   const get = async (path: string, base = admin) => {
@@ -79,7 +81,7 @@ export async function startSidecar(opts: StartSidecarOptions): Promise<TestSidec
   };
   const status = async () => JSON.parse((await get('/status')).text) as SidecarStatus;
   return {
-    proc, admin, health, dir, token,
+    proc, admin, health, dir, token, metrics: info.metrics ? `http://${info.metrics}` : undefined,
     status,
     get,
     async readyz(base = admin) {
