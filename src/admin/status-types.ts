@@ -50,6 +50,8 @@ export interface IdentityStatus {
   consecutiveFailures: number;
   lastRotation: string | null;
   lastError: LastError | null;
+  /** One line saying what an operator must do when the sidecar cannot recover by itself (stranded), else null. */
+  actionNeeded?: string | null;
   /** SHA-256 of the current leaf's public key: changes on every rotation. */
   publicKeySha256: string | null;
   failuresTotal: number;
@@ -63,7 +65,8 @@ export interface RotationEntry {
   notBefore: string;
   notAfter: string;
   at: string;
-  reason: string;
+  /** What started it: initial, refresh, retry, forced, untrusted, token_changed. */
+  trigger: string;
 }
 
 export interface TrustBundleStatus {
@@ -93,6 +96,8 @@ export interface SidecarStatus {
   identity: IdentityStatus;
   trustBundle: TrustBundleStatus | null;
   ca: CaStatus;
+  /** What /readyz answers (absent from sidecars older than it): `ztmesh status` exits 0 exactly when `ready`. */
+  readiness?: { ready: boolean; pending: string[] };
   /** Seconds until the SVID expires while the CA is unreachable; null while reachable or without an SVID. */
   outageBudgetSeconds: number | null;
   listeners: ListenerStatus[];

@@ -72,5 +72,5 @@ export function caSpiffeId(trustDomain: string): string {
 }
 
 /** The states of a workload identity, in /status `identity.state` and `ztmesh_identity_state{state}`. */
-export const IDENTITY_STATES = ['initializing', 'available', 'renewing', 'unavailable', 'expired'] as const;
+export const IDENTITY_STATES = ['initializing', 'available', 'renewing', 'unavailable', 'expired', 'untrusted'] as const;
 export type IdentityState = (typeof IDENTITY_STATES)[number];

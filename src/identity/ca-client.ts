@@ -82,8 +82,15 @@ const STATUS_CODES: Record<number, string> = {
   [grpc.status.UNAUTHENTICATED]: 'unauthenticated',
 };
 
-/** Codes meaning that no CA answered: try the next address, and count the CA as unreachable. */
-export const TRANSPORT_CODES: ReadonlySet<string> = new Set(['unavailable', 'deadline_exceeded', 'ca_identity_mismatch']);
+/** Codes after which the next CA address is tried: none answered, or what answered is not a CA we trust. */
+export const TRANSPORT_CODES: ReadonlySet<string> = new Set(['unavailable', 'deadline_exceeded', 'ca_identity_mismatch', 'ca_untrusted']);
+
+/**
+ * OpenSSL's verification failures as grpc-js words them ("self-signed certificate in certificate chain", "unable to
+ * get local issuer certificate", "certificate has expired", …): the CA answered, and its certificate does not verify
+ * against our bundle. An alert is the CA refusing us instead, so it does not count.
+ */
+const UNTRUSTED_CA = /^(?!.*alert).*(self[- ]signed certificate|unable to (get|verify)\b.*certificate|certificate (has expired|is not yet valid|signature failure|chain too long|not trusted|rejected|revoked)|unsupported certificate purpose|invalid CA certificate|path length constraint exceeded)/i;
 
 /**
  * grpc-js wraps a failed connection as "No connection established. Last error: Error: <why>. Resolution note: ";
@@ -106,7 +113,8 @@ export function fromGrpcError(err: grpc.ServiceError, address: string): CaClient
   let code = STATUS_CODES[err.code] ?? 'unknown';
   const details = cleanGrpcDetails(err.details || err.message || '').slice(0, 300);
   if (code === 'unavailable' && /ca_identity_mismatch/.test(details)) code = 'ca_identity_mismatch';
-  const caCode = code === 'ca_identity_mismatch' ? code : CA_CODE.exec(details)?.[1];
+  else if (code === 'unavailable' && UNTRUSTED_CA.test(details)) code = 'ca_untrusted';
+  const caCode = code === 'ca_identity_mismatch' || code === 'ca_untrusted' ? code : CA_CODE.exec(details)?.[1];
   const e = new CaClientError(code, `CA ${address}: ${details}`, { cause: err });
   if (caCode) e.caCode = caCode;
   return e;

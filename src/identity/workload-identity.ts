@@ -10,6 +10,7 @@ import { CaReachability } from './ca-reachability.js';
 import { hasValidSvid, type IdentitySource } from './credentials.js';
 import { IdentityManager } from './manager.js';
 import { SvidStore } from './svid-store.js';
+import { TokenFileWatch } from './token-file-watch.js';
 import { loadBundleFile } from './trust-bundle.js';
 
 export interface WorkloadIdentityOptions {
@@ -87,9 +88,11 @@ export async function buildWorkloadIdentity(opts: WorkloadIdentityOptions): Prom
     source: caClient, auth: () => currentCaAuth(identity, clock), apply: (b) => void identity.applyBundle(b), reachability, clock, log,
     ...(opts.random ? { random: opts.random } : {}),
   });
+  // A new token recovers an identity whose token was refused without a restart (docs/sidecar.md "Stranded").
+  const tokenWatch = new TokenFileWatch({ file: opts.tokenFile, clock, onChange: () => identity.tokenFileChanged() });
   return {
     identity, reachability, watcher,
-    start: () => { identity.start(); watcher.start(); },
-    stop: () => { watcher.stop(); identity.stop(); },
+    start: () => { identity.start(); watcher.start(); tokenWatch.start(); },
+    stop: () => { tokenWatch.stop(); watcher.stop(); identity.stop(); },
   };
 }

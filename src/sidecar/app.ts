@@ -9,6 +9,7 @@ import { createLogger, type Logger } from '../common/logger.js';
 import { Readiness } from '../common/readiness.js';
 import { startHttpServer, type RunningHttpServer } from '../admin/http-server.js';
 import { adminRoutes, healthRoutes, type SidecarAdmin } from '../admin/sidecar-admin.js';
+import type { ReadinessReport } from '../admin/probe-routes.js';
 import type { SidecarStatus } from '../admin/status-types.js';
 import type { BundleStreamSource, CaClient } from '../identity/ca-client.js';
 import { hasValidSvid } from '../identity/credentials.js';
@@ -25,7 +26,7 @@ import { startDataPath, type DataPathContext, type ListenerSource, type RunningD
 import { transparentListeners } from './intercept/transparent.js';
 import { explicitListeners } from './listeners.js';
 import { PodMetrics } from './pod-metrics/pod-metrics.js';
-import { buildStatus } from './status-report.js';
+import { buildStatus, strandedAction } from './status-report.js';
 
 /** Readiness part held while the sidecar drains, so the kubelet stops sending traffic first. */
 export const DRAINING_PART = 'draining';
@@ -95,18 +96,27 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
   const heap = new HeapTrimmer({ clock, log: log.child({ component: 'heap' }) });
   const datapath = await (deps.startDataPath ?? startSidecarDataPath)({ config, identity, log, registry, clock, readiness, heap });
 
+  const ready = (): ReadinessReport => {
+    const snap = identity.current();
+    const { pending } = readiness.report();
+    if (!hasValidSvid(snap, clock.now())) pending.unshift(`identity (${snap.state})`);
+    return { ready: pending.length === 0, pending };
+  };
   const status = (): SidecarStatus => buildStatus({
     snapshot: identity.current(), stats: identity.stats(), ca: reachability.current(), addresses,
-    bundleStream: watcher.status(), listeners: datapath.statuses(), tunnelPools: datapath.tunnelPools(), nowMs: clock.now(),
+    bundleStream: watcher.status(), listeners: datapath.statuses(), tunnelPools: datapath.tunnelPools(), readiness: ready(),
+    tokenFile: config.ca.tokenFile, spiffeId: config.identity.spiffeId, nowMs: clock.now(),
+  });
+  // A stranded sidecar says so once, in one line with the command to run (docs/sidecar.md "Stranded").
+  let stranded: string | null = null;
+  const unsubscribeStranded = reachability.subscribe((ca) => {
+    const action = strandedAction({ snapshot: identity.current(), ca, tokenFile: config.ca.tokenFile, spiffeId: config.identity.spiffeId, nowMs: clock.now() });
+    if (action && action !== stranded) log.error({ event: 'stranded', code: ca.refusal?.code, tokenFile: config.ca.tokenFile }, action);
+    stranded = action;
   });
   const admin: SidecarAdmin = {
     status,
-    readiness: () => {
-      const snap = identity.current();
-      const { pending } = readiness.report();
-      if (!hasValidSvid(snap, clock.now())) pending.unshift(`identity (${snap.state})`);
-      return { ready: pending.length === 0, pending };
-    },
+    readiness: ready,
     metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
     certs: () => {
       const snap = identity.current();
@@ -122,6 +132,7 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
 
   const servers: RunningHttpServer[] = [];
   const closeAll = async () => {
+    unsubscribeStranded();
     workload.stop();
     await datapath.close();
     heap.close();

@@ -40,8 +40,39 @@ describe('ztmesh status view', () => {
     expect(out).toMatch(/^Outage budget\s+59m until the certificate expires$/m);
   });
 
-  it.each([['available', 0], ['renewing', 0], ['unavailable', 1], ['initializing', 1], ['expired', 1]] as const)('state %s (certificate valid) exits %d', (state, code) => {
+  it.each([['available', 0], ['renewing', 0], ['unavailable', 0], ['initializing', 1], ['expired', 1], ['untrusted', 1]] as const)('state %s (certificate valid) exits %d', (state, code) => {
     expect(exitCodeFor(status(state), NOW)).toBe(code);
+  });
+
+  it('exits on what /readyz answers, and says why it is not ready', () => {
+    const s = status('available');
+    expect(exitCodeFor({ ...s, readiness: { ready: true, pending: [] } }, NOW)).toBe(0);
+    const draining = { ...s, readiness: { ready: false, pending: ['draining'] } };
+    expect(exitCodeFor(draining, NOW)).toBe(1);
+    expect(formatStatus(draining, NOW, 'a')).toMatch(/^Ready\s+no: draining$/m);
+    expect(formatStatus({ ...s, readiness: { ready: true, pending: [] } }, NOW, 'a')).toMatch(/^Ready\s+yes$/m);
+  });
+
+  it('shows a failing renewal of a valid certificate as a warning', () => {
+    const out = formatStatus(status('unavailable', false), NOW, 'a');
+    expect(out).toMatch(/^Ready\s+yes$/m);
+    expect(out).toMatch(/^Warning\s+renewal failing \(unavailable, 2 in a row\); the certificate stays valid until \S+ \(in 59m\)$/m);
+    expect(formatStatus(status('available'), NOW, 'a')).not.toContain('Warning');
+  });
+
+  it('a stranded sidecar says what to run, in one line', () => {
+    const s = status('expired');
+    const actionNeeded = 'stranded: the certificate expired and the CA refuses the join token in /etc/web.token (token_reused); mint a new one, which the sidecar picks up without a restart: ztmesh ca token create --dir <the CA\'s --dir> --spiffe-id spiffe://cluster.local/ns/a/sa/b --out /etc/web.token';
+    const out = formatStatus({ ...s, identity: { ...s.identity, actionNeeded } }, NOW, 'a');
+    expect(out.split('\n').filter((l) => l.includes('ztmesh ca token create'))).toEqual([`Action needed  ${actionNeeded}`]);
+  });
+
+  it('a CA whose certificate does not verify reads as reached and not trusted', () => {
+    const s = status('initializing');
+    const refusal = { code: 'ca_untrusted', message: 'CA x:1: self-signed certificate in certificate chain', at: iso(-3000) };
+    const out = formatStatus({ ...s, ca: { ...s.ca, reachable: true, refusal } }, NOW, 'a');
+    expect(out).toMatch(/^CA\s+x:1 reached, not trusted: CA x:1: self-signed certificate in certificate chain \(ca_untrusted, 3s ago\)$/m);
+    expect(out).not.toContain('UNREACHABLE');
   });
 
   it('renewing exits 0 only while the certificate is still valid', () => {

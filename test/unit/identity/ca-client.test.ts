@@ -113,6 +113,15 @@ describe('GrpcCaClient', () => {
     expect(impostor.seen.length).toBe(before);
   });
 
+  it('names a CA whose certificate does not chain to the bundle ca_untrusted (reached, not trusted) and tries the next address', async () => {
+    writeFileSync(tokenFile, 'tok\n');
+    const foreign = { method: 'token', roots: makeTrustBundle(TD, [makeCa(TD).certDer], 0) } as const;
+    const err = await client([good.address]).sign(csr().csr, 600, foreign).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ca_untrusted', caCode: 'ca_untrusted', message: expect.stringMatching(/certificate/) });
+    const r = await client([good.address, mtls.address]).sign(csr().csr, 600, foreign).catch((e: unknown) => e);
+    expect(r).toMatchObject({ code: 'ca_untrusted', message: expect.stringContaining(mtls.address) });
+  });
+
   it('maps a refusal to its stable code and does not fail over on it', async () => {
     writeFileSync(tokenFile, 'tok\n');
     const before = good.seen.length;
