@@ -11,8 +11,11 @@ export interface ListenerStatus {
   connectionsActive: number;
   connectionsTotal: number;
   denied: number;
-  /** The latest refused connection: why, and the address of the party involved (the upstream, for outbound). */
-  lastRefusal?: { reason: string; peer: string; peerId?: string; at: string } | null;
+  /**
+   * The latest refused connection: why, who connected (`peer`: the client of an inbound listener, the app of an
+   * outbound one), and for outbound where it was going (`upstream`, when it got that far).
+   */
+  lastRefusal?: { reason: string; peer: string; upstream?: string; peerId?: string; at: string } | null;
   /** Inbound listeners: tunnel connections (HTTP/2 over mTLS) open now; their streams count as connections above. */
   tunnelConnections?: number;
 }

@@ -170,7 +170,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   // One line budget for refusals grpc-js makes itself; the metric counts every one.
   const callLog = new LogThrottle(clock);
   const reportTransportRefusal = (r: TransportRefusal) => {
-    const line = { peer: r.peer, code: r.code, grpcCode: r.grpcCode, reason: r.details };
+    const line = { peer: r.peer, code: r.code, grpcCode: r.grpcCode, detail: r.details };
     // The caller's own deadline ran out: nothing was refused (the handler still finishes and reports its outcome).
     if (r.code === 'deadline_exceeded') {
       log.debug({ ...line, method: r.method }, 'call deadline exceeded');

@@ -67,8 +67,9 @@ function listenerLine(l: ListenerStatus, nowMs: number): string {
   const base = `${l.name} ${l.kind} ${l.address} active=${l.connectionsActive} total=${l.connectionsTotal} denied=${l.denied}${tunnels}`;
   const r = l.lastRefusal;
   if (!r) return base;
-  const who = l.kind.includes('outbound') ? 'upstream' : 'peer';
-  return `${base}, last refused: ${r.reason} (${who} ${r.peer}${r.peerId ? ` ${r.peerId}` : ''}, ${ago(r.at, nowMs)})`;
+  // An outbound listener's peer is the app itself; the other end, when the connection got that far, is the upstream.
+  const who = l.kind.includes('outbound') ? `app ${r.peer}${r.upstream ? ` → upstream ${r.upstream}` : ''}` : `peer ${r.peer}`;
+  return `${base}, last refused: ${r.reason} (${who}${r.peerId ? ` ${r.peerId}` : ''}, ${ago(r.at, nowMs)})`;
 }
 
 /** Renders the status document as aligned lines. Pure, so it is tested directly. */

@@ -152,7 +152,7 @@ export function createCaService(deps: CaServiceDeps): CaService {
           deps.metrics.signDuration.observe({ result: 'refused' }, elapsed());
           const spiffeId = thrown instanceof Refusal ? thrown.spiffeId : undefined;
           deps.issuanceLog?.refused({ peer: call.getPeer(), code: f.code, spiffeId, method: thrown instanceof Refusal ? thrown.method : undefined });
-          const line = { peer: call.getPeer(), code: f.code, grpcCode: f.grpcCode, ...(spiffeId ? { spiffeId } : {}), reason: f.message };
+          const line = { peer: call.getPeer(), code: f.code, grpcCode: f.grpcCode, ...(spiffeId ? { spiffeId } : {}), detail: f.message };
           if (f.code === 'internal') deps.log.error({ ...line, err: (err as Error)?.stack }, 'SignCertificate failed');
           else deps.log.warn(line, 'SignCertificate refused');
           callback({ code: f.grpcCode, details: failureDetails(f) });

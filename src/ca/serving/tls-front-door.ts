@@ -228,8 +228,8 @@ export class TlsFrontDoor {
     conn.raw.destroy();
     const code = handshakeFailureCode(err);
     // A peer that hangs up during TLS (a TCP health probe, a port scan) was not refused: keep it out of warn logs.
-    if (code === 'connection_reset') this.opts.log.debug({ peer: conn.peer, code, reason: err.message }, 'connection closed by peer');
-    else this.report(conn.peer, code, { reason: err.message });
+    if (code === 'connection_reset') this.opts.log.debug({ peer: conn.peer, code, detail: err.message }, 'connection closed by peer');
+    else this.report(conn.peer, code, { detail: err.message });
   }
 
   /** Closes a connection the front door refuses, reporting why. */

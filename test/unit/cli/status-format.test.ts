@@ -100,8 +100,14 @@ describe('ztmesh status view', () => {
   it('shows the last refusal of a listener with the peer address', () => {
     const s = status('available');
     const listeners = [{ name: 'api', kind: 'outbound', address: '127.0.0.1:9001', connectionsActive: 0, connectionsTotal: 3, denied: 2,
-      lastRefusal: { reason: 'server_refused', peer: '10.0.0.7:15006', peerId: 'spiffe://cluster.local/ns/a/sa/api', at: iso(-5000) } }];
-    expect(formatStatus({ ...s, listeners }, NOW, 'a')).toContain('api outbound 127.0.0.1:9001 active=0 total=3 denied=2, last refused: server_refused (upstream 10.0.0.7:15006 spiffe://cluster.local/ns/a/sa/api, 5s ago)');
+      lastRefusal: { reason: 'server_refused', peer: '127.0.0.1:40100', upstream: '10.0.0.7:15006', peerId: 'spiffe://cluster.local/ns/a/sa/api', at: iso(-5000) } }];
+    expect(formatStatus({ ...s, listeners }, NOW, 'a')).toContain('api outbound 127.0.0.1:9001 active=0 total=3 denied=2, last refused: server_refused (app 127.0.0.1:40100 → upstream 10.0.0.7:15006 spiffe://cluster.local/ns/a/sa/api, 5s ago)');
+    // Transparent outbound refusing the app's own connection before any upstream: the app's address is not an upstream.
+    const own = [{ name: 'transparent-outbound', kind: 'transparent-outbound', address: '0.0.0.0:15001', connectionsActive: 0, connectionsTotal: 1, denied: 1,
+      lastRefusal: { reason: 'not_redirected', peer: '10.1.2.3:40200', at: iso(-1000) } }];
+    const line = formatStatus({ ...s, listeners: own }, NOW, 'a');
+    expect(line).toContain('last refused: not_redirected (app 10.1.2.3:40200, 1s ago)');
+    expect(line).not.toContain('upstream');
   });
 
   it('accepts a port, host:port or a URL for --admin', () => {
