@@ -33,6 +33,7 @@ import { ServingIdentity } from './serving/serving-identity.js';
 import { createCaMetrics } from './metrics.js';
 import { createCaService } from './serving/service.js';
 import { IssuedIdentities } from './audit/issued-ids.js';
+import { rebuildFromIssuanceLog } from './audit/fleet-rebuild.js';
 import { TlsFrontDoor } from './serving/tls-front-door.js';
 import { fitConnectionCap } from './serving/connection-table.js';
 import { parseReservedGrants } from './signing/reserved-ids.js';
@@ -155,6 +156,15 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
 
   let door: TlsFrontDoor | undefined;
   const issuedIds = new IssuedIdentities({ clock, windowMs: config.maxTtlMs, replica: deps.replica ?? hostname() });
+  if (config.auditLog) {
+    // The view survives a restart: what this replica issued within the max TTL is in its issuance log.
+    try {
+      const from = await rebuildFromIssuanceLog(config.auditLog.file, issuedIds, clock.now(), config.maxTtlMs);
+      log.info({ auditLog: from.auditLog, records: from.records, identities: from.identities }, 'fleet view rebuilt from the issuance log');
+    } catch (e) {
+      log.warn({ auditLog: config.auditLog.file, err: (e as Error).message }, 'fleet view not rebuilt: the issuance log could not be read; it fills as sidecars renew');
+    }
+  }
   const service = createCaService({
     onIssued: [(i) => issuedIds.record(i)],
     peerCertError: (peer) => door?.peerInfo(peer)?.certError,
