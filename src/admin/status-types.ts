@@ -70,6 +70,8 @@ export interface RotationEntry {
   at: string;
   /** What started it: initial, refresh, retry, forced, untrusted, token_changed. */
   trigger: string;
+  /** How the CA was convinced (absent from older sidecars): `renewal`, `join_token`, `k8s_token`. */
+  method?: string;
 }
 
 export interface TrustBundleStatus {

@@ -87,7 +87,7 @@ export function formatStatus(s: SidecarStatus, nowMs: number, admin: string): st
     ['Valid from', relative(id.notBefore, nowMs)],
     ['Valid until', relative(id.notAfter, nowMs)],
     ['Next refresh', relative(id.refreshAt, nowMs)],
-    ['Rotations', `${id.rotations}${id.lastRotation ? `, last ${relative(id.lastRotation, nowMs)}` : ''}`],
+    ['Rotations', `${id.rotations}${id.lastRotation ? `, last ${relative(id.lastRotation, nowMs)}` : ''}${id.history.at(-1)?.method ? ` by ${id.history.at(-1)!.method}` : ''}`],
     ['Failures', `${id.consecutiveFailures} consecutive, ${id.failuresTotal} total`],
     ['Last error', id.lastError ? `${id.lastError.code}: ${id.lastError.message} (${relative(id.lastError.at, nowMs)})` : 'none'],
     ['CA', caLine(s, nowMs)],

@@ -6,7 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { loadCaProto } from '../common/ca-proto.js';
 import { CaClientError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import { CA_SERVICE_HOST, caSpiffeId } from '../common/mesh.js';
+import { CA_SERVICE_HOST, caSpiffeId, JOIN_TOKEN_PREFIX, type IssuanceMethod } from '../common/mesh.js';
 import { spiffeIdOf } from '../pki/cert-ids.js';
 import type { CertificateAuthorityClient } from '../gen/ztmesh/ca/v1/CertificateAuthority.js';
 import type { TrustBundle__Output } from '../gen/ztmesh/ca/v1/TrustBundle.js';
@@ -38,6 +38,8 @@ export interface RawBundle {
 export interface SignResult {
   /** DER, leaf first, root excluded. */
   chainDer: Buffer[];
+  /** How we proved ourselves: `renewal` (our SVID), `join_token` or `k8s_token` (the token file). */
+  method: IssuanceMethod;
   bundle?: RawBundle;
   /** The CA address that answered. */
   address: string;
@@ -186,7 +188,12 @@ export class GrpcCaClient implements CaClient, BundleStreamSource {
 
   async sign(csrDer: Buffer, ttlSeconds: number, auth: SignAuth): Promise<SignResult> {
     const metadata = new grpc.Metadata();
-    if (auth.method === 'token') metadata.set('authorization', `Bearer ${await this.token()}`);
+    let method: IssuanceMethod = 'renewal';
+    if (auth.method === 'token') {
+      const token = await this.token();
+      metadata.set('authorization', `Bearer ${token}`);
+      method = token.startsWith(JOIN_TOKEN_PREFIX) ? 'join_token' : 'k8s_token';
+    }
     const call: CaCallAuth = { roots: auth.roots, ...(auth.method === 'svid' ? { svid: auth.svid } : {}) };
     let last: CaClientError | undefined;
     for (const address of this.opts.addresses) {
@@ -202,7 +209,7 @@ export class GrpcCaClient implements CaClient, BundleStreamSource {
               else if (!value) reject(new CaClientError('internal', `CA ${address}: empty response`));
               else {
                 const bundle = fromWireBundle(value.trustBundle);
-                resolve({ chainDer: value.certChain.map((c) => Buffer.from(c)), address, ...(bundle ? { bundle } : {}) });
+                resolve({ chainDer: value.certChain.map((c) => Buffer.from(c)), method, address, ...(bundle ? { bundle } : {}) });
               }
             },
           );

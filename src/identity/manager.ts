@@ -10,6 +10,7 @@ import { CaClientError, describe } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { Watchable } from '../common/watchable.js';
 import { nextRefresh } from '../common/refresh.js';
+import type { IssuanceMethod } from '../common/mesh.js';
 import { buildCsr, generateKey, type KeyAlgorithm } from '../pki/index.js';
 import type { CaClient, RawBundle, SignResult } from './ca-client.js';
 import { UNREACHED_CODES, UNTRUSTED_CA_CODES, type CaReachability } from './ca-reachability.js';
@@ -38,6 +39,8 @@ export interface RotationRecord {
   notAfterMs: number;
   atMs: number;
   trigger: RotationTrigger;
+  /** How the CA was convinced: `renewal`, `join_token`, `k8s_token`. */
+  method: IssuanceMethod;
 }
 
 export interface LastError {
@@ -256,7 +259,7 @@ export class IdentityManager implements IdentitySource {
         key, chainDer: res.chainDer, bundle: this.snap.get().bundle!, trustDomain: this.opts.trustDomain,
         nowMs: clock.now(), ...(this.opts.spiffeId ? { expectedSpiffeId: this.opts.spiffeId } : {}),
       });
-      this.succeed(svid, trigger);
+      this.succeed(svid, trigger, res.method);
       return { ok: true, svid };
     } catch (e) {
       return { ok: false, error: this.fail(e, trigger) };
@@ -291,14 +294,14 @@ export class IdentityManager implements IdentitySource {
     }
   }
 
-  private succeed(svid: Svid, trigger: RotationTrigger): void {
+  private succeed(svid: Svid, trigger: RotationTrigger, method: IssuanceMethod): void {
     const now = this.opts.clock.now();
     const s = this.stats_;
     s.rotations++;
     s.consecutiveFailures = 0;
     s.lastError = null;
     s.lastRotationMs = now;
-    s.history = [...s.history, { serial: svid.serialHex, publicKeySha256: svid.publicKeySha256, notBeforeMs: svid.notBeforeMs, notAfterMs: svid.notAfterMs, atMs: now, trigger }].slice(-ROTATION_HISTORY);
+    s.history = [...s.history, { serial: svid.serialHex, publicKeySha256: svid.publicKeySha256, notBeforeMs: svid.notBeforeMs, notAfterMs: svid.notAfterMs, atMs: now, trigger, method }].slice(-ROTATION_HISTORY);
     this.backoff.reset();
     this.setState('available', svid);
     this.expiryTimer?.cancel();
@@ -310,7 +313,7 @@ export class IdentityManager implements IdentitySource {
       store.save(svid).catch((e: unknown) => this.log.warn({ stateDir: store.dir, err: describe(e).message }, 'could not keep the SVID in the state directory'));
     }
     this.log.info({
-      event: 'rotation', trigger, spiffeId: svid.spiffeId, serial: svid.serialHex, notBefore: isoTime(svid.notBeforeMs),
+      event: 'rotation', trigger, method, spiffeId: svid.spiffeId, serial: svid.serialHex, notBefore: isoTime(svid.notBeforeMs),
       notAfter: isoTime(svid.notAfterMs), refreshAt: isoTime(at), publicKeySha256: svid.publicKeySha256, rotations: s.rotations,
     }, 'certificate rotated');
   }

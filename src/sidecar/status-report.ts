@@ -71,7 +71,7 @@ export function buildStatus(i: StatusInputs): SidecarStatus {
       publicKeySha256: svid?.publicKeySha256 ?? null,
       failuresTotal: i.stats.failuresTotal,
       history: i.stats.history.map((h) => ({
-        serial: h.serial, publicKeySha256: h.publicKeySha256, notBefore: isoTime(h.notBeforeMs), notAfter: isoTime(h.notAfterMs), at: isoTime(h.atMs), trigger: h.trigger,
+        serial: h.serial, publicKeySha256: h.publicKeySha256, notBefore: isoTime(h.notBeforeMs), notAfter: isoTime(h.notAfterMs), at: isoTime(h.atMs), trigger: h.trigger, method: h.method,
       })),
     },
     trustBundle: bundle ? {

@@ -28,6 +28,7 @@ describe('sidecar renews at half-life', () => {
       const renewed = await sc.waitForStatus((s) => s.identity.rotations >= 2, 45_000);
       const rot = sc.proc.json().filter((l) => l.event === 'rotation');
       expect(rot.map((l) => l.trigger)).toEqual(['initial', 'refresh']);
+      expect(rot.map((l) => l.method)).toEqual(['join_token', 'renewal']);
       // The renewal point: half of the lifetime counted from receipt (notBefore is backdated), ±10%.
       const receivedMs = Date.parse(String(rot[0]!.time));
       const notAfterMs = Date.parse(String(rot[0]!.notAfter));

@@ -33,6 +33,12 @@ describe('ztmesh status view', () => {
     expect(out).not.toContain('Outage budget');
   });
 
+  it('says how the last certificate was obtained, with the CA\'s names', () => {
+    const s = status('available');
+    const history = [{ serial: '5f1c', publicKeySha256: 'a'.repeat(64), notBefore: iso(-60_000), notAfter: iso(3_540_000), at: iso(-10_000), trigger: 'refresh', method: 'renewal' }];
+    expect(formatStatus({ ...s, identity: { ...s.identity, history } }, NOW, 'a')).toMatch(/^Rotations\s+3, last \S+ \(10s ago\) by renewal$/m);
+  });
+
   it('shows the outage budget and the last error while the CA is down', () => {
     const out = formatStatus(status('unavailable', false), NOW, 'a');
     expect(out).toMatch(/^Last error\s+unavailable: CA x:1: down/m);

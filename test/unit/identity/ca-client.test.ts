@@ -82,6 +82,7 @@ describe('GrpcCaClient', () => {
     expect(r.chainDer).toHaveLength(1);
     expect(r.bundle).toEqual({ trustDomain: TD, rootsDer: [ca.certDer], sequence: 7 });
     expect(r.address).toBe(good.address);
+    expect(r.method).toBe('k8s_token'); // not a join token (ztjt_…): a Kubernetes one
     writeFileSync(tokenFile, 'second-token\n');
     await c.sign(csr().csr, 600, token);
     expect(good.seen.slice(-2).map((s) => s.authorization)).toEqual(['Bearer first-token', 'Bearer second-token']);
@@ -95,7 +96,7 @@ describe('GrpcCaClient', () => {
     const r = await c.sign(der, 600, token);
     const svid = buildSvid({ key, chainDer: r.chainDer, bundle, trustDomain: TD, nowMs: Date.now() });
     // This CA requires a client certificate, so a signature proves the SVID was presented.
-    await client([mtls.address]).sign(csr().csr, 600, { method: 'svid', svid, roots: bundle });
+    expect((await client([mtls.address]).sign(csr().csr, 600, { method: 'svid', svid, roots: bundle })).method).toBe('renewal');
     expect(mtls.seen.at(-1)).toEqual({ peerCert: true });
     await expect(client([mtls.address]).sign(csr().csr, 600, token)).rejects.toMatchObject({ code: 'unavailable' });
   });

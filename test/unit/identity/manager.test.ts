@@ -54,6 +54,7 @@ describe('IdentityManager', () => {
     expect(t.manager.current().svid!.serialHex).not.toBe(first.serialHex);
     expect(t.manager.stats().rotations).toBe(2);
     expect(t.states).toEqual(['initializing', 'available', 'renewing', 'available']);
+    expect(t.manager.stats().history.map((h) => [h.trigger, h.method])).toEqual([['initial', 'join_token'], ['refresh', 'renewal']]);
   });
 
   it.each([[0, 0.45], [0.999999, 0.55]])('with random %d the refresh lands at %d of the lifetime', async (random, fraction) => {
