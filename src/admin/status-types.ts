@@ -98,6 +98,8 @@ export interface CaStatus {
 
 /** The whole /status document. */
 export interface SidecarStatus {
+  /** The ztmesh version of this sidecar (common/version.ts); absent from older sidecars. */
+  version?: string;
   identity: IdentityStatus;
   trustBundle: TrustBundleStatus | null;
   ca: CaStatus;

@@ -1,5 +1,6 @@
 // The CA's Prometheus metrics, registered on a registry made by the composition root (no global registry).
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { registerBuildInfo } from '../common/build-info.js';
 
 /** Latency buckets for one signature, in seconds. */
 export const SIGN_DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
@@ -20,6 +21,7 @@ export interface CaMetrics {
 
 /** Creates the CA metrics on `registry`. */
 export function createCaMetrics(registry: Registry = new Registry()): CaMetrics {
+  registerBuildInfo(registry);
   return {
     registry,
     signTotal: new Counter({ name: 'ztmesh_ca_sign_total', help: 'SignCertificate calls by result (ok or refusal code)', labelNames: ['result'], registers: [registry] }),

@@ -1,5 +1,6 @@
 // `ztmesh ca`: init a CA directory, serve the CA, mint join tokens (`ca root`, `ca audit`: ca-root.ts, ca-audit.ts).
 // Each action parses flags once and hands off to src/ca (serve: buildCaServer is the composition root).
+import { ZTMESH_VERSION } from '../common/version.js';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { systemClock } from '../common/clock.js';
@@ -82,6 +83,7 @@ export function register(program: Command): void {
     .option('--k8s-cache-ttl <duration>', 'how long a positive TokenReview is reused (never past the token exp) (default: 60s)');
   addLogFormatOption(serve).action(async (flags: Record<string, string | string[] | boolean | undefined>) => {
     const log = commandLogger('ztmesh-ca', flags);
+    log.info({ version: ZTMESH_VERSION }, `ztmesh ca ${ZTMESH_VERSION} starting`);
     let fatal: Error | undefined;
     let stop: ((why: string) => void) | undefined;
     try {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { ConfigError } from '../common/errors.js';
 import { validateTrustDomain } from '../pki/spiffe-id.js';
-import { injectSources, type ManifestSource } from '../k8s/inject-manifest.js';
+import { injectSources, uninjectSources, type InjectNote, type ManifestSource } from '../k8s/inject-manifest.js';
 import { DEFAULT_INJECT_OPTIONS, type InjectMode, type InjectOptions } from '../k8s/inject.js';
 
 /** File names read from a directory, as kubectl does. */
@@ -56,12 +56,15 @@ export async function readSources(names: readonly string[], recursive: boolean):
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
-/** Injection options shared by `inject` and `webhook`. */
-export function addInjectOptions(cmd: Command): Command {
+/**
+ * Injection options shared by `inject` and `webhook`; `image` describes the --image default (the webhook's is its
+ * own image, so it has none here).
+ */
+export function addInjectOptions(cmd: Command, image: { default?: string; help?: string } = { default: DEFAULT_INJECT_OPTIONS.image }): Command {
   return cmd
     .addOption(new Option('--mode <mode>', 'transparent (iptables init container) or explicit').choices(['transparent', 'explicit']).default(DEFAULT_INJECT_OPTIONS.mode))
     .option('--legacy-sidecar', 'a regular container instead of a native sidecar (clusters older than 1.29) (default: off)')
-    .option('--image <image>', 'the ztmesh image for the sidecar and init container', DEFAULT_INJECT_OPTIONS.image)
+    .option('--image <image>', `the ztmesh image for the sidecar and init container${image.help ?? ''}`, image.default)
     .option('--ca-address <host:port>', 'the CA the sidecars use', DEFAULT_INJECT_OPTIONS.caAddress)
     .option('--trust-domain <td>', 'the trust domain', DEFAULT_INJECT_OPTIONS.trustDomain);
 }
@@ -71,28 +74,48 @@ export function injectOptionsFrom(opts: Record<string, unknown>): InjectOptions 
   return Object.freeze({
     mode: opts.mode as InjectMode,
     legacySidecar: opts.legacySidecar === true,
-    image: String(opts.image),
+    image: String(opts.image ?? DEFAULT_INJECT_OPTIONS.image),
     caAddress: String(opts.caAddress),
     trustDomain: validateTrustDomain(String(opts.trustDomain)),
   });
 }
 
-/** Registers the `inject` command. */
-export function register(program: Command): void {
-  const cmd = program
-    .command('inject')
-    .description('inject the ztmesh sidecar into Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob '
-      + 'and List manifests; JSON in gives JSON out, YAML in gives YAML out; other kinds pass through unchanged')
+/** The -f and -R options `inject` and `uninject` share. */
+function addInputOptions(cmd: Command): Command {
+  return cmd
     .option('-f, --filename <path>', 'a manifest file, a directory of them, or - for stdin (repeatable) (default: -)', collect)
     .option('-R, --recursive', 'also read the subdirectories of a -f directory (default: off)');
+}
+
+/** One stderr line per object looked at, one per warning: stdout stays the manifests. */
+function writeNotes(command: string, notes: readonly InjectNote[]): void {
+  for (const n of notes) {
+    process.stderr.write(`ztmesh ${command}: ${n.kind}/${n.name}: ${n.outcome}\n`);
+    for (const w of n.warnings ?? []) process.stderr.write(`ztmesh ${command}: warning: ${n.kind}/${n.name}: ${w}\n`);
+  }
+}
+
+/** Registers the `inject` and `uninject` commands. */
+export function register(program: Command): void {
+  const cmd = addInputOptions(program
+    .command('inject')
+    .description('inject the ztmesh sidecar into Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob '
+      + 'and List manifests; JSON in gives JSON out, YAML in gives YAML out; other kinds pass through unchanged; '
+      + 'an injected workload is upgraded to this version and these options (keeping its mode)'));
   addInjectOptions(cmd).action(async (opts: Record<string, unknown>) => {
-    const names = (opts.filename as string[] | undefined) ?? ['-'];
-    const sources = await readSources(names, opts.recursive === true);
+    const sources = await readSources((opts.filename as string[] | undefined) ?? ['-'], opts.recursive === true);
     const result = injectSources(sources, injectOptionsFrom(opts));
-    for (const n of result.notes) {
-      process.stderr.write(`ztmesh inject: ${n.kind}/${n.name}: ${n.outcome}\n`);
-      for (const w of n.warnings ?? []) process.stderr.write(`ztmesh inject: warning: ${n.kind}/${n.name}: ${w}\n`);
-    }
+    writeNotes('inject', result.notes);
     process.stdout.write(result.output);
   });
+  addInputOptions(program
+    .command('uninject')
+    .description('remove everything `ztmesh inject` (or the webhook) added to the manifests: containers, volumes, label, annotations, '
+      + 'and the app\'s probes and prometheus.io annotations as they were'))
+    .action(async (opts: Record<string, unknown>) => {
+      const sources = await readSources((opts.filename as string[] | undefined) ?? ['-'], opts.recursive === true);
+      const result = uninjectSources(sources);
+      writeNotes('uninject', result.notes);
+      process.stdout.write(result.output);
+    });
 }

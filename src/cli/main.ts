@@ -1,6 +1,7 @@
 // The ztmesh CLI: parses arguments and dispatches to one file per command.
 // Nothing imports cli/; each command's file holds its composition root or calls one.
 import { Command, CommanderError } from 'commander';
+import { ZTMESH_VERSION } from '../common/version.js';
 import { fatalExitCode, fatalLine } from './fatal-line.js';
 
 type Registrar = { register(program: Command): void };
@@ -15,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<Registrar>> = {
   status: () => import('./status.js'),
   iptables: () => import('./iptables.js'),
   inject: () => import('./inject.js'),
+  uninject: () => import('./inject.js'),
   check: () => import('./check.js'),
   webhook: () => import('./webhook.js'),
   demo: () => import('./demo.js'),
@@ -25,10 +27,11 @@ const COMMANDS: Record<string, () => Promise<Registrar>> = {
 export async function buildProgram(only?: string): Promise<Command> {
   const program = new Command('ztmesh')
     .description('Zero Trust service mesh: SPIFFE identities, mTLS sidecars, transparent interception')
-    .version('0.1.0')
+    .version(ZTMESH_VERSION)
     .showHelpAfterError();
   const names = only && only in COMMANDS ? [only] : Object.keys(COMMANDS);
-  for (const name of names) (await COMMANDS[name]!()).register(program);
+  // One module may register several commands (inject and uninject): register each module once.
+  for (const registrar of new Set(await Promise.all(names.map((n) => COMMANDS[n]!())))) registrar.register(program);
   return program;
 }
 

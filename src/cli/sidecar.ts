@@ -1,5 +1,6 @@
 // `ztmesh sidecar`: parses config (file, ZTMESH_* env, flags), calls the composition root and handles signals.
 // SIGTERM/SIGINT drain once; a second signal exits at once; SIGHUP reloads the inbound policies.
+import { ZTMESH_VERSION } from '../common/version.js';
 import { Command, Option } from 'commander';
 import { describe } from '../common/errors.js';
 import { createLogger, resolveLogFormat, type LogFormat } from '../common/logger.js';
@@ -35,10 +36,11 @@ export function register(program: Command): void {
     try {
       const config = loadSidecarConfig(sources);
       log = createLogger({ level: config.logLevel, name: 'ztmesh-sidecar', format: config.logFormat ?? defaultFormat() });
+      log.info({ version: ZTMESH_VERSION }, `ztmesh sidecar ${ZTMESH_VERSION} starting`);
       sidecar = await buildSidecar(config, { log });
     } catch (e) {
       const { code, message } = describe(e);
-      log.fatal({ code, err: message }, 'sidecar failed to start');
+      log.fatal({ code, err: message, version: ZTMESH_VERSION }, 'sidecar failed to start');
       log.flush();
       throw e; // cli/main.ts prints the one plain stderr line
     }

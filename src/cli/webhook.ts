@@ -1,11 +1,13 @@
 // `ztmesh webhook`: the mutating admission webhook that injects the sidecar into pods at creation.
 // Parses and checks the flags, then runs the composition root (k8s/webhook-app.ts) until a signal stops it.
+import { ZTMESH_VERSION } from '../common/version.js';
 import type { Command } from 'commander';
 import { parseHostPort } from '../common/address.js';
 import { systemClock } from '../common/clock.js';
 import { parseDuration } from '../common/duration.js';
 import { ConfigError } from '../common/errors.js';
 import { BUNDLE_PATH, PORTS, TOKEN_AUDIENCE, TOKEN_PATH } from '../common/mesh.js';
+import { WEBHOOK_CONTAINER, type OwnPod } from '../k8s/own-image.js';
 import { startWebhookApp, type ServingCertOrigin } from '../k8s/webhook-app.js';
 import { addInjectOptions, injectOptionsFrom } from './inject.js';
 import { addLogFormatOption, commandLogger } from './log-options.js';
@@ -34,6 +36,16 @@ function certOrigin(opts: Record<string, unknown>, caAddress: string): ServingCe
   };
 }
 
+/** Where the webhook runs, from the downward API; without it, --image is required. */
+function ownPod(env: NodeJS.ProcessEnv): OwnPod {
+  const pod = env.POD_NAME;
+  const namespace = env.POD_NAMESPACE;
+  if (!pod || !namespace) {
+    throw new ConfigError('invalid_flag', '--image is required outside a pod: without it the webhook injects its own image, read from its pod named by POD_NAME and POD_NAMESPACE (the downward API), which are unset');
+  }
+  return { pod, namespace, container: WEBHOOK_CONTAINER };
+}
+
 /** Registers the `webhook` command. */
 export function register(program: Command): void {
   const cmd = program
@@ -54,14 +66,16 @@ export function register(program: Command): void {
     .option('--k8s-token-file <file>', 'ServiceAccount token for the API server (default: in-cluster path)')
     .option('--k8s-ca-file <file>', 'PEM roots of the API server (default: in-cluster ca.crt)')
     .option('--k8s-server-name <name>', 'TLS name to verify on the API server, if not the URL host (default: the URL host)');
-  addLogFormatOption(addInjectOptions(cmd)).action(async (opts: Record<string, unknown>) => {
+  addLogFormatOption(addInjectOptions(cmd, { help: ' (default: the image of this webhook\'s own container "webhook", read from its pod $POD_NAME in $POD_NAMESPACE)' })).action(async (opts: Record<string, unknown>) => {
     const inject = injectOptionsFrom(opts);
+    const imageFrom = opts.image === undefined ? ownPod(process.env) : undefined;
     const listen = parseHostPort(String(opts.listen), '--listen');
     const health = parseHostPort(String(opts.health), '--health');
     const log = commandLogger('ztmesh-webhook', opts);
+    log.info({ version: ZTMESH_VERSION }, `ztmesh webhook ${ZTMESH_VERSION} starting`);
     const kube = { server: str(opts.k8sApi), tokenFile: str(opts.k8sTokenFile), caFile: str(opts.k8sCaFile), serverName: str(opts.k8sServerName) };
     const app = await startWebhookApp({
-      listen, health, inject, cert: certOrigin(opts, inject.caAddress), bundleFile: String(opts.bundle),
+      listen, health, inject, ...(imageFrom ? { imageFrom } : {}), cert: certOrigin(opts, inject.caAddress), bundleFile: String(opts.bundle),
       ...(opts.webhookConfig ? { webhookConfig: String(opts.webhookConfig) } : {}),
       distributeBundle: !!opts.distributeBundle,
       kube: Object.fromEntries(Object.entries(kube).filter(([, v]) => v !== undefined)),

@@ -28,7 +28,7 @@ export const PORTS = {
 } as const;
 
 /** Ports the sidecar itself listens on in a pod: inbound traffic to them is never redirected. */
-export const SIDECAR_OWN_PORTS: readonly number[] = [PORTS.sidecarAdmin, PORTS.outbound, PORTS.inbound, PORTS.sidecarHealth];
+export const SIDECAR_OWN_PORTS: readonly number[] = [PORTS.sidecarAdmin, PORTS.outbound, PORTS.inbound, PORTS.sidecarMetrics, PORTS.sidecarHealth];
 
 /**
  * The Node.js flags a sidecar runs with, chosen on measurement (docs/bench.md, "V8 flags"): a 4 MB semi-space

@@ -3,7 +3,10 @@
 import { isDeepStrictEqual } from 'node:util';
 import { parseAllDocuments, stringify as stringifyYaml, visit, type Document } from 'yaml';
 import { ConfigError } from '../common/errors.js';
+import { ZTMESH_VERSION } from '../common/version.js';
 import { injectPod, type InjectOptions, type PodLike } from './inject.js';
+import { parseJsonStream } from './json-stream.js';
+import { uninjectPod } from './uninject.js';
 
 /** Where each supported kind keeps its pod (template). */
 const POD_PATHS: Record<string, readonly string[]> = {
@@ -33,12 +36,12 @@ export const POD_SECURITY_ENFORCE = 'pod-security.kubernetes.io/enforce';
 const FORBIDS_NET_ADMIN = new Set(['baseline', 'restricted']);
 
 /** What the input says about namespaces: namespace → its Pod Security enforce level, from Namespace objects. */
-export interface InjectContext {
+export interface NamespaceContext {
   podSecurity: ReadonlyMap<string, string>;
 }
 
 /** Collects the Pod Security enforce level of every Namespace object among `values` (Lists included). */
-export function namespaceContext(values: readonly unknown[], into = new Map<string, string>()): InjectContext {
+export function namespaceContext(values: readonly unknown[], into = new Map<string, string>()): NamespaceContext {
   for (const v of values) {
     if (!isObj(v)) continue;
     if (Array.isArray(v.items)) namespaceContext(v.items, into);
@@ -50,7 +53,7 @@ export function namespaceContext(values: readonly unknown[], into = new Map<stri
 }
 
 /** A warning when a transparent-mode workload lands in a namespace whose Pod Security level refuses NET_ADMIN. */
-function podSecurityWarning(obj: Obj, options: InjectOptions, ctx: InjectContext): string[] {
+function podSecurityWarning(obj: Obj, options: InjectOptions, ctx: NamespaceContext): string[] {
   const ns = isObj(obj.metadata) ? obj.metadata.namespace : undefined;
   const level = typeof ns === 'string' ? ctx.podSecurity.get(ns) : undefined;
   if (options.mode !== 'transparent' || level === undefined || !FORBIDS_NET_ADMIN.has(level)) return [];
@@ -64,11 +67,38 @@ function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** What one pod (template) becomes: the new pod, the note's outcome, and warnings; `pod` is the same reference when unchanged. */
+export interface PodRewrite {
+  pod: unknown;
+  outcome: string;
+  warnings?: string[];
+}
+
+/** A rewrite of the pod (template) found at `at` (e.g. "spec.template") in an object of `kind`. */
+export type PodTransform = (pod: Obj, where: { at: string; kind: string; object: Obj }) => PodRewrite;
+
+/** injectPod as a PodTransform, with the namespace's Pod Security warning. */
+export function injectTransform(options: InjectOptions, ctx: NamespaceContext): PodTransform {
+  return (pod, { at, kind, object }) => {
+    const result = injectPod(pod as PodLike, options, at, { kind });
+    if (result.outcome !== 'injected') return { pod, outcome: `${result.reason === 'up_to_date' ? 'unchanged' : 'skipped'}: ${result.reason}` };
+    const warnings = [...(result.upgradedFrom === undefined ? podSecurityWarning(object, options, ctx) : []), ...result.warnings];
+    const outcome = result.upgradedFrom === undefined ? 'injected' : `upgraded (injected by ztmesh ${result.upgradedFrom}, now ${ZTMESH_VERSION})`;
+    return { pod: result.pod, outcome, ...(warnings.length ? { warnings } : {}) };
+  };
+}
+
+/** uninjectPod as a PodTransform. */
+export const uninjectTransform: PodTransform = (pod, { at }) => {
+  const result = uninjectPod(pod as PodLike, at);
+  return result.outcome === 'uninjected' ? { pod: result.pod, outcome: 'uninjected' } : { pod, outcome: `unchanged: ${result.reason}` };
+};
+
 /**
- * Injects one Kubernetes object (or a List of them). Returns the new object, or the same reference when
- * nothing changed, so callers can keep the original text.
+ * Applies `transform` to the pod (template) of one Kubernetes object (or of each item of a List). Returns the new
+ * object, or the same reference when nothing changed, so callers can keep the original text.
  */
-export function injectObject(obj: unknown, options: InjectOptions, notes: InjectNote[], ctx: InjectContext = namespaceContext([obj])): unknown {
+export function rewriteObject(obj: unknown, transform: PodTransform, notes: InjectNote[]): unknown {
   if (!isObj(obj)) return obj;
   const name = String((isObj(obj.metadata) ? obj.metadata.name : undefined) ?? '<unnamed>');
   if (typeof obj.kind !== 'string') {
@@ -78,7 +108,7 @@ export function injectObject(obj: unknown, options: InjectOptions, notes: Inject
   const kind = obj.kind;
   if (kind === 'List' || (kind.endsWith('List') && Array.isArray(obj.items))) {
     const items = (obj.items as unknown[] | undefined) ?? [];
-    const out = items.map((item) => injectObject(item, options, notes, ctx));
+    const out = items.map((item) => rewriteObject(item, transform, notes));
     return out.every((v, i) => v === items[i]) ? obj : { ...obj, items: out };
   }
   const path = POD_PATHS[kind];
@@ -98,20 +128,20 @@ export function injectObject(obj: unknown, options: InjectOptions, notes: Inject
     notes.push({ kind, name, outcome: 'skipped: no pod template' });
     return obj;
   }
-  let result;
+  let result: PodRewrite;
   try {
-    result = injectPod(pod as PodLike, options, path.join('.'));
+    result = transform(pod, { at: path.join('.'), kind, object: obj });
   } catch (e) {
     if (e instanceof ConfigError) throw new ConfigError(e.code, `${kind}/${name}: ${e.message}`, { cause: e });
     throw e;
   }
-  if (result.outcome !== 'injected') {
-    notes.push({ kind, name, outcome: `skipped: ${result.reason}` });
-    return obj;
-  }
-  const warnings = [...podSecurityWarning(obj, options, ctx), ...result.warnings];
-  notes.push({ kind, name, outcome: 'injected', ...(warnings.length ? { warnings } : {}) });
-  return setPath(obj, path, result.pod);
+  notes.push({ kind, name, outcome: result.outcome, ...(result.warnings?.length ? { warnings: result.warnings } : {}) });
+  return result.pod === pod ? obj : setPath(obj, path, result.pod);
+}
+
+/** Injects one Kubernetes object (or a List of them); the same reference when nothing changed. */
+export function injectObject(obj: unknown, options: InjectOptions, notes: InjectNote[], ctx: NamespaceContext = namespaceContext([obj])): unknown {
+  return rewriteObject(obj, injectTransform(options, ctx), notes);
 }
 
 function setPath(obj: Obj, path: readonly string[], value: unknown): Obj {
@@ -152,36 +182,40 @@ function hasAliases(doc: Document): boolean {
 }
 
 /**
- * Injects every supported object of a multi-document YAML text. Unchanged documents keep their exact text.
- * Changed ones are edited node by node, so their comments and formatting outside the injected parts remain.
+ * Rewrites every supported object of a multi-document YAML text. Unchanged documents keep their exact text.
+ * Changed ones are edited node by node, so their comments and formatting outside the changed parts remain.
  */
-export function injectManifests(source: string, options: InjectOptions, context?: InjectContext): { output: string; notes: InjectNote[] } {
+export function rewriteManifests(source: string, transform: PodTransform): { output: string; notes: InjectNote[] } {
   const docs = parseYamlStream(source);
-  if (docs.length === 0) return { output: source, notes: [] };
-  const ctx = context ?? namespaceContext(docs.map((d) => d.toJS({ maxAliasCount: 100 }) as unknown));
   const notes: InjectNote[] = [];
-  let output = '';
+  let output = docs.length ? '' : source;
   docs.forEach((doc, i) => {
     const start = i === 0 ? 0 : doc.range[0];
     const end = i === docs.length - 1 ? source.length : docs[i + 1]!.range[0];
     const text = source.slice(start, end);
     const original = doc.toJS({ maxAliasCount: 100 }) as unknown;
-    const injected = injectObject(original, options, notes, ctx);
-    if (injected === original || !doc.contents) {
+    const changed = rewriteObject(original, transform, notes);
+    if (changed === original || !doc.contents) {
       output += text;
       return;
     }
     if (hasAliases(doc)) {
       // Editing through aliases would change every place that shares the anchor: write the document afresh.
-      doc.contents = doc.createNode(injected, { aliasDuplicateObjects: false }) as typeof doc.contents;
+      doc.contents = doc.createNode(changed, { aliasDuplicateObjects: false }) as typeof doc.contents;
     } else {
-      applyDiff(doc, [], original, injected);
+      applyDiff(doc, [], original, changed);
     }
     const rendered = doc.toString({ lineWidth: 0, indentSeq: indentsSequences(text) });
     // Keep an explicit end marker ("...") that followed the document.
     output += rendered + (/^\.\.\.\s*$/m.test(source.slice(doc.range[1], end)) && !rendered.includes('\n...') ? source.slice(doc.range[1], end) : '');
   });
   return { output, notes };
+}
+
+/** Injects every supported object of a multi-document YAML text (see rewriteManifests). */
+export function injectManifests(source: string, options: InjectOptions, context?: NamespaceContext): { output: string; notes: InjectNote[] } {
+  const ctx = context ?? namespaceContext(parseYamlStream(source).map((d) => d.toJS({ maxAliasCount: 100 }) as unknown));
+  return rewriteManifests(source, injectTransform(options, ctx));
 }
 
 /** The documents of a YAML stream; throws ConfigError `invalid_manifest` naming the first broken one. */
@@ -216,45 +250,42 @@ function jsonIndent(text: string): number {
   return m ? m[1]!.length : 4;
 }
 
+/** The values of a JSON input: one value, or a stream of concatenated ones; an array's elements. */
+function jsonValues(src: ManifestSource): unknown[] {
+  try {
+    return parseJsonStream(src.text).flatMap((v) => (Array.isArray(v) ? v : [v]));
+  } catch (e) {
+    return withSource(src.name, e);
+  }
+}
+
 /**
- * Injects several inputs and writes them as one stream `kubectl apply -f -` reads: JSON when every input is JSON
+ * Rewrites several inputs and writes them as one stream `kubectl apply -f -` reads: JSON when every input is JSON
  * (one object as it came, several wrapped in a v1 List, as kubectl does), YAML documents otherwise. A YAML input
- * keeps its text wherever nothing changed; a JSON input left unchanged is written back byte for byte.
+ * keeps its text wherever nothing changed; a JSON input of one value left unchanged is written back byte for byte.
  */
-export function injectSources(sources: readonly ManifestSource[], options: InjectOptions): { output: string; notes: InjectNote[]; format: 'json' | 'yaml' } {
+export function rewriteSources(sources: readonly ManifestSource[], transform: PodTransform): { output: string; notes: InjectNote[]; format: 'json' | 'yaml' } {
   const notes: InjectNote[] = [];
-  const ctx = namespaceContext(sources.flatMap((src) => {
-    try {
-      return isJsonText(src.text) ? [JSON.parse(src.text) as unknown].flat() : parseYamlStream(src.text).map((d) => d.toJS({ maxAliasCount: 100 }) as unknown);
-    } catch {
-      return []; // reported with its source below
-    }
-  }));
   type Part = { json: true; values: unknown[]; text: string; changed: boolean } | { json: false; text: string };
   const parts: Part[] = sources.map((src): Part => {
     if (!isJsonText(src.text)) {
       try {
-        const r = injectManifests(src.text, options, ctx);
+        const r = rewriteManifests(src.text, transform);
         notes.push(...r.notes);
         return { json: false, text: r.output };
       } catch (e) {
         return withSource(src.name, e);
       }
     }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(src.text);
-    } catch (e) {
-      throw new ConfigError('invalid_manifest', `${src.name}: not valid JSON: ${(e as Error).message}`);
-    }
-    const before = Array.isArray(parsed) ? parsed : [parsed];
+    const before = jsonValues(src);
     let values: unknown[];
     try {
-      values = before.map((v) => injectObject(v, options, notes, ctx));
+      values = before.map((v) => rewriteObject(v, transform, notes));
     } catch (e) {
       return withSource(src.name, e);
     }
-    return { json: true, values, text: src.text, changed: values.some((v, i) => v !== before[i]) || Array.isArray(parsed) };
+    const single = before.length === 1 && !/^\s*\[/.test(src.text);
+    return { json: true, values, text: src.text, changed: !single || values.some((v, i) => v !== before[i]) };
   });
   if (parts.length > 0 && parts.every((p) => p.json)) {
     const jsonParts = parts as Extract<Part, { json: true }>[];
@@ -266,6 +297,23 @@ export function injectSources(sources: readonly ManifestSource[], options: Injec
   }
   const docs = parts.flatMap((p) => (p.json ? p.values.map((v) => stringifyYaml(v, { lineWidth: 0 })) : [p.text])).filter((t) => t.trim() !== '');
   return { output: docs.map((d, i) => (i > 0 && !/^---/.test(d) ? `---\n${ensureNewline(d)}` : ensureNewline(d))).join(''), notes, format: 'yaml' };
+}
+
+/** Injects several inputs (see rewriteSources); the Pod Security warning reads Namespaces from all of them. */
+export function injectSources(sources: readonly ManifestSource[], options: InjectOptions): { output: string; notes: InjectNote[]; format: 'json' | 'yaml' } {
+  const ctx = namespaceContext(sources.flatMap((src) => {
+    try {
+      return isJsonText(src.text) ? parseJsonStream(src.text).flat() : parseYamlStream(src.text).map((d) => d.toJS({ maxAliasCount: 100 }) as unknown);
+    } catch {
+      return []; // reported with its source by rewriteSources
+    }
+  }));
+  return rewriteSources(sources, injectTransform(options, ctx));
+}
+
+/** Removes the injection from several inputs (see rewriteSources). */
+export function uninjectSources(sources: readonly ManifestSource[]): { output: string; notes: InjectNote[]; format: 'json' | 'yaml' } {
+  return rewriteSources(sources, uninjectTransform);
 }
 
 function ensureNewline(text: string): string {

@@ -4,6 +4,7 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage } from
 import { request, type RequestOptions } from 'node:https';
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../common/errors.js';
+import { ZTMESH_VERSION } from '../common/version.js';
 
 /** In-cluster defaults, as client-go's rest.InClusterConfig reads them. */
 export const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -173,7 +174,7 @@ function startKubeRequest(server: string, timeoutMs: number, r: KubeRequest, opt
     headers: {
       ...(options.headers as Record<string, string> | undefined),
       accept: 'application/json',
-      'user-agent': 'ztmesh/0.1.0',
+      'user-agent': `ztmesh/${ZTMESH_VERSION}`,
       ...(payload ? { 'content-type': r.contentType ?? 'application/json', 'content-length': String(payload.length) } : {}),
     },
     timeout: timeoutMs,

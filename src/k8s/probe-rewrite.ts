@@ -1,7 +1,7 @@
 // Kubelet probe rewriting: app probes that target an intercepted port go to the sidecar's health port instead,
 // which runs the original probe against the app on loopback (docs/kubernetes.md "Health probes"). Pure, no I/O.
 import { ConfigError } from '../common/errors.js';
-import type { ContainerLike } from './inject.js';
+import type { ContainerLike } from './pod-shape.js';
 
 /** Paths the sidecar answers for app probes: /app-health/<container>/<livez|readyz|startupz>. */
 export const APP_HEALTH_PREFIX = '/app-health/';
@@ -11,7 +11,7 @@ export const PROBE_FIELDS = { livenessProbe: 'livez', readinessProbe: 'readyz', 
 type ProbeField = keyof typeof PROBE_FIELDS;
 
 /** The fields of a probe that say when and how often it runs: kept as they are on the rewritten probe. */
-const TIMING_FIELDS = ['initialDelaySeconds', 'timeoutSeconds', 'periodSeconds', 'successThreshold', 'failureThreshold', 'terminationGracePeriodSeconds'] as const;
+export const TIMING_FIELDS = ['initialDelaySeconds', 'timeoutSeconds', 'periodSeconds', 'successThreshold', 'failureThreshold', 'terminationGracePeriodSeconds'] as const;
 
 /** The kubelet's default probe timeout, which the sidecar applies when the probe names none. */
 export const DEFAULT_PROBE_TIMEOUT_SECONDS = 1;

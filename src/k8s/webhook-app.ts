@@ -6,6 +6,7 @@ import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import type { HostPort } from '../common/address.js';
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
+import { registerBuildInfo } from '../common/build-info.js';
 import { startHttpServer } from '../admin/http-server.js';
 import { probeRoutes } from '../admin/probe-routes.js';
 import { buildWorkloadIdentity } from '../identity/workload-identity.js';
@@ -13,6 +14,7 @@ import { BundleDistributor } from './bundle-distributor.js';
 import { CaBundleSync } from './ca-bundle-sync.js';
 import type { InjectOptions } from './inject.js';
 import { createKubeClient, inClusterConfig } from './kube-client.js';
+import { resolveOwnImage, type OwnPod } from './own-image.js';
 import { certsFromIdentity, servingReadiness, startWebhookServer, staticCerts, type RunningWebhook, type ServingCertSource } from './webhook.js';
 
 /** Where the serving certificate comes from: the ztmesh CA (rotated), or files (not rotated by ztmesh). */
@@ -23,7 +25,10 @@ export type ServingCertOrigin =
 export interface WebhookAppOptions {
   listen: HostPort;
   health: HostPort;
+  /** What to inject; `image` is replaced by the image of the webhook's own container when `imageFrom` is set. */
   inject: InjectOptions;
+  /** Inject the image of this container of this pod (read once at start), instead of `inject.image`. */
+  imageFrom?: OwnPod;
   cert: ServingCertOrigin;
   /** The bootstrap trust bundle: verifies the CA, and is the caBundle with certificates from files. */
   bundleFile: string;
@@ -98,8 +103,11 @@ export async function startWebhookApp(opts: WebhookAppOptions): Promise<RunningW
   // Health first: /healthz is 200 while waiting for the certificate, so the kubelet does not kill a webhook
   // that is only waiting for the CA; /readyz turns 200 once the HTTPS server is serving a valid certificate.
   let serving = false;
+  let inject: InjectOptions | undefined = opts.imageFrom ? undefined : opts.inject;
+  const readiness = () => (inject ? servingReadiness(certs, clock, serving) : { ready: false, pending: ['injection image'], reason: 'reading the image of its own pod' });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  registerBuildInfo(registry);
   const admissions = new Counter({
     name: 'ztmesh_webhook_admissions_total', help: 'Admission requests answered, by outcome (injected, skipped, denied, ignored)',
     labelNames: ['outcome'], registers: [registry],
@@ -109,7 +117,7 @@ export async function startWebhookApp(opts: WebhookAppOptions): Promise<RunningW
     health = await startHttpServer({
       ...opts.health, log, what: '--health', clock, exposure: { kind: 'health' },
       routes: {
-        ...probeRoutes(() => servingReadiness(certs, clock, serving)),
+        ...probeRoutes(readiness),
         'GET /metrics': async () => ({ status: 200, body: await registry.metrics(), contentType: registry.contentType }),
       },
     });
@@ -118,11 +126,17 @@ export async function startWebhookApp(opts: WebhookAppOptions): Promise<RunningW
     throw e;
   }
   stops.push(() => health.close());
-  log.info({ health: health.address, mode: opts.inject.mode, legacySidecar: opts.inject.legacySidecar, image: opts.inject.image }, 'webhook waiting for its serving certificate');
+  log.info({ health: health.address, mode: opts.inject.mode, legacySidecar: opts.inject.legacySidecar, image: inject?.image ?? 'its own (read from its pod)' }, 'webhook waiting for its serving certificate');
+  if (opts.imageFrom) {
+    const own = resolveOwnImage({ client: kube(), own: opts.imageFrom, clock, log });
+    stops.push(own.stop);
+    // Closed while waiting: stop() ends the retries and this start never completes; close() is the caller's.
+    inject = { ...opts.inject, image: await own.image };
+  }
   let server: RunningWebhook;
   try {
     server = await startWebhookServer({
-      ...opts.listen, certs, inject: opts.inject, clock, log,
+      ...opts.listen, certs, inject: inject!, clock, log,
       // Side effects only for real (not dry-run) injections: the webhook declares sideEffects NoneOnDryRun.
       onAdmission: (outcome, namespace, dryRun) => {
         admissions.inc({ outcome });

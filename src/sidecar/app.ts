@@ -2,6 +2,7 @@
 // (datapath.ts, with its explicit and transparent listeners) and the admin and health servers, and wires them.
 import type { KeyObject } from 'node:crypto';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { registerBuildInfo } from '../common/build-info.js';
 import { parseHostPort } from '../common/address.js';
 import { isoTime, systemClock, type Clock } from '../common/clock.js';
 import { HeapTrimmer } from '../common/heap-trimmer.js';
@@ -77,6 +78,7 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
   const clock = deps.clock ?? systemClock;
   const registry = deps.registry ?? new Registry();
   if (!deps.registry) collectDefaultMetrics({ register: registry });
+  registerBuildInfo(registry);
   const readiness = new Readiness();
   const addresses = caAddresses(config);
 

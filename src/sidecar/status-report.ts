@@ -1,5 +1,6 @@
 // Builds the /status document from the running parts: identity manager, CA reachability, bundle watcher, listeners.
 // Pure over its inputs and the clock, so the shape is unit-tested without servers.
+import { ZTMESH_VERSION } from '../common/version.js';
 import { isoTime } from '../common/clock.js';
 import type { BundleWatcherStatus } from '../identity/bundle-watcher.js';
 import type { CaContact } from '../identity/ca-reachability.js';
@@ -56,6 +57,7 @@ export function buildStatus(i: StatusInputs): SidecarStatus {
   const bundle = i.snapshot.bundle;
   const refused = i.stats.bundleRefusal;
   return {
+    version: ZTMESH_VERSION,
     identity: {
       spiffeId: svid?.spiffeId ?? null,
       state: i.snapshot.state,

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { caManifests } from '../../src/ca/manifests.js';
 import { initCaDir } from '../../src/ca/state-dir.js';
-import { renderByHand, yamlDocs } from './deploy-manifests.js';
+import { renderInstall, yamlDocs } from './deploy-manifests.js';
 import type { FakeApiServer } from './fake-apiserver.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -33,7 +33,7 @@ export async function installHealthy(api: FakeApiServer): Promise<{ bundlePem: s
   const caDir = join(mkdtempSync(join(tmpdir(), 'ztmesh-install-')), 'ca');
   const files = await initCaDir(caDir, 'cluster.local', Date.now());
   const caBundle = Buffer.from(files.bundlePem).toString('base64');
-  for (const o of [...yamlDocs(caManifests(files)), ...renderByHand()]) {
+  for (const o of [...yamlDocs(caManifests(files)), ...renderInstall()]) {
     if (o.kind === 'Deployment') o.status = deploymentStatus(o.spec.replicas ?? 1, o.spec.replicas ?? 1);
     if (o.kind === 'MutatingWebhookConfiguration') for (const w of o.webhooks) w.clientConfig.caBundle = caBundle;
     api.apply(o);

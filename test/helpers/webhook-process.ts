@@ -20,7 +20,7 @@ export async function startWebhookWithoutCa(): Promise<WaitingWebhook> {
   const dir = mkdtempSync(join(tmpdir(), 'ztmesh-webhook-noca-'));
   writeFileSync(join(dir, 'token'), 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.');
   writeFileSync(join(dir, 'roots.pem'), makeCa('cluster.local').certPem);
-  const proc = new CliProcess(['webhook', '--listen', '127.0.0.1:0', '--health', '127.0.0.1:0', '--ca-address', '127.0.0.1:1',
+  const proc = new CliProcess(['webhook', '--listen', '127.0.0.1:0', '--health', '127.0.0.1:0', '--ca-address', '127.0.0.1:1', '--image', 'ghcr.io/ztmesh/ztmesh:test',
     '--token-file', join(dir, 'token'), '--bundle', join(dir, 'roots.pem'), '--dns', 'ztmesh-webhook.ztmesh-system.svc']);
   const line = await Promise.race([
     proc.waitFor(/"msg":"webhook waiting for its serving certificate"/),

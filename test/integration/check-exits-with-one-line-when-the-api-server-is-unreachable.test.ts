@@ -1,5 +1,5 @@
 // `ztmesh check` against an API server that does not answer (or a kubeconfig it cannot use) prints one plain line
-// naming the server or the file, not a stack trace, and exits 1.
+// naming the server or the file, not a stack trace, and exits 1; with -o json, stdout holds the same as JSON.
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
@@ -17,13 +17,15 @@ beforeAll(async () => {
 afterAll(async () => { await api?.close(); });
 
 describe('ztmesh check without an API server', () => {
-  it('one line naming the context and the server, exit 1, nothing on stdout', async () => {
+  it('one line naming the context and the server, exit 1; stdout empty, or the JSON of it with -o json', async () => {
     const kubeconfig = writeKubeconfig(api, { gone: { user: { token: api.adminToken }, server: `https://127.0.0.1:${deadPort}` } });
+    const line = `cannot reach the Kubernetes API server of context gone: GET https://127.0.0.1:${deadPort}/version: ECONNREFUSED connect ECONNREFUSED 127.0.0.1:${deadPort}`;
     for (const args of [[], ['--pre'], ['-o', 'json']]) {
       const r = await runCli(['check', '--kubeconfig', kubeconfig, ...args]);
       expect(r.code).toBe(1);
-      expect(r.stdout).toBe('');
-      expect(r.stderr).toBe(`ztmesh check: cannot reach the Kubernetes API server of context gone: GET https://127.0.0.1:${deadPort}/version: ECONNREFUSED connect ECONNREFUSED 127.0.0.1:${deadPort} (k8s_unreachable)\n`);
+      expect(r.stderr).toBe(`ztmesh check: ${line} (k8s_unreachable)\n`);
+      if (args[0] !== '-o') expect(r.stdout).toBe('');
+      else expect(JSON.parse(r.stdout)).toEqual({ ok: false, context: 'gone', server: `https://127.0.0.1:${deadPort}`, namespace: 'ztmesh-system', pre: false, error: { code: 'k8s_unreachable', message: line } });
     }
   });
 

@@ -1,5 +1,6 @@
 // Every command that cannot start prints exactly one plain line on stderr, in one style
 // ("ztmesh <command>: <what> (<code>)"), and exits 1; the commands that log also log it (JSON, or text when asked).
+import { ZTMESH_VERSION } from '../../src/common/version.js';
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -52,9 +53,12 @@ describe('fatal errors, one plain line for every command', () => {
   it('the sidecar also logs it: JSON when piped, text with --log-format text or ZTMESH_LOG_FORMAT=text', async () => {
     const args = ['sidecar', '--trust-domain', 'example.org', '--ca-bundle', bundle, '--admin', `127.0.0.1:${busyPort}`, '--health', '127.0.0.1:0'];
     const json = await runCli(args);
-    expect(JSON.parse(json.stdout.trim())).toMatchObject({ level: 'fatal', code: 'port_in_use', msg: 'sidecar failed to start' });
+    // The first line says which ztmesh this is (docs/design.md "Versions and the image"), the last why it stopped.
+    const lines = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines[0]).toMatchObject({ level: 'info', version: ZTMESH_VERSION, msg: `ztmesh sidecar ${ZTMESH_VERSION} starting` });
+    expect(lines.at(-1)).toMatchObject({ level: 'fatal', code: 'port_in_use', msg: 'sidecar failed to start', version: ZTMESH_VERSION });
     for (const r of [await runCli([...args, '--log-format', 'text']), await runCli(args, { env: { ZTMESH_LOG_FORMAT: 'text' } })]) {
-      expect(r.stdout).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] FATAL: sidecar failed to start \{"code":"port_in_use",/);
+      expect(r.stdout).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] FATAL: sidecar failed to start \{"code":"port_in_use",/m);
       expect(r.stderr).toMatch(/^ztmesh sidecar: admin: 127\.0\.0\.1:\d+ is already in use \(port_in_use\)\n$/);
     }
     const bad = await runCli([...args, '--log-format', 'xml']);
@@ -63,8 +67,10 @@ describe('fatal errors, one plain line for every command', () => {
 
   it('the CA logs in the same formats, text by default on a terminal', async () => {
     const args = ['ca', 'serve', '--dir', '/nonexistent', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0'];
-    expect(JSON.parse((await runCli(args)).stdout.trim())).toMatchObject({ level: 'fatal', code: 'ca_dir_missing' });
-    expect((await runCli([...args, '--log-format', 'text'])).stdout).toMatch(/^\[[\d:.]+\] FATAL: ztmesh ca failed to start \{"code":"ca_dir_missing"/);
+    const lines = (await runCli(args)).stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines[0]).toMatchObject({ version: ZTMESH_VERSION, msg: `ztmesh ca ${ZTMESH_VERSION} starting` });
+    expect(lines.at(-1)).toMatchObject({ level: 'fatal', code: 'ca_dir_missing' });
+    expect((await runCli([...args, '--log-format', 'text'])).stdout).toMatch(/^\[[\d:.]+\] FATAL: ztmesh ca failed to start \{"code":"ca_dir_missing"/m);
     // A terminal (script(1) gives the CLI a pty): text, without being asked.
     const tty = spawnSync('script', ['-qec', [process.execPath, BIN, ...args].map((a) => `'${a}'`).join(' '), '/dev/null'], { encoding: 'utf8', env: { ...process.env, ZTMESH_LOG_FORMAT: '' } });
     expect(tty.stdout).toMatch(/FATAL.*ztmesh ca failed to start/);

@@ -109,7 +109,7 @@ describe('app probes through inject and the webhook', () => {
     const twice = await runCli(['inject', '-f', '-'], { input: once.stdout });
     expect(twice.code).toBe(0);
     expect(twice.stdout).toBe(once.stdout);
-    expect(twice.stderr).toContain('Deployment/shop: skipped: already_injected');
+    expect(twice.stderr).toContain('Deployment/shop: unchanged: up_to_date');
 
     const review = admissionFixture();
     const injected = (parse(once.stdout) as Obj).spec.template;

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/common/clock.js';
-import { DEFAULT_INJECT_OPTIONS } from '../../src/k8s/inject.js';
+import { DEFAULT_INJECT_OPTIONS, injectPod } from '../../src/k8s/inject.js';
 import { startWebhookServer, staticCerts, type RunningWebhook } from '../../src/k8s/webhook.js';
 import { makeCa, makeLeaf } from '../helpers/pki.js';
 import { captureLogger } from '../helpers/k8s-test-kit.js';
@@ -36,7 +36,8 @@ describe('ztmesh webhook: pods it must not inject', () => {
   it.each([
     ['annotation ztmesh.io/inject: "false"', (r: any) => { r.request.object.metadata.annotations['ztmesh.io/inject'] = 'false'; }, 'opted_out'], // eslint-disable-line @typescript-eslint/no-explicit-any
     ['hostNetwork: true', (r: any) => { r.request.object.spec.hostNetwork = true; }, 'host_network'], // eslint-disable-line @typescript-eslint/no-explicit-any
-    ['already injected', (r: any) => { r.request.object.metadata.annotations['ztmesh.io/status'] = '{}'; }, 'already_injected'], // eslint-disable-line @typescript-eslint/no-explicit-any
+    ['already injected, up to date', (r: any) => { r.request.object = injectPod(r.request.object, DEFAULT_INJECT_OPTIONS).pod; }, 'up_to_date'], // eslint-disable-line @typescript-eslint/no-explicit-any
+    ['a ztmesh-sidecar container ztmesh did not add', (r: any) => { r.request.object.spec.containers.push({ name: 'ztmesh-sidecar', image: 'x' }); }, 'foreign_sidecar'], // eslint-disable-line @typescript-eslint/no-explicit-any
   ])('%s → allowed, no patch, logged with the reason', async (_, mutate, reason) => {
     const { uid, response } = await send(mutate);
     expect(response).toEqual({ uid, allowed: true });

@@ -3,6 +3,7 @@
 import fastJsonPatch from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
 import { stringify, parse } from 'yaml';
+import { ZTMESH_VERSION } from '../../src/common/version.js';
 import { DEFAULT_INJECT_OPTIONS, injectPod } from '../../src/k8s/inject.js';
 import { runCli } from '../helpers/cli.js';
 import { validateK8sObject } from '../helpers/k8s-schema.js';
@@ -26,6 +27,9 @@ describe('ztmesh webhook: POST /inject with a pod CREATE', () => {
     const expected = injectPod(review.request.object, DEFAULT_INJECT_OPTIONS).pod;
     expect(patched).toEqual(expected);
     expect(patched.spec.initContainers.map((c: { name: string }) => c.name)).toEqual(['ztmesh-init', 'ztmesh-sidecar']);
+    // The webhook stamps its version on the pods it injects, and labels them meshed.
+    expect(patched.metadata.annotations['ztmesh.io/version']).toBe(ZTMESH_VERSION);
+    expect(patched.metadata.labels['ztmesh.io/meshed']).toBe('true');
     // The kubelet-facing fields the API server added before us are untouched.
     expect(patched.spec.volumes[0].name).toBe('kube-api-access-x7k2p');
     expect(patched.spec.tolerations).toEqual(review.request.object.spec.tolerations);

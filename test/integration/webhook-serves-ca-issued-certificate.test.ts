@@ -1,6 +1,7 @@
 // A real `ztmesh webhook` gets its serving certificate from a real `ztmesh ca` (TokenReview against the stand-in,
 // Service DNS SAN granted by --k8s-dns-san, its reserved ID by --grant-reserved-id), writes the ztmesh roots into its MutatingWebhookConfiguration's
 // caBundle, and then answers an AdmissionReview that a client trusting only that caBundle can verify, as the API server does.
+// With no --image it injects the image of its own container, read from its pod (POD_NAME, POD_NAMESPACE).
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,8 @@ import { admissionFixture, postHttps } from '../helpers/webhook-client.js';
 
 const NAME = 'ztmesh-webhook.ztmesh-system.svc';
 const MWC = 'ztmesh-sidecar-injector';
+const OWN_POD = 'ztmesh-webhook-7d9f8b6c5d-x2k4p';
+const OWN_IMAGE = 'registry.example/mesh/ztmesh:9.9.9';
 let api: FakeApiServer;
 let ca: TestCaServer;
 let webhook: CliProcess;
@@ -26,13 +29,14 @@ beforeAll(async () => {
     apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: MWC },
     webhooks: [{ name: 'sidecar-injector.ztmesh.io', clientConfig: { service: { name: 'ztmesh-webhook', namespace: 'ztmesh-system', path: '/inject', port: 443 } } }],
   });
+  api.apply({ apiVersion: 'v1', kind: 'Pod', metadata: { name: OWN_POD, namespace: 'ztmesh-system' }, spec: { containers: [{ name: 'webhook', image: OWN_IMAGE }] } });
   const k8s = ['--k8s-api', api.url, '--k8s-ca-file', api.caFile, '--k8s-token-file', api.tokenFile, '--k8s-server-name', api.serverName];
   ca = await startCa({ trustDomain: 'cluster.local', args: ['--k8s-token-review', ...k8s, '--k8s-dns-san', `ztmesh-system/ztmesh-webhook=${NAME}`, '--grant-reserved-id', 'ztmesh-system/ztmesh-webhook'] });
   const dir = mkdtempSync(join(tmpdir(), 'ztmesh-webhook-e2e-'));
   writeFileSync(join(dir, 'token'), await api.mintToken({ namespace: 'ztmesh-system', serviceAccount: 'ztmesh-webhook', pod: 'ztmesh-webhook-0' }));
   writeFileSync(join(dir, 'roots.pem'), ca.bundlePem);
   webhook = new CliProcess(['webhook', '--listen', '127.0.0.1:0', '--health', '127.0.0.1:0', '--ca-address', ca.address, '--token-file', join(dir, 'token'),
-    '--bundle', join(dir, 'roots.pem'), '--dns', NAME, '--webhook-config', MWC, '--distribute-bundle', ...k8s]);
+    '--bundle', join(dir, 'roots.pem'), '--dns', NAME, '--webhook-config', MWC, '--distribute-bundle', ...k8s], { POD_NAME: OWN_POD, POD_NAMESPACE: 'ztmesh-system' });
   const line = await Promise.race([
     webhook.waitFor(/"msg":"webhook serving"/),
     webhook.exited.then((code) => { throw new Error(`webhook exited with ${code}:\n${webhook.output()}`); }),
@@ -81,7 +85,13 @@ describe('ztmesh webhook with a certificate from the ztmesh CA', () => {
     const review = admissionFixture();
     const reply = await postHttps(port, '/inject', JSON.stringify(review), { caPem: caBundle, serverName: NAME });
     expect(reply.status).toBe(200);
-    expect(JSON.parse(reply.body).response).toMatchObject({ uid: review.request.uid, allowed: true, patchType: 'JSONPatch' });
+    const response = JSON.parse(reply.body).response;
+    expect(response).toMatchObject({ uid: review.request.uid, allowed: true, patchType: 'JSONPatch' });
+    // The image it injects is its own container's, as its pod names it.
+    const patch = JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')) as { path: string; value: unknown }[];
+    const images = JSON.stringify(patch).match(/"image":"[^"]+"/g);
+    expect([...new Set(images)]).toEqual([`"image":"${OWN_IMAGE}"`]);
+    expect(webhook.output()).toContain(`"image":"${OWN_IMAGE}","msg":"webhook injects the image of its own container"`);
     expect(webhook.output()).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\./); // no JWT in the logs
     const health = (JSON.parse(await webhook.waitFor(/"msg":"webhook waiting for its serving certificate"/)) as { health: string }).health;
     expect(await (await fetch(`http://${health}/metrics`)).text()).toMatch(/ztmesh_webhook_admissions_total\{outcome="injected"\} [1-9]/);

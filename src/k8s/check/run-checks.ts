@@ -4,7 +4,9 @@ import { ZtmeshError } from '../../common/errors.js';
 import { CA_SECRET_NAME } from '../../ca/manifests.js';
 import { TRUST_BUNDLE_CONFIGMAP } from '../../common/mesh.js';
 import { KubeUnreachableError, type KubeClient, type KubeResponse } from '../kube-client.js';
+import { WEBHOOK_CONTAINER } from '../own-image.js';
 import { checkReport, type CheckReport, type CheckResult } from './check-result.js';
+import { MESHED_PODS_PATH, checkProxies } from './proxy-checks.js';
 import {
   INSTALL_RESOURCES, checkCaReplicasHint, checkCaSecret, checkInstallRbac, checkNamespace, checkPodSecurity, checkReplicas, checkTokenReviewRbac,
   checkTrustBundle, checkVersion, checkWebhookConfig,
@@ -29,10 +31,20 @@ export interface CheckOptions {
   pre: boolean;
   /** The user injects with --legacy-sidecar (also read from the webhook's args after install). */
   legacySidecar: boolean;
+  /** Also check the meshed pods' sidecars: version against the control plane's, and readiness. */
+  proxy?: boolean;
   nowMs: number;
 }
 
-const G = { api: 'Kubernetes API', rbac: 'Permissions', ca: 'CA', webhook: 'Webhook', meshed: 'Meshed namespaces' } as const;
+const G = { api: 'Kubernetes API', rbac: 'Permissions', ca: 'CA', webhook: 'Webhook', meshed: 'Meshed namespaces', proxy: 'Data plane (--proxy)' } as const;
+
+/** The image the webhook injects: its own container's (deploy/kubernetes), or its --image flag. */
+function webhookImage(deployment: Obj | undefined): string | undefined {
+  const containers = (deployment?.spec?.template?.spec?.containers ?? []) as Obj[];
+  const c = containers.find((x) => x.name === WEBHOOK_CONTAINER) ?? containers.find((x) => (x.args ?? [])[0] === 'webhook');
+  const flag = ((c?.args ?? []) as string[]).find((a) => a.startsWith('--image='));
+  return flag ? flag.slice('--image='.length) : c?.image;
+}
 
 /** The webhook container's flags that shape injection: --mode and --legacy-sidecar. */
 function webhookFlags(deployment: Obj | undefined): { mode: 'transparent' | 'explicit'; legacySidecar: boolean; known: boolean } {
@@ -115,6 +127,14 @@ export async function runChecks(client: KubeClient, meta: { context: string; ser
       missingIsWarning: true,
     }));
     results.push(checkPodSecurity(G.meshed, n, flags.mode));
+  }
+  if (opts.proxy) {
+    const pods = await call('GET', MESHED_PODS_PATH);
+    if (pods.status !== 200) {
+      results.push({ id: 'proxies', group: G.proxy, status: 'fail', title: 'meshed pods', detail: `cannot list pods: HTTP ${pods.status}`, hint: 'run ztmesh check --proxy as a user that may list pods in every namespace' });
+    } else {
+      results.push(...checkProxies(G.proxy, ((pods.body as Obj).items ?? []) as Obj[], webhookDeployment.status === 200 ? webhookImage(webhookDeployment.body as Obj) : undefined));
+    }
   }
   return checkReport({ ...meta, namespace: ns, pre: false }, results);
 }

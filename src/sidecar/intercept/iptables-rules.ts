@@ -1,7 +1,7 @@
 // Builds the nat-table rules that send a pod's TCP traffic through the sidecar (Istio's shape, ZTMESH_ chains).
 // Pure: options in, iptables-restore text out; iptables-apply.ts does the I/O.
-import { isIPv4, isIPv6 } from 'node:net';
 import { ConfigError } from '../../common/errors.js';
+import { parseCidr, type IpFamily } from '../../common/cidr.js';
 import { INBOUND_SOURCE_V4, INBOUND_SOURCE_V6, PORTS, PROXY_UID, SIDECAR_OWN_PORTS } from '../../common/mesh.js';
 
 /** The chains this module owns. Everything ztmesh installs lives in them, plus one jump each from PREROUTING/OUTPUT. */
@@ -13,13 +13,15 @@ export const CHAINS = {
 } as const;
 export const CHAIN_PREFIX = 'ZTMESH_';
 
+/** Re-exported for the transparent destinations, which read CIDRs alongside these rules. */
+export { parseCidr, type IpFamily };
+
 /** The two jumps from built-in chains into ours; cleanup deletes exactly these. */
 export const JUMPS: readonly { chain: 'PREROUTING' | 'OUTPUT'; rule: string }[] = [
   { chain: 'PREROUTING', rule: `-p tcp -j ${CHAINS.inbound}` },
   { chain: 'OUTPUT', rule: `-p tcp -j ${CHAINS.output}` },
 ];
 
-export type IpFamily = 4 | 6;
 
 /** What to intercept. Every list is of plain numbers/CIDRs; validation happens in `validateInterceptOptions`. */
 export interface InterceptOptions {
@@ -54,19 +56,6 @@ export function defaultInterceptOptions(): InterceptOptions {
 
 const isPort = (p: number) => Number.isInteger(p) && p >= 1 && p <= 65535;
 const isId = (n: number) => Number.isInteger(n) && n >= 0 && n <= 0xffff_fffe;
-
-/** Parses "a/b" as a CIDR of either family; undefined when it is not one. */
-export function parseCidr(text: string): { address: string; prefix: number; family: IpFamily } | undefined {
-  const m = /^([^/]+)(?:\/(\d{1,3}))?$/.exec(text.trim());
-  if (!m) return undefined;
-  const address = m[1]!;
-  const family: IpFamily | undefined = isIPv4(address) ? 4 : isIPv6(address) ? 6 : undefined;
-  if (!family) return undefined;
-  const max = family === 4 ? 32 : 128;
-  const prefix = m[2] === undefined ? max : Number(m[2]);
-  if (prefix > max) return undefined;
-  return { address, prefix, family };
-}
 
 /** Throws ConfigError naming the first bad option; returns the options unchanged otherwise. */
 export function validateInterceptOptions(o: InterceptOptions): InterceptOptions {

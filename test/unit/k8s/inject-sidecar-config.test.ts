@@ -19,6 +19,16 @@ function sidecarOf(pod: PodLike): Obj {
   return [...(pod.spec!.initContainers ?? []), ...pod.spec!.containers!].find((c) => c.name === SIDECAR_NAME) as Obj;
 }
 
+/**
+ * The transparent-mode keys of issue 20 (docs/design.md "Kubernetes objects and annotations"), which the injector writes
+ * by contract and the sidecar's schema gains with issue 20's data path. Delete this set once CONFIG_KEYS has them.
+ */
+const ISSUE_20_KEYS = new Set(['ZTMESH_TRANSPARENT_OUTBOUND_POLICY', 'ZTMESH_TRANSPARENT_INBOUND_MODE']);
+const MESH_ANNOTATIONS = {
+  'ztmesh.io/outbound-policy': 'registry-only', 'ztmesh.io/passthrough-cidrs': '10.0.0.0/8,fd00::/8',
+  'ztmesh.io/passthrough-ports': '5432,6379', 'ztmesh.io/inbound-mode': 'permissive',
+};
+
 const FIELDS = { 'metadata.name': 'web-7d9f', 'metadata.namespace': 'shop', 'spec.serviceAccountName': 'web' };
 const pod = (annotations: Record<string, string> = {}): PodLike => ({
   metadata: { annotations },
@@ -29,10 +39,10 @@ describe('injected sidecar environment', () => {
   it('uses only ZTMESH_* names the sidecar config loader knows', () => {
     const known = new Set(CONFIG_KEYS.map((k) => k.env));
     for (const mode of ['transparent', 'explicit'] as const) {
-      const r = injectPod(pod({ 'ztmesh.io/ttl': '30m', 'ztmesh.io/allow': 'spiffe://cluster.local/ns/a/*' }), { ...DEFAULT_INJECT_OPTIONS, mode });
+      const r = injectPod(pod({ 'ztmesh.io/ttl': '30m', 'ztmesh.io/allow': 'spiffe://cluster.local/ns/a/*', 'prometheus.io/scrape': 'true', ...(mode === 'transparent' ? MESH_ANNOTATIONS : {}) }), { ...DEFAULT_INJECT_OPTIONS, mode });
       const names = (sidecarOf(r.pod).env as Obj[]).map((e) => e.name as string).filter((n) => n.startsWith('ZTMESH_'));
       expect(names.length).toBeGreaterThan(5);
-      for (const n of names) expect(known, `${n} is not read by the sidecar`).toContain(n);
+      for (const n of names) if (!ISSUE_20_KEYS.has(n)) expect(known, `${n} is not read by the sidecar`).toContain(n);
     }
   });
 
@@ -45,6 +55,21 @@ describe('injected sidecar environment', () => {
     expect(config.health).toBe('0.0.0.0:15021');
     expect(config.transparent.enabled).toBe(true);
     expect(config.transparent.allow).toEqual(['spiffe://cluster.local/ns/a/*', 'spiffe://cluster.local/ns/b/sa/c']);
+  });
+
+  it('metrics: the loader yields the pod-reachable listener and the app endpoint from the prometheus.io annotations', () => {
+    const r = injectPod(pod({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '9090', 'prometheus.io/path': '/stats' }), DEFAULT_INJECT_OPTIONS);
+    const config = loadSidecarConfig({ env: kubeletEnv(sidecarOf(r.pod), FIELDS) });
+    expect(config.metrics).toEqual({ listen: '0.0.0.0:15020', app: { port: 9090, path: '/stats' } });
+  });
+
+  it('issue 20\'s annotations become the env the mesh stream contract names', () => {
+    const env = kubeletEnv(sidecarOf(injectPod(pod(MESH_ANNOTATIONS), DEFAULT_INJECT_OPTIONS).pod), FIELDS);
+    expect(env.ZTMESH_TRANSPARENT_OUTBOUND_POLICY).toBe('registry-only');
+    expect(env.ZTMESH_TRANSPARENT_INBOUND_MODE).toBe('permissive');
+    expect(JSON.parse(env.ZTMESH_TRANSPARENT_PASSTHROUGH!)).toEqual({ cidrs: ['10.0.0.0/8', 'fd00::/8'], ports: [5432, 6379] });
+    // The passthrough key is the sidecar's already: the loader takes it as it is.
+    expect(loadSidecarConfig({ env }).transparent.passthrough).toEqual({ cidrs: ['10.0.0.0/8', 'fd00::/8'], ports: [5432, 6379] });
   });
 
   it('explicit mode: one inbound listener per app port, forwarding to loopback', () => {

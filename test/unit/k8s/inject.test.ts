@@ -144,8 +144,9 @@ describe('injectManifests over every workload kind', () => {
   it('a document with YAML anchors and aliases is rewritten whole and stays valid', () => {
     const src = 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a, labels: &l {app: a}}\nspec:\n  selector: {matchLabels: *l}\n  template:\n    metadata: {labels: *l}\n    spec: {containers: [{name: a, image: nginx}]}\n';
     const out = docs(injectManifests(src, opts).output)[0]!;
-    expect(out.spec.template.metadata.labels).toEqual({ app: 'a' });
+    expect(out.spec.template.metadata.labels).toEqual({ app: 'a', 'ztmesh.io/meshed': 'true' });
     expect(out.metadata.labels).toEqual({ app: 'a' });
+    expect(out.spec.selector.matchLabels).toEqual({ app: 'a' });
     expect(out.spec.template.spec.initContainers).toHaveLength(2);
     validateK8sObject(out);
   });
@@ -169,8 +170,8 @@ describe('injectPod', () => {
     ['opt-out annotation', pod({}, { 'ztmesh.io/inject': 'false' }), 'opted_out'],
     ['opt-out label', { ...pod(), metadata: { labels: { 'ztmesh.io/inject': 'false' } } }, 'opted_out'],
     ['hostNetwork', pod({ hostNetwork: true }), 'host_network'],
-    ['already injected (annotation)', pod({}, { 'ztmesh.io/status': '{}' }), 'already_injected'],
-    ['already injected (container)', pod({ initContainers: [{ name: SIDECAR_NAME }] }), 'already_injected'],
+    ['already injected, up to date', injectPod(pod(), opts).pod, 'up_to_date'],
+    ['a ztmesh-sidecar container without the status annotation (not ztmesh\'s)', pod({ initContainers: [{ name: SIDECAR_NAME }] }), 'foreign_sidecar'],
     ['no containers', { metadata: {}, spec: { containers: [] } }, 'no_containers'],
   ])('skips: %s', (_, p, reason) => {
     const r = injectPod(p as PodLike, opts);
@@ -268,10 +269,11 @@ describe('the Istio bookinfo sample', () => {
     }
     const serviceDocs = src.split(/^---$/m).filter((d) => /kind: (Service|ServiceAccount)\n/.test(d));
     for (const d of serviceDocs) expect(output).toContain(d);
-    // Injection only adds lines: every original line is still there, in order (a pure addition in a diff).
+    // Injection only adds lines: every original line is still there, in order (a pure addition in a diff), but the
+    // prometheus.io annotations, which now point at the sidecar's :15020/metrics.
     const out = output.split('\n');
     let j = 0;
-    for (const line of src.split('\n')) {
+    for (const line of src.split('\n').filter((l) => !/prometheus\.io\/(port|path)/.test(l))) {
       while (j < out.length && out[j] !== line) j++;
       expect(j, `line ${JSON.stringify(line)} kept in order`).toBeLessThan(out.length);
       j++;

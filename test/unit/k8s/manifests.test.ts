@@ -1,12 +1,11 @@
 // The deploy/kubernetes kustomize base: renders, validates against the Kubernetes schemas, and holds the
 // security settings, replica counts, probes and RBAC rules the install depends on.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateK8sObject } from '../../helpers/k8s-schema.js';
-import { renderByHand, yamlDocs } from '../../helpers/deploy-manifests.js';
+import { DEPLOY_NAMESPACE, findTool, kustomize, renderInstall, yamlDocs } from '../../helpers/deploy-manifests.js';
 import { caManifests } from '../../../src/ca/manifests.js';
 import { parseServeConfig } from '../../../src/ca/config.js';
 
@@ -15,17 +14,11 @@ type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 const BASE = fileURLToPath(new URL('../../../deploy/kubernetes', import.meta.url));
 const DOCKERFILE = fileURLToPath(new URL('../../../deploy/Dockerfile', import.meta.url));
 
-function findKubectl(): string | undefined {
-  for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/bin', '/usr/local/bin']) {
-    if (dir && existsSync(join(dir, 'kubectl'))) return join(dir, 'kubectl');
-  }
-  return undefined;
-}
 // ZTMESH_KUBECTL overrides the lookup (empty: behave as on a machine without kubectl).
-const KUBECTL = process.env.ZTMESH_KUBECTL !== undefined ? process.env.ZTMESH_KUBECTL || undefined : findKubectl();
+const KUBECTL = findTool('kubectl');
 if (!KUBECTL) console.warn('manifests.test: kubectl not found on PATH; skipping the two `kubectl kustomize` render tests (the schema checks still run on the files rendered by hand)');
 
-const objects = renderByHand(BASE);
+const objects = renderInstall();
 const find = (kind: string, name: string): Obj => {
   const o = objects.find((x) => x.kind === kind && x.metadata.name === name);
   if (!o) throw new Error(`rendered base has no ${kind}/${name}`);
@@ -34,8 +27,7 @@ const find = (kind: string, name: string): Obj => {
 
 describe('deploy/kubernetes', () => {
   it.skipIf(!KUBECTL)('`kubectl kustomize` renders the base offline, with the same objects as the hand rendering', () => {
-    const out = execFileSync(KUBECTL!, ['kustomize', BASE], { encoding: 'utf8', timeout: 30_000 });
-    const rendered = yamlDocs(out);
+    const rendered = [...kustomize(KUBECTL!, DEPLOY_NAMESPACE), ...kustomize(KUBECTL!, BASE)];
     for (const o of rendered) validateK8sObject(o);
     const key = (o: Obj) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
     expect(rendered.map(key).sort()).toEqual(objects.map(key).sort());
@@ -149,6 +141,9 @@ describe('deploy/kubernetes', () => {
       for (const r of o.rules) expect(r.resources).not.toContain('secrets');
     }
     expect(find('ClusterRoleBinding', 'ztmesh-webhook').subjects).toEqual([{ kind: 'ServiceAccount', name: 'ztmesh-webhook', namespace: 'ztmesh-system' }]);
+    // The image it injects is its own container's: it reads its own pod, in its own namespace only.
+    expect(find('Role', 'ztmesh-webhook-own-pod').rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }]);
+    expect(find('RoleBinding', 'ztmesh-webhook-own-pod')).toMatchObject({ metadata: { namespace: 'ztmesh-system' }, roleRef: { kind: 'Role', name: 'ztmesh-webhook-own-pod' }, subjects: [{ kind: 'ServiceAccount', name: 'ztmesh-webhook', namespace: 'ztmesh-system' }] });
     for (const o of objects.filter((x) => x.kind === 'ClusterRole')) {
       for (const r of o.rules) expect(r.verbs).not.toContain('*');
     }

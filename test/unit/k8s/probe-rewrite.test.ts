@@ -84,7 +84,7 @@ describe('injectPod and app probes', () => {
     const r = injectPod(pod({ 'ztmesh.io/rewrite-probes': 'false' }), DEFAULT_INJECT_OPTIONS);
     expect(r.pod.spec!.containers![0]!.livenessProbe).toEqual({ httpGet: { path: '/h', port: 'http' } });
     expect(sidecarEnv(r.pod).some((e) => e.name === 'ZTMESH_APP_PROBES')).toBe(false);
-    expect(() => injectPod(pod({ 'ztmesh.io/rewrite-probes': 'no' }), DEFAULT_INJECT_OPTIONS)).toThrow(/ztmesh.io\/rewrite-probes: "no" is neither/);
+    expect(() => injectPod(pod({ 'ztmesh.io/rewrite-probes': 'no' }), DEFAULT_INJECT_OPTIONS)).toThrow(/ztmesh.io\/rewrite-probes: "no" is not one of "true", "false"/);
   });
 
   it('a port listed in ztmesh.io/exclude-inbound-ports, or outside ztmesh.io/inbound-ports, keeps its probe', () => {

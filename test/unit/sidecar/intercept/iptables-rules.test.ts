@@ -30,10 +30,11 @@ describe('buildRules', () => {
   });
 
   it.each([
-    { name: 'all ports except the sidecar\'s own', o: opts(), expected: [
+    { name: 'all ports except the sidecar\'s own (15020, its metrics in a pod, included)', o: opts(), expected: [
       '-A ZTMESH_INBOUND -p tcp --dport 15000 -j RETURN',
       '-A ZTMESH_INBOUND -p tcp --dport 15001 -j RETURN',
       '-A ZTMESH_INBOUND -p tcp --dport 15006 -j RETURN',
+      '-A ZTMESH_INBOUND -p tcp --dport 15020 -j RETURN',
       '-A ZTMESH_INBOUND -p tcp --dport 15021 -j RETURN',
       '-A ZTMESH_INBOUND -p tcp -j ZTMESH_IN_REDIRECT',
     ] },
@@ -43,6 +44,7 @@ describe('buildRules', () => {
       '-A ZTMESH_INBOUND -p tcp --dport 15001 -j RETURN',
       '-A ZTMESH_INBOUND -p tcp --dport 15006 -j RETURN',
       '-A ZTMESH_INBOUND -p tcp --dport 15012 -j RETURN',
+      '-A ZTMESH_INBOUND -p tcp --dport 15020 -j RETURN',
       '-A ZTMESH_INBOUND -p tcp --dport 15021 -j RETURN',
       '-A ZTMESH_INBOUND -p tcp -j ZTMESH_IN_REDIRECT',
     ] },
@@ -57,6 +59,7 @@ describe('buildRules', () => {
       '-A ZTMESH_INBOUND -p tcp --dport 15000 -j RETURN',
       '-A ZTMESH_INBOUND -p tcp --dport 15001 -j RETURN',
       '-A ZTMESH_INBOUND -p tcp --dport 15006 -j RETURN',
+      '-A ZTMESH_INBOUND -p tcp --dport 15020 -j RETURN',
       '-A ZTMESH_INBOUND -p tcp --dport 15021 -j RETURN',
       '-A ZTMESH_INBOUND -p tcp --dport 16006 -j RETURN',
       '-A ZTMESH_INBOUND -p tcp -j ZTMESH_IN_REDIRECT',
@@ -150,7 +153,7 @@ describe('helpers', () => {
   });
 
   it('inboundExcludedPorts is sorted and unique', () => {
-    expect(inboundExcludedPorts(opts({ excludeInboundPorts: [15021, 22] }))).toEqual([22, 15000, 15001, 15006, 15021]);
+    expect(inboundExcludedPorts(opts({ excludeInboundPorts: [15021, 22] }))).toEqual([22, 15000, 15001, 15006, 15020, 15021]);
   });
 
   it('cleanup deletes both jumps, then flushes and deletes the four chains', () => {
