@@ -1,7 +1,7 @@
 // Hands memory that glibc's malloc keeps after a burst back to the OS (malloc_trim through koffi). Node's
 // native TLS state lives in glibc's main arena, where freed chunks below live ones stay resident until trimmed.
-import { createRequire } from 'node:module';
 import type { Clock, TimerHandle } from './clock.js';
+import { libcFunction } from './libc.js';
 import type { Logger } from './logger.js';
 
 /** Trims run at most this often; one costs 5–40 ms of the event loop after a flood, well under 1 ms otherwise. */
@@ -12,8 +12,7 @@ export type TrimFn = () => boolean;
 
 /** glibc's malloc_trim(0) through koffi; throws where there is none (musl, macOS). */
 export function loadMallocTrim(): TrimFn {
-  const koffi = createRequire(import.meta.url)('koffi') as { load(name: string): { func(proto: string): (pad: number) => number } };
-  const trim = koffi.load('libc.so.6').func('int malloc_trim(size_t pad)');
+  const trim = libcFunction<(pad: number) => number>('int malloc_trim(size_t pad)');
   return () => trim(0) === 1;
 }
 

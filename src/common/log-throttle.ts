@@ -37,3 +37,24 @@ export class LogThrottle {
     return dropped;
   }
 }
+
+/** Keys a throttle keeps at most; past it they start over (a flood of distinct keys must not grow the map). */
+export const MAX_THROTTLE_KEYS = 256;
+
+/** One LogThrottle per key (a refusal code): each code gets its own budget, so one flood does not hide the others. */
+export class KeyedLogThrottle {
+  private readonly byKey = new Map<string, LogThrottle>();
+
+  constructor(private readonly clock: Clock) {}
+
+  /** As LogThrottle.admit, for the line of `key`. */
+  admit(key: string): number | undefined {
+    let t = this.byKey.get(key);
+    if (!t) {
+      if (this.byKey.size >= MAX_THROTTLE_KEYS) this.byKey.clear();
+      t = new LogThrottle(this.clock);
+      this.byKey.set(key, t);
+    }
+    return t.admit();
+  }
+}

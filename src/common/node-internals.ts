@@ -1,5 +1,6 @@
 // The only place ztmesh reaches into Node.js internals, one small adapter each. A changed shape throws
 // NodeInternalsError (`node_internals_changed`), and test/unit/common/node-internals.test.ts fails on such a Node.
+import type http2 from 'node:http2';
 import net from 'node:net';
 import type tls from 'node:tls';
 import { ZtmeshError } from './errors.js';
@@ -63,4 +64,26 @@ export function boundEndpoint(socket: net.Socket): { address?: string; port?: nu
   if (typeof handle.getsockname !== 'function') throw new NodeInternalsError("a socket's libuv handle no longer has getsockname()");
   const out: { address?: string; port?: number } = {};
   return (handle.getsockname as (o: typeof out) => number).call(handle, out) === 0 ? out : {};
+}
+
+/** The symbol node keeps an Http2Session's native handle under, found once. */
+let sessionHandleKey: symbol | undefined;
+
+/**
+ * Whether nghttp2 still wants to read or write on an HTTP/2 session (nghttp2_session_want_read or want_write, which
+ * node exposes on the native handle as hasPendingData()). False once nghttp2 ended the session by itself (a protocol
+ * error: it queued GOAWAY and stopped reading) or a GOAWAY left nothing to finish, and once the session is destroyed.
+ * Node 20 reports neither of the first two in any event, and stops reading the socket. True for a session that is
+ * not set up yet (a client still connecting).
+ */
+export function sessionWantsIO(session: http2.Http2Session): boolean {
+  // The native session is freed once destroyed: asking it then would dereference nothing.
+  if (session.destroyed) return false;
+  sessionHandleKey ??= Object.getOwnPropertySymbols(session).find((s) => s.description === 'kHandle');
+  if (!sessionHandleKey) throw new NodeInternalsError('an Http2Session no longer holds its native handle as Symbol(kHandle)');
+  const handle = (session as unknown as Record<symbol, unknown>)[sessionHandleKey];
+  if (handle === undefined || handle === null) return true;
+  const hasPendingData = (handle as { hasPendingData?: unknown }).hasPendingData;
+  if (typeof hasPendingData !== 'function') throw new NodeInternalsError("an Http2Session's native handle no longer has hasPendingData()");
+  return hasPendingData.call(handle) === true;
 }

@@ -2,6 +2,7 @@
 // stream alike: one dial with a deadline on the injected clock, reported once as connected or failed.
 import net from 'node:net';
 import type { Clock } from '../common/clock.js';
+import type { AppSocketBuffers } from './app-buffers.js';
 import type { InboundRoute } from './inbound.js';
 import { SharedBufferReader } from './shared-read.js';
 
@@ -10,16 +11,26 @@ export interface AppDial {
   cancel(): void;
 }
 
+export interface AppDialOptions {
+  /** The app gets as long to accept as a peer gets to finish its handshake. */
+  timeoutMs: number;
+  clock: Clock;
+  /** The data path's shared read buffer (shared-read.ts). */
+  readBuffer?: Uint8Array;
+  /** Sizes the connected socket's kernel buffers (app-buffers.ts). */
+  buffers?: AppSocketBuffers;
+}
+
 /**
- * Dials the app at `route` (from its source address, if any). `connected` gets the socket, half-open and without
- * Nagle; `failed` gets the error, an ETIMEDOUT one after `timeoutMs` (the app gets as long to accept as a peer gets
- * to finish its handshake). With `readBuffer`, the socket reads into that shared buffer and comes paused, with the
- * reader that forwards its bytes (shared-read.ts).
+ * Dials the app at `route` (from its source address, if any). `connected` gets the socket, half-open, without Nagle
+ * and with its kernel buffers sized; `failed` gets the error, an ETIMEDOUT one after `timeoutMs`. With `readBuffer`,
+ * the socket reads into that shared buffer and comes paused, with the reader that forwards its bytes.
  */
-export function dialApp(route: InboundRoute, timeoutMs: number, clock: Clock, on: {
+export function dialApp(route: InboundRoute, opts: AppDialOptions, on: {
   connected(app: net.Socket, reader?: SharedBufferReader): void;
   failed(err: Error & { code?: string }): void;
-}, readBuffer?: Uint8Array): AppDial {
+}): AppDial {
+  const { timeoutMs, clock, readBuffer } = opts;
   const { forward, localAddress } = route;
   const reader = readBuffer ? new SharedBufferReader(readBuffer) : undefined;
   const app = net.connect({
@@ -44,6 +55,7 @@ export function dialApp(route: InboundRoute, timeoutMs: number, clock: Clock, on
     done = true;
     timer.cancel();
     app.removeListener('error', onError);
+    opts.buffers?.apply(app);
     on.connected(app, reader);
   });
   return {

@@ -1,7 +1,9 @@
-// Prometheus metrics and per-listener counters of the data path.
-// Counters move once per connection, never per chunk.
+// Prometheus metrics, per-listener counters and the throttled warn lines of the data path: the one place refusals and
+// failures are reported. Counters move once per connection, never per chunk; every refusal is counted, but at most
+// 20 lines per code per 10 s are written (common/log-throttle.ts).
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { isoTime, systemClock, type Clock } from '../common/clock.js';
+import { KeyedLogThrottle } from '../common/log-throttle.js';
 import type { Logger } from '../common/logger.js';
 
 export type Direction = 'inbound' | 'outbound';
@@ -17,6 +19,8 @@ export interface DataPathMetrics {
   tunnelConnections: Gauge<'direction'>;
   /** Tunnel streams by result (accepted, refused, error): one per app connection carried by a tunnel. */
   tunnelStreams: Counter<'direction' | 'result'>;
+  /** Tunnel connections that ended, by why (tunnel/session-guard.ts TUNNEL_END_REASONS). */
+  tunnelConnectionsClosed: Counter<'direction' | 'reason'>;
 }
 
 /** Registers the data-path metrics on `registry`; the data path (datapath.ts) does this once per sidecar. */
@@ -40,7 +44,28 @@ export function createDataPathMetrics(registry: Registry): DataPathMetrics {
       name: 'ztmesh_tunnel_streams_total', help: 'Tunnel streams (one per app connection) by direction and result (accepted, refused, error).',
       labelNames: ['direction', 'result'], registers: [registry],
     }),
+    tunnelConnectionsClosed: new Counter({
+      name: 'ztmesh_tunnel_connections_closed_total', help: 'Tunnel connections that ended, by direction and reason (idle, drain, protocol_error, ...).',
+      labelNames: ['direction', 'reason'], registers: [registry],
+    }),
   };
+}
+
+/**
+ * The data path's warn lines about refused, failed and cut connections: each `code` gets 20 lines per 10 s, and the
+ * next line written after a pause says how many were `suppressed`. One per data path, shared by its listeners.
+ */
+export class WarnBudget {
+  private readonly throttle: KeyedLogThrottle;
+
+  constructor(clock: Clock) {
+    this.throttle = new KeyedLogThrottle(clock);
+  }
+
+  warn(log: Logger, code: string, fields: Record<string, unknown>, msg: string): void {
+    const suppressed = this.throttle.admit(code);
+    if (suppressed !== undefined) log.warn({ ...fields, ...(suppressed ? { suppressed } : {}) }, msg);
+  }
 }
 
 /** The latest refusal one listener saw, for /status and `ztmesh status`. */
@@ -92,9 +117,15 @@ export class ConnectionReporter {
     private readonly metrics: DataPathMetrics,
     readonly log: Logger,
     private readonly clock: Clock = systemClock,
+    private readonly budget: WarnBudget = new WarnBudget(clock),
   ) {}
 
-  /** A connection was refused: one warn line naming the peer and the code, one metric, one denied count. */
+  /** A warn line about a connection, within the data path's budget for `code`. */
+  warn(code: string, fields: Record<string, unknown>, msg: string): void {
+    this.budget.warn(this.log, code, fields, msg);
+  }
+
+  /** A connection was refused: one warn line naming the peer and the code (throttled), one metric, one denied count. */
   refused(peer: string, reason: string, extra: RefusalExtra = {}): void {
     this.counters.connectionsTotal++;
     this.counters.denied++;
@@ -103,14 +134,14 @@ export class ConnectionReporter {
     };
     this.metrics.connectionsTotal.inc({ direction: this.direction, result: 'refused' });
     if (extra.handshake !== false) this.metrics.handshakeFailures.inc({ direction: this.direction, reason });
-    this.log.warn({ direction: this.direction, peer, ...(extra.upstream ? { upstream: extra.upstream } : {}), peerId: extra.peerId, reason, detail: extra.detail }, 'connection refused');
+    this.warn(reason, { direction: this.direction, peer, ...(extra.upstream ? { upstream: extra.upstream } : {}), peerId: extra.peerId, reason, detail: extra.detail }, 'connection refused');
   }
 
   /** The identity checks passed but the other leg could not be set up (the app port is closed, the upstream is down). */
   failed(peer: string, reason: string, extra: { peerId?: string | undefined; detail?: string | undefined } = {}): void {
     this.counters.connectionsTotal++;
     this.metrics.connectionsTotal.inc({ direction: this.direction, result: 'error' });
-    this.log.warn({ direction: this.direction, peer, peerId: extra.peerId, reason, detail: extra.detail }, 'connection failed');
+    this.warn(reason, { direction: this.direction, peer, peerId: extra.peerId, reason, detail: extra.detail }, 'connection failed');
   }
 
   /** The peer went away before the handshake finished (a scanner, a TCP probe): counted as an error, logged at debug. */

@@ -1,5 +1,6 @@
 // The data path, built once per sidecar: one TLS context holder, one upstream dialer with its session cache, one tunnel
-// pool, one set of metrics, one connection set and one drain. Listener sources plug BoundListeners into it (docs/design.md).
+// pool, one set of metrics and warn budget, one liveness sweep, one connection set and one drain. Listener sources plug
+// BoundListeners into it (docs/design.md).
 import type net from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../common/clock.js';
@@ -10,9 +11,11 @@ import type { ListenerStatus, TunnelPoolStatus } from '../admin/status-types.js'
 import type { IdentitySource } from '../identity/credentials.js';
 import type { AuthzPolicy } from './authz.js';
 import type { SidecarConfig } from './config-schema.js';
+import { AppSocketBuffers } from './app-buffers.js';
 import { ConnectionSet } from './connection-set.js';
-import { ConnectionReporter, createDataPathMetrics, peerLabel, type DataPathMetrics, type Direction } from './datapath-metrics.js';
+import { ConnectionReporter, createDataPathMetrics, peerLabel, WarnBudget, type DataPathMetrics, type Direction } from './datapath-metrics.js';
 import { InboundHandler, type InboundOptions } from './inbound.js';
+import { LivenessSweep } from './liveness-sweep.js';
 import { OutboundHandler, UpstreamDialer, type OutboundOptions, type UpstreamTransport } from './outbound.js';
 import { REASONS } from './reasons.js';
 import { sharedReadBuffer } from './shared-read.js';
@@ -82,6 +85,12 @@ export class DataPath implements RunningDataPath {
   readonly tunnels: TunnelPool;
   readonly tunnelLimits: TunnelLimits;
   readonly metrics: DataPathMetrics;
+  /** Every listener's refusal and failure lines: 20 per code per 10 s. */
+  private readonly budget: WarnBudget;
+  /** Watches what nobody reads: paused legs and tunnel sessions (liveness-sweep.ts). */
+  readonly sweep: LivenessSweep;
+  /** The kernel buffers of every app socket (app-buffers.ts). */
+  private readonly appBuffers: AppSocketBuffers;
   /** The one buffer the inbound's connections to the app read into (shared-read.ts). */
   private readonly readBuffer: Uint8Array;
   /** Every open connection of every listener (each listener tracks into a child set). */
@@ -105,14 +114,19 @@ export class DataPath implements RunningDataPath {
     this.contexts = new TlsContextHolder(deps.identity, deps.clock, log);
     this.dialer = new UpstreamDialer(this.contexts, deps.clock, deps.trustDomain, log);
     this.metrics = createDataPathMetrics(deps.registry);
+    this.budget = new WarnBudget(deps.clock);
+    this.sweep = new LivenessSweep({ clock: deps.clock, log });
+    this.appBuffers = new AppSocketBuffers(log);
     this.tunnelLimits = deps.tunnelLimits ?? DEFAULT_TUNNEL_LIMITS;
     this.readBuffer = sharedReadBuffer();
-    this.tunnels = new TunnelPool({ contexts: this.contexts, dialer: this.dialer, clock: deps.clock, log, metrics: this.metrics, limits: this.tunnelLimits });
+    this.tunnels = new TunnelPool({
+      contexts: this.contexts, dialer: this.dialer, clock: deps.clock, log, metrics: this.metrics, limits: this.tunnelLimits, sweep: this.sweep, budget: this.budget,
+    });
   }
 
-  /** The refusal and connection accounting of one listener, on the shared metrics. */
+  /** The refusal and connection accounting of one listener, on the shared metrics and warn budget. */
   reporter(direction: Direction, log: Logger): ConnectionReporter {
-    return new ConnectionReporter(direction, this.metrics, log, this.clock);
+    return new ConnectionReporter(direction, this.metrics, log, this.clock, this.budget);
   }
 
   /**
@@ -123,7 +137,7 @@ export class DataPath implements RunningDataPath {
     const handler = new InboundHandler(
       {
         contexts: this.contexts, clock: this.clock, reporter, connections: this.connections.child(), ...(this.heap ? { heap: this.heap } : {}),
-        tunnels: { metrics: this.metrics, limits: this.tunnelLimits }, readBuffer: this.readBuffer,
+        tunnels: { metrics: this.metrics, limits: this.tunnelLimits }, readBuffer: this.readBuffer, appBuffers: this.appBuffers, sweep: this.sweep,
       },
       opts,
     );
@@ -134,7 +148,9 @@ export class DataPath implements RunningDataPath {
   /** An outbound handler dialling through the tunnel pool (`auto`) or raw mTLS only (`off`), unless another transport is given. */
   outboundHandler(reporter: ConnectionReporter, opts: OutboundOptions, transport: UpstreamTransport | TunnelMode = 'auto'): OutboundHandler {
     const via = transport === 'auto' ? this.tunnels : transport === 'off' ? this.dialer : transport;
-    return new OutboundHandler({ contexts: this.contexts, transport: via, reporter, connections: this.connections.child(), clock: this.clock }, opts);
+    return new OutboundHandler({
+      contexts: this.contexts, transport: via, reporter, connections: this.connections.child(), clock: this.clock, appBuffers: this.appBuffers, sweep: this.sweep,
+    }, opts);
   }
 
   /** Plugs a bound listener in: it shows in statuses(), and drain() and close() stop it. */
@@ -186,6 +202,7 @@ export class DataPath implements RunningDataPath {
       this.connections.destroyAll();
       this.tunnels.close();
       for (const d of this.disposers.splice(0)) d();
+      this.sweep.close();
       this.contexts.close();
     })();
     return this.closing;

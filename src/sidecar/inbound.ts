@@ -8,12 +8,14 @@ import { describe } from '../common/errors.js';
 import { injectConnection, rawSocketOf } from '../common/node-internals.js';
 import { checkLeafSvid } from '../pki/leaf-svid.js';
 import { spiffeIdOf } from '../pki/cert-ids.js';
+import type { AppSocketBuffers } from './app-buffers.js';
 import { dialApp } from './app-forward.js';
 import type { SharedBufferReader } from './shared-read.js';
 import { authorize, type AuthzPolicy } from './authz.js';
 import type { ConnectionSet } from './connection-set.js';
 import { peerLabel, type ConnectionReporter, type DataPathMetrics } from './datapath-metrics.js';
 import { PendingHandshakes, type HandshakeLimits } from './handshake-gate.js';
+import type { LivenessSweep } from './liveness-sweep.js';
 import { closeLeg, plainLeg, resetLeg, splice, type SocketLeg } from './pipe.js';
 import { REASONS, tlsErrorReason, verifyErrorReason } from './reasons.js';
 import type { TlsContextHolder } from './tls-context.js';
@@ -52,6 +54,10 @@ export interface InboundDeps {
   tunnels?: { metrics: DataPathMetrics; limits: TunnelLimits };
   /** The data path's shared read buffer, which connections to the app read into (shared-read.ts). */
   readBuffer?: Uint8Array;
+  /** Sizes the kernel buffers of the sockets to the app (app-buffers.ts). */
+  appBuffers?: AppSocketBuffers;
+  /** Notices peers that left while their connection is paused, and tunnel sessions HTTP/2 ended (liveness-sweep.ts). */
+  sweep?: LivenessSweep;
 }
 
 /** ALPN on the inbound port: h2 when the client offers it (a tunnel), else its own first choice (raw mTLS, as before). */
@@ -110,7 +116,8 @@ export class InboundHandler {
       ? new TunnelAcceptor(
         {
           contexts: deps.contexts, clock: deps.clock, reporter: deps.reporter, connections: deps.connections, metrics: deps.tunnels.metrics,
-          ...(deps.readBuffer ? { readBuffer: deps.readBuffer } : {}),
+          ...(deps.readBuffer ? { readBuffer: deps.readBuffer } : {}), ...(deps.appBuffers ? { appBuffers: deps.appBuffers } : {}),
+          ...(deps.sweep ? { sweep: deps.sweep } : {}),
         },
         {
           limits: deps.tunnels.limits, policy: () => this.policy, handshakeTimeoutMs: opts.handshakeTimeoutMs, idleTimeoutMs: opts.idleTimeoutMs,
@@ -123,7 +130,10 @@ export class InboundHandler {
     this.engine.on('tlsClientError', (err: Error, t: tls.TLSSocket) => this.onTlsError(err, t));
   }
 
-  /** Replaces the policy; applies from the next handshake (resumed sessions included) and the next tunnel stream. */
+  /**
+   * Replaces the policy; applies from the next handshake (resumed sessions included) and the next tunnel stream. A
+   * tunnel connection of a peer it no longer admits has its streams refused, and closes after its idle time.
+   */
   setPolicy(policy: AuthzPolicy): void {
     this.policy = policy;
   }
@@ -282,7 +292,10 @@ export class InboundHandler {
     if (t.isSessionReused() && Date.parse(cert.validTo) <= this.deps.clock.now()) {
       return refuse(REASONS.certExpired, peerId, 'resumed session');
     }
-    // A tunnel: authenticated now; each of its streams is authorized against the policy in force when it opens.
+    // Policy before resources: an identity no stream could ever be admitted for gets no tunnel session either.
+    const decision = authorize(peerId, this.policy);
+    if (!decision.allow) return refuse(decision.reason, peerId, decision.detail);
+    // A tunnel: each of its streams is authorized again against the policy in force when it opens.
     if (t.alpnProtocol === TUNNEL_ALPN && this.tunnels && state.route.targets) {
       t.allowHalfOpen = false;
       raw.allowHalfOpen = false;
@@ -291,21 +304,20 @@ export class InboundHandler {
       });
       return;
     }
-    const decision = authorize(peerId, this.policy);
-    if (!decision.allow) return refuse(decision.reason, peerId, decision.detail);
     this.forward(leg, state, peerId);
   }
 
   private forward(leg: SocketLeg, state: ConnState, peerId: string): void {
     const onLegClose = () => dial.cancel();
-    const dial = dialApp(state.route, this.opts.handshakeTimeoutMs, this.deps.clock, {
+    const { clock, readBuffer, appBuffers } = this.deps;
+    const dial = dialApp(state.route, { timeoutMs: this.opts.handshakeTimeoutMs, clock, ...(readBuffer ? { readBuffer } : {}), ...(appBuffers ? { buffers: appBuffers } : {}) }, {
       failed: (err) => {
         leg.stream.removeListener('close', onLegClose);
         this.deps.reporter.failed(state.peer, REASONS.forwardUnavailable, { peerId, detail: err.code });
         resetLeg(leg);
       },
       connected: (app, reader) => this.spliceApp(leg, app, reader, state, peerId, onLegClose),
-    }, this.deps.readBuffer);
+    });
     leg.stream.once('close', onLegClose);
   }
 
@@ -318,7 +330,7 @@ export class InboundHandler {
     const closed = this.deps.reporter.opened();
     this.deps.reporter.log.debug({ peer: state.peer, peerId, resumed: (leg.stream as tls.TLSSocket).isSessionReused() }, 'inbound connection forwarded');
     splice(leg, plainLeg(app, reader), {
-      idleTimeoutMs: this.opts.idleTimeoutMs,
+      idleTimeoutMs: this.opts.idleTimeoutMs, clock: this.deps.clock, ...(this.deps.sweep ? { sweep: this.deps.sweep } : {}),
       onEnd: (end) => {
         closed();
         if (end.error || end.idle) this.deps.reporter.log.debug({ peer: state.peer, peerId, idle: end.idle, err: end.error?.message }, 'inbound connection ended abnormally');

@@ -9,9 +9,11 @@ import type { Logger } from '../common/logger.js';
 import { offerSession } from '../common/node-internals.js';
 import { checkLeafSvid } from '../pki/leaf-svid.js';
 import type { SpiffePattern } from '../pki/spiffe-id.js';
+import type { AppSocketBuffers } from './app-buffers.js';
 import { serverIdMatches } from './authz.js';
 import type { ConnectionSet } from './connection-set.js';
 import { peerLabel, type ConnectionReporter } from './datapath-metrics.js';
+import type { LivenessSweep } from './liveness-sweep.js';
 import { plainLeg, resetLeg, splice, type Leg, type SocketLeg } from './pipe.js';
 import { REASONS, serverRefusalReason, tlsErrorReason } from './reasons.js';
 import type { TlsContextHolder } from './tls-context.js';
@@ -243,6 +245,10 @@ export interface OutboundDeps {
   /** This listener's open app connections, inside the data path's set. */
   connections: ConnectionSet;
   clock: Clock;
+  /** Sizes the kernel buffers of each accepted app socket (app-buffers.ts). */
+  appBuffers?: AppSocketBuffers;
+  /** Notices an upstream (or app) that left while its leg is paused (liveness-sweep.ts). */
+  sweep?: LivenessSweep;
 }
 
 /**
@@ -282,6 +288,7 @@ export class OutboundHandler {
       return;
     }
     app.setNoDelay(true);
+    this.deps.appBuffers?.apply(app);
     this.deps.connections.track(app);
     const abort = new AbortController();
     const onClose = () => abort.abort();
@@ -300,7 +307,7 @@ export class OutboundHandler {
           // A tunnel stream is answered before any byte flows: it was accepted, or refused with a reason (the dial failed).
           conn.accept();
           splice(plainLeg(app), leg, {
-            idleTimeoutMs: this.opts.idleTimeoutMs,
+            idleTimeoutMs: this.opts.idleTimeoutMs, clock: this.deps.clock, ...(this.deps.sweep ? { sweep: this.deps.sweep } : {}),
             onEnd: (end) => {
               conn.close();
               if (debug && (end.error || end.idle)) reporter.log.debug({ peer: peer(), peerId, idle: end.idle, err: end.error?.message }, 'outbound connection ended abnormally');
@@ -329,7 +336,7 @@ export class OutboundHandler {
         leg.stream.once('error', (err) => settle('upstream', err));
         leg.stream.once('end', () => settle(appEnded ? 'app' : 'upstream'));
         splice(plainLeg(app), leg, {
-          idleTimeoutMs: this.opts.idleTimeoutMs,
+          idleTimeoutMs: this.opts.idleTimeoutMs, clock: this.deps.clock, ...(this.deps.sweep ? { sweep: this.deps.sweep } : {}),
           onEnd: (end) => {
             settle('app');
             conn.close();

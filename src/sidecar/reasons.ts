@@ -43,6 +43,8 @@ export const REASONS = {
   targetNotAllowed: 'target_not_allowed',
   /** A tunnel stream that is not an HTTP/2 CONNECT request with an authority. */
   tunnelMalformed: 'tunnel_malformed',
+  /** A tunnel connection past the listener's bound per peer SPIFFE ID or per source address (`detail` names which). */
+  tunnelConnectionLimit: 'tunnel_connection_limit',
   /** This Node.js changed an internal the data path relies on (common/node-internals.ts); an error line says which. */
   nodeInternalsChanged: 'node_internals_changed',
 } as const;

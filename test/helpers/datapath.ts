@@ -16,6 +16,7 @@ import { DataPath } from '../../src/sidecar/datapath.js';
 import { startInbound, startOutbound } from '../../src/sidecar/listeners.js';
 import { DEFAULT_TUNNEL_LIMITS, type TunnelLimits } from '../../src/sidecar/tunnel/protocol.js';
 import { makeCa, makeLeaf, type TestCa, type TestLeaf } from './pki.js';
+import { suiteFixture } from './suite-fixture.js';
 
 export const TD = 'cluster.local';
 export const WEB = `spiffe://${TD}/ns/default/sa/web`;
@@ -162,6 +163,61 @@ export async function startMesh(opts: {
       await client.close();
     },
   };
+}
+
+/**
+ * For the test file that calls it: an echo app and a mesh in front of it, started in beforeAll and closed in afterAll.
+ * The returned mesh stands for the started one (its properties are read from it when used).
+ */
+export function echoMeshForSuite(opts: Omit<Parameters<typeof startMesh>[0], 'app'> = {}): Awaited<ReturnType<typeof startMesh>> {
+  return suiteFixture('mesh', async () => {
+    const app = await echoApp();
+    const mesh = await startMesh({ ...opts, app });
+    const stop = mesh.close;
+    return Object.assign(mesh, { async close() { await stop(); await app.close(); } });
+  }, (mesh) => mesh.close());
+}
+
+/** One inbound listener (api's, allowing web by default) on its own data path, in front of an app of the test's. */
+export interface InboundUnderTest {
+  ca: TestCa;
+  dp: DataPath & { logs: LogCapture };
+  inbound: Awaited<ReturnType<typeof startInbound>>;
+  port: number;
+  /** The app's listening port. */
+  appPort: number;
+}
+
+/**
+ * For the test file that calls it: an app (`onConn` gets each of its sockets) and an inbound listener forwarding to it,
+ * on a data path with its own clock and tunnel limits; leaves for clients come from `ca`.
+ */
+export function inboundForSuite(opts: {
+  onConn: (s: net.Socket) => void;
+  clock?: Clock;
+  tunnelLimits?: Partial<TunnelLimits>;
+  inbound?: Partial<Record<keyof InboundConfig, unknown>>;
+}): InboundUnderTest {
+  return suiteFixture('inbound', async () => {
+    const ca = makeCa(TD);
+    const app = await tcpServer((s) => { s.on('error', () => {}); opts.onConn(s); });
+    const dp = sidecarShared(new TestIdentity(ca, API), { ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.tunnelLimits ? { tunnelLimits: opts.tunnelLimits } : {}) });
+    const inbound = await startInbound(inboundConfig({ ...opts.inbound, forward: `127.0.0.1:${app.port}` }), dp);
+    return { ca, dp, inbound, port: portOf(inbound.address), appPort: app.port, close: async () => { await dp.close(); await app.close(); } };
+  }, (t) => t.close());
+}
+
+/** A connected pair of TCP sockets on 127.0.0.1: [the accepted one, the client]; options apply to the server. */
+export async function socketPair(opts: net.ServerOpts = { allowHalfOpen: true }): Promise<[net.Socket, net.Socket]> {
+  const server = net.createServer(opts);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+  const client = net.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
+  await new Promise((r) => client.once('connect', r));
+  const ours = await accepted;
+  server.close();
+  for (const s of [client, ours]) s.on('error', () => {});
+  return [ours, client];
 }
 
 /** Connects to 127.0.0.1:port with allowHalfOpen. */

@@ -11,11 +11,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type net from 'node:net';
-import { afterAll, beforeAll } from 'vitest';
 import { stringify } from 'yaml';
 import { chainPem, makeCsr, signCsr, startCa, type TestCaServer } from './ca.js';
 import { connect, echoApp, portOf, readAll } from './datapath.js';
 import { startSidecar, WEB_ID, type TestSidecar } from './sidecar.js';
+import { suiteFixture } from './suite-fixture.js';
 
 export { WEB_ID };
 export const API_ID = 'spiffe://example.org/ns/default/sa/api';
@@ -84,22 +84,12 @@ export async function startTunnelPair(opts: TunnelPairOptions): Promise<TunnelPa
  * afterAll. The returned pair stands for the started one (its properties are read from it when used).
  */
 export function echoTunnelPairForSuite(opts: Omit<TunnelPairOptions, 'app'> = {}): TunnelPair {
-  let app: Awaited<ReturnType<typeof echoApp>> | undefined;
-  let started: TunnelPair | undefined;
-  beforeAll(async () => {
-    app = await echoApp();
-    started = await startTunnelPair({ ...opts, app });
-  });
-  afterAll(async () => {
-    await started?.close();
-    await app?.close();
-  });
-  return new Proxy({} as TunnelPair, {
-    get(_target, key) {
-      if (!started) throw new Error('the tunnel pair is used before beforeAll started it');
-      return Reflect.get(started, key);
-    },
-  });
+  return suiteFixture('tunnel pair', async () => {
+    const app = await echoApp();
+    const pair = await startTunnelPair({ ...opts, app });
+    const stop = pair.close;
+    return Object.assign(pair, { async close() { await stop(); await app.close(); } });
+  }, (pair) => pair.close());
 }
 
 /** api: its inbound entry lives in a config file, so that a SIGHUP reads the allow list again. */

@@ -56,7 +56,9 @@ describe.skipIf(NO_FDS)('inbound closes a flood of silent sockets', () => {
     const cut = await metric(shared.registry, 'ztmesh_handshake_failures_total', { direction: 'inbound', reason: 'handshake_limit' });
     expect(timeouts + cut).toBe(FLOOD);
     expect(timeouts).toBeGreaterThan(0);
-    expect(shared.logs.refusals()).toHaveLength(FLOOD);
+    // Every one is counted; the lines are throttled: 20 per code (handshake_timeout, handshake_limit) per 10 s.
+    expect(shared.logs.refusals().length).toBeGreaterThan(0);
+    expect(shared.logs.refusals().length).toBeLessThanOrEqual(40);
     expect(inbound.handler.pendingCount()).toBe(0);
   });
 });

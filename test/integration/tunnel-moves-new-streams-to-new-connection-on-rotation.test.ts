@@ -20,6 +20,8 @@ describe('tunnel: rotation', () => {
     const before = payload(32 * 1024);
     old.write(before);
     await until(async () => (await pool())?.streamsActive === 1);
+    // api's log line may still be on its way when web's /status already counts the stream.
+    await until(async () => accepted().length > 0);
     expect(accepted().map((l) => serial(l.serial))).toEqual([serial(oldSerial)]);
 
     const rotated = await pair.web.rotate();
@@ -30,6 +32,7 @@ describe('tunnel: rotation', () => {
     const fresh = await echoRoundTrip(pair.webPort, payload(16 * 1024));
     expect(fresh.received).toBe(fresh.sent);
     // A second TLS connection, with the new certificate; the old one is still there for the open stream.
+    await until(async () => accepted().length > 1);
     expect(accepted().map((l) => serial(l.serial))).toEqual([serial(oldSerial), serial(newSerial)]);
     expect(await pool()).toMatchObject({ connections: 2, streamsActive: 1, streamsTotal: 2 });
     const streams = pair.api.proc.json().filter((l) => l.msg === 'inbound connection forwarded' && l.tunnel);

@@ -7,7 +7,7 @@ import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import { formatHostPort } from '../../common/address.js';
 import { listenOn } from '../../common/listen.js';
-import { LogThrottle } from '../../common/log-throttle.js';
+import { KeyedLogThrottle } from '../../common/log-throttle.js';
 import { injectConnection } from '../../common/node-internals.js';
 import { ConnectionTable, sourceKey, type ConnectionLimits } from './connection-table.js';
 import type { CaMetrics } from '../metrics.js';
@@ -89,10 +89,11 @@ export class TlsFrontDoor {
   /** Most handshakes held since the last trim request. */
   private burstPeak = 0;
   /** One line budget per refusal code, so a flood of one kind cannot hide another. */
-  private readonly throttles = new Map<string, LogThrottle>();
+  private readonly throttles: KeyedLogThrottle;
 
   private constructor(private readonly opts: FrontDoorOptions) {
     this.table = new ConnectionTable<Conn>(opts.limits);
+    this.throttles = new KeyedLogThrottle(opts.clock);
     // Node's own handshakeTimeout only reports (tlsClientError) and restarts on every byte; the front door's
     // deadline runs from accept and closes the socket.
     this.tlsServer = tls.createServer({ ...opts.context, requestCert: true, rejectUnauthorized: false, ALPNProtocols: ['h2'], handshakeTimeout: 0 });
@@ -247,9 +248,7 @@ export class TlsFrontDoor {
    */
   private report(peer: string, code: string, extra: Record<string, unknown> = {}): void {
     this.opts.metrics.connectionsRefused.inc({ reason: code });
-    let throttle = this.throttles.get(code);
-    if (!throttle) this.throttles.set(code, (throttle = new LogThrottle(this.opts.clock)));
-    const suppressed = throttle.admit();
+    const suppressed = this.throttles.admit(code);
     if (suppressed !== undefined) this.opts.log.warn({ peer, code, ...extra, ...(suppressed ? { suppressed } : {}) }, 'connection refused');
   }
 

@@ -1,8 +1,8 @@
 // Recovers the destination an app dialled before iptables REDIRECT rewrote it (SO_ORIGINAL_DST).
 // libc getsockopt through koffi (no compiler, ~2 µs a call); read at once in the 'connection' handler.
-import { createRequire } from 'node:module';
 import { connect, createServer, isIPv4, type Socket } from 'node:net';
 import { ProxyError } from '../../common/errors.js';
+import { libcErrno, libcFunction } from '../../common/libc.js';
 import { socketFd } from '../../common/node-internals.js';
 
 /** getsockopt level for IPv4 (netinet/in.h). */
@@ -43,13 +43,8 @@ function loadLibc(): Libc {
     throw new ProxyError('original_dst_unsupported', `SO_ORIGINAL_DST needs Linux; this is ${process.platform}`);
   }
   try {
-    const koffi = createRequire(import.meta.url)('koffi') as {
-      load(name: string): { func(proto: string): (...args: unknown[]) => unknown };
-      errno(): number;
-    };
-    const lib = koffi.load('libc.so.6');
-    const fn = lib.func('int getsockopt(int fd, int level, int optname, _Out_ uint8_t *optval, _Inout_ uint32_t *optlen)');
-    libc = { getsockopt: fn as GetSockOpt, errno: () => koffi.errno() };
+    const fn = libcFunction<GetSockOpt>('int getsockopt(int fd, int level, int optname, _Out_ uint8_t *optval, _Inout_ uint32_t *optlen)');
+    libc = { getsockopt: fn, errno: libcErrno };
     return libc;
   } catch (e) {
     throw new ProxyError('original_dst_unsupported', `cannot load libc getsockopt through koffi: ${(e as Error).message}`, { cause: e });

@@ -1,6 +1,7 @@
 // Transparent outbound (15001): each REDIRECTed app connection is sent to its original destination,
 // over mTLS through the data path's OutboundHandler, or as plain TCP for passthrough destinations.
 import net from 'node:net';
+import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import { NodeInternalsError } from '../../common/node-internals.js';
 import type { ConnectionSet } from '../connection-set.js';
@@ -27,6 +28,7 @@ export interface TransparentOutboundDeps {
   own: OwnListeners;
   dials: DialTracker;
   log: Logger;
+  clock: Clock;
   idleTimeoutMs: number;
   /** Meshed and passthrough connections together. */
   maxConnections: number;
@@ -108,7 +110,7 @@ export class TransparentOutbound {
       app.removeListener('close', onAppClose);
       c.connectionsActive++;
       this.deps.log.debug({ peer, upstream: hostPort(dst), mode: 'passthrough', because }, 'outbound passthrough (plain TCP, not meshed)');
-      splice(plainLeg(app), plainLeg(upstream), { idleTimeoutMs: this.deps.idleTimeoutMs, onEnd: () => { c.connectionsActive--; } });
+      splice(plainLeg(app), plainLeg(upstream), { idleTimeoutMs: this.deps.idleTimeoutMs, clock: this.deps.clock, onEnd: () => { c.connectionsActive--; } });
     });
   }
 }

@@ -89,7 +89,7 @@ export function transparentListeners(opts: TransparentOptions = {}) {
       handler: inHandler, reporter: inReporter, own, sourceV4: cfg.inboundSourceAddress, sourceV6: INBOUND_SOURCE_V6, targets,
     });
     const outbound = new TransparentOutbound({
-      handler: outHandler, reporter: outReporter, destinations, own, dials, log: outReporter.log,
+      handler: outHandler, reporter: outReporter, destinations, own, dials, log: outReporter.log, clock: dp.clock,
       idleTimeoutMs: cfg.idleTimeout, maxConnections: cfg.maxConnections, passthroughConnections: dp.connections.child(),
     });
 

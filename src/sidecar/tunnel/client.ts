@@ -5,12 +5,14 @@ import type tls from 'node:tls';
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import type { TunnelPoolStatus } from '../../admin/status-types.js';
-import type { DataPathMetrics } from '../datapath-metrics.js';
+import type { DataPathMetrics, WarnBudget } from '../datapath-metrics.js';
+import type { LivenessSweep } from '../liveness-sweep.js';
 import { DialError, type DialedSocket, type DialedUpstream, type UpstreamDialer, type UpstreamTarget, type UpstreamTransport } from '../outbound.js';
 import { closeLeg } from '../pipe.js';
-import { REASONS } from '../reasons.js';
+import { REASONS, serverRefusalReason } from '../reasons.js';
 import type { TlsContextHolder } from '../tls-context.js';
 import { abortOnPeerEnd, authorityOf, H2_CODES, REASON_HEADER, sessionOptions, StreamWindowGovernor, TUNNEL_ALPN, type TunnelLimits } from './protocol.js';
+import { SessionGuard, TUNNEL_END_REASONS, type TunnelEndReason } from './session-guard.js';
 
 
 interface Pool {
@@ -25,6 +27,8 @@ interface Pool {
 
 interface Conn {
   session: http2.ClientHttp2Session;
+  /** Ends the session when HTTP/2 says it has ended, pings the peer, bounds a closing connection (session-guard.ts). */
+  guard: SessionGuard;
   generation: number;
   peerId: string;
   /** Whether its TLS handshake resumed a session (its streams say so in their log lines). */
@@ -33,9 +37,10 @@ interface Conn {
   streams: number;
   /** No new streams (rotation, GOAWAY, age, a failed ping); it closes once its streams end. */
   draining: boolean;
+  /** The upstream's SETTINGS arrived: its inbound took the connection (it refuses an identity before sending any). */
+  admitted: boolean;
   expiresAtMs: number;
   idle: TimerHandle | undefined;
-  ping: TimerHandle | undefined;
   /** Shrinks the stream window this end advertises as streams open, within the connection's buffer budget. */
   window: StreamWindowGovernor;
 }
@@ -49,6 +54,10 @@ export interface TunnelPoolDeps {
   log: Logger;
   metrics: DataPathMetrics;
   limits: TunnelLimits;
+  /** Notices upstreams that left, and sessions HTTP/2 ended, while nothing reads them. */
+  sweep?: LivenessSweep;
+  /** The data path's throttled warn lines. */
+  budget: WarnBudget;
 }
 
 /**
@@ -63,7 +72,7 @@ export class TunnelPool implements UpstreamTransport {
   constructor(private readonly deps: TunnelPoolDeps) {
     // Connections made with the previous SVID or bundle take no new streams; theirs finish.
     this.unsubscribe = deps.contexts.subscribe((m) => {
-      for (const pool of this.pools.values()) for (const c of pool.conns) if (c.generation !== m.generation) this.drainConn(c, 'rotation');
+      for (const pool of this.pools.values()) for (const c of pool.conns) if (c.generation !== m.generation) this.drainConn(c, TUNNEL_END_REASONS.drain);
     });
   }
 
@@ -103,7 +112,7 @@ export class TunnelPool implements UpstreamTransport {
   close(): void {
     this.closed = true;
     this.unsubscribe();
-    for (const pool of this.pools.values()) for (const c of [...pool.conns]) c.session.destroy();
+    for (const pool of this.pools.values()) for (const c of [...pool.conns]) c.guard.end(TUNNEL_END_REASONS.shutdown);
   }
 
   private poolFor(target: UpstreamTarget): Pool {
@@ -122,7 +131,7 @@ export class TunnelPool implements UpstreamTransport {
   private async acquire(pool: Pool, target: UpstreamTarget, timeoutMs: number, signal: AbortSignal | undefined, generation: number): Promise<Conn | DialedUpstream> {
     for (;;) {
       const now = this.deps.clock.now();
-      for (const c of pool.conns) if (!c.draining && c.expiresAtMs <= now) this.drainConn(c, 'age');
+      for (const c of pool.conns) if (!c.draining && c.expiresAtMs <= now) this.drainConn(c, TUNNEL_END_REASONS.maxAge);
       const conn = pool.conns.find((c) => !c.draining && !c.session.closed && c.generation === generation && c.streams < this.roomOf(c));
       if (conn) {
         conn.streams++;
@@ -162,26 +171,30 @@ export class TunnelPool implements UpstreamTransport {
     abortOnPeerEnd(t, session);
     const material = this.deps.contexts.current();
     const createdMs = clock.now();
+    const { log, budget, sweep } = this.deps;
+    const guard = new SessionGuard(session, dialed.leg, {
+      clock, limits, metrics, direction: 'outbound', ...(sweep ? { sweep } : {}),
+      warn: (code, fields, msg) => budget.warn(log, code, fields, msg), debug: (fields, msg) => log.debug(fields, msg),
+    }, { upstream: pool.upstream, peerId: dialed.peerId });
     const conn: Conn = {
-      session, generation: material?.generation ?? -1, peerId: dialed.peerId, resumed: dialed.resumed, streams: 0, draining: false,
-      expiresAtMs: Math.min(createdMs + limits.maxAgeMs, dialed.peerNotAfterMs ?? Infinity), idle: undefined, ping: undefined,
+      session, guard, generation: material?.generation ?? -1, peerId: dialed.peerId, resumed: dialed.resumed, streams: 0, draining: false, admitted: false,
+      expiresAtMs: Math.min(createdMs + limits.maxAgeMs, dialed.peerNotAfterMs ?? Infinity), idle: undefined,
       window: new StreamWindowGovernor(session, limits),
     };
     pool.conns.push(conn);
     metrics.tunnelConnections.inc({ direction: 'outbound' });
     session.on('error', (err) => this.deps.log.debug({ upstream: pool.upstream, err: err.message }, 'tunnel connection failed'));
     session.once('connect', () => session.setLocalWindowSize(limits.connectionWindow));
+    session.once('remoteSettings', () => { conn.admitted = true; });
     session.on('goaway', () => { conn.draining = true; });
     session.once('close', () => {
       conn.draining = true;
       conn.idle?.cancel();
-      conn.ping?.cancel();
       pool.conns.splice(pool.conns.indexOf(conn), 1);
       metrics.tunnelConnections.dec({ direction: 'outbound' });
       closeLeg(dialed.leg);
     });
     this.deps.log.debug({ upstream: pool.upstream, peerId: conn.peerId, resumed: dialed.resumed }, 'tunnel connection opened');
-    this.schedulePing(pool, conn);
     this.armIdle(conn);
     return { kind: 'tunnel', conn };
   }
@@ -198,6 +211,7 @@ export class TunnelPool implements UpstreamTransport {
       this.release(conn);
       return Promise.reject(new RetryableStream(new DialError(REASONS.peerClosed, `tunnel to ${pool.upstream} closed: ${(err as Error).message}`, conn.peerId)));
     }
+    conn.guard.watchStream(req);
     req.once('close', () => this.release(conn));
     return new Promise<DialedUpstream>((resolve, reject) => {
       let settled = false;
@@ -233,6 +247,9 @@ export class TunnelPool implements UpstreamTransport {
         resolve({ leg: { stream: req, tcp: null }, peerId: conn.peerId, resumed: conn.resumed, handshakeMs: clock.now() - startedMs, accepted: true });
       });
       req.once('error', (err: Error & { code?: string }) => {
+        // Dropped before the upstream said a word: its inbound refused our identity right after the TLS handshake, as
+        // it refuses a raw mTLS connection (in TLS 1.3 our side of the handshake finishes first).
+        if (!conn.admitted) return fail(new DialError(serverRefusalReason(err), `${pool.upstream} refused the tunnel connection right after its handshake (${err.code ?? err.message})`, conn.peerId), 'refused');
         // Refused before it was seen (GOAWAY, REFUSED_STREAM without an answer) or lost with its connection: retry once.
         const unseen = err.code === 'ERR_HTTP2_GOAWAY_SESSION' || req.rstCode === H2_CODES.refusedStream || conn.session.destroyed;
         const why = new DialError(REASONS.peerClosed, `tunnel stream to ${pool.upstream} failed before an answer: ${err.code ?? err.message}`, conn.peerId);
@@ -240,6 +257,7 @@ export class TunnelPool implements UpstreamTransport {
       });
       // Every stream closes; only one that closes unanswered is a failure (no Error is built for the others).
       req.once('close', () => {
+        if (!settled && !conn.admitted) fail(new DialError(REASONS.serverRefused, `${pool.upstream} refused the tunnel connection right after its handshake`, conn.peerId), 'refused');
         if (!settled) fail(new RetryableStream(new DialError(REASONS.peerClosed, `tunnel stream to ${pool.upstream} closed before an answer`, conn.peerId)), 'error');
       });
     });
@@ -253,40 +271,16 @@ export class TunnelPool implements UpstreamTransport {
 
   private armIdle(conn: Conn): void {
     conn.idle?.cancel();
-    conn.idle = this.deps.clock.setTimeout(() => { if (conn.streams === 0) this.drainConn(conn, 'idle'); }, this.deps.limits.idleMs);
+    conn.idle = this.deps.clock.setTimeout(() => { if (conn.streams === 0) this.drainConn(conn, TUNNEL_END_REASONS.idle); }, this.deps.limits.idleMs);
   }
 
   /** Takes `conn` out of rotation: no new streams (GOAWAY), and node closes it once its streams end. */
-  private drainConn(conn: Conn, why: string): void {
+  private drainConn(conn: Conn, why: TunnelEndReason): void {
     if (conn.draining) return;
     conn.draining = true;
     conn.idle?.cancel();
     this.deps.log.debug({ peerId: conn.peerId, why, streams: conn.streams }, 'tunnel connection draining');
-    conn.session.close();
-  }
-
-  /** Keepalive: a PING every pingIntervalMs; no answer within pingTimeoutMs ends the connection and its streams. */
-  private schedulePing(pool: Pool, conn: Conn): void {
-    conn.ping = this.deps.clock.setTimeout(() => {
-      if (conn.session.destroyed) return;
-      let answered = false;
-      const deadline = this.deps.clock.setTimeout(() => {
-        if (answered || conn.session.destroyed) return;
-        this.deps.log.warn({ upstream: pool.upstream, peerId: conn.peerId, timeoutMs: this.deps.limits.pingTimeoutMs }, 'tunnel peer did not answer a ping: closing the connection');
-        conn.session.destroy(new Error('tunnel peer did not answer a ping'), H2_CODES.cancel);
-      }, this.deps.limits.pingTimeoutMs);
-      let sent = false;
-      try {
-        sent = conn.session.ping((err) => {
-          answered = true;
-          deadline.cancel();
-          if (!err) this.schedulePing(pool, conn);
-        });
-      } catch {
-        // closed in the meantime: nothing left to keep alive
-      }
-      if (!sent) deadline.cancel();
-    }, this.deps.limits.pingIntervalMs);
+    conn.guard.close(why);
   }
 }
 

@@ -4,6 +4,7 @@
 /** HTTP/2 error codes (RFC 9113 §7), as RST_STREAM and GOAWAY carry them. */
 export const H2_CODES = {
   noError: 0x0,
+  protocolError: 0x1,
   refusedStream: 0x7,
   cancel: 0x8,
   /** RFC 9113 §8.5: the TCP connection behind a CONNECT stream was reset or failed. */
@@ -42,13 +43,24 @@ export interface TunnelLimits {
   connectionBuffer: number;
   /** How long the answer "this upstream offers no h2" is remembered; raw mTLS is used meanwhile. */
   noTunnelCacheMs: number;
+  /**
+   * The absolute bound: a connection that began closing (a GOAWAY either way, at maxAgeMs at the latest) and still
+   * carries streams this long after is ended, its streams reset. So no tunnel connection lives past maxAgeMs + this.
+   */
+  closeGraceMs: number;
+  /** Tunnel connections an inbound listener holds from one peer SPIFFE ID (replicas share one)... */
+  maxConnectionsPerPeerId: number;
+  /** ...and from one source address; past either, a new one is refused at its handshake (`tunnel_connection_limit`). */
+  maxConnectionsPerSource: number;
 }
 
 /**
  * A 1 MiB stream window moves one bulk stream at 0.6–0.8× raw mTLS here, where 256 KiB gave 0.5× and 2–4 MiB no more
  * (docs/bench.md, "Tunnel windows"). A connection buffers at most about 32 MiB for stalled streams: past 32 open
  * streams, their window shrinks (down to 64 KiB). 128 streams per connection let 200 concurrent app connections ride
- * on two; 128 connections per upstream carry 16,384 streams, more than a listener's default maxConnections.
+ * on two; 128 connections per upstream carry 16,384 streams, more than a listener's default maxConnections. A pool
+ * needs one or two connections per upstream, so an inbound holds 256 per source address and 512 per peer SPIFFE ID
+ * (the replicas of one workload share it) before it refuses more.
  */
 export const DEFAULT_TUNNEL_LIMITS: Readonly<TunnelLimits> = Object.freeze({
   maxStreamsPerConnection: 128,
@@ -61,6 +73,9 @@ export const DEFAULT_TUNNEL_LIMITS: Readonly<TunnelLimits> = Object.freeze({
   connectionWindow: 8 * 1024 * 1024,
   connectionBuffer: 32 * 1024 * 1024,
   noTunnelCacheMs: 300_000,
+  closeGraceMs: 3_600_000,
+  maxConnectionsPerPeerId: 512,
+  maxConnectionsPerSource: 256,
 });
 
 /** Streams an inbound refuses on one tunnel connection before it ends the connection (GOAWAY ENHANCE_YOUR_CALM). */

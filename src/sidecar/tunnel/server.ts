@@ -1,18 +1,22 @@
-// The inbound end of tunnels: an authenticated mTLS connection that chose ALPN h2 becomes an HTTP/2 session, and each
-// CONNECT stream on it is checked (target, validity, policy) and forwarded to the app like one raw mTLS connection.
+// The inbound end of tunnels: an authenticated, authorized mTLS connection that chose ALPN h2 becomes an HTTP/2
+// session, and each CONNECT stream on it is checked (target, validity, policy) and forwarded to the app like one raw
+// mTLS connection.
 import http2 from 'node:http2';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { TrustBundle } from '../../identity/credentials.js';
+import type { AppSocketBuffers } from '../app-buffers.js';
 import { dialApp } from '../app-forward.js';
 import { authorize, type AuthzPolicy } from '../authz.js';
 import type { ConnectionSet } from '../connection-set.js';
 import type { ConnectionReporter, DataPathMetrics } from '../datapath-metrics.js';
+import type { LivenessSweep } from '../liveness-sweep.js';
 import { plainLeg, resetLeg, splice, type StreamLeg } from '../pipe.js';
 import { REASONS } from '../reasons.js';
 import type { TlsContextHolder } from '../tls-context.js';
 import { abortOnPeerEnd, H2_CODES, MAX_REFUSED_STREAMS, REASON_HEADER, sessionOptions, StreamWindowGovernor, type TunnelLimits } from './protocol.js';
+import { SessionGuard, TUNNEL_END_REASONS } from './session-guard.js';
 import type { TunnelTargets } from './target.js';
 
 /** Who is at the other end of one tunnel connection, as its handshake proved. */
@@ -40,6 +44,10 @@ export interface TunnelAcceptorDeps {
   metrics: DataPathMetrics;
   /** The data path's shared read buffer, which connections to the app read into (shared-read.ts). */
   readBuffer?: Uint8Array;
+  /** Sizes the kernel buffers of each stream's app socket. */
+  appBuffers?: AppSocketBuffers;
+  /** Notices peers that left, and sessions HTTP/2 ended, while nothing reads them. */
+  sweep?: LivenessSweep;
 }
 
 export interface TunnelAcceptorOptions {
@@ -54,19 +62,34 @@ export interface TunnelAcceptorOptions {
 
 interface Conn extends TunnelPeer {
   session: http2.ServerHttp2Session;
+  guard: SessionGuard;
   bundle: TrustBundle;
+  /** The peer's address, which the per-source bound counts. */
+  source: string;
+  /** Streams open, refused ones included (the window governor and maxStreams count them). */
   streams: number;
+  /** Streams forwarded (or being dialled) to the app: only these hold the connection open past its idle time. */
+  forwarded: number;
   refused: number;
   idle: TimerHandle | undefined;
+  /** At maxAgeMs or the peer certificate's expiry, the connection takes no new streams (GOAWAY). */
+  age: TimerHandle | undefined;
   /** Shrinks the stream window this end advertises as streams open, within the connection's buffer budget. */
   window: StreamWindowGovernor;
 }
 
 const STATUS = { badRequest: 400, forbidden: 403, unavailable: 503 } as const;
 
-/** One inbound listener's tunnel sessions: created from authenticated TLS sockets, drained on shutdown and trust change. */
+/**
+ * One inbound listener's tunnel sessions: created from authenticated, authorized TLS sockets, drained on shutdown and
+ * trust change. Invariants: a peer holds at most maxConnectionsPerPeerId connections and a source address
+ * maxConnectionsPerSource; every session is watched by a SessionGuard, so one that HTTP/2 ended is destroyed and its
+ * streams stop counting; a connection without forwarded streams closes after its idle time, whatever it is refused.
+ */
 export class TunnelAcceptor {
   private readonly conns = new Set<Conn>();
+  private readonly perPeerId = new Map<string, number>();
+  private readonly perSource = new Map<string, number>();
   private activeStreams = 0;
   private streamsTotal = 0;
   private draining = false;
@@ -78,7 +101,7 @@ export class TunnelAcceptor {
     this.options = sessionOptions(opts.limits);
     // A new bundle may drop a root the peers' chains lead to: their connections take no new streams and reconnect.
     this.unsubscribe = deps.contexts.subscribe((m) => {
-      for (const c of this.conns) if (c.bundle !== m.bundle) c.session.close();
+      for (const c of this.conns) if (c.bundle !== m.bundle) c.guard.close(TUNNEL_END_REASONS.drain);
     });
   }
 
@@ -87,57 +110,90 @@ export class TunnelAcceptor {
     return { connections: this.conns.size, streamsActive: this.activeStreams, streamsTotal: this.streamsTotal };
   }
 
-  /** Takes an authenticated TLS socket whose peer chose h2; its streams are authorized one by one. */
+  /**
+   * Takes an authenticated TLS socket whose peer chose h2 and whose identity the listener's policy admits; its streams
+   * are authorized one by one. A peer or source address at its bound is refused (`tunnel_connection_limit`).
+   */
   accept(t: tls.TLSSocket, raw: net.Socket, peer: TunnelPeer): void {
     const material = this.deps.contexts.current();
     if (!material || this.draining) {
       resetLeg({ stream: t, tcp: raw });
       return;
     }
+    const source = raw.remoteAddress ?? 'unknown';
+    const { maxConnectionsPerPeerId, maxConnectionsPerSource } = this.opts.limits;
+    const full = (this.perPeerId.get(peer.peerId) ?? 0) >= maxConnectionsPerPeerId
+      ? `${maxConnectionsPerPeerId} tunnel connections from ${peer.peerId}`
+      : (this.perSource.get(source) ?? 0) >= maxConnectionsPerSource ? `${maxConnectionsPerSource} tunnel connections from ${source}` : undefined;
+    if (full) {
+      this.deps.reporter.refused(peer.peer, REASONS.tunnelConnectionLimit, { peerId: peer.peerId, detail: full });
+      resetLeg({ stream: t, tcp: raw });
+      return;
+    }
     const session = http2.performServerHandshake(t, this.options);
     abortOnPeerEnd(t, session);
-    const conn: Conn = { ...peer, session, bundle: material.bundle, streams: 0, refused: 0, idle: undefined, window: new StreamWindowGovernor(session, this.opts.limits) };
+    const { reporter, clock } = this.deps;
+    const guard = new SessionGuard(session, { stream: t, tcp: raw }, {
+      clock, limits: this.opts.limits, metrics: this.deps.metrics, direction: 'inbound', ...(this.deps.sweep ? { sweep: this.deps.sweep } : {}),
+      warn: (code, fields, msg) => reporter.warn(code, fields, msg), debug: (fields, msg) => reporter.log.debug(fields, msg),
+    }, { peer: peer.peer, peerId: peer.peerId });
+    const conn: Conn = {
+      ...peer, session, guard, bundle: material.bundle, source, streams: 0, forwarded: 0, refused: 0, idle: undefined, age: undefined,
+      window: new StreamWindowGovernor(session, this.opts.limits),
+    };
     this.conns.add(conn);
+    bump(this.perPeerId, conn.peerId, 1);
+    bump(this.perSource, source, 1);
     this.deps.metrics.tunnelConnections.inc({ direction: 'inbound' });
     session.on('stream', (stream, headers) => this.onStream(conn, stream, headers));
-    session.on('error', (err) => this.deps.reporter.log.debug({ peer: conn.peer, peerId: conn.peerId, err: err.message }, 'tunnel connection failed'));
+    session.on('error', (err) => reporter.log.debug({ peer: conn.peer, peerId: conn.peerId, err: err.message }, 'tunnel connection failed'));
     session.once('close', () => {
       conn.idle?.cancel();
+      conn.age?.cancel();
       this.conns.delete(conn);
+      bump(this.perPeerId, conn.peerId, -1);
+      bump(this.perSource, source, -1);
       this.deps.metrics.tunnelConnections.dec({ direction: 'inbound' });
     });
     session.setLocalWindowSize(this.opts.limits.connectionWindow);
-    this.deps.reporter.log.debug({ peer: conn.peer, peerId: conn.peerId, serial: conn.serial }, 'tunnel connection accepted');
+    reporter.log.debug({ peer: conn.peer, peerId: conn.peerId, serial: conn.serial }, 'tunnel connection accepted');
+    // As the pool does on its side: no new streams after maxAgeMs, nor past the peer certificate's expiry.
+    conn.age = clock.setTimeout(() => guard.close(TUNNEL_END_REASONS.maxAge), Math.min(this.opts.limits.maxAgeMs, conn.certNotAfterMs - clock.now()));
     this.armIdle(conn);
   }
 
   /** Sends GOAWAY on every tunnel connection: no new streams, the open ones finish (drain). */
   drain(): void {
     this.draining = true;
-    for (const c of this.conns) c.session.close();
+    for (const c of this.conns) c.guard.close(TUNNEL_END_REASONS.drain);
   }
 
+  /** Ends every tunnel connection now (the data path closed). */
   dispose(): void {
     this.unsubscribe();
-    for (const c of this.conns) c.idle?.cancel();
+    for (const c of [...this.conns]) {
+      c.idle?.cancel();
+      c.age?.cancel();
+      c.guard.end(TUNNEL_END_REASONS.shutdown);
+    }
   }
 
-  /** A connection without streams is closed after a while; the pool at the other end closes it sooner. */
+  /** A connection without forwarded streams is closed after a while; the pool at the other end closes it sooner. */
   private armIdle(conn: Conn): void {
     conn.idle?.cancel();
-    conn.idle = this.deps.clock.setTimeout(() => conn.session.close(), this.opts.limits.idleMs * 5);
+    conn.idle = this.deps.clock.setTimeout(() => conn.guard.close(TUNNEL_END_REASONS.idle), this.opts.limits.idleMs * 5);
   }
 
   private onStream(conn: Conn, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
     stream.on('error', () => {}); // a reset peer; splice() reports what matters once it takes over
+    conn.guard.watchStream(stream);
     conn.streams++;
     this.activeStreams++;
     this.streamsTotal++;
-    conn.idle?.cancel();
     conn.window.update(conn.streams);
     stream.once('close', () => {
       this.activeStreams--;
-      if (--conn.streams === 0 && !conn.session.closed) this.armIdle(conn);
+      conn.streams--;
       conn.window.update(conn.streams);
     });
     const refuse = (status: number, reason: string, detail?: string) => this.refuse(conn, stream, status, reason, detail);
@@ -150,9 +206,16 @@ export class TunnelAcceptor {
     const decision = authorize(conn.peerId, this.opts.policy());
     if (!decision.allow) return refuse(STATUS.forbidden, decision.reason, decision.detail);
 
+    // Only a forwarded stream holds the connection past its idle time: refused ones come and go without touching it.
+    conn.forwarded++;
+    conn.idle?.cancel();
+    stream.once('close', () => {
+      if (--conn.forwarded === 0 && !conn.guard.isClosing) this.armIdle(conn);
+    });
     const leg: StreamLeg = { stream, tcp: null };
     const onEarlyClose = () => dial.cancel();
-    const dial = dialApp(target.route, this.opts.handshakeTimeoutMs, this.deps.clock, {
+    const { clock, readBuffer, appBuffers, sweep } = this.deps;
+    const dial = dialApp(target.route, { timeoutMs: this.opts.handshakeTimeoutMs, clock, ...(readBuffer ? { readBuffer } : {}), ...(appBuffers ? { buffers: appBuffers } : {}) }, {
       connected: (app, reader) => {
         stream.removeListener('close', onEarlyClose);
         if (stream.closed || stream.destroyed) {
@@ -165,7 +228,7 @@ export class TunnelAcceptor {
         const closed = this.deps.reporter.opened();
         this.deps.reporter.log.debug({ peer: conn.peer, peerId: conn.peerId, resumed: conn.resumed, tunnel: true, target: headers[':authority'] }, 'inbound connection forwarded');
         splice(leg, plainLeg(app, reader), {
-          idleTimeoutMs: this.opts.idleTimeoutMs,
+          idleTimeoutMs: this.opts.idleTimeoutMs, clock, ...(sweep ? { sweep } : {}),
           onEnd: (end) => {
             closed();
             if (end.error || end.idle) this.deps.reporter.log.debug({ peer: conn.peer, peerId: conn.peerId, idle: end.idle, err: end.error?.message }, 'inbound tunnel stream ended abnormally');
@@ -178,7 +241,7 @@ export class TunnelAcceptor {
         this.deps.metrics.tunnelStreams.inc({ direction: 'inbound', result: 'error' });
         answer(stream, STATUS.unavailable, REASONS.forwardUnavailable, H2_CODES.connectError);
       },
-    }, this.deps.readBuffer);
+    });
     stream.once('close', onEarlyClose);
   }
 
@@ -188,12 +251,19 @@ export class TunnelAcceptor {
     this.deps.metrics.tunnelStreams.inc({ direction: 'inbound', result: 'refused' });
     answer(stream, status, reason, H2_CODES.refusedStream);
     // A peer that keeps opening streams we refuse is not a peer we keep a session for.
-    if (++conn.refused >= MAX_REFUSED_STREAMS && !conn.session.closed) {
-      this.deps.reporter.log.warn({ peer: conn.peer, peerId: conn.peerId, refused: conn.refused }, 'tunnel connection closed: too many refused streams');
+    if (++conn.refused >= MAX_REFUSED_STREAMS && !conn.guard.isClosing) {
+      this.deps.reporter.warn(TUNNEL_END_REASONS.refusedStreams, { peer: conn.peer, peerId: conn.peerId, refused: conn.refused }, 'tunnel connection closed: too many refused streams');
       conn.session.goaway(H2_CODES.enhanceYourCalm);
-      conn.session.close();
+      conn.guard.close(TUNNEL_END_REASONS.refusedStreams);
     }
   }
+}
+
+/** Adds `by` to the count of `key`, forgetting keys that reach 0. */
+function bump(counts: Map<string, number>, key: string, by: number): void {
+  const n = (counts.get(key) ?? 0) + by;
+  if (n > 0) counts.set(key, n);
+  else counts.delete(key);
 }
 
 /** Answers a stream with a status and a reason header, then resets it with `code` (no END_STREAM before it). */

@@ -1,9 +1,10 @@
 // Each Node.js internal ztmesh relies on (common/node-internals.ts), exercised on real sockets: this file fails
 // loudly on a Node.js that changed one, and each adapter says `node_internals_changed` when the shape is not there.
+import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
-import { boundEndpoint, injectConnection, offerSession, rawSocketOf, socketFd } from '../../../src/common/node-internals.js';
+import { boundEndpoint, injectConnection, offerSession, rawSocketOf, sessionWantsIO, socketFd } from '../../../src/common/node-internals.js';
 import { makeCa, makeLeaf } from '../../helpers/pki.js';
 
 const ca = makeCa('example.org');
@@ -90,5 +91,31 @@ describe('node internals', () => {
     const strange = Object.create(net.Socket.prototype, { _handle: { value: {} } }) as net.Socket;
     expect(() => socketFd(strange)).toThrow(expect.objectContaining({ code: 'node_internals_changed' }));
     expect(() => boundEndpoint(strange)).toThrow(expect.objectContaining({ code: 'node_internals_changed' }));
+  });
+
+  it('sessionWantsIO: true for a live HTTP/2 session, false once nghttp2 ended it on a connection error, and once destroyed', async () => {
+    const server = http2.createServer();
+    const sessions: http2.ServerHttp2Session[] = [];
+    server.on('session', (s) => { sessions.push(s); s.on('error', () => {}); });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => server.close());
+    const raw = net.connect({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port });
+    raw.on('error', () => {});
+    cleanups.push(() => raw.destroy());
+    await new Promise((r) => raw.once('connect', r));
+    raw.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]));
+    for (let i = 0; i < 200 && sessions.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    const session = sessions[0]!;
+    expect(sessionWantsIO(session)).toBe(true);
+    // A PING of 3 bytes: FRAME_SIZE_ERROR, a connection error. nghttp2 sends GOAWAY and wants nothing more; node says nothing.
+    raw.write(Buffer.from([0, 0, 3, 6, 0, 0, 0, 0, 0, 1, 2, 3]));
+    for (let i = 0; i < 200 && sessionWantsIO(session); i++) await new Promise((r) => setTimeout(r, 5));
+    expect(sessionWantsIO(session)).toBe(false);
+    expect(session.destroyed).toBe(false);
+    const key = Object.getOwnPropertySymbols(session).find((k) => k.description === 'kHandle')!;
+    session.destroy();
+    expect(sessionWantsIO(session)).toBe(false);
+    const changed = { destroyed: false, [key]: {} } as unknown as http2.Http2Session;
+    expect(() => sessionWantsIO(changed)).toThrow(expect.objectContaining({ code: 'node_internals_changed' }));
   });
 });

@@ -1,7 +1,7 @@
-// docs/design.md lists today's contracts, read from the code itself: every data-path reason code, metric name,
-// sidecar configuration key, `ca serve` flag, port and path, identity state, proto message, admin route and admin
-// refusal code. A contract added to the code without this page fails here, and so does a citation of a section
-// that is not there.
+// docs/design.md lists today's contracts, read from the code itself: every data-path reason code (refusals, and why
+// a tunnel connection ended), metric name, sidecar configuration key, `ca serve` flag, port and path, identity state,
+// proto message, admin route and admin refusal code. A contract added to the code without this page fails here, and
+// so does a citation of a section that is not there.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ import { adminRoutes, healthRoutes, type SidecarAdmin } from '../../../src/admin
 import { CONFIG_KEYS } from '../../../src/sidecar/config.js';
 import { INTERCEPT_REASONS } from '../../../src/sidecar/intercept/intercept-reasons.js';
 import { REASONS } from '../../../src/sidecar/reasons.js';
+import { TUNNEL_END_REASONS } from '../../../src/sidecar/tunnel/session-guard.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const DESIGN = readFileSync(join(ROOT, 'docs/design.md'), 'utf8');
@@ -28,7 +29,7 @@ function sources(dir: string, pattern = /\.ts$/): string[] {
 
 describe('docs/design.md lists the contracts', () => {
   it('every data-path reason code', () => {
-    for (const code of [...Object.values(REASONS), ...Object.values(INTERCEPT_REASONS)]) expect(listed(code), code).toBe(true);
+    for (const code of [...Object.values(REASONS), ...Object.values(INTERCEPT_REASONS), ...Object.values(TUNNEL_END_REASONS)]) expect(listed(code), code).toBe(true);
   });
 
   it('every metric the code registers', () => {

@@ -1,0 +1,45 @@
+// poll(2) through koffi on real sockets (common/socket-poll.ts): what the kernel says of a socket nobody reads,
+// once its peer shut its side (`fin`), reset it (`gone`), or did neither.
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { socketFd } from '../../../src/common/node-internals.js';
+import { loadPeerStates } from '../../../src/common/socket-poll.js';
+import { socketPair } from '../../helpers/datapath.js';
+
+const cleanups: (() => void)[] = [];
+afterEach(() => { for (const c of cleanups.splice(0)) c(); });
+
+/** A pair nobody reads on our side (paused from accept); both closed after the test. */
+async function pair(): Promise<[net.Socket, net.Socket]> {
+  const sockets = await socketPair({ allowHalfOpen: true, pauseOnConnect: true });
+  for (const s of sockets) cleanups.push(() => s.destroy());
+  return sockets;
+}
+
+/** Polls `fd` until it reports something other than `from` (the peer's packet is on its way). */
+async function next(states: ReturnType<typeof loadPeerStates>, fd: number, from: unknown) {
+  for (let i = 0; i < 200; i++) {
+    const [s] = states([fd]);
+    if (s !== from) return s;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return from;
+}
+
+describe('loadPeerStates', () => {
+  const states = loadPeerStates();
+
+  it('says nothing of a live peer, fin once it shut its side (behind unread bytes too), gone once it reset', async () => {
+    const [ours, peer] = await pair();
+    const fd = socketFd(ours);
+    peer.write('unread');
+    expect(states([fd])).toEqual([undefined]);
+    peer.end();
+    expect(await next(states, fd, undefined)).toBe('fin');
+
+    const [ours2, peer2] = await pair();
+    peer2.resetAndDestroy();
+    expect(await next(states, socketFd(ours2), undefined)).toBe('gone');
+    expect(states([])).toEqual([]);
+  });
+});
