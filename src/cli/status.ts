@@ -1,6 +1,5 @@
-// `ztmesh status`: one sidecar's rotation state for a person (or --json for scripts), and a probe for scripts.
-// Exit code 0 exactly when /readyz would answer 200 (a valid, trusted certificate; a failing renewal is a warning);
-// 1 otherwise; 2 when the admin cannot be read or is not a ztmesh sidecar admin (docs/sidecar.md "Exit codes").
+// `ztmesh status`: one sidecar's rotation state for a person (or --json), and a probe for scripts: exit 0 exactly
+// when /readyz answers 200, 1 otherwise, 2 when the admin cannot be read (docs/sidecar.md, `ztmesh status` exit codes).
 import type { Command } from 'commander';
 import type { ListenerStatus, SidecarStatus } from '../admin/status-types.js';
 import { ConfigError, ZtmeshError } from '../common/errors.js';

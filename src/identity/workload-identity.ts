@@ -88,7 +88,7 @@ export async function buildWorkloadIdentity(opts: WorkloadIdentityOptions): Prom
     source: caClient, auth: () => currentCaAuth(identity, clock), apply: (b) => void identity.applyBundle(b), reachability, clock, log,
     ...(opts.random ? { random: opts.random } : {}),
   });
-  // A new token recovers an identity whose token was refused without a restart (docs/sidecar.md "Stranded").
+  // A new token recovers an identity whose token was refused without a restart (docs/design.md "Identity states and failure codes").
   const tokenWatch = new TokenFileWatch({ file: opts.tokenFile, clock, onChange: () => identity.tokenFileChanged() });
   return {
     identity, reachability, watcher,

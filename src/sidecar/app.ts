@@ -109,7 +109,7 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
     bundleStream: watcher.status(), listeners: datapath.statuses(), tunnelPools: datapath.tunnelPools(), readiness: ready(),
     tokenFile: config.ca.tokenFile, spiffeId: config.identity.spiffeId, nowMs: clock.now(),
   });
-  // A stranded sidecar says so once, in one line with the command to run (docs/sidecar.md "Stranded").
+  // A stranded sidecar says so once, in one line with the command to run (docs/design.md "Identity states and failure codes").
   let stranded: string | null = null;
   const unsubscribeStranded = reachability.subscribe((ca) => {
     const action = strandedAction({ snapshot: identity.current(), ca, tokenFile: config.ca.tokenFile, spiffeId: config.identity.spiffeId, nowMs: clock.now() });
