@@ -33,12 +33,13 @@ const ALLOWED = {
   gen: [],
   common: ['gen'],
   pki: ['common'],
-  identity: ['common', 'pki', 'gen'],
-  ca: ['common', 'pki', 'gen', 'admin'],
+  mesh: ['common', 'pki', 'gen'],
+  identity: ['common', 'pki', 'gen', 'mesh'],
+  ca: ['common', 'pki', 'gen', 'admin', 'mesh'],
   admin: ['common'],
-  k8s: ['common', 'pki', 'ca', 'identity', 'admin'],
-  sidecar: ['common', 'pki', 'identity', 'admin'],
-  cli: ['common', 'pki', 'identity', 'ca', 'admin', 'k8s', 'sidecar', 'gen'],
+  k8s: ['common', 'pki', 'ca', 'identity', 'admin', 'mesh'],
+  sidecar: ['common', 'pki', 'identity', 'admin', 'mesh'],
+  cli: ['common', 'pki', 'identity', 'ca', 'admin', 'k8s', 'sidecar', 'gen', 'mesh'],
 };
 const srcRoot = join(root, 'src');
 const srcFiles = walkIfThere('src');

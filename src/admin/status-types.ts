@@ -93,7 +93,22 @@ export interface CaStatus {
   lastContact: string | null;
   /** Set while the CA's latest answer to a signing call was a refusal: the CA was reached and said no. */
   refusal: LastError | null;
-  bundleStream: { connected: boolean; lastUpdate: string | null; lastError: { code: string; message: string } | null };
+  /** The stream from the CA: the mesh stream (`protocol` mesh), or WatchTrustBundle from an older CA. */
+  bundleStream: { connected: boolean; lastUpdate: string | null; lastError: { code: string; message: string } | null; protocol?: string | null };
+}
+
+/** /status `mesh`: what the mesh stream delivered and what transparent mode did with it. */
+export interface MeshStatus {
+  /** Per kind, the version applied last and when. */
+  kinds: Record<string, { version: string; at: string; lastRefusal: { code: string; detail: string; version: string; at: string } | null }>;
+  /** Transparent mode only: awaiting (not ready), known, unsupported (an older CA). */
+  membership: { state: string; source: string | null; version: string | null; entries: number; receivedAt: string | null; lastRefusal: { code: string; detail: string; at: string } | null } | null;
+  inboundMode: { mode: string; source: string } | null;
+  outboundPolicy: string | null;
+  /** Plain TCP leaving the mesh: the count and the most frequent destinations (bounded). */
+  passthrough: { total: number; top: { destination: string; connections: number; last: string }[] } | null;
+  /** Connections taken without TLS in permissive mode. */
+  inboundPlaintext: { total: number } | null;
 }
 
 /** The whole /status document. */
@@ -110,4 +125,6 @@ export interface SidecarStatus {
   listeners: ListenerStatus[];
   /** The outbound tunnel pools, one per upstream (and expected ID); absent from sidecars older than tunnels. */
   tunnelPools?: TunnelPoolStatus[];
+  /** Absent from sidecars older than the mesh stream. */
+  mesh?: MeshStatus;
 }

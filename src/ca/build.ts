@@ -6,7 +6,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import { ReflectionService } from '@grpc/reflection';
 import { systemClock, type Clock } from '../common/clock.js';
 import { ConfigError } from '../common/errors.js';
-import { loadCaProto, CA_SERVICE_NAME } from '../common/ca-proto.js';
+import { loadCaProto, CA_SERVICE_NAME, MESH_SERVICE_NAME } from '../common/ca-proto.js';
 import type { Logger } from '../common/logger.js';
 import { formatHostPort } from '../common/address.js';
 import { Readiness } from '../common/readiness.js';
@@ -28,6 +28,7 @@ import { SigningSwitch, chainOf } from './signing/signing-switch.js';
 import { SigningMaterialWatch } from './signing/signing-material.js';
 import { IssuanceLog } from './audit/issuance-log.js';
 import { TrustBundleSource } from './root/trust-bundle.js';
+import { loadPreviousRoot } from './root/root-rotation.js';
 import { caSpiffeId } from '../common/mesh.js';
 import { ServingIdentity } from './serving/serving-identity.js';
 import { createCaMetrics } from './metrics.js';
@@ -38,6 +39,8 @@ import { TlsFrontDoor } from './serving/tls-front-door.js';
 import { fitConnectionCap } from './serving/connection-table.js';
 import { parseReservedGrants } from './signing/reserved-ids.js';
 import { tolerantDecoders, transportRefusalInterceptor, type TransportRefusal } from './serving/call-guard.js';
+import { startMeshPlane, type MembershipFeed } from './mesh/mesh-plane.js';
+import { preEncodedMesh } from './mesh/mesh-service.js';
 
 /**
  * Largest request accepted: a CSR with an RSA-4096 key and a few SANs is under 2 KB. grpc-js checks the length
@@ -74,8 +77,10 @@ export interface CaDeps {
    * turned not ready; the caller should drain (close()) and exit with this error.
    */
   onFatal?: (err: Error) => void;
-  /** This replica's name in GET /identities (default: the host name, the pod name on Kubernetes). */
+  /** This replica's name in GET /identities and GET /mesh (default: the host name, the pod name on Kubernetes). */
   replica?: string;
+  /** Membership from the Kubernetes watchers (k8s/mesh-watch.ts); without it, static CIDRs and announcements. */
+  membershipFeed?: MembershipFeed;
 }
 
 /** A serving CA. close() drains: stop accepting, end streams, wait up to drainMs, then close. */
@@ -106,14 +111,22 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   if (limits.max < config.connections.max) {
     log.warn({ maxConnections: limits.max, requested: config.connections.max, openFileLimit: nofile }, 'connection cap lowered to fit the open-file limit');
   }
-  // Opened first: a log another process holds stops start-up before anything else has started.
-  const issuanceLog = config.auditLog ? IssuanceLog.open({ ...config.auditLog, clock, log }) : undefined;
   const metrics = createCaMetrics();
+  const audit = deps.log.child({ component: 'audit' });
+  // Opened first: a log another process holds stops start-up before anything else has started.
+  const issuanceLog = config.auditLog ? IssuanceLog.open({
+    ...config.auditLog, clock, log,
+    // The stdout witness of every record but issuances (whose own audit line carries it): `ca audit verify --head`.
+    witness: (w) => audit.info(w, 'recorded'),
+    onLost: (event) => metrics.auditRecordsLost.inc({ event }),
+  }) : undefined;
   const readiness = new Readiness();
   const grpcReady = readiness.register('grpc');
 
+  const previousRoot = await loadPreviousRoot(config.dir);
   const bundle = await TrustBundleSource.open({
-    file: state.bundlePath, trustDomain: state.trustDomain, caChain: chainOf(state), clock, log: deps.log.child({ component: 'trust-bundle' }),
+    file: state.bundlePath, trustDomain: state.trustDomain, caChain: chainOf(state), previousRoots: previousRoot ? [previousRoot] : [],
+    clock, log: deps.log.child({ component: 'trust-bundle' }),
   });
   const signerReady = readiness.register('signer');
   const buildSigner = (m: SigningMaterial) => createSigner({
@@ -126,11 +139,8 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
     bundle: () => bundle.current(), bundlePath: state.bundlePath, clock, log,
   });
   const tokens = new JoinTokenStore(config.dir);
-  const attestors: Attestor[] = [
-    ...(deps.extraAttestors ?? []),
-    new JoinTokenAttestor(tokens, state.trustDomain, clock),
-    new RenewalAttestor(() => bundle.current().roots, () => signer.current().chain.intermediates, state.trustDomain, clock),
-  ];
+  const renewal = new RenewalAttestor(() => bundle.current().roots, () => signer.current().chain.intermediates, state.trustDomain, clock);
+  const attestors: Attestor[] = [...(deps.extraAttestors ?? []), new JoinTokenAttestor(tokens, state.trustDomain, clock), renewal];
   // "serving" should mean "able to sign": give the workers their self-test first (they keep retrying if it fails).
   const signerStarted = waitUntilReady(signer.health, clock, SIGNER_START_WAIT_MS);
   const identity = new ServingIdentity({
@@ -155,7 +165,8 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   metrics.servingCertExpiry.set(identity.notAfterMs / 1000);
 
   let door: TlsFrontDoor | undefined;
-  const issuedIds = new IssuedIdentities({ clock, windowMs: config.maxTtlMs, replica: deps.replica ?? hostname() });
+  const replica = deps.replica ?? hostname();
+  const issuedIds = new IssuedIdentities({ clock, windowMs: config.maxTtlMs, replica });
   if (config.auditLog) {
     // The view survives a restart: what this replica issued within the max TTL is in its issuance log.
     try {
@@ -165,18 +176,25 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
       log.warn({ auditLog: config.auditLog.file, err: (e as Error).message }, 'fleet view not rebuilt: the issuance log could not be read; it fills as sidecars renew');
     }
   }
+  const { packageDefinition, proto } = loadCaProto();
+  const meshDefinition = proto.ztmesh.mesh.v1.Mesh.service;
+  const mesh = await startMeshPlane({
+    encode: (u) => meshDefinition.Stream.responseSerialize(u),
+    dir: config.dir, meshedCidrs: config.mesh.meshedCidrs, defaultInboundMode: config.mesh.defaultInboundMode, bundle, renewal, clock, log: deps.log,
+    metrics, replica, peerCertificate: (peer) => door?.peerCertificate(peer), peerCertError: (peer) => door?.peerInfo(peer)?.certError,
+    ...(deps.membershipFeed ? { feed: deps.membershipFeed } : {}),
+  });
   const service = createCaService({
-    onIssued: [(i) => issuedIds.record(i)],
+    onIssued: [(i) => issuedIds.record(i), (i) => mesh.onIssued(i)],
     peerCertError: (peer) => door?.peerInfo(peer)?.certError,
     peerCertificate: (peer) => door?.peerCertificate(peer),
     attestors, signer, bundle, clock, metrics, log,
     rateLimiter: new RateLimiter(config.rate.perSecond, config.rate.burst, clock),
     ttl: { defaultTtlMs: config.defaultTtlMs, minTtlMs: config.minTtlMs, maxTtlMs: config.maxTtlMs },
     reserved,
-    audit: deps.log.child({ component: 'audit' }),
+    audit,
     ...(issuanceLog ? { issuanceLog } : {}),
   });
-  const { packageDefinition, proto } = loadCaProto();
   // One line budget for refusals grpc-js makes itself; the metric counts every one.
   const callLog = new LogThrottle(clock);
   const reportTransportRefusal = (r: TransportRefusal) => {
@@ -207,13 +225,15 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
     interceptors: [transportRefusalInterceptor(reportTransportRefusal)],
   });
   server.addService(tolerantDecoders(proto.ztmesh.ca.v1.CertificateAuthority.service), service.handlers);
-  const health = new HealthImplementation({ '': 'NOT_SERVING', [CA_SERVICE_NAME]: 'NOT_SERVING' });
+  server.addService(preEncodedMesh(tolerantDecoders(meshDefinition)), mesh.service.handlers);
+  const health = new HealthImplementation({ '': 'NOT_SERVING', [CA_SERVICE_NAME]: 'NOT_SERVING', [MESH_SERVICE_NAME]: 'NOT_SERVING' });
   health.addToServer(server);
   // gRPC health (what the Kubernetes readiness probe asks) follows /readyz: SERVING only while every part is ready.
   const syncHealth = () => {
     const st = readiness.isReady() ? 'SERVING' : 'NOT_SERVING';
     health.setStatus('', st);
     health.setStatus(CA_SERVICE_NAME, st);
+    health.setStatus(MESH_SERVICE_NAME, st);
   };
   const unsubscribeSigner = signer.health.subscribe((h) => {
     if (h.ready) signerReady.ready();
@@ -243,7 +263,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   let pruneTimer = clock.setTimeout(pruneTokens, 0);
   const heap = new HeapTrimmer({ clock, log: deps.log.child({ component: 'heap' }) });
   const cleanup: (() => Promise<void> | void)[] = [
-    () => signer.close(), () => bundle.close(), unsubscribeBundle, unsubscribeSwitch, () => materialWatch.close(), () => identity.stop(), () => heap.close(),
+    () => signer.close(), () => bundle.close(), () => mesh.close(), unsubscribeBundle, unsubscribeSwitch, () => materialWatch.close(), () => identity.stop(), () => heap.close(),
     () => issuanceLog?.close(),
     () => { pruneStopped = true; pruneTimer.cancel(); }, unsubscribeSigner, stopCwdWatch,
   ];
@@ -284,6 +304,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
         }),
         'GET /metrics': async () => ({ status: 200, body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }),
         'GET /identities': () => json(200, issuedIds.report()),
+        'GET /mesh': () => json(200, mesh.report()),
       },
     });
   } catch (e) {
@@ -311,7 +332,9 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
         grpcReady.notReady();
         health.setStatus('', 'NOT_SERVING');
         health.setStatus(CA_SERVICE_NAME, 'NOT_SERVING');
+        health.setStatus(MESH_SERVICE_NAME, 'NOT_SERVING');
         service.drain();
+        mesh.service.drain();
         const stopped = frontDoor.close();
         injector.drain(config.drainMs);
         const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));

@@ -7,6 +7,8 @@ import { parseDuration } from '../common/duration.js';
 import { validateTrustDomain } from '../pki/spiffe-id.js';
 import { PORTS } from '../common/mesh.js';
 import { checkAdminBind } from '../admin/admin-bind.js';
+import { parseCidr } from '../common/cidr.js';
+import { DEFAULT_INBOUND_MODE, INBOUND_MODES, type InboundMode } from '../mesh/kinds.js';
 
 /** Default gRPC listen address (docs/design.md "Ports and paths"). */
 export const DEFAULT_LISTEN = `0.0.0.0:${PORTS.caGrpc}`;
@@ -59,6 +61,8 @@ export interface CaServeConfig {
   readonly reservedGrants: readonly string[];
   /** --audit-log: the hash-chained issuance log (audit/issuance-log.ts), and the size at which it moves to FILE.1. */
   readonly auditLog: { readonly file: string; readonly maxBytes: number } | undefined;
+  /** The mesh stream: static meshed CIDRs (--meshed-cidrs) and the mesh-wide inbound mode (--default-inbound-mode). */
+  readonly mesh: { readonly meshedCidrs: readonly string[]; readonly defaultInboundMode: InboundMode };
 }
 
 /** Raw flag values as commander hands them over. */
@@ -82,6 +86,8 @@ export interface CaServeFlags {
   grantReservedId?: string | string[];
   auditLog?: string;
   auditLogMaxSize?: string;
+  meshedCidrs?: string | string[];
+  defaultInboundMode?: string;
 }
 
 function bad(flag: string, value: unknown, why: string): never {
@@ -110,6 +116,25 @@ function size(flag: string, value: string): number {
   const n = Number(m[1]) * (m[2] === 'Gi' ? 1024 ** 3 : m[2] === 'Mi' ? 1024 ** 2 : m[2] === 'Ki' ? 1024 : 1);
   if (n < 4096) bad(flag, value, 'must be at least 4Ki');
   return n;
+}
+
+/** `--meshed-cidrs` (repeatable, comma-separated): CIDRs normalised to "address/prefix", in order, without duplicates. */
+function meshedCidrs(raw: string | string[] | undefined): string[] {
+  const list = (raw === undefined ? [] : Array.isArray(raw) ? raw : [raw]).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  const out: string[] = [];
+  for (const v of list) {
+    const c = parseCidr(v);
+    if (!c || !v.includes('/')) bad('meshed-cidrs', v, 'not a CIDR (e.g. 10.0.0.0/8 or fd00::/8)');
+    const text = `${c.address.toLowerCase()}/${c.prefix}`;
+    if (!out.includes(text)) out.push(text);
+  }
+  return out;
+}
+
+function inboundMode(raw: string | undefined): InboundMode {
+  if (raw === undefined) return DEFAULT_INBOUND_MODE;
+  if (!(INBOUND_MODES as readonly string[]).includes(raw)) bad('default-inbound-mode', raw, `must be ${INBOUND_MODES.join(' or ')}`);
+  return raw as InboundMode;
 }
 
 /** Default signing workers: one per core, at most 4 (the main thread keeps TLS and gRPC). */
@@ -162,6 +187,7 @@ export function parseServeConfig(flags: CaServeFlags): CaServeConfig {
       maxPerSource: Math.floor(count('max-connections-per-source', flags.maxConnectionsPerSource ?? String(DEFAULT_MAX_CONNECTIONS_PER_SOURCE), 1e6)),
     },
     reservedGrants: flags.grantReservedId === undefined ? [] : Array.isArray(flags.grantReservedId) ? flags.grantReservedId : [flags.grantReservedId],
+    mesh: { meshedCidrs: meshedCidrs(flags.meshedCidrs), defaultInboundMode: inboundMode(flags.defaultInboundMode) },
     auditLog: flags.auditLog === undefined ? undefined : {
       file: flags.auditLog || bad('audit-log', flags.auditLog, 'must name a file'),
       maxBytes: size('audit-log-max-size', flags.auditLogMaxSize ?? DEFAULT_AUDIT_LOG_MAX_SIZE),
@@ -174,5 +200,6 @@ export function parseServeConfig(flags: CaServeFlags): CaServeConfig {
     ...config, rate: Object.freeze(config.rate), dnsNames: Object.freeze([...dnsNames]),
     connections: Object.freeze(config.connections), reservedGrants: Object.freeze([...config.reservedGrants]),
     auditLog: config.auditLog ? Object.freeze(config.auditLog) : undefined,
+    mesh: Object.freeze({ ...config.mesh, meshedCidrs: Object.freeze([...config.mesh.meshedCidrs]) }),
   });
 }

@@ -17,6 +17,18 @@ export interface CaMetrics {
   /** Connections held now, by state (handshaking, established); the front door sets its collector. */
   connections: Gauge<'state'>;
   signingWorkerFailures: Counter;
+  /** Issuance-log records that could not be written (disk full, file gone), by event. */
+  auditRecordsLost: Counter<'event'>;
+  /** Live mesh streams (one per connected sidecar). */
+  meshStreams: Gauge;
+  /** Mesh stream refusals by stable code (a stream ended, an announcement or an ack refused). */
+  meshRefusals: Counter<'code'>;
+  /** Mesh updates sent, by kind and type (snapshot, delta). */
+  meshUpdates: Counter<'kind' | 'type'>;
+  /** Mesh acknowledgements received, by kind and result (applied, refused). */
+  meshAcks: Counter<'kind' | 'result'>;
+  /** Meshed destinations held. */
+  membershipEntries: Gauge;
 }
 
 /** Creates the CA metrics on `registry`. */
@@ -34,6 +46,14 @@ export function createCaMetrics(registry: Registry = new Registry()): CaMetrics 
       name: 'ztmesh_ca_connections_refused_total', help: 'Connections the CA closed before gRPC, by reason', labelNames: ['reason'], registers: [registry],
     }),
     connections: new Gauge({ name: 'ztmesh_ca_connections', help: 'Connections held on the gRPC port, by state', labelNames: ['state'], registers: [registry] }),
+    meshStreams: new Gauge({ name: 'ztmesh_ca_mesh_streams', help: 'Live mesh streams (one per connected sidecar)', registers: [registry] }),
+    meshRefusals: new Counter({ name: 'ztmesh_ca_mesh_refusals_total', help: 'Mesh stream refusals by code', labelNames: ['code'], registers: [registry] }),
+    meshUpdates: new Counter({ name: 'ztmesh_ca_mesh_updates_total', help: 'Mesh updates sent, by kind and type (snapshot, delta)', labelNames: ['kind', 'type'], registers: [registry] }),
+    meshAcks: new Counter({ name: 'ztmesh_ca_mesh_acks_total', help: 'Mesh acknowledgements received, by kind and result (applied, refused)', labelNames: ['kind', 'result'], registers: [registry] }),
+    membershipEntries: new Gauge({ name: 'ztmesh_ca_mesh_membership_entries', help: 'Meshed destinations the CA holds', registers: [registry] }),
     signingWorkerFailures: new Counter({ name: 'ztmesh_ca_signing_worker_failures_total', help: 'Signing worker threads that stopped or failed their self-test (each is rebuilt with backoff)', registers: [registry] }),
+    auditRecordsLost: new Counter({
+      name: 'ztmesh_ca_audit_records_lost_total', help: 'Issuance-log records that could not be written (disk full, file gone), by event', labelNames: ['event'], registers: [registry],
+    }),
   };
 }

@@ -11,7 +11,7 @@ export function registerAudit(ca: Command): void {
   audit.command('verify')
     .description('check that no line of the log was altered, removed or reordered (give a rotated FILE.1 before FILE)')
     .argument('<file...>', 'the log file(s), oldest first')
-    .option('--head <sha256>', 'the auditHash of the last line, as the CA wrote it to stdout: also protects the last line (default: none)')
+    .option('--head <sha256>', 'the last auditHash the CA wrote to stdout (every record has one): also protects the last line (default: none)')
     .action(async (files: string[], opts: { head?: string }) => {
       const parts = await Promise.all(files.map(async (name) => ({
         name,

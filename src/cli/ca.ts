@@ -8,6 +8,7 @@ import { ConfigError, PolicyError, describe } from '../common/errors.js';
 import { parseDuration } from '../common/duration.js';
 import { CA_NAMESPACE, DEFAULT_TRUST_DOMAIN, TOKEN_AUDIENCE } from '../common/mesh.js';
 import { parseSpiffeId } from '../pki/spiffe-id.js';
+import { DEFAULT_INBOUND_MODE, INBOUND_MODES } from '../mesh/kinds.js';
 import {
   parseServeConfig, defaultSignWorkers, DEFAULT_ADMIN, DEFAULT_DRAIN, DEFAULT_LISTEN, DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SECOND, DEFAULT_TTL,
   DEFAULT_MIN_TTL, DEFAULT_MAX_TTL, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_SOURCE, DEFAULT_AUDIT_LOG_MAX_SIZE,
@@ -17,7 +18,7 @@ import { assertCaDir, initCaDir, loadCaState } from '../ca/state-dir.js';
 import { caManifests } from '../ca/manifests.js';
 import { isJoinToken, JoinTokenStore } from '../ca/attestors/join-tokens.js';
 import { buildCaServer } from '../ca/build.js';
-import { k8sAttestorsFromFlags } from '../k8s/ca-attestor-flags.js';
+import { k8sAttestorsFromFlags, k8sMembershipFeedFromFlags } from '../k8s/ca-attestor-flags.js';
 import { addLogFormatOption, commandLogger } from './log-options.js';
 import { registerCaStatus } from './ca-status.js';
 import { registerRoot } from './ca-root.js';
@@ -72,6 +73,9 @@ export function register(program: Command): void {
     .option('--grant-reserved-id <spiffe-id>', `sign this reserved ID (one in ${CA_NAMESPACE}) when attested, e.g. the webhook (repeatable) (default: none)`, collect)
     .option('--audit-log <file>', 'append a hash-chained JSON line per issuance and refusal to FILE, one file per replica (default: none, stdout only)')
     .addOption(new Option('--audit-log-max-size <size>', 'size at which the log moves to FILE.1 and FILE continues the chain').default(DEFAULT_AUDIT_LOG_MAX_SIZE))
+    // The mesh stream (docs/transparent.md "Which destinations are meshed").
+    .option('--meshed-cidrs <cidrs>', 'CIDRs whose every address runs a sidecar: transparent outbounds use mTLS there (comma-separated, repeatable) (default: none)', collect)
+    .addOption(new Option('--default-inbound-mode <mode>', 'inbound mode of transparent sidecars that set none: strict refuses plaintext, permissive forwards it').choices([...INBOUND_MODES]).default(DEFAULT_INBOUND_MODE))
     // Kubernetes: attest projected ServiceAccount tokens with the TokenReview API (src/k8s).
     .option('--k8s-token-review', 'attest Kubernetes ServiceAccount tokens with the TokenReview API (default: off)')
     .option('--k8s-audience <aud>', 'audience the projected tokens must carry', TOKEN_AUDIENCE)
@@ -80,7 +84,8 @@ export function register(program: Command): void {
     .option('--k8s-ca-file <file>', 'PEM roots of the API server (default: in-cluster ca.crt)')
     .option('--k8s-server-name <name>', 'TLS name to verify on the API server, if not the URL host (default: the URL host)')
     .option('--k8s-dns-san <ns/sa=dns>', 'grant DNS SANs to one ServiceAccount (repeatable), e.g. for the webhook (default: none)', collect)
-    .option('--k8s-cache-ttl <duration>', 'how long a positive TokenReview is reused (never past the token exp) (default: 60s)');
+    .option('--k8s-cache-ttl <duration>', 'how long a positive TokenReview is reused (never past the token exp) (default: 60s)')
+    .option('--k8s-mesh-watch', 'membership from Kubernetes: list and watch meshed Pods, Services and EndpointSlices (default: off)');
   addLogFormatOption(serve).action(async (flags: Record<string, string | string[] | boolean | undefined>) => {
     const log = commandLogger('ztmesh-ca', flags);
     log.info({ version: ZTMESH_VERSION }, `ztmesh ca ${ZTMESH_VERSION} starting`);
@@ -88,9 +93,11 @@ export function register(program: Command): void {
     let stop: ((why: string) => void) | undefined;
     try {
       const config = parseServeConfig(flags);
-      const extraAttestors = await k8sAttestorsFromFlags(flags, { dir: config.dir, trustDomain: config.trustDomain, log, clock: systemClock });
+      const k8s = { dir: config.dir, trustDomain: config.trustDomain, log, clock: systemClock };
+      const extraAttestors = await k8sAttestorsFromFlags(flags, k8s);
+      const membershipFeed = await k8sMembershipFeedFromFlags(flags, k8s);
       const ca = await buildCaServer(config, {
-        log, extraAttestors,
+        log, extraAttestors, ...(membershipFeed ? { membershipFeed } : {}),
         // The CA cannot go on (its working directory was removed). It is not ready already; leave probes and load
         // balancers one drain period to notice, then drain as for SIGTERM and exit 1.
         onFatal: (err) => {

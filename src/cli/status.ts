@@ -90,8 +90,20 @@ export function formatStatus(s: SidecarStatus, nowMs: number, admin: string): st
     ['Failures', `${id.consecutiveFailures} consecutive, ${id.failuresTotal} total`],
     ['Last error', id.lastError ? `${id.lastError.code}: ${id.lastError.message} (${relative(id.lastError.at, nowMs)})` : 'none'],
     ['CA', caLine(s, nowMs)],
-    ['Bundle stream', s.ca.bundleStream.connected ? 'connected' : `disconnected${s.ca.bundleStream.lastError ? ` (${s.ca.bundleStream.lastError.code})` : ''}`],
+    ['Bundle stream', `${s.ca.bundleStream.connected ? 'connected' : `disconnected${s.ca.bundleStream.lastError ? ` (${s.ca.bundleStream.lastError.code})` : ''}`}${s.ca.bundleStream.protocol === 'watch-trust-bundle' ? ' (WatchTrustBundle: the CA serves no mesh stream)' : ''}`],
   ];
+  const m = s.mesh;
+  if (m?.membership) {
+    const ms = m.membership;
+    const what = ms.state === 'awaiting' ? 'AWAITING the first membership (not ready)'
+      : ms.state === 'unsupported' ? 'none: the CA serves no membership, every destination gets mTLS'
+        : `version ${ms.version}, ${ms.entries} meshed destination(s) (from ${ms.source}${ms.receivedAt ? `, ${relative(ms.receivedAt, nowMs)}` : ''})`;
+    rows.push(['Membership', `${what}${ms.lastRefusal ? `; last update refused: ${ms.lastRefusal.code} (${ago(ms.lastRefusal.at, nowMs)})` : ''}`]);
+  }
+  if (m?.outboundPolicy) rows.push(['Outbound policy', m.outboundPolicy]);
+  if (m?.inboundMode) rows.push(['Inbound mode', `${m.inboundMode.mode} (from ${m.inboundMode.source})`]);
+  if (m?.passthrough) rows.push(['Passthrough', `${m.passthrough.total} plain connection(s) left the mesh`]);
+  if (m?.inboundPlaintext) rows.push(['Plaintext in', `${m.inboundPlaintext.total} connection(s) accepted without TLS`]);
   if (s.outageBudgetSeconds !== null) rows.push(['Outage budget', `${humanDuration(s.outageBudgetSeconds * 1000)} until the certificate expires`]);
   const b = s.trustBundle;
   rows.push(['Trust bundle', b ? `${b.trustDomain}, sequence ${b.sequence} (from ${b.source}), ${b.roots.length} root(s)` : 'none']);
@@ -105,6 +117,10 @@ export function formatStatus(s: SidecarStatus, nowMs: number, admin: string): st
     for (const l of s.listeners) lines.push(`${''.padEnd(width)}${listenerLine(l, nowMs)}`);
   } else {
     lines.push(`${'Listeners'.padEnd(width)}none`);
+  }
+  if (m?.passthrough?.top.length) {
+    lines.push('Passthrough to');
+    for (const t of m.passthrough.top) lines.push(`${''.padEnd(width)}${t.destination} connections=${t.connections}, last ${ago(t.last, nowMs)}`);
   }
   if (s.tunnelPools?.length) {
     lines.push('Tunnel pools');

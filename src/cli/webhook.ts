@@ -1,11 +1,14 @@
 // `ztmesh webhook`: the mutating admission webhook that injects the sidecar into pods at creation.
 // Parses and checks the flags, then runs the composition root (k8s/webhook-app.ts) until a signal stops it.
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { ZTMESH_VERSION } from '../common/version.js';
 import type { Command } from 'commander';
 import { parseHostPort } from '../common/address.js';
 import { systemClock } from '../common/clock.js';
 import { parseDuration } from '../common/duration.js';
 import { ConfigError } from '../common/errors.js';
+import { certsFromPem } from '../pki/pem.js';
 import { BUNDLE_PATH, PORTS, TOKEN_AUDIENCE, TOKEN_PATH } from '../common/mesh.js';
 import { WEBHOOK_CONTAINER, type OwnPod } from '../k8s/own-image.js';
 import { startWebhookApp, type ServingCertOrigin } from '../k8s/webhook-app.js';
@@ -36,6 +39,19 @@ function certOrigin(opts: Record<string, unknown>, caAddress: string): ServingCe
   };
 }
 
+/** Reads --client-ca: PEM certificates, or ConfigError naming the flag, the file and the reason. */
+async function readClientCa(file: string): Promise<string> {
+  const pem = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw new ConfigError('invalid_flag', `--client-ca ${file}: cannot read (${e.code ?? e.message})`);
+  });
+  try {
+    for (const der of certsFromPem(pem, file)) new X509Certificate(der);
+  } catch (e) {
+    throw new ConfigError('invalid_flag', `--client-ca ${(e as Error).message.startsWith(file) ? '' : `${file}: `}${(e as Error).message}`);
+  }
+  return pem;
+}
+
 /** Where the webhook runs, from the downward API; without it, --image is required. */
 function ownPod(env: NodeJS.ProcessEnv): OwnPod {
   const pod = env.POD_NAME;
@@ -61,7 +77,8 @@ export function register(program: Command): void {
     .option('--cert-file <file>', 'serve this PEM certificate chain instead of one from the ztmesh CA (no rotation) (default: none, ask the CA)')
     .option('--key-file <file>', 'the key for --cert-file (default: none)')
     .option('--webhook-config <name>', 'keep this MutatingWebhookConfiguration\'s caBundle equal to the ztmesh roots (default: none)')
-    .option('--distribute-bundle', 'write ConfigMap ztmesh-trust-bundle (roots.pem) into each namespace whose pods are injected (default: off)')
+    .option('--distribute-bundle', 'write ConfigMap ztmesh-trust-bundle (roots.pem) into each meshed namespace, as watches of Namespaces and Pods say (default: off)')
+    .option('--client-ca <file>', 'PEM roots: POST /inject needs a client certificate that chains to them (the API server\'s, from its admission-control config) (default: none, any client)')
     .option('--k8s-api <url>', 'API server URL (default: in-cluster)')
     .option('--k8s-token-file <file>', 'ServiceAccount token for the API server (default: in-cluster path)')
     .option('--k8s-ca-file <file>', 'PEM roots of the API server (default: in-cluster ca.crt)')
@@ -74,7 +91,9 @@ export function register(program: Command): void {
     const log = commandLogger('ztmesh-webhook', opts);
     log.info({ version: ZTMESH_VERSION }, `ztmesh webhook ${ZTMESH_VERSION} starting`);
     const kube = { server: str(opts.k8sApi), tokenFile: str(opts.k8sTokenFile), caFile: str(opts.k8sCaFile), serverName: str(opts.k8sServerName) };
+    const clientCaPem = opts.clientCa === undefined ? undefined : await readClientCa(String(opts.clientCa));
     const app = await startWebhookApp({
+      ...(clientCaPem !== undefined ? { clientCaPem } : {}),
       listen, health, inject, ...(imageFrom ? { imageFrom } : {}), cert: certOrigin(opts, inject.caAddress), bundleFile: String(opts.bundle),
       ...(opts.webhookConfig ? { webhookConfig: String(opts.webhookConfig) } : {}),
       distributeBundle: !!opts.distributeBundle,

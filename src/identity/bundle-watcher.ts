@@ -44,7 +44,9 @@ export class BundleWatcher {
     return { ...this.st };
   }
 
+  /** Starts (or, after stop(), starts again) watching. */
   start(): void {
+    this.stopped = false;
     this.connect();
   }
 

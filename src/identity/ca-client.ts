@@ -5,11 +5,15 @@ import { isIP } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { loadCaProto } from '../common/ca-proto.js';
 import { CaClientError } from '../common/errors.js';
+import { cleanGrpcDetails, DIRECT_CHANNEL_OPTIONS } from '../common/grpc-channel.js';
 import type { Logger } from '../common/logger.js';
 import { CA_SERVICE_HOST, caSpiffeId, JOIN_TOKEN_PREFIX, type IssuanceMethod } from '../common/mesh.js';
 import { spiffeIdOf } from '../pki/cert-ids.js';
 import type { CertificateAuthorityClient } from '../gen/ztmesh/ca/v1/CertificateAuthority.js';
 import type { TrustBundle__Output } from '../gen/ztmesh/ca/v1/TrustBundle.js';
+import type { MeshClient } from '../gen/ztmesh/mesh/v1/Mesh.js';
+import type { MeshRequest } from '../gen/ztmesh/mesh/v1/MeshRequest.js';
+import type { MeshUpdate__Output } from '../gen/ztmesh/mesh/v1/MeshUpdate.js';
 import type { Svid, TrustBundle } from './credentials.js';
 
 /**
@@ -62,6 +66,31 @@ export interface BundleStreamSource {
   watchBundle(handlers: BundleStreamHandlers, auth: CaCallAuth): { cancel(): void };
 }
 
+/** Handlers of one mesh stream (Mesh.Stream). */
+export interface MeshStreamHandlers {
+  /** One update as the wire decoded it; the mesh codec judges it. */
+  onUpdate(update: MeshUpdate__Output, address: string): void;
+  /** The stream ended or failed; `err.code` is stable (`unimplemented`: the CA serves no mesh stream). */
+  onClose(err: CaClientError): void;
+}
+
+/** One open mesh stream: what the sidecar sends on it (acks, announcements), and how it stops. */
+export interface MeshCall {
+  send(request: MeshRequest): void;
+  cancel(): void;
+}
+
+/** Opens mesh streams, authenticated by the SVID in `auth` (the stream takes no token); the mesh client reconnects through it. */
+export interface MeshStreamSource {
+  openMesh(handlers: MeshStreamHandlers, auth: CaCallAuth, subscribe: MeshRequest): MeshCall;
+}
+
+/**
+ * Largest mesh update a sidecar takes: a membership snapshot of 10,000 pods and 2,000 Services is about 1 MB; this
+ * leaves room for clusters ten times that size. The CA is authenticated; the bound is against a runaway, not a peer.
+ */
+export const MAX_MESH_UPDATE_BYTES = 32 * 1024 * 1024;
+
 /** Deadline of one SignCertificate call. */
 export const SIGN_DEADLINE_MS = 10_000;
 
@@ -93,19 +122,6 @@ export const TRANSPORT_CODES: ReadonlySet<string> = new Set(['unavailable', 'dea
  * against our bundle. An alert is the CA refusing us instead, so it does not count.
  */
 const UNTRUSTED_CA = /^(?!.*alert).*(self[- ]signed certificate|unable to (get|verify)\b.*certificate|certificate (has expired|is not yet valid|signature failure|chain too long|not trusted|rejected|revoked)|unsupported certificate purpose|invalid CA certificate|path length constraint exceeded)/i;
-
-/**
- * grpc-js wraps a failed connection as "No connection established. Last error: Error: <why>. Resolution note: ";
- * keep only <why>, the part that means something to an operator.
- */
-export function cleanGrpcDetails(details: string): string {
-  let d = details.trim();
-  const m = /^No connection established\. Last error: (?:Error: )?([\s\S]*?)\.?\s*(?:Resolution note:\s*([\s\S]*))?$/.exec(d);
-  if (m) d = `${m[1]!.trim()}${m[2]?.trim() ? ` (${m[2].trim()})` : ''}`;
-  const dns = /^Name resolution failed for target dns:(.+)$/.exec(d);
-  if (dns) d = `cannot resolve ${dns[1]!.trim()}`;
-  return d;
-}
 
 /** The CA's own stable code, which it puts first in its status details ("identity_mismatch: …"). */
 const CA_CODE = /^([a-z][a-z0-9_]{2,63}): /;
@@ -141,12 +157,15 @@ export interface GrpcCaClientOptions {
 }
 
 /** The gRPC client of `ztmesh ca`; a new channel per call because the client certificate changes on rotation. */
-export class GrpcCaClient implements CaClient, BundleStreamSource {
+export class GrpcCaClient implements CaClient, BundleStreamSource, MeshStreamSource {
   private readonly ctor: typeof grpc.Client;
+  private readonly meshCtor: typeof grpc.Client;
   private readonly expectedId: string;
 
   constructor(private readonly opts: GrpcCaClientOptions) {
-    this.ctor = loadCaProto().proto.ztmesh.ca.v1.CertificateAuthority as unknown as typeof grpc.Client;
+    const { proto } = loadCaProto();
+    this.ctor = proto.ztmesh.ca.v1.CertificateAuthority as unknown as typeof grpc.Client;
+    this.meshCtor = proto.ztmesh.mesh.v1.Mesh as unknown as typeof grpc.Client;
     this.expectedId = caSpiffeId(opts.trustDomain);
   }
 
@@ -164,6 +183,11 @@ export class GrpcCaClient implements CaClient, BundleStreamSource {
   }
 
   private client(address: string, auth: CaCallAuth): CertificateAuthorityClient {
+    return this.channel(this.ctor, address, auth) as unknown as CertificateAuthorityClient;
+  }
+
+  /** A client of `ctor` on a new channel to `address`: TLS with `auth`, the CA checked by its SPIFFE ID. */
+  private channel(ctor: typeof grpc.Client, address: string, auth: CaCallAuth, options: grpc.ChannelOptions = {}): grpc.Client {
     const { roots, svid } = auth;
     const creds = grpc.credentials.createSsl(
       Buffer.from(roots.rootsPem),
@@ -179,11 +203,13 @@ export class GrpcCaClient implements CaClient, BundleStreamSource {
     );
     const host = address.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
     const serverName = this.opts.serverName ?? (isIP(host) ? CA_SERVICE_HOST : host);
-    return new this.ctor(address, creds, {
+    return new ctor(address, creds, {
+      ...DIRECT_CHANNEL_OPTIONS,
       'grpc.ssl_target_name_override': serverName,
       'grpc.default_authority': serverName,
       'grpc.enable_retries': 0,
-    }) as unknown as CertificateAuthorityClient;
+      ...options,
+    });
   }
 
   async sign(csrDer: Buffer, ttlSeconds: number, auth: SignAuth): Promise<SignResult> {
@@ -226,22 +252,57 @@ export class GrpcCaClient implements CaClient, BundleStreamSource {
     throw last ?? new CaClientError('unavailable', 'no CA address configured');
   }
 
+  openMesh(handlers: MeshStreamHandlers, auth: CaCallAuth, subscribe: MeshRequest): MeshCall {
+    let current: grpc.ClientDuplexStream<MeshRequest, MeshUpdate__Output> | undefined;
+    const stream = this.streamWithFailover(this.meshCtor, auth, { 'grpc.max_receive_message_length': MAX_MESH_UPDATE_BYTES }, handlers.onClose, (client, address, received) => {
+      const call = (client as unknown as MeshClient).Stream();
+      current = call;
+      call.on('data', (u: MeshUpdate__Output) => {
+        received();
+        handlers.onUpdate(u, address);
+      });
+      call.write(subscribe);
+      return call;
+    });
+    return {
+      send: (request) => { if (current?.writable) current.write(request); },
+      cancel: () => stream.cancel(),
+    };
+  }
+
   watchBundle(handlers: BundleStreamHandlers, auth: CaCallAuth): { cancel(): void } {
+    // The bundle is public: no token is sent (a join token is single-use), only the SVID when we hold one.
+    return this.streamWithFailover(this.ctor, auth, {}, handlers.onClose, (client, address, received) => {
+      const call = (client as unknown as CertificateAuthorityClient).WatchTrustBundle({});
+      call.on('data', (b: TrustBundle__Output) => {
+        received();
+        const bundle = fromWireBundle(b);
+        if (bundle) handlers.onBundle(bundle, address);
+      });
+      return call;
+    });
+  }
+
+  /**
+   * One server stream with address failover: the next address is tried while the current one fails with a transport
+   * code before sending anything; otherwise `onClose` gets the failure (or `unavailable` when the stream just ends).
+   */
+  private streamWithFailover(
+    ctor: typeof grpc.Client, auth: CaCallAuth, options: grpc.ChannelOptions, onClose: (err: CaClientError) => void,
+    open: (client: grpc.Client, address: string, received: () => void) => grpc.ClientReadableStream<unknown> | grpc.ClientDuplexStream<unknown, unknown>,
+  ): { cancel(): void } {
     let cancelled = false;
-    let current: { call: grpc.ClientReadableStream<TrustBundle__Output>; client: CertificateAuthorityClient } | undefined;
+    let current: { call: { cancel(): void }; client: grpc.Client } | undefined;
     const tryAddress = (i: number): void => {
       if (cancelled) return;
       const address = this.opts.addresses[i]!;
-      // The bundle is public: no token is sent (a join token is single-use), only the SVID when we hold one.
-      let client: CertificateAuthorityClient;
+      let client: grpc.Client;
       try {
-        client = this.client(address, auth);
+        client = this.channel(ctor, address, auth, options);
       } catch (e) {
-        handlers.onClose(e instanceof CaClientError ? e : new CaClientError('internal', `CA ${address}: ${(e as Error).message}`));
+        onClose(e instanceof CaClientError ? e : new CaClientError('internal', `CA ${address}: ${(e as Error).message}`));
         return;
       }
-      const call = client.WatchTrustBundle({});
-      current = { call, client };
       let received = false;
       let closed = false;
       const close = (err: CaClientError) => {
@@ -250,15 +311,12 @@ export class GrpcCaClient implements CaClient, BundleStreamSource {
         client.close();
         if (cancelled) return;
         if (!received && TRANSPORT_CODES.has(err.code) && i + 1 < this.opts.addresses.length) tryAddress(i + 1);
-        else handlers.onClose(err);
+        else onClose(err);
       };
-      call.on('data', (b: TrustBundle__Output) => {
-        received = true;
-        const bundle = fromWireBundle(b);
-        if (bundle) handlers.onBundle(bundle, address);
-      });
+      const call = open(client, address, () => { received = true; });
+      current = { call, client };
       call.on('error', (err: grpc.ServiceError) => close(fromGrpcError(err, address)));
-      call.on('end', () => close(new CaClientError('unavailable', `CA ${address}: bundle stream ended`)));
+      call.on('end', () => close(new CaClientError('unavailable', `CA ${address}: stream ended`)));
     };
     tryAddress(0);
     return {

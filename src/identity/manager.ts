@@ -17,7 +17,7 @@ import { UNREACHED_CODES, UNTRUSTED_CA_CODES, type CaReachability } from './ca-r
 import { makeTrustBundle, type IdentitySnapshot, type IdentitySource, type IdentityState, type Svid, type TrustBundle } from './credentials.js';
 import { buildSvid, chainsToBundle } from './svid-material.js';
 import type { SvidStorage } from './svid-store.js';
-import { BUNDLE_REFUSALS, decideBundle, type BundleSource } from './trust-bundle.js';
+import { BUNDLE_REFUSALS, decideBundle, type BundleSource, type BundleVerdict } from './trust-bundle.js';
 
 /** How many past rotations /status keeps. */
 export const ROTATION_HISTORY = 10;
@@ -164,6 +164,11 @@ export class IdentityManager implements IdentitySource {
    * logged with its code and the CA's address, and the last good bundle stays. Returns whether it was applied.
    */
   applyBundle(raw: RawBundle): boolean {
+    return this.offerBundle(raw).decision === 'accept';
+  }
+
+  /** applyBundle, answering with decideBundle's verdict (the mesh stream acknowledges or refuses by it). */
+  offerBundle(raw: RawBundle): BundleVerdict {
     const cur = this.snap.get();
     const now = this.opts.clock.now();
     const { decision, detail } = decideBundle({ bundle: cur.bundle!, source: this.bundleSource }, raw, this.opts.trustDomain, now);
@@ -173,7 +178,7 @@ export class IdentityManager implements IdentitySource {
         this.stats_.bundleRefusal = { code: line.code, message: detail ?? decision, atMs: now, ...(raw.from ? { from: raw.from } : {}) };
         this.log.warn({ ...line, err: detail }, 'trust bundle from the CA refused; keeping the last good one');
       } else if (decision !== 'same') this.log.warn(line, 'trust bundle from the CA ignored');
-      return false;
+      return { decision, ...(detail ? { detail } : {}) };
     }
     const bundle = makeTrustBundle(this.opts.trustDomain, raw.rootsDer, raw.sequence);
     this.bundleSource = 'ca';
@@ -189,7 +194,7 @@ export class IdentityManager implements IdentitySource {
       this.backoff.reset();
       void this.attempt('untrusted');
     }
-    return true;
+    return { decision: 'accept' };
   }
 
   /** The token file changed: after a failed attempt, try again now (a new join token recovers without a restart). */

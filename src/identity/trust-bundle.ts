@@ -3,10 +3,10 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../common/errors.js';
-import { isSelfSignedCa, vouchesFor } from '../pki/cross-cert.js';
+import { judgeRootSuccession } from '../pki/root-succession.js';
 import { certsFromPem } from '../pki/pem.js';
 import { uriSans } from '../pki/cert-ids.js';
-import { certFingerprint, makeTrustBundle, type TrustBundle } from './credentials.js';
+import { makeTrustBundle, type TrustBundle } from './credentials.js';
 import type { RawBundle } from './ca-client.js';
 
 /** Where the bundle in force came from. */
@@ -53,14 +53,12 @@ export interface BundleVerdict {
 /** The decisions that refuse a bundle as untrustworthy (not merely old news): logged with a code, shown in /status. */
 export const BUNDLE_REFUSALS: ReadonlySet<BundleDecision> = new Set(['wrong_trust_domain', 'empty', 'malformed', 'drops_trusted_roots', 'unvouched_root']);
 
-const describeRoot = (r: X509Certificate) => `${certFingerprint(r.raw).slice(0, 16)}… (${(r.subject ?? '').replace(/\n/g, ', ') || 'no subject'})`;
-
 /**
  * Whether `candidate` from the CA replaces `current` (the bootstrap file's roots are the first trust). Pure.
  * - Between CA bundles only a higher sequence wins, so a lagging replica cannot roll roots back.
- * - At least one root trusted now must stay (`drops_trusted_roots`): roots leave one at a time, never all at once.
- * - A root not trusted now is added only when one of the candidate's cross-certificates certifies its key and
- *   subject and was issued by a root trusted now (`unvouched_root`), so the CA's identity alone cannot swap the roots.
+ * - Then the rule the CA applies to its own bundle.pem too (pki/root-succession.ts): at least one root trusted now
+ *   stays (`drops_trusted_roots`), and a root not trusted now needs a cross-certificate from a root trusted now
+ *   (`unvouched_root`), so the CA's identity alone cannot swap the roots.
  * A sidecar that missed steps of a rotation still moves forward: each bundle is judged against what it trusts now,
  * and a jump that keeps one trusted root and vouches for every new one is as good as the steps it skipped.
  */
@@ -83,16 +81,7 @@ export function decideBundle(
   } catch (e) {
     return { decision: 'malformed', detail: `a certificate in the bundle cannot be parsed: ${(e as Error).message}` };
   }
-  const trusted = current.bundle.roots;
-  const trustedNow = (r: X509Certificate) => trusted.some((t) => t.raw.equals(r.raw));
-  if (!roots.some(trustedNow)) {
-    return { decision: 'drops_trusted_roots', detail: `none of the ${trusted.length} root(s) trusted now is in it: ${trusted.map(describeRoot).join(', ')}` };
-  }
-  for (const root of roots.filter((r) => !trustedNow(r))) {
-    if (!isSelfSignedCa(root)) return { decision: 'unvouched_root', detail: `new root ${describeRoot(root)} is not a self-signed CA certificate` };
-    if (!cross.some((c) => trusted.some((t) => vouchesFor(c, root, t, nowMs)))) {
-      return { decision: 'unvouched_root', detail: `new root ${describeRoot(root)} comes without a valid cross-certificate from a root trusted now` };
-    }
-  }
+  const refusal = judgeRootSuccession(current.bundle.roots, roots, cross, nowMs);
+  if (refusal) return { decision: refusal.code, detail: refusal.detail };
   return { decision: 'accept' };
 }

@@ -4,14 +4,16 @@ import type { KeyObject } from 'node:crypto';
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
 import type { KeyAlgorithm } from '../pki/keys.js';
-import { BundleWatcher } from './bundle-watcher.js';
-import { GrpcCaClient, type BundleStreamSource, type CaCallAuth, type CaClient } from './ca-client.js';
+import { BundleWatcher, type BundleWatcherStatus } from './bundle-watcher.js';
+import { GrpcCaClient, fromWireBundle, type BundleStreamSource, type CaCallAuth, type CaClient, type MeshStreamSource } from './ca-client.js';
 import { CaReachability } from './ca-reachability.js';
 import { hasValidSvid, type IdentitySource } from './credentials.js';
 import { IdentityManager } from './manager.js';
 import { SvidStore } from './svid-store.js';
 import { TokenFileWatch } from './token-file-watch.js';
-import { loadBundleFile } from './trust-bundle.js';
+import { BUNDLE_REFUSALS, loadBundleFile } from './trust-bundle.js';
+import { MeshClient, type MeshClientStatus, type MeshConsumer } from './mesh-client.js';
+import { MESH_KINDS } from '../mesh/kinds.js';
 
 export interface WorkloadIdentityOptions {
   /** CA addresses in failover order. */
@@ -37,8 +39,12 @@ export interface WorkloadIdentityOptions {
   renewWith?: 'svid' | 'token';
   clock: Clock;
   log: Logger;
-  /** Replaces the gRPC client (tests). */
-  caClient?: CaClient & BundleStreamSource;
+  /** Replaces the gRPC client (tests); one without openMesh watches the trust bundle only (WatchTrustBundle). */
+  caClient?: CaClient & BundleStreamSource & Partial<MeshStreamSource>;
+  /** More kinds of the mesh stream than the trust bundle (the sidecar: membership, config). */
+  meshConsumers?: readonly MeshConsumer[];
+  /** Announce this host's addresses on the mesh stream (transparent mode outside Kubernetes). */
+  announce?: boolean;
   random?: () => number;
   generateKey?: (alg: KeyAlgorithm) => Promise<KeyObject>;
 }
@@ -47,9 +53,24 @@ export interface WorkloadIdentityOptions {
 export interface WorkloadIdentity {
   identity: IdentityManager;
   reachability: CaReachability;
-  watcher: BundleWatcher;
+  /** The stream from the CA (the mesh stream, or WatchTrustBundle from an older CA), as /status shows it. */
+  stream(): BundleWatcherStatus & Partial<Pick<MeshClientStatus, 'protocol' | 'kinds'>>;
   start(): void;
   stop(): void;
+}
+
+/** The trust-bundle kind of the mesh stream: offered to the manager (decideBundle), refused with its code. */
+export function bundleConsumer(identity: IdentityManager): MeshConsumer {
+  return {
+    kind: MESH_KINDS.trustBundle,
+    apply(u, from) {
+      if (u.kind !== MESH_KINDS.trustBundle) return { code: 'unknown_kind', detail: u.kind };
+      const raw = fromWireBundle(u.bundle);
+      if (!raw) return { code: 'bundle_empty', detail: 'the bundle holds no root' };
+      const v = identity.offerBundle({ ...raw, from });
+      return BUNDLE_REFUSALS.has(v.decision) ? { code: `bundle_${v.decision}`, detail: v.detail ?? v.decision } : undefined;
+    },
+  };
 }
 
 /** What a call to the CA presents now: the bundle in force, and our SVID while it is valid. */
@@ -84,15 +105,22 @@ export async function buildWorkloadIdentity(opts: WorkloadIdentityOptions): Prom
     ...(opts.generateKey ? { generateKey: opts.generateKey } : {}),
     ...(store ? { store } : {}),
   });
+  const auth = () => currentCaAuth(identity, clock);
   const watcher = new BundleWatcher({
-    source: caClient, auth: () => currentCaAuth(identity, clock), apply: (b) => void identity.applyBundle(b), reachability, clock, log,
+    source: caClient, auth, apply: (b) => void identity.applyBundle(b), reachability, clock, log,
     ...(opts.random ? { random: opts.random } : {}),
+  });
+  const meshSource = caClient.openMesh ? (caClient as MeshStreamSource) : undefined;
+  const mesh = meshSource && new MeshClient({
+    source: meshSource, identity, auth, consumers: [bundleConsumer(identity), ...(opts.meshConsumers ?? [])], fallback: watcher,
+    announce: opts.announce ?? false, reachability, clock, log, ...(opts.random ? { random: opts.random } : {}),
   });
   // A new token recovers an identity whose token was refused without a restart (docs/design.md "Identity states and failure codes").
   const tokenWatch = new TokenFileWatch({ file: opts.tokenFile, clock, onChange: () => identity.tokenFileChanged() });
   return {
-    identity, reachability, watcher,
-    start: () => { identity.start(); watcher.start(); tokenWatch.start(); },
-    stop: () => { tokenWatch.stop(); watcher.stop(); identity.stop(); },
+    identity, reachability,
+    stream: () => mesh?.status() ?? watcher.status(),
+    start: () => { identity.start(); if (mesh) mesh.start(); else watcher.start(); tokenWatch.start(); },
+    stop: () => { tokenWatch.stop(); mesh?.stop(); watcher.stop(); identity.stop(); },
   };
 }

@@ -4,6 +4,7 @@ import fastJsonPatch from 'fast-json-patch';
 import { ConfigError, describe } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { injectPod, type InjectOptions, type PodLike } from './inject.js';
+import { containerCount, MAX_POD_CONTAINERS } from './review-bounds.js';
 
 const { compare } = fastJsonPatch;
 
@@ -73,6 +74,13 @@ export function review(
   if (!isPodCreate || !req.object) {
     log.debug({ ...who, kind: req.kind?.kind, operation: req.operation }, 'admission: not a pod creation, allowed unchanged');
     return { response: base, outcome: 'ignored' };
+  }
+  const containers = containerCount(req.object);
+  if (containers > MAX_POD_CONTAINERS) {
+    // Injection's cost grows with the pod (review-bounds.ts): refuse before doing any of it.
+    const message = `the pod has ${containers} containers (containers, initContainers and ephemeralContainers together); ztmesh injects pods of at most ${MAX_POD_CONTAINERS}`;
+    log.warn({ ...who, code: 'too_many_containers', containers }, `admission: denied: ${message}`);
+    return { response: { ...base, allowed: false, status: { code: 400, reason: 'BadRequest', message: `ztmesh: ${message}` } }, outcome: 'denied', reason: 'too_many_containers' };
   }
   let result;
   try {

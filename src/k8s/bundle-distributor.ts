@@ -1,66 +1,194 @@
-// Copies the trust bundle into every namespace the webhook injects, as ConfigMap ztmesh-trust-bundle (roots.pem):
-// a pod can only mount a ConfigMap from its own namespace. Like istiod's istio-ca-root-cert, it follows root rotation.
+// Copies the trust bundle into every meshed namespace as ConfigMap ztmesh-trust-bundle (roots.pem): a pod can only
+// mount a ConfigMap of its own namespace. Like istiod's istio-ca-root-cert, it follows root rotation. Which namespaces
+// are meshed comes from authenticated watches through the API server (k8s/watch/informer.ts), never from what an
+// AdmissionReview says: Namespaces labelled ztmesh.io/inject=enabled, and namespaces (not labelled enabled or
+// disabled) holding a pod labelled ztmesh.io/inject=true, as the two entries of the MutatingWebhookConfiguration.
+//
+// Invariants:
+// - The target set is what the watches say now (once both have listed), at most MAX_NAMESPACES; a namespace leaves it when it is deleted,
+//   relabelled or terminating, and its state (retry timer included) goes with it.
+// - Each namespace has its own backoff and timer: one failing namespace never makes another one retry.
+// - At most one write per namespace at a time; a namespace is written again only when the roots changed.
+// - Warnings are throttled (20 per 10 s, then a count); nothing here throws into the caller.
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { Backoff } from '../common/backoff.js';
 import type { Logger } from '../common/logger.js';
+import { LogThrottle } from '../common/log-throttle.js';
 import { TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY } from '../common/mesh.js';
 import type { KubeClient } from './kube-client.js';
+import { Informer } from './watch/informer.js';
+import type { WatchedObject } from './watch/resource.js';
 
 export const MANAGED_BY = 'ztmesh-webhook';
-/** Retry policy for namespaces whose ConfigMap could not be written. */
+/** Retry policy per namespace whose ConfigMap could not be written. */
 export const DISTRIBUTE_BACKOFF = { initialMs: 1_000, multiplier: 2, maxMs: 60_000, jitter: 0.2 };
+/** Namespaces kept up to date at most; beyond, the rest wait (and a warning says so). */
+export const MAX_NAMESPACES = 10_000;
+/** The label (on Namespaces and Pods) that opts into injection, as the MutatingWebhookConfiguration selects it. */
+export const INJECT_LABEL = 'ztmesh.io/inject';
 
 const cmPath = (ns: string, name?: string) => `/api/v1/namespaces/${encodeURIComponent(ns)}/configmaps${name ? `/${encodeURIComponent(name)}` : ''}`;
 
-/** Keeps ztmesh-trust-bundle current in each namespace it has been told about. */
+/** What the distributor keeps of a Namespace: only those whose label or phase matters. */
+export interface NamespaceView {
+  inject: 'enabled' | 'disabled' | undefined;
+  terminating: boolean;
+}
+
+/** The projection of a Namespace; undefined (not kept) for an active namespace without the label. Pure. */
+export function namespaceView(obj: WatchedObject): NamespaceView | undefined {
+  const label = obj.metadata.labels?.[INJECT_LABEL];
+  const inject = label === 'enabled' || label === 'disabled' ? label : undefined;
+  const terminating = (obj as { status?: { phase?: string } }).status?.phase === 'Terminating' || obj.metadata.deletionTimestamp !== undefined;
+  return inject || terminating ? { inject, terminating } : undefined;
+}
+
+/** Whether `ns` gets the ConfigMap, from its namespace view and whether it holds a pod labelled for injection. Pure. */
+export function isMeshed(view: NamespaceView | undefined, hasLabelledPod: boolean): boolean {
+  if (view?.terminating) return false;
+  if (view?.inject === 'enabled') return true;
+  return hasLabelledPod && view?.inject !== 'disabled';
+}
+
+interface NamespaceState {
+  /** The roots last written there (undefined: not yet). */
+  written: string | undefined;
+  backoff: Backoff;
+  timer: TimerHandle | undefined;
+  writing: boolean;
+}
+
+export interface BundleDistributorOptions {
+  client: KubeClient;
+  clock: Clock;
+  log: Logger;
+  random?: () => number;
+}
+
+/** Keeps ztmesh-trust-bundle current in each meshed namespace, as the watches see them. */
 export class BundleDistributor {
   private roots: string | undefined;
-  /** Namespace → the roots last written there (undefined: not yet). */
-  private readonly namespaces = new Map<string, string | undefined>();
-  private readonly inFlight = new Map<string, Promise<void>>();
-  private readonly backoff: Backoff;
-  private timer: TimerHandle | undefined;
+  private readonly targets = new Map<string, NamespaceState>();
+  private readonly views = new Map<string, NamespaceView>();
+  /** Labelled pods per namespace. */
+  private readonly podCounts = new Map<string, number>();
+  private readonly namespaces: Informer<NamespaceView>;
+  private readonly pods: Informer<string>;
+  private readonly throttle: LogThrottle;
   private stopped = false;
+  /** Both watches have listed once: before, one could see a pod before the other sees its namespace disabled. */
+  private listed = false;
   private readonly log: Logger;
 
-  constructor(private readonly opts: { client: KubeClient; clock: Clock; log: Logger; random?: () => number }) {
-    this.backoff = new Backoff(DISTRIBUTE_BACKOFF, opts.random);
+  constructor(private readonly opts: BundleDistributorOptions) {
     this.log = opts.log.child({ component: 'bundle-distributor' });
+    this.throttle = new LogThrottle(opts.clock);
+    const common = { client: opts.client, clock: opts.clock, log: opts.log, ...(opts.random ? { random: opts.random } : {}) };
+    this.namespaces = new Informer<NamespaceView>({
+      ...common, resource: { group: '', version: 'v1', plural: 'namespaces' }, project: namespaceView,
+      handlers: {
+        added: (ns, v) => this.setView(ns, v),
+        updated: (ns, v) => this.setView(ns, v),
+        deleted: (ns) => this.setView(ns, undefined),
+      },
+    });
+    this.pods = new Informer<string>({
+      ...common, resource: { group: '', version: 'v1', plural: 'pods', labelSelector: `${INJECT_LABEL}=true` },
+      project: (pod) => pod.metadata.namespace,
+      handlers: {
+        added: (_key, ns) => this.countPod(ns, 1),
+        updated: (_key, ns, old) => { this.countPod(old, -1); this.countPod(ns, 1); },
+        deleted: (_key, ns) => this.countPod(ns, -1),
+      },
+    });
   }
 
-  /** New roots (PEM): every known namespace is brought up to date. */
-  setRoots(pem: string): Promise<void> {
+  /** Starts both watches; writes begin once both have listed. */
+  start(): void {
+    this.namespaces.start();
+    this.pods.start();
+    void this.whenSynced().then(() => {
+      this.listed = true;
+      for (const ns of new Set([...this.views.keys(), ...this.podCounts.keys()])) this.reconsider(ns);
+    });
+  }
+
+  /** Resolves once both watches have listed once (tests; the webhook does not wait for it). */
+  async whenSynced(): Promise<void> {
+    await Promise.all([this.namespaces.whenSynced(), this.pods.whenSynced()]);
+  }
+
+  /** The namespaces it keeps up to date now. */
+  meshedNamespaces(): string[] {
+    return [...this.targets.keys()];
+  }
+
+  /** New roots (PEM): every meshed namespace is brought up to date. */
+  setRoots(pem: string): void {
     this.roots = pem;
-    return this.syncAll();
+    for (const ns of this.targets.keys()) this.sync(ns);
   }
 
-  /** A pod in `namespace` was injected: make sure its ConfigMap exists and is current. Never throws. */
-  ensure(namespace: string | undefined): Promise<void> {
-    if (!namespace || this.stopped) return Promise.resolve();
-    if (!this.namespaces.has(namespace)) this.namespaces.set(namespace, undefined);
-    return this.sync(namespace);
-  }
-
-  stop(): void {
+  async stop(): Promise<void> {
     this.stopped = true;
-    this.timer?.cancel();
+    for (const s of this.targets.values()) s.timer?.cancel();
+    await Promise.all([this.namespaces.stop(), this.pods.stop()]);
   }
 
-  private async syncAll(): Promise<void> {
-    await Promise.all([...this.namespaces.keys()].map((ns) => this.sync(ns)));
+  private setView(ns: string, view: NamespaceView | undefined): void {
+    if (view) this.views.set(ns, view);
+    else this.views.delete(ns);
+    this.reconsider(ns);
   }
 
-  private sync(ns: string): Promise<void> {
+  private countPod(ns: string, delta: number): void {
+    const n = (this.podCounts.get(ns) ?? 0) + delta;
+    if (n > 0) this.podCounts.set(ns, n);
+    else this.podCounts.delete(ns);
+    this.reconsider(ns);
+  }
+
+  /** Adds `ns` to the targets or drops it (and its retry), as the watches now say. */
+  private reconsider(ns: string): void {
+    if (!this.listed || this.stopped) return;
+    const meshed = isMeshed(this.views.get(ns), this.podCounts.has(ns));
+    const state = this.targets.get(ns);
+    if (!meshed) {
+      state?.timer?.cancel();
+      this.targets.delete(ns);
+      return;
+    }
+    if (state) return;
+    if (this.targets.size >= MAX_NAMESPACES) {
+      this.warn({ namespace: ns, code: 'bundle_distribution_full', max: MAX_NAMESPACES }, `more than ${MAX_NAMESPACES} meshed namespaces; this one gets no trust bundle ConfigMap`);
+      return;
+    }
+    this.targets.set(ns, { written: undefined, backoff: new Backoff(DISTRIBUTE_BACKOFF, this.opts.random), timer: undefined, writing: false });
+    this.sync(ns);
+  }
+
+  private sync(ns: string): void {
+    const state = this.targets.get(ns);
     const roots = this.roots;
-    if (roots === undefined || this.stopped || this.namespaces.get(ns) === roots) return Promise.resolve();
-    const running = this.inFlight.get(ns);
-    if (running) return running.then(() => this.sync(ns));
-    const p = this.write(ns, roots).finally(() => this.inFlight.delete(ns));
-    this.inFlight.set(ns, p);
-    return p;
+    if (!state || roots === undefined || this.stopped || state.writing || state.written === roots) return;
+    state.timer?.cancel();
+    state.timer = undefined;
+    state.writing = true;
+    void this.write(ns, roots).then((ok) => {
+      state.writing = false;
+      if (this.targets.get(ns) !== state || this.stopped) return;
+      if (ok) {
+        state.written = roots;
+        state.backoff.reset();
+        this.sync(ns); // newer roots may have come meanwhile
+      } else {
+        state.timer = this.opts.clock.setTimeout(() => this.sync(ns), state.backoff.next());
+      }
+    });
   }
 
-  private async write(ns: string, roots: string): Promise<void> {
+  /** Creates or updates the ConfigMap in `ns`; false (logged) when the API server did not take it. */
+  private async write(ns: string, roots: string): Promise<boolean> {
     const { client } = this.opts;
     try {
       const got = await client.call('GET', cmPath(ns, TRUST_BUNDLE_CONFIGMAP));
@@ -70,9 +198,9 @@ export class BundleDistributor {
           metadata: { name: TRUST_BUNDLE_CONFIGMAP, namespace: ns, labels: { 'app.kubernetes.io/part-of': 'ztmesh', 'app.kubernetes.io/managed-by': MANAGED_BY } },
           data: { [TRUST_BUNDLE_KEY]: roots },
         });
-        // 409: another webhook replica created it meanwhile; the next sync compares its content.
-        if (res.status !== 201 && res.status !== 409) throw new Error(`create: HTTP ${res.status}`);
+        // 409: another webhook replica created it meanwhile; the retry compares its content.
         if (res.status === 409) throw new Error('create raced with another writer; retrying');
+        if (res.status !== 201) throw new Error(`create: HTTP ${res.status}`);
         this.log.info({ namespace: ns }, 'trust bundle ConfigMap created');
       } else if (got.status === 200) {
         const current = (got.body as { data?: Record<string, string> } | undefined)?.data?.[TRUST_BUNDLE_KEY];
@@ -84,13 +212,15 @@ export class BundleDistributor {
       } else {
         throw new Error(`read: HTTP ${got.status}`);
       }
-      this.namespaces.set(ns, roots);
-      this.backoff.reset();
+      return true;
     } catch (e) {
-      const delay = this.backoff.next();
-      this.log.warn({ namespace: ns, code: 'bundle_distribution_failed', retryInMs: delay }, `cannot write ConfigMap ${TRUST_BUNDLE_CONFIGMAP}: ${(e as Error).message}`);
-      this.timer?.cancel();
-      this.timer = this.opts.clock.setTimeout(() => void this.syncAll(), delay);
+      this.warn({ namespace: ns, code: 'bundle_distribution_failed' }, `cannot write ConfigMap ${TRUST_BUNDLE_CONFIGMAP}: ${(e as Error).message}; retrying with backoff`);
+      return false;
     }
+  }
+
+  private warn(fields: Record<string, unknown>, msg: string): void {
+    const suppressed = this.throttle.admit();
+    if (suppressed !== undefined) this.log.warn({ ...fields, ...(suppressed ? { suppressed } : {}) }, msg);
   }
 }

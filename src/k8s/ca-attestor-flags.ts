@@ -1,4 +1,5 @@
-// The `ztmesh ca serve --k8s-*` flags turned into a TokenReview attestor (cli/ca.ts stays a thin wiring).
+// The `ztmesh ca serve --k8s-*` flags turned into a TokenReview attestor and the membership watch (cli/ca.ts stays a
+// thin wiring); both reach the API server with the same --k8s-api, --k8s-token-file, --k8s-ca-file, --k8s-server-name.
 import type { Clock } from '../common/clock.js';
 import { ConfigError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
@@ -9,10 +10,12 @@ import { loadCaState } from '../ca/state-dir.js';
 import type { Attestor } from '../ca/attestors/attestor.js';
 import { createKubeClient, inClusterConfig } from './kube-client.js';
 import { TokenReviewAttestor } from './token-review.js';
+import { MeshWatch } from './mesh-watch.js';
 
 /** Raw `--k8s-*` flag values as commander gives them. */
 export interface K8sAttestorFlags {
   k8sTokenReview?: boolean;
+  k8sMeshWatch?: boolean;
   k8sAudience?: string;
   k8sApi?: string;
   k8sTokenFile?: string;
@@ -38,6 +41,31 @@ export function parseDnsGrants(values: readonly string[], trustDomain: string): 
   return grants;
 }
 
+/** The API server and the CA's credentials for it, from the --k8s-* flags or the pod's in-cluster files. */
+function apiFromFlags(flags: K8sAttestorFlags, env: NodeJS.ProcessEnv = process.env) {
+  return inClusterConfig(env, {
+    ...(flags.k8sApi ? { server: flags.k8sApi } : {}),
+    ...(flags.k8sTokenFile ? { tokenFile: flags.k8sTokenFile } : {}),
+    ...(flags.k8sCaFile ? { caFile: flags.k8sCaFile } : {}),
+    ...(flags.k8sServerName ? { serverName: flags.k8sServerName } : {}),
+  });
+}
+
+/**
+ * The membership feed (k8s/mesh-watch.ts) when --k8s-mesh-watch is set: the CA lists and watches meshed Pods,
+ * Services and EndpointSlices, and takes no announcements. Undefined otherwise.
+ */
+export async function k8sMembershipFeedFromFlags(
+  flags: K8sAttestorFlags,
+  ctx: { dir: string; trustDomain: string | undefined; log: Logger; clock: Clock; env?: NodeJS.ProcessEnv },
+): Promise<MeshWatch | undefined> {
+  if (!flags.k8sMeshWatch) return undefined;
+  const trustDomain = ctx.trustDomain ?? (await loadCaState(ctx.dir)).trustDomain;
+  const api = apiFromFlags(flags, ctx.env);
+  ctx.log.info({ component: 'mesh-watch', api: api.server }, 'Kubernetes membership watch enabled');
+  return new MeshWatch({ client: createKubeClient(api), trustDomain, clock: ctx.clock, log: ctx.log });
+}
+
 /** Returns [TokenReviewAttestor] when --k8s-token-review is set, else []. Reads the trust domain from ca.pem if needed. */
 export async function k8sAttestorsFromFlags(
   flags: K8sAttestorFlags,
@@ -50,12 +78,7 @@ export async function k8sAttestorsFromFlags(
     cacheTtlMs = parseDuration(flags.k8sCacheTtl);
     if (cacheTtlMs === undefined) throw new ConfigError('invalid_flag', `--k8s-cache-ttl "${flags.k8sCacheTtl}": not a duration (e.g. 30s)`);
   }
-  const api = inClusterConfig(ctx.env ?? process.env, {
-    ...(flags.k8sApi ? { server: flags.k8sApi } : {}),
-    ...(flags.k8sTokenFile ? { tokenFile: flags.k8sTokenFile } : {}),
-    ...(flags.k8sCaFile ? { caFile: flags.k8sCaFile } : {}),
-    ...(flags.k8sServerName ? { serverName: flags.k8sServerName } : {}),
-  });
+  const api = apiFromFlags(flags, ctx.env);
   const dnsSan = flags.k8sDnsSan === undefined ? [] : Array.isArray(flags.k8sDnsSan) ? flags.k8sDnsSan : [flags.k8sDnsSan];
   const audience = flags.k8sAudience ?? TOKEN_AUDIENCE;
   ctx.log.info({ component: 'k8s-token-review', api: api.server, audience }, 'Kubernetes TokenReview attestation enabled');

@@ -1,5 +1,6 @@
 // `ztmesh webhook`'s composition root: the serving certificate (a workload identity from the ztmesh CA, or files),
-// the kubelet health port, the HTTPS admission server, the caBundle sync and the trust-bundle distribution.
+// the kubelet health port, the HTTPS admission server, the caBundle sync and the trust-bundle distribution (from
+// watches of Namespaces and Pods through the API server; a review never leads to an API call).
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
@@ -34,8 +35,10 @@ export interface WebhookAppOptions {
   bundleFile: string;
   /** Keep this MutatingWebhookConfiguration's caBundle equal to the ztmesh roots. */
   webhookConfig?: string;
-  /** Write ConfigMap ztmesh-trust-bundle into each namespace whose pods are injected. */
+  /** Write ConfigMap ztmesh-trust-bundle into each meshed namespace (as the API server's watches say). */
   distributeBundle: boolean;
+  /** PEM roots a client certificate on POST /inject must chain to (--client-ca); unset: none asked for. */
+  clientCaPem?: string;
   /** Overrides of the in-cluster API server configuration. */
   kube: { server?: string; tokenFile?: string; caFile?: string; serverName?: string };
   clock: Clock;
@@ -93,11 +96,10 @@ export async function startWebhookApp(opts: WebhookAppOptions): Promise<RunningW
       }
     }), () => sync.stop());
   }
-  let distributor: BundleDistributor | undefined;
   if (opts.distributeBundle) {
     const d = new BundleDistributor({ client: kube(), clock, log });
-    distributor = d;
-    stops.push(roots.subscribe((pem) => { if (pem) void d.setRoots(pem); }), () => d.stop());
+    d.start();
+    stops.push(roots.subscribe((pem) => { if (pem) d.setRoots(pem); }), () => d.stop());
   }
 
   // Health first: /healthz is 200 while waiting for the certificate, so the kubelet does not kill a webhook
@@ -137,11 +139,8 @@ export async function startWebhookApp(opts: WebhookAppOptions): Promise<RunningW
   try {
     server = await startWebhookServer({
       ...opts.listen, certs, inject: inject!, clock, log,
-      // Side effects only for real (not dry-run) injections: the webhook declares sideEffects NoneOnDryRun.
-      onAdmission: (outcome, namespace, dryRun) => {
-        admissions.inc({ outcome });
-        if (outcome === 'injected' && !dryRun) void distributor?.ensure(namespace);
-      },
+      ...(opts.clientCaPem !== undefined ? { clientCaPem: opts.clientCaPem } : {}),
+      onAdmission: (outcome) => admissions.inc({ outcome }),
     });
   } catch (e) {
     await stopAll();

@@ -12,3 +12,4 @@ export * from './leaf-svid.js';
 export * from './key-usage.js';
 export * from './cross-cert.js';
 export * from './fingerprint.js';
+export * from './root-succession.js';

@@ -1,7 +1,7 @@
 // The sidecar's composition root: builds logger, metrics, clock, readiness, the workload identity, the data path
 // (datapath.ts, with its explicit and transparent listeners) and the admin and health servers, and wires them.
 import type { KeyObject } from 'node:crypto';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { registerBuildInfo } from '../common/build-info.js';
 import { parseHostPort } from '../common/address.js';
 import { isoTime, systemClock, type Clock } from '../common/clock.js';
@@ -23,7 +23,9 @@ import { ADMIN_ALLOW_REMOTE_KEY, caAddresses } from './config.js';
 import { compilePolicy } from './authz.js';
 import { planReload, withPolicies, type ReloadPlan } from './config-reload.js';
 import type { SidecarConfig } from './config-schema.js';
-import { startDataPath, type DataPathContext, type ListenerSource, type RunningDataPath } from './datapath.js';
+import { startDataPath, type DataPathContext, type ListenerSource, type MeshView, type RunningDataPath } from './datapath.js';
+import { SidecarMembership } from './mesh/sidecar-membership.js';
+import { SidecarMeshConfig } from './mesh/mesh-config.js';
 import { transparentListeners } from './intercept/transparent.js';
 import { explicitListeners } from './listeners.js';
 import { PodMetrics } from './pod-metrics/pod-metrics.js';
@@ -81,6 +83,16 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
   registerBuildInfo(registry);
   const readiness = new Readiness();
   const addresses = caAddresses(config);
+  // The mesh stream's consumers (sidecar/mesh/): the config kind always, membership in transparent mode, where the
+  // sidecar is not ready before its first membership (from the CA, or kept in identity.stateDir).
+  const membershipEntries = new Gauge({ name: 'ztmesh_mesh_membership_entries', help: 'Meshed destinations this sidecar holds (transparent mode).', registers: [registry] });
+  const meshConfig = new SidecarMeshConfig(config.transparent.inboundMode, log.child({ component: 'mesh-config' }));
+  const membership = config.transparent.enabled
+    ? new SidecarMembership({
+      clock, log, readiness, ...(config.identity.stateDir ? { stateDir: config.identity.stateDir } : {}),
+      onChange: (n) => membershipEntries.set(n),
+    })
+    : undefined;
 
   const workload = await buildWorkloadIdentity({
     caAddresses: addresses, trustDomain: config.trustDomain, tokenFile: config.ca.tokenFile, bundleFile: config.ca.bundle,
@@ -91,12 +103,19 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
     ...(deps.caClient ? { caClient: deps.caClient } : {}),
     ...(deps.random ? { random: deps.random } : {}),
     ...(deps.generateKey ? { generateKey: deps.generateKey } : {}),
+    meshConsumers: [meshConfig, ...(membership ? [membership] : [])],
+    announce: config.transparent.enabled,
   });
-  const { identity, reachability, watcher } = workload;
+  const { identity, reachability } = workload;
+  await membership?.restore();
   registerIdentityMetrics(registry, identity, reachability);
 
   const heap = new HeapTrimmer({ clock, log: log.child({ component: 'heap' }) });
-  const datapath = await (deps.startDataPath ?? startSidecarDataPath)({ config, identity, log, registry, clock, readiness, heap });
+  const mesh: MeshView = {
+    membership: membership ?? { view: () => ({ state: 'unsupported' }) },
+    inboundMode: () => meshConfig.inboundMode(),
+  };
+  const datapath = await (deps.startDataPath ?? startSidecarDataPath)({ config, identity, log, registry, clock, readiness, heap, mesh });
 
   const ready = (): ReadinessReport => {
     const snap = identity.current();
@@ -106,8 +125,11 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
   };
   const status = (): SidecarStatus => buildStatus({
     snapshot: identity.current(), stats: identity.stats(), ca: reachability.current(), addresses,
-    bundleStream: watcher.status(), listeners: datapath.statuses(), tunnelPools: datapath.tunnelPools(), readiness: ready(),
+    bundleStream: workload.stream(), listeners: datapath.statuses(), tunnelPools: datapath.tunnelPools(), readiness: ready(),
     tokenFile: config.ca.tokenFile, spiffeId: config.identity.spiffeId, nowMs: clock.now(),
+    ...(membership ? {
+      transparent: { membership: membership.status(), inboundMode: meshConfig.inboundMode(), outboundPolicy: config.transparent.outboundPolicy, traffic: datapath.meshTraffic() },
+    } : {}),
   });
   // A stranded sidecar says so once, in one line with the command to run (docs/design.md "Identity states and failure codes").
   let stranded: string | null = null;
@@ -136,6 +158,7 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
   const closeAll = async () => {
     unsubscribeStranded();
     workload.stop();
+    await membership?.close();
     await datapath.close();
     heap.close();
     await Promise.all(servers.map((s) => s.close()));

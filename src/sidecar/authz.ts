@@ -51,8 +51,21 @@ export function authorize(peerId: string | undefined, policy: AuthzPolicy): Auth
   return { allow: true, reason: 'trust_domain' };
 }
 
-/** Checks a server's ID against an `expect` pattern, or our trust domain without one. Pure. */
-export function serverIdMatches(peerId: string | undefined, expect: SpiffePattern | undefined, trustDomain: string): boolean {
+/**
+ * Whom an outbound expects at its upstream: one pattern (an `expect` of the configuration), or any of several (the
+ * identities membership names for a meshed destination). Undefined (or an empty list): any ID of our trust domain.
+ */
+export type ServerExpectation = SpiffePattern | readonly SpiffePattern[];
+
+/** The expectation as logs, errors and pool keys spell it; undefined for "any ID of the trust domain". */
+export function expectationText(expect: ServerExpectation | undefined): string | undefined {
+  if (expect === undefined) return undefined;
+  if (!Array.isArray(expect)) return (expect as SpiffePattern).text;
+  return expect.length ? expect.map((p) => p.text).join(' | ') : undefined;
+}
+
+/** Checks a server's ID against the expectation, or our trust domain without one. Pure. */
+export function serverIdMatches(peerId: string | undefined, expect: ServerExpectation | undefined, trustDomain: string): boolean {
   if (peerId === undefined) return false;
   let id: SpiffeId;
   try {
@@ -60,5 +73,6 @@ export function serverIdMatches(peerId: string | undefined, expect: SpiffePatter
   } catch {
     return false;
   }
-  return expect ? matchesPattern(id, expect) : id.trustDomain === trustDomain;
+  if (expect === undefined || (Array.isArray(expect) && expect.length === 0)) return id.trustDomain === trustDomain;
+  return Array.isArray(expect) ? expect.some((p: SpiffePattern) => matchesPattern(id, p)) : matchesPattern(id, expect as SpiffePattern);
 }

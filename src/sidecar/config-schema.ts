@@ -5,6 +5,8 @@ import { parseDuration } from '../common/duration.js';
 import { parseHostPort } from '../common/address.js';
 import { BUNDLE_PATH, DEFAULT_TRUST_DOMAIN, INBOUND_SOURCE_V4, PORTS, TOKEN_PATH } from '../common/mesh.js';
 import { parseSpiffePattern } from '../pki/spiffe-id.js';
+import { parseCidr } from '../common/cidr.js';
+import { DEFAULT_OUTBOUND_POLICY, INBOUND_MODES, OUTBOUND_POLICIES } from '../mesh/kinds.js';
 import { appProbesSchema } from './app-probes/app-probe-schema.js';
 import { DEFAULT_MAX_PENDING_HANDSHAKES, DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE } from './handshake-gate.js';
 
@@ -18,6 +20,8 @@ export const DEFAULT_MAX_CONNECTIONS = 10_000;
 export const DEFAULT_DRAIN_TIMEOUT = '5s';
 export const DEFAULT_KEY_ALGORITHM = 'ec-p256';
 export const DEFAULT_LOG_LEVEL = 'info';
+/** Permissive inbound: a client that says nothing this long first is plaintext (Istio's protocolDetectionTimeout). */
+export const DEFAULT_DETECTION_TIMEOUT = '1s';
 
 /** A duration string ("90s", "1h") turned into milliseconds. */
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
@@ -96,11 +100,17 @@ export const transparentSchema = z.object({
   expect: z.record(z.string(), spiffePattern).default({}).describe('destination → expected server SPIFFE pattern (JSON/YAML map)'),
   /** Destinations forwarded as plain TCP: CIDRs and/or ports. */
   passthrough: z.object({
-    cidrs: z.array(z.string()).default([]),
+    cidrs: z.array(z.string().refine((c) => parseCidr(c) !== undefined, { message: 'not an IPv4 or IPv6 CIDR (e.g. 10.0.0.0/8, fd00::/8)' })).default([]),
     ports: z.array(z.number().int().min(1).max(65535)).default([]),
   }).strict().prefault({}).describe('{cidrs, ports} forwarded as plain TCP (JSON/YAML)'),
   /** Source address for inbound forwards to the app (Istio uses 127.0.0.6). */
   inboundSourceAddress: z.string().default(INBOUND_SOURCE_V4).describe('source address of inbound forwards to the app'),
+  /** What the outbound does with a destination membership says is not meshed (docs/design.md "Mesh stream"). */
+  outboundPolicy: z.enum(OUTBOUND_POLICIES).default(DEFAULT_OUTBOUND_POLICY).describe('passthrough | registry-only: forward destinations that are not meshed as plain TCP, or refuse them'),
+  /** Unset: the CA's mesh-wide default (`ca serve --default-inbound-mode`), strict without one. */
+  inboundMode: z.enum(INBOUND_MODES).optional().describe('strict | permissive: refuse, or forward without an identity, a client that does not start TLS'),
+  /** Permissive mode: a client silent this long is taken as plaintext (a server-speaks-first protocol). */
+  detectionTimeout: duration.prefault(DEFAULT_DETECTION_TIMEOUT).describe('permissive inbound: how long a client may send nothing before it is taken as plaintext (server-speaks-first)'),
   /** Transparent outbound: pooled tunnels to peers that offer them (`auto`), or one raw mTLS connection per app connection. */
   tunnel: tunnelMode.describe('auto | off: carry outbound app connections as streams of pooled tunnels when the peer offers h2'),
   ...connectionKeys,

@@ -8,9 +8,10 @@ import { parseHostPort } from '../common/address.js';
 import { ConfigError } from '../common/errors.js';
 import { checkAdminBind } from '../admin/admin-bind.js';
 import { parseSpiffeId, validateTrustDomain } from '../pki/spiffe-id.js';
+import { DEFAULT_OUTBOUND_POLICY } from '../mesh/kinds.js';
 import { BUNDLE_PATH, CA_SERVICE_HOST, DEFAULT_TRUST_DOMAIN, INBOUND_SOURCE_V4, PORTS, TOKEN_PATH } from '../common/mesh.js';
 import {
-  DEFAULT_ADMIN, DEFAULT_CA_ADDRESS, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEALTH, DEFAULT_KEY_ALGORITHM, DEFAULT_LOG_LEVEL, DEFAULT_TTL,
+  DEFAULT_ADMIN, DEFAULT_CA_ADDRESS, DEFAULT_DETECTION_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEALTH, DEFAULT_KEY_ALGORITHM, DEFAULT_LOG_LEVEL, DEFAULT_TTL,
   sidecarConfigSchema, type SidecarConfig,
 } from './config-schema.js';
 
@@ -34,7 +35,8 @@ const SETTABLE = [
   'trustDomain', 'ca.address', 'ca.bundle', 'ca.tokenFile', 'ca.serverName', 'identity.ttl', 'identity.keyAlgorithm',
   'identity.spiffeId', 'identity.stateDir', 'admin', 'adminAllowRemote', 'health', 'metrics.listen', 'metrics.app', 'appProbes', 'inbound', 'outbound',
   'transparent.enabled', 'transparent.inboundPort', 'transparent.outboundPort', 'transparent.allow', 'transparent.defaultPolicy',
-  'transparent.expect', 'transparent.passthrough', 'transparent.inboundSourceAddress', 'transparent.tunnel', 'drainTimeout', 'logLevel', 'logFormat',
+  'transparent.expect', 'transparent.passthrough', 'transparent.outboundPolicy', 'transparent.inboundMode', 'transparent.detectionTimeout', 'transparent.inboundSourceAddress',
+  'transparent.tunnel', 'drainTimeout', 'logLevel', 'logFormat',
 ] as const;
 /** Flags shorter than their key's path. */
 const SHORT_FLAGS: Readonly<Record<string, string>> = {
@@ -104,6 +106,9 @@ export const KEY_DEFAULTS: Readonly<Record<string, string>> = {
   'transparent.defaultPolicy': 'allow',
   'transparent.expect': 'any ID of the trust domain',
   'transparent.passthrough': 'none',
+  'transparent.outboundPolicy': DEFAULT_OUTBOUND_POLICY,
+  'transparent.inboundMode': 'the CA\'s mesh-wide default, strict without one',
+  'transparent.detectionTimeout': DEFAULT_DETECTION_TIMEOUT,
   'transparent.inboundSourceAddress': INBOUND_SOURCE_V4,
   'transparent.tunnel': 'auto',
   drainTimeout: DEFAULT_DRAIN_TIMEOUT,

@@ -19,6 +19,10 @@ export interface DataPathMetrics {
   tunnelConnections: Gauge<'direction'>;
   /** Tunnel streams by result (accepted, refused, error): one per app connection carried by a tunnel. */
   tunnelStreams: Counter<'direction' | 'result'>;
+  /** Transparent outbound connections forwarded as plain TCP, by why (cidr, port: configured; not_meshed: membership). */
+  outboundPassthrough: Counter<'reason'>;
+  /** Transparent inbound connections forwarded without TLS (permissive inbound mode). */
+  inboundPlaintext: Counter;
   /** Tunnel connections that ended, by why (tunnel/session-guard.ts TUNNEL_END_REASONS). */
   tunnelConnectionsClosed: Counter<'direction' | 'reason'>;
 }
@@ -43,6 +47,13 @@ export function createDataPathMetrics(registry: Registry): DataPathMetrics {
     tunnelStreams: new Counter({
       name: 'ztmesh_tunnel_streams_total', help: 'Tunnel streams (one per app connection) by direction and result (accepted, refused, error).',
       labelNames: ['direction', 'result'], registers: [registry],
+    }),
+    outboundPassthrough: new Counter({
+      name: 'ztmesh_outbound_passthrough_total', help: 'Transparent outbound connections forwarded as plain TCP, leaving the mesh, by reason (cidr, port, not_meshed).',
+      labelNames: ['reason'], registers: [registry],
+    }),
+    inboundPlaintext: new Counter({
+      name: 'ztmesh_inbound_plaintext_total', help: 'Transparent inbound connections forwarded without TLS and without an identity (permissive inbound mode).', registers: [registry],
     }),
     tunnelConnectionsClosed: new Counter({
       name: 'ztmesh_tunnel_connections_closed_total', help: 'Tunnel connections that ended, by direction and reason (idle, drain, protocol_error, ...).',

@@ -21,6 +21,9 @@ import { REASONS } from './reasons.js';
 import { sharedReadBuffer } from './shared-read.js';
 import { TlsContextHolder } from './tls-context.js';
 import { TunnelPool } from './tunnel/client.js';
+import type { MeshTraffic, MeshTrafficStatus } from './mesh/mesh-traffic.js';
+import { DEFAULT_INBOUND_MODE, type InboundMode } from '../mesh/kinds.js';
+import type { MembershipView } from '../mesh/outbound-decision.js';
 import { DEFAULT_TUNNEL_LIMITS, type TunnelLimits } from './tunnel/protocol.js';
 
 /** What the data path gets from the composition root. */
@@ -41,6 +44,8 @@ export interface RunningDataPath {
   statuses(): ListenerStatus[];
   /** The outbound tunnel pools, one per upstream. */
   tunnelPools(): TunnelPoolStatus[];
+  /** The plain connections transparent mode counted (undefined without transparent mode). */
+  meshTraffic(): MeshTrafficStatus | undefined;
   /** Replaces an inbound listener's policy from its next connection or tunnel stream; false when there is no such listener. */
   setPolicy(listener: string, policy: AuthzPolicy): boolean;
   /** Stops accepting, waits up to timeoutMs for open connections, then resets the rest. */
@@ -62,10 +67,26 @@ export interface BoundListener {
   inbound?: InboundHandler;
 }
 
+/** What transparent mode reads of the mesh stream (sidecar/mesh/): membership per destination, the inbound mode. */
+export interface MeshView {
+  membership: { view(address: string, port: number): MembershipView };
+  inboundMode(): { mode: InboundMode };
+}
+
+/** Without a mesh stream (the data path alone, in tests): every destination mTLS, the configured inbound mode or strict. */
+export function standaloneMeshView(config: SidecarConfig): MeshView {
+  return {
+    membership: { view: () => ({ state: 'unsupported' }) },
+    inboundMode: () => ({ mode: config.transparent.inboundMode ?? DEFAULT_INBOUND_MODE }),
+  };
+}
+
 /** Everything startDataPath() needs: the shared parts' inputs plus the configuration and readiness of the sidecar. */
 export interface DataPathContext extends Omit<DataPathDeps, 'trustDomain'> {
   config: SidecarConfig;
   readiness: Readiness;
+  /** The mesh stream's view (default: standaloneMeshView). */
+  mesh?: MeshView;
 }
 
 /**
@@ -101,6 +122,8 @@ export class DataPath implements RunningDataPath {
   readonly trustDomain: string;
   private readonly heap: HeapTrimmer | undefined;
   private readonly listeners: BoundListener[] = [];
+  /** Set by transparent mode (intercept/transparent.ts). */
+  traffic: MeshTraffic | undefined;
   private readonly disposers: (() => void)[] = [];
   private closing: Promise<void> | undefined;
 
@@ -171,6 +194,10 @@ export class DataPath implements RunningDataPath {
 
   tunnelPools(): TunnelPoolStatus[] {
     return this.tunnels.statuses();
+  }
+
+  meshTraffic(): MeshTrafficStatus | undefined {
+    return this.traffic?.status();
   }
 
   setPolicy(listener: string, policy: AuthzPolicy): boolean {

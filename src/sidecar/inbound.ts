@@ -11,7 +11,9 @@ import { spiffeIdOf } from '../pki/cert-ids.js';
 import type { AppSocketBuffers } from './app-buffers.js';
 import { dialApp } from './app-forward.js';
 import type { SharedBufferReader } from './shared-read.js';
-import { authorize, type AuthzPolicy } from './authz.js';
+import { authorize, isOpenPolicy, type AuthzPolicy } from './authz.js';
+import { detectFirstBytes } from './first-byte.js';
+import type { InboundMode } from '../mesh/kinds.js';
 import type { ConnectionSet } from './connection-set.js';
 import { peerLabel, type ConnectionReporter, type DataPathMetrics } from './datapath-metrics.js';
 import { PendingHandshakes, type HandshakeLimits } from './handshake-gate.js';
@@ -32,8 +34,20 @@ export interface InboundRoute {
   targets?: TunnelTargets;
 }
 
+/** Permissive inbound mode (transparent inbound only): a client that does not start TLS is forwarded without an identity. */
+export interface PermissiveInbound {
+  /** The inbound mode now (the config, else the CA's mesh-wide default), read per connection. */
+  mode(): InboundMode;
+  /** How long a client may say nothing before it is taken as plaintext (server-speaks-first). */
+  detectionTimeoutMs: number;
+  /** Counts one plaintext connection forwarded. */
+  onPlaintext(): void;
+}
+
 export interface InboundOptions {
   policy: AuthzPolicy;
+  /** Transparent inbound: the inbound mode and what permissive mode needs; without it, strict. */
+  permissive?: PermissiveInbound;
   handshakeTimeoutMs: number;
   idleTimeoutMs: number;
   /** Bounds on unfinished handshakes (handshake-gate.ts). */
@@ -175,11 +189,43 @@ export class InboundHandler {
     // Half-open only once the peer is authorized: a peer that sends FIN during the handshake must close the
     // TLS socket (node reports nothing otherwise and the socket would wait for the handshake timeout).
     raw.allowHalfOpen = false;
+    const permissive = this.opts.permissive;
+    if (permissive?.mode() === 'permissive') {
+      // The decision is bounded like the handshake it precedes: the gate and the deadline above already hold it.
+      detectFirstBytes(raw, Math.min(permissive.detectionTimeoutMs, this.opts.handshakeTimeoutMs), this.deps.clock, (v) => {
+        if (state.settled) return;
+        if (v === 'tls') return this.inject(raw);
+        if (v !== 'closed') return this.plaintext(raw, state, v === 'silent');
+        this.finish(raw, state);
+        this.deps.reporter.abandoned(state.peer, 'closed before its first byte');
+      });
+      return;
+    }
+    this.inject(raw);
+  }
+
+  private inject(raw: RawSocket): void {
     try {
       injectConnection(this.engine, raw);
     } catch (e) {
       this.cut(raw, REASONS.nodeInternalsChanged, describe(e).message);
     }
+  }
+
+  /**
+   * Permissive mode, a client that did not start TLS: forwarded to the app without an identity, counted and logged at
+   * debug. Only an open policy admits it: an allow-list (or default deny) names identities, and it has none.
+   */
+  private plaintext(raw: RawSocket, state: ConnState, silent: boolean): void {
+    this.finish(raw, state);
+    if (!isOpenPolicy(this.policy)) {
+      this.deps.reporter.refused(state.peer, REASONS.spiffeIdDenied, { detail: 'a plaintext client (permissive mode) has no identity, and this inbound allows only listed ones' });
+      return resetLeg(plainLeg(raw));
+    }
+    raw.allowHalfOpen = true;
+    this.opts.permissive!.onPlaintext();
+    this.deps.reporter.log.debug({ peer: state.peer, silent }, silent ? 'inbound plaintext (the client sent nothing first): forwarded without an identity' : 'inbound plaintext: forwarded without an identity');
+    this.forward({ stream: raw, tcp: raw }, state, undefined);
   }
 
   /** Resets every open connection (the end of a drain). */
@@ -307,7 +353,7 @@ export class InboundHandler {
     this.forward(leg, state, peerId);
   }
 
-  private forward(leg: SocketLeg, state: ConnState, peerId: string): void {
+  private forward(leg: SocketLeg, state: ConnState, peerId: string | undefined): void {
     const onLegClose = () => dial.cancel();
     const { clock, readBuffer, appBuffers } = this.deps;
     const dial = dialApp(state.route, { timeoutMs: this.opts.handshakeTimeoutMs, clock, ...(readBuffer ? { readBuffer } : {}), ...(appBuffers ? { buffers: appBuffers } : {}) }, {
@@ -321,14 +367,14 @@ export class InboundHandler {
     leg.stream.once('close', onLegClose);
   }
 
-  private spliceApp(leg: SocketLeg, app: net.Socket, reader: SharedBufferReader | undefined, state: ConnState, peerId: string, onLegClose: () => void): void {
+  private spliceApp(leg: SocketLeg, app: net.Socket, reader: SharedBufferReader | undefined, state: ConnState, peerId: string | undefined, onLegClose: () => void): void {
     leg.stream.removeListener('close', onLegClose);
     if (leg.stream.destroyed) {
       app.destroy();
       return;
     }
     const closed = this.deps.reporter.opened();
-    this.deps.reporter.log.debug({ peer: state.peer, peerId, resumed: (leg.stream as tls.TLSSocket).isSessionReused() }, 'inbound connection forwarded');
+    if (peerId !== undefined) this.deps.reporter.log.debug({ peer: state.peer, peerId, resumed: (leg.stream as tls.TLSSocket).isSessionReused() }, 'inbound connection forwarded');
     splice(leg, plainLeg(app, reader), {
       idleTimeoutMs: this.opts.idleTimeoutMs, clock: this.deps.clock, ...(this.deps.sweep ? { sweep: this.deps.sweep } : {}),
       onEnd: (end) => {

@@ -8,9 +8,8 @@ import { describe, ProxyError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { offerSession } from '../common/node-internals.js';
 import { checkLeafSvid } from '../pki/leaf-svid.js';
-import type { SpiffePattern } from '../pki/spiffe-id.js';
 import type { AppSocketBuffers } from './app-buffers.js';
-import { serverIdMatches } from './authz.js';
+import { expectationText, serverIdMatches, type ServerExpectation } from './authz.js';
 import type { ConnectionSet } from './connection-set.js';
 import { peerLabel, type ConnectionReporter } from './datapath-metrics.js';
 import type { LivenessSweep } from './liveness-sweep.js';
@@ -36,7 +35,7 @@ export const REFUSAL_WINDOW_MIN_MS = 500;
 export interface UpstreamTarget {
   upstream: HostPort;
   /** The server's SPIFFE ID must match this; without it any ID of our trust domain is accepted. */
-  expect?: SpiffePattern;
+  expect?: ServerExpectation;
 }
 
 /** A verified upstream connection, ready to splice. */
@@ -161,7 +160,7 @@ export class UpstreamDialer implements UpstreamTransport {
             return new DialError(REASONS.invalidSvid, `upstream ${key} presented a certificate that is not a leaf SVID (${why})`, peerId);
           }
           if (serverIdMatches(peerId, target.expect, this.trustDomain)) return undefined;
-          return new DialError(REASONS.serverIdMismatch, `upstream ${key} presented ${peerId ?? 'no SPIFFE ID'}, expected ${target.expect?.text ?? `an ID of ${this.trustDomain}`}`, peerId);
+          return new DialError(REASONS.serverIdMismatch, `upstream ${key} presented ${peerId ?? 'no SPIFFE ID'}, expected ${expectationText(target.expect) ?? `an ID of ${this.trustDomain}`}`, peerId);
         },
       });
       // Set here rather than as tls.connect's `session` option (see offerSession). The ClientHello is only built
@@ -215,7 +214,7 @@ export class UpstreamDialer implements UpstreamTransport {
           peerNotAfterMs = session?.peerNotAfterMs;
           if (!serverIdMatches(peerId, target.expect, this.trustDomain)) {
             this.sessions.delete(key);
-            return fail(new DialError(REASONS.serverIdMismatch, `upstream ${key} (resumed) is ${peerId ?? 'unknown'}, expected ${target.expect?.text ?? `an ID of ${this.trustDomain}`}`, peerId));
+            return fail(new DialError(REASONS.serverIdMismatch, `upstream ${key} (resumed) is ${peerId ?? 'unknown'}, expected ${expectationText(target.expect) ?? `an ID of ${this.trustDomain}`}`, peerId));
           }
         } else if (!peerId) {
           return fail(new DialError(REASONS.serverIdMismatch, `upstream ${key}: no server identity was checked`));

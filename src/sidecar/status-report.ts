@@ -8,7 +8,10 @@ import { TOKEN_PATH } from '../common/mesh.js';
 import { certFingerprint, hasValidSvid, type IdentitySnapshot } from '../identity/credentials.js';
 import type { ManagerStats } from '../identity/manager.js';
 import type { ReadinessReport } from '../admin/probe-routes.js';
-import type { ListenerStatus, SidecarStatus, TunnelPoolStatus } from '../admin/status-types.js';
+import type { ListenerStatus, MeshStatus, SidecarStatus, TunnelPoolStatus } from '../admin/status-types.js';
+import type { MeshClientStatus } from '../identity/mesh-client.js';
+import type { MembershipStatus } from './mesh/sidecar-membership.js';
+import type { MeshTrafficStatus } from './mesh/mesh-traffic.js';
 
 /** The CA's refusals of a join token: the token in the token file is spent, unknown (pruned) or expired. */
 export const SPENT_TOKEN_CODES: ReadonlySet<string> = new Set(['token_reused', 'unknown_token', 'token_expired']);
@@ -41,14 +44,36 @@ export interface StatusInputs {
   stats: ManagerStats;
   ca: CaContact;
   addresses: string[];
-  bundleStream: BundleWatcherStatus;
+  bundleStream: BundleWatcherStatus & Partial<Pick<MeshClientStatus, 'protocol' | 'kinds'>>;
   listeners: ListenerStatus[];
   tunnelPools: TunnelPoolStatus[];
   /** What /readyz answers now: `ztmesh status` exits on it, so the two agree. */
   readiness: ReadinessReport;
   tokenFile: string;
   spiffeId?: string | undefined;
+  /** Transparent mode's membership, inbound mode, outbound policy and plain traffic (absent in explicit mode). */
+  transparent?: { membership: MembershipStatus; inboundMode: { mode: string; source: string }; outboundPolicy: string; traffic: MeshTrafficStatus | undefined };
   nowMs: number;
+}
+
+/** /status `mesh`. */
+export function meshStatus(i: Pick<StatusInputs, 'bundleStream' | 'transparent'>): MeshStatus {
+  const t = i.transparent;
+  const m = t?.membership;
+  return {
+    kinds: Object.fromEntries(Object.entries(i.bundleStream.kinds ?? {}).map(([k, v]) => [k, {
+      version: v.version, at: isoTime(v.atMs),
+      lastRefusal: v.lastRefusal ? { code: v.lastRefusal.code, detail: v.lastRefusal.detail, version: v.lastRefusal.version, at: isoTime(v.lastRefusal.atMs) } : null,
+    }])),
+    membership: m ? {
+      state: m.state, source: m.source, version: m.version, entries: m.entries, receivedAt: iso(m.receivedAtMs),
+      lastRefusal: m.lastRefusal ? { code: m.lastRefusal.code, detail: m.lastRefusal.detail, at: isoTime(m.lastRefusal.atMs) } : null,
+    } : null,
+    inboundMode: t?.inboundMode ?? null,
+    outboundPolicy: t?.outboundPolicy ?? null,
+    passthrough: t?.traffic?.passthrough ?? null,
+    inboundPlaintext: t?.traffic?.inboundPlaintext ?? null,
+  };
 }
 
 /** The /status document of docs/design.md "Admin endpoints and JSON". */
@@ -89,11 +114,15 @@ export function buildStatus(i: StatusInputs): SidecarStatus {
       reachable: i.ca.reachable,
       lastContact: iso(i.ca.lastContactMs),
       refusal: i.ca.refusal ? { code: i.ca.refusal.code, message: i.ca.refusal.message, at: isoTime(i.ca.refusal.atMs) } : null,
-      bundleStream: { connected: i.bundleStream.connected, lastUpdate: iso(i.bundleStream.lastUpdateMs), lastError: i.bundleStream.lastError },
+      bundleStream: {
+        connected: i.bundleStream.connected, lastUpdate: iso(i.bundleStream.lastUpdateMs), lastError: i.bundleStream.lastError,
+        protocol: i.bundleStream.protocol ?? null,
+      },
     },
     readiness: { ready: i.readiness.ready, pending: i.readiness.pending },
     outageBudgetSeconds: outageBudgetSeconds(i.snapshot, i.ca, i.nowMs),
     listeners: i.listeners,
     tunnelPools: i.tunnelPools,
+    mesh: meshStatus(i),
   };
 }

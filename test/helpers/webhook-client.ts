@@ -38,7 +38,7 @@ export function postHttps(port: number, path: string, body: string, opts: { caPe
  * An in-process webhook server (default inject options, a serving certificate for its Service name from a test CA)
  * for the test file that calls this: started in beforeAll, closed in afterAll. `inject` POSTs a review to /inject.
  */
-export function webhookForSuite(): { inject(review: unknown): Promise<HttpsReply> } {
+export function webhookForSuite(): { inject(review: unknown): Promise<HttpsReply>; readonly port: number; caPem: string; serverName: string } {
   const serverName = 'ztmesh-webhook.ztmesh-system.svc';
   const ca = makeCa('cluster.local');
   const leaf = makeLeaf(ca, 'spiffe://cluster.local/ns/ztmesh-system/sa/ztmesh-webhook', { dnsNames: [serverName] });
@@ -52,5 +52,8 @@ export function webhookForSuite(): { inject(review: unknown): Promise<HttpsReply
   afterAll(async () => { await webhook?.close(); });
   return {
     inject: (review) => postHttps(webhook!.port, '/inject', JSON.stringify(review), { caPem: ca.certPem, serverName }),
+    get port() { return webhook!.port; },
+    caPem: ca.certPem,
+    serverName,
   };
 }

@@ -32,11 +32,12 @@ afterAll(async () => {
 });
 
 const lines = () => readFileSync(log, 'utf8').trim().split('\n');
-const verifyCopy = async (name: string, content: string[]) => {
+const verifyCopyWithHead = async (name: string, content: string[], head?: string) => {
   const f = join(tmp, name);
   writeFileSync(f, `${content.join('\n')}\n`);
-  return runCli(['ca', 'audit', 'verify', f]);
+  return runCli(['ca', 'audit', 'verify', f, ...(head ? ['--head', head] : [])]);
 };
+const verifyCopy = (name: string, content: string[]) => verifyCopyWithHead(name, content);
 
 describe('the issuance log', () => {
   it('holds a chained line per issuance and refusal, each hash witnessed on stdout, and no token, key or CSR', async () => {
@@ -49,9 +50,19 @@ describe('the issuance log', () => {
     expect(recs.slice(5).map((r) => r.code)).toEqual(['unknown_token', 'malformed_csr']);
     const text = readFileSync(log, 'utf8');
     for (const s of secrets) expect(text).not.toContain(s);
-    // The stdout audit line of the last issuance carries the hash of its file line: the log pipeline witnesses the chain.
-    const stdout = ca.process.json().filter((l) => l.component === 'audit' && l.msg === 'issued');
-    expect(stdout.at(-1)).toMatchObject({ auditSeq: 4, auditHash: lineHash(lines()[4]!) });
+    // Every line's hash reaches stdout (issuances in their audit line, every other record in a "recorded" line):
+    // the log pipeline witnesses the whole chain.
+    const stdout = ca.process.json().filter((l) => l.component === 'audit' && typeof l.auditSeq === 'number');
+    expect(stdout.map((l) => [l.msg, l.auditSeq, l.auditHash])).toEqual(lines().map((l, i) => [i >= 1 && i <= 4 ? 'issued' : 'recorded', i, lineHash(l)]));
+  });
+
+  it('with --head from stdout, passes the real log that ends with a refusal, and fails once trailing refusals are deleted', async () => {
+    const head = String(ca.process.json().filter((l) => l.component === 'audit' && typeof l.auditHash === 'string').at(-1)!.auditHash);
+    const r = await runCli(['ca', 'audit', 'verify', log, '--head', head]);
+    expect(r.code, r.stderr).toBe(0);
+    const trimmed = await verifyCopyWithHead('trimmed.log', lines().slice(0, 5), head);
+    expect(trimmed.code).toBe(1);
+    expect(trimmed.stderr).toMatch(/trimmed\.log: line 5 was altered, or lines after it were removed.*\(audit_line_altered\)/);
   });
 
   it('verifies the real log', async () => {

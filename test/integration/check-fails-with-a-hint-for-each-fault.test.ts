@@ -40,7 +40,7 @@ describe('ztmesh check names each fault', () => {
     api.remove('ConfigMap', 'ztmesh-trust-bundle', MESHED_NS);
     const missing = await check();
     expect(missing.code).toBe(0);
-    expect(missing.stdout).toMatch(/‼ ConfigMap ztmesh-trust-bundle in shop: not found\n {6}hint: the webhook writes it when it injects the first pod there/);
+    expect(missing.stdout).toMatch(/‼ ConfigMap ztmesh-trust-bundle in shop: not found\n {6}hint: the webhook writes it within seconds of the namespace being labelled/);
   });
 
   it('a caBundle that does not verify the webhook\'s serving certificate', async () => {
@@ -84,6 +84,14 @@ describe('ztmesh check names each fault', () => {
     expect(r.code).toBe(1);
     expect(r.failed).toEqual([expect.stringMatching(/✘ TokenReview permission of ztmesh-system\/ztmesh-ca: may not create tokenreviews/)]);
     expect(r.hintOf('TokenReview permission')).toMatch(/hint: apply the ClusterRole and ClusterRoleBinding ztmesh-ca-tokenreview/);
+  });
+
+  it('a CA ServiceAccount that may not list and watch what membership is made of', async () => {
+    api.remove('ClusterRoleBinding', 'ztmesh-ca-mesh-watch');
+    const r = await check();
+    expect(r.code).toBe(1);
+    expect(r.failed).toEqual([expect.stringMatching(/✘ membership watch permission of ztmesh-system\/ztmesh-ca: may not list pods, watch pods, list services, watch services, list endpointslices\.discovery\.k8s\.io, watch endpointslices\.discovery\.k8s\.io/)]);
+    expect(r.hintOf('membership watch permission')).toMatch(/hint: apply the ClusterRole and ClusterRoleBinding ztmesh-ca-mesh-watch/);
   });
 
   it('a meshed namespace whose Pod Security refuses NET_ADMIN, in transparent mode only', async () => {

@@ -28,6 +28,7 @@ describe('ztmesh check on a healthy install', () => {
       /✔ ConfigMap ztmesh-trust-bundle in ztmesh-system: equals the CA's roots \(1\)/,
       /✔ Deployment ztmesh-ca: 2 of 2 replicas available/,
       /✔ TokenReview permission of ztmesh-system\/ztmesh-ca: may create tokenreviews \(RBAC: allowed by ClusterRoleBinding "ztmesh-ca-tokenreview" of ClusterRole "ztmesh-ca-tokenreview" to ServiceAccount "ztmesh-ca\/ztmesh-system"\)/,
+      /✔ membership watch permission of ztmesh-system\/ztmesh-ca: may list and watch pods, services, endpointslices\.discovery\.k8s\.io/,
       /✔ MutatingWebhookConfiguration ztmesh-sidecar-injector: the caBundle of all 2 webhooks verifies/,
       /✔ ConfigMap ztmesh-trust-bundle in shop: equals the CA's roots/,
       /✔ Pod Security of namespace shop: enforces "privileged", which allows the ztmesh-init container/,
@@ -41,7 +42,7 @@ describe('ztmesh check on a healthy install', () => {
     const report = JSON.parse(r.stdout);
     expect(report).toMatchObject({ context: 'kind-dev', namespace: 'ztmesh-system', pre: false, ok: true, summary: { fail: 0, warn: 0 } });
     expect(report.checks.map((c: { id: string }) => c.id)).toEqual([
-      'api', 'k8s-version', 'namespace', 'ca-secret', 'trust-bundle', 'ca-replicas', 'tokenreview-rbac', 'webhook-replicas', 'webhook-config',
+      'api', 'k8s-version', 'namespace', 'ca-secret', 'trust-bundle', 'ca-replicas', 'tokenreview-rbac', 'mesh-watch-rbac', 'webhook-replicas', 'webhook-config',
       'trust-bundle:shop', 'pod-security:shop',
     ]);
   });

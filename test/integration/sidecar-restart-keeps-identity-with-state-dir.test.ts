@@ -1,12 +1,13 @@
 // Outside Kubernetes a join token works once. With identity.stateDir the sidecar keeps its SVID and key there, so a
 // restart is `available` again with no new token: it renews with the kept SVID (the CA's audit log says `renewal`).
 // Without a state dir the same restart is stuck on the used token.
-import { mkdtempSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCa, type TestCaServer } from '../helpers/ca.js';
 import { startSidecar, WEB_ID } from '../helpers/sidecar.js';
+import { until } from '../helpers/until.js';
 
 describe('sidecar restart with a state directory', () => {
   let ca: TestCaServer;
@@ -19,6 +20,8 @@ describe('sidecar restart with a state directory', () => {
     const stateDir = join(mkdtempSync(join(tmpdir(), 'ztmesh-state-')), 'web');
     const first = await startSidecar({ ca, args: ['--state-dir', stateDir] });
     const before = await first.waitForStatus((s) => s.identity.state === 'available');
+    // The SVID is kept just after it is published: wait for the file, not for a time.
+    await until(() => existsSync(join(stateDir, 'svid.pem')));
     expect(statSync(join(stateDir, 'svid.key')).mode & 0o777).toBe(0o600);
     expect(await first.stop()).toBe(0);
     const issuedBefore = issued().length;

@@ -1,5 +1,11 @@
-// The webhook copies ConfigMap ztmesh-trust-bundle into each namespace it injects (pods can only mount a
-// ConfigMap of their own namespace), updates it on root rotation, and retries on the fake clock after failures.
+// The webhook copies ConfigMap ztmesh-trust-bundle into each meshed namespace, as its watches of Namespaces and Pods
+// through the API server say (labelled enabled, or holding a pod labelled ztmesh.io/inject=true and not disabled);
+// updates them on root rotation; drops a namespace that leaves the mesh; and retries each failing namespace on its
+// own backoff (the fake clock), without touching the others. It runs as the webhook's ServiceAccount, whose RBAC here
+// lets it write ConfigMaps only where a RoleBinding allows, so one namespace can be made to fail.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKubeClient, inClusterConfig } from '../../src/k8s/kube-client.js';
 import { BundleDistributor } from '../../src/k8s/bundle-distributor.js';
@@ -7,58 +13,95 @@ import { startFakeApiServer, type FakeApiServer } from '../helpers/fake-apiserve
 import { FakeClock } from '../helpers/fake-clock.js';
 import { captureLogger } from '../helpers/k8s-test-kit.js';
 
+const SA = 'system:serviceaccount:ztmesh-system:ztmesh-webhook';
 let api: FakeApiServer;
 const clock = new FakeClock();
 const log = captureLogger();
 let d: BundleDistributor;
 
+const namespace = (name: string, inject?: string) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, ...(inject ? { labels: { 'ztmesh.io/inject': inject } } : {}) } });
+const pod = (ns: string, name: string, labelled: boolean) => ({
+  apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns, ...(labelled ? { labels: { 'ztmesh.io/inject': 'true' } } : {}) }, spec: { containers: [{ name: 'app', image: 'app:1' }] },
+});
+const writerBinding = (ns: string) => ({
+  apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'bundle-writer', namespace: ns },
+  roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'bundle-writer' }, subjects: [{ kind: 'User', name: SA }],
+});
+const roots = (ns: string) => api.configMaps.get(`${ns}/ztmesh-trust-bundle`)?.data?.['roots.pem'];
+const requestsTo = (ns: string) => api.requests.filter((r) => r.path.includes(`/namespaces/${ns}/configmaps`)).length;
+
 beforeAll(async () => {
   api = await startFakeApiServer();
+  api.apply({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'watch' }, rules: [{ apiGroups: [''], resources: ['namespaces', 'pods'], verbs: ['list', 'watch'] }] });
+  api.apply({
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'watch' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'watch' }, subjects: [{ kind: 'User', name: SA }],
+  });
+  api.apply({
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'bundle-writer' }, rules: [
+      { apiGroups: [''], resources: ['configmaps'], resourceNames: ['ztmesh-trust-bundle'], verbs: ['get', 'patch'] },
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
+    ],
+  });
+  for (const ns of ['shop', 'billing']) api.apply(writerBinding(ns));
+  api.apply(namespace('shop', 'enabled'));
+  api.apply(namespace('ops', 'enabled'));
+  api.apply(namespace('billing'));
+  api.apply(namespace('quiet', 'disabled'));
+  api.apply(namespace('other'));
+  api.apply(pod('billing', 'one', true));
+  api.apply(pod('quiet', 'one', true));
+  api.apply(pod('other', 'one', false));
+  const tokenFile = join(mkdtempSync(join(tmpdir(), 'ztmesh-webhook-sa-')), 'token');
+  writeFileSync(tokenFile, api.addApiUser(SA, ['system:serviceaccounts']));
   d = new BundleDistributor({
-    client: createKubeClient(inClusterConfig({}, { server: api.url, caFile: api.caFile, tokenFile: api.tokenFile, serverName: api.serverName })),
+    client: createKubeClient(inClusterConfig({}, { server: api.url, caFile: api.caFile, tokenFile, serverName: api.serverName })),
     clock, log: log.logger, random: () => 0.5,
   });
+  d.setRoots('ROOTS-1');
+  d.start();
+  await d.whenSynced();
 });
 afterAll(async () => {
-  d.stop();
-  await api.close();
+  await d?.stop();
+  await api?.close();
 });
 
-const roots = (ns: string) => api.configMaps.get(`${ns}/ztmesh-trust-bundle`)?.data?.['roots.pem'];
-const writes = () => api.requests.filter((r) => r.method !== 'GET').length;
-
-describe('trust bundle distribution', () => {
-  it('creates the ConfigMap in an injected namespace, labelled as managed by the webhook', async () => {
-    await d.setRoots('ROOTS-1');
-    await d.ensure('shop');
-    expect(roots('shop')).toBe('ROOTS-1');
+describe('trust bundle distribution from watches', () => {
+  it('writes the ConfigMap where the API server says pods are meshed, labelled as managed by the webhook', async () => {
+    await expect.poll(() => [roots('shop'), roots('billing')]).toEqual(['ROOTS-1', 'ROOTS-1']);
     expect(api.configMaps.get('shop/ztmesh-trust-bundle').metadata.labels['app.kubernetes.io/managed-by']).toBe('ztmesh-webhook');
+    expect(d.meshedNamespaces().sort()).toEqual(['billing', 'ops', 'shop']);
+    for (const ns of ['quiet', 'other']) expect(requestsTo(ns)).toBe(0);
   });
 
-  it('does nothing more for the next pods of the same namespace', async () => {
-    const before = api.requests.length;
-    await d.ensure('shop');
-    await d.ensure('shop');
-    expect(api.requests.length).toBe(before);
+  it('retries a namespace it may not write on that namespace\'s own backoff, and the others see no request', async () => {
+    await expect.poll(() => log.lines.find((l) => l.code === 'bundle_distribution_failed')).toMatchObject({ namespace: 'ops' });
+    const before = { ops: requestsTo('ops'), shop: requestsTo('shop'), billing: requestsTo('billing') };
+    expect(clock.pendingTimers()).toContain(1_000);
+    await clock.advance(1_000);
+    await expect.poll(() => requestsTo('ops')).toBe(before.ops + 1);
+    expect([requestsTo('shop'), requestsTo('billing')]).toEqual([before.shop, before.billing]);
+    api.apply(writerBinding('ops'));
+    await clock.advance(2_000);
+    await expect.poll(() => roots('ops')).toBe('ROOTS-1');
   });
 
-  it('on root rotation, updates every namespace it knows (merge patch)', async () => {
-    await d.ensure('billing');
-    await d.setRoots('ROOTS-1\nROOTS-2');
-    expect(roots('shop')).toBe('ROOTS-1\nROOTS-2');
-    expect(roots('billing')).toBe('ROOTS-1\nROOTS-2');
+  it('on root rotation, updates every meshed namespace (merge patch)', async () => {
+    d.setRoots('ROOTS-2');
+    await expect.poll(() => ['shop', 'billing', 'ops'].map(roots)).toEqual(['ROOTS-2', 'ROOTS-2', 'ROOTS-2']);
     expect(api.requests.filter((r) => r.method === 'PATCH').every((r) => r.contentType === 'application/merge-patch+json')).toBe(true);
   });
 
-  it('retries with backoff on the fake clock when the API server fails', async () => {
-    api.mode = 'http-500';
-    await d.ensure('ops');
-    expect(log.lines.find((l) => l.code === 'bundle_distribution_failed')).toMatchObject({ namespace: 'ops' });
-    expect(roots('ops')).toBeUndefined();
-    api.mode = 'normal';
-    const before = writes();
-    await clock.advance(1_000);
-    await expect.poll(() => roots('ops')).toBe('ROOTS-1\nROOTS-2');
-    expect(writes()).toBe(before + 1);
+  it('follows the watches: a namespace labelled later joins, one unlabelled or emptied of labelled pods leaves', async () => {
+    api.apply(writerBinding('late'));
+    api.apply(namespace('late', 'enabled'));
+    await expect.poll(() => roots('late')).toBe('ROOTS-2');
+    api.apply(namespace('ops'));
+    api.remove('Pod', 'one', 'billing');
+    await expect.poll(() => d.meshedNamespaces().sort()).toEqual(['late', 'shop']);
+    d.setRoots('ROOTS-3');
+    await expect.poll(() => ['shop', 'late'].map(roots)).toEqual(['ROOTS-3', 'ROOTS-3']);
+    expect([roots('ops'), roots('billing')]).toEqual(['ROOTS-2', 'ROOTS-2']);
   });
 });

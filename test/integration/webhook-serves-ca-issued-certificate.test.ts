@@ -1,7 +1,8 @@
 // A real `ztmesh webhook` gets its serving certificate from a real `ztmesh ca` (TokenReview against the stand-in,
 // Service DNS SAN granted by --k8s-dns-san, its reserved ID by --grant-reserved-id), writes the ztmesh roots into its MutatingWebhookConfiguration's
-// caBundle, and then answers an AdmissionReview that a client trusting only that caBundle can verify, as the API server does.
-// With no --image it injects the image of its own container, read from its pod (POD_NAME, POD_NAMESPACE).
+// caBundle, answers an AdmissionReview that a client trusting only that caBundle can verify, as the API server does, and
+// writes the CA's roots into each namespace labelled for injection. With no --image it injects the image of its own
+// container, read from its pod (POD_NAME, POD_NAMESPACE).
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +30,7 @@ beforeAll(async () => {
     apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: MWC },
     webhooks: [{ name: 'sidecar-injector.ztmesh.io', clientConfig: { service: { name: 'ztmesh-webhook', namespace: 'ztmesh-system', path: '/inject', port: 443 } } }],
   });
+  api.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop', labels: { 'ztmesh.io/inject': 'enabled' } } });
   api.apply({ apiVersion: 'v1', kind: 'Pod', metadata: { name: OWN_POD, namespace: 'ztmesh-system' }, spec: { containers: [{ name: 'webhook', image: OWN_IMAGE }] } });
   const k8s = ['--k8s-api', api.url, '--k8s-ca-file', api.caFile, '--k8s-token-file', api.tokenFile, '--k8s-server-name', api.serverName];
   ca = await startCa({ trustDomain: 'cluster.local', args: ['--k8s-token-review', ...k8s, '--k8s-dns-san', `ztmesh-system/ztmesh-webhook=${NAME}`, '--grant-reserved-id', 'ztmesh-system/ztmesh-webhook'] });
@@ -97,20 +99,10 @@ describe('ztmesh webhook with a certificate from the ztmesh CA', () => {
     expect(await (await fetch(`http://${health}/metrics`)).text()).toMatch(/ztmesh_webhook_admissions_total\{outcome="injected"\} [1-9]/);
   });
 
-  it('--distribute-bundle: the injected pod namespace gets ConfigMap ztmesh-trust-bundle, a dry run does not', async () => {
-    await expect.poll(() => api.configMaps.get('shop/ztmesh-trust-bundle')?.data?.['roots.pem'], { timeout: 10_000 }).toBe(certsToPem(fromPemAll(ca.bundlePem)));
-    const caBundle = Buffer.from(api.webhookConfigs.get(MWC).webhooks[0].clientConfig.caBundle, 'base64').toString('utf8');
-    const review = admissionFixture();
-    review.request.namespace = 'dry';
-    review.request.object.metadata.namespace = 'dry';
-    review.request.dryRun = true;
-    const reply = await postHttps(port, '/inject', JSON.stringify(review), { caPem: caBundle, serverName: NAME });
-    expect(JSON.parse(reply.body).response.patchType).toBe('JSONPatch');
-    // A real request afterwards: once its ConfigMap exists, the dry run's would have too.
-    const later = admissionFixture();
-    later.request.namespace = 'later';
-    await postHttps(port, '/inject', JSON.stringify(later), { caPem: caBundle, serverName: NAME });
-    await expect.poll(() => api.configMaps.has('later/ztmesh-trust-bundle'), { timeout: 10_000 }).toBe(true);
-    expect(api.configMaps.has('dry/ztmesh-trust-bundle')).toBe(false);
+  it('--distribute-bundle: each namespace the API server says is meshed gets ConfigMap ztmesh-trust-bundle with the CA\'s roots', async () => {
+    const roots = certsToPem(fromPemAll(ca.bundlePem));
+    await expect.poll(() => api.configMaps.get('shop/ztmesh-trust-bundle')?.data?.['roots.pem'], { timeout: 10_000 }).toBe(roots);
+    api.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'later', labels: { 'ztmesh.io/inject': 'enabled' } } });
+    await expect.poll(() => api.configMaps.get('later/ztmesh-trust-bundle')?.data?.['roots.pem'], { timeout: 10_000 }).toBe(roots);
   });
 });

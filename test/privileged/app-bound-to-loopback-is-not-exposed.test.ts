@@ -2,7 +2,7 @@
 // in B is not reachable from A through the mesh (forward_unavailable), while an app on 0.0.0.0 is.
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createMesh, skipPrivileged, type Mesh } from '../helpers/netns.js';
-import { client, logs, startEcho, startIssuer, startPod, type Issuer, type Pod } from './scenario.js';
+import { client, converge, logs, startEcho, startIssuer, startPod, type Issuer, type Pod } from './scenario.js';
 
 const skip = skipPrivileged('app-bound-to-loopback-is-not-exposed');
 let mesh: Mesh;
@@ -15,6 +15,8 @@ describe.skipIf(skip)('loopback-only apps', () => {
     mesh = await createMesh('loopback-app', ['a', 'b']);
     issuer = await startIssuer(mesh);
     [a, b] = await Promise.all([startPod(mesh, issuer, 'a', { sa: 'web' }), startPod(mesh, issuer, 'b', { sa: 'api' })]);
+    // A knows B is meshed (B announced itself) before it dials B.
+    await converge(issuer, [a, b]);
   }, 90_000);
   afterAll(async () => { await mesh?.destroy(); });
 

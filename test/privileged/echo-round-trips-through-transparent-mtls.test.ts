@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createMesh, skipPrivileged, type Mesh } from '../helpers/netns.js';
-import { capture, client, count, logs, startEcho, startIssuer, startPod, type Issuer, type Pod } from './scenario.js';
+import { capture, client, converge, count, logs, startEcho, startIssuer, startPod, type Issuer, type Pod } from './scenario.js';
 
 const skip = skipPrivileged('echo-round-trips-through-transparent-mtls');
 let mesh: Mesh;
@@ -17,6 +17,8 @@ describe.skipIf(skip)('transparent mTLS round trip', () => {
     mesh = await createMesh('echo-roundtrip', ['a', 'b']);
     issuer = await startIssuer(mesh);
     [a, b] = await Promise.all([startPod(mesh, issuer, 'a', { sa: 'web' }), startPod(mesh, issuer, 'b', { sa: 'api' })]);
+    // A knows B is meshed (B announced itself) before it dials B.
+    await converge(issuer, [a, b]);
   }, 90_000);
   afterAll(async () => { await mesh?.destroy(); });
 

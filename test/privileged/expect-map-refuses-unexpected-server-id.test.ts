@@ -3,7 +3,7 @@
 // before any app byte leaves A, while B:8081 (expecting .../sa/api) goes through.
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createMesh, skipPrivileged, type Mesh } from '../helpers/netns.js';
-import { client, idOf, logs, startEcho, startIssuer, startPod, type Issuer, type Pod } from './scenario.js';
+import { client, converge, idOf, logs, startEcho, startIssuer, startPod, type Issuer, type Pod } from './scenario.js';
 
 const skip = skipPrivileged('expect-map-refuses-unexpected-server-id');
 let mesh: Mesh;
@@ -20,6 +20,8 @@ describe.skipIf(skip)('transparent outbound expect map', () => {
       startPod(mesh, issuer, 'a', { sa: 'web', transparent: { expect: { [`${bNet}:8080`]: idOf('billing'), [`${bNet}:8081`]: idOf('api') } } }),
       startPod(mesh, issuer, 'b', { sa: 'api' }),
     ]);
+    // A knows B is meshed (B announced itself) before it dials B.
+    await converge(issuer, [a, b]);
   }, 90_000);
   afterAll(async () => { await mesh?.destroy(); });
 

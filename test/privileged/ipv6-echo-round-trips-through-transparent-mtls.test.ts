@@ -2,7 +2,7 @@
 // SOL_IPV6, the forward to the app from ::6, and only TLS on the wire between the two IPv6 addresses.
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createMesh, skipPrivileged, type Mesh } from '../helpers/netns.js';
-import { capture, client, count, logs, startEcho, startIssuer, startPod, type Issuer, type Pod } from './scenario.js';
+import { capture, client, converge, count, logs, startEcho, startIssuer, startPod, type Issuer, type Pod } from './scenario.js';
 
 const skip = skipPrivileged('ipv6-echo-round-trips-through-transparent-mtls');
 let mesh: Mesh;
@@ -15,6 +15,8 @@ describe.skipIf(skip)('transparent mTLS over IPv6', () => {
     mesh = await createMesh('ipv6-roundtrip', ['a', 'b']);
     issuer = await startIssuer(mesh);
     [a, b] = await Promise.all([startPod(mesh, issuer, 'a', { sa: 'web' }), startPod(mesh, issuer, 'b', { sa: 'api' })]);
+    // A knows B is meshed (B announced itself) before it dials B.
+    await converge(issuer, [a, b]);
   }, 90_000);
   afterAll(async () => { await mesh?.destroy(); });
 

@@ -3,7 +3,7 @@
 // it as redirect_loop: one app connection gives exactly one refused nested connection, not hundreds.
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createMesh, skipPrivileged, type Mesh } from '../helpers/netns.js';
-import { client, logs, startEcho, startIssuer, startPod, type Issuer, type Pod } from './scenario.js';
+import { client, converge, logs, startEcho, startIssuer, startPod, type Issuer, type Pod } from './scenario.js';
 
 const skip = skipPrivileged('misconfigured-uid-gives-one-redirect-loop-not-hundreds');
 const WRONG_UID = 1338;
@@ -17,10 +17,12 @@ describe.skipIf(skip)('misconfigured proxy uid', () => {
     issuer = await startIssuer(mesh);
     // The rules exclude uid/gid 1337, but A's sidecar runs as 1338. Its CA port is excluded so that it can
     // still get an SVID; every data-path dial it makes is captured again.
-    [a] = await Promise.all([
+    const pods = await Promise.all([
       startPod(mesh, issuer, 'a', { sa: 'web', sidecarUid: WRONG_UID, iptables: ['--exclude-outbound-ports', '15012'] }),
       startPod(mesh, issuer, 'b', { sa: 'api' }),
     ]);
+    [a] = pods;
+    await converge(issuer, pods);
   }, 90_000);
   afterAll(async () => { await mesh?.destroy(); });
 

@@ -3,7 +3,7 @@
 // still gets through the same sidecar (the accepted side of the same policy).
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createMesh, skipPrivileged, type Mesh } from '../helpers/netns.js';
-import { client, idOf, logs, startEcho, startIssuer, startPod, type Issuer, type Pod } from './scenario.js';
+import { client, converge, idOf, logs, startEcho, startIssuer, startPod, type Issuer, type Pod } from './scenario.js';
 
 const skip = skipPrivileged('policy-denying-a-refuses-its-transparent-connection');
 let mesh: Mesh;
@@ -21,6 +21,8 @@ describe.skipIf(skip)('transparent inbound policy', () => {
       startPod(mesh, issuer, 'b', { sa: 'api', transparent: { allow: [idOf('billing')] } }),
       startPod(mesh, issuer, 'c', { sa: 'billing' }),
     ]);
+    // A knows B is meshed (B announced itself) before it dials B.
+    await converge(issuer, [a, b, c]);
   }, 90_000);
   afterAll(async () => { await mesh?.destroy(); });
 

@@ -17,12 +17,12 @@ export const idOf = (sa: string) => `spiffe://${TRUST_DOMAIN}/ns/default/sa/${sa
 
 export interface MeshCa { dir: string; address: string; bundle: string; process: LineProcess }
 
-/** `ztmesh ca init` + `ca serve` as root in the hub namespace, reachable from every pod. */
-export async function startHubCa(mesh: Mesh): Promise<MeshCa> {
+/** `ztmesh ca init` + `ca serve` as root in the hub namespace, reachable from every pod; `args` adds flags. */
+export async function startHubCa(mesh: Mesh, args: string[] = []): Promise<MeshCa> {
   const dir = join(mesh.tmp, 'ca');
   const init = await mesh.run('hub', [process.execPath, BIN, 'ca', 'init', '--dir', dir, '--trust-domain', TRUST_DOMAIN]);
   if (init.code !== 0) throw new Error(`ca init: ${init.stderr}`);
-  const proc = mesh.spawn('hub', [process.execPath, BIN, 'ca', 'serve', '--dir', dir, '--listen', '0.0.0.0:15012', '--admin', '127.0.0.1:0', '--sign-workers', '0']);
+  const proc = mesh.spawn('hub', [process.execPath, BIN, 'ca', 'serve', '--dir', dir, '--listen', '0.0.0.0:15012', '--admin', '127.0.0.1:0', '--sign-workers', '0', ...args]);
   await proc.waitFor(/"msg":"ztmesh ca serving"/, 30_000);
   // The state dir is private to the CA (root); sidecars (uid 1337) get a readable copy of the roots.
   const bundle = join(mesh.tmp, 'bundle.pem');
@@ -44,6 +44,24 @@ export async function startIssuer(mesh: Mesh): Promise<Issuer> {
   if (kind === 'static') return { kind: 'static', ca: makeCa(TRUST_DOMAIN) };
   return { kind: 'ca', ca: await startHubCa(mesh) };
 }
+
+/** The addresses each pod announces on the mesh stream: its IPv4 and its IPv6 (ULA) address on the segment. */
+export const ANNOUNCED_PER_POD = 2;
+
+/**
+ * Waits until `pod`'s sidecar holds at least `entries` meshed destinations (its "membership updated" log lines),
+ * e.g. every pod's announcement: before that a peer is not known to be meshed. Counters, never a sleep.
+ */
+export async function membershipHolds(pod: Pod, entries: number): Promise<void> {
+  const enough = Array.from({ length: 200 }, (_, i) => entries + i).join('|');
+  await pod.sidecar.waitFor(new RegExp(`"entries":(${enough}),"msg":"membership updated"`), 20_000);
+}
+
+/** With the CA issuer, waits until every pod's membership holds every pod's announcement (static issuer: nothing to wait for). */
+export async function converge(issuer: Issuer, pods: Pod[], extraEntries = 0): Promise<void> {
+  if (issuer.kind !== 'ca') return;
+  await Promise.all(pods.map((p) => membershipHolds(p, ANNOUNCED_PER_POD * pods.length + extraEntries)));
+}
 const DEFAULT_ISSUER: 'ca' | 'static' = 'ca';
 
 export interface PodOptions {
@@ -59,6 +77,8 @@ export interface PodOptions {
     defaultPolicy?: 'allow' | 'deny';
     passthrough?: { cidrs: string[]; ports: number[] };
     expect?: Record<string, string>;
+    outboundPolicy?: 'passthrough' | 'registry-only';
+    inboundMode?: 'strict' | 'permissive';
   };
   /** Explicit outbound listeners beside transparent mode (the sidecar config's `outbound`). */
   outbound?: { name: string; listen: string; upstream: string; expect?: string }[];
@@ -86,6 +106,8 @@ export async function startPod(mesh: Mesh, issuer: Issuer, role: string, o: PodO
       ...(t.defaultPolicy ? ['--transparent-default-policy', t.defaultPolicy] : []),
       ...(t.passthrough ? ['--transparent-passthrough', JSON.stringify(t.passthrough)] : []),
       ...(t.expect ? ['--transparent-expect', JSON.stringify(t.expect)] : []),
+      ...(t.outboundPolicy ? ['--transparent-outbound-policy', t.outboundPolicy] : []),
+      ...(t.inboundMode ? ['--transparent-inbound-mode', t.inboundMode] : []),
       ...(o.outbound ? ['--outbound', JSON.stringify(o.outbound)] : []),
     ], { uid });
   } else {
@@ -96,8 +118,11 @@ export async function startPod(mesh: Mesh, issuer: Issuer, role: string, o: PodO
     sidecar = mesh.spawn(role, [process.execPath, fixture('static-sidecar.mjs'), specFile], { uid });
   }
   await sidecar.waitFor(/"msg":"transparent listeners up"/, 30_000);
-  // Ready means holding an SVID too: the real sidecar reports it on its identity log lines.
-  if (issuer.kind === 'ca') await sidecar.waitFor(/"event":"rotation"/, 30_000);
+  // Ready means holding an SVID and a first membership too: the real sidecar reports both on its log lines.
+  if (issuer.kind === 'ca') {
+    await sidecar.waitFor(/"event":"rotation"/, 30_000);
+    await sidecar.waitFor(/"msg":"membership updated"/, 30_000);
+  }
   return { role, sidecar, spiffeId };
 }
 

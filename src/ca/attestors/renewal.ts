@@ -1,5 +1,6 @@
 // Renewal attestor: the caller's current SVID, presented as its TLS client certificate.
-// The chain must lead to the trust bundle in force *now* (not the one at startup) and be valid at clock time.
+// The chain must lead to the trust bundle in force *now* (not the one at startup) and be valid at clock time; every
+// root of that bundle is the CA's own or vouched for by cross-certificate (root/trust-bundle.ts keeps it so).
 import type { X509Certificate } from 'node:crypto';
 import type { Clock } from '../../common/clock.js';
 import { AttestationError, PkiError } from '../../common/errors.js';

@@ -5,7 +5,10 @@ import { createHash } from 'node:crypto';
 /** The `prev` of the very first line of a log. */
 export const GENESIS = '0'.repeat(64);
 
-export type AuditEvent = 'opened' | 'issued' | 'refused' | 'log_rotated';
+export type AuditEvent = 'opened' | 'issued' | 'refused' | 'log_rotated' | 'log_reopened';
+
+/** The events that may begin a file by continuing the chain of another (a rotated, moved or deleted one). */
+export const CONTINUATION_EVENTS: ReadonlySet<string> = new Set<AuditEvent>(['log_rotated', 'log_reopened']);
 
 /** What one line holds. Never a token, a key, a CSR or a certificate: only the fields below. */
 export interface AuditFields {
@@ -24,6 +27,9 @@ export interface AuditFields {
   suppressed?: number;
   /** log_rotated: the file the chain continues from. */
   previousFile?: string;
+  /** opened after a truncation (code audit_log_truncated): the last record the CA had written, by seq and SHA-256. */
+  headSeq?: number;
+  head?: string;
 }
 
 export interface AuditRecord extends AuditFields {
@@ -32,7 +38,7 @@ export interface AuditRecord extends AuditFields {
   prev: string;
 }
 
-const FIELD_ORDER: readonly (keyof AuditFields)[] = ['event', 'spiffeId', 'serial', 'notAfter', 'root', 'method', 'peer', 'code', 'suppressed', 'previousFile'];
+const FIELD_ORDER: readonly (keyof AuditFields)[] = ['event', 'spiffeId', 'serial', 'notAfter', 'root', 'method', 'peer', 'code', 'suppressed', 'previousFile', 'headSeq', 'head'];
 
 /** SHA-256 hex of one line as written (without its newline). */
 export function lineHash(line: string): string {
@@ -63,6 +69,37 @@ export function parseRecord(line: string): { record: AuditRecord } | { error: st
   return { record: r as AuditRecord };
 }
 
+/** What the end of a log file holds, as the writer reads it before continuing the chain. */
+export interface Tail {
+  /** The last line that ends with a newline, or that lacks only its newline but is a whole record. */
+  lastLine: string | undefined;
+  /** Bytes at the very end that are an unfinished line (a write cut short): to be cut off. */
+  cut: number;
+  /** The last line is a whole record missing only its newline (the write stopped just before it). */
+  needsNewline: boolean;
+}
+
+/**
+ * Reads the end of a log file: `tail` is its last bytes, `whole` says whether they are the whole file. Works on bytes
+ * (a newline byte never occurs inside a UTF-8 sequence), so a cut inside a character is still found. Pure.
+ */
+export function readTail(tail: Buffer, whole: boolean): Tail {
+  const end = tail.lastIndexOf(0x0a);
+  const after = tail.subarray(end + 1);
+  if (after.length > 0 && (end >= 0 || whole)) {
+    const text = after.toString('utf8');
+    if ('record' in parseRecord(text) && Buffer.byteLength(text, 'utf8') === after.length) return { lastLine: text, cut: 0, needsNewline: true };
+  }
+  if (end < 0) {
+    // No newline in view: the whole file is one unfinished line, or a line longer than any record (not ours).
+    return whole ? { lastLine: undefined, cut: after.length, needsNewline: false } : { lastLine: undefined, cut: 0, needsNewline: false };
+  }
+  // (lastIndexOf with a negative offset counts from the end: a file that starts with its newline has no line before.)
+  const start = end === 0 ? -1 : tail.lastIndexOf(0x0a, end - 1);
+  if (start < 0 && !whole) return { lastLine: undefined, cut: after.length, needsNewline: false };
+  return { lastLine: tail.subarray(start + 1, end).toString('utf8'), cut: after.length, needsNewline: false };
+}
+
 /** The lines of one file's text; a last line without its newline (a write cut short) still counts. */
 export function splitLines(text: string): string[] {
   const lines = text.split('\n');
@@ -78,9 +115,11 @@ export type VerifyResult =
 
 interface Entry { file: string; line: number; raw: string; record?: AuditRecord; error?: string }
 
+const seqRange = (from: number, to: number) => (to > from ? `seq ${from}–${to}` : `seq ${from}`);
+
 /**
  * Checks the chain across `files` (in order: an older rotated file first) and names the first line altered, removed
- * or reordered. A log may begin with a `log_rotated` record (it continues a file not given). `head`, when known
+ * or reordered. A log may begin with a `log_rotated` or `log_reopened` record (it continues a file not given). `head`, when known
  * (the last `auditHash` the CA wrote to stdout), also protects the last line, which no later line vouches for.
  */
 export function verifyAuditLog(files: readonly { name: string; text: string }[], opts: { head?: string } = {}): VerifyResult {
@@ -90,7 +129,7 @@ export function verifyAuditLog(files: readonly { name: string; text: string }[],
   }));
   const fail = (e: Entry, problem: 'altered' | 'removed' | 'reordered', what: string): VerifyResult =>
     ({ ok: false, file: e.file, line: e.line, problem, message: `${e.file}: line ${e.line} ${what}` });
-  const continues = entries[0]?.record?.event === 'log_rotated';
+  const continues = CONTINUATION_EVENTS.has(entries[0]?.record?.event ?? '');
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
     if (!e.record) return fail(e, 'altered', `was altered: ${e.error}`);
@@ -99,6 +138,10 @@ export function verifyAuditLog(files: readonly { name: string; text: string }[],
     const linkOk = p ? e.record.prev === lineHash(p.raw) : continues || e.record.prev === GENESIS;
     const seqOk = e.record.seq === expectedSeq;
     if (linkOk && seqOk) continue;
+    if (linkOk && e.record.seq > expectedSeq && e.record.code === 'audit_log_truncated') {
+      // The writer found records gone at its start and went on after the last line left, with the seq after the head.
+      return fail(e, 'removed', `was removed: ${seqRange(expectedSeq, e.record.seq - 1)} ${p ? `should follow line ${p.line}` : 'should start the log'} but is missing (the CA found them gone at its start: audit_log_truncated)`);
+    }
     if (linkOk) return fail(e, 'altered', `was altered: it holds seq ${e.record.seq} where seq ${expectedSeq} belongs`);
     if (seqOk) {
       if (!p) return fail(e, 'altered', 'was altered: the first line does not start the chain');
@@ -110,8 +153,7 @@ export function verifyAuditLog(files: readonly { name: string; text: string }[],
     const later = entries.slice(i + 1).find((x) => x.record?.seq === expectedSeq);
     if (later) return fail(e, 'reordered', `is out of order: it holds seq ${e.record.seq} where seq ${expectedSeq} belongs (that record is at ${later.file === e.file ? '' : `${later.file}: `}line ${later.line})`);
     if (e.record.seq > expectedSeq) {
-      const missing = e.record.seq - 1 > expectedSeq ? `seq ${expectedSeq}–${e.record.seq - 1}` : `seq ${expectedSeq}`;
-      return fail(e, 'removed', `was removed: ${missing} ${p ? `should follow line ${p.line}` : 'should start the log'} but is missing`);
+      return fail(e, 'removed', `was removed: ${seqRange(expectedSeq, e.record.seq - 1)} ${p ? `should follow line ${p.line}` : 'should start the log'} but is missing`);
     }
     return fail(e, 'reordered', `is out of order: seq ${e.record.seq} follows seq ${p ? p.record!.seq : '-'}`);
   }

@@ -74,6 +74,23 @@ export async function readRootDir(dir: string): Promise<RootDir> {
   };
 }
 
+/**
+ * The root the CA signed with before `activate` (previous.pem), when previous.key matches it: the CA still holds its
+ * key, so it trusts that root as its own at start (its SVIDs renew until `retire`). Anything else: none.
+ */
+export async function loadPreviousRoot(dir: string): Promise<X509Certificate | undefined> {
+  const [certText, keyText] = await Promise.all([readOptional(file(dir, ROOT_FILES.previous)), readOptional(file(dir, ROOT_FILES.previousKey))]);
+  if (certText === undefined || keyText === undefined) return undefined;
+  try {
+    const der = fromPemAll(certText)[0];
+    if (!der) return undefined;
+    const { cert } = loadIssuer(der, loadPrivateKey(keyText, ROOT_FILES.previousKey));
+    return isSelfSignedCa(cert) ? cert : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function refusePlugin(d: RootDir): void {
   if (!d.plugin) return;
   throw new RotationError('plugin_ca_root_rotation',

@@ -1,5 +1,11 @@
 // The trust bundle as served by WatchTrustBundle: bundle.pem and cross.pem on disk, reloaded when they change
 // (dir-watch.ts). A change is published only with a higher sequence; bad content keeps the last good bundle.
+//
+// Invariants: every root of the bundle in force is trusted for renewals (the front door verifies client certificates
+// against it, renewal.ts chains to it), so every root got there by the rule the sidecars apply
+// (pki/root-succession.ts): at start, the CA's own root (and the previous one, whose key `ca root activate` kept) plus
+// roots they vouch for by cross-certificate; later, the roots in force plus roots they vouch for. A bundle.pem that
+// breaks the rule is refused (the CA does not start, or keeps the last good bundle) and the log names file and root.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { X509Certificate } from 'node:crypto';
@@ -7,7 +13,7 @@ import type { Clock } from '../../common/clock.js';
 import { ConfigError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { Watchable } from '../../common/watchable.js';
-import { vouchesFor } from '../../pki/cross-cert.js';
+import { judgeRootSuccession } from '../../pki/root-succession.js';
 import { certsToPem } from '../../pki/pem.js';
 import { parseBundle, parseCrossCertificates, relevantCrossCertificates, rootId } from './bundle-file.js';
 import { DirWatch } from '../dir-watch.js';
@@ -100,14 +106,24 @@ export class TrustBundleSource {
     });
   }
 
-  /** Loads the bundle (failing startup when it is bad) and starts watching. cross.pem defaults to a sibling. */
-  static async open(opts: { file: string; crossFile?: string; trustDomain: string; caChain?: CaChain; clock: Clock; log: Logger; pollMs?: number }): Promise<TrustBundleSource> {
+  /**
+   * Loads the bundle (failing startup when it is bad) and starts watching. cross.pem defaults to a sibling.
+   * `previousRoots`: roots the CA signed with before and still holds the key of (previous.pem), trusted as its own.
+   * Without `caChain` (tests of the file handling alone) the file's roots are the first trust, as for a sidecar.
+   */
+  static async open(opts: {
+    file: string; crossFile?: string; trustDomain: string; caChain?: CaChain; previousRoots?: readonly X509Certificate[];
+    clock: Clock; log: Logger; pollMs?: number;
+  }): Promise<TrustBundleSource> {
     const crossFile = opts.crossFile ?? path.join(path.dirname(opts.file), CROSS_FILE);
     const pem = await fs.readFile(opts.file, 'utf8').catch((e: NodeJS.ErrnoException) => {
       throw new ConfigError('bundle_missing', `${opts.file}: cannot read (${e.code})`, { cause: e });
     });
     const initial = await readParsed(pem, opts.file, crossFile, opts.clock.now());
-    if (opts.caChain) assertBundleHoldsCaRoot(initial.roots, opts.caChain, opts.file);
+    if (opts.caChain) {
+      const own = [assertBundleHoldsCaRoot(initial.roots, opts.caChain, opts.file), ...(opts.previousRoots ?? [])];
+      assertRootsFollow(own, initial, opts.file, crossFile, opts.clock.now());
+    }
     const src = new TrustBundleSource(opts.file, crossFile, opts.trustDomain, initial, opts.clock, opts.log, opts.pollMs, opts.caChain);
     await src.watch.start();
     return src;
@@ -140,7 +156,8 @@ export class TrustBundleSource {
   /** Reads and checks bundle.pem and cross.pem; throws when they must not replace the bundle in force. */
   private async read(): Promise<Parsed> {
     const parsed = await readParsed(await fs.readFile(this.file, 'utf8'), this.file, this.crossFile, this.clock.now());
-    if (this.caChain) assertBundleHoldsCaRoot(parsed.roots, this.caChain, this.file);
+    const own = this.caChain ? [assertBundleHoldsCaRoot(parsed.roots, this.caChain, this.file)] : [];
+    assertRootsFollow([...this.value.get().roots, ...own], parsed, this.file, this.crossFile, this.clock.now());
     return parsed;
   }
 
@@ -157,14 +174,21 @@ export class TrustBundleSource {
     }
     const next: BundleSnapshot = { trustDomain: cur.trustDomain, ...parsed, pem: certsToPem(parsed.rootsDer) };
     this.log.info({ sequence: next.sequence, roots: next.roots.map(rootId), crossCertificates: next.cross.length }, 'trust bundle changed');
-    for (const root of parsed.roots.filter((r) => !cur.roots.some((c) => c.raw.equals(r.raw)))) {
-      if (!parsed.cross.some((x) => cur.roots.some((by) => vouchesFor(x, root, by, this.clock.now())))) {
-        this.log.warn({ code: 'bundle_unvouched_root', root: rootId(root), file: this.crossFile },
-          'a new root comes without a cross-certificate from a root of the previous bundle; sidecars that do not trust it yet will refuse the bundle');
-      }
-    }
     this.value.set(next);
   }
+}
+
+/**
+ * Refuses roots that may not follow `trusted` (pki/root-succession.ts, the sidecars' rule): ConfigError
+ * `bundle_unvouched_root` or `bundle_drops_trusted_roots`, naming the files and the root.
+ */
+function assertRootsFollow(trusted: readonly X509Certificate[], parsed: Parsed, file: string, crossFile: string, nowMs: number): void {
+  const refusal = judgeRootSuccession(trusted, parsed.roots, parsed.cross, nowMs);
+  if (!refusal) return;
+  const hint = refusal.code === 'unvouched_root'
+    ? `: add to ${crossFile} a cross-certificate from a root trusted now, or remove it from ${file} (docs/ca.md "Trust bundle")`
+    : '';
+  throw new ConfigError(`bundle_${refusal.code}`, `${file}: ${refusal.detail}${hint}; it could not back a renewal, and sidecars would refuse the bundle`);
 }
 
 /** Reads bundle.pem's text and cross.pem (absent: none) into one parsed bundle. */

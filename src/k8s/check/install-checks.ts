@@ -6,6 +6,7 @@ import { loadPrivateKey } from '../../pki/keys.js';
 import { certsFromPem } from '../../pki/pem.js';
 import { assertBundleHoldsCaRoot, parseBundle } from '../../ca/root/trust-bundle.js';
 import type { KubeResponse } from '../kube-client.js';
+import { MESH_WATCHED } from '../mesh-watch.js';
 import type { CheckResult } from './check-result.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -205,6 +206,23 @@ export function checkTokenReviewRbac(group: string, serviceAccount: string, r: K
   if (s.allowed === true) return { ...base, status: 'ok', detail: `may create tokenreviews${s.reason ? ` (${String(s.reason)})` : ''}` };
   return { ...base, status: 'fail', detail: 'may not create tokenreviews: the CA cannot attest any pod (upstream_unavailable in its log)',
     hint: 'apply the ClusterRole and ClusterRoleBinding ztmesh-ca-tokenreview: kubectl apply -k deploy/kubernetes' };
+}
+
+/** What the CA's membership watch (k8s/mesh-watch.ts) must be allowed: list and watch each collection. */
+export const MESH_WATCH_ACCESS: readonly { verb: 'list' | 'watch'; group: string; resource: string }[] = MESH_WATCHED.flatMap((r) =>
+  (['list', 'watch'] as const).map((verb) => ({ verb, group: r.group, resource: r.plural })));
+
+/** `answers[i]` is the SubjectAccessReview answer for MESH_WATCH_ACCESS[i], asked for the CA's ServiceAccount. */
+export function checkMeshWatchRbac(group: string, serviceAccount: string, answers: readonly KubeResponse[]): CheckResult {
+  const base = { id: 'mesh-watch-rbac', group, title: `membership watch permission of ${serviceAccount}` };
+  const bad = answers.findIndex((a) => a.status !== 201 && a.status !== 200);
+  if (bad >= 0) return { ...base, status: 'warn', detail: `cannot ask the API server (SubjectAccessReview: ${apiError(answers[bad]!)})`, hint: 'run ztmesh check as a user that may create subjectaccessreviews' };
+  const denied = MESH_WATCH_ACCESS.filter((_, i) => body(answers[i]!).status?.allowed !== true).map((a) => `${a.verb} ${qualified(a)}`);
+  if (denied.length) {
+    return { ...base, status: 'fail', detail: `may not ${denied.join(', ')}: the CA serves no membership (kube_forbidden in its log), so transparent sidecars stay not ready`,
+      hint: 'apply the ClusterRole and ClusterRoleBinding ztmesh-ca-mesh-watch: kubectl apply -k deploy/kubernetes' };
+  }
+  return { ...base, status: 'ok', detail: `may list and watch ${MESH_WATCHED.map((r) => qualified({ group: r.group, resource: r.plural })).join(', ')}` };
 }
 
 /** A meshed namespace's Pod Security level against the transparent-mode init container. */

@@ -8,7 +8,7 @@ import { WEBHOOK_CONTAINER } from '../own-image.js';
 import { checkReport, type CheckReport, type CheckResult } from './check-result.js';
 import { MESHED_PODS_PATH, checkProxies } from './proxy-checks.js';
 import {
-  INSTALL_RESOURCES, checkCaReplicasHint, checkCaSecret, checkInstallRbac, checkNamespace, checkPodSecurity, checkReplicas, checkTokenReviewRbac,
+  INSTALL_RESOURCES, MESH_WATCH_ACCESS, checkCaReplicasHint, checkCaSecret, checkInstallRbac, checkMeshWatchRbac, checkNamespace, checkPodSecurity, checkReplicas, checkTokenReviewRbac,
   checkTrustBundle, checkVersion, checkWebhookConfig,
 } from './install-checks.js';
 
@@ -102,11 +102,12 @@ export async function runChecks(client: KubeClient, meta: { context: string; ser
   const caDeployment = await call('GET', `/apis/apps/v1/namespaces/${enc(ns)}/deployments/${INSTALL.caDeployment}`);
   results.push(checkReplicas('ca-replicas', G.ca, INSTALL.caDeployment, caDeployment, checkCaReplicasHint(ns, INSTALL.caDeployment)));
   const sa = `system:serviceaccount:${ns}:${INSTALL.caServiceAccount}`;
-  results.push(checkTokenReviewRbac(G.ca, `${ns}/${INSTALL.caServiceAccount}`, await call('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+  const caMay = (resourceAttributes: { verb: string; group: string; resource: string }) => call('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
     apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview',
-    spec: { user: sa, groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'],
-      resourceAttributes: { verb: 'create', group: 'authentication.k8s.io', resource: 'tokenreviews' } },
-  })));
+    spec: { user: sa, groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'], resourceAttributes },
+  });
+  results.push(checkTokenReviewRbac(G.ca, `${ns}/${INSTALL.caServiceAccount}`, await caMay({ verb: 'create', group: 'authentication.k8s.io', resource: 'tokenreviews' })));
+  results.push(checkMeshWatchRbac(G.ca, `${ns}/${INSTALL.caServiceAccount}`, await Promise.all(MESH_WATCH_ACCESS.map(caMay))));
 
   results.push(checkReplicas('webhook-replicas', G.webhook, INSTALL.webhookDeployment, webhookDeployment, checkCaReplicasHint(ns, INSTALL.webhookDeployment)));
   results.push(checkWebhookConfig(G.webhook, INSTALL.webhookConfig,
@@ -122,7 +123,7 @@ export async function runChecks(client: KubeClient, meta: { context: string; ser
   for (const n of meshed) {
     const name = String(n.metadata?.name);
     results.push(checkTrustBundle(`trust-bundle:${name}`, G.meshed, name, await call('GET', `/api/v1/namespaces/${enc(name)}/configmaps/${TRUST_BUNDLE_CONFIGMAP}`), secret.ca, {
-      missing: 'the webhook writes it when it injects the first pod there (--distribute-bundle); without the webhook, copy it (docs/kubernetes.md step 4)',
+      missing: 'the webhook writes it within seconds of the namespace being labelled (--distribute-bundle); if it does not, look for bundle_distribution_failed in its log; without the webhook, copy it (docs/kubernetes.md step 4)',
       differs: 'the webhook updates it when the roots change: kubectl -n ztmesh-system logs deploy/ztmesh-webhook (look for bundle_distribution_failed)',
       missingIsWarning: true,
     }));

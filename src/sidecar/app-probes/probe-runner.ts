@@ -6,6 +6,7 @@ import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
 import type { Clock } from '../../common/clock.js';
+import { cleanGrpcDetails, DIRECT_CHANNEL_OPTIONS } from '../../common/grpc-channel.js';
 import type { AppProbe } from './app-probe-schema.js';
 
 /** What one probe run found: `reason` is short, for the kubelet's event and the log. */
@@ -84,9 +85,9 @@ function tcpProbe(port: number, host: string, finish: Finish): () => void {
 
 function grpcProbe(g: Extract<AppProbe, { grpc: unknown }>['grpc'], host: string, timeoutMs: number, finish: Finish): () => void {
   // The kubelet's gRPC probe is plaintext; one channel per run, closed after it.
-  const client = new HealthClient(`${host}:${g.port}`, grpc.credentials.createInsecure(), { 'grpc.enable_channelz': 0 });
+  const client = new HealthClient(`${host}:${g.port}`, grpc.credentials.createInsecure(), { ...DIRECT_CHANNEL_OPTIONS });
   client.check({ service: g.service ?? '' }, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, res?: { status?: string | number }) => {
-    if (err) return finish({ ok: false, reason: `gRPC health: ${grpc.status[err.code] ?? err.code} ${err.details}`.trim() });
+    if (err) return finish({ ok: false, reason: `gRPC health: ${grpc.status[err.code] ?? err.code} ${cleanGrpcDetails(err.details ?? '')}`.trim() });
     const status = res?.status;
     finish(status === 'SERVING' || status === 1 ? { ok: true, reason: 'gRPC SERVING' } : { ok: false, reason: `gRPC ${String(status ?? 'UNKNOWN')}` });
   });

@@ -1,16 +1,13 @@
-// What transparent outbound does with an original destination: plain passthrough, or mTLS with an expected server ID.
-// Pure decisions over the `transparent` config, compiled once; tested with tables.
+// What the sidecar's own `transparent` config says of an original destination: plain passthrough, mTLS with an
+// expected server ID (`expect`), or nothing (then membership decides: mesh/outbound-decision.ts). Compiled once; pure.
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { ConfigError } from '../../common/errors.js';
 import { parseSpiffePattern, type SpiffePattern } from '../../pki/spiffe-id.js';
-import { parseCidr } from './iptables-rules.js';
+import type { StaticRoute } from '../../mesh/outbound-decision.js';
+import { normalizeAddress, parseCidr } from '../../common/cidr.js';
 import type { OriginalDst } from './original-dst.js';
 
-/** The decision for one outbound destination. */
-export type Route =
-  | { kind: 'passthrough'; because: 'cidr' | 'port' }
-  /** `expect` undefined: any SPIFFE ID of our trust domain. */
-  | { kind: 'mesh'; expect?: SpiffePattern; rule?: string };
+export type { StaticRoute } from '../../mesh/outbound-decision.js';
 
 interface ExpectRule {
   key: string;
@@ -18,11 +15,6 @@ interface ExpectRule {
   prefix: number;
   port: number | '*';
   pattern: SpiffePattern;
-}
-
-/** Strips the IPv4-mapped prefix so that "::ffff:10.0.0.1" and "10.0.0.1" compare equal. */
-export function normalizeAddress(address: string): string {
-  return address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
 }
 
 const familyOf = (a: string): 'ipv4' | 'ipv6' => (isIPv4(a) ? 'ipv4' : 'ipv6');
@@ -67,17 +59,17 @@ export class DestinationPolicy {
     this.passthroughSummary = [...cfg.passthrough.cidrs, ...cfg.passthrough.ports.map((p) => `*:${p}`)].join(',') || 'none';
   }
 
-  /** Decides the route for a destination. Pure. */
-  route(dst: Pick<OriginalDst, 'address' | 'port'>): Route {
+  /** What the configuration says of a destination. Pure. */
+  route(dst: Pick<OriginalDst, 'address' | 'port'>): StaticRoute {
     const address = normalizeAddress(dst.address);
-    if (!isIPv4(address) && !isIPv6(address)) return { kind: 'mesh' };
+    if (!isIPv4(address) && !isIPv6(address)) return { kind: 'none' };
     const family = familyOf(address);
     if (this.passthroughPorts.has(dst.port)) return { kind: 'passthrough', because: 'port' };
     if (this.passthroughCidrs.check(address, family)) return { kind: 'passthrough', because: 'cidr' };
     for (const r of this.expectRules) {
-      if ((r.port === '*' || r.port === dst.port) && r.list.check(address, family)) return { kind: 'mesh', expect: r.pattern, rule: r.key };
+      if ((r.port === '*' || r.port === dst.port) && r.list.check(address, family)) return { kind: 'expect', expect: r.pattern, rule: r.key };
     }
-    return { kind: 'mesh' };
+    return { kind: 'none' };
   }
 }
 

@@ -2,7 +2,7 @@
 // When the uid exclusion is wrong, the sidecar's dial is REDIRECTed to its own 15001; refusing it ends the loop at once.
 import type net from 'node:net';
 import { boundEndpoint } from '../../common/node-internals.js';
-import { normalizeAddress } from './destinations.js';
+import { normalizeAddress } from '../../common/cidr.js';
 
 const key = (address: string, port: number) => `${normalizeAddress(address)}|${port}`;
 

@@ -8,4 +8,6 @@ export const INTERCEPT_REASONS = {
   notRedirected: 'not_redirected',
   /** The kernel had no original destination for the connection (no conntrack entry, socket gone). */
   originalDstUnavailable: 'original_dst_unavailable',
+  /** transparent.outboundPolicy is registry-only and membership says the destination is not meshed. */
+  destinationNotMeshed: 'destination_not_meshed',
 } as const;

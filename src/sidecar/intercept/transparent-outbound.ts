@@ -1,5 +1,6 @@
-// Transparent outbound (15001): each REDIRECTed app connection is sent to its original destination,
-// over mTLS through the data path's OutboundHandler, or as plain TCP for passthrough destinations.
+// Transparent outbound (15001): each REDIRECTed app connection is sent to its original destination by the outbound
+// decision (mesh/outbound-decision.ts): over mTLS through the data path's OutboundHandler, as plain TCP (passthrough,
+// counted and listed), or refused (destination_not_meshed under registry-only). A meshed destination never gets plain.
 import net from 'node:net';
 import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
@@ -9,6 +10,9 @@ import { peerLabel, type ConnectionReporter } from '../datapath-metrics.js';
 import type { OutboundHandler } from '../outbound.js';
 import { plainLeg, resetLeg, splice } from '../pipe.js';
 import { REASONS } from '../reasons.js';
+import type { OutboundPolicy } from '../../mesh/kinds.js';
+import { decideOutbound, type MembershipView } from '../../mesh/outbound-decision.js';
+import type { MeshTraffic } from '../mesh/mesh-traffic.js';
 import type { DestinationPolicy, OwnListeners } from './destinations.js';
 import type { DialTracker } from './dial-tracker.js';
 import { INTERCEPT_REASONS } from './intercept-reasons.js';
@@ -34,6 +38,12 @@ export interface TransparentOutboundDeps {
   maxConnections: number;
   /** The open passthrough connections, inside the data path's set. */
   passthroughConnections: ConnectionSet;
+  /** What membership says of a destination (sidecar/mesh/sidecar-membership.ts). */
+  membership: { view(address: string, port: number): MembershipView };
+  /** transparent.outboundPolicy: what happens to a destination that is not meshed. */
+  outboundPolicy: OutboundPolicy;
+  /** Plain connections leaving the mesh: counted by reason, the most frequent destinations kept for /status. */
+  traffic: MeshTraffic;
 }
 
 const hostPort = (d: OriginalDst) => (d.family === 6 ? `[${d.address}]:${d.port}` : `${d.address}:${d.port}`);
@@ -83,18 +93,25 @@ export class TransparentOutbound {
       reporter.refused(peer, REASONS.maxConnections, { handshake: false, detail: hostPort(dst) });
       return resetLeg(plainLeg(app));
     }
-    const route = this.deps.destinations.route(dst);
-    if (route.kind === 'passthrough') return this.passthroughTo(app, peer, dst, route.because);
+    const decision = decideOutbound(this.deps.destinations.route(dst), () => this.deps.membership.view(dst.address, dst.port), this.deps.outboundPolicy);
+    if (decision.action === 'plain') return this.passthroughTo(app, peer, dst, decision.because);
+    if (decision.action === 'refuse') {
+      reporter.refused(peer, decision.reason, {
+        handshake: false, upstream: hostPort(dst), detail: `${hostPort(dst)} is not meshed and transparent.outboundPolicy is registry-only`,
+      });
+      return resetLeg(plainLeg(app));
+    }
     this.deps.handler.handle(app, {
       upstream: { host: dst.address, port: dst.port },
-      ...(route.expect ? { expect: route.expect } : {}),
+      ...(decision.expect.length ? { expect: decision.expect } : {}),
     });
   }
 
-  /** Plain TCP to a destination listed as not meshed. */
-  private passthroughTo(app: net.Socket, peer: string, dst: OriginalDst, because: 'cidr' | 'port'): void {
+  /** Plain TCP to a destination that is not meshed (configured so, or by membership under the passthrough policy). */
+  private passthroughTo(app: net.Socket, peer: string, dst: OriginalDst, because: 'cidr' | 'port' | 'not_meshed'): void {
     const c = this.passthrough;
     c.connectionsTotal++;
+    this.deps.traffic.passthrough(because, hostPort(dst));
     this.deps.passthroughConnections.track(app);
     const upstream = net.connect({ host: dst.address, port: dst.port, allowHalfOpen: true, noDelay: true });
     this.deps.dials.track(upstream);

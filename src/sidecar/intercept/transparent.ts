@@ -7,9 +7,11 @@ import { listenErrno, listenOn } from '../../common/listen.js';
 import { INBOUND_SOURCE_V6 } from '../../common/mesh.js';
 import type { Clock } from '../../common/clock.js';
 import { compilePolicy, isOpenPolicy } from '../authz.js';
-import type { DataPath, DataPathContext } from '../datapath.js';
+import { standaloneMeshView, type DataPath, type DataPathContext } from '../datapath.js';
+import { MeshTraffic } from '../mesh/mesh-traffic.js';
 import { podTargets } from '../tunnel/target.js';
-import { DestinationPolicy, OwnListeners, normalizeAddress } from './destinations.js';
+import { normalizeAddress } from '../../common/cidr.js';
+import { DestinationPolicy, OwnListeners } from './destinations.js';
 import { DialTracker } from './dial-tracker.js';
 import { checkOriginalDst } from './original-dst.js';
 import { TransparentInbound } from './transparent-inbound.js';
@@ -76,9 +78,13 @@ export function transparentListeners(opts: TransparentOptions = {}) {
     dp.dialer.watchSockets((s) => dials.track(s));
     const inReporter = dp.reporter('inbound', log.child({ listener: 'transparent-inbound' }));
     const outReporter = dp.reporter('outbound', log.child({ listener: 'transparent-outbound' }));
+    const mesh = ctx.mesh ?? standaloneMeshView(ctx.config);
+    const traffic = new MeshTraffic(dp.metrics, dp.clock);
+    dp.traffic = traffic;
     const inHandler = dp.inboundHandler(inReporter, {
       policy, handshakeTimeoutMs: cfg.handshakeTimeout, idleTimeoutMs: cfg.idleTimeout, maxConnections: cfg.maxConnections,
       limits: { maxPending: cfg.maxPendingHandshakes, maxPendingPerSource: cfg.maxPendingHandshakesPerSource },
+      permissive: { mode: () => mesh.inboundMode().mode, detectionTimeoutMs: cfg.detectionTimeout, onPlaintext: () => traffic.plaintext() },
     });
     const outHandler = dp.outboundHandler(outReporter, { handshakeTimeoutMs: cfg.handshakeTimeout, idleTimeoutMs: cfg.idleTimeout }, cfg.tunnel);
     // A tunnel stream may reach this pod's own addresses (never loopback) on any port but the sidecar's.
@@ -91,6 +97,7 @@ export function transparentListeners(opts: TransparentOptions = {}) {
     const outbound = new TransparentOutbound({
       handler: outHandler, reporter: outReporter, destinations, own, dials, log: outReporter.log, clock: dp.clock,
       idleTimeoutMs: cfg.idleTimeout, maxConnections: cfg.maxConnections, passthroughConnections: dp.connections.child(),
+      membership: mesh.membership, outboundPolicy: cfg.outboundPolicy, traffic,
     });
 
     const inServer = net.createServer({ allowHalfOpen: true }, (raw) => inbound.handle(raw));
@@ -107,6 +114,8 @@ export function transparentListeners(opts: TransparentOptions = {}) {
     });
     inTask.ready();
     outTask.ready();
-    log.info({ inbound: inAddress, outbound: outAddress, passthrough: destinations.passthroughSummary }, 'transparent listeners up');
+    log.info({
+      inbound: inAddress, outbound: outAddress, passthrough: destinations.passthroughSummary, outboundPolicy: cfg.outboundPolicy, inboundMode: mesh.inboundMode().mode,
+    }, 'transparent listeners up');
   };
 }

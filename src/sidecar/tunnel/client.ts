@@ -5,6 +5,7 @@ import type tls from 'node:tls';
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import type { TunnelPoolStatus } from '../../admin/status-types.js';
+import { expectationText } from '../authz.js';
 import type { DataPathMetrics, WarnBudget } from '../datapath-metrics.js';
 import type { LivenessSweep } from '../liveness-sweep.js';
 import { DialError, type DialedSocket, type DialedUpstream, type UpstreamDialer, type UpstreamTarget, type UpstreamTransport } from '../outbound.js';
@@ -117,7 +118,7 @@ export class TunnelPool implements UpstreamTransport {
 
   private poolFor(target: UpstreamTarget): Pool {
     const upstream = authorityOf(target.upstream.host, target.upstream.port);
-    const expect = target.expect?.text ?? null;
+    const expect = expectationText(target.expect) ?? null;
     const key = `${upstream} ${expect ?? ''}`;
     let pool = this.pools.get(key);
     if (!pool) {

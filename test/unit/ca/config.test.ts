@@ -28,6 +28,13 @@ describe('parseServeConfig', () => {
     expect(c.rate.perSecond).toBe(0);
   });
 
+  it('reads the mesh flags: meshed CIDRs repeated and comma-separated, normalised and unique, and the inbound mode', () => {
+    expect(parseServeConfig({ dir: '/x' }).mesh).toEqual({ meshedCidrs: [], defaultInboundMode: 'strict' });
+    const c = parseServeConfig({ dir: '/x', meshedCidrs: ['10.0.0.0/8, FD00::/8', '10.0.0.0/8'], defaultInboundMode: 'permissive' });
+    expect(c.mesh).toEqual({ meshedCidrs: ['10.0.0.0/8', 'fd00::/8'], defaultInboundMode: 'permissive' });
+    expect(Object.isFrozen(c.mesh.meshedCidrs)).toBe(true);
+  });
+
   it.each([
     [{}, '--dir'],
     [{ dir: '/x', defaultTtl: 'soon' }, '--default-ttl "soon"'],
@@ -41,6 +48,9 @@ describe('parseServeConfig', () => {
     [{ dir: '/x', handshakeTimeout: 'never' }, '--handshake-timeout "never"'],
     [{ dir: '/x', maxConnections: '0' }, '--max-connections "0"'],
     [{ dir: '/x', maxConnectionsPerSource: 'many' }, '--max-connections-per-source "many"'],
+    [{ dir: '/x', meshedCidrs: '10.0.0.0/8,10.1.2.3' }, '--meshed-cidrs "10.1.2.3"'],
+    [{ dir: '/x', meshedCidrs: ['fd00::/129'] }, '--meshed-cidrs "fd00::/129"'],
+    [{ dir: '/x', defaultInboundMode: 'open' }, '--default-inbound-mode "open"'],
   ])('refuses %j naming %s', (flags, named) => {
     expect(() => parseServeConfig(flags)).toThrow(expect.objectContaining({ message: expect.stringContaining(named) }));
   });

@@ -39,6 +39,26 @@ describe('ztmesh status view', () => {
     expect(formatStatus({ ...s, identity: { ...s.identity, history } }, NOW, 'a')).toMatch(/^Rotations\s+3, last \S+ \(10s ago\) by renewal$/m);
   });
 
+  it('shows membership, the outbound policy, the inbound mode and what left the mesh in plain TCP (transparent mode)', () => {
+    const s: SidecarStatus = {
+      ...status('available'),
+      mesh: {
+        kinds: {}, outboundPolicy: 'passthrough', inboundMode: { mode: 'permissive', source: 'ca' },
+        membership: { state: 'known', source: 'ca', version: 'ab12-17', entries: 12, receivedAt: iso(-5000), lastRefusal: null },
+        passthrough: { total: 3, top: [{ destination: '172.20.0.9:5432', connections: 3, last: iso(-2000) }] },
+        inboundPlaintext: { total: 2 },
+      },
+    };
+    const out = formatStatus(s, NOW, 'a');
+    expect(out).toMatch(/^Membership\s+version ab12-17, 12 meshed destination\(s\) \(from ca, \S+ \(5s ago\)\)$/m);
+    expect(out).toMatch(/^Outbound policy\s+passthrough$/m);
+    expect(out).toMatch(/^Inbound mode\s+permissive \(from ca\)$/m);
+    expect(out).toMatch(/^Passthrough\s+3 plain connection\(s\) left the mesh$/m);
+    expect(out).toMatch(/^Plaintext in\s+2 connection\(s\) accepted without TLS$/m);
+    expect(out).toMatch(/172\.20\.0\.9:5432 connections=3/);
+    expect(formatStatus({ ...s, mesh: { ...s.mesh!, membership: { ...s.mesh!.membership!, state: 'awaiting' } } }, NOW, 'a')).toMatch(/^Membership\s+AWAITING/m);
+  });
+
   it('shows the outage budget and the last error while the CA is down', () => {
     const out = formatStatus(status('unavailable', false), NOW, 'a');
     expect(out).toMatch(/^Last error\s+unavailable: CA x:1: down/m);

@@ -14,6 +14,7 @@ import { adminRoutes, healthRoutes, type SidecarAdmin } from '../../../src/admin
 import { CONFIG_KEYS } from '../../../src/sidecar/config.js';
 import { INTERCEPT_REASONS } from '../../../src/sidecar/intercept/intercept-reasons.js';
 import { REASONS } from '../../../src/sidecar/reasons.js';
+import { MESH_REFUSALS } from '../../../src/ca/mesh/mesh-service.js';
 import { TUNNEL_END_REASONS } from '../../../src/sidecar/tunnel/session-guard.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -63,6 +64,19 @@ describe('docs/design.md lists the contracts', () => {
     const lines = proto.split('\n').filter((l) => /^\s*(rpc|message|service) /.test(l));
     expect(lines.length).toBe(7);
     for (const line of lines) expect(DESIGN).toContain(line.trim());
+  });
+
+  it('the mesh proto, service and message for message', () => {
+    const proto = readFileSync(join(ROOT, 'proto/ztmesh/mesh/v1/mesh.proto'), 'utf8');
+    const names = [...proto.matchAll(/^\s*(?:rpc|message|service) (\w+)/gm)].map((m) => m[1]!);
+    expect(names.length).toBe(10);
+    for (const name of names) expect(DESIGN).toMatch(new RegExp(`(message|rpc|service) ${name}\\b`));
+    for (const field of [...proto.matchAll(/^\s*(?:repeated )?[\w.]+ (\w+) = \d+;/gm)].map((m) => m[1]!)) expect(DESIGN, field).toContain(` ${field} = `);
+  });
+
+  it('every `ztmesh ca serve` route of the admin, and the mesh stream\'s refusal codes', () => {
+    for (const route of ['GET /identities', 'GET /mesh']) expect(DESIGN).toContain(route);
+    for (const code of MESH_REFUSALS) expect(listed(code), code).toBe(true);
   });
 
   it('every admin route, and every admin refusal code', () => {

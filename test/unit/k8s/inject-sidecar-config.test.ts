@@ -19,11 +19,6 @@ function sidecarOf(pod: PodLike): Obj {
   return [...(pod.spec!.initContainers ?? []), ...pod.spec!.containers!].find((c) => c.name === SIDECAR_NAME) as Obj;
 }
 
-/**
- * The transparent-mode keys of issue 20 (docs/design.md "Kubernetes objects and annotations"), which the injector writes
- * by contract and the sidecar's schema gains with issue 20's data path. Delete this set once CONFIG_KEYS has them.
- */
-const ISSUE_20_KEYS = new Set(['ZTMESH_TRANSPARENT_OUTBOUND_POLICY', 'ZTMESH_TRANSPARENT_INBOUND_MODE']);
 const MESH_ANNOTATIONS = {
   'ztmesh.io/outbound-policy': 'registry-only', 'ztmesh.io/passthrough-cidrs': '10.0.0.0/8,fd00::/8',
   'ztmesh.io/passthrough-ports': '5432,6379', 'ztmesh.io/inbound-mode': 'permissive',
@@ -42,7 +37,7 @@ describe('injected sidecar environment', () => {
       const r = injectPod(pod({ 'ztmesh.io/ttl': '30m', 'ztmesh.io/allow': 'spiffe://cluster.local/ns/a/*', 'prometheus.io/scrape': 'true', ...(mode === 'transparent' ? MESH_ANNOTATIONS : {}) }), { ...DEFAULT_INJECT_OPTIONS, mode });
       const names = (sidecarOf(r.pod).env as Obj[]).map((e) => e.name as string).filter((n) => n.startsWith('ZTMESH_'));
       expect(names.length).toBeGreaterThan(5);
-      for (const n of names) if (!ISSUE_20_KEYS.has(n)) expect(known, `${n} is not read by the sidecar`).toContain(n);
+      for (const n of names) expect(known, `${n} is not read by the sidecar`).toContain(n);
     }
   });
 

@@ -128,14 +128,16 @@ describe('deploy/kubernetes', () => {
     expect(mi(vol.emptyDir.sizeLimit)).toBeGreaterThan(2 * config.auditLog!.maxBytes);
   });
 
-  it('RBAC: the CA may create tokenreviews and nothing else; the webhook patches its own config and writes ConfigMaps', () => {
+  it('RBAC: the CA may create tokenreviews and nothing else; the webhook patches its own config, watches namespaces and pods, and writes only ztmesh-trust-bundle', () => {
     expect(find('ClusterRole', 'ztmesh-ca-tokenreview').rules).toEqual([
       { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
     ]);
     expect(find('ClusterRoleBinding', 'ztmesh-ca-tokenreview').subjects).toEqual([{ kind: 'ServiceAccount', name: 'ztmesh-ca', namespace: 'ztmesh-system' }]);
     expect(find('ClusterRole', 'ztmesh-webhook').rules).toEqual([
       { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: ['ztmesh-sidecar-injector'], verbs: ['get', 'patch'] },
-      { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'create', 'patch'] },
+      { apiGroups: [''], resources: ['namespaces', 'pods'], verbs: ['list', 'watch'] },
+      { apiGroups: [''], resources: ['configmaps'], resourceNames: ['ztmesh-trust-bundle'], verbs: ['get', 'patch'] },
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
     ]);
     for (const o of objects.filter((x) => x.kind === 'ClusterRole')) {
       for (const r of o.rules) expect(r.resources).not.toContain('secrets');
@@ -170,7 +172,7 @@ describe('deploy/kubernetes', () => {
     const mwc = find('MutatingWebhookConfiguration', 'ztmesh-sidecar-injector');
     const w = mwc.webhooks[0];
     expect(w.failurePolicy).toBe('Fail');
-    expect(w.sideEffects).toBe('NoneOnDryRun');
+    for (const x of mwc.webhooks) expect(x.sideEffects).toBe('None');
     expect(c.args).toContain('--distribute-bundle');
     expect(w.admissionReviewVersions).toEqual(['v1']);
     expect(w.namespaceSelector).toEqual({ matchLabels: { 'ztmesh.io/inject': 'enabled' } });

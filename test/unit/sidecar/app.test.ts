@@ -32,7 +32,7 @@ async function setup(opts: { listenerPart?: boolean; admin?: string; health?: st
     clock, log: silentLogger(), caClient: client, random: () => 0.5, generateKey: async () => generateKeySync(),
     startDataPath: async (ctx: DataPathContext) => {
       if (opts.listenerPart) markListenerReady = ctx.readiness.register('listener:api').ready;
-      return { statuses: () => [{ name: 'api', kind: 'inbound', address: '0.0.0.0:15006', connectionsActive: 0, connectionsTotal: 3, denied: 1 }], tunnelPools: () => [], setPolicy: () => false, drain: async () => {}, close: async () => {} };
+      return { statuses: () => [{ name: 'api', kind: 'inbound', address: '0.0.0.0:15006', connectionsActive: 0, connectionsTotal: 3, denied: 1 }], tunnelPools: () => [], meshTraffic: () => undefined, setPolicy: () => false, drain: async () => {}, close: async () => {} };
     },
   });
   const get = async (path: string, base = sidecar.adminAddress) => {

@@ -76,6 +76,10 @@ describe('loadSidecarConfig', () => {
     [{ env: { ZTMESH_LOG_LEVEL: 'loud' } }, /logLevel = "loud" \(from ZTMESH_LOG_LEVEL\)/],
     [{ flags: { 'spiffe-id': 'spiffe://other.org/ns/a/sa/b' } }, /identity\.spiffeId = .*not in trust domain cluster\.local/],
     [{ flags: { ttl: '500ms' } }, /identity\.ttl = 500 .*at least 1s/],
+    [{ env: { ZTMESH_TRANSPARENT_OUTBOUND_POLICY: 'allow-all' } }, /transparent\.outboundPolicy = "allow-all" \(from ZTMESH_TRANSPARENT_OUTBOUND_POLICY\)/],
+    [{ env: { ZTMESH_TRANSPARENT_INBOUND_MODE: 'lenient' } }, /transparent\.inboundMode = "lenient" \(from ZTMESH_TRANSPARENT_INBOUND_MODE\)/],
+    [{ env: { ZTMESH_TRANSPARENT_PASSTHROUGH: '{"cidrs":["10.0.0.0/33"]}' } }, /transparent\.passthrough\.cidrs\[0\] = "10\.0\.0\.0\/33" \(from ZTMESH_TRANSPARENT_PASSTHROUGH\): not an IPv4 or IPv6 CIDR/],
+    [{ env: { ZTMESH_TRANSPARENT_DETECTION_TIMEOUT: 'soon' } }, /transparent\.detectionTimeout = "soon"/],
   ])('rejects %j naming the key, value and source', (sources, re) => {
     const e = error(() => loadSidecarConfig(sources as never));
     expect(e.code).toBe('invalid_config');

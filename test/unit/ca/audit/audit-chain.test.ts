@@ -2,7 +2,7 @@
 // fail naming the line; the last line is protected by the head hash; arbitrary text never throws.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatRecord, GENESIS, lineHash, verifyAuditLog, type AuditFields } from '../../../../src/ca/audit/audit-chain.js';
+import { formatRecord, GENESIS, lineHash, readTail, verifyAuditLog, type AuditFields } from '../../../../src/ca/audit/audit-chain.js';
 
 const T0 = Date.UTC(2026, 10, 27, 12, 0, 0);
 
@@ -105,5 +105,53 @@ describe('audit chain', () => {
       const changed = good.slice(0, at) + c + good.slice(at + 1);
       expect(verifyAuditLog([{ name: 'x', text: changed }]).ok).toBe(false);
     }), { numRuns: 300 });
+  });
+});
+
+describe('readTail (what the writer reads before continuing a file)', () => {
+  const ids = fc.array(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 6 });
+  /** A log whose records name SPIFFE IDs with any characters (multi-byte ones included). */
+  const logOf = (names: string[]) => {
+    let prev = GENESIS;
+    return names.map((n, i) => {
+      const line = formatRecord(i, T0, { event: 'issued', spiffeId: `spiffe://example.org/${n}`, code: 'ok' }, prev);
+      prev = lineHash(line);
+      return line;
+    });
+  };
+
+  it('finds the last whole line before any cut, and how many bytes after it to cut off', () => {
+    fc.assert(fc.property(ids, fc.double({ min: 0, max: 1, noNaN: true }), (names, at) => {
+      const lines = logOf(names);
+      const file = Buffer.from(text(lines), 'utf8');
+      const size = Math.floor(at * file.length);
+      const t = readTail(file.subarray(0, size), true);
+      // Byte offsets where each line ends (its newline).
+      const ends = lines.reduce<number[]>((acc, l) => [...acc, (acc.at(-1) ?? -1) + Buffer.byteLength(l, 'utf8') + 1], []);
+      const whole = ends.filter((e) => e < size).length;
+      const cutShortBeforeNewline = whole < lines.length && ends[whole] === size;
+      if (cutShortBeforeNewline) {
+        expect(t).toEqual({ lastLine: lines[whole], cut: 0, needsNewline: true });
+      } else {
+        expect(t.lastLine).toBe(whole ? lines[whole - 1] : undefined);
+        expect(t.cut).toBe(size - (whole ? ends[whole - 1]! + 1 : 0));
+        expect(t.needsNewline).toBe(false);
+      }
+    }));
+  });
+
+  it('in a window of the end of a file, never takes a line it cannot see whole', () => {
+    fc.assert(fc.property(ids, fc.nat({ max: 2000 }), (names, window) => {
+      const file = Buffer.from(text(logOf(names)), 'utf8');
+      const tail = file.subarray(Math.max(0, file.length - window));
+      const t = readTail(tail, tail.length === file.length);
+      if (t.lastLine !== undefined) expect(logOf(names)).toContain(t.lastLine);
+      expect(t.cut).toBe(0);
+    }));
+  });
+
+  it('a file that starts with a bare newline has an empty line before nothing', () => {
+    expect(readTail(Buffer.from('\n'), true)).toEqual({ lastLine: '', cut: 0, needsNewline: false });
+    expect(readTail(Buffer.from('{"seq":0'), true)).toEqual({ lastLine: undefined, cut: 8, needsNewline: false });
   });
 });

@@ -20,11 +20,11 @@ const bundleDir = () => {
 
 describe('TrustBundleSource', () => {
   it('publishes a change only with a higher sequence, and nothing on a rewrite of the same file', async () => {
-    const { file } = bundleDir();
-    const a = makeCa('example.org');
-    const b = makeCa('example.org');
+    const { file, cross } = bundleDir();
+    const clock = new FakeClock(Date.now());
+    const a = makeCa('example.org', clock.now() - 1000);
+    const b = makeCa('example.org', clock.now() - 1000);
     writeFileSync(file, formatBundleFile([a.certDer], 4));
-    const clock = new FakeClock();
     const cap = captureLogger();
     const src = await TrustBundleSource.open({ file, trustDomain: 'example.org', clock, log: cap.logger, pollMs: 1000 });
     const seen: BundleSnapshot[] = [];
@@ -36,6 +36,7 @@ describe('TrustBundleSource', () => {
     expect(seen).toHaveLength(1);
 
     // Changed roots under the same sequence: another replica would send other roots under one number. Refused.
+    writeFileSync(cross, certsToPem([createCrossCertificate({ rootDer: b.certDer, issuer: a.issuer, trustDomain: 'example.org', nowMs: clock.now() })]));
     writeFileSync(file, formatBundleFile([a.certDer, b.certDer], 4));
     await src.reload();
     expect(seen).toHaveLength(1);
@@ -44,8 +45,6 @@ describe('TrustBundleSource', () => {
     writeFileSync(file, formatBundleFile([a.certDer, b.certDer], 5));
     await src.reload();
     expect(seen.map((s) => [s.sequence, s.roots.length])).toEqual([[4, 1], [5, 2]]);
-    // b came without a cross-certificate: sidecars will refuse it, and the CA says so.
-    expect(cap.lines.find((l) => l.code === 'bundle_unvouched_root')).toBeDefined();
 
     for (const bad of ['garbage', formatBundleFile([makeLeaf(a, 'spiffe://example.org/x').certDer], 9)]) {
       writeFileSync(file, bad);
@@ -84,7 +83,7 @@ describe('TrustBundleSource', () => {
     writeFileSync(file, formatBundleFile([a.certDer], 1));
     const clock = new FakeClock();
     const src = await TrustBundleSource.open({ file, trustDomain: 'example.org', clock, log: silentLogger(), pollMs: 1000 });
-    writeFileSync(file, formatBundleFile([a.certDer, makeCa('example.org').certDer], 2));
+    writeFileSync(file, formatBundleFile([a.certDer], 2));
     for (let i = 0; i < 20 && src.current().sequence === 1; i++) {
       await clock.advance(1000);
       await new Promise((r) => setTimeout(r, 5)); // the poll's fs.stat is real I/O
@@ -102,11 +101,12 @@ describe('TrustBundleSource', () => {
   });
 
   it('holds the CA to its root: refuses to open without it, keeps the last good bundle on a reload that drops it, and re-reads when the root changes', async () => {
-    const { file } = bundleDir();
+    const { file, cross } = bundleDir();
     const root = makeCa('example.org');
     const other = makeCa('example.org');
+    writeFileSync(cross, certsToPem([createCrossCertificate({ rootDer: other.certDer, issuer: root.issuer, trustDomain: 'example.org', nowMs: Date.now() })]));
     writeFileSync(file, formatBundleFile([other.certDer], 1));
-    const open = () => TrustBundleSource.open({ file, trustDomain: 'example.org', caChain: { cert: root.cert, intermediates: [] }, clock: new FakeClock(), log: silentLogger() });
+    const open = () => TrustBundleSource.open({ file, trustDomain: 'example.org', caChain: { cert: root.cert, intermediates: [] }, clock: new FakeClock(Date.now()), log: silentLogger() });
     await expect(open()).rejects.toMatchObject({ code: 'bundle_lacks_ca_root', message: expect.stringContaining(file) });
     writeFileSync(file, formatBundleFile([other.certDer, root.certDer], 2));
     const src = await open();
@@ -116,6 +116,51 @@ describe('TrustBundleSource', () => {
     // The CA switched to `other` (activate) after the bundle had already dropped `root` (retire ran early).
     await src.setCaChain({ cert: other.cert, intermediates: [] });
     expect(src.current()).toMatchObject({ sequence: 3, roots: [other.cert] });
+    src.close();
+  });
+});
+
+describe('the roots the CA trusts for renewal', () => {
+  const clock = new FakeClock(Date.now());
+  const root = makeCa('example.org', clock.now() - 1000);
+  const previous = makeCa('example.org', clock.now() - 1000);
+  const stranger = makeCa('example.org', clock.now() - 1000);
+  const vouch = (r: typeof root, by: typeof root) => createCrossCertificate({ rootDer: r.certDer, issuer: by.issuer, trustDomain: 'example.org', nowMs: clock.now() });
+  const open = (file: string, previousRoots: typeof root.cert[] = [], log = silentLogger()) => TrustBundleSource.open({
+    file, trustDomain: 'example.org', caChain: { cert: root.cert, intermediates: [] }, previousRoots, clock, log,
+  });
+
+  it('at start: its own root, the previous root whose key it kept, and roots they vouch for; another root stops start-up, naming file and root', async () => {
+    const { file, cross } = bundleDir();
+    writeFileSync(file, formatBundleFile([previous.certDer, root.certDer], 3));
+    await expect(open(file)).rejects.toMatchObject({
+      code: 'bundle_unvouched_root', message: expect.stringMatching(new RegExp(`^${file}: new root [0-9a-f]{16}… .* comes without a valid cross-certificate from a root trusted now: add to ${cross}`)),
+    });
+    // After `activate`: the old root is previous.pem (its key kept), the new one signs.
+    (await open(file, [previous.cert])).close();
+    // After `prepare`: the CA's root vouches for the next one.
+    writeFileSync(cross, certsToPem([vouch(stranger, root)]));
+    writeFileSync(file, formatBundleFile([root.certDer, stranger.certDer], 4));
+    (await open(file)).close();
+    // A cross-certificate the other way round (the stranger vouching for the CA's root) vouches for nothing.
+    writeFileSync(cross, certsToPem([vouch(root, stranger)]));
+    await expect(open(file)).rejects.toMatchObject({ code: 'bundle_unvouched_root' });
+  });
+
+  it('while serving: a bundle.pem that gains an unvouched root is refused, the last good one stays, and the log names file and root', async () => {
+    const { file, cross } = bundleDir();
+    writeFileSync(file, formatBundleFile([root.certDer], 1));
+    const cap = captureLogger();
+    const src = await open(file, [], cap.logger);
+    writeFileSync(file, formatBundleFile([root.certDer, stranger.certDer], 2));
+    await src.reload();
+    expect(src.current()).toMatchObject({ sequence: 1, roots: [root.cert] });
+    const line = cap.lines.find((l) => l.code === 'bundle_unvouched_root');
+    expect(line).toMatchObject({ file, msg: 'trust bundle refused; keeping the last good one', err: expect.stringContaining('comes without a valid cross-certificate') });
+    // Roots trusted now vouch for the next one: the same change with a cross-certificate is taken.
+    writeFileSync(cross, certsToPem([vouch(stranger, root)]));
+    await src.reload();
+    expect(src.current()).toMatchObject({ sequence: 2, roots: [root.cert, stranger.cert] });
     src.close();
   });
 });

@@ -1,7 +1,8 @@
 // Routing decisions of transparent outbound (passthrough vs mTLS, expected IDs) and the loop guards' pure parts.
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DestinationPolicy, OwnListeners, normalizeAddress, parseExpectKey } from '../../../../src/sidecar/intercept/destinations.js';
+import { normalizeAddress } from '../../../../src/common/cidr.js';
+import { DestinationPolicy, OwnListeners, parseExpectKey } from '../../../../src/sidecar/intercept/destinations.js';
 import { DialTracker } from '../../../../src/sidecar/intercept/dial-tracker.js';
 import { decodeSockaddr } from '../../../../src/sidecar/intercept/original-dst.js';
 
@@ -17,24 +18,24 @@ const policy = new DestinationPolicy({
 
 describe('DestinationPolicy.route', () => {
   it.each([
-    ['10.1.2.3', 8080, { kind: 'mesh', rule: '10.1.0.0/16:8080', id: 'spiffe://cluster.local/ns/api/sa/api' }],
-    ['10.1.2.3', 9090, { kind: 'mesh', rule: '10.1.0.0/16:*', id: 'spiffe://cluster.local/ns/api/*' }],
-    ['10.9.9.9', 8080, { kind: 'mesh', rule: '10.0.0.0/8:*', id: 'spiffe://cluster.local/ns/default/*' }],
-    ['::ffff:10.9.9.9', 8080, { kind: 'mesh', rule: '10.0.0.0/8:*', id: 'spiffe://cluster.local/ns/default/*' }],
-    ['fd00::1', 443, { kind: 'mesh', rule: '[fd00::/8]:443', id: 'spiffe://cluster.local/ns/web/sa/web' }],
-    ['fd00::1', 80, { kind: 'mesh' }],
-    ['172.16.0.1', 80, { kind: 'mesh' }],
+    ['10.1.2.3', 8080, { kind: 'expect', rule: '10.1.0.0/16:8080', id: 'spiffe://cluster.local/ns/api/sa/api' }],
+    ['10.1.2.3', 9090, { kind: 'expect', rule: '10.1.0.0/16:*', id: 'spiffe://cluster.local/ns/api/*' }],
+    ['10.9.9.9', 8080, { kind: 'expect', rule: '10.0.0.0/8:*', id: 'spiffe://cluster.local/ns/default/*' }],
+    ['::ffff:10.9.9.9', 8080, { kind: 'expect', rule: '10.0.0.0/8:*', id: 'spiffe://cluster.local/ns/default/*' }],
+    ['fd00::1', 443, { kind: 'expect', rule: '[fd00::/8]:443', id: 'spiffe://cluster.local/ns/web/sa/web' }],
+    ['fd00::1', 80, { kind: 'none' }],
+    ['172.16.0.1', 80, { kind: 'none' }],
     ['169.254.169.254', 80, { kind: 'passthrough', because: 'cidr' }],
     ['192.168.4.4', 8080, { kind: 'passthrough', because: 'cidr' }],
     ['fd99::5', 8080, { kind: 'passthrough', because: 'cidr' }],
     ['10.1.2.3', 5432, { kind: 'passthrough', because: 'port' }],
   ])('%s:%i', (address, port, want) => {
     const r = policy.route({ address, port });
-    if (want.kind === 'passthrough') return expect(r).toEqual(want);
-    expect(r.kind).toBe('mesh');
-    if (r.kind !== 'mesh') return;
+    if (want.kind !== 'expect') return expect(r).toEqual(want);
+    expect(r.kind).toBe('expect');
+    if (r.kind !== 'expect') return;
     expect(r.rule).toBe((want as { rule?: string }).rule);
-    expect(r.expect?.text).toBe((want as { id?: string }).id);
+    expect(r.expect.text).toBe((want as { id?: string }).id);
   });
 
   it('shows the passthrough destinations for /status', () => {

@@ -1,7 +1,7 @@
 // Table tests of the pure rule builder: which rules each option produces, in which order.
 import { describe, expect, it } from 'vitest';
 import {
-  buildRules, cleanupCommands, defaultInterceptOptions, inboundExcludedPorts, parseCidr, validateInterceptOptions,
+  buildRules, cleanupCommands, defaultInterceptOptions, inboundExcludedPorts, validateInterceptOptions,
   type InterceptOptions,
 } from '../../../../src/sidecar/intercept/iptables-rules.js';
 
@@ -141,17 +141,6 @@ describe('validateInterceptOptions', () => {
 });
 
 describe('helpers', () => {
-  it.each([
-    ['10.0.0.0/8', { address: '10.0.0.0', prefix: 8, family: 4 }],
-    ['1.2.3.4', { address: '1.2.3.4', prefix: 32, family: 4 }],
-    ['fd00::/8', { address: 'fd00::', prefix: 8, family: 6 }],
-    ['::1', { address: '::1', prefix: 128, family: 6 }],
-    ['fd00::/129', undefined],
-    ['10.0.0/8', undefined],
-  ])('parseCidr(%s)', (text, expected) => {
-    expect(parseCidr(text)).toEqual(expected);
-  });
-
   it('inboundExcludedPorts is sorted and unique', () => {
     expect(inboundExcludedPorts(opts({ excludeInboundPorts: [15021, 22] }))).toEqual([22, 15000, 15001, 15006, 15020, 15021]);
   });

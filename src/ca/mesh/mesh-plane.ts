@@ -1,0 +1,113 @@
+// The CA's mesh plane, wired once by ca/build.ts: the kinds it serves (trust bundle, membership, config), the
+// sources of membership (static CIDRs, announcements outside Kubernetes, or the Kubernetes watchers), the Mesh
+// gRPC service and the registry of live streams behind GET /mesh.
+import { randomBytes } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
+import type { Clock } from '../../common/clock.js';
+import { parseCidr } from '../../common/cidr.js';
+import type { Logger } from '../../common/logger.js';
+import type { MeshedDestination } from '../../mesh/destination.js';
+import { MESH_KINDS, type InboundMode } from '../../mesh/kinds.js';
+import type { Attestor } from '../attestors/attestor.js';
+import type { MeshUpdate as MeshUpdateWire } from '../../gen/ztmesh/mesh/v1/MeshUpdate.js';
+import type { CaMetrics } from '../metrics.js';
+import type { TrustBundleSource } from '../root/trust-bundle.js';
+import type { Issued } from '../serving/service.js';
+import { RateLimiter } from '../signing/rate-limit.js';
+import { Announcements } from './announcements.js';
+import { bundleKind } from './bundle-kind.js';
+import { configKind } from './config-kind.js';
+import { MEMBERSHIP_PREFIXES, MembershipKind, type MembershipWriter } from './membership-kind.js';
+import { createMeshService, type MeshService } from './mesh-service.js';
+import { StreamRegistry, type MeshReport } from './stream-registry.js';
+
+/** Announcements per stream: a burst of 4, then one every 10 s (addresses change rarely). */
+export const ANNOUNCE_RATE = { perSecond: 0.1, burst: 4 } as const;
+
+/** A source of membership from outside the CA's own flags (the Kubernetes watchers, k8s/mesh-watch.ts). */
+export interface MembershipFeed {
+  /** Starts writing meshed destinations; calls writer.complete() once its first full state is written. */
+  start(writer: MembershipWriter): void;
+  close(): Promise<void> | void;
+}
+
+export interface MeshPlaneOptions {
+  /** The CA state directory (announcements are kept under it). */
+  dir: string;
+  meshedCidrs: readonly string[];
+  defaultInboundMode: InboundMode;
+  bundle: TrustBundleSource;
+  renewal: Attestor;
+  /** Kubernetes: membership from the watchers, and no announcements. */
+  feed?: MembershipFeed;
+  clock: Clock;
+  log: Logger;
+  metrics: CaMetrics;
+  replica: string;
+  peerCertificate?: (peer: string) => X509Certificate | undefined;
+  peerCertError?: (peer: string) => string | undefined;
+  /** The Mesh service's serializer (from the proto definition). */
+  encode: (u: MeshUpdateWire) => Buffer;
+}
+
+/** The entry of one static meshed CIDR (`--meshed-cidrs`): every port, any ID of the trust domain. */
+export function staticDestination(cidr: string): MeshedDestination {
+  const c = parseCidr(cidr)!;
+  return { key: `${MEMBERSHIP_PREFIXES.static}${cidr}`, cidrs: [`${c.address}/${c.prefix}`], ports: [], identities: [] };
+}
+
+/** The peer a kind's version is asked for in GET /mesh's summary (kinds that serve every peer alike). */
+const ANY_PEER = { spiffeId: '', address: '' };
+
+/** The running mesh plane. */
+export interface MeshPlane {
+  service: MeshService;
+  membership: MembershipKind;
+  /** Told of every certificate the CA issues (extends announced addresses). */
+  onIssued(issued: Issued): void;
+  report(): MeshReport;
+  close(): void;
+}
+
+/** Builds the mesh plane and starts its membership sources. */
+export async function startMeshPlane(o: MeshPlaneOptions): Promise<MeshPlane> {
+  const instance = randomBytes(4).toString('hex');
+  const log = o.log.child({ component: 'mesh' });
+  const membership = new MembershipKind(instance, { awaitFeed: !!o.feed });
+  const unwatchSize = membership.subscribe(() => o.metrics.membershipEntries.set(membership.set.size));
+  membership.replacePrefix(MEMBERSHIP_PREFIXES.static, o.meshedCidrs.map(staticDestination));
+  const announcements = o.feed ? undefined : new Announcements({ dir: o.dir, writer: membership, clock: o.clock, log });
+  await announcements?.start();
+  o.feed?.start(membership);
+  o.metrics.membershipEntries.set(membership.set.size);
+  const bundle = bundleKind(o.bundle);
+  const config = configKind(instance, { inboundMode: o.defaultInboundMode });
+  const registry = new StreamRegistry();
+  const service = createMeshService({
+    renewal: o.renewal, sources: [bundle, membership, config], registry, clock: o.clock, log, metrics: o.metrics, encode: o.encode,
+    announceLimiter: new RateLimiter(ANNOUNCE_RATE.perSecond, ANNOUNCE_RATE.burst, o.clock),
+    ...(announcements ? { announce: (id: string, addresses: string[], notAfterMs: number) => announcements.announce(id, addresses, notAfterMs) } : {}),
+    ...(o.peerCertificate ? { peerCertificate: o.peerCertificate } : {}),
+    ...(o.peerCertError ? { peerCertError: o.peerCertError } : {}),
+  });
+  log.info({
+    instance, meshedCidrs: o.meshedCidrs, defaultInboundMode: o.defaultInboundMode, entries: membership.set.size,
+    membership: o.feed ? 'kubernetes' : 'static CIDRs and announcements',
+  }, 'mesh stream serving');
+  return {
+    service, membership,
+    onIssued: (i) => announcements?.extend(i.spiffeId, registry.announcedBy(i.spiffeId), i.notAfterMs),
+    report: () => registry.report(o.replica, {
+      [MESH_KINDS.trustBundle]: { version: bundle.version(ANY_PEER) },
+      [MESH_KINDS.membership]: { version: membership.version(), entries: membership.set.size, ...(membership.served ? {} : { waitingFor: 'kubernetes' }) },
+      [MESH_KINDS.config]: { version: config.version(ANY_PEER) },
+    }),
+    close: () => {
+      service.drain();
+      announcements?.close();
+      void o.feed?.close();
+      bundle.close();
+      unwatchSize();
+    },
+  };
+}

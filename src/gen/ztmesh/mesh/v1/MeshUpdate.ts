@@ -1,0 +1,25 @@
+// Original file: proto/ztmesh/mesh/v1/mesh.proto
+
+import type { TrustBundle as _ztmesh_ca_v1_TrustBundle, TrustBundle__Output as _ztmesh_ca_v1_TrustBundle__Output } from '../../../ztmesh/ca/v1/TrustBundle.js';
+import type { Membership as _ztmesh_mesh_v1_Membership, Membership__Output as _ztmesh_mesh_v1_Membership__Output } from '../../../ztmesh/mesh/v1/Membership.js';
+import type { MeshConfig as _ztmesh_mesh_v1_MeshConfig, MeshConfig__Output as _ztmesh_mesh_v1_MeshConfig__Output } from '../../../ztmesh/mesh/v1/MeshConfig.js';
+
+export interface MeshUpdate {
+  'kind'?: (string);
+  'version'?: (string);
+  'baseVersion'?: (string);
+  'trustBundle'?: (_ztmesh_ca_v1_TrustBundle | null);
+  'membership'?: (_ztmesh_mesh_v1_Membership | null);
+  'config'?: (_ztmesh_mesh_v1_MeshConfig | null);
+  'body'?: "trustBundle"|"membership"|"config";
+}
+
+export interface MeshUpdate__Output {
+  'kind': (string);
+  'version': (string);
+  'baseVersion': (string);
+  'trustBundle'?: (_ztmesh_ca_v1_TrustBundle__Output | null);
+  'membership'?: (_ztmesh_mesh_v1_Membership__Output | null);
+  'config'?: (_ztmesh_mesh_v1_MeshConfig__Output | null);
+  'body'?: "trustBundle"|"membership"|"config";
+}
