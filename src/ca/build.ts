@@ -35,6 +35,7 @@ import { createCaMetrics } from './metrics.js';
 import { createCaService } from './serving/service.js';
 import { IssuedIdentities } from './audit/issued-ids.js';
 import { rebuildFromIssuanceLog } from './audit/fleet-rebuild.js';
+import { withBundleAcks } from './audit/bundle-acks.js';
 import { TlsFrontDoor } from './serving/tls-front-door.js';
 import { fitConnectionCap } from './serving/connection-table.js';
 import { parseReservedGrants } from './signing/reserved-ids.js';
@@ -303,7 +304,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
           return report.ready ? report : { ...report, signer: signer.health.get().detail };
         }),
         'GET /metrics': async () => ({ status: 200, body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }),
-        'GET /identities': () => json(200, issuedIds.report()),
+        'GET /identities': () => json(200, withBundleAcks(issuedIds.report(), mesh.report())),
         'GET /mesh': () => json(200, mesh.report()),
       },
     });

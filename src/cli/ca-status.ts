@@ -50,14 +50,35 @@ function history(r: IdentitiesReport): string {
     : 'it keeps no issuance log (--audit-log), so its view started empty at its last start';
 }
 
+/**
+ * Where the live mesh streams stand on the trust bundle: how many acknowledged the version served, how many another.
+ * The root rotation's "every sidecar holds both roots" step is this line reading all of them.
+ */
+function bundleLine(r: IdentitiesReport): string | undefined {
+  const t = r.trustBundle;
+  if (!t) return undefined;
+  const onIt = t.acked[t.version] ?? 0;
+  const others = Object.entries(t.acked).filter(([v]) => v !== t.version).map(([v, n]) => `${n} still on ${v}`);
+  const waiting = t.streams - Object.values(t.acked).reduce((a, b) => a + b, 0);
+  const rest = [...others, ...(waiting > 0 ? [`${waiting} not acknowledged yet`] : [])];
+  return `Trust bundle sequence ${t.version}: acknowledged by ${onIt} of ${t.streams} live mesh stream(s)${rest.length ? ` (${rest.join(', ')})` : ''}`;
+}
+
+/** The bundle versions the live streams of one ID acknowledged, for its row: `none` without a live stream. */
+function bundleCell(r: IdentitiesReport, spiffeId: string): string {
+  const acks = r.bundleAcks?.[spiffeId];
+  return acks?.length ? [...new Set(acks)].join(',') : 'none';
+}
+
 /** The report (one replica's, or merged from every replica) as aligned text. Pure, so it is tested directly. */
 export function formatIdentities(r: IdentitiesReport | FleetReport, base: string): string {
   const now = Date.parse(r.generatedAt);
   const merged = 'replicas' in r;
-  const header = ['STATE', 'SPIFFE ID', 'METHOD', 'SERIAL', 'EXPIRES', 'RENEW BY', 'LAST HOUR', ...(merged ? ['REPLICA'] : []), 'PEER'];
+  const acks = r.bundleAcks !== undefined;
+  const header = ['STATE', 'SPIFFE ID', 'METHOD', 'SERIAL', 'EXPIRES', 'RENEW BY', 'LAST HOUR', ...(acks ? ['BUNDLE'] : []), ...(merged ? ['REPLICA'] : []), 'PEER'];
   const rows = r.identities.map((i) => [
     i.state === 'ok' ? 'ok' : i.state.toUpperCase(), i.spiffeId, i.method, i.serial.length > 16 ? `${i.serial.slice(0, 16)}…` : i.serial,
-    when(i.notAfter, now), when(i.renewBy, now), String(i.issuancesLastHour), ...(merged ? [i.replica ?? '-'] : []), i.peer,
+    when(i.notAfter, now), when(i.renewBy, now), String(i.issuancesLastHour), ...(acks ? [bundleCell(r, i.spiffeId)] : []), ...(merged ? [i.replica ?? '-'] : []), i.peer,
   ]);
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c]!.length)));
   const line = (cells: string[]) => cells.map((cell, c) => (c === cells.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ');
@@ -74,8 +95,12 @@ export function formatIdentities(r: IdentitiesReport | FleetReport, base: string
       `This is one replica's view, ${history(r)}. With several replicas each shows only what it issued itself: `
         + '`ztmesh ca status --k8s` gathers every replica through the API server.',
     ];
+  const listed = new Set(r.identities.map((i) => i.spiffeId));
+  const elsewhere = Object.keys(r.bundleAcks ?? {}).filter((id) => !listed.has(id)).length;
+  const bundle = bundleLine(r);
   const out = [
     ...intro,
+    ...(bundle ? [`${bundle}${merged ? '' : ' to this replica'}${elsewhere ? `; ${elsewhere} streaming ID(s) got their certificate from another replica` : ''}.`] : []),
     `At most ${r.limit} IDs are tracked${r.evicted ? `; ${r.evicted} were forgotten to stay within it` : ''}.`,
     '',
     ...(rows.length ? [line(header), ...rows.map(line)] : ['(no certificate issued yet)']),

@@ -62,7 +62,7 @@ describe('ztmesh ca status --k8s', () => {
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report).toMatchObject({ scope: 'cluster', tracked: 3, replicas: [{ replica: 'ztmesh-ca-0', tracked: 2, rebuilt: true }, { replica: 'ztmesh-ca-1', tracked: 2, rebuilt: true }],
-      skipped: [{ replica: 'ztmesh-ca-2', why: 'pod Pending' }] });
+      skipped: [{ replica: 'ztmesh-ca-2', why: 'pod Pending' }], trustBundle: { streams: 0, acked: {} }, bundleAcks: {} });
     const byId = Object.fromEntries(report.identities.map((i: { spiffeId: string }) => [i.spiffeId, i]));
     expect(byId[WEB]).toMatchObject({ replica: 'ztmesh-ca-0', method: 'join_token', issuancesLastHour: 1 });
     expect(byId[API]).toMatchObject({ replica: 'ztmesh-ca-1', method: 'join_token' });
@@ -75,7 +75,7 @@ describe('ztmesh ca status --k8s', () => {
     const text = await runCli(['ca', 'status', '--k8s', '--kubeconfig', kubeconfig]);
     expect(text.stdout).toMatch(/^CA replicas through https:\/\/127\.0\.0\.1:\d+ \(context ops\), namespace ztmesh-system: 3 SPIFFE IDs/m);
     expect(text.stdout).toMatch(/^ {2}ztmesh-ca-2: not asked \(pod Pending\)$/m);
-    expect(text.stdout).toMatch(new RegExp(`^ok\\s+${BATCH}\\s+renewal\\s+\\S+\\s+in \\S+\\s+in \\S+\\s+2\\s+ztmesh-ca-1\\s`, 'm'));
+    expect(text.stdout).toMatch(new RegExp(`^ok\\s+${BATCH}\\s+renewal\\s+\\S+\\s+in \\S+\\s+in \\S+\\s+2\\s+none\\s+ztmesh-ca-1\\s`, 'm'));
   });
 
   it('a user who may list the pods but not proxy to them is told what to grant, exit 2', async () => {

@@ -4,6 +4,7 @@
 // Invariants: one row per SPIFFE ID, from the replica that issued its latest certificate (ties: the later serial
 // wins, so the answer does not depend on the order replicas answered); issuances in the last hour are summed over
 // the replicas; each ID's state is recomputed at `nowMs` from that certificate.
+import { mergeBundleAcks } from './bundle-acks.js';
 import { byUrgency, idState, type IdentitiesReport, type IssuedIdentity } from './issued-ids.js';
 
 /** One replica as read: its report, or why it could not be read. */
@@ -54,5 +55,6 @@ export function mergeReplicaViews(views: readonly ReplicaView[], nowMs: number):
       ? { replica: v.replica, tracked: v.report.tracked, rebuilt: !!v.report.rebuiltFrom }
       : { replica: v.replica, error: v.error ?? 'not read' })),
     generatedAt: new Date(nowMs).toISOString(), windowSeconds, limit, tracked: identities.length, evicted, identities,
+    ...mergeBundleAcks(views.flatMap((v) => (v.report ? [v.report] : []))),
   };
 }

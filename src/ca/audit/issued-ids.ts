@@ -3,6 +3,7 @@
 // Filled by every issuance, and at start by replaying the replica's issuance log (fleet-rebuild.ts).
 import type { Clock } from '../../common/clock.js';
 import type { Issued } from '../serving/service.js';
+import type { BundleAckSummary } from './bundle-acks.js';
 
 /** IDs tracked at once; beyond it the ID issued to longest ago is forgotten (and counted). About 0.5 KB each. */
 export const DEFAULT_MAX_TRACKED_IDS = 10_000;
@@ -57,6 +58,10 @@ export interface IdentitiesReport {
   replica: string;
   /** null: the replica keeps no issuance log, so its view started empty; a merged view leaves it out. */
   rebuiltFrom?: RebuiltFrom | null;
+  /** The trust bundle served and what the live mesh streams acknowledged of it (bundle-acks.ts; absent without streams support). */
+  trustBundle?: BundleAckSummary;
+  /** Per SPIFFE ID, the trust-bundle version each of its live mesh streams acknowledged (`-`: none yet). */
+  bundleAcks?: Record<string, string[]>;
   generatedAt: string;
   /** IDs issued within this window (the CA's max TTL). */
   windowSeconds: number;
