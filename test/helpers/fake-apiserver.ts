@@ -5,8 +5,7 @@
 // subresource to a stored pod's status.podIP; bearer tokens and client certificates (CN/O) authenticate.
 import { request as httpRequest } from 'node:http';
 import { createServer, type Server } from 'node:https';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +15,7 @@ import { authorize, forbiddenMessage, type AccessAttributes, type KubeUser } fro
 import { FakeStore, type ResourceInfo } from './fake-apiserver-store.js';
 import { WatchHub } from './fake-apiserver-watch.js';
 import { clientCertAuthority, type ClientCertAuthority } from './kube-client-certs.js';
+import { tempDir } from './temp-dir.js';
 
 /** The API server's default audience, used when a TokenReview names none. */
 export const API_AUDIENCE = 'https://kubernetes.default.svc.cluster.local';
@@ -116,7 +116,7 @@ function attributesOf(method: string, path: string, watch = false): (AccessAttri
 /** Starts the stand-in on 127.0.0.1:0. `now` lets tests share a fake clock for token expiry. */
 export async function startFakeApiServer(opts: { now?: () => number } = {}): Promise<FakeApiServer> {
   const now = opts.now ?? Date.now;
-  const dir = mkdtempSync(join(tmpdir(), 'ztmesh-fake-apiserver-'));
+  const dir = tempDir('ztmesh-fake-apiserver-');
   const ca = makeCa('apiserver.test');
   const serving = makeLeaf(ca, 'spiffe://apiserver.test/kube-apiserver', { dnsNames: ['localhost'], ttlMs: 86_400_000 });
   const caFile = join(dir, 'ca.crt');

@@ -5,12 +5,12 @@
 //   await sc.waitForStatus((s) => s.identity.state === 'available');
 //   await sc.rotate(); await sc.readyz(); sc.proc.json();        // admin calls and JSON log lines
 //   await sc.stop();
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SidecarStatus } from '../../src/admin/status-types.js';
 import { CliProcess } from './cli.js';
 import type { TestCaServer } from './ca.js';
+import { tempDir } from './temp-dir.js';
 
 export const WEB_ID = 'spiffe://example.org/ns/default/sa/web';
 
@@ -50,7 +50,7 @@ export interface TestSidecar {
 
 /** Starts `ztmesh sidecar` and waits for its "admin listening" line. */
 export async function startSidecar(opts: StartSidecarOptions): Promise<TestSidecar> {
-  const dir = mkdtempSync(join(tmpdir(), 'ztmesh-sidecar-'));
+  const dir = tempDir('ztmesh-sidecar-');
   const spiffeId = opts.spiffeId ?? WEB_ID;
   const token = opts.token ?? (opts.ca ? await opts.ca.mintToken(spiffeId) : 'no-ca-token');
   const tokenFile = join(dir, 'token');

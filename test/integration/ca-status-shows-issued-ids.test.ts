@@ -2,8 +2,7 @@
 // then by its SVID (renewal), and to a third with a short lifetime. `ztmesh ca status` (a real process reading the
 // CA's GET /identities) lists all three with their method, serial and peer; once the clock passes the third one's
 // half-life without a renewal it is marked OVERDUE, listed first, and the command exits 1.
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import net from 'node:net';
@@ -16,11 +15,12 @@ import { silentLogger } from '../../src/common/logger.js';
 import { caClient, chainPem, makeCsr, signCsr, type CertificateAuthorityClient } from '../helpers/ca.js';
 import { runCli } from '../helpers/cli.js';
 import { FakeClock } from '../helpers/fake-clock.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const TOKEN_ID = 'spiffe://example.org/ns/shop/sa/web';
 const RENEWED_ID = 'spiffe://example.org/ns/shop/sa/api';
 const SHORT_ID = 'spiffe://example.org/ns/shop/sa/batch';
-const dir = join(mkdtempSync(join(tmpdir(), 'ztmesh-ca-status-')), 'ca');
+const dir = join(tempDir('ztmesh-ca-status-'), 'ca');
 // Real time, so real TLS accepts the certificates; only the fake clock moves past the short one's half-life.
 const clock = new FakeClock(Date.now());
 let ca: RunningCa;

@@ -1,7 +1,6 @@
 // The gRPC CA client against an in-process TLS gRPC server on 127.0.0.1:0: CA verified by SPIFFE ID, token re-read
 // on every use, SVID as client certificate for renewals, failover in address order, gRPC status → stable code.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +12,7 @@ import { makeTrustBundle } from '../../../src/identity/credentials.js';
 import { buildSvid } from '../../../src/identity/svid-material.js';
 import { buildCsr, generateKeySync, issueSvid, parseAndVerifyCsr } from '../../../src/pki/index.js';
 import { makeCa, makeLeaf, type TestCa } from '../../helpers/pki.js';
+import { tempDir } from '../../helpers/temp-dir.js';
 
 const TD = 'example.org';
 const WEB = `spiffe://${TD}/ns/default/sa/web`;
@@ -46,7 +46,7 @@ async function startFakeCa(ca: TestCa, servingId: string, reply: (seen: Seen) =>
 }
 
 describe('GrpcCaClient', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ztmesh-caclient-'));
+  const dir = tempDir('ztmesh-caclient-');
   const tokenFile = join(dir, 'token');
   const ca = makeCa(TD);
   const bundle = makeTrustBundle(TD, [ca.certDer], 0);
