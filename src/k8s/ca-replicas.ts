@@ -4,6 +4,7 @@
 //
 // Invariants: reads only (list pods, get pods/proxy); a replica that cannot be read is named with why, never
 // dropped silently; pods that are not Running (being replaced, pending) are left out and said so.
+import { formatHostPort } from '../common/address.js';
 import { PORTS } from '../common/mesh.js';
 import { isReplicaReport } from '../ca/audit/issued-ids.js';
 import type { ReplicaView } from '../ca/audit/fleet-merge.js';
@@ -44,7 +45,8 @@ export async function gatherCaReplicas(client: KubeClient, opts: { namespace: st
     const name = pod.metadata!.name!;
     const port = pod.spec?.containers?.flatMap((c) => c.ports ?? []).find((p) => p.name === CA_ADMIN_PORT_NAME)?.containerPort ?? PORTS.caAdmin;
     try {
-      const res = await client.call('GET', `/api/v1/namespaces/${ns}/pods/${encodeURIComponent(name)}:${port}/proxy/identities`);
+      // The API server takes `pod:port` where a host:port would be, and dials that port of the pod's IP.
+      const res = await client.call('GET', `/api/v1/namespaces/${ns}/pods/${formatHostPort(encodeURIComponent(name), port)}/proxy/identities`);
       if (res.status === 403) {
         return { replica: name, error: apiError({ verb: 'get', resource: 'pods/proxy', group: '', scope: `in namespace ${opts.namespace}` }, 403, res.body).message };
       }

@@ -12,6 +12,7 @@ import type { ListenerStatus, MeshStatus, SidecarStatus, TunnelPoolStatus } from
 import type { MeshClientStatus } from '../identity/mesh-client.js';
 import type { MembershipStatus } from './mesh/sidecar-membership.js';
 import type { MeshTrafficStatus } from './mesh/mesh-traffic.js';
+import { certNotAfterMs } from '../pki/validity.js';
 
 /** The CA's refusals of a join token: the token in the token file is spent, unknown (pruned) or expired. */
 export const SPENT_TOKEN_CODES: ReadonlySet<string> = new Set(['token_reused', 'unknown_token', 'token_expired']);
@@ -105,7 +106,7 @@ export function buildStatus(i: StatusInputs): SidecarStatus {
       trustDomain: bundle.trustDomain,
       sequence: bundle.sequence,
       source: i.stats.bundleSource,
-      roots: bundle.roots.map((r, n) => ({ sha256: certFingerprint(bundle.rootsDer[n]!), subject: r.subject.replace(/\n/g, ', '), notAfter: isoTime(Date.parse(r.validTo)) })),
+      roots: bundle.roots.map((r, n) => ({ sha256: certFingerprint(bundle.rootsDer[n]!), subject: r.subject.replace(/\n/g, ', '), notAfter: isoTime(certNotAfterMs(r)) })),
       lastRefusal: refused ? { code: refused.code, message: refused.message, at: isoTime(refused.atMs), ...(refused.from ? { from: refused.from } : {}) } : null,
     } : null,
     ca: {

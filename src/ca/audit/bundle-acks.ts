@@ -12,16 +12,6 @@ import type { IdentitiesReport } from './issued-ids.js';
 /** What a stream that has acknowledged no trust bundle yet shows. */
 export const NOT_ACKED = '-';
 
-/** The trust bundle served now and what the live streams acknowledged of it. */
-export interface BundleAckSummary {
-  /** The bundle sequence this replica serves now. */
-  version: string;
-  /** Live mesh streams (sidecars and webhooks) on this replica. */
-  streams: number;
-  /** Streams per acknowledged version. */
-  acked: Record<string, number>;
-}
-
 /** `report` with the trust-bundle versions its replica's live streams acknowledged. */
 export function withBundleAcks(report: IdentitiesReport, mesh: MeshReport): IdentitiesReport {
   const bundleAcks: Record<string, string[]> = {};

@@ -2,8 +2,7 @@
 // how it was attested and how often it was issued in the last hour. Bounded: at most `maxIds` IDs, oldest dropped.
 // Filled by every issuance, and at start by replaying the replica's issuance log (fleet-rebuild.ts).
 import type { Clock } from '../../common/clock.js';
-import type { Issued } from '../serving/service.js';
-import type { BundleAckSummary } from './bundle-acks.js';
+import type { Issued } from './issuance-events.js';
 
 /** IDs tracked at once; beyond it the ID issued to longest ago is forgotten (and counted). About 0.5 KB each. */
 export const DEFAULT_MAX_TRACKED_IDS = 10_000;
@@ -38,6 +37,16 @@ export interface IssuedIdentity {
   /** When a sidecar renews at the latest (OVERDUE_FRACTION of the certificate's lifetime). */
   renewBy: string;
   issuancesLastHour: number;
+}
+
+/** The trust bundle a replica serves now and what its live mesh streams acknowledged of it (bundle-acks.ts). */
+export interface BundleAckSummary {
+  /** The bundle sequence this replica serves now. */
+  version: string;
+  /** Live mesh streams (sidecars and webhooks) on this replica. */
+  streams: number;
+  /** Streams per acknowledged version. */
+  acked: Record<string, number>;
 }
 
 /** Where a replica's view started from when it started: its issuance log, replayed, or nothing. */
@@ -108,7 +117,7 @@ export function byUrgency(a: IssuedIdentity, b: IssuedIdentity): number {
   return STATE_ORDER[a.state] - STATE_ORDER[b.state] || (a.state === 'expired' ? bn - an : an - bn);
 }
 
-/** Records issuances (as an onIssued observer of the CA service) and reports them. */
+/** Records issuances (as a subscriber of the CA's issuance events, issuance-events.ts) and reports them. */
 export class IssuedIdentities {
   /** Map order is issuance order: the first entry is the one issued to longest ago. */
   private readonly entries = new Map<string, Entry>();

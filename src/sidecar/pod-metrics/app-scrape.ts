@@ -5,6 +5,7 @@
 // reused for REUSE_MS, so the app sees at most one scrape per window whatever the request rate; a scrape takes at
 // most TIMEOUT_MS and MAX_BODY_BYTES, then is cut; scrape() never rejects: a failure is an outcome with a code.
 import http from 'node:http';
+import { formatHostPort } from '../../common/address.js';
 import type { Clock } from '../../common/clock.js';
 
 /** How long one scrape of the app may take; Prometheus's own scrape timeout is 10 s by default. */
@@ -43,7 +44,7 @@ export interface AppScraperOptions {
 
 /** One GET of the app's metrics: never rejects, resolves with the body or a coded failure. */
 export function fetchAppMetrics(o: { host: string; app: AppEndpoint; clock: Clock; timeoutMs: number; maxBytes: number }): Promise<ScrapeOutcome> {
-  const where = `http://${o.host}:${o.app.port}${o.app.path}`;
+  const where = `http://${formatHostPort(o.host, o.app.port)}${o.app.path}`;
   return new Promise((resolve) => {
     let done = false;
     const finish = (r: { ok: true; text: string } | { ok: false; code: ScrapeFailureCode; message: string }) => {

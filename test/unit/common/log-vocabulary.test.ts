@@ -24,7 +24,7 @@ describe('the log field reason', () => {
       for (const fields of logFields(readFileSync(f, 'utf8'))) {
         lines++;
         // A message (err.message, the gRPC details, a probe's outcome text) where a code belongs.
-        if (/\breason: [\w.?]*\.(message|details|detail)\b|\breason: outcome\.reason\b/.test(fields)) offenders.push(`${f}: ${fields}`);
+        if (/\breason: ([\w.?]*\.)?(message|details|detail|\w*Detail)\b|\breason: outcome\.reason\b/.test(fields)) offenders.push(`${f}: ${fields}`);
         // A rotation's trigger (initial, refresh, retry, forced, …) under the name of a refusal code.
         if (/\bevent: '[a-z_]+',\s*reason\b/.test(fields)) offenders.push(`${f}: ${fields}`);
       }
