@@ -15,6 +15,7 @@ import { hasValidSvid, type IdentitySource } from './credentials.js';
 import { IdentityManager } from './manager.js';
 import { JwtBundleStore } from './jwt-bundle.js';
 import { SvidStore } from './svid-store.js';
+import { TokenFileWatch } from './token-file-watch.js';
 import { BUNDLE_REFUSALS, loadBundleFile } from './trust-bundle.js';
 import { MeshClient, type MeshClientStatus, type MeshConsumer } from './mesh-client.js';
 import { MESH_KINDS } from '../mesh/kinds.js';
@@ -150,10 +151,12 @@ export async function buildWorkloadIdentity(opts: WorkloadIdentityOptions): Prom
     if (!caClient.signJwtSvid) return Promise.reject(new CaClientError('unimplemented', 'this CA client signs no JWT-SVIDs'));
     return caClient.signJwtSvid(audiences, ttlSeconds, { ...a, svid: a.svid });
   };
+  // A new token recovers an identity whose token was refused without a restart (docs/design.md "Identity states and failure codes").
+  const tokenWatch = new TokenFileWatch({ file: opts.tokenFile, clock, onChange: () => identity.tokenFileChanged() });
   return {
     identity, reachability, jwtBundle, signJwtSvid,
     stream: () => mesh?.status() ?? watcher.status(),
-    start: () => { identity.start(); if (mesh) mesh.start(); else watcher.start(); },
-    stop: () => { mesh?.stop(); watcher.stop(); identity.stop(); jwtBundle.stop(); },
+    start: () => { identity.start(); if (mesh) mesh.start(); else watcher.start(); tokenWatch.start(); },
+    stop: () => { tokenWatch.stop(); mesh?.stop(); watcher.stop(); identity.stop(); jwtBundle.stop(); },
   };
 }

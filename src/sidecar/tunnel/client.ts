@@ -246,6 +246,10 @@ export class TunnelPool implements StreamPool {
         const status = Number(headers[':status']);
         if (status !== 200) {
           const reason = headers[REASON_HEADER];
+          // The upstream took us but its app is down: an error of the other leg, not a refusal of our identity.
+          if (reason === REASONS.forwardUnavailable) {
+            return fail(new DialError(REASONS.forwardUnavailable, `${pool.upstream} accepted the tunnel stream but its app refused the forward`, conn.peerId), 'error');
+          }
           return fail(new DialError(REASONS.serverRefused, `${pool.upstream} refused the tunnel stream: ${typeof reason === 'string' ? reason : `status ${status}`}`, conn.peerId), 'refused');
         }
         finish();
