@@ -5,9 +5,8 @@
 //   const c = wl.client();                        // sends `workload.spiffe.io: true`
 //   const first = await firstMessage(c.FetchX509SVID({}));
 //   const err = await unaryError(wl.client({ header: false }), 'FetchJWTSVID', { audience: ['a'] });
-//   await wl.stop();                              // the sidecar, the clients and the temp dir
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+//   await wl.stop();                              // the sidecar and the clients (the temp dir goes with the test file)
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { beforeAll } from 'vitest';
@@ -17,6 +16,7 @@ import { startCa, type StartCaOptions, type TestCaServer } from './ca.js';
 import { BUILD_TIMEOUT_MS, interopTool } from './interop.js';
 import { suiteFixture } from './suite-fixture.js';
 import { startSidecar, type StartSidecarOptions, type TestSidecar } from './sidecar.js';
+import { tempDir } from './temp-dir.js';
 
 export type { SpiffeWorkloadAPIClient } from '../../src/gen/spiffe/SpiffeWorkloadAPI.js';
 
@@ -44,7 +44,7 @@ export function workloadApiClient(socket: string, opts: { header?: boolean; opti
 
 /** Starts a sidecar serving the Workload API on a socket in a fresh temp dir (extra flags in `args`). */
 export async function startWorkloadApiSidecar(opts: StartSidecarOptions): Promise<WorkloadApiSidecar> {
-  const dir = mkdtempSync(join(tmpdir(), 'ztmesh-wl-'));
+  const dir = tempDir('ztmesh-wl-');
   const socket = join(dir, 'api.sock');
   const sidecar = await startSidecar({ ...opts, args: ['--workload-api-socket', socket, ...(opts.args ?? [])] });
   const clients: grpc.Client[] = [];
@@ -59,7 +59,6 @@ export async function startWorkloadApiSidecar(opts: StartSidecarOptions): Promis
       for (const c of clients) c.close();
       await sidecar.stop();
       if (existsSync(socket)) throw new Error(`the sidecar left its socket ${socket} behind`);
-      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

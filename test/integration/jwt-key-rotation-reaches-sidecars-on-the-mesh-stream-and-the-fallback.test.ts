@@ -4,8 +4,7 @@
 // sequence), and one in this process whose CA client meets an older CA: every call goes to the real CA, but the mesh
 // stream is answered UNIMPLEMENTED (as grpc-js answers a service it does not serve), so it falls back to
 // WatchTrustBundle.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +18,7 @@ import { startCa, type TestCaServer } from '../helpers/ca.js';
 import { WEB_ID } from '../helpers/sidecar.js';
 import { untilValue } from '../helpers/until.js';
 import { startWorkloadApiSidecar, unary, workloadApiClient, type SpiffeWorkloadAPIClient, type WorkloadApiSidecar } from '../helpers/workload-api.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const API_ID = 'spiffe://example.org/ns/default/sa/api';
 let ca: TestCaServer;
@@ -39,7 +39,7 @@ function olderCaClient(real: GrpcCaClient) {
 }
 
 async function startFallbackSidecar() {
-  const dir = mkdtempSync(join(tmpdir(), 'ztmesh-jwt-fallback-'));
+  const dir = tempDir('ztmesh-jwt-fallback-');
   writeFileSync(join(dir, 'roots.pem'), ca.bundlePem);
   writeFileSync(join(dir, 'token'), await ca.mintToken(API_ID), { mode: 0o600 });
   const socket = join(dir, 'api.sock');
@@ -63,7 +63,6 @@ beforeAll(async () => {
 afterAll(async () => {
   fallback?.client.close();
   await fallback?.sidecar.close();
-  if (fallback) rmSync(fallback.dir, { recursive: true, force: true });
   await meshSidecar?.stop();
   await ca?.stop();
 });

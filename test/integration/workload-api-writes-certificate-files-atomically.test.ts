@@ -2,13 +2,13 @@
 // files. A reader in a tight loop (another process) never sees a torn file across several rotations, the files always
 // hold what /certs serves, and onRotate signals the process named in the pid file once per rotation.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCa, type TestCaServer } from '../helpers/ca.js';
 import { LineProcess } from '../helpers/line-process.js';
 import { startSidecar, type TestSidecar } from '../helpers/sidecar.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const ROTATIONS = 5;
 let ca: TestCaServer;
@@ -35,7 +35,7 @@ console.log('reading');
 })();`;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'ztmesh-files-'));
+  dir = tempDir('ztmesh-files-');
   ca = await startCa();
   // The app whose pid file onRotate signals: it counts SIGHUPs.
   app = new LineProcess([process.execPath, '-e', 'let n = 0; process.on("SIGHUP", () => console.log(JSON.stringify({ hup: ++n }))); console.log("up"); setInterval(() => {}, 1000);']);
@@ -48,7 +48,6 @@ afterAll(async () => {
   await sc?.stop();
   await app?.stop();
   await ca?.stop();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('certificate files', () => {

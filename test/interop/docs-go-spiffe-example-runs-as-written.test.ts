@@ -2,8 +2,7 @@
 // (test/interop/go/go.mod) and run against a real sidecar: it prints the lines the page says it prints.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -12,6 +11,7 @@ import { startCa, type TestCaServer } from '../helpers/ca.js';
 import { BUILD_TIMEOUT_MS, runTool } from '../helpers/interop.js';
 import { WEB_ID } from '../helpers/sidecar.js';
 import { startWorkloadApiSidecar, type WorkloadApiSidecar } from '../helpers/workload-api.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const DOC = readFileSync(fileURLToPath(new URL('../../docs/workload-api.md', import.meta.url)), 'utf8');
 const GO_MODULE = fileURLToPath(new URL('./go/', import.meta.url));
@@ -29,7 +29,7 @@ beforeAll(async () => {
   // Built once per content of the program and the pinned module (test/interop/.cache, as prepare.sh does).
   const digest = createHash('sha256').update(program).update(readFileSync(join(GO_MODULE, 'go.sum'))).digest('hex').slice(0, 16);
   binary = join(CACHE, `docs-example-${digest}`);
-  dir = mkdtempSync(join(tmpdir(), 'ztmesh-doc-go-'));
+  dir = tempDir('ztmesh-doc-go-');
   writeFileSync(join(dir, 'main.go'), program);
   for (const f of ['go.mod', 'go.sum']) copyFileSync(join(GO_MODULE, f), join(dir, f));
   mkdirSync(CACHE, { recursive: true });
@@ -43,7 +43,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await wl?.stop();
   await ca?.stop();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('docs/workload-api.md', () => {

@@ -4,13 +4,12 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { GrpcHandOff } from '../../../src/common/grpc-hand-off.js';
 import { boundEndpoint, injectConnection, namePeer, offerSession, rawSocketOf, sessionWantsIO, socketFd } from '../../../src/common/node-internals.js';
 import { makeCa, makeLeaf } from '../../helpers/pki.js';
+import { tempDir } from '../../helpers/temp-dir.js';
 
 const ca = makeCa('example.org');
 const leaf = makeLeaf(ca, 'spiffe://example.org/ns/default/sa/api');
@@ -99,7 +98,7 @@ describe('node internals', () => {
   });
 
   it('namePeer gives a Unix socket a peer name that grpc-js reports for every call on it (through the hand-off)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ztmesh-peer-'));
+    const dir = tempDir('ztmesh-peer-');
     const server = new grpc.Server();
     const seen: string[] = [];
     const echo = { path: '/t.T/Echo', requestStream: false, responseStream: false, requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b };
@@ -111,7 +110,7 @@ describe('node internals', () => {
     });
     await new Promise<void>((r) => listener.listen(join(dir, 's.sock'), r));
     const client = new grpc.Client(`unix://${join(dir, 's.sock')}`, grpc.credentials.createInsecure());
-    cleanups.push(() => { client.close(); server.forceShutdown(); listener.close(); rmSync(dir, { recursive: true, force: true }); });
+    cleanups.push(() => { client.close(); server.forceShutdown(); listener.close(); });
     const call = () => new Promise((resolve, reject) => client.makeUnaryRequest('/t.T/Echo', (b: Buffer) => b, (b: Buffer) => b, Buffer.from('x'), (e, v) => (e ? reject(e) : resolve(v))));
     await call();
     await call();

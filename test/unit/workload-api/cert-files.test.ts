@@ -2,10 +2,9 @@
 // the three files (key 0600) and runs onRotate (a command here); an unchanged snapshot writes nothing; a failed
 // write is logged naming the file and retried at the next change.
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Watchable } from '../../../src/common/watchable.js';
 import { makeTrustBundle, type IdentitySnapshot, type Svid } from '../../../src/identity/credentials.js';
 import { buildSvid } from '../../../src/identity/svid-material.js';
@@ -13,9 +12,9 @@ import { CertFiles } from '../../../src/workload-api/cert-files.js';
 import { captureLogger } from '../../helpers/capture-logger.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 import { makeCa, makeLeaf } from '../../helpers/pki.js';
+import { tempDir } from '../../helpers/temp-dir.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'ztmesh-files-unit-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('ztmesh-files-unit-');
 const ca = makeCa('example.org');
 const bundle = makeTrustBundle('example.org', [ca.certDer], 1);
 /** A snapshot source the test drives. */

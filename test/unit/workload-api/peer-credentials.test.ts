@@ -1,11 +1,10 @@
 // SO_PEERCRED over a real Unix socket: the accepted socket names this process (pid, uid, gid); a closed socket gives
 // `peer_credentials_unavailable`, and a TCP socket names no process.
-import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeUcred, peerCredentials } from '../../../src/workload-api/peer-credentials.js';
+import { tempDir } from '../../helpers/temp-dir.js';
 
 /** A Unix (or TCP, with path undefined) listener and one client; resolves with the accepted socket. */
 async function accepted(path?: string): Promise<{ socket: net.Socket; close(): void }> {
@@ -19,7 +18,7 @@ async function accepted(path?: string): Promise<{ socket: net.Socket; close(): v
 
 describe('peerCredentials', () => {
   it('reads the connecting process from a Unix socket', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ztmesh-cred-'));
+    const dir = tempDir('ztmesh-cred-');
     const c = await accepted(join(dir, 's.sock'));
     try {
       expect(peerCredentials(c.socket)).toEqual({ pid: process.pid, uid: process.getuid!(), gid: process.getgid!() });
@@ -27,7 +26,6 @@ describe('peerCredentials', () => {
       expect(() => peerCredentials(c.socket)).toThrow(expect.objectContaining({ code: 'peer_credentials_unavailable' }));
     } finally {
       c.close();
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 
