@@ -195,7 +195,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
     ...(deps.membershipFeed ? { feed: deps.membershipFeed } : {}),
   });
   // One event per issuance: the issuance log records it, then the audit line, the fleet view and the mesh plane get it.
-  const events = new IssuanceEvents({ recorder: issuanceLog, signTotal: metrics.signTotal, log, clock });
+  const events = new IssuanceEvents({ recorder: issuanceLog, signTotal: metrics.signTotal, jwtSignTotal: metrics.jwtSignTotal, log, clock });
   events.subscribe(auditLine(audit));
   events.subscribe((i) => issuedIds.record(i));
   events.subscribe((i) => mesh.onIssued(i));
@@ -211,7 +211,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
       rateLimiter: new RateLimiter(config.rate.perSecond, config.rate.burst, clock), audit,
     },
   });
-  // One line budget for refusals grpc-js makes itself of other calls than SignCertificate (IssuanceEvents has its own).
+  // One line budget for refusals grpc-js makes itself of calls that do not sign (IssuanceEvents accounts for the others).
   const callLog = new LogThrottle(clock);
   const reportTransportRefusal = (r: TransportRefusal) => {
     const line = { peer: r.peer, code: r.code, grpcCode: r.grpcCode, detail: r.details };
@@ -221,7 +221,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
       return;
     }
     if (r.method === SIGN_METHOD) return events.refused({ peer: r.peer, code: r.code, grpcCode: r.grpcCode, detail: r.details });
-    if (r.method === SIGN_JWT_METHOD) metrics.jwtSignTotal.inc({ result: r.code });
+    if (r.method === SIGN_JWT_METHOD) return events.refused({ rpc: 'SignJwtSvid', peer: r.peer, code: r.code, grpcCode: r.grpcCode, detail: r.details });
     const suppressed = callLog.admit();
     if (suppressed !== undefined) log.warn({ ...line, method: r.method, ...(suppressed ? { suppressed } : {}) }, 'call refused');
   };

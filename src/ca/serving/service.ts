@@ -6,7 +6,6 @@ import { status as grpcStatus } from '@grpc/grpc-js';
 import type { Clock } from '../../common/clock.js';
 import { AttestationError, PolicyError, ZtmeshError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
-import { KeyedLogThrottle } from '../../common/log-throttle.js';
 import type { CertificateAuthorityHandlers } from '../../gen/ztmesh/ca/v1/CertificateAuthority.js';
 import type { TrustBundle } from '../../gen/ztmesh/ca/v1/TrustBundle.js';
 import type { SignCertificateRequest__Output } from '../../gen/ztmesh/ca/v1/SignCertificateRequest.js';
@@ -125,7 +124,6 @@ export function createCaService(deps: CaServiceDeps): CaService {
   let draining = false;
   const jwtAuthorities = () => deps.jwt?.authorities.current() ?? [];
   const currentBundle = () => bundleMessage(deps.bundle.current(), jwtAuthorities());
-  const jwtRefusalLog = new KeyedLogThrottle(deps.clock);
 
   /** SignJwtSvid: the caller's X.509-SVID is the only credential; the token names exactly that ID. */
   async function signJwtOnce(call: grpc.ServerUnaryCall<SignJwtSvidRequest__Output, unknown>, jwt: JwtServiceDeps) {
@@ -213,15 +211,10 @@ export function createCaService(deps: CaServiceDeps): CaService {
         (thrown: unknown) => {
           const err = thrown instanceof Refusal ? thrown.error : thrown;
           const f = toCallFailure(err);
-          deps.metrics.jwtSignTotal.inc({ result: f.code });
-          const spiffeId = thrown instanceof Refusal ? thrown.spiffeId : undefined;
-          // One line budget per code, as for SignCertificate (IssuanceEvents): a flood of refusals cannot flood the log.
-          const suppressed = jwtRefusalLog.admit(f.code);
-          if (suppressed !== undefined) {
-            const line = { peer: call.getPeer(), code: f.code, grpcCode: f.grpcCode, ...(spiffeId ? { spiffeId } : {}), detail: f.message, ...(suppressed ? { suppressed } : {}) };
-            if (f.code === 'internal') deps.log.error({ ...line, err: (err as Error)?.stack }, 'SignJwtSvid failed');
-            else deps.log.warn(line, 'SignJwtSvid refused');
-          }
+          deps.events.refused({
+            rpc: 'SignJwtSvid', peer: call.getPeer(), code: f.code, grpcCode: f.grpcCode, detail: f.message, ...(f.code === 'internal' ? { err } : {}),
+            ...(thrown instanceof Refusal ? { spiffeId: thrown.spiffeId, method: thrown.method } : {}),
+          });
           callback({ code: f.grpcCode, details: failureDetails(f) });
         },
       );

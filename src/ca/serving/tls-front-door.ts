@@ -148,15 +148,15 @@ export class TlsFrontDoor {
       resetSocket(socket, conn.raw);
       return;
     }
-    const served: PeerTls = { raw: conn.raw };
+    const facts: PeerTls = { raw: conn.raw };
     const err = socket.authorizationError as (Error & { code?: string }) | null | undefined;
     if (!socket.authorized && err && socket.getPeerCertificate()?.raw) {
-      served.unverified = { certError: String(err.code ?? err.message ?? err) };
+      facts.unverified = { certError: String(err.code ?? err.message ?? err) };
     } else if (socket.authorized) {
       const raw = socket.getPeerCertificate()?.raw;
-      if (raw) served.verified = { raw };
+      if (raw) facts.verified = { raw };
     }
-    this.opts.handOff.hand(socket, grpcPeerName(conn.raw.remoteAddress ?? '?', conn.raw.remotePort), served);
+    this.opts.handOff.hand(socket, grpcPeerName(conn.raw.remoteAddress ?? '?', conn.raw.remotePort), facts);
   }
 
   /**
