@@ -11,8 +11,11 @@ export interface ListenerStatus {
   connectionsActive: number;
   connectionsTotal: number;
   denied: number;
-  /** The latest refused connection: why, and the address of the party involved (the upstream, for outbound). */
-  lastRefusal?: { reason: string; peer: string; peerId?: string; at: string } | null;
+  /**
+   * The latest refused connection: why, who connected (`peer`: the client of an inbound listener, the app of an
+   * outbound one), and for outbound where it was going (`upstream`, when it got that far).
+   */
+  lastRefusal?: { reason: string; peer: string; upstream?: string; peerId?: string; at: string } | null;
   /** Inbound listeners: tunnel connections (HTTP/2 over mTLS) open now; their streams count as connections above. */
   tunnelConnections?: number;
 }
@@ -52,6 +55,8 @@ export interface IdentityStatus {
   consecutiveFailures: number;
   lastRotation: string | null;
   lastError: LastError | null;
+  /** One line saying what an operator must do when the sidecar cannot recover by itself (stranded), else null. */
+  actionNeeded?: string | null;
   /** SHA-256 of the current leaf's public key: changes on every rotation. */
   publicKeySha256: string | null;
   failuresTotal: number;
@@ -65,7 +70,10 @@ export interface RotationEntry {
   notBefore: string;
   notAfter: string;
   at: string;
-  reason: string;
+  /** What started it: initial, refresh, retry, forced, untrusted, token_changed. */
+  trigger: string;
+  /** How the CA was convinced (absent from older sidecars): `renewal`, `join_token`, `k8s_token`. */
+  method?: string;
 }
 
 export interface TrustBundleStatus {
@@ -105,6 +113,31 @@ export interface MeshStatus {
   inboundPlaintext: { total: number } | null;
 }
 
+/** The SPIFFE Workload API (`socket` null when only files are configured) and the certificate files. */
+export interface WorkloadApiStatus {
+  socket: string | null;
+  allowUids?: string[];
+  allowGids?: string[];
+  connections?: number;
+  activeCalls?: number;
+  callsTotal?: number;
+  /** Refused calls and connections by code (missing_security_header, caller_not_admitted, no_svid, …). */
+  refusals?: Record<string, number>;
+  lastRefusal?: { code: string; method: string; uid: number | null; pid: number | null; at: string } | null;
+  jwtSvids?: { cached: number; fetched: number; servedFromCache: number };
+  /** The JWT authorities trusted now, and the last one refused (not vouched for by a trusted root, …). */
+  jwtBundle?: { sequence: number; keyIds: string[]; lastRefusal: { keyId: string; code: string; message: string; at: string } | null };
+  files: {
+    dir: string;
+    files: { cert: string; key: string; bundle: string };
+    writes: number;
+    lastWrite: string | null;
+    serial: string | null;
+    lastError: { code: string; message: string; at: string } | null;
+    onRotate: { kind: 'signal' | 'command'; runs: number; lastResult: string | null } | null;
+  } | null;
+}
+
 /** The whole /status document. */
 export interface SidecarStatus {
   /** The ztmesh version of this sidecar (common/version.ts); absent from older sidecars. */
@@ -112,11 +145,15 @@ export interface SidecarStatus {
   identity: IdentityStatus;
   trustBundle: TrustBundleStatus | null;
   ca: CaStatus;
+  /** What /readyz answers (absent from sidecars older than it): `ztmesh status` exits 0 exactly when `ready`. */
+  readiness?: { ready: boolean; pending: string[] };
   /** Seconds until the SVID expires while the CA is unreachable; null while reachable or without an SVID. */
   outageBudgetSeconds: number | null;
   listeners: ListenerStatus[];
   /** The outbound tunnel pools, one per upstream (and expected ID); absent from sidecars older than tunnels. */
   tunnelPools?: TunnelPoolStatus[];
+  /** The Workload API and certificate files; null when neither is configured, absent from older sidecars. */
+  workloadApi?: WorkloadApiStatus | null;
   /** Absent from sidecars older than the mesh stream. */
   mesh?: MeshStatus;
 }

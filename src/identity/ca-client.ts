@@ -7,10 +7,11 @@ import { loadCaProto } from '../common/ca-proto.js';
 import { CaClientError } from '../common/errors.js';
 import { cleanGrpcDetails, DIRECT_CHANNEL_OPTIONS } from '../common/grpc-channel.js';
 import type { Logger } from '../common/logger.js';
-import { CA_SERVICE_HOST, caSpiffeId } from '../common/mesh.js';
+import { CA_SERVICE_HOST, caSpiffeId, JOIN_TOKEN_PREFIX, type IssuanceMethod } from '../common/mesh.js';
 import { spiffeIdOf } from '../pki/cert-ids.js';
 import type { CertificateAuthorityClient } from '../gen/ztmesh/ca/v1/CertificateAuthority.js';
 import type { TrustBundle__Output } from '../gen/ztmesh/ca/v1/TrustBundle.js';
+import type { JwtAuthority } from '../pki/jwt-authority.js';
 import type { MeshClient } from '../gen/ztmesh/mesh/v1/Mesh.js';
 import type { MeshRequest } from '../gen/ztmesh/mesh/v1/MeshRequest.js';
 import type { MeshUpdate__Output } from '../gen/ztmesh/mesh/v1/MeshUpdate.js';
@@ -35,6 +36,8 @@ export interface RawBundle {
   sequence: number;
   /** Cross-certificates vouching for roots the receiver may not trust yet (see decideBundle). */
   crossCertsDer?: Buffer[];
+  /** The keys that sign JWT-SVIDs, each signed by the CA (identity/jwt-bundle.ts checks them one by one). */
+  jwtAuthorities?: JwtAuthority[];
   /** The CA address it came from, for the log line of a refusal. */
   from?: string;
 }
@@ -42,6 +45,8 @@ export interface RawBundle {
 export interface SignResult {
   /** DER, leaf first, root excluded. */
   chainDer: Buffer[];
+  /** How we proved ourselves: `renewal` (our SVID), `join_token` or `k8s_token` (the token file). */
+  method: IssuanceMethod;
   bundle?: RawBundle;
   /** The CA address that answered. */
   address: string;
@@ -50,6 +55,11 @@ export interface SignResult {
 /** The one thing the identity manager needs from a CA. Errors are CaClientError with a stable code. */
 export interface CaClient {
   sign(csrDer: Buffer, ttlSeconds: number, auth: SignAuth): Promise<SignResult>;
+}
+
+/** Asks the CA for a JWT-SVID for the ID of our X.509-SVID (sent as the TLS client certificate). Never log the token. */
+export interface JwtSvidSigner {
+  signJwtSvid(audiences: readonly string[], ttlSeconds: number, auth: CaCallAuth & { svid: Svid }): Promise<{ token: string; address: string }>;
 }
 
 /** Handlers of one WatchTrustBundle stream. */
@@ -111,8 +121,15 @@ const STATUS_CODES: Record<number, string> = {
   [grpc.status.UNAUTHENTICATED]: 'unauthenticated',
 };
 
-/** Codes meaning that no CA answered: try the next address, and count the CA as unreachable. */
-export const TRANSPORT_CODES: ReadonlySet<string> = new Set(['unavailable', 'deadline_exceeded', 'ca_identity_mismatch']);
+/** Codes after which the next CA address is tried: none answered, or what answered is not a CA we trust. */
+export const TRANSPORT_CODES: ReadonlySet<string> = new Set(['unavailable', 'deadline_exceeded', 'ca_identity_mismatch', 'ca_untrusted']);
+
+/**
+ * OpenSSL's verification failures as grpc-js words them ("self-signed certificate in certificate chain", "unable to
+ * get local issuer certificate", "certificate has expired", …): the CA answered, and its certificate does not verify
+ * against our bundle. An alert is the CA refusing us instead, so it does not count.
+ */
+const UNTRUSTED_CA = /^(?!.*alert).*(self[- ]signed certificate|unable to (get|verify)\b.*certificate|certificate (has expired|is not yet valid|signature failure|chain too long|not trusted|rejected|revoked)|unsupported certificate purpose|invalid CA certificate|path length constraint exceeded)/i;
 
 /** The CA's own stable code, which it puts first in its status details ("identity_mismatch: …"). */
 const CA_CODE = /^([a-z][a-z0-9_]{2,63}): /;
@@ -122,17 +139,27 @@ export function fromGrpcError(err: grpc.ServiceError, address: string): CaClient
   let code = STATUS_CODES[err.code] ?? 'unknown';
   const details = cleanGrpcDetails(err.details || err.message || '').slice(0, 300);
   if (code === 'unavailable' && /ca_identity_mismatch/.test(details)) code = 'ca_identity_mismatch';
-  const caCode = code === 'ca_identity_mismatch' ? code : CA_CODE.exec(details)?.[1];
+  else if (code === 'unavailable' && UNTRUSTED_CA.test(details)) code = 'ca_untrusted';
+  const caCode = code === 'ca_identity_mismatch' || code === 'ca_untrusted' ? code : CA_CODE.exec(details)?.[1];
   const e = new CaClientError(code, `CA ${address}: ${details}`, { cause: err });
   if (caCode) e.caCode = caCode;
   return e;
 }
 
-/** Converts the wire bundle; sequence arrives as a decimal string. */
-export function fromWireBundle(b: TrustBundle__Output | null | undefined): RawBundle | undefined {
+/** Converts the wire bundle (as WatchTrustBundle or the mesh codec gives it); sequence arrives as a decimal string. */
+export function fromWireBundle(
+  b: (Omit<TrustBundle__Output, 'jwtAuthorities'> & { jwtAuthorities?: TrustBundle__Output['jwtAuthorities'] }) | null | undefined,
+): RawBundle | undefined {
   if (!b || b.roots.length === 0) return undefined;
   const cross = (b.crossCertificates ?? []).map((c) => Buffer.from(c));
-  return { trustDomain: b.trustDomain, rootsDer: b.roots.map((r) => Buffer.from(r)), sequence: Number(b.sequence), ...(cross.length ? { crossCertsDer: cross } : {}) };
+  const jwt: JwtAuthority[] = (b.jwtAuthorities ?? []).map((a) => ({
+    keyId: a.keyId, publicKeySpki: Buffer.from(a.publicKey), notAfterMs: Number(a.notAfter) * 1000, signature: Buffer.from(a.signature),
+    signerChainDer: a.signerChain.map((c) => Buffer.from(c)),
+  }));
+  return {
+    trustDomain: b.trustDomain, rootsDer: b.roots.map((r) => Buffer.from(r)), sequence: Number(b.sequence),
+    ...(cross.length ? { crossCertsDer: cross } : {}), ...(jwt.length ? { jwtAuthorities: jwt } : {}),
+  };
 }
 
 export interface GrpcCaClientOptions {
@@ -147,7 +174,7 @@ export interface GrpcCaClientOptions {
 }
 
 /** The gRPC client of `ztmesh ca`; a new channel per call because the client certificate changes on rotation. */
-export class GrpcCaClient implements CaClient, BundleStreamSource, MeshStreamSource {
+export class GrpcCaClient implements CaClient, BundleStreamSource, MeshStreamSource, JwtSvidSigner {
   private readonly ctor: typeof grpc.Client;
   private readonly meshCtor: typeof grpc.Client;
   private readonly expectedId: string;
@@ -202,30 +229,13 @@ export class GrpcCaClient implements CaClient, BundleStreamSource, MeshStreamSou
     });
   }
 
-  async sign(csrDer: Buffer, ttlSeconds: number, auth: SignAuth): Promise<SignResult> {
-    const metadata = new grpc.Metadata();
-    if (auth.method === 'token') metadata.set('authorization', `Bearer ${await this.token()}`);
-    const call: CaCallAuth = { roots: auth.roots, ...(auth.method === 'svid' ? { svid: auth.svid } : {}) };
+  /** One unary call, tried on each address in order until one answers (a refusal is an answer). */
+  private async unary<T>(auth: CaCallAuth, call: (client: CertificateAuthorityClient, address: string, deadline: number) => Promise<T>): Promise<T> {
     let last: CaClientError | undefined;
     for (const address of this.opts.addresses) {
-      const client = this.client(address, call);
+      const client = this.client(address, auth);
       try {
-        const res = await new Promise<SignResult>((resolve, reject) => {
-          client.SignCertificate(
-            { csr: csrDer, ttlSeconds },
-            metadata,
-            { deadline: Date.now() + (this.opts.deadlineMs ?? SIGN_DEADLINE_MS) },
-            (err, value) => {
-              if (err) reject(fromGrpcError(err, address));
-              else if (!value) reject(new CaClientError('internal', `CA ${address}: empty response`));
-              else {
-                const bundle = fromWireBundle(value.trustBundle);
-                resolve({ chainDer: value.certChain.map((c) => Buffer.from(c)), address, ...(bundle ? { bundle } : {}) });
-              }
-            },
-          );
-        });
-        return res;
+        return await call(client, address, Date.now() + (this.opts.deadlineMs ?? SIGN_DEADLINE_MS));
       } catch (e) {
         last = e as CaClientError;
         if (!TRANSPORT_CODES.has(last.code)) throw last;
@@ -235,6 +245,37 @@ export class GrpcCaClient implements CaClient, BundleStreamSource, MeshStreamSou
       }
     }
     throw last ?? new CaClientError('unavailable', 'no CA address configured');
+  }
+
+  async sign(csrDer: Buffer, ttlSeconds: number, auth: SignAuth): Promise<SignResult> {
+    const metadata = new grpc.Metadata();
+    let method: IssuanceMethod = 'renewal';
+    if (auth.method === 'token') {
+      const token = await this.token();
+      metadata.set('authorization', `Bearer ${token}`);
+      method = token.startsWith(JOIN_TOKEN_PREFIX) ? 'join_token' : 'k8s_token';
+    }
+    const call: CaCallAuth = { roots: auth.roots, ...(auth.method === 'svid' ? { svid: auth.svid } : {}) };
+    return this.unary(call, (client, address, deadline) => new Promise<SignResult>((resolve, reject) => {
+      client.SignCertificate({ csr: csrDer, ttlSeconds }, metadata, { deadline }, (err, value) => {
+        if (err) reject(fromGrpcError(err, address));
+        else if (!value) reject(new CaClientError('internal', `CA ${address}: empty response`));
+        else {
+          const bundle = fromWireBundle(value.trustBundle);
+          resolve({ chainDer: value.certChain.map((c) => Buffer.from(c)), method, address, ...(bundle ? { bundle } : {}) });
+        }
+      });
+    }));
+  }
+
+  signJwtSvid(audiences: readonly string[], ttlSeconds: number, auth: CaCallAuth & { svid: Svid }): Promise<{ token: string; address: string }> {
+    return this.unary(auth, (client, address, deadline) => new Promise((resolve, reject) => {
+      client.SignJwtSvid({ audience: [...audiences], ttlSeconds }, new grpc.Metadata(), { deadline }, (err, value) => {
+        if (err) reject(fromGrpcError(err, address));
+        else if (!value?.token) reject(new CaClientError('internal', `CA ${address}: empty response`));
+        else resolve({ token: value.token, address });
+      });
+    }));
   }
 
   openMesh(handlers: MeshStreamHandlers, auth: CaCallAuth, subscribe: MeshRequest): MeshCall {

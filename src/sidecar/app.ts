@@ -1,5 +1,6 @@
 // The sidecar's composition root: builds logger, metrics, clock, readiness, the workload identity, the data path
-// (datapath.ts, with its explicit and transparent listeners) and the admin and health servers, and wires them.
+// (datapath.ts, with its explicit and transparent listeners), the Workload API and certificate files (workload-api/)
+// and the admin and health servers, and wires them.
 import type { KeyObject } from 'node:crypto';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { registerBuildInfo } from '../common/build-info.js';
@@ -10,12 +11,12 @@ import { createLogger, type Logger } from '../common/logger.js';
 import { Readiness } from '../common/readiness.js';
 import { startHttpServer, type RunningHttpServer } from '../admin/http-server.js';
 import { adminRoutes, healthRoutes, type SidecarAdmin } from '../admin/sidecar-admin.js';
+import type { ReadinessReport } from '../admin/probe-routes.js';
 import type { SidecarStatus } from '../admin/status-types.js';
-import type { BundleStreamSource, CaClient } from '../identity/ca-client.js';
 import { hasValidSvid } from '../identity/credentials.js';
 import type { IdentityManager } from '../identity/manager.js';
 import { registerIdentityMetrics } from '../identity/metrics.js';
-import { buildWorkloadIdentity } from '../identity/workload-identity.js';
+import { buildWorkloadIdentity, type WorkloadIdentityOptions } from '../identity/workload-identity.js';
 import type { KeyAlgorithm } from '../pki/keys.js';
 import { AppHealth } from './app-probes/app-health.js';
 import { ADMIN_ALLOW_REMOTE_KEY, caAddresses } from './config.js';
@@ -27,7 +28,12 @@ import { SidecarMembership } from './mesh/sidecar-membership.js';
 import { SidecarMeshConfig } from './mesh/mesh-config.js';
 import { transparentListeners } from './intercept/transparent.js';
 import { explicitListeners } from './listeners.js';
-import { buildStatus } from './status-report.js';
+import { PodMetrics } from './pod-metrics/pod-metrics.js';
+import { buildStatus, strandedAction } from './status-report.js';
+import { accessPolicy } from '../workload-api/access.js';
+import { CertFiles } from '../workload-api/cert-files.js';
+import { JwtSvidCache } from '../workload-api/jwt-cache.js';
+import { WorkloadApiServer } from '../workload-api/server.js';
 
 /** Readiness part held while the sidecar drains, so the kubelet stops sending traffic first. */
 export const DRAINING_PART = 'draining';
@@ -37,7 +43,8 @@ export interface SidecarDeps {
   clock?: Clock;
   log?: Logger;
   registry?: Registry;
-  caClient?: CaClient & BundleStreamSource;
+  /** Replaces the gRPC client of the CA (see WorkloadIdentityOptions). */
+  caClient?: WorkloadIdentityOptions['caClient'];
   random?: () => number;
   generateKey?: (alg: KeyAlgorithm) => Promise<KeyObject>;
   startDataPath?: (ctx: DataPathContext) => Promise<RunningDataPath>;
@@ -61,6 +68,8 @@ export interface RunningSidecar {
   /** Bound admin address, e.g. "127.0.0.1:15000" (the real port when configured with 0). */
   adminAddress: string;
   healthAddress: string;
+  /** Bound address of the pod's metrics port (`metrics.listen`), or undefined when it is off. */
+  metricsAddress: string | undefined;
   status(): SidecarStatus;
   /** SIGHUP path: applies the inbound policies of `next` from the next connection or stream; names what needs a restart. */
   reload(next: SidecarConfig): ReloadPlan;
@@ -113,21 +122,50 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
   };
   const datapath = await (deps.startDataPath ?? startSidecarDataPath)({ config, identity, log, registry, clock, readiness, heap, mesh });
 
+  // The Workload API listens from the start (it answers Unavailable until the first SVID); the files follow the SVID.
+  const wa = config.workloadApi;
+  let workloadApi: WorkloadApiServer | undefined;
+  if (wa.socket) {
+    try {
+      workloadApi = await WorkloadApiServer.start({
+        socket: wa.socket, policy: accessPolicy(wa.allowUids, wa.allowGids, process.getuid?.() ?? -1), identity, jwtBundle: workload.jwtBundle,
+        jwtSvids: new JwtSvidCache({ sign: (audiences) => workload.signJwtSvid(audiences, 0), clock, log: log.child({ component: 'jwt-svids' }) }),
+        clock, log: log.child({ component: 'workload-api' }), registry,
+      });
+    } catch (e) {
+      await membership?.close();
+      await datapath.close();
+      heap.close();
+      throw e;
+    }
+  }
+  const certFiles = wa.files ? new CertFiles(wa.files, { identity, clock, log: log.child({ component: 'cert-files' }) }) : undefined;
+
+  const ready = (): ReadinessReport => {
+    const snap = identity.current();
+    const { pending } = readiness.report();
+    if (!hasValidSvid(snap, clock.now())) pending.unshift(`identity (${snap.state})`);
+    return { ready: pending.length === 0, pending };
+  };
   const status = (): SidecarStatus => buildStatus({
     snapshot: identity.current(), stats: identity.stats(), ca: reachability.current(), addresses,
-    bundleStream: workload.stream(), listeners: datapath.statuses(), tunnelPools: datapath.tunnelPools(), nowMs: clock.now(),
+    bundleStream: workload.stream(), listeners: datapath.statuses(), tunnelPools: datapath.tunnelPools(), readiness: ready(),
+    tokenFile: config.ca.tokenFile, spiffeId: config.identity.spiffeId, nowMs: clock.now(),
+    workloadApi: wa.socket || certFiles ? { ...(workloadApi?.status() ?? { socket: null }), files: certFiles?.status() ?? null } : null,
     ...(membership ? {
       transparent: { membership: membership.status(), inboundMode: meshConfig.inboundMode(), outboundPolicy: config.transparent.outboundPolicy, traffic: datapath.meshTraffic() },
     } : {}),
   });
+  // A stranded sidecar says so once, in one line with the command to run (docs/design.md "Identity states and failure codes").
+  let stranded: string | null = null;
+  const unsubscribeStranded = reachability.subscribe((ca) => {
+    const action = strandedAction({ snapshot: identity.current(), ca, tokenFile: config.ca.tokenFile, spiffeId: config.identity.spiffeId, nowMs: clock.now() });
+    if (action && action !== stranded) log.error({ event: 'stranded', code: ca.refusal?.code, tokenFile: config.ca.tokenFile }, action);
+    stranded = action;
+  });
   const admin: SidecarAdmin = {
     status,
-    readiness: () => {
-      const snap = identity.current();
-      const { pending } = readiness.report();
-      if (!hasValidSvid(snap, clock.now())) pending.unshift(`identity (${snap.state})`);
-      return { ready: pending.length === 0, pending };
-    },
+    readiness: ready,
     metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
     certs: () => {
       const snap = identity.current();
@@ -143,7 +181,10 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
 
   const servers: RunningHttpServer[] = [];
   const closeAll = async () => {
+    unsubscribeStranded();
     workload.stop();
+    await workloadApi?.close();
+    await certFiles?.stop();
     await membership?.close();
     await datapath.close();
     heap.close();
@@ -158,11 +199,18 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
     const h = parseHostPort(config.health, 'health');
     const appHealth = new AppHealth(config.appProbes, { clock, log: log.child({ component: 'app-health' }) });
     servers.push(await startHttpServer({ ...h, routes: { ...healthRoutes(admin), ...appHealth.routes() }, log: log.child({ component: 'health' }), what: 'health', clock, exposure: { kind: 'health' } }));
+    if (config.metrics.listen) {
+      // Read-only and for Prometheus in the pod's network: a health-kind server (any IP-literal Host, every interface).
+      const m = parseHostPort(config.metrics.listen, 'metrics.listen');
+      const podMetrics = new PodMetrics({ registry, clock, log: log.child({ component: 'pod-metrics' }), ...(config.metrics.app ? { app: config.metrics.app } : {}) });
+      servers.push(await startHttpServer({ ...m, routes: podMetrics.routes(), log: log.child({ component: 'metrics' }), what: 'metrics.listen', clock, exposure: { kind: 'health' } }));
+    }
   } catch (e) {
     await closeAll();
     throw e;
   }
 
+  certFiles?.start();
   workload.start();
 
   let closing: Promise<void> | undefined;
@@ -181,6 +229,7 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
     config, log, registry, identity, reload,
     adminAddress: servers[0]!.address,
     healthAddress: servers[1]!.address,
+    metricsAddress: servers[2]?.address,
     status,
     shutdown: () => (closing ??= (async () => {
       readiness.register(DRAINING_PART);

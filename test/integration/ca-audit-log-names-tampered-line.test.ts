@@ -1,15 +1,15 @@
 // `ca serve --audit-log FILE` writes one hash-chained line per issuance and refusal, never a token, key or CSR.
 // `ztmesh ca audit verify` passes on that real log and fails naming the line when one byte of a line is changed, a
 // line is deleted, or two lines are swapped. A second process on the same file is refused (one file per replica).
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lineHash } from '../../src/ca/audit/audit-chain.js';
 import { initCa, makeCsr, signCsr, signError, startCa, type TestCaServer } from '../helpers/ca.js';
 import { CliProcess, runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'ztmesh-audit-'));
+const tmp = tempDir('ztmesh-audit-');
 const log = join(tmp, 'audit.log');
 let ca: TestCaServer;
 const secrets: string[] = [];
@@ -26,6 +26,8 @@ beforeAll(async () => {
   await signError(ca.client(), makeCsr().csr, { token: 'ztjt_not-a-real-token' });
   secrets.push('ztjt_not-a-real-token');
   await signError(ca.client(), Buffer.from('garbage'), { token: await ca.mintToken('spiffe://example.org/ns/default/sa/x') });
+  // The last record's witness is on its way through the CA's stdout when the refusal reaches us: wait for it.
+  await ca.process.waitFor(/"auditSeq":6\b/);
 });
 afterAll(async () => {
   await ca?.stop();
