@@ -3,7 +3,8 @@
 // Invariants: one timer for every watched stream, running only while some are watched; a stream is moved at most
 // once, and only to a connection that verified the same upstream identity and whose inbound answered yes; until that
 // answer the stream goes on untouched, and any failure leaves it on the tunnel; each attempt is counted once.
-import type { Clock, TimerHandle } from '../../common/clock.js';
+import type { Clock } from '../../common/clock.js';
+import { TickingSet } from '../../common/ticking-set.js';
 import type { Logger } from '../../common/logger.js';
 import type { DataPathMetrics } from '../datapath-metrics.js';
 import type { DialedSocket, UpstreamTarget } from '../outbound/transport.js';
@@ -49,11 +50,12 @@ interface Watched {
 
 /** One per data path: the outbound's tunnel streams and their handoffs. */
 export class HandoffClient {
-  private readonly watched = new Set<Watched>();
-  private timer: TimerHandle | undefined;
+  private readonly watched: TickingSet<Watched>;
   private closed = false;
 
-  constructor(private readonly deps: HandoffClientDeps) {}
+  constructor(private readonly deps: HandoffClientDeps) {
+    this.watched = new TickingSet(deps.clock, deps.policy.checkIntervalMs, (live) => this.tick(live));
+  }
 
   /** Streams watched now. */
   get size(): number {
@@ -62,31 +64,17 @@ export class HandoffClient {
 
   /** Watches one stream until the returned function is called (its splice ended) or it is moved. */
   watch(candidate: HandoffCandidate): () => void {
-    const w: Watched = { candidate, lastBytes: candidate.bytes(), lastMs: this.deps.clock.now() };
-    this.watched.add(w);
-    this.schedule();
-    return () => void this.watched.delete(w);
+    return this.watched.add({ candidate, lastBytes: candidate.bytes(), lastMs: this.deps.clock.now() });
   }
 
   close(): void {
     this.closed = true;
-    this.timer?.cancel();
-    this.timer = undefined;
-    this.watched.clear();
+    this.watched.close();
   }
 
-  private schedule(): void {
-    if (this.timer || this.closed || this.watched.size === 0) return;
-    this.timer = this.deps.clock.setTimeout(() => {
-      this.timer = undefined;
-      this.tick();
-      this.schedule();
-    }, this.deps.policy.checkIntervalMs);
-  }
-
-  private tick(): void {
+  private tick(live: Set<Watched>): void {
     const now = this.deps.clock.now();
-    for (const w of this.watched) {
+    for (const w of live) {
       // A stream is judged over one whole interval at least: a short connection is never moved for its first bytes.
       if (now - w.lastMs < this.deps.policy.checkIntervalMs) continue;
       const bytes = w.candidate.bytes();
@@ -94,7 +82,7 @@ export class HandoffClient {
       w.lastBytes = bytes;
       w.lastMs = now;
       if (!reason) continue;
-      this.watched.delete(w);
+      live.delete(w);
       void this.move(w.candidate, reason);
     }
   }
