@@ -33,13 +33,14 @@ const ALLOWED = {
   gen: [],
   common: ['gen'],
   pki: ['common'],
-  mesh: ['common', 'pki', 'gen'],
-  identity: ['common', 'pki', 'gen', 'mesh'],
-  ca: ['common', 'pki', 'gen', 'admin', 'mesh'],
+  policy: ['common', 'pki'],
+  mesh: ['common', 'pki', 'gen', 'policy'],
+  identity: ['common', 'pki', 'gen', 'mesh', 'policy'],
+  ca: ['common', 'pki', 'gen', 'admin', 'mesh', 'policy'],
   admin: ['common'],
-  k8s: ['common', 'pki', 'ca', 'identity', 'admin', 'mesh'],
-  sidecar: ['common', 'pki', 'identity', 'admin', 'mesh'],
-  cli: ['common', 'pki', 'identity', 'ca', 'admin', 'k8s', 'sidecar', 'gen', 'mesh'],
+  k8s: ['common', 'pki', 'ca', 'identity', 'admin', 'mesh', 'policy'],
+  sidecar: ['common', 'pki', 'identity', 'admin', 'mesh', 'policy'],
+  cli: ['common', 'pki', 'identity', 'ca', 'admin', 'k8s', 'sidecar', 'gen', 'mesh', 'policy'],
 };
 const srcRoot = join(root, 'src');
 const srcFiles = walkIfThere('src');
