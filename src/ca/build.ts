@@ -40,6 +40,8 @@ import { parseReservedGrants } from './signing/reserved-ids.js';
 import { tolerantDecoders, transportRefusalInterceptor, type TransportRefusal } from './serving/call-guard.js';
 import { startMeshPlane, type MembershipFeed } from './mesh/mesh-plane.js';
 import { preEncodedMesh } from './mesh/mesh-service.js';
+import type { PolicyFeed } from './policy/policy-store.js';
+import { assertPolicyDir } from './policy/policy-dir.js';
 
 /**
  * Largest request accepted: a CSR with an RSA-4096 key and a few SANs is under 2 KB. grpc-js checks the length
@@ -80,6 +82,8 @@ export interface CaDeps {
   replica?: string;
   /** Membership from the Kubernetes watchers (k8s/mesh-watch.ts); without it, static CIDRs and announcements. */
   membershipFeed?: MembershipFeed;
+  /** AuthorizationPolicies from the Kubernetes watch (k8s/policy-watch.ts); without it, --policy-dir or none. */
+  policyFeed?: PolicyFeed;
 }
 
 /** A serving CA. close() drains: stop accepting, end streams, wait up to drainMs, then close. */
@@ -101,6 +105,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   const cwdProblem = workingDirProblem();
   if (cwdProblem) throw new ConfigError('working_dir_missing', `${cwdProblem}: signing workers cannot start; start the CA from an existing directory`);
   const state = await loadCaState(config.dir, config.trustDomain);
+  if (config.policy.dir) await assertPolicyDir(config.policy.dir);
   if (state.keyMode & 0o077) {
     log.warn({ file: `${config.dir}/ca.key`, mode: state.keyMode.toString(8) }, 'the CA key is readable by group or others; chmod 600 it');
   }
@@ -173,6 +178,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
     dir: config.dir, meshedCidrs: config.mesh.meshedCidrs, defaultInboundMode: config.mesh.defaultInboundMode, bundle, renewal, clock, log: deps.log,
     metrics, replica, peerCertificate: (peer) => door?.peerCertificate(peer), peerCertError: (peer) => door?.peerInfo(peer)?.certError,
     ...(deps.membershipFeed ? { feed: deps.membershipFeed } : {}),
+    policy: { defaultPolicy: config.policy.defaultPolicy, ...(config.policy.dir ? { dir: config.policy.dir } : {}), ...(deps.policyFeed ? { feed: deps.policyFeed } : {}) },
   });
   const service = createCaService({
     onIssued: [(i) => issuedIds.record(i), (i) => mesh.onIssued(i)],
@@ -295,6 +301,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
         'GET /metrics': async () => ({ status: 200, body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }),
         'GET /identities': () => json(200, issuedIds.report()),
         'GET /mesh': () => json(200, mesh.report()),
+        'GET /policies': () => json(200, mesh.policyReport()),
       },
     });
   } catch (e) {
