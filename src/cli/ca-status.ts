@@ -1,10 +1,12 @@
 // `ztmesh ca status`: the fleet view of one CA replica (GET /identities on its admin) as a table for people,
-// overdue IDs first, then the soonest to expire; --json for scripts. Exit 0, 1 when an ID is overdue, 2 unreadable.
+// overdue IDs first, then the soonest to expire, then which identity runs which authorization policy version (GET
+// /policies); --json for scripts. Exit 0, 1 when an ID is overdue, 2 unreadable.
 import type { Command } from 'commander';
 import { ZtmeshError } from '../common/errors.js';
 import { humanDuration } from '../common/duration.js';
 import { DEFAULT_ADMIN } from '../ca/config.js';
 import type { IdentitiesReport } from '../ca/audit/issued-ids.js';
+import type { PoliciesReport } from '../ca/policy/policy-kind.js';
 import { adminUrl, FETCH_TIMEOUT_MS } from './status.js';
 
 export const EXIT_ALL_ON_TIME = 0;
@@ -37,6 +39,28 @@ export async function fetchIdentities(base: string): Promise<IdentitiesReport> {
     throw fail('not_a_ca_admin', `${base} answered HTTP ${res.status}, not as a ztmesh CA admin; is --admin the CA's admin address (default ${DEFAULT_ADMIN})?`);
   }
   return body;
+}
+
+/** GET /policies, or undefined from a CA that serves none (an older one). */
+export async function fetchPolicies(base: string): Promise<PoliciesReport | undefined> {
+  try {
+    const res = await fetch(`${base}/policies`, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+    const body = res.ok ? await res.json() as PoliciesReport : undefined;
+    return body && Array.isArray(body.sidecars) && typeof body.counts === 'object' ? body : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Which identity runs which policy version, as text. Pure. */
+export function formatPolicies(p: PoliciesReport): string {
+  const head = `Authorization policy: ${p.counts.valid} in force, ${p.counts.invalid} invalid (from ${p.source}${p.served ? '' : ', NOT SERVED: waiting for the first Kubernetes list'}), mesh default ${p.defaultPolicy}`;
+  const header = ['SPIFFE ID', 'VERSION', 'ACKED', 'POLICIES'];
+  const rows = p.sidecars.map((s) => [s.spiffeId, s.version || '-', s.upToDate ? 'yes' : s.acked ? `no (runs ${s.acked})` : 'no', s.policies.join(',') || '-']);
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c]!.length)));
+  const line = (cells: string[]) => cells.map((cell, c) => (c === cells.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ');
+  const invalid = p.invalid.map((i) => `  invalid: ${i.source}:${i.object}:${i.field}: ${i.message}${i.lastValidInForce ? ' (last valid version in force)' : ''}`);
+  return `${[head, ...invalid, ...(rows.length ? [line(header), ...rows.map(line)] : ['(no sidecar streams)'])].join('\n')}\n`;
 }
 
 const when = (iso: string, nowMs: number) => {
@@ -74,14 +98,17 @@ export function exitCodeForReport(r: IdentitiesReport): number {
 /** Registers `ca status` below `ca`. */
 export function registerCaStatus(ca: Command): void {
   ca.command('status')
-    .description('the SPIFFE IDs this CA replica issued to (GET /identities), overdue and soonest-expiring first; '
+    .description('the SPIFFE IDs this CA replica issued to (GET /identities), overdue and soonest-expiring first, and the '
+      + 'authorization policy version each connected identity runs (GET /policies); '
       + 'exit code 0, 1 when an ID is overdue (past its half-life without a renewal), 2 when the admin cannot be read')
     .option('--admin <address>', 'the CA admin: a port (15010), host:port or a URL', `http://${DEFAULT_ADMIN}`)
-    .option('--json', 'print the raw /identities JSON (default: a table for people)')
+    .option('--json', 'print the raw /identities JSON, with /policies as `policies` (default: tables for people)')
     .action(async (opts: { admin: string; json?: boolean }) => {
       const base = adminUrl(opts.admin);
       const report = await fetchIdentities(base);
-      process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatIdentities(report, base));
+      const policies = await fetchPolicies(base);
+      process.stdout.write(opts.json ? `${JSON.stringify(policies ? { ...report, policies } : report, null, 2)}\n`
+        : `${formatIdentities(report, base)}${policies ? `\n${formatPolicies(policies)}` : ''}`);
       process.exitCode = exitCodeForReport(report);
     });
 }

@@ -156,8 +156,8 @@ export function parsePolicyObject(v: unknown, opts: { defaultNamespace?: string 
     const name = typeof meta?.name === 'string' && isSubdomain(meta.name) ? meta.name : undefined;
     const nsRaw = meta?.namespace ?? opts.defaultNamespace;
     const namespace = typeof nsRaw === 'string' && isLabel(nsRaw) ? nsRaw : undefined;
-    if (v.apiVersion !== POLICY_API_VERSION) r.bad('apiVersion', `must be ${POLICY_API_VERSION}, not ${show(v.apiVersion)}`);
-    if (v.kind !== POLICY_KIND) r.bad('kind', `must be ${POLICY_KIND}, not ${show(v.kind)}`);
+    if (v.apiVersion !== POLICY_API_VERSION) r.bad('apiVersion', v.apiVersion === undefined ? `is required: ${POLICY_API_VERSION}` : `must be ${POLICY_API_VERSION}, not ${show(v.apiVersion)}`);
+    if (v.kind !== POLICY_KIND) r.bad('kind', v.kind === undefined ? `is required: ${POLICY_KIND}` : `must be ${POLICY_KIND}, not ${show(v.kind)}`);
     r.known(v, '', ['apiVersion', 'kind', 'metadata', 'spec', 'status']);
     if (!meta) r.bad('metadata', 'is required, with name (and namespace)');
     else {
