@@ -1,7 +1,10 @@
 // AuthorizationPolicy helpers for tests: objects as a user writes them (YAML/JSON shape), and fast-check arbitraries
 // of valid policies over a small world (two trust domains, a few namespaces, ServiceAccounts and ports), so that
 // random policies and random connections meet often.
+import { renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
+import { stringify } from 'yaml';
 import type { AuthorizationPolicy } from '../../src/policy/model.js';
 
 type Obj = Record<string, unknown>;
@@ -56,3 +59,16 @@ export const policyArb: fc.Arbitrary<AuthorizationPolicy> = fc.record({
 
 /** A set of policies with unique names. */
 export const policiesArb = fc.uniqueArray(policyArb, { maxLength: 8, selector: (p) => `${p.namespace}/${p.name}` });
+
+/** Writes `docs` as one multi-document YAML file (atomically: a reader never sees half of it). */
+export function writePolicyFile(dir: string, file: string, docs: readonly Obj[] | string): void {
+  const text = typeof docs === 'string' ? docs : docs.map((d) => stringify(d)).join('---\n');
+  const tmp = join(dir, `.${file}.tmp`);
+  writeFileSync(tmp, text);
+  renameSync(tmp, join(dir, file));
+}
+
+/** The PolicySet of a mesh update as the wire gives it: the mesh default and the names of its policies. */
+export function namesIn(u: { policy?: { defaultPolicy?: string; policies?: { namespace: string; name: string }[] } | null }): { defaultPolicy: string | undefined; names: string[] } {
+  return { defaultPolicy: u.policy?.defaultPolicy, names: (u.policy?.policies ?? []).map((p) => `${p.namespace}/${p.name}`).sort() };
+}
