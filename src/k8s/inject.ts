@@ -284,6 +284,7 @@ function sidecarEnv(options: InjectOptions, s: Settings, appProbes: Record<strin
   if (s.metrics.app) env.push({ name: 'ZTMESH_METRICS_APP', value: JSON.stringify(s.metrics.app) });
   if (s.ttl) env.push({ name: 'ZTMESH_IDENTITY_TTL', value: s.ttl });
   if (Object.keys(appProbes).length) env.push({ name: 'ZTMESH_APP_PROBES', value: JSON.stringify(appProbes) });
+  if (s.values.revokeEstablished !== undefined) env.push({ name: 'ZTMESH_AUTHZ_REVOKE_ESTABLISHED', value: String(s.values.revokeEstablished) });
   if (options.mode === 'transparent') {
     env.push({ name: 'ZTMESH_TRANSPARENT_ENABLED', value: 'true' });
     if (s.allow.length) env.push({ name: 'ZTMESH_TRANSPARENT_ALLOW', value: s.allow.join(',') });

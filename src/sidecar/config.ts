@@ -36,7 +36,7 @@ const SETTABLE = [
   'identity.spiffeId', 'identity.stateDir', 'admin', 'adminAllowRemote', 'health', 'metrics.listen', 'metrics.app', 'appProbes', 'inbound', 'outbound',
   'transparent.enabled', 'transparent.inboundPort', 'transparent.outboundPort', 'transparent.allow', 'transparent.defaultPolicy',
   'transparent.expect', 'transparent.passthrough', 'transparent.outboundPolicy', 'transparent.inboundMode', 'transparent.detectionTimeout', 'transparent.inboundSourceAddress',
-  'transparent.tunnel', 'drainTimeout', 'logLevel', 'logFormat',
+  'transparent.tunnel', 'authz.revokeEstablished', 'drainTimeout', 'logLevel', 'logFormat',
 ] as const;
 /** Flags shorter than their key's path. */
 const SHORT_FLAGS: Readonly<Record<string, string>> = {
@@ -111,6 +111,7 @@ export const KEY_DEFAULTS: Readonly<Record<string, string>> = {
   'transparent.detectionTimeout': DEFAULT_DETECTION_TIMEOUT,
   'transparent.inboundSourceAddress': INBOUND_SOURCE_V4,
   'transparent.tunnel': 'auto',
+  'authz.revokeEstablished': 'true',
   drainTimeout: DEFAULT_DRAIN_TIMEOUT,
   logLevel: DEFAULT_LOG_LEVEL,
   logFormat: 'text on a terminal, json otherwise',

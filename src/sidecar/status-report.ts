@@ -6,7 +6,8 @@ import type { BundleWatcherStatus } from '../identity/bundle-watcher.js';
 import type { CaContact } from '../identity/ca-reachability.js';
 import { certFingerprint, type IdentitySnapshot } from '../identity/credentials.js';
 import type { ManagerStats } from '../identity/manager.js';
-import type { ListenerStatus, MeshStatus, SidecarStatus, TunnelPoolStatus } from '../admin/status-types.js';
+import type { AuthzStatus, ListenerStatus, MeshStatus, SidecarStatus, TunnelPoolStatus } from '../admin/status-types.js';
+import type { PolicyStatus } from './mesh/sidecar-policy.js';
 import type { MeshClientStatus } from '../identity/mesh-client.js';
 import type { MembershipStatus } from './mesh/sidecar-membership.js';
 import type { MeshTrafficStatus } from './mesh/mesh-traffic.js';
@@ -29,7 +30,19 @@ export interface StatusInputs {
   tunnelPools: TunnelPoolStatus[];
   /** Transparent mode's membership, inbound mode, outbound policy and plain traffic (absent in explicit mode). */
   transparent?: { membership: MembershipStatus; inboundMode: { mode: string; source: string }; outboundPolicy: string; traffic: MeshTrafficStatus | undefined };
+  /** The authorization policy in force, and whether a change closes what it no longer allows. */
+  authz?: { policy: PolicyStatus; revokeEstablished: boolean };
   nowMs: number;
+}
+
+/** /status `authz`. */
+export function authzStatus(a: NonNullable<StatusInputs['authz']>): AuthzStatus {
+  const p = a.policy;
+  return {
+    state: p.state, source: p.source, version: p.version, receivedAt: iso(p.receivedAtMs), defaultPolicy: p.defaultPolicy, policies: p.policies, dryRun: p.dryRun,
+    revokeEstablished: a.revokeEstablished,
+    lastRefusal: p.lastRefusal ? { code: p.lastRefusal.code, detail: p.lastRefusal.detail, version: p.lastRefusal.version, at: isoTime(p.lastRefusal.atMs) } : null,
+  };
 }
 
 /** /status `mesh`. */
@@ -98,5 +111,6 @@ export function buildStatus(i: StatusInputs): SidecarStatus {
     listeners: i.listeners,
     tunnelPools: i.tunnelPools,
     mesh: meshStatus(i),
+    ...(i.authz ? { authz: authzStatus(i.authz) } : {}),
   };
 }
