@@ -25,6 +25,7 @@ import type { SidecarConfig } from './config-schema.js';
 import { startDataPath, type DataPathContext, type ListenerSource, type MeshView, type RunningDataPath } from './datapath.js';
 import { SidecarMembership } from './mesh/sidecar-membership.js';
 import { SidecarMeshConfig } from './mesh/mesh-config.js';
+import { SidecarPolicy } from './mesh/sidecar-policy.js';
 import { transparentListeners } from './intercept/transparent.js';
 import { explicitListeners } from './listeners.js';
 import { buildStatus } from './status-report.js';
@@ -89,6 +90,13 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
       onChange: (n) => membershipEntries.set(n),
     })
     : undefined;
+  // The authorization policy kind: a sidecar that serves inbound connections is not ready (and refuses them) before its
+  // first set, from the CA or kept in identity.stateDir.
+  const servesInbound = config.inbound.length > 0 || config.transparent.enabled;
+  const policy = new SidecarPolicy({
+    trustDomain: config.trustDomain, clock, log, ...(servesInbound ? { readiness } : {}),
+    ...(config.identity.stateDir ? { stateDir: config.identity.stateDir } : {}),
+  });
 
   const workload = await buildWorkloadIdentity({
     caAddresses: addresses, trustDomain: config.trustDomain, tokenFile: config.ca.tokenFile, bundleFile: config.ca.bundle,
@@ -99,11 +107,12 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
     ...(deps.caClient ? { caClient: deps.caClient } : {}),
     ...(deps.random ? { random: deps.random } : {}),
     ...(deps.generateKey ? { generateKey: deps.generateKey } : {}),
-    meshConsumers: [meshConfig, ...(membership ? [membership] : [])],
+    meshConsumers: [meshConfig, policy, ...(membership ? [membership] : [])],
     announce: config.transparent.enabled,
   });
   const { identity, reachability } = workload;
   await membership?.restore();
+  await policy.restore();
   registerIdentityMetrics(registry, identity, reachability);
 
   const heap = new HeapTrimmer({ clock, log: log.child({ component: 'heap' }) });
@@ -119,6 +128,7 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
     ...(membership ? {
       transparent: { membership: membership.status(), inboundMode: meshConfig.inboundMode(), outboundPolicy: config.transparent.outboundPolicy, traffic: datapath.meshTraffic() },
     } : {}),
+    authz: { policy: policy.status(), revokeEstablished: config.authz.revokeEstablished },
   });
   const admin: SidecarAdmin = {
     status,
@@ -145,6 +155,7 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
   const closeAll = async () => {
     workload.stop();
     await membership?.close();
+    await policy.close();
     await datapath.close();
     heap.close();
     await Promise.all(servers.map((s) => s.close()));
