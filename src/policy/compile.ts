@@ -4,9 +4,11 @@
 // - Four groups, each with its own index: enforced DENY, enforced ALLOW, dry-run DENY, dry-run ALLOW. A dry-run
 //   policy is never in an enforced group, so it cannot change a decision.
 // - A rule is found from a peer's ID by at most (path depth + 3) map lookups: its exact ID, each of its path prefixes
-//   ("spiffe://td/ns/shop/*"), its namespace, and the rules that name no peer at all.
-// - Policies are ordered by "namespace/name" within a group; the first one matching is the one a decision names.
-import { parseSpiffePattern, parseSpiffeId, type SpiffePattern } from '../pki/spiffe-id.js';
+//   ("spiffe://td/ns/shop/*"), its namespace, and the rules that name no peer at all; each entry answers "the first
+//   policy here for port P" with one more lookup (byPort), so a decision never walks a list of rules.
+// - Policies are ordered by "namespace/name" within a group; the first one matching is the one a decision names. Rules
+//   are numbered in policy order, and every index list holds rule numbers in ascending order (a decision stops early).
+import { parseSpiffePattern, parseSpiffeId, type SpiffeId, type SpiffePattern } from '../pki/spiffe-id.js';
 import { LOCAL_POLICY, policyKey, type AuthorizationPolicy, type MeshDefault, type PolicySet } from './model.js';
 import { selects, sortPolicies } from './policy-set.js';
 
@@ -16,25 +18,48 @@ export interface CompiledRule {
   readonly ports: ReadonlySet<number> | undefined;
 }
 
+/** The rules one index key leads to: all of them in order, and the first policy among them per port (a lookup, no scan). */
+export interface RuleIndex {
+  readonly rules: readonly number[];
+  /** The first policy with a rule here that covers every port; -1 when none. */
+  readonly anyPort: number;
+  /** Per port, the first policy with a rule here that names it. */
+  readonly byPort: ReadonlyMap<number, number>;
+}
+
 /** The rules of one group, indexed by what their `from` names. */
 export interface PolicyGroup {
   /** "namespace/name" of each policy, in order. */
   readonly names: readonly string[];
   readonly rules: readonly CompiledRule[];
   /** `td\0path` of an exact principal → rules. */
-  readonly exact: ReadonlyMap<string, readonly number[]>;
+  readonly exact: ReadonlyMap<string, RuleIndex>;
   /** `td\0prefix/` of a principal ending in /* → rules. */
-  readonly prefix: ReadonlyMap<string, readonly number[]>;
+  readonly prefix: ReadonlyMap<string, RuleIndex>;
   /** A namespace of the workload's trust domain → rules. */
-  readonly namespaces: ReadonlyMap<string, readonly number[]>;
+  readonly namespaces: ReadonlyMap<string, RuleIndex>;
   /** Rules with no `from`: they match any peer, plaintext callers included. */
-  readonly anyPeer: readonly number[];
+  readonly anyPeer: RuleIndex;
   /** Per policy: the ports its rules cover, or undefined when some rule (or no rules at all) covers every port. */
   readonly coverage: readonly (ReadonlySet<number> | undefined)[];
   /** The first policy that covers every port (-1: none), and per port the first that names it. */
   readonly coversAll: number;
   readonly coversPort: ReadonlyMap<number, number>;
 }
+
+/** A peer's ID and every index key it can match (built once per peer, then read by every group of every decision). */
+export interface PeerKeys {
+  readonly id: SpiffeId;
+  /** `td\0path`: the exact key. */
+  readonly exact: string;
+  /** `td\0prefix/` of each of its path prefixes: the keys of principals ending in /* that can match it. */
+  readonly prefixes: readonly string[];
+  /** The namespace of an ID of the workload's trust domain of the form /ns/<ns>/... */
+  readonly ns: string | undefined;
+}
+
+/** Peers remembered per compiled set; past it the memo starts over (a flood of distinct IDs cannot grow it). */
+export const MAX_PEER_MEMO = 4_096;
 
 /** A set compiled for one workload (or one sidecar: the CA has chosen its policies already). */
 export interface CompiledPolicies {
@@ -47,6 +72,11 @@ export interface CompiledPolicies {
   readonly allow: PolicyGroup;
   readonly dryRunDeny: PolicyGroup;
   readonly dryRunAllow: PolicyGroup;
+  /**
+   * peerKeys()'s memo: the index keys of the peers seen, by ID. Fresh key strings cost a hash each per lookup; a peer
+   * seen before costs one lookup here, and its keys' hashes are cached in the strings.
+   */
+  readonly peers: Map<string, PeerKeys | null>;
 }
 
 /** A sidecar's own allow list (config `allow`, annotation `ztmesh.io/allow`): one more ALLOW policy, named `local`. */
@@ -92,7 +122,23 @@ function compileGroup(policies: readonly AuthorizationPolicy[]): PolicyGroup {
   });
   const coversPort = new Map<number, number>();
   coverage.forEach((c, i) => { for (const port of c ?? []) if (!coversPort.has(port)) coversPort.set(port, i); });
-  return { names: policies.map(policyKey), rules, exact, prefix, namespaces, anyPeer, coverage, coversAll: coverage.findIndex((c) => c === undefined), coversPort };
+  const index = (list: number[]): RuleIndex => {
+    let anyPort = -1;
+    const byPort = new Map<number, number>();
+    // Ascending rule numbers are ascending policies: the first one seen is the first policy.
+    for (const r of list) {
+      const rule = rules[r]!;
+      if (!rule.ports) {
+        if (anyPort < 0) anyPort = rule.policy;
+      } else for (const port of rule.ports) if (!byPort.has(port)) byPort.set(port, rule.policy);
+    }
+    return { rules: list, anyPort, byPort };
+  };
+  const indexAll = (m: Map<string, number[]>) => new Map([...m].map(([k, list]) => [k, index(list)]));
+  return {
+    names: policies.map(policyKey), rules, exact: indexAll(exact), prefix: indexAll(prefix), namespaces: indexAll(namespaces), anyPeer: index(anyPeer),
+    coverage, coversAll: coverage.findIndex((c) => c === undefined), coversPort,
+  };
 }
 
 /**
@@ -110,7 +156,32 @@ export function compilePolicies(set: PolicySet, opts: { trustDomain: string; wor
     allow: of('ALLOW', false),
     dryRunDeny: of('DENY', true),
     dryRunAllow: of('ALLOW', true),
+    peers: new Map(),
   });
+}
+
+/** The index keys of `peerId` under `c` (memoized); null for a string that is no SPIFFE ID. */
+export function peerKeys(c: CompiledPolicies, peerId: string): PeerKeys | null {
+  const known = c.peers.get(peerId);
+  if (known !== undefined) return known;
+  let keys: PeerKeys | null = null;
+  try {
+    const id = parseSpiffeId(peerId);
+    const { path } = id;
+    const prefixes: string[] = [];
+    for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) prefixes.push(`${id.trustDomain}\0${path.slice(0, i + 1)}`);
+    let ns: string | undefined;
+    if (id.trustDomain === c.trustDomain && path.startsWith('/ns/')) {
+      const end = path.indexOf('/', 4);
+      ns = path.slice(4, end < 0 ? undefined : end);
+    }
+    keys = { id, exact: `${id.trustDomain}\0${path}`, prefixes, ns };
+  } catch {
+    keys = null;
+  }
+  if (c.peers.size >= MAX_PEER_MEMO) c.peers.clear();
+  c.peers.set(peerId, keys);
+  return keys;
 }
 
 /** The trust domain of a workload ID (the CLI's --to); throws PkiError on an invalid ID. */

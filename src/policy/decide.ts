@@ -6,8 +6,8 @@
 //   only if one of them matches; else the mesh default decides (`allow` admits the workload's trust domain).
 // - Dry-run policies only add outcomes to `dryRun`; the decision is the same with or without them.
 // - A plaintext caller (no peer ID) matches only rules that name no peer.
-import { matchesPattern, parseSpiffeId, type SpiffeId } from '../pki/spiffe-id.js';
-import type { CompiledPolicies, LocalPolicy, PolicyGroup } from './compile.js';
+import { matchesPattern } from '../pki/spiffe-id.js';
+import { peerKeys, type CompiledPolicies, type LocalPolicy, type PeerKeys, type PolicyGroup, type RuleIndex } from './compile.js';
 import { LOCAL_POLICY, MESH_DEFAULT_POLICY } from './model.js';
 
 /** Who connects to which port of the workload. `port` undefined: a port no rule names (explain without --port). */
@@ -44,58 +44,42 @@ export interface Decision {
 
 const NONE: readonly DryRunOutcome[] = Object.freeze([]);
 
-interface Peer {
-  id: SpiffeId;
-  /** The namespace of an ID of the workload's trust domain of the form /ns/<ns>/... */
-  ns: string | undefined;
-}
-
-function peerOf(peerId: string, trustDomain: string): Peer | undefined {
-  let id: SpiffeId;
-  try {
-    id = parseSpiffeId(peerId);
-  } catch {
-    return undefined;
-  }
-  let ns: string | undefined;
-  if (id.trustDomain === trustDomain && id.path.startsWith('/ns/')) {
-    const end = id.path.indexOf('/', 4);
-    ns = id.path.slice(4, end < 0 ? undefined : end);
-  }
-  return { id, ns };
-}
-
-/** Calls `visit` with each rule of `g` whose `from` matches the peer (rules naming no peer included). */
-function candidates(g: PolicyGroup, peer: Peer | undefined, visit: (rule: number) => void): void {
-  for (const r of g.anyPeer) visit(r);
-  if (!peer) return;
-  const { trustDomain, path } = peer.id;
-  for (const r of g.exact.get(`${trustDomain}\0${path}`) ?? []) visit(r);
-  if (g.prefix.size) {
-    for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) {
-      for (const r of g.prefix.get(`${trustDomain}\0${path.slice(0, i + 1)}`) ?? []) visit(r);
-    }
-  }
-  if (peer.ns !== undefined) for (const r of g.namespaces.get(peer.ns) ?? []) visit(r);
-}
+type Peer = PeerKeys;
 
 const portMatches = (ports: ReadonlySet<number> | undefined, port: number | undefined) => ports === undefined || (port !== undefined && ports.has(port));
 
-/** The first policy of `g` with a rule matching the peer and port; -1 when none. */
+/** The first policy an index entry leads to for `port`, or `best` when that is lower (or the entry has none). */
+function lowest(entry: RuleIndex | undefined, port: number | undefined, best: number): number {
+  if (entry === undefined) return best;
+  const byPort = port === undefined ? undefined : entry.byPort.get(port);
+  let first = entry.anyPort;
+  if (byPort !== undefined && (first < 0 || byPort < first)) first = byPort;
+  return first >= 0 && (best < 0 || first < best) ? first : best;
+}
+
+/** The first policy of `g` with a rule matching the peer (rules naming no peer included) and port; -1 when none. */
 function firstMatch(g: PolicyGroup, peer: Peer | undefined, port: number | undefined): number {
   if (g.rules.length === 0) return -1;
-  let best = -1;
-  candidates(g, peer, (r) => {
-    const rule = g.rules[r]!;
-    if ((best < 0 || rule.policy < best) && portMatches(rule.ports, port)) best = rule.policy;
-  });
+  let best = lowest(g.anyPeer, port, -1);
+  if (!peer) return best;
+  best = lowest(g.exact.get(peer.exact), port, best);
+  if (g.prefix.size) for (const k of peer.prefixes) best = lowest(g.prefix.get(k), port, best);
+  if (peer.ns !== undefined && g.namespaces.size) best = lowest(g.namespaces.get(peer.ns), port, best);
   return best;
 }
 
 /** Every policy of `g` with a rule matching the peer and port. */
 function allMatches(g: PolicyGroup, peer: Peer | undefined, port: number | undefined): Set<number> {
   const out = new Set<number>();
-  if (g.rules.length) candidates(g, peer, (r) => { if (portMatches(g.rules[r]!.ports, port)) out.add(g.rules[r]!.policy); });
+  const add = (entry: RuleIndex | undefined) => {
+    for (const r of entry?.rules ?? []) if (portMatches(g.rules[r]!.ports, port)) out.add(g.rules[r]!.policy);
+  };
+  add(g.anyPeer);
+  if (peer) {
+    add(g.exact.get(peer.exact));
+    for (const k of peer.prefixes) add(g.prefix.get(k));
+    if (peer.ns !== undefined) add(g.namespaces.get(peer.ns));
+  }
   return out;
 }
 
@@ -112,7 +96,7 @@ const covers = (g: PolicyGroup, i: number, port: number | undefined) => portMatc
 export function decide(c: CompiledPolicies, req: DecisionRequest, local?: LocalPolicy): Decision {
   let peer: Peer | undefined;
   if (req.peerId !== undefined) {
-    peer = peerOf(req.peerId, c.trustDomain);
+    peer = peerKeys(c, req.peerId) ?? undefined;
     if (!peer) return { allow: false, policy: MESH_DEFAULT_POLICY, reason: 'invalid_spiffe_id', dryRun: NONE };
   }
   const { port } = req;

@@ -3,7 +3,7 @@
 // and "dry-run never changes the decision".
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compileLocal, compilePolicies } from '../../../src/policy/compile.js';
+import { compileLocal, compilePolicies, MAX_PEER_MEMO } from '../../../src/policy/compile.js';
 import { decide, dryRunDifferences, type Decision } from '../../../src/policy/decide.js';
 import { parsePolicyObject } from '../../../src/policy/parse.js';
 import { policyKey, type AuthorizationPolicy, type MeshDefault, type PolicyRule } from '../../../src/policy/model.js';
@@ -68,6 +68,15 @@ describe('decide', () => {
     expect(d.dryRun).toEqual([{ policy: 'shop/audit-web', would: 'deny' }]);
     expect(dryRunDifferences(d)).toEqual([{ policy: 'shop/audit-web', would: 'deny' }]);
     expect(ask(id('shop', 'api'), id('ops', 'x'), 8080).dryRun).toEqual([]);
+  });
+
+  it('remembers at most MAX_PEER_MEMO peers per compiled set, and decides the same after it starts over', () => {
+    const c = compilePolicies({ defaultPolicy: 'deny', policies: SET }, { trustDomain: TD, workload: id('shop', 'api') });
+    for (let i = 0; i < MAX_PEER_MEMO + 10; i++) decide(c, { peerId: id('x', `p${i}`), port: 80 });
+    expect(c.peers.size).toBeLessThanOrEqual(MAX_PEER_MEMO);
+    expect(decide(c, { peerId: id('shop', 'web'), port: 80 })).toMatchObject({ allow: true, policy: 'shop/api-from-web' });
+    expect(decide(c, { peerId: id('shop', 'web'), port: 80 })).toMatchObject({ allow: true, policy: 'shop/api-from-web' });
+    expect(decide(c, { peerId: 'not an id', port: 80 })).toMatchObject({ allow: false, reason: 'invalid_spiffe_id' });
   });
 
   it('selection: a namespace\'s policy without a selector covers its workloads; the root namespace\'s the mesh', () => {
