@@ -89,7 +89,7 @@ describe('decide', () => {
   });
 });
 
-// A naive reading of docs/design.md "The decision", walking every policy: the reference the compiled indexes must equal.
+// A naive reading of the decision in docs/design.md "Authorization policy", walking every policy: the reference the compiled indexes must equal.
 function naive(policies: readonly AuthorizationPolicy[], defaultPolicy: MeshDefault, workload: string, peerId: string | undefined, port: number): { allow: boolean; deny?: string } {
   const peer = peerId === undefined ? undefined : parseSpiffeId(peerId);
   const nsOf = (p: typeof peer) => (p && p.trustDomain === TD ? /^\/ns\/([^/]+)/.exec(p.path)?.[1] : undefined);
