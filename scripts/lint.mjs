@@ -1,4 +1,4 @@
-// Project lint: bans focused tests, silent skips, imports against the layer order (docs/design.md "Layers"),
+// Project lint: bans focused tests, silent skips, imports against the layer order (docs/design.md "Layers"), import cycles,
 // references to documents or paths outside the repository, and dependencies that do not match their use.
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
@@ -34,12 +34,13 @@ const ALLOWED = {
   common: ['gen'],
   pki: ['common'],
   policy: ['common', 'pki'],
+  'front-door': ['common'],
   mesh: ['common', 'pki', 'gen', 'policy'],
   identity: ['common', 'pki', 'gen', 'mesh', 'policy'],
-  ca: ['common', 'pki', 'gen', 'admin', 'mesh', 'policy'],
+  ca: ['common', 'pki', 'gen', 'admin', 'mesh', 'front-door', 'policy'],
   admin: ['common'],
   k8s: ['common', 'pki', 'ca', 'identity', 'admin', 'mesh', 'policy'],
-  sidecar: ['common', 'pki', 'identity', 'admin', 'mesh', 'policy'],
+  sidecar: ['common', 'pki', 'identity', 'admin', 'mesh', 'front-door', 'policy'],
   cli: ['common', 'pki', 'identity', 'ca', 'admin', 'k8s', 'sidecar', 'gen', 'mesh', 'policy'],
 };
 const srcRoot = join(root, 'src');
@@ -55,16 +56,57 @@ function packagesOf(text) {
 }
 /** Every package src/ imports, with the first file that does. */
 const srcPackages = new Map();
+/** The files each src/ file imports (type-only imports and re-exports included), for the cycle check. */
+const imports = new Map();
 for (const f of srcFiles) {
   const part = relative(srcRoot, f).split('/')[0];
   const src = readFileSync(f, 'utf8');
+  const edges = [];
+  imports.set(f, edges);
   for (const m of src.matchAll(/(?:from|import)\s*\(?\s*['"](\.[^'"]+)['"]/g)) {
+    edges.push(resolve(dirname(f), m[1]).replace(/\.js$/, '.ts'));
     const target = relative(srcRoot, resolve(dirname(f), m[1])).split('/')[0];
     if (target === part || target.startsWith('..')) continue;
     if (!(ALLOWED[part] ?? []).includes(target)) problems.push(`${relative(root, f)}: ${part}/ must not import ${target}/ (${m[1]})`);
   }
   for (const name of packagesOf(src)) if (!srcPackages.has(name)) srcPackages.set(name, relative(root, f));
   if (/\b(it|describe)\.only\(/.test(src)) problems.push(`${relative(root, f)}: .only in source`);
+}
+
+// No import cycle, between folders or within one, type-only imports included: a cycle is two files that cannot be
+// understood (or tested) apart. Tarjan's strongly connected components over the import graph; each component of more
+// than one file (or a file importing itself) is reported with the files it joins.
+{
+  let next = 0;
+  const index = new Map();
+  const low = new Map();
+  const stack = [];
+  const onStack = new Set();
+  const strong = (v) => {
+    index.set(v, next);
+    low.set(v, next++);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of imports.get(v) ?? []) {
+      if (!imports.has(w)) continue;
+      if (!index.has(w)) {
+        strong(w);
+        low.set(v, Math.min(low.get(v), low.get(w)));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v), index.get(w)));
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const component = [];
+    let w;
+    do {
+      w = stack.pop();
+      onStack.delete(w);
+      component.push(w);
+    } while (w !== v);
+    if (component.length > 1 || (imports.get(v) ?? []).includes(v)) {
+      problems.push(`import cycle: ${component.map((c) => relative(root, c)).sort().join(' ↔ ')}`);
+    }
+  };
+  for (const f of imports.keys()) if (!index.has(f)) strong(f);
 }
 
 // Dependencies match their use: each runtime dependency is imported by src/, src/ imports nothing that is not one
@@ -100,6 +142,8 @@ if (existsSync(pkgFile)) {
 // them), not a relative path that climbs out of the checkout, not an absolute path into the directory around it.
 const OUTSIDE_DOCS = new RegExp(`\\b(?:${['DESIGN', 'STYLE'].join('|')})\\.md\\b`);
 const SHARED = ['..', 'shared'].join('/');
+/** The notes folder beside the checkout, not a file whose name starts with "shared" (../shared-read.js). */
+const SHARED_DIR = new RegExp(`${SHARED.replace(/\./g, '\\.')}(?![\\w-])`);
 const CLIMB = /(?<![\w./~-])((?:\.\.\/)+)([\w.@-][\w./@-]*)/g;
 // The directory the checkout sits in (unless it is a top-level one such as /tmp), and the development machines' /work.
 const around = [dirname(root), ['', 'work'].join('/')].filter((d) => d.split('/').length > 2 || d === ['', 'work'].join('/')).map((d) => `${d}/`);
@@ -111,7 +155,7 @@ for (const f of textFiles) {
   readFileSync(f, 'utf8').split('\n').forEach((line, i) => {
     const at = `${rel}:${i + 1}`;
     if (f !== designDoc && OUTSIDE_DOCS.test(line)) problems.push(`${at}: cites ${OUTSIDE_DOCS.exec(line)[0]}, which is not in the repository: cite docs/design.md (or another docs/ file)`);
-    if (line.includes(SHARED)) problems.push(`${at}: points to ${SHARED}, outside the repository`);
+    if (SHARED_DIR.test(line)) problems.push(`${at}: points to ${SHARED}, outside the repository`);
     for (const m of line.matchAll(CLIMB)) {
       const target = resolve(dirname(f), m[1] + m[2]);
       if (target !== root && !target.startsWith(root + sep)) problems.push(`${at}: ${m[0]} leads outside the repository`);

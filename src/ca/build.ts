@@ -27,6 +27,7 @@ import { createSigner, waitUntilReady } from './signing/signer.js';
 import { SigningSwitch, chainOf } from './signing/signing-switch.js';
 import { SigningMaterialWatch } from './signing/signing-material.js';
 import { IssuanceLog } from './audit/issuance-log.js';
+import { auditLine, IssuanceEvents } from './audit/issuance-events.js';
 import { TrustBundleSource } from './root/trust-bundle.js';
 import { loadPreviousRoot } from './root/root-rotation.js';
 import { caSpiffeId } from '../common/mesh.js';
@@ -35,7 +36,7 @@ import { createCaMetrics } from './metrics.js';
 import { createCaService } from './serving/service.js';
 import { IssuedIdentities } from './audit/issued-ids.js';
 import { TlsFrontDoor } from './serving/tls-front-door.js';
-import { fitConnectionCap } from './serving/connection-table.js';
+import { fitConnectionCap } from './serving/connection-cap.js';
 import { parseReservedGrants } from './signing/reserved-ids.js';
 import { tolerantDecoders, transportRefusalInterceptor, type TransportRefusal } from './serving/call-guard.js';
 import { startMeshPlane, type MembershipFeed } from './mesh/mesh-plane.js';
@@ -180,35 +181,31 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
     ...(deps.membershipFeed ? { feed: deps.membershipFeed } : {}),
     policy: { defaultPolicy: config.policy.defaultPolicy, ...(config.policy.dir ? { dir: config.policy.dir } : {}), ...(deps.policyFeed ? { feed: deps.policyFeed } : {}) },
   });
+  // One event per issuance: the issuance log records it, then the audit line, the fleet view and the mesh plane get it.
+  const events = new IssuanceEvents({ recorder: issuanceLog, signTotal: metrics.signTotal, log, clock });
+  events.subscribe(auditLine(audit));
+  events.subscribe((i) => issuedIds.record(i));
+  events.subscribe((i) => mesh.onIssued(i));
   const service = createCaService({
-    onIssued: [(i) => issuedIds.record(i), (i) => mesh.onIssued(i)],
     peerCertError: (peer) => door?.peerInfo(peer)?.certError,
     peerCertificate: (peer) => door?.peerCertificate(peer),
-    attestors, signer, bundle, clock, metrics, log,
+    attestors, signer, bundle, clock, metrics, log, events,
     rateLimiter: new RateLimiter(config.rate.perSecond, config.rate.burst, clock),
     ttl: { defaultTtlMs: config.defaultTtlMs, minTtlMs: config.minTtlMs, maxTtlMs: config.maxTtlMs },
     reserved,
-    audit,
-    ...(issuanceLog ? { issuanceLog } : {}),
   });
-  // One line budget for refusals grpc-js makes itself; the metric counts every one.
+  // One line budget for refusals grpc-js makes itself of other calls than SignCertificate (IssuanceEvents has its own).
   const callLog = new LogThrottle(clock);
   const reportTransportRefusal = (r: TransportRefusal) => {
-    const line = { peer: r.peer, code: r.code, grpcCode: r.grpcCode, reason: r.details };
+    const line = { peer: r.peer, code: r.code, grpcCode: r.grpcCode, detail: r.details };
     // The caller's own deadline ran out: nothing was refused (the handler still finishes and reports its outcome).
     if (r.code === 'deadline_exceeded') {
       log.debug({ ...line, method: r.method }, 'call deadline exceeded');
       return;
     }
-    if (r.method === SIGN_METHOD) {
-      metrics.signTotal.inc({ result: r.code });
-      issuanceLog?.refused({ peer: r.peer, code: r.code });
-    }
+    if (r.method === SIGN_METHOD) return events.refused({ peer: r.peer, code: r.code, grpcCode: r.grpcCode, detail: r.details });
     const suppressed = callLog.admit();
-    if (suppressed === undefined) return;
-    const counted = suppressed ? { suppressed } : {};
-    if (r.method === SIGN_METHOD) log.warn({ ...line, ...counted }, 'SignCertificate refused');
-    else log.warn({ ...line, method: r.method, ...counted }, 'call refused');
+    if (suppressed !== undefined) log.warn({ ...line, method: r.method, ...(suppressed ? { suppressed } : {}) }, 'call refused');
   };
   const server = new grpc.Server({
     'grpc.max_receive_message_length': MAX_REQUEST_BYTES,

@@ -2,7 +2,7 @@
 // Errors name the flag, the value and the reason (ConfigError `invalid_flag`).
 import { availableParallelism } from 'node:os';
 import { ConfigError } from '../common/errors.js';
-import { parseHostPort, type HostPort } from '../common/address.js';
+import { parseHostPort, type HostPort, formatHostPort } from '../common/address.js';
 import { parseDuration } from '../common/duration.js';
 import { validateTrustDomain } from '../pki/spiffe-id.js';
 import { PORTS } from '../common/mesh.js';
@@ -12,9 +12,9 @@ import { DEFAULT_INBOUND_MODE, INBOUND_MODES, type InboundMode } from '../mesh/k
 import { DEFAULT_MESH_DEFAULT, MESH_DEFAULTS, type MeshDefault } from '../policy/model.js';
 
 /** Default gRPC listen address (docs/design.md "Ports and paths"). */
-export const DEFAULT_LISTEN = `0.0.0.0:${PORTS.caGrpc}`;
+export const DEFAULT_LISTEN = formatHostPort('0.0.0.0', PORTS.caGrpc);
 /** Default admin HTTP address (/healthz, /readyz, /metrics). */
-export const DEFAULT_ADMIN = `127.0.0.1:${PORTS.caAdmin}`;
+export const DEFAULT_ADMIN = formatHostPort('127.0.0.1', PORTS.caAdmin);
 /** Leaf TTL when the caller asks for 0. */
 export const DEFAULT_TTL = '1h';
 /** Lower TTL clamp; tests and demos set it lower. */

@@ -12,9 +12,9 @@ export interface CaMetrics {
   signDuration: Histogram<'result'>;
   bundleSequence: Gauge;
   servingCertExpiry: Gauge;
-  /** Connections closed before gRPC, by reason (handshake_timeout, connection_limit, plaintext_client, ...). */
+  /** Connections closed before gRPC, by reason (front-door/reasons.ts, and not_http2, accept_failed). */
   connectionsRefused: Counter<'reason'>;
-  /** Connections held now, by state (handshaking, established); the front door sets its collector. */
+  /** Connections held now, by state (handshaking, established); the front door sets it. */
   connections: Gauge<'state'>;
   signingWorkerFailures: Counter;
   /** Issuance-log records that could not be written (disk full, file gone), by event. */

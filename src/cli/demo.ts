@@ -12,6 +12,7 @@ import { humanDuration } from '../common/duration.js';
 import { DEFAULT_TRUST_DOMAIN, SIDECAR_NODE_FLAGS } from '../common/mesh.js';
 import { LineProcess } from '../common/line-process.js';
 import { prepareDemoDir } from './demo-dir.js';
+import { formatHostPort } from '../common/address.js';
 
 /** The CLI entry point the demo starts its children with. */
 const BIN = fileURLToPath(new URL('../../bin/ztmesh.js', import.meta.url));
@@ -186,7 +187,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     };
     const api = await startSidecar('api', API_ID, [
       'inbound:',
-      `  - { name: echo, listen: "127.0.0.1:0", forward: "127.0.0.1:${echoPort}", allow: ["${WEB_ID}"] }`,
+      `  - { name: echo, listen: "127.0.0.1:0", forward: "${formatHostPort('127.0.0.1', echoPort)}", allow: ["${WEB_ID}"] }`,
     ].join('\n'));
     const apiStatus = (await httpJson<SidecarStatus>(`${api.admin}/status`)).body;
     const apiInbound = apiStatus.listeners.find((l) => l.kind === 'inbound')!.address;
@@ -198,10 +199,10 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     const outPort = Number(webOutbound.slice(webOutbound.lastIndexOf(':') + 1));
     const inPort = Number(apiInbound.slice(apiInbound.lastIndexOf(':') + 1));
     say('');
-    say(`  app ──plain──> web sidecar ${webOutbound} ══ mTLS 1.3 ══> api sidecar ${apiInbound} ──plain──> echo 127.0.0.1:${echoPort}`);
+    say(`  app ──plain──> web sidecar ${webOutbound} ══ mTLS 1.3 ══> api sidecar ${apiInbound} ──plain──> echo ${formatHostPort('127.0.0.1', echoPort)}`);
     say(`  web admin: ${web.admin}/status   (also /metrics, /certs, POST /rotate)`);
     say(`  api admin: ${api.admin}/status`);
-    say(`  try it:    echo hello | npx ztmesh connect 127.0.0.1:${outPort}     or: npx ztmesh status --admin ${web.admin} --watch`);
+    say(`  try it:    echo hello | npx ztmesh connect ${formatHostPort('127.0.0.1', outPort)}     or: npx ztmesh status --admin ${web.admin} --watch`);
     say('');
 
     // 4. Traffic web → api through the mesh.

@@ -4,7 +4,7 @@ import { ZTMESH_VERSION } from '../common/version.js';
 import { Command, Option } from 'commander';
 import { describe } from '../common/errors.js';
 import { createLogger, resolveLogFormat, type LogFormat } from '../common/logger.js';
-import { PORTS } from '../common/mesh.js';
+import { DEFAULT_ADMIN, DEFAULT_HEALTH } from '../sidecar/config-schema.js';
 import { buildSidecar } from '../sidecar/app.js';
 import { CONFIG_KEYS, KEY_DEFAULTS, loadSidecarConfig } from '../sidecar/config.js';
 
@@ -21,7 +21,7 @@ function defaultFormat(): LogFormat {
 export function register(program: Command): void {
   const cmd = program
     .command('sidecar')
-    .description(`run the workload sidecar: SVID rotation, mTLS listeners, admin (127.0.0.1:${PORTS.sidecarAdmin}) and health (0.0.0.0:${PORTS.sidecarHealth})`)
+    .description(`run the workload sidecar: SVID rotation, mTLS listeners, admin (${DEFAULT_ADMIN}) and health (${DEFAULT_HEALTH})`)
     .option('--config <file>', 'YAML configuration file (env ZTMESH_* and flags override it) (default: none)');
   for (const k of CONFIG_KEYS) {
     // The default is shown, not set: a commander default would hide the file's and the environment's values.

@@ -6,9 +6,10 @@ import type { ListenerStatus, SidecarStatus } from '../admin/status-types.js';
 import { ConfigError, ZtmeshError } from '../common/errors.js';
 import { humanDuration, parseDuration } from '../common/duration.js';
 import { PORTS } from '../common/mesh.js';
+import { formatHostPort } from '../common/address.js';
 
 /** Where the sidecar admin listens by default (docs/sidecar.md). */
-export const DEFAULT_ADMIN_URL = `http://127.0.0.1:${PORTS.sidecarAdmin}`;
+export const DEFAULT_ADMIN_URL = `http://${formatHostPort('127.0.0.1', PORTS.sidecarAdmin)}`;
 /** Refresh period of --watch. */
 export const WATCH_INTERVAL_MS = 2_000;
 /** How often --wait asks again. */
@@ -27,7 +28,7 @@ export function adminUrl(text: string): string {
   const port = /^:?(\d{1,5})$/.exec(t)?.[1];
   if (port !== undefined) {
     if (Number(port) < 1 || Number(port) > 65535) throw new ConfigError('invalid_flag', `--admin "${text}": not a port number`);
-    return `http://127.0.0.1:${port}`;
+    return `http://${formatHostPort('127.0.0.1', Number(port))}`;
   }
   if (!/^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):\d{1,5}$/.test(t)) {
     throw new ConfigError('invalid_flag', `--admin "${text}": give a port (15000), host:port (127.0.0.1:15000) or a URL (http://127.0.0.1:15000)`);

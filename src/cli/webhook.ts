@@ -4,7 +4,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { ZTMESH_VERSION } from '../common/version.js';
 import type { Command } from 'commander';
-import { parseHostPort } from '../common/address.js';
+import { parseHostPort, formatHostPort } from '../common/address.js';
 import { systemClock } from '../common/clock.js';
 import { parseDuration } from '../common/duration.js';
 import { ConfigError } from '../common/errors.js';
@@ -15,9 +15,9 @@ import { startWebhookApp, type ServingCertOrigin } from '../k8s/webhook-app.js';
 import { addInjectOptions, injectOptionsFrom } from './inject.js';
 import { addLogFormatOption, commandLogger } from './log-options.js';
 
-export const DEFAULT_WEBHOOK_LISTEN = `0.0.0.0:${PORTS.webhook}`;
+export const DEFAULT_WEBHOOK_LISTEN = formatHostPort('0.0.0.0', PORTS.webhook);
 /** Plain-HTTP kubelet probes, up before the serving certificate exists (as the sidecar's health port). */
-export const DEFAULT_WEBHOOK_HEALTH = `0.0.0.0:${PORTS.sidecarHealth}`;
+export const DEFAULT_WEBHOOK_HEALTH = formatHostPort('0.0.0.0', PORTS.sidecarHealth);
 export const DEFAULT_WEBHOOK_TTL = '24h';
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];

@@ -1,5 +1,6 @@
 // The mesh's contract constants, in one place: ports, the sidecar's uid, the paths a pod mounts, the token
 // audience, the CA's identity and the identity states (docs/design.md "Contracts"). Every part reads them from here.
+import { formatHostPort } from './address.js';
 
 /** The trust domain when none is configured. */
 export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
@@ -64,7 +65,7 @@ export const CA_SERVICE_ACCOUNT = 'ztmesh-ca';
 /** The CA's Service name, and the TLS name a sidecar sends to a CA dialled by IP address. */
 export const CA_SERVICE_HOST = `${CA_SERVICE_ACCOUNT}.${CA_NAMESPACE}.svc`;
 /** Where injected sidecars find the CA. */
-export const CA_SERVICE_ADDRESS = `${CA_SERVICE_HOST}:${PORTS.caGrpc}`;
+export const CA_SERVICE_ADDRESS = formatHostPort(CA_SERVICE_HOST, PORTS.caGrpc);
 
 /** The SPIFFE ID the CA serves with; clients check it instead of a host name. */
 export function caSpiffeId(trustDomain: string): string {

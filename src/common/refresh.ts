@@ -1,5 +1,5 @@
-// When to renew a certificate: one pure function of its validity window, as SPIRE's rotator does. Half of the
-// lifetime, ±10% jitter so a fleet issued together does not renew together (workload SVIDs and the CA's own).
+// When to renew a certificate: one pure function of its validity window. Half of the lifetime, ±10% jitter so a
+// fleet issued together does not renew together (workload SVIDs and the CA's own).
 
 /** Fraction of the lifetime after which a certificate is renewed. */
 export const REFRESH_FRACTION = 0.5;

@@ -4,6 +4,7 @@ import { createHash, createPublicKey, X509Certificate, type KeyObject } from 'no
 import { PkiError } from '../common/errors.js';
 import { certsToPem, privateKeyPem, verifySvidChain, parseSpiffeId } from '../pki/index.js';
 import type { Svid, TrustBundle } from './credentials.js';
+import { certNotAfterMs } from '../pki/validity.js';
 
 /** Builds and verifies an Svid: key matches the leaf, the chain reaches `bundle`, the ID is in our trust domain. */
 export function buildSvid(opts: {
@@ -38,7 +39,7 @@ export function buildSvid(opts: {
     chainPem: certsToPem(opts.chainDer),
     serialHex: leaf.serialNumber.toLowerCase(),
     notBeforeMs: Date.parse(leaf.validFrom),
-    notAfterMs: Date.parse(leaf.validTo),
+    notAfterMs: certNotAfterMs(leaf),
     publicKeySha256: createHash('sha256').update(spki).digest('hex'),
   };
 }

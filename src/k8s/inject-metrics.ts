@@ -3,6 +3,7 @@
 // which scrapes it on loopback and merges it in, as Istio's metrics merging does. Pure.
 import { PORTS } from '../common/mesh.js';
 import { ANNOTATION, invalidAnnotation, parsePort, type AnnotationValues } from './annotations.js';
+import { formatHostPort } from '../common/address.js';
 
 /** The annotations a stock Prometheus `kubernetes-pods` job reads. */
 export const PROMETHEUS_ANNOTATION = {
@@ -13,7 +14,7 @@ export const PROMETHEUS_ANNOTATION = {
 } as const;
 
 /** Where the sidecar serves metrics in a pod, and its path. */
-export const METRICS_LISTEN = `0.0.0.0:${PORTS.sidecarMetrics}`;
+export const METRICS_LISTEN = formatHostPort('0.0.0.0', PORTS.sidecarMetrics);
 export const METRICS_PATH = '/metrics';
 /** The app's metrics path when nothing names one (Prometheus's own default). */
 export const DEFAULT_APP_METRICS_PATH = '/metrics';

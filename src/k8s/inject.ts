@@ -22,6 +22,7 @@ import {
 } from './pod-shape.js';
 import { PROBE_FIELDS, rewriteProbes, type AppProbe } from './probe-rewrite.js';
 import { uninjectPod, type InjectionRecord } from './uninject.js';
+import { formatHostPort } from '../common/address.js';
 
 export { ANNOTATION, MESHED_LABEL, BUNDLE_VOLUME, INIT_NAME, SIDECAR_NAME, TOKEN_VOLUME };
 export type { ContainerLike, PodLike, PodSpecLike };
@@ -277,7 +278,7 @@ function sidecarEnv(options: InjectOptions, s: Settings, appProbes: Record<strin
     { name: 'ZTMESH_CA_TOKEN_FILE', value: TOKEN_PATH },
     // Dependent env expansion: the ID this pod will be granted, requested explicitly so a mismatch is visible.
     { name: 'ZTMESH_IDENTITY_SPIFFE_ID', value: `spiffe://${options.trustDomain}/ns/$(POD_NAMESPACE)/sa/$(SERVICE_ACCOUNT)` },
-    { name: 'ZTMESH_HEALTH', value: `0.0.0.0:${HEALTH_PORT}` },
+    { name: 'ZTMESH_HEALTH', value: formatHostPort('0.0.0.0', HEALTH_PORT) },
     { name: 'ZTMESH_METRICS_LISTEN', value: METRICS_LISTEN },
     { name: 'NODE_OPTIONS', value: SIDECAR_NODE_FLAGS.join(' ') },
   ];
@@ -297,8 +298,8 @@ function sidecarEnv(options: InjectOptions, s: Settings, appProbes: Record<strin
     // Explicit mode: one mTLS listener per app port, 15006 upwards, forwarding to the app on loopback.
     const inbound = s.inboundPorts.map((p, i) => ({
       name: `in-${p}`,
-      listen: `0.0.0.0:${INBOUND_PORT + i}`,
-      forward: `127.0.0.1:${p}`,
+      listen: formatHostPort('0.0.0.0', INBOUND_PORT + i),
+      forward: formatHostPort('127.0.0.1', p),
       ...(s.allow.length ? { allow: s.allow } : {}),
     }));
     env.push({ name: 'ZTMESH_INBOUND', value: JSON.stringify(inbound) });

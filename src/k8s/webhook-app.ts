@@ -17,6 +17,7 @@ import type { InjectOptions } from './inject.js';
 import { createKubeClient, inClusterConfig } from './kube-client.js';
 import { resolveOwnImage, type OwnPod } from './own-image.js';
 import { certsFromIdentity, servingReadiness, startWebhookServer, staticCerts, type RunningWebhook, type ServingCertSource } from './webhook.js';
+import { certNotAfterMs } from '../pki/validity.js';
 
 /** Where the serving certificate comes from: the ztmesh CA (rotated), or files (not rotated by ztmesh). */
 export type ServingCertOrigin =
@@ -67,7 +68,7 @@ export async function startWebhookApp(opts: WebhookAppOptions): Promise<RunningW
   if (opts.cert.kind === 'files') {
     const [certPem, keyPem] = await Promise.all([readFile(opts.cert.certFile, 'utf8'), readFile(opts.cert.keyFile, 'utf8')]);
     const leaf = new X509Certificate(certPem);
-    certs = staticCerts({ certPem, keyPem, notAfterMs: Date.parse(leaf.validTo), serial: leaf.serialNumber });
+    certs = staticCerts({ certPem, keyPem, notAfterMs: certNotAfterMs(leaf), serial: leaf.serialNumber });
     log.warn({ certFile: opts.cert.certFile }, 'serving a certificate from files: it is not rotated by ztmesh');
     const bundlePem = await readFile(opts.bundleFile, 'utf8').catch(() => undefined);
     roots = { subscribe: (fn) => { fn(bundlePem); return () => {}; } };

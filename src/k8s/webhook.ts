@@ -20,6 +20,7 @@ import type { IdentitySource } from '../identity/credentials.js';
 import { hasValidSvid } from '../identity/credentials.js';
 import type { InjectOptions } from './inject.js';
 import { BadAdmissionReview, parseAdmissionReview, review, reviewResponse, type AdmissionOutcome } from './admission.js';
+import { formatPeer } from '../common/address.js';
 import { jsonShapeRefusal, MAX_REVIEW_BYTES } from './review-bounds.js';
 
 /** Review bodies held in memory at once, across requests: 16 of the largest. */
@@ -196,7 +197,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<Ru
     if (req.method === 'GET' && path === '/readyz') return reply(readyzReply(servingReadiness(opts.certs, opts.clock, true)));
     if (path !== INJECT_PATH) return send(404, 'not found\n');
     if (req.method !== 'POST') return send(405, 'use POST\n');
-    const peer = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+    const peer = formatPeer(req.socket.remoteAddress, req.socket.remotePort);
     try {
       if (opts.clientCaPem !== undefined) {
         const tls = req.socket as TLSSocket;

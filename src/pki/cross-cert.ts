@@ -4,6 +4,7 @@ import { X509Certificate } from 'node:crypto';
 import { newSerial, signCertificate, type IssuerMaterial } from './certificate.js';
 import { tbsPieces } from './issuer.js';
 import { trustDomainId } from './spiffe-id.js';
+import { certNotAfterMs } from './validity.js';
 
 /**
  * Certifies `rootDer`'s key and subject with `issuer` (another root): a CA certificate with the new root's subject,
@@ -15,7 +16,7 @@ export function createCrossCertificate(opts: { rootDer: Buffer; issuer: IssuerMa
   return signCertificate(
     {
       serial: newSerial(), notBeforeMs: opts.nowMs - 60_000,
-      notAfterMs: Math.min(opts.issuer.notAfterMs, Date.parse(root.validTo)),
+      notAfterMs: Math.min(opts.issuer.notAfterMs, certNotAfterMs(root)),
       subjectDer, spki: root.publicKey.export({ format: 'der', type: 'spki' }),
       uris: [trustDomainId(opts.trustDomain)], dnsNames: [], isCa: true,
     },
@@ -36,6 +37,6 @@ export function vouchesFor(cross: X509Certificate, root: X509Certificate, truste
   return cross.ca
     && cross.publicKey.equals(root.publicKey)
     && cross.subject === root.subject
-    && nowMs >= Date.parse(cross.validFrom) && nowMs <= Date.parse(cross.validTo)
+    && nowMs >= Date.parse(cross.validFrom) && nowMs <= certNotAfterMs(cross)
     && cross.checkIssued(trusted) && cross.verify(trusted.publicKey);
 }

@@ -6,6 +6,7 @@ import * as der from './der.js';
 import { OID } from './oids.js';
 import { caName, keyIdentifier, newSerial, signCertificate, spkiOf, type IssuerMaterial } from './certificate.js';
 import { trustDomainId } from './spiffe-id.js';
+import { certNotAfterMs } from './validity.js';
 
 /** Parses the pieces of a certificate the encoder needs: subject Name DER and subject key id. */
 export function tbsPieces(certDer: Buffer): { subjectDer: Buffer; keyId: Buffer } {
@@ -37,7 +38,7 @@ export function loadIssuer(certDer: Buffer, key: KeyObject): IssuerMaterial & { 
   if (!cert.ca) throw new PkiError('bad_ca_cert', 'CA certificate does not have CA:TRUE');
   if (!cert.checkPrivateKey(key)) throw new PkiError('ca_key_mismatch', 'CA key does not match the CA certificate');
   const { subjectDer, keyId } = tbsPieces(certDer);
-  return { cert, subjectDer, keyId, key, notAfterMs: Date.parse(cert.validTo) };
+  return { cert, subjectDer, keyId, key, notAfterMs: certNotAfterMs(cert) };
 }
 
 /** Default lifetime of a root made by `ca init`: 10 years. */

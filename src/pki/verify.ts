@@ -3,6 +3,7 @@
 import { X509Certificate } from 'node:crypto';
 import { PkiError } from '../common/errors.js';
 import { assertLeafSvid } from './leaf-svid.js';
+import { certNotAfterMs } from './validity.js';
 
 /** Longest chain accepted: leaf + intermediates + root. */
 export const MAX_CHAIN_DEPTH = 5;
@@ -14,7 +15,8 @@ export interface VerifiedChain {
 
 function checkValidity(cert: X509Certificate, nowMs: number, what: string): void {
   if (nowMs < Date.parse(cert.validFrom)) throw new PkiError('cert_not_yet_valid', `${what} is not valid yet`);
-  if (nowMs > Date.parse(cert.validTo)) throw new PkiError('cert_expired', `${what} expired at ${new Date(Date.parse(cert.validTo)).toISOString()}`);
+  const notAfterMs = certNotAfterMs(cert);
+  if (nowMs > notAfterMs) throw new PkiError('cert_expired', `${what} expired at ${new Date(notAfterMs).toISOString()}`);
 }
 
 /**

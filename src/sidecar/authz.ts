@@ -1,5 +1,6 @@
 // Inbound authorization: one pure decision over the peer's SPIFFE ID and the listener's policy.
-// Rules are OR'ed; anything not allowed ends in an explicit deny (as in ghostunnel's policy).
+// Rules are OR'ed; anything not allowed ends in an explicit deny (as ghostunnel's ACL in auth/auth.go,
+// https://github.com/ghostunnel/ghostunnel/blob/master/auth/auth.go).
 import { parseSpiffeId, parseSpiffePattern, matchesPattern, type SpiffeId, type SpiffePattern } from '../pki/spiffe-id.js';
 
 /** A compiled, immutable policy for one inbound listener. */

@@ -2,19 +2,25 @@
 // are named constants; a key's description is its --help text; config.ts merges file, env and flags before parsing.
 import { z } from 'zod';
 import { parseDuration } from '../common/duration.js';
-import { parseHostPort } from '../common/address.js';
+import { parseHostPort, formatHostPort } from '../common/address.js';
 import { BUNDLE_PATH, DEFAULT_TRUST_DOMAIN, INBOUND_SOURCE_V4, PORTS, TOKEN_PATH } from '../common/mesh.js';
 import { parseSpiffePattern } from '../pki/spiffe-id.js';
 import { parseCidr } from '../common/cidr.js';
 import { DEFAULT_OUTBOUND_POLICY, INBOUND_MODES, OUTBOUND_POLICIES } from '../mesh/kinds.js';
 import { appProbesSchema } from './app-probes/app-probe-schema.js';
-import { DEFAULT_MAX_PENDING_HANDSHAKES, DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE } from './handshake-gate.js';
 
-export const DEFAULT_CA_ADDRESS = `localhost:${PORTS.caGrpc}`;
-export const DEFAULT_ADMIN = `127.0.0.1:${PORTS.sidecarAdmin}`;
-export const DEFAULT_HEALTH = `0.0.0.0:${PORTS.sidecarHealth}`;
+export const DEFAULT_CA_ADDRESS = formatHostPort('localhost', PORTS.caGrpc);
+export const DEFAULT_ADMIN = formatHostPort('127.0.0.1', PORTS.sidecarAdmin);
+export const DEFAULT_HEALTH = formatHostPort('0.0.0.0', PORTS.sidecarHealth);
 export const DEFAULT_TTL = '1h';
 export const DEFAULT_HANDSHAKE_TIMEOUT = '10s';
+/**
+ * Unfinished handshakes one inbound listener holds at most (node's default listen backlog is 511); each costs 110–140 KiB
+ * of native memory once its first bytes arrive (docs/datapath.md "Memory under floods").
+ */
+export const DEFAULT_MAX_PENDING_HANDSHAKES = 512;
+/** Unfinished handshakes from one source address at most. */
+export const DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE = 128;
 export const DEFAULT_IDLE_TIMEOUT = '1h';
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
 export const DEFAULT_DRAIN_TIMEOUT = '5s';
@@ -49,7 +55,7 @@ const spiffePattern = z.string().superRefine((v, ctx) => {
   }
 });
 
-/** Bounds on unfinished TLS handshakes of an inbound listener (handshake-gate.ts). */
+/** Bounds on unfinished TLS handshakes of an inbound listener (front-door/admission.ts). */
 const pendingHandshakeKeys = {
   maxPendingHandshakes: z.number().int().positive().default(DEFAULT_MAX_PENDING_HANDSHAKES),
   maxPendingHandshakesPerSource: z.number().int().positive().default(DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE),
@@ -169,4 +175,3 @@ export const sidecarConfigSchema = z.object({
 export type SidecarConfig = z.output<typeof sidecarConfigSchema>;
 export type InboundConfig = z.output<typeof inboundSchema>;
 export type OutboundConfig = z.output<typeof outboundSchema>;
-export type TransparentConfig = z.output<typeof transparentSchema>;

@@ -7,8 +7,6 @@ import { KeyedLogThrottle } from '../common/log-throttle.js';
 import type { Logger } from '../common/logger.js';
 
 export type Direction = 'inbound' | 'outbound';
-/** accepted: forwarded after every check; refused: an identity or policy check failed; error: the other leg failed. */
-export type ConnectionResult = 'accepted' | 'refused' | 'error';
 
 /** The metric families of the data path (docs/design.md "Metrics"), shared by every listener of one sidecar. */
 export interface DataPathMetrics {
@@ -193,10 +191,4 @@ export class ConnectionReporter {
       },
     };
   }
-}
-
-/** "ip:port" of a socket's peer, for logs. */
-export function peerLabel(address: string | undefined, port: number | undefined): string {
-  if (!address) return 'unknown';
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }

@@ -13,18 +13,22 @@ import type { AuthzPolicy } from './authz.js';
 import type { SidecarConfig } from './config-schema.js';
 import { AppSocketBuffers } from './app-buffers.js';
 import { ConnectionSet } from './connection-set.js';
-import { ConnectionReporter, createDataPathMetrics, peerLabel, WarnBudget, type DataPathMetrics, type Direction } from './datapath-metrics.js';
-import { InboundHandler, type InboundOptions } from './inbound.js';
+import { ConnectionReporter, createDataPathMetrics, WarnBudget, type DataPathMetrics, type Direction } from './datapath-metrics.js';
+import { InboundHandler, type InboundOptions } from './inbound/inbound.js';
 import { LivenessSweep } from './liveness-sweep.js';
-import { OutboundHandler, UpstreamDialer, type OutboundOptions, type UpstreamTransport } from './outbound.js';
+import { OutboundHandler, type OutboundOptions } from './outbound/outbound.js';
+import type { UpstreamTransport } from './outbound/transport.js';
+import { TransportChooser } from './outbound/transport-chooser.js';
+import { UpstreamDialer } from './outbound/upstream-dialer.js';
 import { REASONS } from './reasons.js';
 import { sharedReadBuffer } from './shared-read.js';
 import { TlsContextHolder } from './tls-context.js';
 import { TunnelPool } from './tunnel/client.js';
-import type { MeshTraffic, MeshTrafficStatus } from './mesh/mesh-traffic.js';
+import { MeshTraffic, type MeshTrafficStatus } from './mesh/mesh-traffic.js';
 import { DEFAULT_INBOUND_MODE, type InboundMode } from '../mesh/kinds.js';
 import type { MembershipView } from '../mesh/outbound-decision.js';
 import { DEFAULT_TUNNEL_LIMITS, type TunnelLimits } from './tunnel/protocol.js';
+import { formatPeer } from '../common/address.js';
 
 /** What the data path gets from the composition root. */
 export interface DataPathDeps {
@@ -33,7 +37,7 @@ export interface DataPathDeps {
   registry: Registry;
   log: Logger;
   trustDomain: string;
-  /** Gives native memory back after handshake floods (inbound.ts); absent in tests that do not measure it. */
+  /** Gives native memory back after handshake floods (inbound/inbound.ts); absent in tests that do not measure it. */
   heap?: HeapTrimmer;
   /** The tunnels' bounds, windows and timers (tunnel/protocol.ts); tests shorten them. */
   tunnelLimits?: TunnelLimits;
@@ -90,20 +94,42 @@ export interface DataPathContext extends Omit<DataPathDeps, 'trustDomain'> {
 }
 
 /**
- * Binds one mode's listeners (each a readiness part until it listens) and plugs them in: listeners.ts for explicit
- * mode, intercept/transparent.ts for transparent mode. A later transport (pooled tunnels) adds a source of its own.
+ * What a listener source may use of the data path: its handlers, accounting and connection sets, never its
+ * internals (the dialer, the pools, the TLS material).
  */
-export type ListenerSource = (datapath: DataPath, ctx: DataPathContext) => Promise<void>;
+export interface ListenerHost {
+  readonly trustDomain: string;
+  readonly clock: Clock;
+  readonly log: Logger;
+  reporter(direction: Direction, log: Logger): ConnectionReporter;
+  inboundHandler(reporter: ConnectionReporter, opts: InboundOptions): InboundHandler;
+  outboundHandler(reporter: ConnectionReporter, opts: OutboundOptions, transport?: UpstreamTransport | TunnelMode): OutboundHandler;
+  /** Calls `watcher` with every TCP socket the data path dials upstream, until the data path closes. */
+  watchDials(watcher: (raw: net.Socket) => void): void;
+  /** A set for connections a listener forwards itself, inside the data path's (drained and reset with it). */
+  connectionSet(): ConnectionSet;
+  /** The counts of plain connections, outbound passthrough and inbound plaintext (/status `mesh`, the metrics). */
+  countTraffic(): MeshTraffic;
+  add(listener: BoundListener): void;
+}
+
+/**
+ * Binds one mode's listeners (each a readiness part until it listens) and plugs them in: listeners.ts for explicit
+ * mode, intercept/transparent.ts for transparent mode.
+ */
+export type ListenerSource = (datapath: ListenerHost, ctx: DataPathContext) => Promise<void>;
 
 /** How an outbound reaches its upstreams: `auto` through the tunnel pool (raw mTLS where no tunnel is offered), `off` raw only. */
 export type TunnelMode = 'auto' | 'off';
 
 /** The shared parts of one sidecar's data path, and the listeners plugged into them. */
-export class DataPath implements RunningDataPath {
+export class DataPath implements RunningDataPath, ListenerHost {
   readonly contexts: TlsContextHolder;
   readonly dialer: UpstreamDialer;
   /** The outbound tunnel pools, on the dialer's mTLS connections. */
   readonly tunnels: TunnelPool;
+  /** The outbound's transport with `tunnel: auto`: a stream on the pools, raw mTLS where they cannot serve. */
+  private readonly transport: TransportChooser;
   readonly tunnelLimits: TunnelLimits;
   readonly metrics: DataPathMetrics;
   /** Every listener's refusal and failure lines: 20 per code per 10 s. */
@@ -122,8 +148,8 @@ export class DataPath implements RunningDataPath {
   readonly trustDomain: string;
   private readonly heap: HeapTrimmer | undefined;
   private readonly listeners: BoundListener[] = [];
-  /** Set by transparent mode (intercept/transparent.ts). */
-  traffic: MeshTraffic | undefined;
+  /** The plain connections transparent mode counts (intercept/transparent.ts), made on first use. */
+  private traffic: MeshTraffic | undefined;
   private readonly disposers: (() => void)[] = [];
   private closing: Promise<void> | undefined;
 
@@ -145,6 +171,7 @@ export class DataPath implements RunningDataPath {
     this.tunnels = new TunnelPool({
       contexts: this.contexts, dialer: this.dialer, clock: deps.clock, log, metrics: this.metrics, limits: this.tunnelLimits, sweep: this.sweep, budget: this.budget,
     });
+    this.transport = new TransportChooser({ pool: this.tunnels, dialer: this.dialer, clock: deps.clock, log, noTunnelCacheMs: this.tunnelLimits.noTunnelCacheMs });
   }
 
   /** The refusal and connection accounting of one listener, on the shared metrics and warn budget. */
@@ -159,7 +186,7 @@ export class DataPath implements RunningDataPath {
   inboundHandler(reporter: ConnectionReporter, opts: InboundOptions): InboundHandler {
     const handler = new InboundHandler(
       {
-        contexts: this.contexts, clock: this.clock, reporter, connections: this.connections.child(), ...(this.heap ? { heap: this.heap } : {}),
+        contexts: this.contexts, clock: this.clock, reporter, connections: this.connectionSet(), ...(this.heap ? { heap: this.heap } : {}),
         tunnels: { metrics: this.metrics, limits: this.tunnelLimits }, readBuffer: this.readBuffer, appBuffers: this.appBuffers, sweep: this.sweep,
       },
       opts,
@@ -170,17 +197,29 @@ export class DataPath implements RunningDataPath {
 
   /** An outbound handler dialling through the tunnel pool (`auto`) or raw mTLS only (`off`), unless another transport is given. */
   outboundHandler(reporter: ConnectionReporter, opts: OutboundOptions, transport: UpstreamTransport | TunnelMode = 'auto'): OutboundHandler {
-    const via = transport === 'auto' ? this.tunnels : transport === 'off' ? this.dialer : transport;
+    const via = transport === 'auto' ? this.transport : transport === 'off' ? this.dialer : transport;
     return new OutboundHandler({
-      contexts: this.contexts, transport: via, reporter, connections: this.connections.child(), clock: this.clock, appBuffers: this.appBuffers, sweep: this.sweep,
+      contexts: this.contexts, transport: via, reporter, connections: this.connectionSet(), clock: this.clock, appBuffers: this.appBuffers, sweep: this.sweep,
     }, opts);
+  }
+
+  watchDials(watcher: (raw: net.Socket) => void): void {
+    this.disposers.push(this.dialer.watchSockets(watcher));
+  }
+
+  connectionSet(): ConnectionSet {
+    return this.connections.child();
+  }
+
+  countTraffic(): MeshTraffic {
+    return this.traffic ??= new MeshTraffic(this.metrics, this.clock);
   }
 
   /** Plugs a bound listener in: it shows in statuses(), and drain() and close() stop it. */
   add(listener: BoundListener): void {
     // Past maxConnections node drops the accepted socket; say so like every other refusal.
     listener.server.on('drop', (info?: { remoteAddress?: string; remotePort?: number }) => {
-      listener.reporter.refused(peerLabel(info?.remoteAddress, info?.remotePort), REASONS.maxConnections, { handshake: false });
+      listener.reporter.refused(formatPeer(info?.remoteAddress, info?.remotePort), REASONS.maxConnections, { handshake: false });
     });
     this.listeners.push(listener);
   }
@@ -193,7 +232,7 @@ export class DataPath implements RunningDataPath {
   }
 
   tunnelPools(): TunnelPoolStatus[] {
-    return this.tunnels.statuses();
+    return this.tunnels.statuses((key) => this.transport.modeOf(key));
   }
 
   meshTraffic(): MeshTrafficStatus | undefined {

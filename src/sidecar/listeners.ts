@@ -4,12 +4,12 @@ import net from 'node:net';
 import { parseHostPort } from '../common/address.js';
 import { listenOn } from '../common/listen.js';
 import { parseSpiffePattern } from '../pki/spiffe-id.js';
-import { compilePolicy, isOpenPolicy } from './authz.js';
 import type { InboundConfig, OutboundConfig } from './config-schema.js';
-import type { BoundListener, DataPath, DataPathContext } from './datapath.js';
-import type { InboundHandler } from './inbound.js';
-import type { InboundRoute } from './inbound.js';
-import type { OutboundHandler, UpstreamTarget } from './outbound.js';
+import type { BoundListener, DataPathContext, ListenerHost } from './datapath.js';
+import { inboundOptions, type InboundHandler } from './inbound/inbound.js';
+import type { InboundRoute } from './inbound/route.js';
+import type { OutboundHandler } from './outbound/outbound.js';
+import type { UpstreamTarget } from './outbound/transport.js';
 import { listenerTargets } from './tunnel/target.js';
 
 /** Stops accepting on `server`; open connections are left alone (close() alone would wait for them). */
@@ -19,16 +19,10 @@ function stopAccepting(server: net.Server): Promise<void> {
 }
 
 /** Binds one explicit inbound listener and plugs it into `dp`. */
-export async function startInbound(cfg: InboundConfig, dp: DataPath): Promise<BoundListener & { handler: InboundHandler; stopAccepting(): Promise<void> }> {
+export async function startInbound(cfg: InboundConfig, dp: ListenerHost): Promise<BoundListener & { handler: InboundHandler; stopAccepting(): Promise<void> }> {
   const log = dp.log.child({ component: 'datapath', listener: cfg.name, kind: 'inbound' });
-  const policy = compilePolicy(dp.trustDomain, cfg.allow, cfg.defaultPolicy);
-  if (isOpenPolicy(policy)) log.info({ trustDomain: dp.trustDomain }, `inbound policy is open: any identity of ${dp.trustDomain} may connect (set allow or defaultPolicy: deny to restrict)`);
-  else if (!policy.allow) log.info('inbound policy denies every peer (defaultPolicy: deny and no allow list)');
   const reporter = dp.reporter('inbound', log);
-  const handler = dp.inboundHandler(reporter, {
-    policy, handshakeTimeoutMs: cfg.handshakeTimeout, idleTimeoutMs: cfg.idleTimeout, maxConnections: cfg.maxConnections,
-    limits: { maxPending: cfg.maxPendingHandshakes, maxPendingPerSource: cfg.maxPendingHandshakesPerSource },
-  });
+  const handler = dp.inboundHandler(reporter, inboundOptions(cfg, dp.trustDomain, log));
   const forward = parseHostPort(cfg.forward, `inbound ${cfg.name}: forward`, '127.0.0.1');
   let route: InboundRoute = { forward };
   const server = net.createServer({ allowHalfOpen: true }, (raw) => handler.handle(raw, route));
@@ -42,7 +36,7 @@ export async function startInbound(cfg: InboundConfig, dp: DataPath): Promise<Bo
 }
 
 /** Binds one explicit outbound listener and plugs it into `dp`. */
-export async function startOutbound(cfg: OutboundConfig, dp: DataPath): Promise<BoundListener & { handler: OutboundHandler; stopAccepting(): Promise<void> }> {
+export async function startOutbound(cfg: OutboundConfig, dp: ListenerHost): Promise<BoundListener & { handler: OutboundHandler; stopAccepting(): Promise<void> }> {
   const log = dp.log.child({ component: 'datapath', listener: cfg.name, kind: 'outbound' });
   const reporter = dp.reporter('outbound', log);
   const handler = dp.outboundHandler(reporter, { handshakeTimeoutMs: cfg.handshakeTimeout, idleTimeoutMs: cfg.idleTimeout }, cfg.tunnel);
@@ -60,7 +54,7 @@ export async function startOutbound(cfg: OutboundConfig, dp: DataPath): Promise<
 }
 
 /** Explicit mode's source: every configured inbound, then outbound entry; each a readiness part until it listens. */
-export async function explicitListeners(dp: DataPath, ctx: DataPathContext): Promise<void> {
+export async function explicitListeners(dp: ListenerHost, ctx: DataPathContext): Promise<void> {
   const starts = [
     ...ctx.config.inbound.map((c) => ({ task: ctx.readiness.register(`listener:inbound:${c.name}`), start: () => startInbound(c, dp) })),
     ...ctx.config.outbound.map((c) => ({ task: ctx.readiness.register(`listener:outbound:${c.name}`), start: () => startOutbound(c, dp) })),

@@ -6,6 +6,7 @@ import type http2 from 'node:http2';
 import type net from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import type { Clock } from '../common/clock.js';
+import { closeSocket, resetSocket } from '../common/socket-reset.js';
 import type { LivenessSweep } from './liveness-sweep.js';
 import type { SharedBufferReader } from './shared-read.js';
 import { H2_CODES } from './tunnel/protocol.js';
@@ -40,50 +41,15 @@ export interface SpliceEnd {
   idle?: boolean;
 }
 
-/** TLS legs whose TCP socket was reset and whose TLS socket must not be destroyed in the same tick. */
-const resetting = new WeakSet<net.Socket>();
-
 /**
- * Tears a leg down with an RST where the platform allows it, else a plain close.
- * For a TLS leg only the TCP socket is reset: node 20 crashes (SIGSEGV) when a TLSSocket is destroyed in the
- * same tick as a resetAndDestroy() of the socket under it. The TLS socket closes by itself; a later tick
- * destroys it if it has not.
+ * Tears a leg down: a tunnel stream with RST_STREAM(CONNECT_ERROR), a socket leg with an RST (common/socket-reset.ts).
  */
 export function resetLeg(leg: Leg): void {
   if (leg.tcp === null) {
     if (!leg.stream.closed && !leg.stream.destroyed) leg.stream.close(H2_CODES.connectError);
     return;
   }
-  const tcp = leg.tcp as net.Socket & { resetAndDestroy?: () => net.Socket };
-  if (leg.stream === tcp) {
-    if (tcp.destroyed) return;
-    // libuv refuses to reset a socket whose shutdown (our FIN) is still in progress, and node then never closes it.
-    const shutting = tcp.writableEnded && !tcp.writableFinished;
-    if (typeof tcp.resetAndDestroy === 'function' && !tcp.connecting && !shutting) {
-      try {
-        tcp.resetAndDestroy();
-        return;
-      } catch {
-        // not a TCP handle: fall through to a plain close
-      }
-    }
-    tcp.destroy();
-    return;
-  }
-  if (resetting.has(leg.stream)) return;
-  if (leg.stream.destroyed || tcp.destroyed || tcp.connecting || typeof tcp.resetAndDestroy !== 'function') {
-    leg.stream.destroy();
-    return;
-  }
-  resetting.add(leg.stream);
-  try {
-    tcp.resetAndDestroy();
-  } catch {
-    tcp.destroy();
-  }
-  setImmediate(() => {
-    if (!leg.stream.destroyed) leg.stream.destroy();
-  });
+  resetSocket(leg.stream, leg.tcp);
 }
 
 /** Closes a leg without an RST (idle timeout, drain), unless it is already being reset. */
@@ -92,8 +58,7 @@ export function closeLeg(leg: Leg): void {
     if (!leg.stream.closed && !leg.stream.destroyed) leg.stream.close(H2_CODES.noError);
     return;
   }
-  if (resetting.has(leg.stream) || leg.stream.destroyed) return;
-  leg.stream.destroy();
+  closeSocket(leg.stream);
 }
 
 /** A tunnel stream that an RST_STREAM closed (any code, sent or received) rather than END_STREAM both ways. */

@@ -11,6 +11,7 @@ import type { PolicyStatus } from './mesh/sidecar-policy.js';
 import type { MeshClientStatus } from '../identity/mesh-client.js';
 import type { MembershipStatus } from './mesh/sidecar-membership.js';
 import type { MeshTrafficStatus } from './mesh/mesh-traffic.js';
+import { certNotAfterMs } from '../pki/validity.js';
 
 const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : isoTime(ms));
 
@@ -93,7 +94,7 @@ export function buildStatus(i: StatusInputs): SidecarStatus {
       trustDomain: bundle.trustDomain,
       sequence: bundle.sequence,
       source: i.stats.bundleSource,
-      roots: bundle.roots.map((r, n) => ({ sha256: certFingerprint(bundle.rootsDer[n]!), subject: r.subject.replace(/\n/g, ', '), notAfter: isoTime(Date.parse(r.validTo)) })),
+      roots: bundle.roots.map((r, n) => ({ sha256: certFingerprint(bundle.rootsDer[n]!), subject: r.subject.replace(/\n/g, ', '), notAfter: isoTime(certNotAfterMs(r)) })),
       lastRefusal: refused ? { code: refused.code, message: refused.message, at: isoTime(refused.atMs), ...(refused.from ? { from: refused.from } : {}) } : null,
     } : null,
     ca: {

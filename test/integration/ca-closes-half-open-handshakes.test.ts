@@ -44,7 +44,7 @@ describe.skipIf(NO_FDS)('ca under a half-open handshake flood', () => {
     // 200 held handshakes cost ~20 MB (docs/ca.md "Limits"); 1,000 would cost five times that.
     expect(peak - before).toBeLessThan(40);
     const metrics = await (await fetch(`http://${ca.adminAddress}/metrics`)).text();
-    for (const reason of ['handshake_timeout', 'handshake_evicted', 'source_connection_limit']) {
+    for (const reason of ['handshake_timeout', 'handshake_limit', 'source_connection_limit']) {
       expect(metrics).toMatch(new RegExp(`ztmesh_ca_connections_refused_total\\{reason="${reason}"\\} [1-9]`));
     }
     console.log(`CA half-open flood: RSS ${before.toFixed(1)} → ${peak.toFixed(1)} MB; close latency p50 ${held[FLOOD / 2]} ms, max ${held.at(-1)} ms`);

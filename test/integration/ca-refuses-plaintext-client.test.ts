@@ -8,11 +8,11 @@ beforeAll(async () => { ca = await startCa(); });
 afterAll(async () => { await ca.stop(); });
 
 describe('ca refuses a plaintext client', () => {
-  it('fails the call with UNAVAILABLE, logs code plaintext_client with the peer, and keeps serving', async () => {
+  it('fails the call with UNAVAILABLE, logs code not_tls with the peer, and keeps serving', async () => {
     const id = `spiffe://${ca.trustDomain}/ns/default/sa/web`;
     const err = await signError(ca.client({ plaintext: true }), makeCsr(id).csr, { token: await ca.mintToken(id) });
     expect(err.code).toBe(grpc.status.UNAVAILABLE);
-    const line = JSON.parse(await ca.process.waitFor(/"code":"plaintext_client"/));
+    const line = JSON.parse(await ca.process.waitFor(/"code":"not_tls"/));
     expect(line.msg).toBe('connection refused');
     expect(String(line.peer)).toMatch(/127\.0\.0\.1:\d+/);
     await expectStillServing(ca);

@@ -73,7 +73,7 @@ describe.skipIf(NO_FDS)('ca under a silent-socket flood with 600 file descriptor
 
     // Each mechanism played its part, was counted, and the log stayed short.
     const timeouts = await metricValue('ztmesh_ca_connections_refused_total', 'reason="handshake_timeout"');
-    const evicted = await metricValue('ztmesh_ca_connections_refused_total', 'reason="handshake_evicted"');
+    const evicted = await metricValue('ztmesh_ca_connections_refused_total', 'reason="handshake_limit"');
     const perSource = await metricValue('ztmesh_ca_connections_refused_total', 'reason="source_connection_limit"');
     expect(timeouts).toBeGreaterThan(0);
     expect(evicted).toBeGreaterThan(0);

@@ -6,7 +6,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compilePolicy } from '../../src/sidecar/authz.js';
 import { startOutbound } from '../../src/sidecar/listeners.js';
-import type { InboundHandler } from '../../src/sidecar/inbound.js';
+import type { InboundHandler } from '../../src/sidecar/inbound/inbound.js';
 import { API, TD, TestIdentity, WEB, connect, makeCa, outboundConfig, readAll, sidecarShared, tcpServer, until } from '../helpers/datapath.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 

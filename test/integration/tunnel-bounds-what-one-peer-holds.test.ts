@@ -49,7 +49,7 @@ describe('tunnel bounds per peer', () => {
     const replies = open.map((s) => readAll(s));
     open.forEach((s, i) => s.write(`stream ${i}`));
     await Promise.all(open.map((s) => new Promise((r) => s.once('data', r))));
-    expect(mesh.client.tunnels.statuses()[0]).toMatchObject({ connections: 2, streamsActive: 6 });
+    expect(mesh.client.tunnelPools()[0]).toMatchObject({ connections: 2, streamsActive: 6 });
     open.forEach((s) => s.end());
     for (const [i, r] of (await Promise.all(replies)).entries()) expect(r.data.toString()).toBe(`stream ${i}`);
   });

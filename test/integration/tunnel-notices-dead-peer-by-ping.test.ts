@@ -50,7 +50,7 @@ describe('tunnel keepalive', () => {
     s.end(text);
     return r;
   };
-  const pool = () => mesh.client.tunnels.statuses()[0]!;
+  const pool = () => mesh.client.tunnelPools()[0]!;
 
   it('keeps a peer that answers, and closes the connection to one that went silent', async () => {
     expect((await roundTrip('hello')).data.toString()).toBe('hello');

@@ -32,7 +32,7 @@ describe.skipIf(skip)('transparent mTLS over IPv6', () => {
     expect(count(pcap, Buffer.from([0x17, 0x03, 0x03]))).toBeGreaterThan(1);
     expect(count(pcap, marker)).toBe(0);
     await b.sidecar.waitFor(new RegExp(`"peer":"\\[${mesh.addr6.a}\\]:\\d+","peerId":"${a.spiffeId}"`));
-    await a.sidecar.waitFor(new RegExp(`"upstream":"${mesh.addr6.b}:8080","peerId":"${b.spiffeId}"`));
+    await a.sidecar.waitFor(new RegExp(`"upstream":"\\[${mesh.addr6.b}\\]:8080","peerId":"${b.spiffeId}"`)); // IPv6 in brackets, as every host:port
     await echo.stop();
   });
 });

@@ -1,12 +1,22 @@
-// Checks the layer order of docs/design.md "Layers": dependencies point one way and nothing imports cli/.
+// Checks the layer order of docs/design.md "Layers": dependencies point one way, nothing imports cli/, and no import
+// cycle exists, between folders or within one, type-only imports included.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const lint = fileURLToPath(new URL('../../scripts/lint.mjs', import.meta.url));
+/** A throwaway checkout holding `files` (path → text). */
+function plant(files: Record<string, string>): string {
+  const root = mkdtempSync(join(tmpdir(), 'ztmesh-lint-'));
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+  return root;
+}
 const run = (root?: string) => spawnSync(process.execPath, [lint], { env: { ...process.env, ...(root ? { ZTMESH_LINT_ROOT: root } : {}) }, encoding: 'utf8' });
 
 describe('architecture', () => {
@@ -28,6 +38,24 @@ describe('architecture', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('pki/ must not import cli/');
     expect(r.stderr).toContain('focused test');
+  });
+
+  it('refuses an import cycle within a folder (type-only imports too) and one between folders, and names its files', () => {
+    const root = plant({
+      // Within one folder, by types only: a.ts → b.ts → a.ts.
+      'src/common/a.ts': "import type { B } from './b.js';\nexport interface A { b?: B }\n",
+      'src/common/b.ts': "import type { A } from './a.js';\nexport interface B { a?: A }\n",
+      // Across two folders of one part, through a re-export: inbound → tunnel → inbound.
+      'src/sidecar/inbound/route.ts': "export { target } from '../tunnel/target.js';\nexport const route = 1;\n",
+      'src/sidecar/tunnel/target.ts': "import { route } from '../inbound/route.js';\nexport const target = route;\n",
+      // A chain without a cycle is fine.
+      'src/common/c.ts': "import type { A } from './a.js';\nexport type C = A;\n",
+    });
+    const r = run(root);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('import cycle: src/common/a.ts ↔ src/common/b.ts');
+    expect(r.stderr).toContain('import cycle: src/sidecar/inbound/route.ts ↔ src/sidecar/tunnel/target.ts');
+    expect(r.stderr).not.toContain('c.ts');
   });
 
   it('refuses a citation of a document outside the repository, and a path that leads out of it', () => {

@@ -7,6 +7,7 @@ import { AttestationError, PkiError } from '../../common/errors.js';
 import { parseSpiffeId } from '../../pki/spiffe-id.js';
 import { verifySvidChain } from '../../pki/verify.js';
 import type { Attestation, AttestationInput, Attestor } from './attestor.js';
+import { certNotAfterMs } from '../../pki/validity.js';
 
 /** The stable code for an OpenSSL verification error of a renewal certificate. */
 export function renewalCode(opensslError: string): string {
@@ -53,7 +54,7 @@ export class RenewalAttestor implements Attestor {
     if (parseSpiffeId(spiffeId).trustDomain !== this.trustDomain) {
       throw new AttestationError('foreign_trust_domain', `client certificate names ${spiffeId}, outside trust domain ${this.trustDomain}`);
     }
-    this.verified.set(leaf, { roots, spiffeId, fromMs: Date.parse(leaf.validFrom), toMs: Date.parse(leaf.validTo) });
+    this.verified.set(leaf, { roots, spiffeId, fromMs: Date.parse(leaf.validFrom), toMs: certNotAfterMs(leaf) });
     return { spiffeId, method: this.name };
   }
 }

@@ -1,7 +1,7 @@
 // The fleet view of one CA replica: every SPIFFE ID it issued to within the last max TTL, its last certificate,
 // how it was attested and how often it was issued in the last hour. Bounded: at most `maxIds` IDs, oldest dropped.
 import type { Clock } from '../../common/clock.js';
-import type { Issued } from '../serving/service.js';
+import type { Issued } from './issuance-events.js';
 
 /** IDs tracked at once; beyond it the ID issued to longest ago is forgotten (and counted). About 0.5 KB each. */
 export const DEFAULT_MAX_TRACKED_IDS = 10_000;
@@ -64,7 +64,7 @@ interface Entry {
 
 const STATE_ORDER: Record<IdState, number> = { overdue: 0, ok: 1, expired: 2 };
 
-/** Records issuances (as an onIssued observer of the CA service) and reports them. */
+/** Records issuances (as a subscriber of the CA's issuance events, issuance-events.ts) and reports them. */
 export class IssuedIdentities {
   /** Map order is issuance order: the first entry is the one issued to longest ago. */
   private readonly entries = new Map<string, Entry>();

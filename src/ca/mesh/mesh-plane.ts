@@ -3,7 +3,6 @@
 // (--policy-dir, or the Kubernetes watch), the Mesh gRPC service and the registry of live streams behind GET /mesh
 // and GET /policies.
 import { randomBytes } from 'node:crypto';
-import type { X509Certificate } from 'node:crypto';
 import type { Clock } from '../../common/clock.js';
 import { parseCidr } from '../../common/cidr.js';
 import type { Logger } from '../../common/logger.js';
@@ -15,7 +14,8 @@ import type { Attestor } from '../attestors/attestor.js';
 import type { MeshUpdate as MeshUpdateWire } from '../../gen/ztmesh/mesh/v1/MeshUpdate.js';
 import type { CaMetrics } from '../metrics.js';
 import type { TrustBundleSource } from '../root/trust-bundle.js';
-import type { Issued } from '../serving/service.js';
+import type { Issued } from '../audit/issuance-events.js';
+import type { PeerTlsLookup } from '../serving/service.js';
 import { RateLimiter } from '../signing/rate-limit.js';
 import { Announcements } from './announcements.js';
 import { bundleKind } from './bundle-kind.js';
@@ -37,7 +37,7 @@ export interface MembershipFeed {
   close(): Promise<void> | void;
 }
 
-export interface MeshPlaneOptions {
+export interface MeshPlaneOptions extends PeerTlsLookup {
   /** The CA state directory (announcements are kept under it). */
   dir: string;
   meshedCidrs: readonly string[];
@@ -52,8 +52,6 @@ export interface MeshPlaneOptions {
   log: Logger;
   metrics: CaMetrics;
   replica: string;
-  peerCertificate?: (peer: string) => X509Certificate | undefined;
-  peerCertError?: (peer: string) => string | undefined;
   /** The Mesh service's serializer (from the proto definition). */
   encode: (u: MeshUpdateWire) => Buffer;
 }

@@ -22,8 +22,7 @@ import type { CaMetrics } from '../metrics.js';
 import type { RateLimiter } from '../signing/rate-limit.js';
 import { undecodableReason } from '../serving/call-guard.js';
 import { failureDetails, toCallFailure } from '../serving/grpc-status.js';
-import { attestationInput } from '../serving/service.js';
-import type { X509Certificate } from 'node:crypto';
+import { attestationInput, type PeerTlsLookup } from '../serving/service.js';
 import type { KindSource, MeshPeer } from './kind-source.js';
 import { MeshStream } from './mesh-stream.js';
 import type { StreamRecord, StreamRegistry } from './stream-registry.js';
@@ -53,7 +52,7 @@ export function preEncodedMesh<S extends grpc.ServiceDefinition>(service: S): S 
   return out as S;
 }
 
-export interface MeshServiceDeps {
+export interface MeshServiceDeps extends PeerTlsLookup {
   /** Encodes an update for the wire (the proto definition's serializer); the result is written as it is. */
   encode: (u: MeshUpdate) => Buffer;
   /** The renewal attestor: the same chain rules as renewing an SVID. */
@@ -68,9 +67,6 @@ export interface MeshServiceDeps {
   clock: Clock;
   log: Logger;
   metrics: Pick<CaMetrics, 'meshStreams' | 'meshRefusals' | 'meshUpdates' | 'meshAcks'>;
-  /** The verified client certificate of a peer and why TLS did not verify one (from TlsFrontDoor). */
-  peerCertificate?: (peer: string) => X509Certificate | undefined;
-  peerCertError?: (peer: string) => string | undefined;
 }
 
 /** A refusal of the mesh stream: its code, gRPC status and sentence. */

@@ -3,6 +3,7 @@
 import type { X509Certificate } from 'node:crypto';
 import { rootId } from './bundle-file.js';
 import type { ActivationRecord } from './retire-check.js';
+import { certNotAfterMs } from '../../pki/validity.js';
 
 export type RootState = 'active' | 'prepared' | 'retiring';
 
@@ -37,7 +38,7 @@ export function rootStatus(v: RootDirView, nowMs: number): RootStatus {
   const stateOf = (r: X509Certificate): RootState =>
     v.active && r.raw.equals(v.active.raw) ? 'active' : v.next && r.raw.equals(v.next.raw) ? 'prepared' : 'retiring';
   const roots = v.roots.map((r) => ({
-    sha256: rootId(r), subject: (r.subject ?? '').replace(/\n/g, ', '), notAfter: new Date(Date.parse(r.validTo)).toISOString(), state: stateOf(r),
+    sha256: rootId(r), subject: (r.subject ?? '').replace(/\n/g, ', '), notAfter: new Date(certNotAfterMs(r)).toISOString(), state: stateOf(r),
   }));
   const until = v.activation?.previousSvidsValidUntilMs;
   const dirArg = `--dir ${v.dir}`;

@@ -1,5 +1,5 @@
 // The CertificateAuthority gRPC handlers: credential extraction, attestation, policy, signing, audit.
-// Every refusal goes through toCallFailure() and logs the peer and the stable code (never the token).
+// Every refusal goes through toCallFailure() and then IssuanceEvents (the metric, the issuance log, the line; never a token).
 import { X509Certificate } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
 import type { Clock } from '../../common/clock.js';
@@ -14,13 +14,21 @@ import { undecodableReason } from './call-guard.js';
 import { failureDetails, toCallFailure } from './grpc-status.js';
 import type { CaMetrics } from '../metrics.js';
 import type { RateLimiter } from '../signing/rate-limit.js';
-import type { IssuanceRecorder } from '../audit/issuance-log.js';
+import type { IssuanceEvents } from '../audit/issuance-events.js';
 import type { IssuingSigner } from '../signing/signing-switch.js';
 import { assertNotReserved, type ReservedIdPolicy } from '../signing/reserved-ids.js';
 import { clampTtl, type TtlPolicy } from '../signing/signing-policy.js';
 import type { BundleSnapshot, TrustBundleSource } from '../root/trust-bundle.js';
 
-export interface CaServiceDeps {
+/** What the CA's TLS listener learnt of a call's client certificate, by the peer grpc-js names (from TlsFrontDoor). */
+export interface PeerTlsLookup {
+  /** Why TLS did not verify a peer's client certificate. */
+  peerCertError?: (peer: string) => string | undefined;
+  /** The verified client certificate of a peer, parsed once per connection. */
+  peerCertificate?: (peer: string) => X509Certificate | undefined;
+}
+
+export interface CaServiceDeps extends PeerTlsLookup {
   attestors: readonly Attestor[];
   /** Signs and says which chain and root the certificate belongs to (it may switch keys while running). */
   signer: IssuingSigner;
@@ -31,27 +39,9 @@ export interface CaServiceDeps {
   bundle: TrustBundleSource;
   clock: Clock;
   log: Logger;
-  audit: Logger;
-  /** The hash-chained issuance log (`--audit-log`), when configured. */
-  issuanceLog?: IssuanceRecorder;
+  /** Where each issuance and each refused signature goes (the issuance log, the audit line, the fleet view, the metric). */
+  events: IssuanceEvents;
   metrics: CaMetrics;
-  /** Why TLS did not verify a peer's client certificate, by peer address (from TlsFrontDoor). */
-  peerCertError?: (peer: string) => string | undefined;
-  /** The verified client certificate of a peer, parsed once per connection (from TlsFrontDoor). */
-  peerCertificate?: (peer: string) => X509Certificate | undefined;
-  /** Told of every certificate issued, after the audit line (e.g. the fleet view, issued-ids.ts). */
-  onIssued?: readonly ((issued: Issued) => void)[];
-}
-
-/** One issued certificate, as observers of the CA service see it. */
-export interface Issued {
-  spiffeId: string;
-  serial: string;
-  /** The attestor's name: join_token, renewal, k8s_token. */
-  method: string;
-  peer: string;
-  atMs: number;
-  notAfterMs: number;
 }
 
 /** The bundle as the proto carries it. */
@@ -64,7 +54,7 @@ const BEARER = /^Bearer\s+(\S+)\s*$/i;
 /** What the attestors get from one call. */
 export function attestationInput(
   call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>,
-  tls: { peerCertError?: (peer: string) => string | undefined; peerCertificate?: (peer: string) => X509Certificate | undefined } = {},
+  tls: PeerTlsLookup = {},
 ): AttestationInput {
   const input: AttestationInput = { peer: call.getPeer() };
   const auth = call.metadata.get('authorization')[0];
@@ -134,27 +124,20 @@ export function createCaService(deps: CaServiceDeps): CaService {
         ({ attestation, result }) => {
           deps.metrics.signTotal.inc({ result: 'ok' });
           deps.metrics.signDuration.observe({ result: 'ok' }, elapsed());
-          const recorded = deps.issuanceLog?.issued({
-            spiffeId: attestation.spiffeId, serial: result.serialHex, notAfterMs: result.notAfterMs, root: result.rootSha256, method: attestation.method, peer: call.getPeer(),
+          deps.events.issued({
+            spiffeId: attestation.spiffeId, serial: result.serialHex, method: attestation.method, peer: call.getPeer(), atMs: deps.clock.now(),
+            notAfterMs: result.notAfterMs, root: result.rootSha256, keyType: result.keyType,
           });
-          deps.audit.info({
-            spiffeId: attestation.spiffeId, serial: result.serialHex, method: attestation.method, peer: call.getPeer(),
-            keyType: result.keyType, notAfter: new Date(result.notAfterMs).toISOString(), ...recorded,
-          }, 'issued');
-          const issued = { spiffeId: attestation.spiffeId, serial: result.serialHex, method: attestation.method, peer: call.getPeer(), atMs: deps.clock.now(), notAfterMs: result.notAfterMs };
-          for (const observe of deps.onIssued ?? []) observe(issued);
           callback(null, { certChain: [result.der, ...result.chainTailDer], trustBundle: bundleMessage(deps.bundle.current()) });
         },
         (thrown: unknown) => {
           const err = thrown instanceof Refusal ? thrown.error : thrown;
           const f = toCallFailure(err);
-          deps.metrics.signTotal.inc({ result: f.code });
           deps.metrics.signDuration.observe({ result: 'refused' }, elapsed());
-          const spiffeId = thrown instanceof Refusal ? thrown.spiffeId : undefined;
-          deps.issuanceLog?.refused({ peer: call.getPeer(), code: f.code, spiffeId, method: thrown instanceof Refusal ? thrown.method : undefined });
-          const line = { peer: call.getPeer(), code: f.code, grpcCode: f.grpcCode, ...(spiffeId ? { spiffeId } : {}), reason: f.message };
-          if (f.code === 'internal') deps.log.error({ ...line, err: (err as Error)?.stack }, 'SignCertificate failed');
-          else deps.log.warn(line, 'SignCertificate refused');
+          deps.events.refused({
+            peer: call.getPeer(), code: f.code, grpcCode: f.grpcCode, detail: f.message, ...(f.code === 'internal' ? { err } : {}),
+            ...(thrown instanceof Refusal ? { spiffeId: thrown.spiffeId, method: thrown.method } : {}),
+          });
           callback({ code: f.grpcCode, details: failureDetails(f) });
         },
       );

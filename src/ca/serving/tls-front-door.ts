@@ -1,38 +1,32 @@
-// The CA's TLS listener: accepts TCP itself, caps connections (in total and per source), closes handshakes that run
-// past their deadline, and hands established TLS connections to grpc-js; every refusal is counted and logged (rate-limited).
+// The CA's TLS listener: accepts TCP itself and takes each connection through the front door (front-door/: caps in
+// total and per source, the handshake deadline, TLS), then hands established HTTP/2 connections to grpc-js with what
+// TLS learnt of the client certificate; every refusal is counted and logged (rate-limited per code).
 import net from 'node:net';
 import { X509Certificate } from 'node:crypto';
-import tls from 'node:tls';
-import type { Clock, TimerHandle } from '../../common/clock.js';
+import type tls from 'node:tls';
+import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
-import { formatHostPort } from '../../common/address.js';
+import { grpcPeerName } from '../../common/address.js';
 import { listenOn } from '../../common/listen.js';
 import { KeyedLogThrottle } from '../../common/log-throttle.js';
-import { injectConnection } from '../../common/node-internals.js';
-import { ConnectionTable, sourceKey, type ConnectionLimits } from './connection-table.js';
+import { resetSocket } from '../../common/socket-reset.js';
+import { FrontDoor, type DoorConnection } from '../../front-door/front-door.js';
+import type { ConnectionLimits } from './connection-cap.js';
 import type { CaMetrics } from '../metrics.js';
+
+/** Refusals of the CA's own, beside the front door's (front-door/reasons.ts). */
+export const CA_DOOR_REASONS = {
+  /** The client did not choose HTTP/2 (ALPN h2): it cannot be speaking gRPC. */
+  notHttp2: 'not_http2',
+  /** The kernel accepted a connection node could not take (EMFILE, ENFILE): dropped, the port keeps serving. */
+  acceptFailed: 'accept_failed',
+} as const;
 
 /** What TLS learnt about a client certificate that it could not verify. */
 export interface PeerTlsInfo {
   /** OpenSSL's verification error, e.g. CERT_HAS_EXPIRED, UNABLE_TO_VERIFY_LEAF_SIGNATURE. */
   certError: string;
 }
-
-/** Maps a handshake error to a stable refusal code. */
-export function handshakeFailureCode(err: NodeJS.ErrnoException): string {
-  const text = `${err.code ?? ''} ${err.message}`;
-  if (/WRONG_VERSION_NUMBER|HTTP_REQUEST|http request|wrong version|UNKNOWN_PROTOCOL|packet length too long/i.test(text)) return 'plaintext_client';
-  if (/ECONNRESET|socket hang up|EPIPE/i.test(text)) return 'connection_reset';
-  if (/PROTOCOL|VERSION/i.test(text)) return 'tls_version';
-  return 'tls_handshake_failed';
-}
-
-/**
- * A burst that held at least this many handshakes (each ~60 KB of native TLS state, docs/ca.md "Limits") asks for
- * a heap trim once it is over, i.e. once no more than TRIM_LOW_WATER are left.
- */
-export const TRIM_AFTER_HANDSHAKES = 64;
-export const TRIM_LOW_WATER = 8;
 
 /** The front door's limits: the connection caps plus the time a connection has to finish its TLS handshake. */
 export interface FrontDoorLimits extends ConnectionLimits {
@@ -54,53 +48,46 @@ export interface FrontDoorOptions {
   heap?: { request(): void };
 }
 
-/**
- * The key of a connection as grpc-js getPeer() names it: "address:port", without brackets even for IPv6 (so it is
- * not formatHostPort, which the log lines use).
- */
-function grpcPeer(address: string, port: number | undefined): string {
-  return `${address}:${port ?? 0}`;
-}
-
-/** One accepted TCP connection, from accept to close. */
-interface Conn {
+/** One connection handed to grpc-js, and what TLS learnt of its client certificate. */
+interface Served {
+  tls: tls.TLSSocket;
   raw: net.Socket;
-  tls?: tls.TLSSocket;
-  /** For log lines: "10.1.2.3:5000", "[fd00::1]:5000". */
-  peer: string;
-  /** For lookups by grpc-js getPeer(). */
-  key: string;
-  source: string;
-  timer?: TimerHandle;
-  /** Set once the front door closed it or reported its failure, so it is reported only once. */
-  done: boolean;
+  unverified?: PeerTlsInfo;
+  /** The verified client certificate, parsed at most once per connection. */
+  verified?: { raw: Buffer; cert?: X509Certificate };
 }
 
-/** A TCP listener with caps, feeding a TLS server (client certificate requested, not required) in front of grpc-js. */
+/** A TCP listener on the front door (client certificate requested, not required) in front of grpc-js. */
 export class TlsFrontDoor {
   private readonly listener: net.Server;
-  private readonly tlsServer: tls.Server;
-  private readonly table: ConnectionTable<Conn>;
-  /** Open connections by grpc-js peer key. */
-  private readonly byPeer = new Map<string, Conn>();
-  private readonly unverified = new Map<string, PeerTlsInfo>();
-  /** Verified client certificates by peer, parsed at most once per connection. */
-  private readonly verified = new Map<string, { raw: Buffer; cert?: X509Certificate }>();
-  /** Most handshakes held since the last trim request. */
-  private burstPeak = 0;
+  private readonly door: FrontDoor<undefined>;
+  /** Connections handed to grpc-js, by the peer name grpc-js gives their calls. */
+  private readonly served = new Map<string, Served>();
   /** One line budget per refusal code, so a flood of one kind cannot hide another. */
   private readonly throttles: KeyedLogThrottle;
 
   private constructor(private readonly opts: FrontDoorOptions) {
-    this.table = new ConnectionTable<Conn>(opts.limits);
     this.throttles = new KeyedLogThrottle(opts.clock);
-    // Node's own handshakeTimeout only reports (tlsClientError) and restarts on every byte; the front door's
-    // deadline runs from accept and closes the socket.
-    this.tlsServer = tls.createServer({ ...opts.context, requestCert: true, rejectUnauthorized: false, ALPNProtocols: ['h2'], handshakeTimeout: 0 });
-    this.tlsServer.on('secureConnection', (socket) => this.established(socket));
-    this.tlsServer.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => this.handshakeFailed(err, socket));
-    this.listener = net.createServer({ noDelay: true }, (raw) => this.accept(raw));
-    this.updateGauge();
+    const { max, maxPerSource, handshakeTimeoutMs } = opts.limits;
+    this.door = new FrontDoor<undefined>({
+      tls: { ...opts.context, requestCert: true, ALPNProtocols: ['h2'] },
+      // Every connection counts against the caps until it closes; unfinished handshakes give way at the total.
+      limits: { handshakeTimeoutMs, maxPending: max, maxPendingPerSource: maxPerSource, connections: { max, maxPerSource } },
+      clock: opts.clock, log: opts.log, ...(opts.heap ? { heap: opts.heap } : {}),
+      report: {
+        refused: (peer, code, detail) => this.report(peer, code, detail === undefined ? {} : { detail }),
+        // A peer that hangs up during TLS (a TCP health probe, a port scan) was not refused: keep it out of warn logs.
+        abandoned: (peer, detail) => opts.log.debug({ peer, code: 'peer_closed', detail }, 'connection closed by peer'),
+      },
+      established: (socket, conn) => this.established(socket, conn),
+      counted: (c) => {
+        opts.metrics.connections.set({ state: 'handshaking' }, c.handshaking);
+        opts.metrics.connections.set({ state: 'established' }, c.established);
+      },
+    });
+    this.listener = net.createServer({ noDelay: true }, (raw) => this.door.handle(raw, undefined));
+    opts.metrics.connections.set({ state: 'handshaking' }, 0);
+    opts.metrics.connections.set({ state: 'established' }, 0);
   }
 
   /** Listens; a taken port fails with ConfigError `port_in_use` naming --listen. */
@@ -108,7 +95,7 @@ export class TlsFrontDoor {
     const door = new TlsFrontDoor(opts);
     await listenOn(door.listener, opts, '--listen');
     // After listen, errors are failed accepts (e.g. EMFILE): the kernel connection is dropped; keep serving.
-    door.listener.on('error', (err: NodeJS.ErrnoException) => door.report('?', 'accept_failed', { err: err.code ?? err.message }));
+    door.listener.on('error', (err: NodeJS.ErrnoException) => door.report('?', CA_DOOR_REASONS.acceptFailed, { err: err.code ?? err.message }));
     return door;
   }
 
@@ -118,17 +105,17 @@ export class TlsFrontDoor {
 
   /** Swaps key, certificate and client roots; applies from the next handshake. */
   setContext(context: tls.SecureContextOptions): void {
-    this.tlsServer.setSecureContext(context);
+    this.door.setContext(context);
   }
 
   /** TLS facts about a peer ("ip:port" as grpc-js getPeer() reports it) whose client certificate did not verify. */
   peerInfo(peer: string): PeerTlsInfo | undefined {
-    return this.unverified.get(peer);
+    return this.served.get(peer)?.unverified;
   }
 
   /** The client certificate TLS verified for a peer (one X509Certificate per connection, parsed on first use). */
   peerCertificate(peer: string): X509Certificate | undefined {
-    const v = this.verified.get(peer);
+    const v = this.served.get(peer)?.verified;
     if (!v) return undefined;
     v.cert ??= new X509Certificate(v.raw);
     return v.cert;
@@ -136,110 +123,46 @@ export class TlsFrontDoor {
 
   /** Connections held now, by state. */
   counts(): { handshaking: number; established: number; sources: number } {
-    return this.table.counts();
+    return this.door.counts();
   }
 
   /** Stops accepting and closes connections still handshaking; established ones are left to grpc-js to drain. */
   close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
-    for (const c of [...this.byPeer.values()]) if (this.table.isHandshaking(c)) c.raw.destroy();
+    this.door.closeUnfinished();
     return closed;
   }
 
   /** Destroys connections still open (after the drain period). */
   destroyAll(): void {
-    for (const c of [...this.byPeer.values()]) {
-      c.tls?.destroy();
-      c.raw.destroy();
+    this.door.closeUnfinished();
+    for (const s of [...this.served.values()]) {
+      s.tls.destroy();
+      s.raw.destroy();
     }
   }
 
-  private accept(raw: net.Socket): void {
-    // Errors before TLS (a reset) end in 'close'; they need no handler of their own beyond not crashing.
-    raw.on('error', () => undefined);
-    const address = raw.remoteAddress;
-    if (!address) {
-      raw.destroy();
-      return;
-    }
-    const conn: Conn = {
-      raw, peer: formatHostPort(address, raw.remotePort ?? 0), key: grpcPeer(address, raw.remotePort), source: sourceKey(address), done: false,
-    };
-    const admission = this.table.admit(conn, conn.source);
-    if (!admission.ok) {
-      conn.done = true;
-      raw.destroy();
-      this.report(conn.peer, admission.reason);
-      return;
-    }
-    if (admission.evict) this.refuse(admission.evict, 'handshake_evicted');
-    this.byPeer.set(conn.key, conn);
-    this.updateGauge();
-    raw.once('close', () => this.forget(conn));
-    conn.timer = this.opts.clock.setTimeout(() => {
-      if (this.table.isHandshaking(conn)) this.refuse(conn, 'handshake_timeout');
-    }, this.opts.limits.handshakeTimeoutMs);
-    // A client that sends nothing costs a bare TCP socket: TLS state is allocated only once its first bytes arrive
-    // (Node's TLSSocket takes over the bytes already read).
-    const onReadable = () => {
-      raw.removeListener('readable', onReadable);
-      if (raw.readableLength === 0) {
-        raw.destroy(); // hung up without a word: a port scan or a TCP probe
-        return;
-      }
-      this.table.spoke(conn);
-      try {
-        injectConnection(this.tlsServer, raw);
-      } catch (e) {
-        this.refuse(conn, 'node_internals_changed', { err: (e as Error).message });
-      }
-    };
-    raw.on('readable', onReadable);
-  }
-
-  private established(socket: tls.TLSSocket): void {
-    const conn = this.byPeer.get(grpcPeer(socket.remoteAddress ?? '?', socket.remotePort));
-    if (!conn || conn.done) {
-      socket.destroy(); // closed by the front door meanwhile
-      return;
-    }
-    conn.tls = socket;
-    conn.timer?.cancel();
+  /** TLS is up: an HTTP/2 client goes to grpc-js with what TLS learnt of its certificate. */
+  private established(socket: tls.TLSSocket, conn: DoorConnection<undefined>): void {
     if (socket.alpnProtocol !== 'h2') {
-      this.refuse(conn, 'not_http2', { alpn: socket.alpnProtocol || null });
+      this.report(conn.peer, CA_DOOR_REASONS.notHttp2, { alpn: socket.alpnProtocol || null });
+      resetSocket(socket, conn.raw);
       return;
     }
-    this.table.establish(conn);
-    this.updateGauge();
+    const served: Served = { tls: socket, raw: conn.raw };
     const err = socket.authorizationError as (Error & { code?: string }) | null | undefined;
     if (!socket.authorized && err && socket.getPeerCertificate()?.raw) {
-      this.unverified.set(conn.key, { certError: String(err.code ?? err.message ?? err) });
+      served.unverified = { certError: String(err.code ?? err.message ?? err) };
     } else if (socket.authorized) {
       const raw = socket.getPeerCertificate()?.raw;
-      if (raw) this.verified.set(conn.key, { raw });
+      if (raw) served.verified = { raw };
     }
+    const key = grpcPeerName(conn.raw.remoteAddress ?? '?', conn.raw.remotePort);
+    this.served.set(key, served);
+    conn.raw.once('close', () => {
+      if (this.served.get(key) === served) this.served.delete(key);
+    });
     this.opts.inject(socket);
-  }
-
-  private handshakeFailed(err: NodeJS.ErrnoException, socket: tls.TLSSocket): void {
-    const conn = socket.remoteAddress ? this.byPeer.get(grpcPeer(socket.remoteAddress, socket.remotePort)) : undefined;
-    socket.destroy();
-    if (!conn || conn.done) return; // the front door closed it and said why
-    conn.done = true;
-    conn.raw.destroy();
-    const code = handshakeFailureCode(err);
-    // A peer that hangs up during TLS (a TCP health probe, a port scan) was not refused: keep it out of warn logs.
-    if (code === 'connection_reset') this.opts.log.debug({ peer: conn.peer, code, reason: err.message }, 'connection closed by peer');
-    else this.report(conn.peer, code, { reason: err.message });
-  }
-
-  /** Closes a connection the front door refuses, reporting why. */
-  private refuse(conn: Conn, code: string, extra: Record<string, unknown> = {}): void {
-    if (conn.done) return;
-    conn.done = true;
-    conn.tls?.destroy();
-    conn.raw.destroy();
-    this.report(conn.peer, code, extra);
   }
 
   /**
@@ -250,27 +173,5 @@ export class TlsFrontDoor {
     this.opts.metrics.connectionsRefused.inc({ reason: code });
     const suppressed = this.throttles.admit(code);
     if (suppressed !== undefined) this.opts.log.warn({ peer, code, ...extra, ...(suppressed ? { suppressed } : {}) }, 'connection refused');
-  }
-
-  private forget(conn: Conn): void {
-    conn.timer?.cancel();
-    this.table.remove(conn);
-    if (this.byPeer.get(conn.key) === conn) {
-      this.byPeer.delete(conn.key);
-      this.unverified.delete(conn.key);
-      this.verified.delete(conn.key);
-    }
-    this.updateGauge();
-  }
-
-  private updateGauge(): void {
-    const c = this.table.counts();
-    this.burstPeak = Math.max(this.burstPeak, c.handshaking);
-    if (this.burstPeak >= TRIM_AFTER_HANDSHAKES && c.handshaking <= TRIM_LOW_WATER) {
-      this.burstPeak = c.handshaking;
-      this.opts.heap?.request();
-    }
-    this.opts.metrics.connections.set({ state: 'handshaking' }, c.handshaking);
-    this.opts.metrics.connections.set({ state: 'established' }, c.established);
   }
 }

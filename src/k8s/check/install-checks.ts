@@ -8,6 +8,7 @@ import { assertBundleHoldsCaRoot, parseBundle } from '../../ca/root/trust-bundle
 import type { KubeResponse } from '../kube-client.js';
 import { MESH_WATCHED } from '../mesh-watch.js';
 import type { CheckResult } from './check-result.js';
+import { certNotAfterMs } from '../../pki/validity.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -126,7 +127,7 @@ export function checkCaSecret(group: string, name: string, r: KubeResponse, nowM
   } catch (e) {
     return fail((e as Error).message, 'put the CA\'s root (and any root still trusted) into bundle.pem of the Secret');
   }
-  const left = Date.parse(cert.validTo) - nowMs;
+  const left = certNotAfterMs(cert) - nowMs;
   const ca = { cert, intermediates, roots };
   if (left <= 0) return { result: { ...base, status: 'fail', detail: `ca.pem expired ${cert.validTo}`, hint: 'rotate the CA (docs/ca.md "Trust bundle")' }, ca };
   const detail = `certificate and key match; bundle.pem holds its root (${roots.length} root${roots.length === 1 ? '' : 's'}); ca.pem valid for ${humanDuration(left)}`;

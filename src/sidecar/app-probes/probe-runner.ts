@@ -8,6 +8,7 @@ import { service as healthService } from 'grpc-health-check';
 import type { Clock } from '../../common/clock.js';
 import { cleanGrpcDetails, DIRECT_CHANNEL_OPTIONS } from '../../common/grpc-channel.js';
 import type { AppProbe } from './app-probe-schema.js';
+import { formatHostPort } from '../../common/address.js';
 
 /** What one probe run found: `reason` is short, for the kubelet's event and the log. */
 export interface ProbeOutcome {
@@ -71,7 +72,7 @@ function httpProbe(h: Extract<AppProbe, { httpGet: unknown }>['httpGet'], host: 
     res.on('end', done);
     res.on('close', done);
   });
-  req.on('error', (e: NodeJS.ErrnoException) => finish(failed(`GET ${h.scheme.toLowerCase()}://${host}:${h.port}`, e)));
+  req.on('error', (e: NodeJS.ErrnoException) => finish(failed(`GET ${h.scheme.toLowerCase()}://${formatHostPort(host, h.port)}`, e)));
   req.end();
   return () => req.destroy();
 }
@@ -79,13 +80,13 @@ function httpProbe(h: Extract<AppProbe, { httpGet: unknown }>['httpGet'], host: 
 function tcpProbe(port: number, host: string, finish: Finish): () => void {
   const socket = net.connect({ host, port });
   socket.once('connect', () => finish({ ok: true, reason: `TCP ${port} accepted` }));
-  socket.once('error', (e: NodeJS.ErrnoException) => finish(failed(`TCP ${host}:${port}`, e)));
+  socket.once('error', (e: NodeJS.ErrnoException) => finish(failed(`TCP ${formatHostPort(host, port)}`, e)));
   return () => socket.destroy();
 }
 
 function grpcProbe(g: Extract<AppProbe, { grpc: unknown }>['grpc'], host: string, timeoutMs: number, finish: Finish): () => void {
   // The kubelet's gRPC probe is plaintext; one channel per run, closed after it.
-  const client = new HealthClient(`${host}:${g.port}`, grpc.credentials.createInsecure(), { ...DIRECT_CHANNEL_OPTIONS });
+  const client = new HealthClient(formatHostPort(host, g.port), grpc.credentials.createInsecure(), { ...DIRECT_CHANNEL_OPTIONS });
   client.check({ service: g.service ?? '' }, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, res?: { status?: string | number }) => {
     if (err) return finish({ ok: false, reason: `gRPC health: ${grpc.status[err.code] ?? err.code} ${cleanGrpcDetails(err.details ?? '')}`.trim() });
     const status = res?.status;

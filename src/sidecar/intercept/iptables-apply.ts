@@ -97,9 +97,3 @@ export async function ztmeshChains(f: IpFamily, run: CommandRunner = spawnRunner
   return r.stdout.split('\n').filter((l) => l.startsWith(`:${CHAIN_PREFIX}`)).map((l) => l.slice(1).split(' ')[0]!);
 }
 
-/** The nat table as iptables-save prints it, without counters and comments (for tests and --dry-run diffs). */
-export async function saveNat(f: IpFamily, run: CommandRunner = spawnRunner): Promise<string> {
-  const r = await must(run, 'saving the nat table', `${tool(f)}-save`, ['-t', 'nat']);
-  return r.stdout.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.replace(/ \[\d+:\d+\]$/, '')).join('\n');
-}
-

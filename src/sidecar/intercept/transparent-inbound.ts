@@ -2,14 +2,15 @@
 // authorized by the data path's InboundHandler, then forwarded to the app at its original port from 127.0.0.6.
 import type net from 'node:net';
 import { NodeInternalsError } from '../../common/node-internals.js';
-import { peerLabel, type ConnectionReporter } from '../datapath-metrics.js';
-import type { InboundHandler } from '../inbound.js';
+import type { ConnectionReporter } from '../datapath-metrics.js';
+import type { InboundHandler } from '../inbound/inbound.js';
 import { plainLeg, resetLeg } from '../pipe.js';
 import { REASONS } from '../reasons.js';
-import type { TunnelTargets } from '../tunnel/target.js';
+import type { TunnelTargets } from '../inbound/route.js';
 import type { OwnListeners } from './destinations.js';
 import { INTERCEPT_REASONS } from './intercept-reasons.js';
 import { originalDst, type OriginalDst } from './original-dst.js';
+import { formatHostPort, formatPeer } from '../../common/address.js';
 
 export interface TransparentInboundDeps {
   handler: InboundHandler;
@@ -28,7 +29,7 @@ export class TransparentInbound {
 
   /** Called synchronously from the 'connection' event, before TLS touches the socket. */
   handle(raw: net.Socket): void {
-    const peer = peerLabel(raw.remoteAddress, raw.remotePort);
+    const peer = formatPeer(raw.remoteAddress, raw.remotePort);
     raw.on('error', () => {});
     let dst: OriginalDst;
     try {
@@ -41,7 +42,7 @@ export class TransparentInbound {
     if (this.deps.own.has(dst)) {
       // Forwarding to "the app at port 15006" would be forwarding to ourselves.
       this.deps.reporter.refused(peer, INTERCEPT_REASONS.notRedirected, {
-        handshake: false, detail: `original destination ${dst.address}:${dst.port} is the sidecar's own listener`,
+        handshake: false, detail: `original destination ${formatHostPort(dst.address, dst.port)} is the sidecar's own listener`,
       });
       return resetLeg(plainLeg(raw));
     }

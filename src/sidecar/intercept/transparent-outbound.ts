@@ -6,8 +6,8 @@ import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import { NodeInternalsError } from '../../common/node-internals.js';
 import type { ConnectionSet } from '../connection-set.js';
-import { peerLabel, type ConnectionReporter } from '../datapath-metrics.js';
-import type { OutboundHandler } from '../outbound.js';
+import type { ConnectionReporter } from '../datapath-metrics.js';
+import type { OutboundHandler } from '../outbound/outbound.js';
 import { plainLeg, resetLeg, splice } from '../pipe.js';
 import { REASONS } from '../reasons.js';
 import type { OutboundPolicy } from '../../mesh/kinds.js';
@@ -17,6 +17,7 @@ import type { DestinationPolicy, OwnListeners } from './destinations.js';
 import type { DialTracker } from './dial-tracker.js';
 import { INTERCEPT_REASONS } from './intercept-reasons.js';
 import { originalDst, type OriginalDst } from './original-dst.js';
+import { formatHostPort, formatPeer } from '../../common/address.js';
 
 /** Counters of plain passthrough connections, shown in /status as their own entry (passthrough never denies). */
 export interface PassthroughCounters {
@@ -46,7 +47,7 @@ export interface TransparentOutboundDeps {
   traffic: MeshTraffic;
 }
 
-const hostPort = (d: OriginalDst) => (d.family === 6 ? `[${d.address}]:${d.port}` : `${d.address}:${d.port}`);
+const hostPort = (d: OriginalDst) => formatHostPort(d.address, d.port);
 
 /** Routes accepted (paused) sockets of the transparent outbound listener. */
 export class TransparentOutbound {
@@ -57,7 +58,7 @@ export class TransparentOutbound {
   /** Called synchronously from the 'connection' event: the original destination is read before anything else. */
   handle(app: net.Socket): void {
     const { reporter } = this.deps;
-    const peer = peerLabel(app.remoteAddress, app.remotePort);
+    const peer = formatPeer(app.remoteAddress, app.remotePort);
     app.on('error', () => {});
     // Our own upstream dial, REDIRECTed back to us (the sidecar does not run as --proxy-uid): refusing it
     // here is what keeps one app connection from becoming hundreds of nested ones.

@@ -6,9 +6,8 @@ import { parseHostPort } from '../../common/address.js';
 import { listenErrno, listenOn } from '../../common/listen.js';
 import { INBOUND_SOURCE_V6 } from '../../common/mesh.js';
 import type { Clock } from '../../common/clock.js';
-import { compilePolicy, isOpenPolicy } from '../authz.js';
-import { standaloneMeshView, type DataPath, type DataPathContext } from '../datapath.js';
-import { MeshTraffic } from '../mesh/mesh-traffic.js';
+import { inboundOptions } from '../inbound/inbound.js';
+import { standaloneMeshView, type DataPathContext, type ListenerHost } from '../datapath.js';
 import { podTargets } from '../tunnel/target.js';
 import { normalizeAddress } from '../../common/cidr.js';
 import { DestinationPolicy, OwnListeners } from './destinations.js';
@@ -58,7 +57,7 @@ export interface TransparentOptions {
 
 /** Transparent mode's source; fails startup when SO_ORIGINAL_DST cannot be read in this network namespace. */
 export function transparentListeners(opts: TransparentOptions = {}) {
-  return async (dp: DataPath, ctx: DataPathContext): Promise<void> => {
+  return async (dp: ListenerHost, ctx: DataPathContext): Promise<void> => {
     const cfg = ctx.config.transparent;
     const log = dp.log.child({ component: 'transparent' });
     const inTask = ctx.readiness.register('listener:transparent-inbound');
@@ -70,20 +69,16 @@ export function transparentListeners(opts: TransparentOptions = {}) {
     const ownPorts = [cfg.inboundPort, cfg.outboundPort, parseHostPort(ctx.config.admin, 'admin').port, parseHostPort(ctx.config.health, 'health').port];
     const own = new OwnListeners(ownPorts, localAddresses);
     const destinations = new DestinationPolicy(cfg);
-    const policy = compilePolicy(dp.trustDomain, cfg.allow, cfg.defaultPolicy);
-    if (isOpenPolicy(policy)) log.info(`transparent inbound policy is open: any identity of ${dp.trustDomain} may connect`);
 
     // Our own upstream dials, explicit listeners' included: one of them redirected back to 15001 is a loop.
     const dials = new DialTracker();
-    dp.dialer.watchSockets((s) => dials.track(s));
+    dp.watchDials((s) => dials.track(s));
     const inReporter = dp.reporter('inbound', log.child({ listener: 'transparent-inbound' }));
     const outReporter = dp.reporter('outbound', log.child({ listener: 'transparent-outbound' }));
     const mesh = ctx.mesh ?? standaloneMeshView(ctx.config);
-    const traffic = new MeshTraffic(dp.metrics, dp.clock);
-    dp.traffic = traffic;
+    const traffic = dp.countTraffic();
     const inHandler = dp.inboundHandler(inReporter, {
-      policy, handshakeTimeoutMs: cfg.handshakeTimeout, idleTimeoutMs: cfg.idleTimeout, maxConnections: cfg.maxConnections,
-      limits: { maxPending: cfg.maxPendingHandshakes, maxPendingPerSource: cfg.maxPendingHandshakesPerSource },
+      ...inboundOptions(cfg, dp.trustDomain, inReporter.log),
       permissive: { mode: () => mesh.inboundMode().mode, detectionTimeoutMs: cfg.detectionTimeout, onPlaintext: () => traffic.plaintext() },
     });
     const outHandler = dp.outboundHandler(outReporter, { handshakeTimeoutMs: cfg.handshakeTimeout, idleTimeoutMs: cfg.idleTimeout }, cfg.tunnel);
@@ -96,7 +91,7 @@ export function transparentListeners(opts: TransparentOptions = {}) {
     });
     const outbound = new TransparentOutbound({
       handler: outHandler, reporter: outReporter, destinations, own, dials, log: outReporter.log, clock: dp.clock,
-      idleTimeoutMs: cfg.idleTimeout, maxConnections: cfg.maxConnections, passthroughConnections: dp.connections.child(),
+      idleTimeoutMs: cfg.idleTimeout, maxConnections: cfg.maxConnections, passthroughConnections: dp.connectionSet(),
       membership: mesh.membership, outboundPolicy: cfg.outboundPolicy, traffic,
     });
 

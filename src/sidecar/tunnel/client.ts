@@ -1,18 +1,31 @@
 // The outbound end of tunnels: a small pool of long-lived mTLS connections (ALPN h2) per upstream, each app connection
-// one HTTP/2 CONNECT stream on them. An upstream that does not choose h2 gets raw mTLS, and the answer is remembered.
+// one HTTP/2 CONNECT stream on them. Whether a connection takes a stream or raw mTLS is the transport chooser's
+// (outbound/transport-chooser.ts): this pool only manages HTTP/2 connections and says when it has no stream to give.
+//
+// Invariants:
+// - One pool per upstream address and expected server ID (upstreamKey); its connections are all to that upstream.
+// - A connection carries at most min(maxStreamsPerConnection, the peer's SETTINGS_MAX_CONCURRENT_STREAMS) streams;
+//   a stream's slot is reserved before it is opened and freed exactly once, when it closes or fails to open.
+// - At most one connection per pool is being opened at a time: every stream that finds no room waits for it.
+// - At most maxConnectionsPerUpstream connections per pool take new streams; past that the pool has none to give.
+// - A connection made with an older SVID or bundle, past maxAgeMs or its peer's notAfter, told GOAWAY, or idle for
+//   idleMs takes no new stream; it closes once its streams end (SessionGuard bounds how long that may take).
+// - A stream the upstream never saw (GOAWAY, a connection that just died) is retried once on another connection.
 import http2 from 'node:http2';
 import type tls from 'node:tls';
+import { formatHostPort } from '../../common/address.js';
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import type { TunnelPoolStatus } from '../../admin/status-types.js';
 import { expectationText } from '../authz.js';
 import type { DataPathMetrics, WarnBudget } from '../datapath-metrics.js';
 import type { LivenessSweep } from '../liveness-sweep.js';
-import { DialError, type DialedSocket, type DialedUpstream, type UpstreamDialer, type UpstreamTarget, type UpstreamTransport } from '../outbound.js';
+import { DialError, upstreamKey, type DialedSocket, type DialedUpstream, type NoStream, type StreamPool, type UpstreamTarget } from '../outbound/transport.js';
+import type { UpstreamDialer } from '../outbound/upstream-dialer.js';
 import { closeLeg } from '../pipe.js';
 import { REASONS, serverRefusalReason } from '../reasons.js';
 import type { TlsContextHolder } from '../tls-context.js';
-import { abortOnPeerEnd, authorityOf, H2_CODES, REASON_HEADER, sessionOptions, StreamWindowGovernor, TUNNEL_ALPN, type TunnelLimits } from './protocol.js';
+import { abortOnPeerEnd, H2_CODES, REASON_HEADER, sessionOptions, StreamWindowGovernor, TUNNEL_ALPN, type TunnelLimits } from './protocol.js';
 import { SessionGuard, TUNNEL_END_REASONS, type TunnelEndReason } from './session-guard.js';
 
 
@@ -22,7 +35,6 @@ interface Pool {
   conns: Conn[];
   /** The connection being opened, which every stream that finds no room waits for. */
   opening: Promise<Opened> | undefined;
-  rawUntilMs: number;
   streamsTotal: number;
 }
 
@@ -61,11 +73,14 @@ export interface TunnelPoolDeps {
   budget: WarnBudget;
 }
 
+/** No room on any connection, and no more connections to open (the chooser dials raw mTLS instead). */
+const FULL: NoStream = { noStream: 'full' };
+
 /**
- * The sidecar's tunnel pools, one per upstream address and expected server ID; an UpstreamTransport beside
- * UpstreamDialer (docs/design.md "Data flow"). Streams share connections up to maxStreamsPerConnection each.
+ * The sidecar's tunnel pools, one per upstream address and expected server ID, on UpstreamDialer's mTLS connections
+ * (docs/design.md "Tunnels"). Streams share connections up to maxStreamsPerConnection each.
  */
-export class TunnelPool implements UpstreamTransport {
+export class TunnelPool implements StreamPool {
   private readonly pools = new Map<string, Pool>();
   private readonly unsubscribe: () => void;
   private closed = false;
@@ -77,23 +92,22 @@ export class TunnelPool implements UpstreamTransport {
     });
   }
 
-  statuses(): TunnelPoolStatus[] {
-    const now = this.deps.clock.now();
-    return [...this.pools.values()].map((p) => ({
-      upstream: p.upstream, expect: p.expect, mode: p.rawUntilMs > now ? 'raw' : 'tunnel',
+  /** The pools as /status shows them; `mode` says how the transport chooser reaches each upstream now. */
+  statuses(mode: (key: string) => TunnelPoolStatus['mode']): TunnelPoolStatus[] {
+    return [...this.pools].map(([key, p]) => ({
+      upstream: p.upstream, expect: p.expect, mode: mode(key),
       connections: p.conns.length, streamsActive: p.conns.reduce((n, c) => n + c.streams, 0), streamsTotal: p.streamsTotal,
     }));
   }
 
-  /** One app connection: a stream on a pooled connection, or raw mTLS where the upstream speaks no tunnel. */
-  async dial(target: UpstreamTarget, handshakeTimeoutMs: number, signal?: AbortSignal): Promise<DialedUpstream> {
+  /** One app connection: a stream on a pooled connection, or why the pool has none (NoStream). */
+  async open(target: UpstreamTarget, handshakeTimeoutMs: number, signal?: AbortSignal): Promise<DialedUpstream | NoStream> {
     const material = this.deps.contexts.usable();
     if (!material || this.closed) throw new DialError(REASONS.noSvid, 'no valid SVID: refusing to dial');
     const pool = this.poolFor(target);
-    if (pool.rawUntilMs > this.deps.clock.now()) return this.deps.dialer.dial(target, handshakeTimeoutMs, signal);
     const startedMs = this.deps.clock.now();
     for (let attempt = 0; ; attempt++) {
-      const got = await this.acquire(pool, target, handshakeTimeoutMs, signal, material.generation);
+      const got = await this.acquire(pool, target, handshakeTimeoutMs, material.generation);
       if (!('session' in got)) return got;
       if (signal?.aborted) {
         this.release(got);
@@ -101,7 +115,7 @@ export class TunnelPool implements UpstreamTransport {
       }
       const left = Math.max(1, handshakeTimeoutMs - (this.deps.clock.now() - startedMs));
       try {
-        return await this.openStream(pool, got, target, left, signal, startedMs);
+        return await this.openStream(pool, got, left, signal, startedMs);
       } catch (err) {
         // A stream the peer never saw (GOAWAY, a connection that just died) is safe to try once more.
         if (!(err instanceof RetryableStream) || attempt > 0) throw err instanceof RetryableStream ? err.cause : err;
@@ -117,19 +131,17 @@ export class TunnelPool implements UpstreamTransport {
   }
 
   private poolFor(target: UpstreamTarget): Pool {
-    const upstream = authorityOf(target.upstream.host, target.upstream.port);
-    const expect = expectationText(target.expect) ?? null;
-    const key = `${upstream} ${expect ?? ''}`;
+    const key = upstreamKey(target);
     let pool = this.pools.get(key);
     if (!pool) {
-      pool = { upstream, expect, conns: [], opening: undefined, rawUntilMs: 0, streamsTotal: 0 };
+      pool = { upstream: formatHostPort(target.upstream.host, target.upstream.port), expect: expectationText(target.expect) ?? null, conns: [], opening: undefined, streamsTotal: 0 };
       this.pools.set(key, pool);
     }
     return pool;
   }
 
-  /** A connection with room (its slot reserved), after opening one if needed; or a raw leg. */
-  private async acquire(pool: Pool, target: UpstreamTarget, timeoutMs: number, signal: AbortSignal | undefined, generation: number): Promise<Conn | DialedUpstream> {
+  /** A connection with room (its slot reserved), after opening one if needed; or why there is none. */
+  private async acquire(pool: Pool, target: UpstreamTarget, timeoutMs: number, generation: number): Promise<Conn | NoStream> {
     for (;;) {
       const now = this.deps.clock.now();
       for (const c of pool.conns) if (!c.draining && c.expiresAtMs <= now) this.drainConn(c, TUNNEL_END_REASONS.maxAge);
@@ -140,14 +152,12 @@ export class TunnelPool implements UpstreamTransport {
         conn.window.update(conn.streams);
         return conn;
       }
-      // Past the limit of connections per upstream, an app connection gets a raw mTLS connection of its own.
-      if (!pool.opening && pool.conns.filter((c) => !c.draining).length >= this.deps.limits.maxConnectionsPerUpstream) {
-        return this.deps.dialer.dial(target, timeoutMs, signal);
-      }
+      if (!pool.opening && pool.conns.filter((c) => !c.draining).length >= this.deps.limits.maxConnectionsPerUpstream) return FULL;
       const mine = !pool.opening;
       const opening = pool.opening ??= this.openConn(pool, target, timeoutMs).finally(() => { pool.opening = undefined; });
       const opened = await opening;
-      if (opened.kind === 'raw') return mine ? opened.dialed : this.deps.dialer.dial(target, timeoutMs, signal);
+      // The connection that found out goes back to the stream that opened it, to be used as it is.
+      if (opened.kind === 'raw') return { noStream: 'no_tunnel', dialed: mine ? opened.dialed : undefined };
     }
   }
 
@@ -155,14 +165,10 @@ export class TunnelPool implements UpstreamTransport {
     return Math.min(this.deps.limits.maxStreamsPerConnection, c.session.remoteSettings.maxConcurrentStreams ?? Infinity);
   }
 
-  /** Dials a new connection offering h2; an upstream that chooses otherwise is used raw, and remembered as such. */
+  /** Dials a new connection offering h2; one whose upstream chooses otherwise is not a tunnel. */
   private async openConn(pool: Pool, target: UpstreamTarget, timeoutMs: number): Promise<Opened> {
     const dialed = await this.deps.dialer.dial(target, timeoutMs, undefined, [TUNNEL_ALPN]);
-    if (dialed.alpnProtocol !== TUNNEL_ALPN || this.closed) {
-      pool.rawUntilMs = this.deps.clock.now() + this.deps.limits.noTunnelCacheMs;
-      this.deps.log.info({ upstream: pool.upstream, peerId: dialed.peerId, alpn: dialed.alpnProtocol }, 'upstream offers no tunnel (ALPN h2): raw mTLS to it');
-      return { kind: 'raw', dialed };
-    }
+    if (dialed.alpnProtocol !== TUNNEL_ALPN || this.closed) return { kind: 'raw', dialed };
     const { limits, clock, metrics } = this.deps;
     const t = dialed.leg.stream as tls.TLSSocket;
     // A tunnel connection is never half-open: the peer's FIN (its process died) ends the session and its streams now.
@@ -201,12 +207,12 @@ export class TunnelPool implements UpstreamTransport {
   }
 
   /** Opens one CONNECT stream on `conn` (slot reserved) and waits for the upstream's answer. */
-  private openStream(pool: Pool, conn: Conn, target: UpstreamTarget, timeoutMs: number, signal: AbortSignal | undefined, startedMs: number): Promise<DialedUpstream> {
+  private openStream(pool: Pool, conn: Conn, timeoutMs: number, signal: AbortSignal | undefined, startedMs: number): Promise<DialedUpstream> {
     const { clock, metrics } = this.deps;
     pool.streamsTotal++;
     let req: http2.ClientHttp2Stream;
     try {
-      req = conn.session.request({ ':method': 'CONNECT', ':authority': authorityOf(target.upstream.host, target.upstream.port) }, { endStream: false, waitForTrailers: true });
+      req = conn.session.request({ ':method': 'CONNECT', ':authority': pool.upstream }, { endStream: false, waitForTrailers: true });
     } catch (err) {
       // The session closed between the pick and the request (node throws ERR_HTTP2_INVALID_SESSION).
       this.release(conn);

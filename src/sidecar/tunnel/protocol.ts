@@ -160,11 +160,6 @@ export function sessionOptions(limits: TunnelLimits) {
   };
 }
 
-/** The target a stream names, "host:port" (brackets around IPv6), as an outbound puts it in :authority. */
-export function authorityOf(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
 /** Splits an :authority into host and port; undefined when it is not host:port with a port in 1–65535. */
 export function parseAuthority(authority: string | undefined): { host: string; port: number } | undefined {
   if (!authority) return undefined;

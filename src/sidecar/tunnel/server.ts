@@ -6,18 +6,18 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { TrustBundle } from '../../identity/credentials.js';
-import type { AppSocketBuffers } from '../app-buffers.js';
-import { dialApp } from '../app-forward.js';
+import { certExpired } from '../../pki/validity.js';
+import type { AppForwarder } from '../inbound/app-forward.js';
 import { authorize, type AuthzPolicy } from '../authz.js';
 import type { ConnectionSet } from '../connection-set.js';
 import type { ConnectionReporter, DataPathMetrics } from '../datapath-metrics.js';
 import type { LivenessSweep } from '../liveness-sweep.js';
-import { plainLeg, resetLeg, splice, type StreamLeg } from '../pipe.js';
+import { resetLeg } from '../pipe.js';
 import { REASONS } from '../reasons.js';
 import type { TlsContextHolder } from '../tls-context.js';
 import { abortOnPeerEnd, H2_CODES, MAX_REFUSED_STREAMS, REASON_HEADER, sessionOptions, StreamWindowGovernor, type TunnelLimits } from './protocol.js';
 import { SessionGuard, TUNNEL_END_REASONS } from './session-guard.js';
-import type { TunnelTargets } from './target.js';
+import type { TunnelTargets } from '../inbound/route.js';
 
 /** Who is at the other end of one tunnel connection, as its handshake proved. */
 export interface TunnelPeer {
@@ -42,11 +42,9 @@ export interface TunnelAcceptorDeps {
   /** The listener's open connections: each stream's app socket is tracked here. */
   connections: ConnectionSet;
   metrics: DataPathMetrics;
-  /** The data path's shared read buffer, which connections to the app read into (shared-read.ts). */
-  readBuffer?: Uint8Array;
-  /** Sizes the kernel buffers of each stream's app socket. */
-  appBuffers?: AppSocketBuffers;
-  /** Notices peers that left, and sessions HTTP/2 ended, while nothing reads them. */
+  /** The inbound's forward to the app, which each authorized stream goes through. */
+  forwarder: AppForwarder;
+  /** Notices sessions HTTP/2 ended while nothing reads them. */
   sweep?: LivenessSweep;
 }
 
@@ -54,8 +52,6 @@ export interface TunnelAcceptorOptions {
   limits: TunnelLimits;
   /** The listener's policy now: read for every stream. */
   policy: () => AuthzPolicy;
-  handshakeTimeoutMs: number;
-  idleTimeoutMs: number;
   /** Streams carried at once across the listener's tunnels, like its maxConnections for raw connections. */
   maxStreams: number;
 }
@@ -199,7 +195,7 @@ export class TunnelAcceptor {
     const refuse = (status: number, reason: string, detail?: string) => this.refuse(conn, stream, status, reason, detail);
     if (headers[':method'] !== 'CONNECT') return refuse(STATUS.badRequest, REASONS.tunnelMalformed, `${String(headers[':method'])} is not CONNECT`);
     if (!this.deps.contexts.usable()) return refuse(STATUS.unavailable, REASONS.noSvid);
-    if (this.deps.clock.now() >= conn.certNotAfterMs) return refuse(STATUS.forbidden, REASONS.certExpired, 'the tunnel peer\'s certificate expired after its handshake');
+    if (certExpired(conn.certNotAfterMs, this.deps.clock.now())) return refuse(STATUS.forbidden, REASONS.certExpired, 'the tunnel peer\'s certificate expired after its handshake');
     if (this.activeStreams > this.opts.maxStreams) return refuse(STATUS.unavailable, REASONS.maxConnections, `${this.opts.maxStreams} streams`);
     const target = conn.targets.resolve(headers[':authority']);
     if (!target.ok) return refuse(STATUS.forbidden, REASONS.targetNotAllowed, target.detail);
@@ -212,37 +208,17 @@ export class TunnelAcceptor {
     stream.once('close', () => {
       if (--conn.forwarded === 0 && !conn.guard.isClosing) this.armIdle(conn);
     });
-    const leg: StreamLeg = { stream, tcp: null };
-    const onEarlyClose = () => dial.cancel();
-    const { clock, readBuffer, appBuffers, sweep } = this.deps;
-    const dial = dialApp(target.route, { timeoutMs: this.opts.handshakeTimeoutMs, clock, ...(readBuffer ? { readBuffer } : {}), ...(appBuffers ? { buffers: appBuffers } : {}) }, {
-      connected: (app, reader) => {
-        stream.removeListener('close', onEarlyClose);
-        if (stream.closed || stream.destroyed) {
-          app.destroy();
-          return;
-        }
+    this.deps.forwarder.forward({ stream, tcp: null }, target.route, { peer: conn.peer, peerId: conn.peerId, resumed: conn.resumed, target: headers[':authority'] }, {
+      accepted: (app) => {
         stream.respond({ ':status': 200 }, { waitForTrailers: true });
         this.deps.connections.track(app);
         this.deps.metrics.tunnelStreams.inc({ direction: 'inbound', result: 'accepted' });
-        const closed = this.deps.reporter.opened();
-        this.deps.reporter.log.debug({ peer: conn.peer, peerId: conn.peerId, resumed: conn.resumed, tunnel: true, target: headers[':authority'] }, 'inbound connection forwarded');
-        splice(leg, plainLeg(app, reader), {
-          idleTimeoutMs: this.opts.idleTimeoutMs, clock, ...(sweep ? { sweep } : {}),
-          onEnd: (end) => {
-            closed();
-            if (end.error || end.idle) this.deps.reporter.log.debug({ peer: conn.peer, peerId: conn.peerId, idle: end.idle, err: end.error?.message }, 'inbound tunnel stream ended abnormally');
-          },
-        });
       },
-      failed: (err) => {
-        stream.removeListener('close', onEarlyClose);
-        this.deps.reporter.failed(conn.peer, REASONS.forwardUnavailable, { peerId: conn.peerId, detail: err.code });
+      unavailable: () => {
         this.deps.metrics.tunnelStreams.inc({ direction: 'inbound', result: 'error' });
         answer(stream, STATUS.unavailable, REASONS.forwardUnavailable, H2_CODES.connectError);
       },
     });
-    stream.once('close', onEarlyClose);
   }
 
   /** One refused stream: the usual log line and metrics, a 4xx/5xx naming the reason, then RST_STREAM. */

@@ -2,16 +2,8 @@
 // Never an open proxy: an explicit listener forwards only to its own forward address, transparent mode only to the pod.
 import { isIPv4, isIPv6 } from 'node:net';
 import type { HostPort } from '../../common/address.js';
-import type { InboundRoute } from '../inbound.js';
+import type { StreamTarget, TunnelTargets } from '../inbound/route.js';
 import { parseAuthority } from './protocol.js';
-
-/** The decision for one stream: where it goes, or why not (the `detail` of a target_not_allowed refusal). */
-export type StreamTarget = { ok: true; route: InboundRoute } | { ok: false; detail: string };
-
-/** Resolves the :authority of a stream to the route the listener allows for it. Pure. */
-export interface TunnelTargets {
-  resolve(authority: string | undefined): StreamTarget;
-}
 
 const refuse = (authority: string | undefined, why: string): StreamTarget => ({ ok: false, detail: `${JSON.stringify(authority ?? '')} ${why}` });
 

@@ -4,7 +4,8 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TlsFrontDoor, TRIM_AFTER_HANDSHAKES, type FrontDoorLimits } from '../../../../src/ca/serving/tls-front-door.js';
+import { TlsFrontDoor, type FrontDoorLimits } from '../../../../src/ca/serving/tls-front-door.js';
+import { TRIM_AFTER_HANDSHAKES } from '../../../../src/front-door/front-door.js';
 import { createCaMetrics, type CaMetrics } from '../../../../src/ca/metrics.js';
 import { captureLogger } from '../../../helpers/k8s-test-kit.js';
 import { FakeClock } from '../../../helpers/fake-clock.js';
@@ -124,7 +125,7 @@ describe('TlsFrontDoor', () => {
     for (let i = 0; i < 6; i++) flood.push(await silent(`127.0.0.${10 + i}`));
     await Promise.all(flood.slice(0, 3).map((f) => f.closed));
     await until(() => door.counts().handshaking === 3);
-    expect(await refused('handshake_evicted')).toBe(3);
+    expect(await refused('handshake_limit')).toBe(3);
     const client = tls.connect({ host: '127.0.0.1', port: door.port, servername: 'localhost', ca: root.certPem, ALPNProtocols: ['h2'] });
     clients.push(client);
     await new Promise<void>((r, j) => { client.once('secureConnect', r); client.once('error', j); });

@@ -2,7 +2,8 @@
 // only for an :authority that names it; transparent mode only to the pod's own (non-loopback) addresses and app ports.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { authorityOf, parseAuthority } from '../../../../src/sidecar/tunnel/protocol.js';
+import { formatHostPort } from '../../../../src/common/address.js';
+import { parseAuthority } from '../../../../src/sidecar/tunnel/protocol.js';
 import { listenerTargets, podTargets } from '../../../../src/sidecar/tunnel/target.js';
 
 describe('explicit listener targets', () => {
@@ -64,7 +65,7 @@ describe(':authority parsing', () => {
   it('round-trips every host and port the outbound sends', () => {
     const host = fc.oneof(fc.ipV4(), fc.ipV6(), fc.domain());
     fc.assert(fc.property(host, fc.integer({ min: 1, max: 65535 }), (h, port) => {
-      expect(parseAuthority(authorityOf(h, port))).toEqual({ host: h, port });
+      expect(parseAuthority(formatHostPort(h, port))).toEqual({ host: h, port });
     }));
   });
   it('never throws, and accepts only host:port with a port in 1–65535', () => {
