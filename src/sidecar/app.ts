@@ -120,7 +120,9 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
     membership: membership ?? { view: () => ({ state: 'unsupported' }) },
     inboundMode: () => meshConfig.inboundMode(),
   };
-  const datapath = await (deps.startDataPath ?? startSidecarDataPath)({ config, identity, log, registry, clock, readiness, heap, mesh });
+  const datapath = await (deps.startDataPath ?? startSidecarDataPath)({
+    config, identity, log, registry, clock, readiness, heap, mesh, policy, revokeEstablished: config.authz.revokeEstablished,
+  });
 
   const status = (): SidecarStatus => buildStatus({
     snapshot: identity.current(), stats: identity.stats(), ca: reachability.current(), addresses,
