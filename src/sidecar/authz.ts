@@ -53,7 +53,10 @@ export function authorize(peerId: string | undefined, policy: AuthzPolicy, view:
   }
   const decision = decide(view.compiled, { peerId, port }, policy.local);
   if (decision.allow) return { allow: true, policy: decision.policy, decision };
-  return { allow: false, reason: REASONS.spiffeIdDenied, policy: decision.policy, detail: `${decision.reason} (policy ${decision.policy})`, decision };
+  const why = `${decision.reason} (policy ${decision.policy})`;
+  // A plaintext caller of permissive mode has no identity: say so, or the line reads like an ID that matched nothing.
+  const detail = peerId === undefined ? `a plaintext client (permissive mode) has no identity: ${why}` : why;
+  return { allow: false, reason: REASONS.spiffeIdDenied, policy: decision.policy, detail, decision };
 }
 
 /** Distinct policy names a sidecar's metrics label before the rest count as `other` (names of past sets stay). */

@@ -41,6 +41,8 @@ export interface TunnelPairOptions {
   outbound?: Record<string, unknown>;
   /** More keys of api's inbound entry. */
   inbound?: Record<string, unknown>;
+  /** More top-level keys of api's configuration file (e.g. `authz`). */
+  apiConfig?: Record<string, unknown>;
   ca?: TestCaServer;
 }
 
@@ -101,7 +103,7 @@ async function startApi(ca: TestCaServer, opts: TunnelPairOptions, port: number)
   };
   const write = (change: Record<string, unknown>) => {
     entry = { ...entry, ...change };
-    writeFileSync(file, stringify({ inbound: [entry] }));
+    writeFileSync(file, stringify({ ...opts.apiConfig, inbound: [entry] }));
   };
   write({});
   const sc = await startSidecar({ ca, spiffeId: API_ID, args: ['--config', file, '--log-level', 'debug'] });
