@@ -18,12 +18,20 @@ function looksLikeReport(v: unknown): v is IdentitiesReport {
   return !!r && typeof r === 'object' && r.scope === 'replica' && Array.isArray(r.identities);
 }
 
-/** Reads GET /identities; throws ZtmeshError (exit code 2) naming the admin when it cannot. */
-export async function fetchIdentities(base: string): Promise<IdentitiesReport> {
+function looksLikePolicies(v: unknown): v is PoliciesReport {
+  const r = v as Partial<PoliciesReport> | null;
+  return !!r && typeof r === 'object' && Array.isArray(r.sidecars) && Array.isArray(r.policies) && typeof r.counts === 'object';
+}
+
+/**
+ * GET `path` of a CA admin, checked to be what a ztmesh CA answers there; throws ZtmeshError (exit code 2) naming the
+ * admin when it cannot be read (`admin_unreachable`) or is not a CA's (`not_a_ca_admin`).
+ */
+export async function fetchCaAdmin<T>(base: string, path: string, looksLike: (v: unknown) => v is T): Promise<T> {
   const fail = (code: string, message: string) => Object.assign(new ZtmeshError(code, message), { exitCode: EXIT_UNREADABLE });
   let res: Response;
   try {
-    res = await fetch(`${base}/identities`, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+    res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
   } catch (e) {
     const c = (e as { cause?: { code?: string; message?: string } }).cause;
     throw fail('admin_unreachable', `cannot reach the CA admin at ${base}: ${c?.code ?? c?.message ?? (e as Error).message}`);
@@ -35,21 +43,20 @@ export async function fetchIdentities(base: string): Promise<IdentitiesReport> {
   } catch {
     body = undefined;
   }
-  if (!res.ok || !looksLikeReport(body)) {
-    throw fail('not_a_ca_admin', `${base} answered HTTP ${res.status}, not as a ztmesh CA admin; is --admin the CA's admin address (default ${DEFAULT_ADMIN})?`);
+  if (!res.ok || !looksLike(body)) {
+    throw fail('not_a_ca_admin', `${base} answered GET ${path} with HTTP ${res.status}, not as a ztmesh CA admin; is --admin the CA's admin address (default ${DEFAULT_ADMIN})?`);
   }
   return body;
 }
 
-/** GET /policies, or undefined from a CA that serves none (an older one). */
-export async function fetchPolicies(base: string): Promise<PoliciesReport | undefined> {
-  try {
-    const res = await fetch(`${base}/policies`, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
-    const body = res.ok ? await res.json() as PoliciesReport : undefined;
-    return body && Array.isArray(body.sidecars) && typeof body.counts === 'object' ? body : undefined;
-  } catch {
-    return undefined;
-  }
+/** Reads GET /identities; throws ZtmeshError (exit code 2) naming the admin when it cannot. */
+export function fetchIdentities(base: string): Promise<IdentitiesReport> {
+  return fetchCaAdmin(base, '/identities', looksLikeReport);
+}
+
+/** Reads GET /policies; throws as fetchIdentities does (a CA older than policies answers 404: not_a_ca_admin). */
+export function fetchPolicies(base: string): Promise<PoliciesReport> {
+  return fetchCaAdmin(base, '/policies', looksLikePolicies);
 }
 
 /** Which identity runs which policy version, as text. Pure. */
@@ -106,7 +113,8 @@ export function registerCaStatus(ca: Command): void {
     .action(async (opts: { admin: string; json?: boolean }) => {
       const base = adminUrl(opts.admin);
       const report = await fetchIdentities(base);
-      const policies = await fetchPolicies(base);
+      // A CA older than policies has no GET /policies: the identities alone, then.
+      const policies = await fetchPolicies(base).catch(() => undefined);
       process.stdout.write(opts.json ? `${JSON.stringify(policies ? { ...report, policies } : report, null, 2)}\n`
         : `${formatIdentities(report, base)}${policies ? `\n${formatPolicies(policies)}` : ''}`);
       process.exitCode = exitCodeForReport(report);

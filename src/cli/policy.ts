@@ -6,14 +6,14 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { ZtmeshError } from '../common/errors.js';
 import { readPolicyDir, readPolicyFile } from '../ca/policy/policy-dir.js';
-import type { PoliciesReport } from '../ca/policy/policy-kind.js';
 import { PolicyStore, type SourceUpdate } from '../ca/policy/policy-store.js';
 import { compilePolicies } from '../policy/compile.js';
 import { decide, dryRunDifferences, type Decision } from '../policy/decide.js';
 import { DEFAULT_MESH_DEFAULT, MESH_DEFAULTS, policyKey, type AuthorizationPolicy, type MeshDefault } from '../policy/model.js';
-import { parsePolicyObject, problemLine, type ParsedFile } from '../policy/parse.js';
+import { parsePolicyObject, policyDocument, problemLine, type ParsedFile } from '../policy/parse.js';
 import { parseSpiffeId } from '../pki/spiffe-id.js';
-import { adminUrl, FETCH_TIMEOUT_MS } from './status.js';
+import { fetchPolicies } from './ca-status.js';
+import { adminUrl } from './status.js';
 
 export const EXIT_ALLOW = 0;
 export const EXIT_DENY = 1;
@@ -56,25 +56,14 @@ function relabel(parsed: ParsedFile, file: string): ParsedFile {
 
 /** GET /policies of a CA admin: every policy in force and the mesh default. */
 async function readCa(base: string): Promise<{ policies: AuthorizationPolicy[]; defaultPolicy: MeshDefault }> {
-  let res: Response;
-  try {
-    res = await fetch(`${base}/policies`, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
-  } catch (e) {
-    const c = (e as { cause?: { code?: string; message?: string } }).cause;
-    throw badInput('admin_unreachable', `cannot reach the CA admin at ${base}: ${c?.code ?? c?.message ?? (e as Error).message}`);
-  }
-  const body = await res.json().catch(() => undefined) as Partial<PoliciesReport> | undefined;
-  if (!res.ok || !body || !Array.isArray(body.policies) || !(MESH_DEFAULTS as readonly unknown[]).includes(body.defaultPolicy)) {
-    throw badInput('not_a_ca_admin', `${base} answered HTTP ${res.status}, not as a ztmesh CA admin (GET /policies)`);
-  }
+  const body = await fetchPolicies(base);
   const policies: AuthorizationPolicy[] = [];
   for (const p of body.policies) {
-    const { namespace, name, source: _s, ...spec } = p;
-    const r = parsePolicyObject({ apiVersion: 'ztmesh.io/v1alpha1', kind: 'AuthorizationPolicy', metadata: { namespace, name }, spec });
+    const r = parsePolicyObject(policyDocument(p));
     if (!r.ok) throw badInput('not_a_ca_admin', `${base}/policies holds a policy ztmesh cannot read: ${r.key ?? '?'}`);
     policies.push(r.policy);
   }
-  return { policies, defaultPolicy: body.defaultPolicy as MeshDefault };
+  return { policies, defaultPolicy: body.defaultPolicy };
 }
 
 function spiffeIdFlag(flag: string, value: string): string {

@@ -202,6 +202,14 @@ export function parsePolicyObject(v: unknown, opts: { defaultNamespace?: string 
   }
 }
 
+/** A policy (or anything shaped like one, as GET /policies lists them) as the object a user writes; extra keys dropped. */
+export function policyDocument(p: Pick<AuthorizationPolicy, 'namespace' | 'name'> & Partial<AuthorizationPolicy>): Record<string, unknown> {
+  return {
+    apiVersion: POLICY_API_VERSION, kind: POLICY_KIND, metadata: { namespace: p.namespace, name: p.name },
+    spec: { action: p.action, dryRun: p.dryRun, ...(p.selector ? { selector: p.selector } : {}), rules: p.rules },
+  };
+}
+
 /** What one policy file holds. */
 export interface ParsedFile {
   policies: AuthorizationPolicy[];

@@ -14,12 +14,6 @@ export function policyDoc(namespace: string, name: string, spec: Obj): Obj {
   return { apiVersion: 'ztmesh.io/v1alpha1', kind: 'AuthorizationPolicy', metadata: { name, namespace }, spec };
 }
 
-/** The model back as an object (what parsePolicyObject reads into it). */
-export function docOf(p: AuthorizationPolicy): Obj {
-  const { namespace, name, ...spec } = p;
-  return policyDoc(namespace, name, spec as unknown as Obj);
-}
-
 export const WORLD = {
   trustDomain: 'cluster.local',
   namespaces: ['shop', 'ops', 'ztmesh-system'] as const,

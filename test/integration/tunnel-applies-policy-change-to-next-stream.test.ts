@@ -7,13 +7,6 @@ import { describe, expect, it } from 'vitest';
 import { connect, readAll } from '../helpers/datapath.js';
 import { echoRoundTrip, payload, echoTunnelPairForSuite, WEB_ID } from '../helpers/tunnel.js';
 
-async function until(cond: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const OTHER = 'spiffe://example.org/ns/default/sa/other';
 
@@ -51,7 +44,7 @@ describe('tunnel: a policy change applies to the next stream', () => {
     const live = await connect(pair.webPort);
     const reply = readAll(live);
     live.write(payload(1024));
-    await until(async () => (await pair.api.status()).listeners[0]!.connectionsActive === 1);
+    await expect.poll(async () => (await pair.api.status()).listeners[0]!.connectionsActive, { timeout: 5_000 }).toBe(1);
     await pair.setAllow([OTHER]);
     const { error } = await reply;
     expect(error?.code).toBe('ECONNRESET');

@@ -7,18 +7,17 @@
 //   NACKed and the set stays. A CA outage changes nothing: the last set stays in force, and across a restart too.
 // - A CA without the mesh stream makes the state `unsupported`: no central policy, the mesh default `allow` (as before
 //   policies existed); the listeners' own allow lists still apply.
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Clock } from '../../common/clock.js';
 import { describe } from '../../common/errors.js';
-import { writeFileAtomic } from '../../common/files.js';
 import type { Logger } from '../../common/logger.js';
 import type { Readiness } from '../../common/readiness.js';
-import { decodeUpdate, encodeUpdate, type MeshUpdate, type Refusal } from '../../mesh/codec.js';
+import type { MeshUpdate, Refusal } from '../../mesh/codec.js';
 import { MESH_KINDS } from '../../mesh/kinds.js';
 import { compilePolicies, type CompiledPolicies } from '../../policy/compile.js';
 import { policyKey, type PolicySet } from '../../policy/model.js';
 import type { MeshConsumer } from '../../identity/mesh-client.js';
+import { readKeptUpdate, writeKeptUpdate } from './kept-update.js';
 
 /** The file in identity.stateDir. */
 export const POLICY_FILE = 'policy.json';
@@ -90,26 +89,10 @@ export class SidecarPolicy implements MeshConsumer {
   /** Loads the set kept in the state directory, if any: in force until the CA sends one. */
   async restore(): Promise<void> {
     if (!this.opts.stateDir) return;
-    const file = path.join(this.opts.stateDir, POLICY_FILE);
-    let text: string;
-    try {
-      text = await fs.readFile(file, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn({ file, err: describe(e).message }, 'kept authorization policy unreadable; waiting for the CA');
-      return;
-    }
-    let decoded: ReturnType<typeof decodeUpdate>;
-    try {
-      decoded = decodeUpdate({ ...JSON.parse(text), kind: MESH_KINDS.policy, baseVersion: '' });
-    } catch (e) {
-      decoded = { ok: false, refusal: { code: 'malformed_policy', detail: describe(e).message } };
-    }
-    if (!decoded.ok || decoded.value.kind !== MESH_KINDS.policy) {
-      this.log.warn({ file, code: decoded.ok ? 'malformed_policy' : decoded.refusal.code, err: decoded.ok ? '' : decoded.refusal.detail }, 'kept authorization policy refused; waiting for the CA');
-      return;
-    }
-    if (this.current.state !== 'awaiting') return; // the CA was faster
-    this.swap(decoded.value.policy, decoded.value.version, 'state-dir');
+    const kept = await readKeptUpdate(path.join(this.opts.stateDir, POLICY_FILE), MESH_KINDS.policy, this.log, 'authorization policy');
+    // The CA may have been faster than the disk.
+    if (kept?.kind !== MESH_KINDS.policy || this.current.state !== 'awaiting') return;
+    this.swap(kept.policy, kept.version, 'state-dir');
   }
 
   apply(u: MeshUpdate): Refusal | undefined {
@@ -173,13 +156,6 @@ export class SidecarPolicy implements MeshConsumer {
   }
 
   private save(u: MeshUpdate): void {
-    const dir = this.opts.stateDir;
-    if (!dir) return;
-    const file = path.join(dir, POLICY_FILE);
-    const wire = encodeUpdate(u);
-    const doc = { version: wire.version, policy: (wire as { policy: unknown }).policy };
-    this.saving = this.saving.then(() => writeFileAtomic(file, `${JSON.stringify(doc)}\n`, 0o600)).catch((e: unknown) => {
-      this.log.warn({ file, err: describe(e).message }, 'could not keep the authorization policy in the state directory');
-    });
+    if (this.opts.stateDir) this.saving = writeKeptUpdate(path.join(this.opts.stateDir, POLICY_FILE), u, this.saving, this.log, 'authorization policy');
   }
 }
