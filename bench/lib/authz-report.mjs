@@ -19,7 +19,7 @@ export function renderAuthz({ file, result: r }) {
     AUTHZ_SECTION_START,
     '### Authorization policy (issue 21)',
     '',
-    `Latest run: ${r.at} (\`bench/results/${file}\`), Node ${r.node}. The decision: ${d.policies.toLocaleString('en-US')} policies selecting one `
+    `Latest run: ${r.at} (\`bench/results/${file}\`), Node ${r.node}${r.loadAtStart === undefined ? '' : ` (load average ${r.loadAtStart} at the start on 2 shared cores)`}. The decision: ${d.policies.toLocaleString('en-US')} policies selecting one `
       + `workload with ${d.principalPatterns.toLocaleString('en-US')} principal patterns between them (exact IDs, prefixes, namespaces; ALLOW, DENY, dry-run), `
       + `compiled once (${d.compileMs} ms), then ${d.decisions.toLocaleString('en-US')} decisions for random peers and ports, each timed alone. Propagation: a real `
       + `\`ztmesh ca serve --policy-dir\` and ${p.sidecars} real \`ztmesh sidecar\` processes; a policy file selecting all of them edited ${p.changes} times, each `
