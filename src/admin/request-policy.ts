@@ -4,7 +4,7 @@ import { ipFamily, isLoopbackHost, isWildcardHost, parseHostHeader, sameIp } fro
 
 /**
  * What a server is. `admin`: the operator's surface (status, metrics, certs, POST /rotate), meant for loopback.
- * `health`: read-only routes for the kubelet (and, for the webhook, Prometheus), bound on every interface.
+ * `health`: read-only routes for the kubelet and Prometheus (the sidecar's metrics port, the webhook's health port), bound on every interface.
  */
 export type ServerKind = 'admin' | 'health';
 

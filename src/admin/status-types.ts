@@ -11,8 +11,11 @@ export interface ListenerStatus {
   connectionsActive: number;
   connectionsTotal: number;
   denied: number;
-  /** The latest refused connection: why, and the address of the party involved (the upstream, for outbound). */
-  lastRefusal?: { reason: string; peer: string; peerId?: string; at: string } | null;
+  /**
+   * The latest refused connection: why, who connected (`peer`: the client of an inbound listener, the app of an
+   * outbound one), and for outbound where it was going (`upstream`, when it got that far).
+   */
+  lastRefusal?: { reason: string; peer: string; upstream?: string; peerId?: string; at: string } | null;
   /** Inbound listeners: tunnel connections (HTTP/2 over mTLS) open now; their streams count as connections above. */
   tunnelConnections?: number;
 }
@@ -50,6 +53,8 @@ export interface IdentityStatus {
   consecutiveFailures: number;
   lastRotation: string | null;
   lastError: LastError | null;
+  /** One line saying what an operator must do when the sidecar cannot recover by itself (stranded), else null. */
+  actionNeeded?: string | null;
   /** SHA-256 of the current leaf's public key: changes on every rotation. */
   publicKeySha256: string | null;
   failuresTotal: number;
@@ -63,7 +68,10 @@ export interface RotationEntry {
   notBefore: string;
   notAfter: string;
   at: string;
-  reason: string;
+  /** What started it: initial, refresh, retry, forced, untrusted, token_changed. */
+  trigger: string;
+  /** How the CA was convinced (absent from older sidecars): `renewal`, `join_token`, `k8s_token`. */
+  method?: string;
 }
 
 export interface TrustBundleStatus {
@@ -128,6 +136,8 @@ export interface SidecarStatus {
   identity: IdentityStatus;
   trustBundle: TrustBundleStatus | null;
   ca: CaStatus;
+  /** What /readyz answers (absent from sidecars older than it): `ztmesh status` exits 0 exactly when `ready`. */
+  readiness?: { ready: boolean; pending: string[] };
   /** Seconds until the SVID expires while the CA is unreachable; null while reachable or without an SVID. */
   outageBudgetSeconds: number | null;
   listeners: ListenerStatus[];

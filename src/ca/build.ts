@@ -35,6 +35,8 @@ import { ServingIdentity } from './serving/serving-identity.js';
 import { createCaMetrics } from './metrics.js';
 import { createCaService } from './serving/service.js';
 import { IssuedIdentities } from './audit/issued-ids.js';
+import { rebuildFromIssuanceLog } from './audit/fleet-rebuild.js';
+import { withBundleAcks } from './audit/bundle-acks.js';
 import { TlsFrontDoor } from './serving/tls-front-door.js';
 import { fitConnectionCap } from './serving/connection-cap.js';
 import { parseReservedGrants } from './signing/reserved-ids.js';
@@ -172,6 +174,15 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   let door: TlsFrontDoor | undefined;
   const replica = deps.replica ?? hostname();
   const issuedIds = new IssuedIdentities({ clock, windowMs: config.maxTtlMs, replica });
+  if (config.auditLog) {
+    // The view survives a restart: what this replica issued within the max TTL is in its issuance log.
+    try {
+      const from = await rebuildFromIssuanceLog(config.auditLog.file, issuedIds, clock.now(), config.maxTtlMs);
+      log.info({ auditLog: from.auditLog, records: from.records, identities: from.identities }, 'fleet view rebuilt from the issuance log');
+    } catch (e) {
+      log.warn({ auditLog: config.auditLog.file, err: (e as Error).message }, 'fleet view not rebuilt: the issuance log could not be read; it fills as sidecars renew');
+    }
+  }
   const { packageDefinition, proto } = loadCaProto();
   const meshDefinition = proto.ztmesh.mesh.v1.Mesh.service;
   const mesh = await startMeshPlane({
@@ -296,7 +307,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
           return report.ready ? report : { ...report, signer: signer.health.get().detail };
         }),
         'GET /metrics': async () => ({ status: 200, body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }),
-        'GET /identities': () => json(200, issuedIds.report()),
+        'GET /identities': () => json(200, withBundleAcks(issuedIds.report(), mesh.report())),
         'GET /mesh': () => json(200, mesh.report()),
         'GET /policies': () => json(200, mesh.policyReport()),
       },

@@ -16,7 +16,7 @@ import {
 import { assertNotReserved, parseReservedGrants } from '../ca/signing/reserved-ids.js';
 import { assertCaDir, initCaDir, loadCaState } from '../ca/state-dir.js';
 import { caManifests } from '../ca/manifests.js';
-import { JoinTokenStore } from '../ca/attestors/join-tokens.js';
+import { isJoinToken, JoinTokenStore } from '../ca/attestors/join-tokens.js';
 import { buildCaServer } from '../ca/build.js';
 import { k8sAttestorsFromFlags, k8sMembershipFeedFromFlags, k8sPolicyFeedFromFlags } from '../k8s/ca-attestor-flags.js';
 import { DEFAULT_MESH_DEFAULT, MESH_DEFAULTS } from '../policy/model.js';
@@ -24,6 +24,7 @@ import { addLogFormatOption, commandLogger } from './log-options.js';
 import { registerCaStatus } from './ca-status.js';
 import { registerRoot } from './ca-root.js';
 import { registerAudit } from './ca-audit.js';
+import { checkSecretOutput, writeSecretOutput } from './secret-output.js';
 
 /** Default lifetime of a join token. */
 export const DEFAULT_JOIN_TOKEN_TTL = '1h';
@@ -38,11 +39,18 @@ export function register(program: Command): void {
     .description('create a root CA in DIR (ca.pem, ca.key 0600, bundle.pem); refuses to overwrite')
     .requiredOption('--dir <dir>', 'CA state directory, created if missing (required)')
     .option('--trust-domain <td>', 'trust domain', DEFAULT_TRUST_DOMAIN)
-    .option('--k8s-secret', 'also print the Secret and trust bundle ConfigMap manifests to stdout (default: off)')
-    .action(async (opts: { dir: string; trustDomain: string; k8sSecret?: boolean }) => {
+    .option('--k8s-secret [file]', 'also write the Secret and trust bundle ConfigMap manifests, which hold the CA key, to FILE (mode 0600, never over '
+      + 'another file) or, without FILE, to stdout (a file it is redirected to is made 0600) (default: off)')
+    .action(async (opts: { dir: string; trustDomain: string; k8sSecret?: boolean | string }) => {
+      const file = typeof opts.k8sSecret === 'string' ? opts.k8sSecret : undefined;
+      const out = { file, flag: '--k8s-secret', what: 'Kubernetes Secret' };
+      await checkSecretOutput(out);
       const files = await initCaDir(opts.dir, opts.trustDomain, systemClock.now());
       process.stderr.write(`ztmesh: created a root CA for trust domain ${opts.trustDomain} in ${path.resolve(opts.dir)}\n`);
-      if (opts.k8sSecret) process.stdout.write(caManifests(files));
+      if (opts.k8sSecret) {
+        await writeSecretOutput(caManifests(files), out);
+        if (file) process.stderr.write(`ztmesh: wrote the Secret and ConfigMap (the CA key inside: keep it out of git) to ${file} (mode 0600)\n`);
+      }
     });
 
   const serve = ca.command('serve')
@@ -147,7 +155,8 @@ export function register(program: Command): void {
     .requiredOption('--spiffe-id <id>', 'the SPIFFE ID the token grants (required)')
     .option('--ttl <duration>', 'how long the token stays usable', DEFAULT_JOIN_TOKEN_TTL)
     .option('--grant-reserved-id <spiffe-id>', 'allow a token for this reserved ID; "ca serve" must grant it too (repeatable) (default: none)', collect)
-    .action(async (opts: { dir: string; spiffeId: string; ttl: string; grantReservedId?: string[] }) => {
+    .option('--out <file>', 'write the token to FILE, mode 0600, replacing only an earlier join token there (default: stdout)')
+    .action(async (opts: { dir: string; spiffeId: string; ttl: string; grantReservedId?: string[]; out?: string }) => {
       await assertCaDir(opts.dir);
       const ttlMs = parseDuration(opts.ttl);
       if (ttlMs === undefined || ttlMs <= 0) throw new ConfigError('invalid_flag', `--ttl "${opts.ttl}": not a positive duration`);
@@ -163,8 +172,11 @@ export function register(program: Command): void {
         if (e instanceof PolicyError) throw new ConfigError(e.code, `--spiffe-id ${e.message}`);
         throw e;
       }
+      // An earlier token may be replaced (the stranded sidecar's recovery writes over its spent one), nothing else.
+      const out = { file: opts.out, flag: '--out', what: 'join token', replaceable: (t: string) => isJoinToken(t.trim()) && !t.trim().includes('\n') };
+      await checkSecretOutput(out);
       const { token: value, record } = await new JoinTokenStore(opts.dir).create(id.uri, ttlMs, systemClock.now());
-      process.stdout.write(`${value}\n`);
-      process.stderr.write(`ztmesh: join token for ${id.uri}, single use, expires ${new Date(record.expiresAtMs).toISOString()}\n`);
+      await writeSecretOutput(`${value}\n`, out);
+      process.stderr.write(`ztmesh: join token for ${id.uri}, single use, expires ${new Date(record.expiresAtMs).toISOString()}${opts.out ? `, written to ${opts.out} (mode 0600)` : ''}\n`);
     });
 }

@@ -45,7 +45,7 @@ export function register(program: Command): void {
       log.flush();
       throw e; // cli/main.ts prints the one plain stderr line
     }
-    log.info({ admin: sidecar.adminAddress, health: sidecar.healthAddress, trustDomain: sidecar.config.trustDomain, ca: sidecar.config.ca.address }, 'admin listening');
+    log.info({ admin: sidecar.adminAddress, health: sidecar.healthAddress, ...(sidecar.metricsAddress ? { metrics: sidecar.metricsAddress } : {}), trustDomain: sidecar.config.trustDomain, ca: sidecar.config.ca.address }, 'admin listening');
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
       signals++;

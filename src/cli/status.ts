@@ -1,12 +1,12 @@
-// `ztmesh status`: one sidecar's rotation state for a person (or --json for scripts), and a probe for scripts.
-// Exit code 0 while the certificate is usable (`available`, or `renewing` a valid one); 1 for any other state;
-// 2 when the admin cannot be read or is not a ztmesh sidecar admin.
+// `ztmesh status`: one sidecar's rotation state for a person (or --json), and a probe for scripts: exit 0 exactly
+// when /readyz answers 200, 1 otherwise, 2 when the admin cannot be read (docs/sidecar.md, `ztmesh status` exit codes).
 import type { Command } from 'commander';
 import type { ListenerStatus, SidecarStatus } from '../admin/status-types.js';
 import { ConfigError, ZtmeshError } from '../common/errors.js';
 import { humanDuration, parseDuration } from '../common/duration.js';
 import { PORTS } from '../common/mesh.js';
 import { formatHostPort } from '../common/address.js';
+import { UNTRUSTED_CA_CODES } from '../identity/ca-reachability.js';
 
 /** Where the sidecar admin listens by default (docs/sidecar.md). */
 export const DEFAULT_ADMIN_URL = `http://${formatHostPort('127.0.0.1', PORTS.sidecarAdmin)}`;
@@ -49,8 +49,17 @@ function ago(iso: string, nowMs: number): string {
 function caLine(s: SidecarStatus, nowMs: number): string {
   const ca = s.ca;
   const contact = ca.lastContact ? `, last contact ${relative(ca.lastContact, nowMs)}` : ', never contacted';
-  if (ca.refusal) return `${ca.address} reached, refused: ${ca.refusal.code}: ${ca.refusal.message} (${ago(ca.refusal.at, nowMs)})`;
+  const r = ca.refusal;
+  if (r && UNTRUSTED_CA_CODES.has(r.code)) return `${ca.address} reached, not trusted: ${r.message} (${r.code}, ${ago(r.at, nowMs)})`;
+  if (r) return `${ca.address} reached, refused: ${r.code}: ${r.message} (${ago(r.at, nowMs)})`;
   return `${ca.address} ${ca.reachable ? 'reachable' : 'UNREACHABLE'}${contact}`;
+}
+
+/** A renewal failing while the certificate is still valid and trusted: ready, but worth a look. */
+function renewalWarning(s: SidecarStatus, nowMs: number): string | undefined {
+  const id = s.identity;
+  if (id.state !== 'unavailable' || !id.lastError || !id.notAfter) return undefined;
+  return `renewal failing (${id.lastError.code}, ${id.consecutiveFailures} in a row); the certificate stays valid until ${relative(id.notAfter, nowMs)}`;
 }
 
 function listenerLine(l: ListenerStatus, nowMs: number): string {
@@ -58,8 +67,9 @@ function listenerLine(l: ListenerStatus, nowMs: number): string {
   const base = `${l.name} ${l.kind} ${l.address} active=${l.connectionsActive} total=${l.connectionsTotal} denied=${l.denied}${tunnels}`;
   const r = l.lastRefusal;
   if (!r) return base;
-  const who = l.kind.includes('outbound') ? 'upstream' : 'peer';
-  return `${base}, last refused: ${r.reason} (${who} ${r.peer}${r.peerId ? ` ${r.peerId}` : ''}, ${ago(r.at, nowMs)})`;
+  // An outbound listener's peer is the app itself; the other end, when the connection got that far, is the upstream.
+  const who = l.kind.includes('outbound') ? `app ${r.peer}${r.upstream ? ` → upstream ${r.upstream}` : ''}` : `peer ${r.peer}`;
+  return `${base}, last refused: ${r.reason} (${who}${r.peerId ? ` ${r.peerId}` : ''}, ${ago(r.at, nowMs)})`;
 }
 
 /** Renders the status document as aligned lines. Pure, so it is tested directly. */
@@ -69,12 +79,15 @@ export function formatStatus(s: SidecarStatus, nowMs: number, admin: string): st
     ['Admin', admin],
     ['Identity', id.spiffeId ?? '(none yet)'],
     ['State', id.state],
+    ['Ready', s.readiness ? (s.readiness.ready ? 'yes' : `no: ${s.readiness.pending.join(', ')}`) : (exitCodeFor(s, nowMs) === EXIT_AVAILABLE ? 'yes' : 'no')],
+    ...(renewalWarning(s, nowMs) ? [['Warning', renewalWarning(s, nowMs)!] as [string, string]] : []),
+    ...(id.actionNeeded ? [['Action needed', id.actionNeeded] as [string, string]] : []),
     ['Serial', id.serial ?? '-'],
     ['Public key', id.publicKeySha256 ? `sha256:${id.publicKeySha256.slice(0, 16)}…` : '-'],
     ['Valid from', relative(id.notBefore, nowMs)],
     ['Valid until', relative(id.notAfter, nowMs)],
     ['Next refresh', relative(id.refreshAt, nowMs)],
-    ['Rotations', `${id.rotations}${id.lastRotation ? `, last ${relative(id.lastRotation, nowMs)}` : ''}`],
+    ['Rotations', `${id.rotations}${id.lastRotation ? `, last ${relative(id.lastRotation, nowMs)}` : ''}${id.history.at(-1)?.method ? ` by ${id.history.at(-1)!.method}` : ''}`],
     ['Failures', `${id.consecutiveFailures} consecutive, ${id.failuresTotal} total`],
     ['Last error', id.lastError ? `${id.lastError.code}: ${id.lastError.message} (${relative(id.lastError.at, nowMs)})` : 'none'],
     ['CA', caLine(s, nowMs)],
@@ -162,12 +175,17 @@ export async function fetchStatus(base: string): Promise<SidecarStatus> {
   return body;
 }
 
-/** 0 while the certificate is usable: `available`, or `renewing` with a certificate that is still valid. */
+/** States in which the certificate is served: /readyz counts them ready while the certificate is valid. */
+const SERVED_STATES: ReadonlySet<string> = new Set(['available', 'renewing', 'unavailable']);
+
+/**
+ * 0 exactly when the sidecar's /readyz answers 200: its own `readiness` when /status carries it; for older sidecars,
+ * the identity rule /readyz used (a certificate valid now, in `available`, `renewing` or `unavailable`).
+ */
 export function exitCodeFor(s: SidecarStatus, nowMs = Date.now()): number {
+  if (s.readiness) return s.readiness.ready ? EXIT_AVAILABLE : EXIT_NOT_AVAILABLE;
   const { state, notAfter } = s.identity;
-  if (state === 'available') return EXIT_AVAILABLE;
-  if (state === 'renewing' && notAfter !== null && Date.parse(notAfter) > nowMs) return EXIT_AVAILABLE;
-  return EXIT_NOT_AVAILABLE;
+  return SERVED_STATES.has(state) && notAfter !== null && Date.parse(notAfter) > nowMs ? EXIT_AVAILABLE : EXIT_NOT_AVAILABLE;
 }
 
 /** One read: the status and its exit code, or the reason it could not be read. */
@@ -202,7 +220,7 @@ async function waitUntilAvailable(base: string, waitMs: number): Promise<Reading
 export function register(program: Command): void {
   program
     .command('status')
-    .description('show a sidecar\'s identity and rotation state; exit code 0 while its certificate is usable (available, or renewing a valid one), 1 otherwise, 2 when the admin cannot be read')
+    .description('show a sidecar\'s identity and rotation state; exit code 0 exactly when its /readyz answers 200 (a valid, trusted certificate; a failing renewal is a warning), 1 otherwise, 2 when the admin cannot be read')
     .option('--admin <address>', 'the sidecar admin: a port (15000), host:port or a URL (env ZTMESH_ADMIN_URL)', process.env.ZTMESH_ADMIN_URL ?? DEFAULT_ADMIN_URL)
     .option('--json', 'print the raw /status JSON (default: a view for people)')
     .option('--watch', `refresh every ${WATCH_INTERVAL_MS / 1000}s until interrupted (default: show once)`)

@@ -72,6 +72,16 @@ export function caSpiffeId(trustDomain: string): string {
   return `spiffe://${trustDomain}/ns/${CA_NAMESPACE}/sa/${CA_SERVICE_ACCOUNT}`;
 }
 
+/** Every join token starts with this, so attestors (and the sidecar, naming how it was issued) tell it from a JWT. */
+export const JOIN_TOKEN_PREFIX = 'ztjt_';
+
+/**
+ * How a workload proved itself to the CA: the CA attestor's name, one name in the CA's and the sidecar's logs, the
+ * issuance log, GET /identities, `ztmesh ca status`, the sidecar's /status history and the docs.
+ */
+export const ISSUANCE_METHODS = ['join_token', 'k8s_token', 'renewal'] as const;
+export type IssuanceMethod = (typeof ISSUANCE_METHODS)[number];
+
 /** The states of a workload identity, in /status `identity.state` and `ztmesh_identity_state{state}`. */
-export const IDENTITY_STATES = ['initializing', 'available', 'renewing', 'unavailable', 'expired'] as const;
+export const IDENTITY_STATES = ['initializing', 'available', 'renewing', 'unavailable', 'expired', 'untrusted'] as const;
 export type IdentityState = (typeof IDENTITY_STATES)[number];

@@ -4,7 +4,7 @@ import { Backoff, DEFAULT_BACKOFF, type BackoffPolicy } from '../common/backoff.
 import type { Clock, TimerHandle } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
 import type { BundleStreamSource, CaCallAuth, RawBundle } from './ca-client.js';
-import { UNREACHED_CODES, type CaReachability } from './ca-reachability.js';
+import { UNREACHED_CODES, UNTRUSTED_CA_CODES, type CaReachability } from './ca-reachability.js';
 
 export interface BundleWatcherOptions {
   source: BundleStreamSource;
@@ -76,7 +76,7 @@ export class BundleWatcher {
         this.st.connected = false;
         this.st.lastError = { code: err.code, message: err.message };
         if (UNREACHED_CODES.has(err.code)) this.opts.reachability.lost();
-        else if (err.code === 'ca_identity_mismatch') this.opts.reachability.refused(err.code, err.message);
+        else if (UNTRUSTED_CA_CODES.has(err.code)) this.opts.reachability.refused(err.code, err.message);
         const delay = this.backoff.next();
         this.st.reconnects++;
         this.log.warn({ code: err.code, err: err.message, ca: this.opts.reachability.current().address, retryInMs: delay }, 'trust bundle stream closed; reconnecting');

@@ -7,7 +7,7 @@ import { loadCaProto } from '../common/ca-proto.js';
 import { CaClientError } from '../common/errors.js';
 import { cleanGrpcDetails, DIRECT_CHANNEL_OPTIONS } from '../common/grpc-channel.js';
 import type { Logger } from '../common/logger.js';
-import { CA_SERVICE_HOST, caSpiffeId } from '../common/mesh.js';
+import { CA_SERVICE_HOST, caSpiffeId, JOIN_TOKEN_PREFIX, type IssuanceMethod } from '../common/mesh.js';
 import { spiffeIdOf } from '../pki/cert-ids.js';
 import type { CertificateAuthorityClient } from '../gen/ztmesh/ca/v1/CertificateAuthority.js';
 import type { TrustBundle__Output } from '../gen/ztmesh/ca/v1/TrustBundle.js';
@@ -42,6 +42,8 @@ export interface RawBundle {
 export interface SignResult {
   /** DER, leaf first, root excluded. */
   chainDer: Buffer[];
+  /** How we proved ourselves: `renewal` (our SVID), `join_token` or `k8s_token` (the token file). */
+  method: IssuanceMethod;
   bundle?: RawBundle;
   /** The CA address that answered. */
   address: string;
@@ -111,8 +113,15 @@ const STATUS_CODES: Record<number, string> = {
   [grpc.status.UNAUTHENTICATED]: 'unauthenticated',
 };
 
-/** Codes meaning that no CA answered: try the next address, and count the CA as unreachable. */
-export const TRANSPORT_CODES: ReadonlySet<string> = new Set(['unavailable', 'deadline_exceeded', 'ca_identity_mismatch']);
+/** Codes after which the next CA address is tried: none answered, or what answered is not a CA we trust. */
+export const TRANSPORT_CODES: ReadonlySet<string> = new Set(['unavailable', 'deadline_exceeded', 'ca_identity_mismatch', 'ca_untrusted']);
+
+/**
+ * OpenSSL's verification failures as grpc-js words them ("self-signed certificate in certificate chain", "unable to
+ * get local issuer certificate", "certificate has expired", …): the CA answered, and its certificate does not verify
+ * against our bundle. An alert is the CA refusing us instead, so it does not count.
+ */
+const UNTRUSTED_CA = /^(?!.*alert).*(self[- ]signed certificate|unable to (get|verify)\b.*certificate|certificate (has expired|is not yet valid|signature failure|chain too long|not trusted|rejected|revoked)|unsupported certificate purpose|invalid CA certificate|path length constraint exceeded)/i;
 
 /** The CA's own stable code, which it puts first in its status details ("identity_mismatch: …"). */
 const CA_CODE = /^([a-z][a-z0-9_]{2,63}): /;
@@ -122,7 +131,8 @@ export function fromGrpcError(err: grpc.ServiceError, address: string): CaClient
   let code = STATUS_CODES[err.code] ?? 'unknown';
   const details = cleanGrpcDetails(err.details || err.message || '').slice(0, 300);
   if (code === 'unavailable' && /ca_identity_mismatch/.test(details)) code = 'ca_identity_mismatch';
-  const caCode = code === 'ca_identity_mismatch' ? code : CA_CODE.exec(details)?.[1];
+  else if (code === 'unavailable' && UNTRUSTED_CA.test(details)) code = 'ca_untrusted';
+  const caCode = code === 'ca_identity_mismatch' || code === 'ca_untrusted' ? code : CA_CODE.exec(details)?.[1];
   const e = new CaClientError(code, `CA ${address}: ${details}`, { cause: err });
   if (caCode) e.caCode = caCode;
   return e;
@@ -204,7 +214,12 @@ export class GrpcCaClient implements CaClient, BundleStreamSource, MeshStreamSou
 
   async sign(csrDer: Buffer, ttlSeconds: number, auth: SignAuth): Promise<SignResult> {
     const metadata = new grpc.Metadata();
-    if (auth.method === 'token') metadata.set('authorization', `Bearer ${await this.token()}`);
+    let method: IssuanceMethod = 'renewal';
+    if (auth.method === 'token') {
+      const token = await this.token();
+      metadata.set('authorization', `Bearer ${token}`);
+      method = token.startsWith(JOIN_TOKEN_PREFIX) ? 'join_token' : 'k8s_token';
+    }
     const call: CaCallAuth = { roots: auth.roots, ...(auth.method === 'svid' ? { svid: auth.svid } : {}) };
     let last: CaClientError | undefined;
     for (const address of this.opts.addresses) {
@@ -220,7 +235,7 @@ export class GrpcCaClient implements CaClient, BundleStreamSource, MeshStreamSou
               else if (!value) reject(new CaClientError('internal', `CA ${address}: empty response`));
               else {
                 const bundle = fromWireBundle(value.trustBundle);
-                resolve({ chainDer: value.certChain.map((c) => Buffer.from(c)), address, ...(bundle ? { bundle } : {}) });
+                resolve({ chainDer: value.certChain.map((c) => Buffer.from(c)), method, address, ...(bundle ? { bundle } : {}) });
               }
             },
           );

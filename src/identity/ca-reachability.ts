@@ -5,6 +5,11 @@ import { Watchable } from '../common/watchable.js';
 
 /** Codes meaning that no CA answered at all (as opposed to a CA that answered "no"). */
 export const UNREACHED_CODES: ReadonlySet<string> = new Set(['unavailable', 'deadline_exceeded']);
+/**
+ * Codes meaning that a server answered but is not a CA we trust: its certificate does not chain to our bundle
+ * (`ca_untrusted`) or does not carry the CA's SPIFFE ID (`ca_identity_mismatch`). Shown as "CA reached, not trusted".
+ */
+export const UNTRUSTED_CA_CODES: ReadonlySet<string> = new Set(['ca_untrusted', 'ca_identity_mismatch']);
 
 /** The CA's last "no" to a signing call. */
 export interface CaRefusal {

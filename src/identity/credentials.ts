@@ -61,8 +61,8 @@ export interface IdentitySource {
   subscribe(listener: (snapshot: IdentitySnapshot) => void): () => void;
 }
 
-/** True when the snapshot holds an SVID that is valid at `nowMs` (the fail-closed check). */
+/** True when the snapshot holds an SVID that is valid at `nowMs` and chains to the bundle (the fail-closed check). */
 export function hasValidSvid(snapshot: IdentitySnapshot, nowMs: number): boolean {
   const s = snapshot.svid;
-  return !!s && snapshot.state !== 'expired' && snapshot.state !== 'initializing' && nowMs >= s.notBeforeMs - 60_000 && nowMs < s.notAfterMs;
+  return !!s && snapshot.state !== 'expired' && snapshot.state !== 'initializing' && snapshot.state !== 'untrusted' && nowMs >= s.notBeforeMs - 60_000 && nowMs < s.notAfterMs;
 }

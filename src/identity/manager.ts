@@ -1,5 +1,7 @@
 // The identity manager: fetches the workload's SVID, renews it at half-life and publishes it to subscribers.
-// States: initializing → available ⇄ renewing → unavailable | expired. The clock and the CA client are injected.
+// States: initializing → available ⇄ renewing → unavailable | expired | untrusted. The clock and the CA client are
+// injected. Invariant: `untrusted` exactly while the SVID held is valid but does not chain to the bundle in force
+// (a root was retired): such an SVID is never presented, and a renewal (with the token) starts at once.
 import type { KeyObject } from 'node:crypto';
 import { Backoff, DEFAULT_BACKOFF, type BackoffPolicy } from '../common/backoff.js';
 import type { Clock, TimerHandle } from '../common/clock.js';
@@ -8,11 +10,12 @@ import { CaClientError, describe } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { Watchable } from '../common/watchable.js';
 import { nextRefresh } from '../common/refresh.js';
+import type { IssuanceMethod } from '../common/mesh.js';
 import { buildCsr, generateKey, type KeyAlgorithm } from '../pki/index.js';
 import type { CaClient, RawBundle, SignResult } from './ca-client.js';
-import { UNREACHED_CODES, type CaReachability } from './ca-reachability.js';
+import { UNREACHED_CODES, UNTRUSTED_CA_CODES, type CaReachability } from './ca-reachability.js';
 import { makeTrustBundle, type IdentitySnapshot, type IdentitySource, type IdentityState, type Svid, type TrustBundle } from './credentials.js';
-import { buildSvid } from './svid-material.js';
+import { buildSvid, chainsToBundle } from './svid-material.js';
 import type { SvidStorage } from './svid-store.js';
 import { BUNDLE_REFUSALS, decideBundle, type BundleSource, type BundleVerdict } from './trust-bundle.js';
 
@@ -23,7 +26,11 @@ const SVID_REFUSED: ReadonlySet<string> = new Set(['unauthenticated', 'permissio
 /** Failures that happened before any CA answered: they say nothing about the CA's reachability. */
 const LOCAL_CODES: ReadonlySet<string> = new Set(['token_unreadable', 'internal']);
 
-export type RotationReason = 'initial' | 'refresh' | 'retry' | 'forced';
+/**
+ * What started a rotation attempt (the log field and /status `trigger`): the first fetch, the refresh point, a retry
+ * after a failure, POST /rotate, a new bundle the SVID no longer chains to, a changed token file.
+ */
+export type RotationTrigger = 'initial' | 'refresh' | 'retry' | 'forced' | 'untrusted' | 'token_changed';
 
 export interface RotationRecord {
   serial: string;
@@ -31,7 +38,9 @@ export interface RotationRecord {
   notBeforeMs: number;
   notAfterMs: number;
   atMs: number;
-  reason: RotationReason;
+  trigger: RotationTrigger;
+  /** How the CA was convinced: `renewal`, `join_token`, `k8s_token`. */
+  method: IssuanceMethod;
 }
 
 export interface LastError {
@@ -80,6 +89,16 @@ export interface IdentityManagerOptions {
    * valid and renews with it, and every new SVID is kept there.
    */
   store?: SvidStorage;
+}
+
+/**
+ * The state after a failed attempt: `initializing` without an SVID, `expired` past its notAfter, `untrusted` while it
+ * does not chain to the bundle in force, else `unavailable` (still served, still ready). Pure.
+ */
+export function stateAfterFailure(svid: Svid | undefined, bundle: TrustBundle, nowMs: number): IdentityState {
+  if (!svid) return 'initializing';
+  if (nowMs >= svid.notAfterMs) return 'expired';
+  return chainsToBundle(svid, bundle, nowMs) ? 'unavailable' : 'untrusted';
 }
 
 /** Holds the current SVID and trust bundle; implements the IdentitySource contract. */
@@ -163,9 +182,27 @@ export class IdentityManager implements IdentitySource {
     }
     const bundle = makeTrustBundle(this.opts.trustDomain, raw.rootsDer, raw.sequence);
     this.bundleSource = 'ca';
-    this.snap.set({ ...cur, bundle });
+    const svid = cur.svid;
+    const held = !!svid && cur.state !== 'expired' && cur.state !== 'initializing';
+    const trusted = !held || chainsToBundle(svid, bundle, now);
+    const state: IdentityState = !trusted ? 'untrusted' : cur.state === 'untrusted' ? (this.stats_.lastError ? 'unavailable' : 'available') : cur.state;
+    this.snap.set({ ...cur, state, bundle });
     this.log.info({ sequence: bundle.sequence, roots: bundle.rootsDer.length }, 'trust bundle updated');
+    if (!trusted && cur.state !== 'untrusted') {
+      this.log.warn({ event: 'untrusted', code: 'svid_untrusted', spiffeId: svid!.spiffeId, serial: svid!.serialHex, sequence: bundle.sequence },
+        'the certificate no longer chains to the trust bundle (its root was retired): not ready, renewing now');
+      this.backoff.reset();
+      void this.attempt('untrusted');
+    }
     return { decision: 'accept' };
+  }
+
+  /** The token file changed: after a failed attempt, try again now (a new join token recovers without a restart). */
+  tokenFileChanged(): void {
+    if (this.stopped || this.stats_.consecutiveFailures === 0) return;
+    this.log.info({ event: 'token_changed', state: this.snap.get().state }, 'the token file changed: trying again now');
+    this.backoff.reset();
+    void this.attempt('token_changed');
   }
 
   private setState(state: IdentityState, svid?: Svid): void {
@@ -175,17 +212,17 @@ export class IdentityManager implements IdentitySource {
     this.snap.set({ state, bundle: cur.bundle, ...(next ? { svid: next } : {}) });
   }
 
-  private schedule(atMs: number, reason: RotationReason): void {
+  private schedule(atMs: number, trigger: RotationTrigger): void {
     this.timer?.cancel();
     if (this.stopped) return;
     this.stats_.nextAttemptMs = atMs;
-    this.timer = this.opts.clock.setTimeout(() => void this.attempt(reason), atMs - this.opts.clock.now());
+    this.timer = this.opts.clock.setTimeout(() => void this.attempt(trigger), atMs - this.opts.clock.now());
   }
 
-  private attempt(reason: RotationReason): Promise<RotateOutcome> {
+  private attempt(trigger: RotationTrigger): Promise<RotateOutcome> {
     if (this.inFlight) return this.inFlight;
     this.timer?.cancel();
-    this.inFlight = this.run(reason).finally(() => {
+    this.inFlight = this.run(trigger).finally(() => {
       this.inFlight = undefined;
     });
     return this.inFlight;
@@ -206,14 +243,15 @@ export class IdentityManager implements IdentitySource {
     }
   }
 
-  private async run(reason: RotationReason): Promise<RotateOutcome> {
+  private async run(trigger: RotationTrigger): Promise<RotateOutcome> {
     const { clock } = this.opts;
     if (!this.restored) {
       this.restored = true;
       await this.restore();
     }
     const before = this.snap.get();
-    const held = before.svid && before.state !== 'expired' && clock.now() < before.svid.notAfterMs ? before.svid : undefined;
+    // An untrusted SVID is never presented: the CA no longer trusts its root either.
+    const held = before.svid && before.state !== 'expired' && before.state !== 'untrusted' && clock.now() < before.svid.notAfterMs ? before.svid : undefined;
     if (before.state === 'available') this.setState('renewing');
     try {
       const key = await this.genKey(this.opts.keyAlgorithm ?? 'ec-p256');
@@ -226,10 +264,10 @@ export class IdentityManager implements IdentitySource {
         key, chainDer: res.chainDer, bundle: this.snap.get().bundle!, trustDomain: this.opts.trustDomain,
         nowMs: clock.now(), ...(this.opts.spiffeId ? { expectedSpiffeId: this.opts.spiffeId } : {}),
       });
-      this.succeed(svid, reason);
+      this.succeed(svid, trigger, res.method);
       return { ok: true, svid };
     } catch (e) {
-      return { ok: false, error: this.fail(e, reason) };
+      return { ok: false, error: this.fail(e, trigger) };
     }
   }
 
@@ -261,14 +299,14 @@ export class IdentityManager implements IdentitySource {
     }
   }
 
-  private succeed(svid: Svid, reason: RotationReason): void {
+  private succeed(svid: Svid, trigger: RotationTrigger, method: IssuanceMethod): void {
     const now = this.opts.clock.now();
     const s = this.stats_;
     s.rotations++;
     s.consecutiveFailures = 0;
     s.lastError = null;
     s.lastRotationMs = now;
-    s.history = [...s.history, { serial: svid.serialHex, publicKeySha256: svid.publicKeySha256, notBeforeMs: svid.notBeforeMs, notAfterMs: svid.notAfterMs, atMs: now, reason }].slice(-ROTATION_HISTORY);
+    s.history = [...s.history, { serial: svid.serialHex, publicKeySha256: svid.publicKeySha256, notBeforeMs: svid.notBeforeMs, notAfterMs: svid.notAfterMs, atMs: now, trigger, method }].slice(-ROTATION_HISTORY);
     this.backoff.reset();
     this.setState('available', svid);
     this.expiryTimer?.cancel();
@@ -280,12 +318,12 @@ export class IdentityManager implements IdentitySource {
       store.save(svid).catch((e: unknown) => this.log.warn({ stateDir: store.dir, err: describe(e).message }, 'could not keep the SVID in the state directory'));
     }
     this.log.info({
-      event: 'rotation', reason, spiffeId: svid.spiffeId, serial: svid.serialHex, notBefore: isoTime(svid.notBeforeMs),
+      event: 'rotation', trigger, method, spiffeId: svid.spiffeId, serial: svid.serialHex, notBefore: isoTime(svid.notBeforeMs),
       notAfter: isoTime(svid.notAfterMs), refreshAt: isoTime(at), publicKeySha256: svid.publicKeySha256, rotations: s.rotations,
     }, 'certificate rotated');
   }
 
-  private fail(e: unknown, reason: RotationReason): LastError {
+  private fail(e: unknown, trigger: RotationTrigger): LastError {
     const now = this.opts.clock.now();
     const { code, message } = describe(e);
     const error = { code, message, atMs: now };
@@ -300,17 +338,17 @@ export class IdentityManager implements IdentitySource {
     s.failuresTotal++;
     s.failuresByCode[code] = (s.failuresByCode[code] ?? 0) + 1;
     s.lastError = error;
-    const svid = this.snap.get().svid;
-    const state: IdentityState = !svid ? 'initializing' : now >= svid.notAfterMs ? 'expired' : 'unavailable';
+    const { svid, bundle } = this.snap.get();
+    const state = stateAfterFailure(svid, bundle!, now);
     this.setState(state);
     const delay = this.backoff.next();
     this.schedule(now + delay, 'retry');
     this.log.warn({
-      event: 'rotation_failed', reason, code, err: message, ca: this.opts.reachability.current().address, state,
+      event: 'rotation_failed', trigger, code, err: message, ca: this.opts.reachability.current().address, state,
       ...(reached ? { caReached: true, caCode } : {}),
       consecutiveFailures: s.consecutiveFailures, retryInMs: delay,
       ...(svid && state !== 'expired' ? { outageBudgetSeconds: Math.floor((svid.notAfterMs - now) / 1000) } : {}),
-    }, reached ? `certificate rotation failed: CA reached, refused: ${caCode}` : 'certificate rotation failed');
+    }, reached ? `certificate rotation failed: CA reached, ${UNTRUSTED_CA_CODES.has(caCode!) ? 'not trusted' : 'refused'}: ${caCode}` : 'certificate rotation failed');
     return error;
   }
 

@@ -180,7 +180,7 @@ export class MeshClient {
     const refusal = !decoded.ok ? decoded.refusal
       : consumer ? consumer.apply(decoded.value, address) : { code: 'unknown_kind', detail: `kind ${kind} was not subscribed to` };
     if (refusal) {
-      this.log.warn({ ca: address, kind, version, code: refusal.code, reason: refusal.detail }, 'mesh update refused; keeping what is held');
+      this.log.warn({ ca: address, kind, version, code: refusal.code, detail: refusal.detail }, 'mesh update refused; keeping what is held');
       const k = this.st.kinds[kind];
       if (k) k.lastRefusal = { ...refusal, version, atMs: now };
       this.call?.send({ ack: { kind, version, applied: false, errorCode: refusal.code, errorDetail: refusal.detail.slice(0, 1000) } });

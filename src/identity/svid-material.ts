@@ -43,3 +43,13 @@ export function buildSvid(opts: {
     publicKeySha256: createHash('sha256').update(spki).digest('hex'),
   };
 }
+
+/** Whether `svid` still chains to a root of `bundle` at `nowMs` (false once its root was retired, or it expired). */
+export function chainsToBundle(svid: Svid, bundle: TrustBundle, nowMs: number): boolean {
+  try {
+    verifySvidChain(svid.chainDer, bundle.roots, nowMs);
+    return true;
+  } catch {
+    return false;
+  }
+}

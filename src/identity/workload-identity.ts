@@ -10,6 +10,7 @@ import { CaReachability } from './ca-reachability.js';
 import { hasValidSvid, type IdentitySource } from './credentials.js';
 import { IdentityManager } from './manager.js';
 import { SvidStore } from './svid-store.js';
+import { TokenFileWatch } from './token-file-watch.js';
 import { BUNDLE_REFUSALS, loadBundleFile } from './trust-bundle.js';
 import { MeshClient, type MeshClientStatus, type MeshConsumer } from './mesh-client.js';
 import { MESH_KINDS } from '../mesh/kinds.js';
@@ -114,10 +115,12 @@ export async function buildWorkloadIdentity(opts: WorkloadIdentityOptions): Prom
     source: meshSource, identity, auth, consumers: [bundleConsumer(identity), ...(opts.meshConsumers ?? [])], fallback: watcher,
     announce: opts.announce ?? false, reachability, clock, log, ...(opts.random ? { random: opts.random } : {}),
   });
+  // A new token recovers an identity whose token was refused without a restart (docs/design.md "Identity states and failure codes").
+  const tokenWatch = new TokenFileWatch({ file: opts.tokenFile, clock, onChange: () => identity.tokenFileChanged() });
   return {
     identity, reachability,
     stream: () => mesh?.status() ?? watcher.status(),
-    start: () => { identity.start(); if (mesh) mesh.start(); else watcher.start(); },
-    stop: () => { mesh?.stop(); watcher.stop(); identity.stop(); },
+    start: () => { identity.start(); if (mesh) mesh.start(); else watcher.start(); tokenWatch.start(); },
+    stop: () => { tokenWatch.stop(); mesh?.stop(); watcher.stop(); identity.stop(); },
   };
 }

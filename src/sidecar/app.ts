@@ -10,6 +10,7 @@ import { createLogger, type Logger } from '../common/logger.js';
 import { Readiness } from '../common/readiness.js';
 import { startHttpServer, type RunningHttpServer } from '../admin/http-server.js';
 import { adminRoutes, healthRoutes, type SidecarAdmin } from '../admin/sidecar-admin.js';
+import type { ReadinessReport } from '../admin/probe-routes.js';
 import type { SidecarStatus } from '../admin/status-types.js';
 import type { BundleStreamSource, CaClient } from '../identity/ca-client.js';
 import { hasValidSvid } from '../identity/credentials.js';
@@ -28,7 +29,8 @@ import { SidecarMeshConfig } from './mesh/mesh-config.js';
 import { SidecarPolicy } from './mesh/sidecar-policy.js';
 import { transparentListeners } from './intercept/transparent.js';
 import { explicitListeners } from './listeners.js';
-import { buildStatus } from './status-report.js';
+import { PodMetrics } from './pod-metrics/pod-metrics.js';
+import { buildStatus, strandedAction } from './status-report.js';
 
 /** Readiness part held while the sidecar drains, so the kubelet stops sending traffic first. */
 export const DRAINING_PART = 'draining';
@@ -62,6 +64,8 @@ export interface RunningSidecar {
   /** Bound admin address, e.g. "127.0.0.1:15000" (the real port when configured with 0). */
   adminAddress: string;
   healthAddress: string;
+  /** Bound address of the pod's metrics port (`metrics.listen`), or undefined when it is off. */
+  metricsAddress: string | undefined;
   status(): SidecarStatus;
   /** SIGHUP path: applies the inbound policies of `next` from the next connection or stream; names what needs a restart. */
   reload(next: SidecarConfig): ReloadPlan;
@@ -124,22 +128,31 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
     config, identity, log, registry, clock, readiness, heap, mesh, policy, revokeEstablished: config.authz.revokeEstablished,
   });
 
+  const ready = (): ReadinessReport => {
+    const snap = identity.current();
+    const { pending } = readiness.report();
+    if (!hasValidSvid(snap, clock.now())) pending.unshift(`identity (${snap.state})`);
+    return { ready: pending.length === 0, pending };
+  };
   const status = (): SidecarStatus => buildStatus({
     snapshot: identity.current(), stats: identity.stats(), ca: reachability.current(), addresses,
-    bundleStream: workload.stream(), listeners: datapath.statuses(), tunnelPools: datapath.tunnelPools(), nowMs: clock.now(),
+    bundleStream: workload.stream(), listeners: datapath.statuses(), tunnelPools: datapath.tunnelPools(), readiness: ready(),
+    tokenFile: config.ca.tokenFile, spiffeId: config.identity.spiffeId, nowMs: clock.now(),
     ...(membership ? {
       transparent: { membership: membership.status(), inboundMode: meshConfig.inboundMode(), outboundPolicy: config.transparent.outboundPolicy, traffic: datapath.meshTraffic() },
     } : {}),
     authz: { policy: policy.status(), revokeEstablished: config.authz.revokeEstablished },
   });
+  // A stranded sidecar says so once, in one line with the command to run (docs/design.md "Identity states and failure codes").
+  let stranded: string | null = null;
+  const unsubscribeStranded = reachability.subscribe((ca) => {
+    const action = strandedAction({ snapshot: identity.current(), ca, tokenFile: config.ca.tokenFile, spiffeId: config.identity.spiffeId, nowMs: clock.now() });
+    if (action && action !== stranded) log.error({ event: 'stranded', code: ca.refusal?.code, tokenFile: config.ca.tokenFile }, action);
+    stranded = action;
+  });
   const admin: SidecarAdmin = {
     status,
-    readiness: () => {
-      const snap = identity.current();
-      const { pending } = readiness.report();
-      if (!hasValidSvid(snap, clock.now())) pending.unshift(`identity (${snap.state})`);
-      return { ready: pending.length === 0, pending };
-    },
+    readiness: ready,
     metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
     certs: () => {
       const snap = identity.current();
@@ -155,6 +168,7 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
 
   const servers: RunningHttpServer[] = [];
   const closeAll = async () => {
+    unsubscribeStranded();
     workload.stop();
     await membership?.close();
     await policy.close();
@@ -171,6 +185,12 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
     const h = parseHostPort(config.health, 'health');
     const appHealth = new AppHealth(config.appProbes, { clock, log: log.child({ component: 'app-health' }) });
     servers.push(await startHttpServer({ ...h, routes: { ...healthRoutes(admin), ...appHealth.routes() }, log: log.child({ component: 'health' }), what: 'health', clock, exposure: { kind: 'health' } }));
+    if (config.metrics.listen) {
+      // Read-only and for Prometheus in the pod's network: a health-kind server (any IP-literal Host, every interface).
+      const m = parseHostPort(config.metrics.listen, 'metrics.listen');
+      const podMetrics = new PodMetrics({ registry, clock, log: log.child({ component: 'pod-metrics' }), ...(config.metrics.app ? { app: config.metrics.app } : {}) });
+      servers.push(await startHttpServer({ ...m, routes: podMetrics.routes(), log: log.child({ component: 'metrics' }), what: 'metrics.listen', clock, exposure: { kind: 'health' } }));
+    }
   } catch (e) {
     await closeAll();
     throw e;
@@ -194,6 +214,7 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
     config, log, registry, identity, reload,
     adminAddress: servers[0]!.address,
     healthAddress: servers[1]!.address,
+    metricsAddress: servers[2]?.address,
     status,
     shutdown: () => (closing ??= (async () => {
       readiness.register(DRAINING_PART);

@@ -81,8 +81,11 @@ export class WarnBudget {
 /** The latest refusal one listener saw, for /status and `ztmesh status`. */
 export interface LastRefusal {
   reason: string;
-  /** The other party: the upstream for an outbound connection, the client for an inbound one. */
+  /** Who connected to this listener: the client of an inbound one, the app of an outbound one. */
   peer: string;
+  /** Outbound: where the connection was going (the upstream), when it got that far. */
+  upstream?: string;
+  /** The other sidecar's SPIFFE ID, when known. */
   peerId?: string;
   at: string;
 }
@@ -141,7 +144,7 @@ export class ConnectionReporter {
     this.counters.connectionsTotal++;
     this.counters.denied++;
     this.counters.lastRefusal = {
-      reason, peer: extra.upstream ?? peer, at: isoTime(this.clock.now()), ...(extra.peerId ? { peerId: extra.peerId } : {}),
+      reason, peer, ...(extra.upstream ? { upstream: extra.upstream } : {}), at: isoTime(this.clock.now()), ...(extra.peerId ? { peerId: extra.peerId } : {}),
     };
     this.metrics.connectionsTotal.inc({ direction: this.direction, result: 'refused' });
     if (extra.handshake !== false) this.metrics.handshakeFailures.inc({ direction: this.direction, reason });

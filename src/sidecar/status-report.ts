@@ -4,8 +4,10 @@ import { ZTMESH_VERSION } from '../common/version.js';
 import { isoTime } from '../common/clock.js';
 import type { BundleWatcherStatus } from '../identity/bundle-watcher.js';
 import type { CaContact } from '../identity/ca-reachability.js';
-import { certFingerprint, type IdentitySnapshot } from '../identity/credentials.js';
+import { TOKEN_PATH } from '../common/mesh.js';
+import { certFingerprint, hasValidSvid, type IdentitySnapshot } from '../identity/credentials.js';
 import type { ManagerStats } from '../identity/manager.js';
+import type { ReadinessReport } from '../admin/probe-routes.js';
 import type { AuthzStatus, ListenerStatus, MeshStatus, SidecarStatus, TunnelPoolStatus } from '../admin/status-types.js';
 import type { PolicyStatus } from './mesh/sidecar-policy.js';
 import type { MeshClientStatus } from '../identity/mesh-client.js';
@@ -13,12 +15,30 @@ import type { MembershipStatus } from './mesh/sidecar-membership.js';
 import type { MeshTrafficStatus } from './mesh/mesh-traffic.js';
 import { certNotAfterMs } from '../pki/validity.js';
 
+/** The CA's refusals of a join token: the token in the token file is spent, unknown (pruned) or expired. */
+export const SPENT_TOKEN_CODES: ReadonlySet<string> = new Set(['token_reused', 'unknown_token', 'token_expired']);
+
 const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : isoTime(ms));
 
 /** Seconds of validity left while the CA is unreachable; null while it answers or without an SVID. */
 export function outageBudgetSeconds(snapshot: IdentitySnapshot, ca: CaContact, nowMs: number): number | null {
   if (ca.reachable || !snapshot.svid) return null;
   return Math.max(0, Math.floor((snapshot.svid.notAfterMs - nowMs) / 1000));
+}
+
+/**
+ * One line saying what to do when the sidecar cannot recover by itself: outside Kubernetes (a token file other than
+ * the projected token, which the kubelet renews), without a usable certificate, and the CA refusing the join token.
+ * Null otherwise. Pure.
+ */
+export function strandedAction(i: { snapshot: IdentitySnapshot; ca: CaContact; tokenFile: string; spiffeId?: string | undefined; nowMs: number }): string | null {
+  const code = i.ca.refusal?.code;
+  if (!code || !SPENT_TOKEN_CODES.has(code) || i.tokenFile === TOKEN_PATH || hasValidSvid(i.snapshot, i.nowMs)) return null;
+  const why = i.snapshot.state === 'expired' ? 'the certificate expired'
+    : i.snapshot.state === 'untrusted' ? 'the certificate no longer chains to the trust bundle' : 'there is no certificate yet';
+  const id = i.snapshot.svid?.spiffeId ?? i.spiffeId ?? '<its SPIFFE ID>';
+  return `stranded: ${why} and the CA refuses the join token in ${i.tokenFile} (${code}); mint a new one, which the sidecar picks up without a restart: `
+    + `ztmesh ca token create --dir <the CA's --dir> --spiffe-id ${id} --out ${i.tokenFile}`;
 }
 
 export interface StatusInputs {
@@ -29,6 +49,10 @@ export interface StatusInputs {
   bundleStream: BundleWatcherStatus & Partial<Pick<MeshClientStatus, 'protocol' | 'kinds'>>;
   listeners: ListenerStatus[];
   tunnelPools: TunnelPoolStatus[];
+  /** What /readyz answers now: `ztmesh status` exits on it, so the two agree. */
+  readiness: ReadinessReport;
+  tokenFile: string;
+  spiffeId?: string | undefined;
   /** Transparent mode's membership, inbound mode, outbound policy and plain traffic (absent in explicit mode). */
   transparent?: { membership: MembershipStatus; inboundMode: { mode: string; source: string }; outboundPolicy: string; traffic: MeshTrafficStatus | undefined };
   /** The authorization policy in force, and whether a change closes what it no longer allows. */
@@ -84,10 +108,11 @@ export function buildStatus(i: StatusInputs): SidecarStatus {
       consecutiveFailures: i.stats.consecutiveFailures,
       lastRotation: iso(i.stats.lastRotationMs),
       lastError: i.stats.lastError ? { code: i.stats.lastError.code, message: i.stats.lastError.message, at: isoTime(i.stats.lastError.atMs) } : null,
+      actionNeeded: strandedAction(i),
       publicKeySha256: svid?.publicKeySha256 ?? null,
       failuresTotal: i.stats.failuresTotal,
       history: i.stats.history.map((h) => ({
-        serial: h.serial, publicKeySha256: h.publicKeySha256, notBefore: isoTime(h.notBeforeMs), notAfter: isoTime(h.notAfterMs), at: isoTime(h.atMs), reason: h.reason,
+        serial: h.serial, publicKeySha256: h.publicKeySha256, notBefore: isoTime(h.notBeforeMs), notAfter: isoTime(h.notAfterMs), at: isoTime(h.atMs), trigger: h.trigger, method: h.method,
       })),
     },
     trustBundle: bundle ? {
@@ -108,6 +133,7 @@ export function buildStatus(i: StatusInputs): SidecarStatus {
         protocol: i.bundleStream.protocol ?? null,
       },
     },
+    readiness: { ready: i.readiness.ready, pending: i.readiness.pending },
     outageBudgetSeconds: outageBudgetSeconds(i.snapshot, i.ca, i.nowMs),
     listeners: i.listeners,
     tunnelPools: i.tunnelPools,

@@ -14,9 +14,7 @@
 // Defaults: trust domain example.org, one signing worker (pass args: ['--sign-workers', '2'] to override), rate
 // limit as in production (5/s, burst 20 per identity: pass ['--rate-limit', '0'] for load). Clients dial 127.0.0.1
 // and verify the CA's serving certificate under the name CA_TLS_NAME ("localhost") against bundle.pem.
-import { mkdtempSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type KeyObject } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
@@ -27,6 +25,7 @@ import type { SignCertificateResponse__Output } from '../../src/gen/ztmesh/ca/v1
 import { JoinTokenStore } from '../../src/ca/attestors/join-tokens.js';
 import { buildCsr, generateKeySync, privateKeyPem, certsToPem, type KeyAlgorithm } from '../../src/pki/index.js';
 import { CliProcess, runCli } from './cli.js';
+import { tempDir } from './temp-dir.js';
 
 export type { CertificateAuthorityClient } from '../../src/gen/ztmesh/ca/v1/CertificateAuthority.js';
 
@@ -79,7 +78,7 @@ export function makeCsr(spiffeId?: string, opts: { alg?: KeyAlgorithm; uris?: st
 
 /** Runs `ztmesh ca init` in a fresh temp dir and returns the dir. */
 export async function initCa(trustDomain = 'example.org'): Promise<string> {
-  const dir = join(mkdtempSync(join(tmpdir(), 'ztmesh-ca-')), 'ca');
+  const dir = join(tempDir('ztmesh-ca-'), 'ca');
   const r = await runCli(['ca', 'init', '--dir', dir, '--trust-domain', trustDomain]);
   if (r.code !== 0) throw new Error(`ca init failed: ${r.stderr}`);
   return dir;

@@ -1,11 +1,11 @@
 // A local HTTPS stand-in for the Kubernetes API server that speaks the real JSON: /version, TokenReview,
 // SubjectAccessReview and SelfSubjectAccessReview (decided by RBAC from stored roles and bindings, fake-rbac.ts),
 // GET, paged lists and watches of stored objects (fake-apiserver-store.ts, fake-apiserver-watch.ts), creates (Events,
-// ConfigMaps, ...), the webhook's caBundle JSON Patch and ConfigMap merge patches; bearer tokens and client
-// certificates (CN/O) authenticate.
+// ConfigMaps, ...), the webhook's caBundle JSON Patch and ConfigMap merge patches, GETs through the pods/proxy
+// subresource to a stored pod's status.podIP; bearer tokens and client certificates (CN/O) authenticate.
+import { request as httpRequest } from 'node:http';
 import { createServer, type Server } from 'node:https';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +15,7 @@ import { authorize, forbiddenMessage, type AccessAttributes, type KubeUser } fro
 import { FakeStore, type ResourceInfo } from './fake-apiserver-store.js';
 import { WatchHub } from './fake-apiserver-watch.js';
 import { clientCertAuthority, type ClientCertAuthority } from './kube-client-certs.js';
+import { tempDir } from './temp-dir.js';
 
 /** The API server's default audience, used when a TokenReview names none. */
 export const API_AUDIENCE = 'https://kubernetes.default.svc.cluster.local';
@@ -115,7 +116,7 @@ function attributesOf(method: string, path: string, watch = false): (AccessAttri
 /** Starts the stand-in on 127.0.0.1:0. `now` lets tests share a fake clock for token expiry. */
 export async function startFakeApiServer(opts: { now?: () => number } = {}): Promise<FakeApiServer> {
   const now = opts.now ?? Date.now;
-  const dir = mkdtempSync(join(tmpdir(), 'ztmesh-fake-apiserver-'));
+  const dir = tempDir('ztmesh-fake-apiserver-');
   const ca = makeCa('apiserver.test');
   const serving = makeLeaf(ca, 'spiffe://apiserver.test/kube-apiserver', { dnsNames: ['localhost'], ttlMs: 86_400_000 });
   const caFile = join(dir, 'ca.crt');
@@ -202,6 +203,24 @@ export async function startFakeApiServer(opts: { now?: () => number } = {}): Pro
         const overlap = api.mode === 'no-audience-check' ? [API_AUDIENCE] : id.audiences.filter((a) => requested.includes(a));
         if (overlap.length === 0) return fail(`[invalid bearer token, token audiences ${JSON.stringify(id.audiences)} is invalid for the target audiences ${JSON.stringify(requested)}]`);
         return send(201, { ...review, status: { authenticated: true, user: { username: id.username, uid: id.uid, groups: id.groups, extra: id.extra }, audiences: overlap } });
+      }
+      if (attrs.resource === 'pods' && attrs.subresource === 'proxy' && req.method === 'GET') {
+        // GET …/pods/NAME[:PORT]/proxy/PATH: to http://podIP:PORT/PATH with the pod's address as Host, as the real
+        // API server does (UseLocationHost); its answer, or 503 when nothing answers there.
+        const [podName, port = '80'] = attrs.name!.split(':') as [string, string?];
+        const pod = store.map(store.infoOfKind('Pod')).get(store.keyOf(store.infoOfKind('Pod'), podName, attrs.namespace));
+        if (!pod) return status(404, 'NotFound', `pods "${podName}" not found`);
+        const ip = pod.status?.podIP;
+        if (!ip) return status(503, 'ServiceUnavailable', `pod ${podName} has no IP address yet`);
+        const rest = url.pathname.slice(url.pathname.indexOf('/proxy') + '/proxy'.length) || '/';
+        const host = `${ip}:${port}`;
+        const upstream = httpRequest({ host: ip, port: Number(port), path: `${rest}${url.search}`, headers: { host, accept: req.headers.accept ?? '*/*' }, agent: false }, (r) => {
+          res.writeHead(r.statusCode ?? 502, { 'content-type': r.headers['content-type'] ?? 'application/octet-stream' });
+          r.pipe(res);
+        });
+        upstream.on('error', (e: NodeJS.ErrnoException) => status(503, 'ServiceUnavailable', `error trying to reach service: dial tcp ${host}: connect: ${e.code === 'ECONNREFUSED' ? 'connection refused' : e.message}`));
+        upstream.end();
+        return undefined;
       }
       const info = store.infoAt(attrs.group, attrs.version, attrs.resource);
       if (!info || attrs.subresource) return status(404, 'NotFound', 'the server could not find the requested resource');

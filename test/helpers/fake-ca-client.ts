@@ -27,6 +27,6 @@ export class FakeCaClient implements CaClient {
     if (code) throw new CaClientError(code, `CA 127.0.0.1:1: scripted ${code}`);
     if (this.refuseSvid && auth.method === 'svid') throw new CaClientError('unauthenticated', 'CA 127.0.0.1:1: svid refused');
     const issued = issueSvid({ spki: csr.spki, spiffeId: this.spiffeId, nowMs: this.clock.now(), ttlMs: ttlSeconds * 1000 }, this.ca.issuer);
-    return { chainDer: [issued.der], address: '127.0.0.1:1', ...(this.bundle ? { bundle: this.bundle } : {}) };
+    return { chainDer: [issued.der], method: auth.method === 'svid' ? 'renewal' : 'join_token', address: '127.0.0.1:1', ...(this.bundle ? { bundle: this.bundle } : {}) };
   }
 }

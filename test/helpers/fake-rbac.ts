@@ -72,5 +72,6 @@ export function authorize(rbac: RbacObjects, user: KubeUser, a: AccessAttributes
 export function forbiddenMessage(user: KubeUser, a: AccessAttributes): string {
   const what = a.name ? `${a.resource} "${a.name}"` : a.resource;
   const where = a.namespace ? ` in the namespace "${a.namespace}"` : a.resource === 'namespaces' || !a.namespace ? ' at the cluster scope' : '';
-  return `${what} is forbidden: User "${user.username}" cannot ${a.verb} resource "${a.resource}" in API group "${a.group}"${where}`;
+  const resource = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
+  return `${what} is forbidden: User "${user.username}" cannot ${a.verb} resource "${resource}" in API group "${a.group}"${where}`;
 }

@@ -1,14 +1,14 @@
 // A whole ztmesh install in the stand-in API server, as `kubectl apply` of the CA Secret (from `ca init --k8s-secret`)
 // and of deploy/kubernetes would leave it once running: Deployments with available replicas, the webhook's caBundle
 // written, a meshed namespace with its trust bundle copy. Plus kubeconfig files for `ztmesh check`.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { caManifests } from '../../src/ca/manifests.js';
 import { initCaDir } from '../../src/ca/state-dir.js';
 import { renderInstall, yamlDocs } from './deploy-manifests.js';
 import type { FakeApiServer } from './fake-apiserver.js';
+import { tempDir } from './temp-dir.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -30,7 +30,7 @@ export function deploymentStatus(replicas: number, available: number): Obj {
 
 /** Loads a healthy install into `api` (replacing what was there); returns the CA's files. */
 export async function installHealthy(api: FakeApiServer): Promise<{ bundlePem: string; caDir: string }> {
-  const caDir = join(mkdtempSync(join(tmpdir(), 'ztmesh-install-')), 'ca');
+  const caDir = join(tempDir('ztmesh-install-'), 'ca');
   const files = await initCaDir(caDir, 'cluster.local', Date.now());
   const caBundle = Buffer.from(files.bundlePem).toString('base64');
   for (const o of [...yamlDocs(caManifests(files)), ...renderInstall()]) {
@@ -62,7 +62,7 @@ export function writeKubeconfig(api: FakeApiServer, contexts: Record<string, { u
     users: names.map((n) => ({ name: n, user: user(contexts[n]!.user) })),
     contexts: names.map((n) => ({ name: n, context: { cluster: n, user: n } })),
   };
-  const file = join(mkdtempSync(join(tmpdir(), 'ztmesh-kubeconfig-')), 'config');
+  const file = join(tempDir('ztmesh-kubeconfig-'), 'config');
   writeFileSync(file, stringify(config), { mode: 0o600 });
   return file;
 }

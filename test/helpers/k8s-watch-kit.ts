@@ -1,8 +1,7 @@
 // Shared set-up for tests of Kubernetes watches: the stand-in API server, a fake clock, a captured logger, in-cluster
 // clients (the admin's, or a user's with only the RBAC the test grants), and informers whose handler calls are
 // recorded and replayed into a mirror map, so a test can see that no event was lost or repeated.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createKubeClient, inClusterConfig, type KubeClient } from '../../src/k8s/kube-client.js';
 import { Informer, type InformerOptions, type SyncReport } from '../../src/k8s/watch/informer.js';
@@ -11,6 +10,7 @@ import { captureLogger } from './capture-logger.js';
 import { startFakeApiServer, type FakeApiServer } from './fake-apiserver.js';
 import { FakeClock } from './fake-clock.js';
 import { until } from './until.js';
+import { tempDir } from './temp-dir.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -46,7 +46,7 @@ export async function watchKit(): Promise<WatchKit> {
   const clock = new FakeClock();
   const api = await startFakeApiServer({ now: () => clock.now() });
   const log = captureLogger();
-  const dir = mkdtempSync(join(tmpdir(), 'ztmesh-watch-kit-'));
+  const dir = tempDir('ztmesh-watch-kit-');
   const clientFor = (tokenFile: string) =>
     createKubeClient(inClusterConfig({}, { server: api.url, caFile: api.caFile, tokenFile, serverName: api.serverName, timeoutMs: 5_000 }));
   const started: Array<Informer<unknown>> = [];

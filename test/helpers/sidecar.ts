@@ -5,12 +5,12 @@
 //   await sc.waitForStatus((s) => s.identity.state === 'available');
 //   await sc.rotate(); await sc.readyz(); sc.proc.json();        // admin calls and JSON log lines
 //   await sc.stop();
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SidecarStatus } from '../../src/admin/status-types.js';
 import { CliProcess } from './cli.js';
 import type { TestCaServer } from './ca.js';
+import { tempDir } from './temp-dir.js';
 
 export const WEB_ID = 'spiffe://example.org/ns/default/sa/web';
 
@@ -35,6 +35,8 @@ export interface TestSidecar {
   admin: string;
   /** http://127.0.0.1:PORT of the health-only server. */
   health: string;
+  /** http://HOST:PORT of the pod metrics port, when `metrics.listen` is set. */
+  metrics: string | undefined;
   dir: string;
   token: string;
   status(): Promise<SidecarStatus>;
@@ -48,7 +50,7 @@ export interface TestSidecar {
 
 /** Starts `ztmesh sidecar` and waits for its "admin listening" line. */
 export async function startSidecar(opts: StartSidecarOptions): Promise<TestSidecar> {
-  const dir = mkdtempSync(join(tmpdir(), 'ztmesh-sidecar-'));
+  const dir = tempDir('ztmesh-sidecar-');
   const spiffeId = opts.spiffeId ?? WEB_ID;
   const token = opts.token ?? (opts.ca ? await opts.ca.mintToken(spiffeId) : 'no-ca-token');
   const tokenFile = join(dir, 'token');
@@ -70,7 +72,7 @@ export async function startSidecar(opts: StartSidecarOptions): Promise<TestSidec
     proc.waitFor(/"msg":"admin listening"/),
     proc.exited.then((code) => { throw new Error(`sidecar exited with ${code}:\n${proc.output()}`); }),
   ]);
-  const info = JSON.parse(line) as { admin: string; health: string };
+  const info = JSON.parse(line) as { admin: string; health: string; metrics?: string };
   const admin = `http://${info.admin}`;
   const health = `http://${info.health}`;
   const get = async (path: string, base = admin) => {
@@ -79,7 +81,7 @@ export async function startSidecar(opts: StartSidecarOptions): Promise<TestSidec
   };
   const status = async () => JSON.parse((await get('/status')).text) as SidecarStatus;
   return {
-    proc, admin, health, dir, token,
+    proc, admin, health, dir, token, metrics: info.metrics ? `http://${info.metrics}` : undefined,
     status,
     get,
     async readyz(base = admin) {

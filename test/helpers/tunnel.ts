@@ -7,8 +7,7 @@
 //   await t.setAllow([OTHER]);                           // rewrites api's config and sends SIGHUP
 //   (await t.web.status()).tunnelPools                   // pools as /status shows them
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type net from 'node:net';
 import { stringify } from 'yaml';
@@ -16,6 +15,7 @@ import { chainPem, makeCsr, signCsr, startCa, type TestCaServer } from './ca.js'
 import { connect, echoApp, portOf, readAll } from './datapath.js';
 import { startSidecar, WEB_ID, type TestSidecar } from './sidecar.js';
 import { suiteFixture } from './suite-fixture.js';
+import { tempDir } from './temp-dir.js';
 
 export { WEB_ID };
 export const API_ID = 'spiffe://example.org/ns/default/sa/api';
@@ -97,7 +97,7 @@ export function echoTunnelPairForSuite(opts: Omit<TunnelPairOptions, 'app'> = {}
 
 /** api: its inbound entry lives in a config file, so that a SIGHUP reads the allow list again. */
 async function startApi(ca: TestCaServer, opts: TunnelPairOptions, port: number) {
-  const file = join(mkdtempSync(join(tmpdir(), 'ztmesh-api-')), 'api.yaml');
+  const file = join(tempDir('ztmesh-api-'), 'api.yaml');
   let entry: Record<string, unknown> = {
     name: 'app', listen: `127.0.0.1:${port}`, forward: `127.0.0.1:${opts.app.port}`, allow: opts.allow ?? [WEB_ID], ...opts.inbound,
   };

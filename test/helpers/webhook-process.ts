@@ -3,11 +3,11 @@
 //
 //   const wh = await startWebhookWithoutCa();   // wh.health is "http://127.0.0.1:PORT"
 //   await wh.proc.stop();
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliProcess } from './cli.js';
 import { makeCa } from './pki.js';
+import { tempDir } from './temp-dir.js';
 
 export interface WaitingWebhook {
   proc: CliProcess;
@@ -17,7 +17,7 @@ export interface WaitingWebhook {
 
 /** Starts the webhook against CA address 127.0.0.1:1 and waits for its "waiting for its serving certificate" line. */
 export async function startWebhookWithoutCa(): Promise<WaitingWebhook> {
-  const dir = mkdtempSync(join(tmpdir(), 'ztmesh-webhook-noca-'));
+  const dir = tempDir('ztmesh-webhook-noca-');
   writeFileSync(join(dir, 'token'), 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.');
   writeFileSync(join(dir, 'roots.pem'), makeCa('cluster.local').certPem);
   const proc = new CliProcess(['webhook', '--listen', '127.0.0.1:0', '--health', '127.0.0.1:0', '--ca-address', '127.0.0.1:1', '--image', 'ghcr.io/ztmesh/ztmesh:test',

@@ -1,15 +1,15 @@
 // `ca serve --audit-log FILE` writes one hash-chained line per issuance and refusal, never a token, key or CSR.
 // `ztmesh ca audit verify` passes on that real log and fails naming the line when one byte of a line is changed, a
 // line is deleted, or two lines are swapped. A second process on the same file is refused (one file per replica).
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lineHash } from '../../src/ca/audit/audit-chain.js';
 import { initCa, makeCsr, signCsr, signError, startCa, type TestCaServer } from '../helpers/ca.js';
 import { CliProcess, runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'ztmesh-audit-'));
+const tmp = tempDir('ztmesh-audit-');
 const log = join(tmp, 'audit.log');
 let ca: TestCaServer;
 const secrets: string[] = [];

@@ -1,14 +1,14 @@
 // `ztmesh ca init --k8s-secret` writes the CA files and prints the Secret and ConfigMap that deploy/ mounts.
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 describe('ca init --k8s-secret', () => {
   it('prints Secret ztmesh-ca-signing and ConfigMap ztmesh-trust-bundle matching the files, and refuses to run twice', async () => {
-    const dir = join(mkdtempSync(join(tmpdir(), 'ztmesh-init-')), 'ca');
+    const dir = join(tempDir('ztmesh-init-'), 'ca');
     const r = await runCli(['ca', 'init', '--dir', dir, '--trust-domain', 'example.org', '--k8s-secret']);
     expect(r.code).toBe(0);
     expect(statSync(join(dir, 'ca.key')).mode & 0o777).toBe(0o600);

@@ -2,19 +2,19 @@
 // The chain passes `openssl verify`, and `openssl x509 -text` shows the SVID profile with the clamped TTL.
 import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { chainPem, initCa, makeCsr, signCsr, startCa, type TestCaServer } from '../helpers/ca.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const TD = 'example.org';
 const ID = `spiffe://${TD}/ns/default/sa/web`;
 let ca: TestCaServer;
-const tmp = mkdtempSync(join(tmpdir(), 'ztmesh-ca-issue-'));
+const tmp = tempDir('ztmesh-ca-issue-');
 
 function openssl(args: string[]): string {
   return execFileSync('openssl', args, { encoding: 'utf8' });

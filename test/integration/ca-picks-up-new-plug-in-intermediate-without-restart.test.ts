@@ -2,12 +2,12 @@
 // chain.pem reaches the running CA without a restart. New leaves chain through the new intermediate; a half-written
 // pair (a key that does not match its certificate yet) is ignored with a warning and the current key stays.
 import { X509Certificate } from 'node:crypto';
-import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeCsr, signCsr, startCa, type TestCaServer } from '../helpers/ca.js';
 import { makeCa, makeIntermediate } from '../helpers/pki.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const TD = 'corp.example';
 const root = makeCa(TD);
@@ -21,7 +21,7 @@ const put = (name: string, text: string) => {
 };
 
 beforeAll(async () => {
-  dir = join(mkdtempSync(join(tmpdir(), 'ztmesh-plugin-swap-')), 'ca');
+  dir = join(tempDir('ztmesh-plugin-swap-'), 'ca');
   mkdirSync(dir);
   put('ca.pem', first.certPem);
   put('ca.key', first.keyPem);

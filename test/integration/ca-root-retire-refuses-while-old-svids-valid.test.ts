@@ -1,15 +1,14 @@
 // `ztmesh ca root retire` refuses, without --force, while an SVID issued under the old root may still be valid:
 // according to the issuance log when one is given, or to the time activate recorded when none is. --force retires
 // anyway and says what it overrode. The CA pushes the bundle without the old root only once retire ran.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectBundles } from '../helpers/bundle-stream.js';
 import { makeCsr, signCsr, startCa, type TestCaServer } from '../helpers/ca.js';
 import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
-const log = join(mkdtempSync(join(tmpdir(), 'ztmesh-retire-')), 'audit.log');
+const log = join(tempDir('ztmesh-retire-'), 'audit.log');
 let ca: TestCaServer;
 beforeAll(async () => {
   ca = await startCa({ args: ['--audit-log', log, '--max-ttl', '1h'] });

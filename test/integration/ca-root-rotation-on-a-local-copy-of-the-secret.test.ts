@@ -3,8 +3,7 @@
 // step runs on that copy, and the copy is applied as `kubectl create secret --from-file … | kubectl replace` plus a
 // kubelet sync would: a new volume directory swapped in at once. A CA serving from the volume follows every step.
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,8 +12,9 @@ import { chainPem, makeCsr, signCsr, startCa, type TestCaServer } from '../helpe
 import { runCli } from '../helpers/cli.js';
 import { SecretVolume, secretFromDir, unpackSecret } from '../helpers/secret-volume.js';
 import { fromPemAll } from '../../src/pki/index.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'ztmesh-k8s-rotation-'));
+const tmp = tempDir('ztmesh-k8s-rotation-');
 let ca: TestCaServer | undefined;
 afterAll(async () => {
   await ca?.stop();

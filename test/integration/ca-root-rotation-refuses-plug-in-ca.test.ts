@@ -1,19 +1,19 @@
 // With a plug-in CA (ca.pem an intermediate under the operator's root, chain.pem above it), ztmesh does not hold the
 // root's key: `ca root prepare|activate|retire` refuse with `plugin_ca_root_rotation` and leave every file as it was,
 // and `ca root status` says the root belongs to the operator's PKI.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { makeCa, makeIntermediate } from '../helpers/pki.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 describe('ca root on a plug-in CA', () => {
   it('refuses every step, changes nothing, and status names the plug-in CA', async () => {
     const root = makeCa('corp.example');
     const mid = makeIntermediate(root);
     const issuing = makeIntermediate(mid);
-    const dir = join(mkdtempSync(join(tmpdir(), 'ztmesh-plugin-root-')), 'ca');
+    const dir = join(tempDir('ztmesh-plugin-root-'), 'ca');
     mkdirSync(dir);
     writeFileSync(join(dir, 'ca.pem'), issuing.certPem);
     writeFileSync(join(dir, 'ca.key'), issuing.keyPem, { mode: 0o600 });

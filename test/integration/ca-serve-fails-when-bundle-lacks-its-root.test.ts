@@ -1,18 +1,18 @@
 // `ztmesh ca serve` refuses to start, exit 1 and a message naming bundle.pem, when the bundle does not hold the root
 // its own chain leads to (its own root, or for a plug-in intermediate the root above chain.pem), or holds a leaf
 // instead of a certificate authority (a subject-less SVID used to give a TypeError). With the right root it serves.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { initCa, startCa } from '../helpers/ca.js';
 import { makeCa, makeIntermediate, makeLeaf } from '../helpers/pki.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const serve = (dir: string) => runCli(['ca', 'serve', '--dir', dir, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--sign-workers', '0']);
 
 function pluginDir(files: { ca: string; key: string; chain?: string; bundle: string }): string {
-  const dir = join(mkdtempSync(join(tmpdir(), 'ztmesh-bundle-root-')), 'ca');
+  const dir = join(tempDir('ztmesh-bundle-root-'), 'ca');
   mkdirSync(dir);
   writeFileSync(join(dir, 'ca.pem'), files.ca);
   writeFileSync(join(dir, 'ca.key'), files.key, { mode: 0o600 });

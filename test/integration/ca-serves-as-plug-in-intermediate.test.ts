@@ -1,13 +1,13 @@
 // A "plug-in CA": the operator fills --dir with an intermediate, its key, chain.pem and their root as bundle.pem.
 // Leaves chain through the intermediate to the operator's root (openssl verify), and renewal still works.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeCa, makeIntermediate } from '../helpers/pki.js';
 import { chainPem, makeCsr, signCsr, startCa, type TestCaServer } from '../helpers/ca.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const TD = 'corp.example';
 let ca: TestCaServer;
@@ -16,7 +16,7 @@ const mid = makeIntermediate(root);
 const issuing = makeIntermediate(mid);
 
 beforeAll(async () => {
-  const dir = join(mkdtempSync(join(tmpdir(), 'ztmesh-plugin-')), 'ca');
+  const dir = join(tempDir('ztmesh-plugin-'), 'ca');
   mkdirSync(dir);
   writeFileSync(join(dir, 'ca.pem'), issuing.certPem);
   writeFileSync(join(dir, 'ca.key'), issuing.keyPem, { mode: 0o600 });
@@ -34,7 +34,7 @@ describe('ca serves as a plug-in intermediate', () => {
     expect(res.certChain).toHaveLength(3);
     expect(new X509Certificate(res.certChain[1]!).fingerprint256).toBe(issuing.cert.fingerprint256);
     expect(new X509Certificate(res.certChain[2]!).fingerprint256).toBe(mid.cert.fingerprint256);
-    const tmp = mkdtempSync(join(tmpdir(), 'ztmesh-plugin-v-'));
+    const tmp = tempDir('ztmesh-plugin-v-');
     const leafFile = join(tmp, 'leaf.pem');
     const untrusted = join(tmp, 'untrusted.pem');
     writeFileSync(leafFile, chainPem({ ...res, certChain: [res.certChain[0]!] }));

@@ -2,8 +2,7 @@
 // then by its SVID (renewal), and to a third with a short lifetime. `ztmesh ca status` (a real process reading the
 // CA's GET /identities) lists all three with their method, serial and peer; once the clock passes the third one's
 // half-life without a renewal it is marked OVERDUE, listed first, and the command exits 1.
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import net from 'node:net';
@@ -16,11 +15,12 @@ import { silentLogger } from '../../src/common/logger.js';
 import { caClient, chainPem, makeCsr, signCsr, type CertificateAuthorityClient } from '../helpers/ca.js';
 import { runCli } from '../helpers/cli.js';
 import { FakeClock } from '../helpers/fake-clock.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const TOKEN_ID = 'spiffe://example.org/ns/shop/sa/web';
 const RENEWED_ID = 'spiffe://example.org/ns/shop/sa/api';
 const SHORT_ID = 'spiffe://example.org/ns/shop/sa/batch';
-const dir = join(mkdtempSync(join(tmpdir(), 'ztmesh-ca-status-')), 'ca');
+const dir = join(tempDir('ztmesh-ca-status-'), 'ca');
 // Real time, so real TLS accepts the certificates; only the fake clock moves past the short one's half-life.
 const clock = new FakeClock(Date.now());
 let ca: RunningCa;
@@ -63,15 +63,15 @@ describe('ztmesh ca status', () => {
     const report = JSON.parse(r.stdout);
     expect(report).toMatchObject({ scope: 'replica', replica: 'ztmesh-ca-0', windowSeconds: 86_400, limit: 10_000, tracked: 3, evicted: 0 });
     const byId = Object.fromEntries(report.identities.map((i: { spiffeId: string }) => [i.spiffeId, i]));
-    expect(byId[TOKEN_ID]).toMatchObject({ state: 'ok', method: 'token', serial: serials[TOKEN_ID], issuancesLastHour: 1, peer: expect.stringMatching(/^(ipv4:)?127\.0\.0\.1:\d+$/) });
-    expect(byId[RENEWED_ID]).toMatchObject({ state: 'ok', method: 'svid', serial: serials[RENEWED_ID], issuancesLastHour: 2 });
-    expect(byId[SHORT_ID]).toMatchObject({ state: 'ok', method: 'token' });
+    expect(byId[TOKEN_ID]).toMatchObject({ state: 'ok', method: 'join_token', serial: serials[TOKEN_ID], issuancesLastHour: 1, peer: expect.stringMatching(/^(ipv4:)?127\.0\.0\.1:\d+$/) });
+    expect(byId[RENEWED_ID]).toMatchObject({ state: 'ok', method: 'renewal', serial: serials[RENEWED_ID], issuancesLastHour: 2 });
+    expect(byId[SHORT_ID]).toMatchObject({ state: 'ok', method: 'join_token' });
 
     const text = await status();
     expect(text.code).toBe(0);
     expect(text.stdout).toContain("This is one replica's view");
     expect(text.stdout).toMatch(/At most 10000 IDs are tracked/);
-    expect(text.stdout).toMatch(new RegExp(`ok\\s+${RENEWED_ID}\\s+svid\\s+${serials[RENEWED_ID]!.slice(0, 16)}`));
+    expect(text.stdout).toMatch(new RegExp(`ok\\s+${RENEWED_ID}\\s+renewal\\s+${serials[RENEWED_ID]!.slice(0, 16)}`));
   });
 
   it('marks an ID past its half-life without a renewal OVERDUE, lists it first and exits 1', async () => {
@@ -79,7 +79,7 @@ describe('ztmesh ca status', () => {
     const r = await status();
     expect(r.code).toBe(1);
     const rows = r.stdout.split('\n').filter((l) => /spiffe:\/\//.test(l) && !l.startsWith('CA replica'));
-    expect(rows[0]).toMatch(new RegExp(`^OVERDUE\\s+${SHORT_ID}\\s+token`));
+    expect(rows[0]).toMatch(new RegExp(`^OVERDUE\\s+${SHORT_ID}\\s+join_token`));
     expect(rows.slice(1).every((l) => l.startsWith('ok'))).toBe(true);
     expect(r.stdout).toMatch(/3 SPIFFE IDs issued in the last 1d, 1 overdue/);
   });

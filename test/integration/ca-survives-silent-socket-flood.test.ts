@@ -4,8 +4,7 @@
 // cap (32) refuses some at once, the total cap (lowered to fit the 600 descriptors) makes the oldest silent sockets
 // give way to newcomers, and the deadline closes the rest. The legitimate client dials from 127.0.0.1, as a pod has
 // its own IP.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GrpcCaClient } from '../../src/identity/ca-client.js';
@@ -18,6 +17,7 @@ import { buildCsr, generateKeySync } from '../../src/pki/index.js';
 import { CA_TLS_NAME, startCa, type TestCaServer } from '../helpers/ca.js';
 import { ensureFdLimit } from '../helpers/fd-limit.js';
 import { captureClientHello, flood } from '../helpers/flood.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const HANDSHAKE_TIMEOUT_MS = 2_000;
 const MARGIN_MS = 2_000;
@@ -45,7 +45,7 @@ describe.skipIf(NO_FDS)('ca under a silent-socket flood with 600 file descriptor
     expect(JSON.parse(started)).toMatchObject({ maxConnections: 600 - 128, handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS });
 
     // A real client of ours, holding an SVID from before the flood.
-    const dir = mkdtempSync(join(tmpdir(), 'ztmesh-flood-'));
+    const dir = tempDir('ztmesh-flood-');
     const tokenFile = join(dir, 'token');
     writeFileSync(tokenFile, `${await ca.mintToken(ID)}\n`);
     const bundle = makeTrustBundle(ca.trustDomain, certsFromPem(ca.bundlePem, 'bundle'), 0);

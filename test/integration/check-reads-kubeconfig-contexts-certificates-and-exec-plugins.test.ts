@@ -1,13 +1,13 @@
 // `ztmesh check` reads the kubeconfig as kubectl does (through @kubernetes/client-node): it picks --context, sends a
 // client certificate, runs an exec credential plugin; and RBAC decides: a user without rights fails --pre, naming
 // what it may not create, and cannot read the install.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { startFakeApiServer, type FakeApiServer } from '../helpers/fake-apiserver.js';
 import { installHealthy, writeKubeconfig } from '../helpers/k8s-install.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 let api: FakeApiServer;
 beforeAll(async () => {
@@ -36,7 +36,7 @@ describe('ztmesh check and the kubeconfig', () => {
 
   it('runs an exec credential plugin for its token', async () => {
     const token = api.addApiUser('oidc:bob', ['system:masters']);
-    const plugin = join(mkdtempSync(join(tmpdir(), 'ztmesh-exec-')), 'plugin.mjs');
+    const plugin = join(tempDir('ztmesh-exec-'), 'plugin.mjs');
     writeFileSync(plugin, `process.stdout.write(JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', status: { token: ${JSON.stringify(token)} } }));\n`);
     const r = await runCli(['check', '--kubeconfig', writeKubeconfig(api, { sso: { user: { exec: { command: process.execPath, args: [plugin] } } } })]);
     expect(r.code, r.stdout + r.stderr).toBe(0);

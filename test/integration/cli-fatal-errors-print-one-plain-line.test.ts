@@ -3,12 +3,12 @@
 import { ZTMESH_VERSION } from '../../src/common/version.js';
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initCa } from '../helpers/ca.js';
 import { BIN, runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 describe('fatal errors, one plain line for every command', () => {
   let busy: net.Server;
@@ -20,7 +20,7 @@ describe('fatal errors, one plain line for every command', () => {
     await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
     busyPort = (busy.address() as net.AddressInfo).port;
     bundle = join(await initCa(), 'bundle.pem');
-    notEmpty = mkdtempSync(join(tmpdir(), 'ztmesh-fatal-'));
+    notEmpty = tempDir('ztmesh-fatal-');
     writeFileSync(join(notEmpty, 'notes.txt'), 'x');
   });
   afterAll(() => busy?.close());

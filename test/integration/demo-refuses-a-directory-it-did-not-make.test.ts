@@ -1,15 +1,15 @@
 // `ztmesh demo --dir .` in someone's directory: refused with one plain line and exit 1, nothing deleted, nothing
 // started (the issue's `mkdir w && echo x > w/notes.txt && cd w && ztmesh demo --once --dir .`).
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { BIN } from '../helpers/cli.js';
 import { LineProcess } from '../helpers/line-process.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 describe('demo in a directory it did not make', () => {
   it('refuses and deletes nothing', async () => {
-    const w = mkdtempSync(join(tmpdir(), 'ztmesh-demo-w-'));
+    const w = tempDir('ztmesh-demo-w-');
     writeFileSync(join(w, 'notes.txt'), 'x\n');
     const p = new LineProcess(['sh', '-c', `cd "$0" && exec "${process.execPath}" "${BIN}" demo --once --dir .`, w]);
     onTestFinished(async () => { await p.stop(); });

@@ -3,15 +3,15 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCa, CA_TLS_NAME, type TestCaServer } from '../helpers/ca.js';
 import { makeCa } from '../helpers/pki.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const PROBE = fileURLToPath(new URL('../../deploy/grpc-health-probe.mjs', import.meta.url));
 let ca: TestCaServer;
-const otherRoots = join(mkdtempSync(join(tmpdir(), 'ztmesh-probe-')), 'other.pem');
+const otherRoots = join(tempDir('ztmesh-probe-'), 'other.pem');
 writeFileSync(otherRoots, makeCa('other.test').certPem);
 
 function probe(args: string[]): Promise<{ code: number; out: string }> {

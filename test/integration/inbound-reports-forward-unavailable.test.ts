@@ -1,5 +1,5 @@
 // When the local app refuses the forward, the authorized connection is reset, logged as "connection failed"
-// (forward_unavailable, with the peer's ID) and counted as an error, not as a refusal.
+// (forward_unavailable, with the peer's ID) and counted as an error, not as a refusal, on both sidecars.
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, metric, portOf, readAll, startMesh, WEB } from '../helpers/datapath.js';
@@ -29,5 +29,12 @@ describe('inbound forward unavailable', () => {
     expect(line).toMatchObject({ level: 'warn', reason: 'forward_unavailable', peerId: WEB, detail: 'ECONNREFUSED' });
     expect(await metric(mesh.server.registry, 'ztmesh_connections_total', { direction: 'inbound', result: 'error' })).toBe(1);
     expect(mesh.server.logs.refusals()).toEqual([]);
+    // The calling side was not refused either: an app that is down is an error there too, never "denied".
+    const calling = await mesh.client.logs.waitFor((l) => l.msg === 'connection failed');
+    expect(calling).toMatchObject({ direction: 'outbound', reason: 'forward_unavailable', peerId: expect.any(String) });
+    expect(mesh.outbound.reporter.counters).toMatchObject({ denied: 0, lastRefusal: null });
+    expect(await metric(mesh.client.registry, 'ztmesh_connections_total', { direction: 'outbound', result: 'error' })).toBe(1);
+    expect(await metric(mesh.client.registry, 'ztmesh_connections_total', { direction: 'outbound', result: 'refused' })).toBe(0);
+    expect(mesh.client.logs.refusals()).toEqual([]);
   });
 });

@@ -1,12 +1,12 @@
 // `ztmesh inject` behaves like kubectl: JSON in gives JSON out (kubectl ... -o json | ztmesh inject | kubectl apply
 // -f -), YAML in gives YAML out, -f takes files, directories and -, repeatedly; every object gets its stderr line,
 // kinds that are not workloads included; a malformed workload is refused naming the object and the field.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /** What `kubectl create deployment j --image=nginx --dry-run=client -o json` prints. */
 const KUBECTL_JSON = `{
@@ -53,9 +53,6 @@ const ROLLOUT = 'apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  n
 const SA = '{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"web"}}\n';
 const POD = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: a\n    image: nginx\n';
 
-function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'ztmesh-inject-'));
-}
 
 describe('ztmesh inject like kubectl', () => {
   it('JSON in gives JSON out, which JSON.parse reads back', async () => {
@@ -76,14 +73,14 @@ describe('ztmesh inject like kubectl', () => {
   });
 
   it('reads a directory (its .yaml, .yml and .json files, sorted) and more -f, and writes YAML for mixed input', async () => {
-    const dir = tempDir();
+    const dir = tempDir('ztmesh-inject-');
     writeFileSync(join(dir, 'a-service.yaml'), SERVICE);
     writeFileSync(join(dir, 'b-rollout.yml'), ROLLOUT);
     writeFileSync(join(dir, 'c-sa.json'), SA);
     writeFileSync(join(dir, 'README.md'), '# not a manifest\n');
     mkdirSync(join(dir, 'nested'));
     writeFileSync(join(dir, 'nested', 'pod.yaml'), POD);
-    const extra = join(tempDir(), 'pod.yaml');
+    const extra = join(tempDir('ztmesh-inject-'), 'pod.yaml');
     writeFileSync(extra, POD.replace('name: p', 'name: q'));
     const r = await runCli(['inject', '-f', dir, '-f', extra]);
     expect(r.stderr).toBe([
@@ -110,7 +107,7 @@ describe('ztmesh inject like kubectl', () => {
   });
 
   it('a malformed workload is refused naming the file, the object and the field', async () => {
-    const file = join(tempDir(), 'bad.yaml');
+    const file = join(tempDir('ztmesh-inject-'), 'bad.yaml');
     writeFileSync(file, POD.replace('  containers:\n  - name: a\n    image: nginx\n', '  containers: "oops"\n'));
     const r = await runCli(['inject', '-f', file]);
     expect(r.code).toBe(1);
@@ -127,7 +124,7 @@ describe('ztmesh inject like kubectl', () => {
 
   it('a missing file or an empty directory is named', async () => {
     expect((await runCli(['inject', '-f', '/nonexistent.yaml'])).stderr).toBe('ztmesh inject: -f /nonexistent.yaml: no such file or directory (manifest_unreadable)\n');
-    const empty = tempDir();
+    const empty = tempDir('ztmesh-inject-');
     expect((await runCli(['inject', '-f', empty])).stderr).toContain(`-f ${empty}: the directory holds no .yaml, .yml or .json file`);
   });
 });

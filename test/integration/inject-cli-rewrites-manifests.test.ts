@@ -1,12 +1,12 @@
 // `ztmesh inject` as a process: file or stdin in, stdout out, one note per object on stderr, errors name the
 // file and the annotation, and flags reach the output.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const BOOKINFO = fileURLToPath(new URL('../fixtures/k8s/bookinfo.yaml', import.meta.url));
 const POD = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: a\n    image: nginx\n';
@@ -34,7 +34,7 @@ describe('ztmesh inject (CLI)', () => {
   });
 
   it('a malformed annotation fails with exit 1, naming the file, the object and the annotation', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'ztmesh-inject-')), 'bad.yaml');
+    const file = join(tempDir('ztmesh-inject-'), 'bad.yaml');
     writeFileSync(file, POD.replace('  name: p\n', '  name: p\n  annotations:\n    ztmesh.io/ttl: soon\n'));
     const r = await runCli(['inject', '-f', file]);
     expect(r.code).toBe(1);

@@ -1,8 +1,7 @@
 // The Kubernetes flow without Kubernetes: a real `ztmesh ca serve --k8s-token-review` (API server = the stand-in)
 // and a real `ztmesh sidecar` started with exactly the environment `ztmesh inject` gives it, a projected-style
 // token in the token file, get an SVID for spiffe://cluster.local/ns/<ns>/sa/<sa>.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUNDLE_PATH, TOKEN_PATH } from '../../src/common/mesh.js';
@@ -10,6 +9,7 @@ import { DEFAULT_INJECT_OPTIONS, injectPod, SIDECAR_NAME } from '../../src/k8s/i
 import { startCa, type TestCaServer } from '../helpers/ca.js';
 import { CliProcess } from '../helpers/cli.js';
 import { startFakeApiServer, type FakeApiServer } from '../helpers/fake-apiserver.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -43,7 +43,7 @@ beforeAll(async () => {
   const injected = injectPod(pod, { ...DEFAULT_INJECT_OPTIONS, mode: 'explicit', caAddress: ca.address }).pod;
   const container = injected.spec!.initContainers!.find((c) => c.name === SIDECAR_NAME) as Obj;
   // The projected token volume and the trust-bundle ConfigMap volume, as files.
-  const dir = mkdtempSync(join(tmpdir(), 'ztmesh-k8s-e2e-'));
+  const dir = tempDir('ztmesh-k8s-e2e-');
   token = await api.mintToken({ namespace: NS, serviceAccount: SA, pod: 'web-7d9f8b6c5d-x2x9q' });
   writeFileSync(join(dir, 'token'), token);
   writeFileSync(join(dir, 'roots.pem'), ca.bundlePem);

@@ -37,7 +37,7 @@ describe('outbound counts an upstream refusal', () => {
     expect(await metric(reg, 'ztmesh_connections_total', { direction: 'outbound', result: 'refused' })).toBe(1);
     expect(await metric(reg, 'ztmesh_connections_total', { direction: 'outbound', result: 'accepted' })).toBe(0);
     expect(await metric(reg, 'ztmesh_handshake_failures_total', { direction: 'outbound', reason: 'server_refused' })).toBe(1);
-    expect(refusing.outbound.reporter.counters).toMatchObject({ denied: 1, connectionsActive: 0, lastRefusal: { reason: 'server_refused', peer: refusing.inbound.address, peerId: API } });
+    expect(refusing.outbound.reporter.counters).toMatchObject({ denied: 1, connectionsActive: 0, lastRefusal: { reason: 'server_refused', peer: expect.stringMatching(/^127\.0\.0\.1:\d+$/), upstream: refusing.inbound.address, peerId: API } });
     // The api side logged its own reason.
     expect(await refusing.server.logs.waitFor((l) => l.msg === 'connection refused')).toMatchObject({ reason: 'spiffe_id_denied', peerId: WEB });
     // An app that sends its request and half-closes at once (echo hello | nc) sees the same verdict.
@@ -93,7 +93,7 @@ describe('outbound counts an upstream refusal', () => {
       expect(line).toMatchObject({ direction: 'outbound', reason: 'peer_alert', upstream });
       expect(String(line.detail)).toMatch(/ALERT/);
       expect(await metric(shared.registry, 'ztmesh_connections_total', { direction: 'outbound', result: 'accepted' })).toBe(0);
-      expect(outbound.reporter.counters.lastRefusal).toMatchObject({ reason: 'peer_alert', peer: upstream });
+      expect(outbound.reporter.counters.lastRefusal).toMatchObject({ reason: 'peer_alert', upstream });
     } finally {
       server.kill();
       pems.remove();

@@ -5,11 +5,10 @@
 // Kubernetes discovery, so `podTargets` turns them into the pod role's targets and labels (one per container port,
 // __meta_kubernetes_pod_annotation_<sanitized name>, ...) for a file_sd job with the stock relabelling.
 //
-// This tests the rendering and discovery half of issue 25's acceptance. The other half, the sidecar answering on
-// that target, is the runtime side's: extend this test with a real sidecar process (metrics.listen set) in a network
-// namespace whose address is the pod IP, and scrape the discovered target.
+// This tests the rendering and discovery half of issue 25's acceptance; the other half, a real sidecar answering on
+// the discovered target to a real Prometheus, is test/privileged/prometheus-scrapes-an-injected-pod-through-its-sidecar.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -17,12 +16,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_INJECT_OPTIONS, injectPod, type PodLike } from '../../src/k8s/inject.js';
 import { findTool } from '../helpers/deploy-manifests.js';
 import { startFakeApiServer, type FakeApiServer } from '../helpers/fake-apiserver.js';
+import { kubernetesPodsConfig, podTargets } from '../helpers/prometheus-sd.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const PROMTOOL = findTool('promtool');
 if (!PROMTOOL) console.warn('prometheus-kubernetes-pods-job test: promtool not found (.ci/run installs Debian\'s prometheus); skipped');
-const JOB = readFileSync(new URL('../fixtures/prometheus/kubernetes-pods.yaml', import.meta.url), 'utf8');
 
 let api: FakeApiServer;
 const dir = mkdtempSync(join(tmpdir(), 'ztmesh-prometheus-sd-'));
@@ -44,30 +43,13 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const sanitize = (name: string) => name.replace(/[^a-zA-Z0-9_]/g, '_');
-
-/** Prometheus's Kubernetes discovery, role pod: one target per declared container port, with its meta labels. */
-function podTargets(pod: Obj): { targets: string[]; labels: Record<string, string> }[] {
-  const base: Record<string, string> = {
-    __meta_kubernetes_namespace: pod.metadata.namespace, __meta_kubernetes_pod_name: pod.metadata.name, __meta_kubernetes_pod_ip: pod.status.podIP,
-    __meta_kubernetes_pod_phase: pod.status.phase,
-    ...Object.fromEntries(Object.entries(pod.metadata.labels ?? {}).map(([k, v]) => [`__meta_kubernetes_pod_label_${sanitize(k)}`, String(v)])),
-    ...Object.fromEntries(Object.entries(pod.metadata.annotations ?? {}).map(([k, v]) => [`__meta_kubernetes_pod_annotation_${sanitize(k)}`, String(v)])),
-  };
-  const containers = [...(pod.spec.initContainers ?? []).map((c: Obj) => [c, 'true']), ...pod.spec.containers.map((c: Obj) => [c, 'false'])] as [Obj, string][];
-  return containers.flatMap(([c, init]) => (c.ports ?? []).map((p: Obj) => ({
-    targets: [`${pod.status.podIP}:${p.containerPort}`],
-    labels: { ...base, __meta_kubernetes_pod_container_name: c.name, __meta_kubernetes_pod_container_init: init, __meta_kubernetes_pod_container_port_number: String(p.containerPort), __meta_kubernetes_pod_container_port_name: p.name ?? '' },
-  })));
-}
-
 /** The targets Prometheus keeps after relabelling, as promtool prints them (JSON). */
 async function discover(): Promise<Obj[]> {
   const config = join(dir, 'prometheus.yml');
   const targetsFile = join(dir, 'pods.json');
   const pods = ['meshed', 'plain'].map((name) => api.get('Pod', name, 'shop')!);
   writeFileSync(targetsFile, JSON.stringify(pods.flatMap(podTargets)));
-  writeFileSync(config, JOB.replace('files: [TARGETS_FILE]', `files: [${JSON.stringify(targetsFile)}]`));
+  writeFileSync(config, kubernetesPodsConfig(targetsFile));
   const { stdout } = await promisify(execFile)(PROMTOOL!, ['check', 'service-discovery', '--timeout=5s', config, 'kubernetes-pods'], { encoding: 'utf8', timeout: 60_000 });
   return (JSON.parse(stdout) as Obj[]).filter((t) => t.labels !== null && Object.keys(t.labels ?? {}).length > 0);
 }

@@ -1,5 +1,6 @@
 // The README's "Running it outside Kubernetes" block, extracted from README.md and run as written by bash: a CA, the
-// api and web sidecars, `ztmesh status --wait` for both, and a request through web → mTLS → api → app.
+// api and web sidecars, `ztmesh status --wait` for both, and a request through web → mTLS → api → app; then the
+// echo app survives clients that reset their connections.
 // Substitutions, and only these: `ztmesh` is bin/ztmesh.js linked onto PATH (what `npm link` does); the block runs
 // in an empty temp directory, inside a private network namespace (unshare -rn, loopback only), so its fixed ports
 // (15012, 15000, 8080, …) cannot collide with anything else on the machine. Every process it starts is killed after.
@@ -34,7 +35,10 @@ describe.skipIf(SKIP)('README: Running it outside Kubernetes', () => {
     symlinkSync(BIN, join(bin, 'ztmesh'));
     const dir = join(work, 'walkthrough');
     mkdirSync(dir);
-    writeFileSync(join(work, 'walkthrough.sh'), `set -euo pipefail\n${block}`);
+    // Then, not part of the README: ten clients reset their connections to the echo app, which must keep serving.
+    const resets = 'for (let i = 0; i < 10; i++) await new Promise((r) => { const s = require("net").connect(8080, "127.0.0.1", () => s.resetAndDestroy()); s.on("error", () => {}); s.on("close", r); });'
+      + ' await new Promise((r) => setTimeout(r, 200));';
+    writeFileSync(join(work, 'walkthrough.sh'), `set -euo pipefail\n${block}\nnode -e '(async () => { ${resets} })()'\necho again | ztmesh connect 127.0.0.1:9001\n`);
     const child = spawn('unshare', ['-rn', 'sh', '-c', 'ip link set lo up && exec bash "$0"', join(work, 'walkthrough.sh')], {
       cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, PATH: `${bin}:${dirname(process.execPath)}:${process.env.PATH}`, ZTMESH_LOG_FORMAT: '' },
@@ -53,6 +57,7 @@ describe.skipIf(SKIP)('README: Running it outside Kubernetes', () => {
       expect(lines.filter((l) => /^State\s+available$/.test(l)), out).toHaveLength(2);
       expect(lines.filter((l) => /^Identity\s+spiffe:\/\/example\.org\/ns\/default\/sa\/(web|api)$/.test(l)).map((l) => l.split('/').pop()), out).toEqual(['web', 'api']);
       expect(lines, out).toContain('hello');
+      expect(lines, out).toContain('again');
       expect(out).not.toMatch(/"level":"(error|fatal)"/);
     } finally {
       try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ }

@@ -4,9 +4,8 @@
 // old-root SVIDs may be valid; after retire the old root is gone from both sidecars' /status.
 import { createHash, X509Certificate } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCa, type TestCaServer } from '../helpers/ca.js';
@@ -16,13 +15,14 @@ import { OPENSSL_MISSING } from '../helpers/openssl.js';
 import { startSidecar, type TestSidecar } from '../helpers/sidecar.js';
 import { fromPemAll, toPem } from '../../src/pki/index.js';
 import { certFingerprint } from '../../src/pki/fingerprint.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const API_ID = 'spiffe://example.org/ns/default/sa/api';
 const WEB_ID = 'spiffe://example.org/ns/default/sa/web';
 /** SVIDs live 5 s: old-root SVIDs are gone a few seconds after activate, and the test stays short. */
 const MAX_TTL = '5s';
 
-const tmp = mkdtempSync(join(tmpdir(), 'ztmesh-rotation-'));
+const tmp = tempDir('ztmesh-rotation-');
 const auditLog = join(tmp, 'audit.log');
 let ca: TestCaServer;
 let api: TestSidecar;

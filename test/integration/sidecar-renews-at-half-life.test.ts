@@ -27,7 +27,8 @@ describe('sidecar renews at half-life', () => {
     try {
       const renewed = await sc.waitForStatus((s) => s.identity.rotations >= 2, 45_000);
       const rot = sc.proc.json().filter((l) => l.event === 'rotation');
-      expect(rot.map((l) => l.reason)).toEqual(['initial', 'refresh']);
+      expect(rot.map((l) => l.trigger)).toEqual(['initial', 'refresh']);
+      expect(rot.map((l) => l.method)).toEqual(['join_token', 'renewal']);
       // The renewal point: half of the lifetime counted from receipt (notBefore is backdated), ±10%.
       const receivedMs = Date.parse(String(rot[0]!.time));
       const notAfterMs = Date.parse(String(rot[0]!.notAfter));
@@ -47,7 +48,7 @@ describe('sidecar renews at half-life', () => {
       const after = await sc.status();
       expect(after.identity.rotations).toBe(3);
       const h = after.identity.history;
-      expect(h.map((r) => r.reason)).toEqual(['initial', 'refresh', 'forced']);
+      expect(h.map((r) => r.trigger)).toEqual(['initial', 'refresh', 'forced']);
       expect(new Set(h.map((r) => r.serial)).size).toBe(3);
       expect(new Set(h.map((r) => r.publicKeySha256)).size).toBe(3);
       expect(after.identity.serial).toBe(forced.body.serial);

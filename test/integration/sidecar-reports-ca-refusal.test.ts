@@ -35,6 +35,23 @@ describe('sidecar refused by a CA it reached', () => {
     expect(sc.proc.child.exitCode).toBeNull();
   });
 
+  it('a CA whose certificate does not chain to the bundle is "CA reached, not trusted", not unreachable', async () => {
+    const foreign = await startSidecar({ ca, bundlePem: await startCaBundle() });
+    try {
+      const s = await foreign.waitForStatus((x) => x.identity.lastError !== null);
+      expect(s.identity.lastError!.code).toBe('ca_untrusted');
+      expect(s.ca).toMatchObject({ reachable: true, refusal: { code: 'ca_untrusted' } });
+      const line = JSON.parse(await foreign.proc.waitFor(/"event":"rotation_failed"/));
+      expect(line.msg).toBe('certificate rotation failed: CA reached, not trusted: ca_untrusted');
+      const r = await runCli(['status', '--admin', foreign.admin]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(/^CA\s+127\.0\.0\.1:\d+ reached, not trusted: CA 127\.0\.0\.1:\d+: self-signed certificate in certificate chain \(ca_untrusted, /m);
+      expect(r.stdout).not.toMatch(/UNREACHABLE|never contacted/);
+    } finally {
+      await foreign.stop();
+    }
+  });
+
   it('a trust domain that the bundle contradicts stops the sidecar at start, naming both', async () => {
     const bad = startSidecar({ ca, trustDomain: 'other.org' });
     const started = await bad.catch(() => undefined);

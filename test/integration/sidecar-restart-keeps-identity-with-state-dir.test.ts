@@ -1,13 +1,13 @@
 // Outside Kubernetes a join token works once. With identity.stateDir the sidecar keeps its SVID and key there, so a
 // restart is `available` again with no new token: it renews with the kept SVID (the CA's audit log says `renewal`).
 // Without a state dir the same restart is stuck on the used token.
-import { existsSync, mkdtempSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCa, type TestCaServer } from '../helpers/ca.js';
 import { startSidecar, WEB_ID } from '../helpers/sidecar.js';
 import { until } from '../helpers/until.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 describe('sidecar restart with a state directory', () => {
   let ca: TestCaServer;
@@ -17,7 +17,7 @@ describe('sidecar restart with a state directory', () => {
   const issued = () => ca.process.json().filter((l) => l.component === 'audit' && l.msg === 'issued' && l.spiffeId === WEB_ID);
 
   it('comes back available with the used token, renewing by SVID', async () => {
-    const stateDir = join(mkdtempSync(join(tmpdir(), 'ztmesh-state-')), 'web');
+    const stateDir = join(tempDir('ztmesh-state-'), 'web');
     const first = await startSidecar({ ca, args: ['--state-dir', stateDir] });
     const before = await first.waitForStatus((s) => s.identity.state === 'available');
     // The SVID is kept just after it is published: wait for the file, not for a time.

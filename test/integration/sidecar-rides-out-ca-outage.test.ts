@@ -57,7 +57,7 @@ describe('sidecar rides out a CA outage', () => {
     expect(back.identity.serial).not.toBe(before.identity.serial);
     expect(back.ca.reachable).toBe(true);
     expect(back.outageBudgetSeconds).toBeNull();
-    expect(back.identity.history.at(-1)!.reason).toBe('retry');
+    expect(back.identity.history.at(-1)!.trigger).toBe('retry');
     // Renewed with the SVID it kept: the join token was single-use.
     const issued = ca.process.json().filter((l) => l.msg === 'issued');
     expect(issued.map((l) => l.method)).toEqual(['renewal']);

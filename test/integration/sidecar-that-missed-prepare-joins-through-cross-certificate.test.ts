@@ -43,7 +43,7 @@ describe('a sidecar with only the old root', () => {
     const tooLate = await startSidecar({ ca, bundlePem: oldRootPem });
     sidecars.push(tooLate);
     const t = await tooLate.waitForStatus((st) => st.identity.lastError !== null);
-    expect(t.identity).toMatchObject({ state: 'initializing', lastError: { code: 'unavailable', message: expect.stringMatching(/certificate/) } });
+    expect(t.identity).toMatchObject({ state: 'initializing', lastError: { code: 'ca_untrusted', message: expect.stringMatching(/certificate/) } });
     expect(t.trustBundle).toMatchObject({ source: 'file', roots: [{ sha256: certFingerprint(fromPemAll(oldRootPem)[0]!) }] });
   });
 });

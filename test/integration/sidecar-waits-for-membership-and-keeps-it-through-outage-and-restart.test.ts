@@ -1,8 +1,7 @@
 // A transparent sidecar (in this process, its data path stubbed: no iptables here) against a real CA: it is not ready
 // until the CA's first membership arrives over the mesh stream; it keeps that membership when the CA goes away; and
 // restarted with identity.stateDir while the CA is still down, it is ready at once with the same membership.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/common/logger.js';
@@ -10,6 +9,7 @@ import { hostAddresses } from '../../src/identity/mesh-client.js';
 import { buildSidecar, type RunningSidecar } from '../../src/sidecar/app.js';
 import { loadSidecarConfig } from '../../src/sidecar/config.js';
 import { startCa, type TestCaServer } from '../helpers/ca.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const ID = 'spiffe://example.org/ns/default/sa/web';
 let ca: TestCaServer | undefined;
@@ -20,7 +20,7 @@ afterAll(async () => {
 });
 
 async function sidecar(caAddress: string, bundlePem: string, token: string, stateDir: string): Promise<RunningSidecar> {
-  const dir = mkdtempSync(join(tmpdir(), 'ztmesh-membership-sidecar-'));
+  const dir = tempDir('ztmesh-membership-sidecar-');
   writeFileSync(join(dir, 'roots.pem'), bundlePem);
   writeFileSync(join(dir, 'token'), token);
   const config = loadSidecarConfig({
@@ -54,7 +54,7 @@ async function until<T>(f: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 
 describe('a transparent sidecar and its membership', () => {
   it('is not ready before the first membership, keeps it through an outage and across a restart with stateDir', async () => {
     ca = await startCa({ args: ['--meshed-cidrs', '10.60.0.0/16'] });
-    const stateDir = join(mkdtempSync(join(tmpdir(), 'ztmesh-state-')), 'web');
+    const stateDir = join(tempDir('ztmesh-state-'), 'web');
     const first = await sidecar(ca.address, ca.bundlePem, await ca.mintToken(ID), stateDir);
     // Before the SVID there is no mesh stream: not ready, and membership is named as what it waits for.
     const early = await readyz(first);

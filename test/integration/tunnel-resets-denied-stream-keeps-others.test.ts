@@ -26,9 +26,10 @@ describe('tunnel: a denied stream is reset, the others on the tunnel continue', 
     expect(refusedReply.data.length).toBe(0);
     expect(refusedReply.error?.code).toBe('ECONNRESET');
 
-    const line = pair.api.proc.json().find((l) => l.msg === 'connection refused');
+    // api writes its line before the reset, but web's reset may reach us before api's stdout does.
+    const line = JSON.parse(await pair.api.proc.waitFor(/"msg":"connection refused"/)) as Record<string, unknown>;
     expect(line).toMatchObject({ level: 'warn', reason: 'spiffe_id_denied', peerId: WEB_ID, policy: 'local', workload: 'spiffe://example.org/ns/default/sa/api' });
-    expect(String(line!.peer)).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(String(line.peer)).toMatch(/^127\.0\.0\.1:\d+$/);
     const webLine = await pair.web.proc.waitFor(/"msg":"connection refused"/);
     expect(JSON.parse(webLine)).toMatchObject({ reason: 'server_refused', upstream: `127.0.0.1:${pair.apiPort}` });
     expect(JSON.parse(webLine).detail).toContain('spiffe_id_denied');

@@ -3,8 +3,7 @@
 // updates them on root rotation; drops a namespace that leaves the mesh; and retries each failing namespace on its
 // own backoff (the fake clock), without touching the others. It runs as the webhook's ServiceAccount, whose RBAC here
 // lets it write ConfigMaps only where a RoleBinding allows, so one namespace can be made to fail.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKubeClient, inClusterConfig } from '../../src/k8s/kube-client.js';
@@ -12,6 +11,7 @@ import { BundleDistributor } from '../../src/k8s/bundle-distributor.js';
 import { startFakeApiServer, type FakeApiServer } from '../helpers/fake-apiserver.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { captureLogger } from '../helpers/k8s-test-kit.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const SA = 'system:serviceaccount:ztmesh-system:ztmesh-webhook';
 let api: FakeApiServer;
@@ -52,7 +52,7 @@ beforeAll(async () => {
   api.apply(pod('billing', 'one', true));
   api.apply(pod('quiet', 'one', true));
   api.apply(pod('other', 'one', false));
-  const tokenFile = join(mkdtempSync(join(tmpdir(), 'ztmesh-webhook-sa-')), 'token');
+  const tokenFile = join(tempDir('ztmesh-webhook-sa-'), 'token');
   writeFileSync(tokenFile, api.addApiUser(SA, ['system:serviceaccounts']));
   d = new BundleDistributor({
     client: createKubeClient(inClusterConfig({}, { server: api.url, caFile: api.caFile, tokenFile, serverName: api.serverName })),

@@ -3,8 +3,7 @@
 // caBundle, answers an AdmissionReview that a client trusting only that caBundle can verify, as the API server does, and
 // writes the CA's roots into each namespace labelled for injection. With no --image it injects the image of its own
 // container, read from its pod (POD_NAME, POD_NAMESPACE).
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { connect } from 'node:tls';
@@ -14,6 +13,7 @@ import { certsToPem, fromPemAll } from '../../src/pki/index.js';
 import { CliProcess } from '../helpers/cli.js';
 import { startFakeApiServer, type FakeApiServer } from '../helpers/fake-apiserver.js';
 import { admissionFixture, postHttps } from '../helpers/webhook-client.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const NAME = 'ztmesh-webhook.ztmesh-system.svc';
 const MWC = 'ztmesh-sidecar-injector';
@@ -34,7 +34,7 @@ beforeAll(async () => {
   api.apply({ apiVersion: 'v1', kind: 'Pod', metadata: { name: OWN_POD, namespace: 'ztmesh-system' }, spec: { containers: [{ name: 'webhook', image: OWN_IMAGE }] } });
   const k8s = ['--k8s-api', api.url, '--k8s-ca-file', api.caFile, '--k8s-token-file', api.tokenFile, '--k8s-server-name', api.serverName];
   ca = await startCa({ trustDomain: 'cluster.local', args: ['--k8s-token-review', ...k8s, '--k8s-dns-san', `ztmesh-system/ztmesh-webhook=${NAME}`, '--grant-reserved-id', 'ztmesh-system/ztmesh-webhook'] });
-  const dir = mkdtempSync(join(tmpdir(), 'ztmesh-webhook-e2e-'));
+  const dir = tempDir('ztmesh-webhook-e2e-');
   writeFileSync(join(dir, 'token'), await api.mintToken({ namespace: 'ztmesh-system', serviceAccount: 'ztmesh-webhook', pod: 'ztmesh-webhook-0' }));
   writeFileSync(join(dir, 'roots.pem'), ca.bundlePem);
   webhook = new CliProcess(['webhook', '--listen', '127.0.0.1:0', '--health', '127.0.0.1:0', '--ca-address', ca.address, '--token-file', join(dir, 'token'),

@@ -4,8 +4,7 @@
 // kube-system causes no API request, and neither do 2,000 fake reviews for namespaces that do not exist, which
 // leave no warning in its log either.
 import { Agent, request } from 'node:https';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliProcess } from '../helpers/cli.js';
@@ -13,6 +12,7 @@ import { renderByHand } from '../helpers/deploy-manifests.js';
 import { startFakeApiServer, type FakeApiServer } from '../helpers/fake-apiserver.js';
 import { makeCa, makeLeaf } from '../helpers/pki.js';
 import { admissionFixture } from '../helpers/webhook-client.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const SERVER_NAME = 'ztmesh-webhook.ztmesh-system.svc';
 let api: FakeApiServer;
@@ -46,7 +46,7 @@ beforeAll(async () => {
   for (const o of renderByHand().filter((x) => (x.kind === 'ClusterRole' || x.kind === 'ClusterRoleBinding') && x.metadata.name === 'ztmesh-webhook')) api.apply(o);
   api.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop', labels: { 'ztmesh.io/inject': 'enabled' } } });
   api.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'kube-system' } });
-  const dir = mkdtempSync(join(tmpdir(), 'ztmesh-webhook-orders-'));
+  const dir = tempDir('ztmesh-webhook-orders-');
   const leaf = makeLeaf(ca, 'spiffe://cluster.local/ns/ztmesh-system/sa/ztmesh-webhook', { dnsNames: [SERVER_NAME] });
   writeFileSync(join(dir, 'cert.pem'), leaf.certPem);
   writeFileSync(join(dir, 'key.pem'), leaf.keyPem, { mode: 0o600 });

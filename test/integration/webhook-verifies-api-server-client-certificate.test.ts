@@ -3,20 +3,20 @@
 // from another CA, gets 401 before its body is read, and one warn line names the peer, the code and why. A bad
 // --client-ca file stops start-up naming the flag.
 import { request } from 'node:https';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliProcess, runCli } from '../helpers/cli.js';
 import { makeCa, makeLeaf, type TestLeaf } from '../helpers/pki.js';
 import { admissionFixture } from '../helpers/webhook-client.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const SERVER_NAME = 'ztmesh-webhook.ztmesh-system.svc';
 const servingCa = makeCa('cluster.local');
 const apiServerCa = makeCa('apiserver.test');
 const apiServer = makeLeaf(apiServerCa, 'spiffe://apiserver.test/kube-apiserver');
 const stranger = makeLeaf(makeCa('apiserver.test'), 'spiffe://apiserver.test/kube-apiserver');
-const dir = mkdtempSync(join(tmpdir(), 'ztmesh-webhook-client-ca-'));
+const dir = tempDir('ztmesh-webhook-client-ca-');
 let webhook: CliProcess;
 let port: number;
 

@@ -1,16 +1,16 @@
 // Checks the layer order of docs/design.md "Layers": dependencies point one way, nothing imports cli/, and no import
 // cycle exists, between folders or within one, type-only imports included.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const lint = fileURLToPath(new URL('../../scripts/lint.mjs', import.meta.url));
 /** A throwaway checkout holding `files` (path → text). */
 function plant(files: Record<string, string>): string {
-  const root = mkdtempSync(join(tmpdir(), 'ztmesh-lint-'));
+  const root = tempDir('ztmesh-lint-');
   for (const [path, text] of Object.entries(files)) {
     mkdirSync(dirname(join(root, path)), { recursive: true });
     writeFileSync(join(root, path), text);
@@ -27,7 +27,7 @@ describe('architecture', () => {
   });
 
   it('refuses a lower layer importing a higher one, and a focused test', () => {
-    const root = mkdtempSync(join(tmpdir(), 'ztmesh-lint-'));
+    const root = tempDir('ztmesh-lint-');
     mkdirSync(join(root, 'src/pki'), { recursive: true });
     mkdirSync(join(root, 'src/cli'), { recursive: true });
     mkdirSync(join(root, 'test'), { recursive: true });
@@ -59,7 +59,7 @@ describe('architecture', () => {
   });
 
   it('refuses a citation of a document outside the repository, and a path that leads out of it', () => {
-    const root = mkdtempSync(join(tmpdir(), 'ztmesh-lint-'));
+    const root = tempDir('ztmesh-lint-');
     for (const d of ['src/common', 'docs', 'test', 'bench']) mkdirSync(join(root, d), { recursive: true });
     const design = ['DESIGN', 'md'].join('.');
     const style = ['STYLE', 'md'].join('.');
@@ -80,7 +80,7 @@ describe('architecture', () => {
   });
 
   it('refuses a runtime dependency src/ does not import, an import of an undeclared package and an unused devDependency', () => {
-    const root = mkdtempSync(join(tmpdir(), 'ztmesh-lint-'));
+    const root = tempDir('ztmesh-lint-');
     mkdirSync(join(root, 'src/common'), { recursive: true });
     mkdirSync(join(root, 'test'), { recursive: true });
     writeFileSync(join(root, 'package.json'), JSON.stringify({

@@ -7,8 +7,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { AttestationError } from '../../common/errors.js';
 import { writeSecretFile } from '../../common/files.js';
 
-/** Every join token starts with this, so attestors can tell it from a Kubernetes JWT. */
-export const JOIN_TOKEN_PREFIX = 'ztjt_';
+import { JOIN_TOKEN_PREFIX } from '../../common/mesh.js';
+
+export { JOIN_TOKEN_PREFIX };
 /** Random bytes per token (256 bits). */
 export const JOIN_TOKEN_BYTES = 32;
 const TOKEN_SHAPE = /^ztjt_[A-Za-z0-9_-]{43}$/;

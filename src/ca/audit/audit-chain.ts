@@ -18,7 +18,7 @@ export interface AuditFields {
   notAfter?: string;
   /** SHA-256 hex of the root the certificate chains to. */
   root?: string;
-  /** How the caller proved its identity: token, svid, k8s. */
+  /** How the caller proved its identity: the attestor, `join_token`, `renewal` or `k8s_token`. */
   method?: string;
   peer?: string;
   /** `ok` for an issuance, the refusal code otherwise. */

@@ -1,5 +1,6 @@
 // The fleet view of one CA replica: every SPIFFE ID it issued to within the last max TTL, its last certificate,
 // how it was attested and how often it was issued in the last hour. Bounded: at most `maxIds` IDs, oldest dropped.
+// Filled by every issuance, and at start by replaying the replica's issuance log (fleet-rebuild.ts).
 import type { Clock } from '../../common/clock.js';
 import type { Issued } from './issuance-events.js';
 
@@ -13,16 +14,19 @@ export const OVERDUE_FRACTION = 0.55;
 const MINUTE_MS = 60_000;
 const HOUR_MINUTES = 60;
 
-/** How an ID proved itself, as operators say it: a join token, its current SVID, or a Kubernetes token. */
-export type IssueMethod = 'token' | 'svid' | 'k8s' | string;
-
-const METHOD_NAMES: Record<string, IssueMethod> = { join_token: 'token', renewal: 'svid', k8s_token: 'k8s' };
+/**
+ * How an ID proved itself: the attestor's name, the same in the CA's log, the issuance log, GET /identities and the
+ * docs (`join_token`, `renewal` with its current SVID, `k8s_token`).
+ */
+export type IssueMethod = 'join_token' | 'renewal' | 'k8s_token' | string;
 
 /** Where an ID stands: renewed on time, past its renewal point, or past the end of its last certificate. */
 export type IdState = 'ok' | 'overdue' | 'expired';
 
 /** One row of GET /identities. */
 export interface IssuedIdentity {
+  /** The replica that issued the last certificate (in a view gathered from several replicas). */
+  replica?: string;
   spiffeId: string;
   state: IdState;
   serial: string;
@@ -35,11 +39,38 @@ export interface IssuedIdentity {
   issuancesLastHour: number;
 }
 
-/** GET /identities: what this replica issued, most urgent first. */
+/** The trust bundle a replica serves now and what its live mesh streams acknowledged of it (bundle-acks.ts). */
+export interface BundleAckSummary {
+  /** The bundle sequence this replica serves now. */
+  version: string;
+  /** Live mesh streams (sidecars and webhooks) on this replica. */
+  streams: number;
+  /** Streams per acknowledged version. */
+  acked: Record<string, number>;
+}
+
+/** Where a replica's view started from when it started: its issuance log, replayed, or nothing. */
+export interface RebuiltFrom {
+  /** The --audit-log file (FILE.1 read first). */
+  auditLog: string;
+  /** `issued` records replayed, those within the window. */
+  records: number;
+  /** IDs the view held after the replay. */
+  identities: number;
+}
+
+/** GET /identities: what this replica issued, most urgent first; `ztmesh ca status --k8s` merges several into one. */
 export interface IdentitiesReport {
-  /** Every replica serves its own view: sidecars spread their calls over the replicas. */
-  scope: 'replica';
+  /** `replica`: one replica's own view (sidecars spread their calls over the replicas); `cluster`: merged. */
+  scope: 'replica' | 'cluster';
+  /** The replica's name, or for a merged view the names of the replicas read, comma-separated. */
   replica: string;
+  /** null: the replica keeps no issuance log, so its view started empty; a merged view leaves it out. */
+  rebuiltFrom?: RebuiltFrom | null;
+  /** The trust bundle served and what the live mesh streams acknowledged of it (bundle-acks.ts; absent without streams support). */
+  trustBundle?: BundleAckSummary;
+  /** Per SPIFFE ID, the trust-bundle version each of its live mesh streams acknowledged (`-`: none yet). */
+  bundleAcks?: Record<string, string[]>;
   generatedAt: string;
   /** IDs issued within this window (the CA's max TTL). */
   windowSeconds: number;
@@ -62,18 +93,51 @@ interface Entry {
   lastMinute: number;
 }
 
+/** Whether `v` has the shape of one replica's GET /identities answer (enough of it to show and merge). */
+export function isReplicaReport(v: unknown): v is IdentitiesReport {
+  const r = v as Partial<IdentitiesReport> | null;
+  return !!r && typeof r === 'object' && r.scope === 'replica' && Array.isArray(r.identities);
+}
+
 const STATE_ORDER: Record<IdState, number> = { overdue: 0, ok: 1, expired: 2 };
+
+/** When a sidecar renews at the latest: OVERDUE_FRACTION of its certificate's lifetime. */
+export function renewByMs(issuedAtMs: number, notAfterMs: number): number {
+  return issuedAtMs + Math.round((notAfterMs - issuedAtMs) * OVERDUE_FRACTION);
+}
+
+/** Where an ID stands at `nowMs`, from its last certificate. Pure. */
+export function idState(issuedAtMs: number, notAfterMs: number, nowMs: number): IdState {
+  return nowMs >= notAfterMs ? 'expired' : nowMs >= renewByMs(issuedAtMs, notAfterMs) ? 'overdue' : 'ok';
+}
+
+/** Most urgent first: overdue, then by expiry (soonest first), expired ones last (most recent first). */
+export function byUrgency(a: IssuedIdentity, b: IssuedIdentity): number {
+  const [an, bn] = [Date.parse(a.notAfter), Date.parse(b.notAfter)];
+  return STATE_ORDER[a.state] - STATE_ORDER[b.state] || (a.state === 'expired' ? bn - an : an - bn);
+}
 
 /** Records issuances (as a subscriber of the CA's issuance events, issuance-events.ts) and reports them. */
 export class IssuedIdentities {
   /** Map order is issuance order: the first entry is the one issued to longest ago. */
   private readonly entries = new Map<string, Entry>();
   private evicted = 0;
+  private rebuiltFrom: RebuiltFrom | null = null;
 
   constructor(private readonly opts: { clock: Clock; windowMs: number; replica: string; maxIds?: number }) {}
 
   private get limit(): number {
     return this.opts.maxIds ?? DEFAULT_MAX_TRACKED_IDS;
+  }
+
+  /** Says where the view started from (fleet-rebuild.ts, once at start). */
+  rebuilt(from: RebuiltFrom): void {
+    this.rebuiltFrom = from;
+  }
+
+  /** IDs tracked now. */
+  get size(): number {
+    return this.entries.size;
   }
 
   /** Notes one issued certificate. */
@@ -85,7 +149,7 @@ export class IssuedIdentities {
     perMinute[minute % HOUR_MINUTES] = Math.min(0xffff, perMinute[minute % HOUR_MINUTES]! + 1);
     this.entries.delete(issued.spiffeId);
     this.entries.set(issued.spiffeId, {
-      spiffeId: issued.spiffeId, serial: issued.serial, method: METHOD_NAMES[issued.method] ?? issued.method, peer: issued.peer,
+      spiffeId: issued.spiffeId, serial: issued.serial, method: issued.method, peer: issued.peer,
       issuedAtMs: issued.atMs, notAfterMs: issued.notAfterMs, perMinute, lastMinute: minute,
     });
     this.prune(issued.atMs);
@@ -108,22 +172,19 @@ export class IssuedIdentities {
     const now = this.opts.clock.now();
     this.prune(now);
     const minute = Math.floor(now / MINUTE_MS);
-    const rows = [...this.entries.values()].map((e): IssuedIdentity & { notAfterMs: number } => {
-      const renewByMs = e.issuedAtMs + Math.round((e.notAfterMs - e.issuedAtMs) * OVERDUE_FRACTION);
-      const state: IdState = now >= e.notAfterMs ? 'expired' : now >= renewByMs ? 'overdue' : 'ok';
+    const rows = [...this.entries.values()].map((e): IssuedIdentity => {
       const recent = e.perMinute.slice();
       advanceRing(recent, e.lastMinute, minute);
       return {
-        spiffeId: e.spiffeId, state, serial: e.serial, method: e.method, peer: e.peer,
+        spiffeId: e.spiffeId, state: idState(e.issuedAtMs, e.notAfterMs, now), serial: e.serial, method: e.method, peer: e.peer,
         issuedAt: new Date(e.issuedAtMs).toISOString(), notAfter: new Date(e.notAfterMs).toISOString(),
-        renewBy: new Date(renewByMs).toISOString(), issuancesLastHour: recent.reduce((a, b) => a + b, 0), notAfterMs: e.notAfterMs,
+        renewBy: new Date(renewByMs(e.issuedAtMs, e.notAfterMs)).toISOString(), issuancesLastHour: recent.reduce((a, b) => a + b, 0),
       };
     });
-    rows.sort((a, b) => STATE_ORDER[a.state] - STATE_ORDER[b.state] || (a.state === 'expired' ? b.notAfterMs - a.notAfterMs : a.notAfterMs - b.notAfterMs));
+    rows.sort(byUrgency);
     return {
-      scope: 'replica', replica: this.opts.replica, generatedAt: new Date(now).toISOString(), windowSeconds: Math.round(this.opts.windowMs / 1000),
-      limit: this.limit, tracked: rows.length, evicted: this.evicted,
-      identities: rows.map(({ notAfterMs: _drop, ...row }) => row),
+      scope: 'replica', replica: this.opts.replica, rebuiltFrom: this.rebuiltFrom, generatedAt: new Date(now).toISOString(),
+      windowSeconds: Math.round(this.opts.windowMs / 1000), limit: this.limit, tracked: rows.length, evicted: this.evicted, identities: rows,
     };
   }
 }

@@ -106,7 +106,7 @@ export function createMeshService(deps: MeshServiceDeps): MeshService {
   const refuse = (peer: string, spiffeId: string | undefined, code: string, detail: string) => {
     deps.metrics.meshRefusals.inc({ code });
     const suppressed = throttle.admit();
-    if (suppressed !== undefined) deps.log.warn({ peer, ...(spiffeId ? { spiffeId } : {}), code, reason: detail, ...(suppressed ? { suppressed } : {}) }, 'mesh stream refusal');
+    if (suppressed !== undefined) deps.log.warn({ peer, ...(spiffeId ? { spiffeId } : {}), code, detail, ...(suppressed ? { suppressed } : {}) }, 'mesh stream refusal');
   };
 
   const end = (call: Call, code: string, grpcCode: grpc.status, detail: string) => {
@@ -199,7 +199,7 @@ export function createMeshService(deps: MeshServiceDeps): MeshService {
       if (r.type === 'ack') {
         const stray = stream.ack(r);
         if (stray) refuse(address, peer.spiffeId, stray, `ack of ${r.kind.slice(0, 40)} version ${r.version.slice(0, 80)}, which is not in flight`);
-        else if (!r.applied) deps.log.warn({ peer: address, spiffeId: peer.spiffeId, kind: r.kind, version: r.version, code: r.errorCode, reason: r.errorDetail.slice(0, 300) }, 'mesh update refused by the sidecar');
+        else if (!r.applied) deps.log.warn({ peer: address, spiffeId: peer.spiffeId, kind: r.kind, version: r.version, code: r.errorCode, detail: r.errorDetail.slice(0, 300) }, 'mesh update refused by the sidecar');
         return;
       }
       announce(r.addresses);

@@ -98,7 +98,7 @@ const decode = (b64: unknown) => (typeof b64 === 'string' ? Buffer.from(b64, 'ba
 /** The CA Secret: present, its certificate and key match, and its bundle holds the root the certificate leads to. */
 export function checkCaSecret(group: string, name: string, r: KubeResponse, nowMs: number): { result: CheckResult; ca?: CaMaterial } {
   const base = { id: 'ca-secret', group, title: `CA Secret ${name}` };
-  const secretHint = `create it: ztmesh ca init --dir ./ztmesh-ca --k8s-secret > ztmesh-ca-secret.yaml && kubectl apply -f ztmesh-ca-secret.yaml (docs/kubernetes.md step 2)`;
+  const secretHint = `create it: ztmesh ca init --dir ./ztmesh-ca --k8s-secret ztmesh-ca-secret.yaml && kubectl apply -f ztmesh-ca-secret.yaml (docs/kubernetes.md step 2)`;
   const failed = notFoundOr(r, `Secret ${name}`, base, secretHint);
   if (failed) return { result: failed };
   const data = (body(r).data ?? {}) as Record<string, string>;

@@ -54,8 +54,8 @@ export class AppHealth {
       state.last = { outcome, atMs: this.deps.clock.now() };
       state.inFlight = undefined;
       // One line per change, not per probe: a failing app probed every second does not flood the log.
-      if (outcome.ok && before === false) this.deps.log.info({ path, reason: outcome.reason }, 'app probe passes again');
-      if (!outcome.ok && before !== false) this.deps.log.warn({ path, code: 'app_probe_failed', reason: outcome.reason }, 'app probe failed');
+      if (outcome.ok && before === false) this.deps.log.info({ path, detail: outcome.reason }, 'app probe passes again');
+      if (!outcome.ok && before !== false) this.deps.log.warn({ path, code: 'app_probe_failed', detail: outcome.reason }, 'app probe failed');
       return outcome;
     });
     state.inFlight = running;

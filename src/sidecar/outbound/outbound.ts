@@ -137,12 +137,10 @@ export class OutboundHandler {
         const upstream = formatHostPort(target.upstream.host, target.upstream.port);
         if (err.code === REASONS.peerClosed && abort.signal.aborted) {
           if (debug) reporter.log.debug({ peer: peer(), upstream }, 'app closed during the upstream handshake');
-        } else if (err.code === REASONS.upstreamUnavailable || err.code === REASONS.peerClosed) {
+        } else if (err.code === REASONS.upstreamUnavailable || err.code === REASONS.peerClosed || err.code === REASONS.forwardUnavailable) {
           reporter.failed(peer(), err.code, { peerId: err.peerId, detail: `${upstream}: ${err.message}` });
         } else {
-          // An upstream refusing a tunnel stream is named as `upstream`, as one refusing a raw connection after its handshake is.
-          const named = err.code === REASONS.serverRefused ? { upstream } : {};
-          reporter.refused(peer(), err.code, { peerId: err.peerId, detail: `${upstream}: ${err.message}`, ...named });
+          reporter.refused(peer(), err.code, { peerId: err.peerId, detail: `${upstream}: ${err.message}`, upstream });
         }
         resetLeg(plainLeg(app));
       },

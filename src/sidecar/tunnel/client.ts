@@ -26,6 +26,7 @@ import { closeLeg } from '../pipe.js';
 import { REASONS, serverRefusalReason } from '../reasons.js';
 import type { TlsContextHolder } from '../tls-context.js';
 import { abortOnPeerEnd, H2_CODES, REASON_HEADER, sessionOptions, StreamWindowGovernor, TUNNEL_ALPN, type TunnelLimits } from './protocol.js';
+import { fitReceiveWindow } from './receive-window.js';
 import { SessionGuard, TUNNEL_END_REASONS, type TunnelEndReason } from './session-guard.js';
 
 
@@ -191,7 +192,9 @@ export class TunnelPool implements StreamPool {
     pool.conns.push(conn);
     metrics.tunnelConnections.inc({ direction: 'outbound' });
     session.on('error', (err) => this.deps.log.debug({ upstream: pool.upstream, err: err.message }, 'tunnel connection failed'));
-    session.once('connect', () => session.setLocalWindowSize(limits.connectionWindow));
+    // No more in flight from the upstream than our socket's receive buffer holds (receive-window.ts).
+    const connectionWindow = fitReceiveWindow(dialed.leg.tcp, limits.connectionWindow, (code, fields, msg) => budget.warn(log, code, { upstream: pool.upstream, ...fields }, msg));
+    session.once('connect', () => session.setLocalWindowSize(connectionWindow));
     session.once('remoteSettings', () => { conn.admitted = true; });
     session.on('goaway', () => { conn.draining = true; });
     session.once('close', () => {
@@ -201,7 +204,7 @@ export class TunnelPool implements StreamPool {
       metrics.tunnelConnections.dec({ direction: 'outbound' });
       closeLeg(dialed.leg);
     });
-    this.deps.log.debug({ upstream: pool.upstream, peerId: conn.peerId, resumed: dialed.resumed }, 'tunnel connection opened');
+    this.deps.log.debug({ upstream: pool.upstream, peerId: conn.peerId, resumed: dialed.resumed, connectionWindow }, 'tunnel connection opened');
     this.armIdle(conn);
     return { kind: 'tunnel', conn };
   }
@@ -243,6 +246,10 @@ export class TunnelPool implements StreamPool {
         const status = Number(headers[':status']);
         if (status !== 200) {
           const reason = headers[REASON_HEADER];
+          // The upstream took us but its app is down: an error of the other leg, not a refusal of our identity.
+          if (reason === REASONS.forwardUnavailable) {
+            return fail(new DialError(REASONS.forwardUnavailable, `${pool.upstream} accepted the tunnel stream but its app refused the forward`, conn.peerId), 'error');
+          }
           return fail(new DialError(REASONS.serverRefused, `${pool.upstream} refused the tunnel stream: ${typeof reason === 'string' ? reason : `status ${status}`}`, conn.peerId), 'refused');
         }
         finish();

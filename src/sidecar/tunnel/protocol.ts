@@ -33,7 +33,10 @@ export interface TunnelLimits {
   pingTimeoutMs: number;
   /** Per-stream receive window (SETTINGS_INITIAL_WINDOW_SIZE): what one stream may have in flight, and buffered here. */
   streamWindow: number;
-  /** Connection receive window, so that streams do not wait on each other's window updates. */
+  /**
+   * Connection receive window, so that streams do not wait on each other's window updates; each end advertises less
+   * where its socket's receive buffer would not hold it (receive-window.ts).
+   */
   connectionWindow: number;
   /**
    * What one tunnel connection may buffer for streams whose app is not reading. Node's http2 hands connection window

@@ -16,6 +16,7 @@ import { resetLeg } from '../pipe.js';
 import { REASONS } from '../reasons.js';
 import type { TlsContextHolder } from '../tls-context.js';
 import { abortOnPeerEnd, H2_CODES, MAX_REFUSED_STREAMS, REASON_HEADER, sessionOptions, StreamWindowGovernor, type TunnelLimits } from './protocol.js';
+import { fitReceiveWindow } from './receive-window.js';
 import { SessionGuard, TUNNEL_END_REASONS } from './session-guard.js';
 import type { TunnelTargets } from '../inbound/route.js';
 
@@ -154,8 +155,10 @@ export class TunnelAcceptor {
       bump(this.perSource, source, -1);
       this.deps.metrics.tunnelConnections.dec({ direction: 'inbound' });
     });
-    session.setLocalWindowSize(this.opts.limits.connectionWindow);
-    reporter.log.debug({ peer: conn.peer, peerId: conn.peerId, serial: conn.serial }, 'tunnel connection accepted');
+    // No more in flight from the peer than our socket's receive buffer holds (receive-window.ts).
+    const connectionWindow = fitReceiveWindow(raw, this.opts.limits.connectionWindow, (code, fields, msg) => reporter.warn(code, { peer: conn.peer, peerId: conn.peerId, ...fields }, msg));
+    session.setLocalWindowSize(connectionWindow);
+    reporter.log.debug({ peer: conn.peer, peerId: conn.peerId, serial: conn.serial, connectionWindow }, 'tunnel connection accepted');
     // As the pool does on its side: no new streams after maxAgeMs, nor past the peer certificate's expiry.
     conn.age = clock.setTimeout(() => guard.close(TUNNEL_END_REASONS.maxAge), Math.min(this.opts.limits.maxAgeMs, conn.certNotAfterMs - clock.now()));
     this.armIdle(conn);

@@ -60,6 +60,8 @@ export interface SessionGuardDeps {
   /** A throttled warn line (the data path's WarnBudget) for a connection cut by a fault, and the debug log. */
   warn(code: string, fields: Record<string, unknown>, msg: string): void;
   debug(fields: Record<string, unknown>, msg: string): void;
+  /** Runs `fn` in this turn of the event loop once its I/O has been read (setImmediate; tests choose the moment). */
+  afterIo?(fn: () => void): void;
 }
 
 /** Watches one tunnel session until it closes; the owner calls close() and end() instead of the session's own. */
@@ -193,16 +195,24 @@ export class SessionGuard {
     this.endedTimer ??= this.deps.clock.setTimeout(() => this.end(this.reason ?? TUNNEL_END_REASONS.protocolError, 'streams left after HTTP/2 ended the session'), ENDED_GRACE_MS);
   }
 
-  /** Keepalive: a PING every pingIntervalMs; one unanswered for pingTimeoutMs ends the connection and its streams. */
+  /**
+   * Keepalive: a PING every pingIntervalMs; one unanswered for pingTimeoutMs, once what arrived by then has been read,
+   * ends the connection and its streams.
+   */
   private schedulePing(): void {
     this.pingTimer = this.deps.clock.setTimeout(() => {
       if (this.session.destroyed) return;
       let answered = false;
       const deadline = this.deps.clock.setTimeout(() => {
         if (answered || this.session.destroyed) return;
-        this.reason = TUNNEL_END_REASONS.pingTimeout;
-        this.deps.warn(TUNNEL_END_REASONS.pingTimeout, { ...this.who, direction: this.deps.direction, reason: TUNNEL_END_REASONS.pingTimeout, timeoutMs: this.deps.limits.pingTimeoutMs }, 'tunnel peer did not answer a ping: closing the connection');
-        this.destroy(Object.assign(new Error('tunnel peer did not answer a ping'), { code: 'ETIMEDOUT' }), H2_CODES.cancel);
+        // Timers run before I/O in a turn of the event loop: after a stall of our own (a long task, a descheduled
+        // process) the answer may be waiting unread. Our lateness is not the peer's silence: read, then decide.
+        (this.deps.afterIo ?? setImmediate)(() => {
+          if (answered || this.session.destroyed) return;
+          this.reason = TUNNEL_END_REASONS.pingTimeout;
+          this.deps.warn(TUNNEL_END_REASONS.pingTimeout, { ...this.who, direction: this.deps.direction, reason: TUNNEL_END_REASONS.pingTimeout, timeoutMs: this.deps.limits.pingTimeoutMs }, 'tunnel peer did not answer a ping: closing the connection');
+          this.destroy(Object.assign(new Error('tunnel peer did not answer a ping'), { code: 'ETIMEDOUT' }), H2_CODES.cancel);
+        });
       }, this.deps.limits.pingTimeoutMs);
       this.pingTimer = deadline;
       let sent = false;

@@ -1,13 +1,13 @@
 // State dir: init refuses to overwrite, key 0600; load names the file at fault; plug-in CA chains.
-import { mkdtempSync, statSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { initCaDir, loadCaState } from '../../../src/ca/state-dir.js';
 import { makeCa, makeIntermediate } from '../../helpers/pki.js';
+import { tempDir } from '../../helpers/temp-dir.js';
 
 const T0 = Date.now();
-const tmp = () => join(mkdtempSync(join(tmpdir(), 'ztmesh-sd-')), 'ca');
+const tmp = () => join(tempDir('ztmesh-sd-'), 'ca');
 
 describe('CA state dir', () => {
   it('init creates ca.pem, ca.key (0600), bundle.pem; load reads the trust domain from ca.pem', async () => {
@@ -38,7 +38,7 @@ describe('CA state dir', () => {
     const root = makeCa('corp.example', T0);
     const mid = makeIntermediate(root, T0);
     const issuing = makeIntermediate(mid, T0);
-    const dir = mkdtempSync(join(tmpdir(), 'ztmesh-sd-'));
+    const dir = tempDir('ztmesh-sd-');
     writeFileSync(join(dir, 'ca.pem'), issuing.certPem);
     writeFileSync(join(dir, 'ca.key'), issuing.keyPem);
     writeFileSync(join(dir, 'chain.pem'), mid.certPem + root.certPem);

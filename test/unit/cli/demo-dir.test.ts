@@ -1,12 +1,12 @@
 // The demo owns only what it made: a new or empty directory is adopted (marker written), a directory an earlier demo
 // made has only the demo's own entries cleared, and any other non-empty directory is refused with nothing deleted.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEMO_MARKER, prepareDemoDir } from '../../../src/cli/demo-dir.js';
+import { tempDir } from '../../helpers/temp-dir.js';
 
-const fresh = () => mkdtempSync(join(tmpdir(), 'ztmesh-demo-dir-'));
+const fresh = () => tempDir('ztmesh-demo-dir-');
 
 describe('prepareDemoDir', () => {
   it('creates a missing directory and marks it', () => {

@@ -33,6 +33,12 @@ describe('ztmesh status view', () => {
     expect(out).not.toContain('Outage budget');
   });
 
+  it('says how the last certificate was obtained, with the CA\'s names', () => {
+    const s = status('available');
+    const history = [{ serial: '5f1c', publicKeySha256: 'a'.repeat(64), notBefore: iso(-60_000), notAfter: iso(3_540_000), at: iso(-10_000), trigger: 'refresh', method: 'renewal' }];
+    expect(formatStatus({ ...s, identity: { ...s.identity, history } }, NOW, 'a')).toMatch(/^Rotations\s+3, last \S+ \(10s ago\) by renewal$/m);
+  });
+
   it('shows membership, the outbound policy, the inbound mode and what left the mesh in plain TCP (transparent mode)', () => {
     const s: SidecarStatus = {
       ...status('available'),
@@ -70,8 +76,39 @@ describe('ztmesh status view', () => {
     expect(out).toMatch(/^Outage budget\s+59m until the certificate expires$/m);
   });
 
-  it.each([['available', 0], ['renewing', 0], ['unavailable', 1], ['initializing', 1], ['expired', 1]] as const)('state %s (certificate valid) exits %d', (state, code) => {
+  it.each([['available', 0], ['renewing', 0], ['unavailable', 0], ['initializing', 1], ['expired', 1], ['untrusted', 1]] as const)('state %s (certificate valid) exits %d', (state, code) => {
     expect(exitCodeFor(status(state), NOW)).toBe(code);
+  });
+
+  it('exits on what /readyz answers, and says why it is not ready', () => {
+    const s = status('available');
+    expect(exitCodeFor({ ...s, readiness: { ready: true, pending: [] } }, NOW)).toBe(0);
+    const draining = { ...s, readiness: { ready: false, pending: ['draining'] } };
+    expect(exitCodeFor(draining, NOW)).toBe(1);
+    expect(formatStatus(draining, NOW, 'a')).toMatch(/^Ready\s+no: draining$/m);
+    expect(formatStatus({ ...s, readiness: { ready: true, pending: [] } }, NOW, 'a')).toMatch(/^Ready\s+yes$/m);
+  });
+
+  it('shows a failing renewal of a valid certificate as a warning', () => {
+    const out = formatStatus(status('unavailable', false), NOW, 'a');
+    expect(out).toMatch(/^Ready\s+yes$/m);
+    expect(out).toMatch(/^Warning\s+renewal failing \(unavailable, 2 in a row\); the certificate stays valid until \S+ \(in 59m\)$/m);
+    expect(formatStatus(status('available'), NOW, 'a')).not.toContain('Warning');
+  });
+
+  it('a stranded sidecar says what to run, in one line', () => {
+    const s = status('expired');
+    const actionNeeded = 'stranded: the certificate expired and the CA refuses the join token in /etc/web.token (token_reused); mint a new one, which the sidecar picks up without a restart: ztmesh ca token create --dir <the CA\'s --dir> --spiffe-id spiffe://cluster.local/ns/a/sa/b --out /etc/web.token';
+    const out = formatStatus({ ...s, identity: { ...s.identity, actionNeeded } }, NOW, 'a');
+    expect(out.split('\n').filter((l) => l.includes('ztmesh ca token create'))).toEqual([`Action needed  ${actionNeeded}`]);
+  });
+
+  it('a CA whose certificate does not verify reads as reached and not trusted', () => {
+    const s = status('initializing');
+    const refusal = { code: 'ca_untrusted', message: 'CA x:1: self-signed certificate in certificate chain', at: iso(-3000) };
+    const out = formatStatus({ ...s, ca: { ...s.ca, reachable: true, refusal } }, NOW, 'a');
+    expect(out).toMatch(/^CA\s+x:1 reached, not trusted: CA x:1: self-signed certificate in certificate chain \(ca_untrusted, 3s ago\)$/m);
+    expect(out).not.toContain('UNREACHABLE');
   });
 
   it('renewing exits 0 only while the certificate is still valid', () => {
@@ -99,8 +136,14 @@ describe('ztmesh status view', () => {
   it('shows the last refusal of a listener with the peer address', () => {
     const s = status('available');
     const listeners = [{ name: 'api', kind: 'outbound', address: '127.0.0.1:9001', connectionsActive: 0, connectionsTotal: 3, denied: 2,
-      lastRefusal: { reason: 'server_refused', peer: '10.0.0.7:15006', peerId: 'spiffe://cluster.local/ns/a/sa/api', at: iso(-5000) } }];
-    expect(formatStatus({ ...s, listeners }, NOW, 'a')).toContain('api outbound 127.0.0.1:9001 active=0 total=3 denied=2, last refused: server_refused (upstream 10.0.0.7:15006 spiffe://cluster.local/ns/a/sa/api, 5s ago)');
+      lastRefusal: { reason: 'server_refused', peer: '127.0.0.1:40100', upstream: '10.0.0.7:15006', peerId: 'spiffe://cluster.local/ns/a/sa/api', at: iso(-5000) } }];
+    expect(formatStatus({ ...s, listeners }, NOW, 'a')).toContain('api outbound 127.0.0.1:9001 active=0 total=3 denied=2, last refused: server_refused (app 127.0.0.1:40100 → upstream 10.0.0.7:15006 spiffe://cluster.local/ns/a/sa/api, 5s ago)');
+    // Transparent outbound refusing the app's own connection before any upstream: the app's address is not an upstream.
+    const own = [{ name: 'transparent-outbound', kind: 'transparent-outbound', address: '0.0.0.0:15001', connectionsActive: 0, connectionsTotal: 1, denied: 1,
+      lastRefusal: { reason: 'not_redirected', peer: '10.1.2.3:40200', at: iso(-1000) } }];
+    const line = formatStatus({ ...s, listeners: own }, NOW, 'a');
+    expect(line).toContain('last refused: not_redirected (app 10.1.2.3:40200, 1s ago)');
+    expect(line).not.toContain('upstream');
   });
 
   it('accepts a port, host:port or a URL for --admin', () => {

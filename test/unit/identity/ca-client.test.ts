@@ -1,7 +1,6 @@
 // The gRPC CA client against an in-process TLS gRPC server on 127.0.0.1:0: CA verified by SPIFFE ID, token re-read
 // on every use, SVID as client certificate for renewals, failover in address order, gRPC status → stable code.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +12,7 @@ import { makeTrustBundle } from '../../../src/identity/credentials.js';
 import { buildSvid } from '../../../src/identity/svid-material.js';
 import { buildCsr, generateKeySync, issueSvid, parseAndVerifyCsr } from '../../../src/pki/index.js';
 import { makeCa, makeLeaf, type TestCa } from '../../helpers/pki.js';
+import { tempDir } from '../../helpers/temp-dir.js';
 
 const TD = 'example.org';
 const WEB = `spiffe://${TD}/ns/default/sa/web`;
@@ -46,7 +46,7 @@ async function startFakeCa(ca: TestCa, servingId: string, reply: (seen: Seen) =>
 }
 
 describe('GrpcCaClient', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ztmesh-caclient-'));
+  const dir = tempDir('ztmesh-caclient-');
   const tokenFile = join(dir, 'token');
   const ca = makeCa(TD);
   const bundle = makeTrustBundle(TD, [ca.certDer], 0);
@@ -82,6 +82,7 @@ describe('GrpcCaClient', () => {
     expect(r.chainDer).toHaveLength(1);
     expect(r.bundle).toEqual({ trustDomain: TD, rootsDer: [ca.certDer], sequence: 7 });
     expect(r.address).toBe(good.address);
+    expect(r.method).toBe('k8s_token'); // not a join token (ztjt_…): a Kubernetes one
     writeFileSync(tokenFile, 'second-token\n');
     await c.sign(csr().csr, 600, token);
     expect(good.seen.slice(-2).map((s) => s.authorization)).toEqual(['Bearer first-token', 'Bearer second-token']);
@@ -95,7 +96,7 @@ describe('GrpcCaClient', () => {
     const r = await c.sign(der, 600, token);
     const svid = buildSvid({ key, chainDer: r.chainDer, bundle, trustDomain: TD, nowMs: Date.now() });
     // This CA requires a client certificate, so a signature proves the SVID was presented.
-    await client([mtls.address]).sign(csr().csr, 600, { method: 'svid', svid, roots: bundle });
+    expect((await client([mtls.address]).sign(csr().csr, 600, { method: 'svid', svid, roots: bundle })).method).toBe('renewal');
     expect(mtls.seen.at(-1)).toEqual({ peerCert: true });
     await expect(client([mtls.address]).sign(csr().csr, 600, token)).rejects.toMatchObject({ code: 'unavailable' });
   });
@@ -111,6 +112,15 @@ describe('GrpcCaClient', () => {
     const before = impostor.seen.length;
     await expect(client([impostor.address]).sign(csr().csr, 600, token)).rejects.toMatchObject({ code: 'ca_identity_mismatch' });
     expect(impostor.seen.length).toBe(before);
+  });
+
+  it('names a CA whose certificate does not chain to the bundle ca_untrusted (reached, not trusted) and tries the next address', async () => {
+    writeFileSync(tokenFile, 'tok\n');
+    const foreign = { method: 'token', roots: makeTrustBundle(TD, [makeCa(TD).certDer], 0) } as const;
+    const err = await client([good.address]).sign(csr().csr, 600, foreign).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ca_untrusted', caCode: 'ca_untrusted', message: expect.stringMatching(/certificate/) });
+    const r = await client([good.address, mtls.address]).sign(csr().csr, 600, foreign).catch((e: unknown) => e);
+    expect(r).toMatchObject({ code: 'ca_untrusted', message: expect.stringContaining(mtls.address) });
   });
 
   it('maps a refusal to its stable code and does not fail over on it', async () => {

@@ -54,6 +54,7 @@ describe('IdentityManager', () => {
     expect(t.manager.current().svid!.serialHex).not.toBe(first.serialHex);
     expect(t.manager.stats().rotations).toBe(2);
     expect(t.states).toEqual(['initializing', 'available', 'renewing', 'available']);
+    expect(t.manager.stats().history.map((h) => [h.trigger, h.method])).toEqual([['initial', 'join_token'], ['refresh', 'renewal']]);
   });
 
   it.each([[0, 0.45], [0.999999, 0.55]])('with random %d the refresh lands at %d of the lifetime', async (random, fraction) => {
@@ -80,7 +81,7 @@ describe('IdentityManager', () => {
     }
     expect(new Set(keys).size).toBe(5);
     expect(new Set(t.client.calls.map((c) => c.publicKey)).size).toBe(5);
-    expect(t.manager.stats().history.map((h) => h.reason)).toEqual(['initial', 'forced', 'forced', 'forced', 'forced']);
+    expect(t.manager.stats().history.map((h) => h.trigger)).toEqual(['initial', 'forced', 'forced', 'forced', 'forced']);
   });
 
   it('backs off 1 s, 2 s, 4 s … capped at 30 s with ±20% jitter, and resets on success', async () => {
@@ -229,6 +230,7 @@ describe('IdentityManager', () => {
 
   it.each([
     ['ca_identity_mismatch', true, 'ca_identity_mismatch'],
+    ['ca_untrusted', true, 'ca_untrusted'],
     ['permission_denied', true, 'permission_denied'],
     ['unavailable', false, undefined],
     ['deadline_exceeded', false, undefined],
@@ -243,6 +245,50 @@ describe('IdentityManager', () => {
     await t.clock.advance(t.manager.stats().nextAttemptMs! - t.clock.now());
     expect(t.manager.current().state).toBe('available');
     expect(t.reach.current()).toMatchObject({ reachable: true, refusal: null });
+  });
+
+  it('a bundle without the root its SVID chains to makes it untrusted at once: not valid, renewed now with the token, until a renewal succeeds', async () => {
+    t.manager.start();
+    await t.clock.advance(0);
+    const old = t.manager.current().svid!;
+    const next = makeCa('cluster.local', t.clock.now() - 1000);
+    const vouch = createCrossCertificate({ rootDer: next.certDer, issuer: t.ca.issuer, trustDomain: 'cluster.local', nowMs: t.clock.now() });
+    expect(t.manager.applyBundle({ trustDomain: 'cluster.local', rootsDer: [t.ca.certDer, next.certDer], sequence: 1, crossCertsDer: [vouch] })).toBe(true);
+    expect(t.manager.current().state).toBe('available');
+    // `ca root activate`, then `retire --force` while this SVID of the old root is still valid.
+    (t.client as unknown as { ca: TestCa }).ca = next;
+    t.client.failWith = 'unavailable';
+    const calls = t.client.calls.length;
+    expect(t.manager.applyBundle({ trustDomain: 'cluster.local', rootsDer: [next.certDer], sequence: 2 })).toBe(true);
+    expect(t.manager.current().state).toBe('untrusted');
+    expect(hasValidSvid(t.manager.current(), t.clock.now())).toBe(false);
+    await t.clock.advance(0);
+    expect(t.client.calls.slice(calls).map((c) => c.auth)).toEqual(['token']);
+    expect(t.manager.current()).toMatchObject({ state: 'untrusted', svid: old });
+    t.client.failWith = undefined;
+    await t.clock.advance(t.manager.stats().nextAttemptMs! - t.clock.now());
+    expect(t.manager.current().state).toBe('available');
+    expect(t.manager.current().svid!.serialHex).not.toBe(old.serialHex);
+    expect(t.manager.stats().history.map((h) => h.trigger)).toEqual(['initial', 'retry']);
+    expect(t.states).toEqual(['initializing', 'available', 'untrusted', 'available']);
+  });
+
+  it('after a failure, a changed token file is tried at once instead of after the backoff', async () => {
+    t.manager.tokenFileChanged();
+    expect(t.client.calls).toHaveLength(0);
+    t.client.failWith = 'permission_denied';
+    t.manager.start();
+    await t.clock.advance(0);
+    expect(t.client.calls).toHaveLength(1);
+    t.client.failWith = undefined;
+    t.manager.tokenFileChanged();
+    await t.clock.advance(0);
+    expect(t.client.calls).toHaveLength(2);
+    expect(t.manager.current().state).toBe('available');
+    expect(t.manager.stats().history.map((h) => h.trigger)).toEqual(['token_changed']);
+    t.manager.tokenFileChanged();
+    await t.clock.advance(0);
+    expect(t.client.calls).toHaveLength(2);
   });
 
   it('stop() cancels every timer', async () => {

@@ -1,7 +1,6 @@
 // The SVID kept in identity.stateDir: written with the key 0600 and atomically, and on restart the manager starts
 // from it while it is valid and renews with it (not the token); an expired or mismatched one falls back to the token.
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/common/logger.js';
@@ -13,6 +12,7 @@ import { generateKeySync } from '../../../src/pki/index.js';
 import { FakeCaClient } from '../../helpers/fake-ca-client.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 import { makeCa } from '../../helpers/pki.js';
+import { tempDir } from '../../helpers/temp-dir.js';
 
 const TTL = 3_600_000;
 
@@ -34,7 +34,7 @@ describe('SVID kept in the state directory', () => {
   const ca = makeCa('cluster.local', clock.now() - 86_400_000, 10 * 365 * 86_400_000);
 
   it('is written after each rotation: key 0600, chain beside it, no temp files left', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ztmesh-state-'));
+    const dir = tempDir('ztmesh-state-');
     await new SvidStore(dir).prepare();
     const { manager } = sidecar(clock, ca, dir);
     manager.start();
@@ -49,7 +49,7 @@ describe('SVID kept in the state directory', () => {
   });
 
   it('after a restart: available at once with the kept SVID, renewed with it, not with the token', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ztmesh-state-'));
+    const dir = tempDir('ztmesh-state-');
     const first = sidecar(clock, ca, dir);
     first.manager.start();
     await clock.advance(0);
@@ -72,7 +72,7 @@ describe('SVID kept in the state directory', () => {
   });
 
   it('an expired kept SVID, or a key that does not match it, falls back to the token', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ztmesh-state-'));
+    const dir = tempDir('ztmesh-state-');
     const first = sidecar(clock, ca, dir);
     first.manager.start();
     await clock.advance(0);
@@ -97,7 +97,7 @@ describe('SVID kept in the state directory', () => {
   });
 
   it('prepare() refuses a state directory it cannot use, naming identity.stateDir', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'ztmesh-state-')), 'file');
+    const file = join(tempDir('ztmesh-state-'), 'file');
     writeFileSync(file, 'x');
     await expect(new SvidStore(file).prepare()).rejects.toMatchObject({ code: 'state_dir_unusable', message: expect.stringContaining(`identity.stateDir "${file}"`) });
   });

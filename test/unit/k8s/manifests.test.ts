@@ -149,6 +149,10 @@ describe('deploy/kubernetes', () => {
     for (const o of objects.filter((x) => x.kind === 'ClusterRole')) {
       for (const r of o.rules) expect(r.verbs).not.toContain('*');
     }
+    // `ztmesh ca status --k8s` reads, in the CA's namespace only: list pods, get through pods/proxy; bound by operators.
+    expect(find('Role', 'ztmesh-ca-status')).toMatchObject({ metadata: { namespace: 'ztmesh-system' }, rules: [
+      { apiGroups: [''], resources: ['pods'], verbs: ['list'] }, { apiGroups: [''], resources: ['pods/proxy'], verbs: ['get'] },
+    ] });
   });
 
   it('the webhook: Deployment, Service and MutatingWebhookConfiguration agree', () => {

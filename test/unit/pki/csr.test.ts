@@ -1,11 +1,11 @@
 // CSR building, parsing and verification: round trip, and each refusal with its stable code.
 import { generateKeyPairSync, createPrivateKey } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildCsr, generateKeySync, parseAndVerifyCsr, toPem, KEY_ALGORITHMS } from '../../../src/pki/index.js';
+import { tempDir } from '../../helpers/temp-dir.js';
 
 describe('CSR', () => {
   it.each(KEY_ALGORITHMS.filter((a) => a !== 'rsa-4096'))('round-trips a %s CSR with its SANs; openssl agrees it verifies', (alg) => {
@@ -15,7 +15,7 @@ describe('CSR', () => {
     expect(parsed.keyType).toBe(alg);
     expect(parsed.uris).toEqual(['spiffe://td/a']);
     expect(parsed.dnsNames).toEqual(['a.example']);
-    const file = join(mkdtempSync(join(tmpdir(), 'ztmesh-csr-')), 'req.pem');
+    const file = join(tempDir('ztmesh-csr-'), 'req.pem');
     writeFileSync(file, toPem(csr, 'CERTIFICATE REQUEST'));
     expect(execFileSync('openssl', ['req', '-in', file, '-noout', '-verify'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })).toBeDefined();
   });

@@ -1,16 +1,16 @@
 // Every fast-path certificate (root, intermediate, EC/RSA leaves) parsed with @peculiar/x509 and checked with openssl.
 import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { describe, expect, it } from 'vitest';
 import { issueSvid, spkiOf, generateKeySync, toPem, spiffeIdOf, NOT_BEFORE_BACKDATE_MS, type KeyAlgorithm } from '../../../src/pki/index.js';
 import { makeCa, makeIntermediate } from '../../helpers/pki.js';
+import { tempDir } from '../../helpers/temp-dir.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'ztmesh-svid-'));
+const tmp = tempDir('ztmesh-svid-');
 function write(name: string, pem: string): string {
   const f = join(tmp, name);
   writeFileSync(f, pem);

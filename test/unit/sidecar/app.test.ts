@@ -1,6 +1,5 @@
 // The composition root in-process: real admin and health servers on 127.0.0.1:0, a fake CA client and a fake clock.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/common/logger.js';
@@ -12,6 +11,7 @@ import type { DataPathContext } from '../../../src/sidecar/datapath.js';
 import { FakeCaClient } from '../../helpers/fake-ca-client.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 import { makeCa } from '../../helpers/pki.js';
+import { tempDir } from '../../helpers/temp-dir.js';
 
 class FakeCa extends FakeCaClient {
   watchBundle(_h: BundleStreamHandlers) {
@@ -22,7 +22,7 @@ class FakeCa extends FakeCaClient {
 async function setup(opts: { listenerPart?: boolean; admin?: string; health?: string; failWith?: string } = {}) {
   const clock = new FakeClock(Date.now());
   const ca = makeCa('cluster.local', clock.now() - 60_000);
-  const dir = mkdtempSync(join(tmpdir(), 'ztmesh-app-'));
+  const dir = tempDir('ztmesh-app-');
   writeFileSync(join(dir, 'roots.pem'), ca.certPem);
   const config = loadSidecarConfig({ flags: { 'ca-bundle': join(dir, 'roots.pem'), admin: opts.admin ?? '127.0.0.1:0', health: opts.health ?? '127.0.0.1:0', 'ca-address': '127.0.0.1:1' } });
   const client = new FakeCa(ca, clock);

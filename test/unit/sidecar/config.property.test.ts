@@ -1,18 +1,18 @@
 // Property-based fuzzing of the sidecar config loader: any YAML file, ZTMESH_* environment and flags give either a
 // frozen valid config or a ConfigError with one of the stable codes, never another exception.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/common/errors.js';
 import { CONFIG_KEYS, loadSidecarConfig } from '../../../src/sidecar/config.js';
+import { tempDir } from '../../helpers/temp-dir.js';
 
 /** Every code the loader may fail with; operators and tests match on these. */
 const STABLE_CODES = ['invalid_config', 'config_unreadable', 'config_invalid_yaml', 'admin_remote_not_allowed'];
 
-const file = join(mkdtempSync(join(tmpdir(), 'ztmesh-config-fuzz-')), 'sidecar.yaml');
+const file = join(tempDir('ztmesh-config-fuzz-'), 'sidecar.yaml');
 
 /** Values that mean something to some key, and values that mean nothing to any. */
 const interesting = fc.constantFrom(

@@ -1,12 +1,12 @@
 // Sidecar config loading: file < env < flags, defaults, frozen result, and errors that name key, value and source.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/common/errors.js';
 import { caAddresses, CONFIG_KEYS, loadSidecarConfig } from '../../../src/sidecar/config.js';
+import { tempDir } from '../../helpers/temp-dir.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'ztmesh-config-'));
+const dir = tempDir('ztmesh-config-');
 function file(text: string): string {
   const p = join(dir, `c${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(p, text);

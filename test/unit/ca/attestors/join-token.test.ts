@@ -1,16 +1,14 @@
 // Join-token attestor: claims only join tokens, checks without using up, consume() uses up.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { JoinTokenAttestor } from '../../../../src/ca/attestors/join-token.js';
 import { attest } from '../../../../src/ca/attestors/run.js';
 import { JoinTokenStore } from '../../../../src/ca/attestors/join-tokens.js';
 import { FakeClock } from '../../../helpers/fake-clock.js';
+import { tempDir } from '../../../helpers/temp-dir.js';
 
 describe('JoinTokenAttestor', () => {
   const clock = new FakeClock();
-  const store = new JoinTokenStore(mkdtempSync(join(tmpdir(), 'ztmesh-jta-')));
+  const store = new JoinTokenStore(tempDir('ztmesh-jta-'));
   const a = new JoinTokenAttestor(store, 'example.org', clock);
   const peer = '127.0.0.1:1';
 

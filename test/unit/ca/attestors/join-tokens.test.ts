@@ -1,14 +1,14 @@
 // Join tokens: only a hash on disk, single use (also under concurrent consumers), expiry by clock time.
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { JoinTokenStore, PRUNE_GRACE_MS, tokenHash, isJoinToken } from '../../../../src/ca/attestors/join-tokens.js';
+import { tempDir } from '../../../helpers/temp-dir.js';
 
 const ID = 'spiffe://example.org/ns/default/sa/web';
 const T0 = Date.UTC(2026, 0, 1);
 const fresh = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ztmesh-jt-'));
+  const dir = tempDir('ztmesh-jt-');
   return { dir, store: new JoinTokenStore(dir) };
 };
 
@@ -80,6 +80,6 @@ describe('JoinTokenStore', () => {
   });
 
   it('prunes nothing, without failing, where there is no tokens directory', async () => {
-    expect(await new JoinTokenStore(mkdtempSync(join(tmpdir(), 'ztmesh-jt-'))).prune(T0)).toBe(0);
+    expect(await new JoinTokenStore(tempDir('ztmesh-jt-')).prune(T0)).toBe(0);
   });
 });

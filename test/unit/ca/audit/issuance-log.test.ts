@@ -2,8 +2,7 @@
 // (flock), refusal floods throttled, and only whitelisted fields written; and every row of issue 19's attacks on it:
 // the stdout witness of every record, a log truncated or deleted between runs, moved or deleted while running, a
 // path that cannot be written, a symbolic link, another user's file. A full disk: test/privileged/.
-import { appendFileSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmdirSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, chownSync, existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IssuanceLog, type IssuanceLogOptions, type Witnessed } from '../../../../src/ca/audit/issuance-log.js';
@@ -11,8 +10,9 @@ import { lineHash, verifyAuditLog } from '../../../../src/ca/audit/audit-chain.j
 import { silentLogger } from '../../../../src/common/logger.js';
 import { captureLogger } from '../../../helpers/capture-logger.js';
 import { FakeClock } from '../../../helpers/fake-clock.js';
+import { tempDir } from '../../../helpers/temp-dir.js';
 
-const tmpFile = () => join(mkdtempSync(join(tmpdir(), 'ztmesh-audit-')), 'audit.log');
+const tmpFile = () => join(tempDir('ztmesh-audit-'), 'audit.log');
 const issued = (i: number) => ({ spiffeId: `spiffe://example.org/ns/default/sa/w${i}`, serial: `0${i}`, notAfterMs: Date.UTC(2026, 10, 28), root: 'cd'.repeat(32), method: 'token', peer: `ipv4:10.0.0.1:${4000 + i}` });
 const check = (...names: string[]) => verifyAuditLog(names.map((n) => ({ name: n, text: readFileSync(n, 'utf8') })));
 
@@ -87,7 +87,7 @@ describe('IssuanceLog', () => {
   });
 
   it('fails to open a file it cannot write, naming it', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ztmesh-audit-'));
+    const dir = tempDir('ztmesh-audit-');
     writeFileSync(join(dir, 'f'), 'x');
     expect(() => IssuanceLog.open({ file: join(dir, 'f', 'audit.log'), clock: new FakeClock(), log: silentLogger() }))
       .toThrow(expect.objectContaining({ code: 'audit_log_unwritable', message: expect.stringContaining(join(dir, 'f', 'audit.log')) }));
@@ -218,7 +218,7 @@ describe('IssuanceLog against a hostile or failing disk', () => {
   });
 
   it('never follows a symbolic link, and refuses a log another user owns', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ztmesh-audit-'));
+    const dir = tempDir('ztmesh-audit-');
     const target = join(dir, 'elsewhere');
     writeFileSync(target, '');
     symlinkSync(target, join(dir, 'audit.log'));

@@ -32,7 +32,7 @@ describe('IssuedIdentities', () => {
       issue(id(1));
     }
     let row = t.report().identities[0]!;
-    expect(row).toMatchObject({ state: 'ok', method: 'svid', issuancesLastHour: 3 });
+    expect(row).toMatchObject({ state: 'ok', method: 'renewal', issuancesLastHour: 3 });
     await clock.advance(50 * 60_000);
     row = t.report().identities[0]!;
     expect(row.issuancesLastHour).toBe(1);

@@ -1,8 +1,7 @@
 // Root rotation on the state directory: prepare, activate, retire and status as files, their refusals, and the
 // retire bound from the issuance logs or from the time activate recorded.
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { activateRoot, prepareRoot, readRootDir, retireRoot } from '../../../../src/ca/root/root-rotation.js';
@@ -13,10 +12,11 @@ import { initCaDir } from '../../../../src/ca/state-dir.js';
 import { formatRecord, GENESIS, lineHash, type VerifiedEntry } from '../../../../src/ca/audit/audit-chain.js';
 import { fromPemAll, vouchesFor } from '../../../../src/pki/index.js';
 import { makeCa, makeIntermediate } from '../../../helpers/pki.js';
+import { tempDir } from '../../../helpers/temp-dir.js';
 
 const T0 = Date.now();
 const H = 3_600_000;
-const tmp = () => join(mkdtempSync(join(tmpdir(), 'ztmesh-root-')), 'ca');
+const tmp = () => join(tempDir('ztmesh-root-'), 'ca');
 const certs = (dir: string, name: string) => fromPemAll(readFileSync(join(dir, name), 'utf8')).map((d) => new X509Certificate(d));
 
 describe('ca root steps on files', () => {

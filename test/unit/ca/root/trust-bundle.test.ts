@@ -1,8 +1,7 @@
 // The bundle source: publishes a change only with a higher sequence (from bundle.pem's sequence line), sends the
 // cross-certificates that vouch for a root of the bundle, keeps the last good bundle on bad content, and re-reads the
 // files when the CA's own root changes.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TrustBundleSource, assertBundleHoldsCaRoot, type BundleSnapshot } from '../../../../src/ca/root/trust-bundle.js';
@@ -12,9 +11,10 @@ import { certsToPem, createCrossCertificate } from '../../../../src/pki/index.js
 import { captureLogger } from '../../../helpers/capture-logger.js';
 import { makeCa, makeIntermediate, makeLeaf } from '../../../helpers/pki.js';
 import { FakeClock } from '../../../helpers/fake-clock.js';
+import { tempDir } from '../../../helpers/temp-dir.js';
 
 const bundleDir = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ztmesh-bundle-'));
+  const dir = tempDir('ztmesh-bundle-');
   return { dir, file: join(dir, 'bundle.pem'), cross: join(dir, 'cross.pem') };
 };
 
