@@ -4,16 +4,14 @@
 // the sidecars it concerns, and only them; an invalid file (a bad field, broken YAML, an unknown action) is named with
 // its field in the log, the metric and GET /policies, while the files beside it load and the last valid version of
 // the refused objects stays in force.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCa, type TestCaServer } from '../helpers/ca.js';
 import { openMesh, svidFor, type TestMeshStream } from '../helpers/mesh-stream.js';
 import { namesIn, policyDoc, writePolicyFile } from '../helpers/policies.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const id = (sa: string) => `spiffe://example.org/ns/shop/sa/${sa}`;
-const dir = mkdtempSync(join(tmpdir(), 'ztmesh-policy-dir-'));
+const dir = tempDir('ztmesh-policy-dir-');
 const apiAllowsWeb = policyDoc('shop', 'api-allows-web', { selector: { serviceAccounts: ['api'] }, rules: [{ from: [{ principals: [id('web')] }] }] });
 const dbAllowsApi = (port: number) => policyDoc('shop', 'db-allows-api', { selector: { serviceAccounts: ['db'] }, rules: [{ from: [{ principals: [id('api')] }], to: [{ ports: [port] }] }] });
 const meshWide = policyDoc('ztmesh-system', 'no-legacy', { action: 'DENY', rules: [{ from: [{ namespaces: ['legacy'] }] }] });

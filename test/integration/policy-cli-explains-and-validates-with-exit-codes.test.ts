@@ -2,18 +2,17 @@
 // a directory, files, or what a real CA serves (--ca-admin, with the CA's mesh default), naming the deciding policy and
 // a dry-run policy that would decide otherwise, exit 0 allow, 1 deny, 2 bad input; validate prints file:object:field
 // per problem, exit 0 valid, 1 problems, 2 input it cannot read. `ztmesh ca status` shows who runs which version.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCa, type TestCaServer } from '../helpers/ca.js';
 import { runCli } from '../helpers/cli.js';
 import { openMesh, svidFor } from '../helpers/mesh-stream.js';
 import { policyDoc, writePolicyFile } from '../helpers/policies.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const id = (sa: string) => `spiffe://example.org/ns/shop/sa/${sa}`;
-const good = mkdtempSync(join(tmpdir(), 'ztmesh-policies-good-'));
-const bad = mkdtempSync(join(tmpdir(), 'ztmesh-policies-bad-'));
+const good = tempDir('ztmesh-policies-good-');
+const bad = tempDir('ztmesh-policies-bad-');
 writePolicyFile(good, 'db.yaml', [
   policyDoc('shop', 'db-allows-api', { selector: { serviceAccounts: ['db'] }, rules: [{ from: [{ principals: [id('api')] }], to: [{ ports: [5432] }] }] }),
   policyDoc('shop', 'db-audit', { action: 'DENY', dryRun: true, selector: { serviceAccounts: ['db'] }, rules: [{ from: [{ principals: [id('api')] }] }] }),

@@ -3,8 +3,6 @@
 // closed), logs why, and its /readyz names mesh-policy. Once the CRD and a policy exist, the set reaches it through
 // the watch and web gets in while db does not. With the CA killed, api enforces its last set; restarted with
 // identity.stateDir while the CA is still down, it is ready at once and enforces the same set.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCa, type TestCaServer } from '../helpers/ca.js';
@@ -12,11 +10,12 @@ import { DEPLOY_CRDS, renderByHand } from '../helpers/deploy-manifests.js';
 import { startFakeApiServer, type FakeApiServer } from '../helpers/fake-apiserver.js';
 import { policyDoc } from '../helpers/policies.js';
 import { shopId, startPolicyMesh, type PolicyMesh } from '../helpers/policy-mesh.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 let api: FakeApiServer;
 let ca: TestCaServer;
 let m: PolicyMesh;
-const stateDir = join(mkdtempSync(join(tmpdir(), 'ztmesh-policy-state-')), 'api');
+const stateDir = join(tempDir('ztmesh-policy-state-'), 'api');
 
 beforeAll(async () => {
   api = await startFakeApiServer();

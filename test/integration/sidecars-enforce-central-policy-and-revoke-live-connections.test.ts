@@ -4,15 +4,13 @@
 // is followed by new connections within 2 s, and closes the live web → api tunnel stream and raw mTLS connection with
 // policy_revoked (counted); db runs with authz.revokeEstablished false, so its live connection lives on while new
 // ones are refused. A dry-run DENY changes nothing but is counted and logged.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCa, type TestCaServer } from '../helpers/ca.js';
 import { policyDoc, writePolicyFile } from '../helpers/policies.js';
 import { shopId, startPolicyMesh, type PolicyMesh } from '../helpers/policy-mesh.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'ztmesh-policy-e2e-'));
+const dir = tempDir('ztmesh-policy-e2e-');
 const apiAllows = (...who: string[]) => policyDoc('shop', 'api-allows-web', { selector: { serviceAccounts: ['api'] }, rules: [{ from: [{ principals: who.map(shopId) }] }] });
 const dbAllowsApi = (port: number) => policyDoc('shop', 'db-allows-api', { selector: { serviceAccounts: ['db'] }, rules: [{ from: [{ principals: [shopId('api')] }], to: [{ ports: [port] }] }] });
 

@@ -1,20 +1,18 @@
 // The sidecar's authorization policy: awaiting (not ready) until the first set, each set compiled and swapped whole
 // and told to subscribers (live revocation), an older CA leaves the open default, and the set is kept in
 // identity.stateDir (0600) and restored from it. Fake clock, temp dir.
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Readiness } from '../../../../src/common/readiness.js';
 import type { MeshUpdate } from '../../../../src/mesh/codec.js';
 import { decide } from '../../../../src/policy/decide.js';
 import { POLICY_FILE, POLICY_READINESS, SidecarPolicy, type PolicyView } from '../../../../src/sidecar/mesh/sidecar-policy.js';
 import { captureLogger } from '../../../helpers/capture-logger.js';
 import { FakeClock } from '../../../helpers/fake-clock.js';
+import { tempDir } from '../../../helpers/temp-dir.js';
 
 const TD = 'cluster.local';
-const dirs: string[] = [];
-afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
 const set = (version: string, defaultPolicy: 'allow' | 'deny'): MeshUpdate => ({
   kind: 'policy', version, base: '', policy: { defaultPolicy, policies: [{ namespace: 'shop', name: 'db', action: 'ALLOW', dryRun: false, rules: [{ from: [{ namespaces: ['shop'] }] }] }] },
 });
@@ -54,8 +52,7 @@ describe('SidecarPolicy', () => {
   });
 
   it('keeps the set in the state directory (0600) and restores it; a broken copy is refused and logged', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ztmesh-policy-unit-'));
-    dirs.push(dir);
+    const dir = tempDir('ztmesh-policy-unit-');
     const first = setup(dir);
     first.p.apply(set('v7', 'deny'));
     await first.p.close();
