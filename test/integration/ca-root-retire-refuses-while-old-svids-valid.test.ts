@@ -21,7 +21,8 @@ describe('ca root retire', () => {
   it('refuses while an old-root SVID is valid (by the log, then by activate\'s bound), and --force overrides', async () => {
     const id = 'spiffe://example.org/ns/default/sa/web';
     const res = await signCsr(ca.client(), makeCsr(id).csr, { token: await ca.mintToken(id), ttlSeconds: 1800 });
-    const notAfter = JSON.parse(ca.process.lines.find((l) => l.includes('"msg":"issued"'))!) as { notAfter: string };
+    // The CA logs "issued" after it answers, so the line may reach us after the response does.
+    const notAfter = JSON.parse(await ca.process.waitFor(/"msg":"issued"/)) as { notAfter: string };
     expect(res.certChain).toHaveLength(1);
     expect((await runCli(['ca', 'root', 'prepare', '--dir', ca.dir])).code).toBe(0);
     // An activate --max-ttl below the SVID's lifetime: the log, which saw the SVID, knows better.
