@@ -1,8 +1,9 @@
 // A CA with --default-policy deny and --k8s-policy-watch against the stand-in API server, before the CRD exists: it
 // serves no policy, so api's sidecar has never received a set: it refuses every inbound connection (no_policy, fail
 // closed), logs why, and its /readyz names mesh-policy. Once the CRD and a policy exist, the set reaches it through
-// the watch and web gets in while db does not. With the CA killed, api enforces its last set; restarted with
-// identity.stateDir while the CA is still down, it is ready at once and enforces the same set.
+// the watch and web gets in while db does not; a MODIFIED and a DELETED object reach it the same way. With the CA
+// killed, api enforces its last set; restarted with identity.stateDir while the CA is still down, it is ready at once
+// and enforces the same set.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCa, type TestCaServer } from '../helpers/ca.js';
@@ -46,6 +47,23 @@ describe('a sidecar and its policy set', () => {
     expect((await sc.status()).authz).toMatchObject({ state: 'known', source: 'ca', defaultPolicy: 'deny', policies: ['shop/api-allows-web'] });
     expect(await m.echo('web', 'api')).toBe(true);
     expect(await m.echo('db', 'api')).toBe(false);
+  });
+
+  it('follows MODIFIED and DELETED from the watch, new connections included', async () => {
+    const sc = m.workloads.api!.sc;
+    const allows = (name: string) => policyDoc('shop', 'api-allows-web', { selector: { serviceAccounts: ['api'] }, rules: [{ from: [{ principals: [shopId(name)] }] }] });
+    const first = (await sc.status()).authz!.version;
+    api.apply(allows('db'));
+    await sc.waitForStatus((s) => s.authz?.version !== first);
+    expect(await m.echo('db', 'api')).toBe(true);
+    expect(await m.echo('web', 'api')).toBe(false);
+    api.remove('AuthorizationPolicy', 'api-allows-web', 'shop');
+    await sc.waitForStatus((s) => s.authz?.policies.length === 0);
+    expect(await m.echo('db', 'api')).toBe(false);
+    // The set is a content hash: the first object again is the first version again.
+    api.apply(allows('web'));
+    await sc.waitForStatus((s) => s.authz?.version === first);
+    expect(await m.echo('web', 'api')).toBe(true);
   });
 
   it('enforces the last set with the CA killed, and after a restart with stateDir while it is still down', async () => {
