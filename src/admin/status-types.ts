@@ -129,6 +129,31 @@ export interface AuthzStatus {
   lastRefusal: { code: string; detail: string; version: string; at: string } | null;
 }
 
+/** The SPIFFE Workload API (`socket` null when only files are configured) and the certificate files. */
+export interface WorkloadApiStatus {
+  socket: string | null;
+  allowUids?: string[];
+  allowGids?: string[];
+  connections?: number;
+  activeCalls?: number;
+  callsTotal?: number;
+  /** Refused calls and connections by code (missing_security_header, caller_not_admitted, no_svid, …). */
+  refusals?: Record<string, number>;
+  lastRefusal?: { code: string; method: string; uid: number | null; pid: number | null; at: string } | null;
+  jwtSvids?: { cached: number; fetched: number; servedFromCache: number };
+  /** The JWT authorities trusted now, and the last one refused (not vouched for by a trusted root, …). */
+  jwtBundle?: { sequence: number; keyIds: string[]; lastRefusal: { keyId: string; code: string; message: string; at: string } | null };
+  files: {
+    dir: string;
+    files: { cert: string; key: string; bundle: string };
+    writes: number;
+    lastWrite: string | null;
+    serial: string | null;
+    lastError: { code: string; message: string; at: string } | null;
+    onRotate: { kind: 'signal' | 'command'; runs: number; lastResult: string | null } | null;
+  } | null;
+}
+
 /** The whole /status document. */
 export interface SidecarStatus {
   /** The ztmesh version of this sidecar (common/version.ts); absent from older sidecars. */
@@ -143,6 +168,8 @@ export interface SidecarStatus {
   listeners: ListenerStatus[];
   /** The outbound tunnel pools, one per upstream (and expected ID); absent from sidecars older than tunnels. */
   tunnelPools?: TunnelPoolStatus[];
+  /** The Workload API and certificate files; null when neither is configured, absent from older sidecars. */
+  workloadApi?: WorkloadApiStatus | null;
   /** Absent from sidecars older than the mesh stream. */
   mesh?: MeshStatus;
   /** Absent from sidecars older than central authorization policy. */

@@ -37,10 +37,12 @@ import { createCaService } from './serving/service.js';
 import { IssuedIdentities } from './audit/issued-ids.js';
 import { rebuildFromIssuanceLog } from './audit/fleet-rebuild.js';
 import { withBundleAcks } from './audit/bundle-acks.js';
-import { TlsFrontDoor } from './serving/tls-front-door.js';
+import { TlsFrontDoor, type PeerTls } from './serving/tls-front-door.js';
+import { GrpcHandOff } from '../common/grpc-hand-off.js';
 import { fitConnectionCap } from './serving/connection-cap.js';
 import { parseReservedGrants } from './signing/reserved-ids.js';
-import { tolerantDecoders, transportRefusalInterceptor, type TransportRefusal } from './serving/call-guard.js';
+import { tolerantDecoders, transportRefusalInterceptor, type TransportRefusal } from '../common/grpc-call-guard.js';
+import { JwtAuthoritySource } from './jwt/jwt-authorities.js';
 import { startMeshPlane, type MembershipFeed } from './mesh/mesh-plane.js';
 import { preEncodedMesh } from './mesh/mesh-service.js';
 import type { PolicyFeed } from './policy/policy-store.js';
@@ -64,6 +66,7 @@ export const KEEPALIVE_TIMEOUT_MS = 20_000;
 /** How often each replica prunes expired join-token records. */
 export const TOKEN_PRUNE_INTERVAL_MS = 10 * 60_000;
 const SIGN_METHOD = '/ztmesh.ca.v1.CertificateAuthority/SignCertificate';
+const SIGN_JWT_METHOD = '/ztmesh.ca.v1.CertificateAuthority/SignJwtSvid';
 /** How long start-up waits for the signer's first self-test before serving anyway (not ready) and retrying. */
 export const SIGNER_START_WAIT_MS = 5_000;
 /** How often the CA checks that its working directory still exists (signing workers cannot start without it). */
@@ -148,6 +151,10 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   const tokens = new JoinTokenStore(config.dir);
   const renewal = new RenewalAttestor(() => bundle.current().roots, () => signer.current().chain.intermediates, state.trustDomain, clock);
   const attestors: Attestor[] = [...(deps.extraAttestors ?? []), new JoinTokenAttestor(tokens, state.trustDomain, clock), renewal];
+  // JWT signing keys derive from the signing key in force, so replicas agree without writing (ca/jwt/jwt-keys.ts).
+  const jwtAuthorities = new JwtAuthoritySource({
+    material: state, schedule: { periodMs: config.jwt.keyPeriodMs, maxTtlMs: config.jwt.maxTtlMs }, clock, log: deps.log.child({ component: 'jwt-keys' }),
+  });
   // "serving" should mean "able to sign": give the workers their self-test first (they keep retrying if it fails).
   const signerStarted = waitUntilReady(signer.health, clock, SIGNER_START_WAIT_MS);
   const identity = new ServingIdentity({
@@ -162,6 +169,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   });
   const unsubscribeSwitch = signer.onSwitch((g) => {
     identity.setIssuer(g.material.issuer, g.material.intermediatesDer, signer.bridge(g).bridgeDer);
+    jwtAuthorities.switchTo(g.material);
     void bundle.setCaChain(g.chain);
   });
   const materialWatch = new SigningMaterialWatch({
@@ -187,13 +195,13 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   const meshDefinition = proto.ztmesh.mesh.v1.Mesh.service;
   const mesh = await startMeshPlane({
     encode: (u) => meshDefinition.Stream.responseSerialize(u),
-    dir: config.dir, meshedCidrs: config.mesh.meshedCidrs, defaultInboundMode: config.mesh.defaultInboundMode, bundle, renewal, clock, log: deps.log,
+    dir: config.dir, meshedCidrs: config.mesh.meshedCidrs, defaultInboundMode: config.mesh.defaultInboundMode, bundle, jwtAuthorities, renewal, clock, log: deps.log,
     metrics, replica, peerCertificate: (peer) => door?.peerCertificate(peer), peerCertError: (peer) => door?.peerInfo(peer)?.certError,
     ...(deps.membershipFeed ? { feed: deps.membershipFeed } : {}),
     policy: { defaultPolicy: config.policy.defaultPolicy, ...(config.policy.dir ? { dir: config.policy.dir } : {}), ...(deps.policyFeed ? { feed: deps.policyFeed } : {}) },
   });
   // One event per issuance: the issuance log records it, then the audit line, the fleet view and the mesh plane get it.
-  const events = new IssuanceEvents({ recorder: issuanceLog, signTotal: metrics.signTotal, log, clock });
+  const events = new IssuanceEvents({ recorder: issuanceLog, signTotal: metrics.signTotal, jwtSignTotal: metrics.jwtSignTotal, log, clock });
   events.subscribe(auditLine(audit));
   events.subscribe((i) => issuedIds.record(i));
   events.subscribe((i) => mesh.onIssued(i));
@@ -204,8 +212,12 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
     rateLimiter: new RateLimiter(config.rate.perSecond, config.rate.burst, clock),
     ttl: { defaultTtlMs: config.defaultTtlMs, minTtlMs: config.minTtlMs, maxTtlMs: config.maxTtlMs },
     reserved,
+    jwt: {
+      authorities: jwtAuthorities, svidAttestor: renewal, ttl: { defaultTtlMs: config.jwt.defaultTtlMs, maxTtlMs: config.jwt.maxTtlMs },
+      rateLimiter: new RateLimiter(config.rate.perSecond, config.rate.burst, clock), audit,
+    },
   });
-  // One line budget for refusals grpc-js makes itself of other calls than SignCertificate (IssuanceEvents has its own).
+  // One line budget for refusals grpc-js makes itself of calls that do not sign (IssuanceEvents accounts for the others).
   const callLog = new LogThrottle(clock);
   const reportTransportRefusal = (r: TransportRefusal) => {
     const line = { peer: r.peer, code: r.code, grpcCode: r.grpcCode, detail: r.details };
@@ -215,6 +227,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
       return;
     }
     if (r.method === SIGN_METHOD) return events.refused({ peer: r.peer, code: r.code, grpcCode: r.grpcCode, detail: r.details });
+    if (r.method === SIGN_JWT_METHOD) return events.refused({ rpc: 'SignJwtSvid', peer: r.peer, code: r.code, grpcCode: r.grpcCode, detail: r.details });
     const suppressed = callLog.admit();
     if (suppressed !== undefined) log.warn({ ...line, method: r.method, ...(suppressed ? { suppressed } : {}) }, 'call refused');
   };
@@ -267,7 +280,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   let pruneTimer = clock.setTimeout(pruneTokens, 0);
   const heap = new HeapTrimmer({ clock, log: deps.log.child({ component: 'heap' }) });
   const cleanup: (() => Promise<void> | void)[] = [
-    () => signer.close(), () => bundle.close(), () => mesh.close(), unsubscribeBundle, unsubscribeSwitch, () => materialWatch.close(), () => identity.stop(), () => heap.close(),
+    () => signer.close(), () => bundle.close(), () => jwtAuthorities.close(), () => mesh.close(), unsubscribeBundle, unsubscribeSwitch, () => materialWatch.close(), () => identity.stop(), () => heap.close(),
     () => issuanceLog?.close(),
     () => { pruneStopped = true; pruneTimer.cancel(); }, unsubscribeSigner, stopCwdWatch,
   ];
@@ -276,7 +289,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   try {
     door = await TlsFrontDoor.listen({
       host: config.listen.host, port: config.listen.port, context: identity.secureContext(), limits, metrics, clock, heap,
-      inject: (socket) => injector.injectConnection(socket), log: deps.log.child({ component: 'tls' }),
+      handOff: new GrpcHandOff<PeerTls>(injector), log: deps.log.child({ component: 'tls' }),
     });
   } catch (e) {
     await runCleanup();

@@ -39,6 +39,13 @@ export const DEFAULT_MAX_CONNECTIONS = 2048;
 /** Connections held at once from one source address (a pod holds about two). */
 export const DEFAULT_MAX_CONNECTIONS_PER_SOURCE = 32;
 
+/** JWT-SVID lifetime when the caller asks for none (docs/workload-api.md). */
+export const DEFAULT_JWT_TTL = '5m';
+/** Longest JWT-SVID lifetime; a signing key stays published this long after its period. */
+export const DEFAULT_JWT_MAX_TTL = '1h';
+/** How long one JWT signing key signs; the next one is published a period ahead. */
+export const DEFAULT_JWT_KEY_PERIOD = '24h';
+
 /** Everything `ztmesh ca serve` runs with. */
 export interface CaServeConfig {
   readonly dir: string;
@@ -62,6 +69,8 @@ export interface CaServeConfig {
   readonly reservedGrants: readonly string[];
   /** --audit-log: the hash-chained issuance log (audit/issuance-log.ts), and the size at which it moves to FILE.1. */
   readonly auditLog: { readonly file: string; readonly maxBytes: number } | undefined;
+  /** JWT-SVIDs: default and longest lifetime, and the period of one signing key. */
+  readonly jwt: { readonly defaultTtlMs: number; readonly maxTtlMs: number; readonly keyPeriodMs: number };
   /** The mesh stream: static meshed CIDRs (--meshed-cidrs) and the mesh-wide inbound mode (--default-inbound-mode). */
   readonly mesh: { readonly meshedCidrs: readonly string[]; readonly defaultInboundMode: InboundMode };
   /** Authorization policy: the mesh default (--default-policy) and the policy directory (--policy-dir), if any. */
@@ -89,6 +98,9 @@ export interface CaServeFlags {
   grantReservedId?: string | string[];
   auditLog?: string;
   auditLogMaxSize?: string;
+  jwtTtl?: string;
+  jwtMaxTtl?: string;
+  jwtKeyPeriod?: string;
   meshedCidrs?: string | string[];
   defaultInboundMode?: string;
   defaultPolicy?: string;
@@ -172,6 +184,14 @@ export function parseServeConfig(flags: CaServeFlags): CaServeConfig {
   if (minTtlMs < 1_000) bad('min-ttl', flags.minTtl, 'must be at least 1s');
   if (maxTtlMs < minTtlMs) bad('max-ttl', flags.maxTtl, `must not be below --min-ttl (${flags.minTtl ?? DEFAULT_MIN_TTL})`);
   if (defaultTtlMs < minTtlMs || defaultTtlMs > maxTtlMs) bad('default-ttl', flags.defaultTtl ?? DEFAULT_TTL, 'must lie within [--min-ttl, --max-ttl]');
+  const jwt = {
+    defaultTtlMs: duration('jwt-ttl', flags.jwtTtl ?? DEFAULT_JWT_TTL),
+    maxTtlMs: duration('jwt-max-ttl', flags.jwtMaxTtl ?? DEFAULT_JWT_MAX_TTL),
+    keyPeriodMs: duration('jwt-key-period', flags.jwtKeyPeriod ?? DEFAULT_JWT_KEY_PERIOD),
+  };
+  if (jwt.maxTtlMs < 1_000) bad('jwt-max-ttl', flags.jwtMaxTtl, 'must be at least 1s');
+  if (jwt.defaultTtlMs < 1_000 || jwt.defaultTtlMs > jwt.maxTtlMs) bad('jwt-ttl', flags.jwtTtl ?? DEFAULT_JWT_TTL, 'must lie within [1s, --jwt-max-ttl]');
+  if (jwt.keyPeriodMs < 1_000) bad('jwt-key-period', flags.jwtKeyPeriod, 'must be at least 1s');
   const dnsRaw = flags.dns === undefined ? DEFAULT_DNS : Array.isArray(flags.dns) ? flags.dns : [flags.dns];
   const dnsNames = dnsRaw.flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean);
   for (const d of dnsNames) if (!/^(\*\.)?[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$/.test(d)) bad('dns', d, 'not a DNS name');
@@ -206,6 +226,7 @@ export function parseServeConfig(flags: CaServeFlags): CaServeConfig {
       file: flags.auditLog || bad('audit-log', flags.auditLog, 'must name a file'),
       maxBytes: size('audit-log-max-size', flags.auditLogMaxSize ?? DEFAULT_AUDIT_LOG_MAX_SIZE),
     },
+    jwt,
   };
   if (config.policy.dir !== undefined && (flags.k8sPolicyWatch === true || flags.k8sPolicyWatch === 'true')) {
     bad('policy-dir', config.policy.dir, 'cannot be combined with --k8s-policy-watch: policies come from one place');
@@ -216,7 +237,7 @@ export function parseServeConfig(flags: CaServeFlags): CaServeConfig {
   return Object.freeze({
     ...config, rate: Object.freeze(config.rate), dnsNames: Object.freeze([...dnsNames]),
     connections: Object.freeze(config.connections), reservedGrants: Object.freeze([...config.reservedGrants]),
-    auditLog: config.auditLog ? Object.freeze(config.auditLog) : undefined,
+    auditLog: config.auditLog ? Object.freeze(config.auditLog) : undefined, jwt: Object.freeze(jwt),
     mesh: Object.freeze({ ...config.mesh, meshedCidrs: Object.freeze([...config.mesh.meshedCidrs]) }),
     policy: Object.freeze(config.policy),
   });

@@ -17,6 +17,8 @@ export interface CaMetrics {
   /** Connections held now, by state (handshaking, established); the front door sets it. */
   connections: Gauge<'state'>;
   signingWorkerFailures: Counter;
+  /** SignJwtSvid calls by result (ok or the refusal code). */
+  jwtSignTotal: Counter<'result'>;
   /** Issuance-log records that could not be written (disk full, file gone), by event. */
   auditRecordsLost: Counter<'event'>;
   /** Live mesh streams (one per connected sidecar). */
@@ -48,6 +50,7 @@ export function createCaMetrics(registry: Registry = new Registry()): CaMetrics 
       name: 'ztmesh_ca_connections_refused_total', help: 'Connections the CA closed before gRPC, by reason', labelNames: ['reason'], registers: [registry],
     }),
     connections: new Gauge({ name: 'ztmesh_ca_connections', help: 'Connections held on the gRPC port, by state', labelNames: ['state'], registers: [registry] }),
+    jwtSignTotal: new Counter({ name: 'ztmesh_ca_jwt_sign_total', help: 'SignJwtSvid calls by result (ok or refusal code)', labelNames: ['result'], registers: [registry] }),
     meshStreams: new Gauge({ name: 'ztmesh_ca_mesh_streams', help: 'Live mesh streams (one per connected sidecar)', registers: [registry] }),
     meshRefusals: new Counter({ name: 'ztmesh_ca_mesh_refusals_total', help: 'Mesh stream refusals by code', labelNames: ['code'], registers: [registry] }),
     meshUpdates: new Counter({ name: 'ztmesh_ca_mesh_updates_total', help: 'Mesh updates sent, by kind and type (snapshot, delta)', labelNames: ['kind', 'type'], registers: [registry] }),

@@ -12,6 +12,7 @@ import { DEFAULT_INBOUND_MODE, INBOUND_MODES } from '../mesh/kinds.js';
 import {
   parseServeConfig, defaultSignWorkers, DEFAULT_ADMIN, DEFAULT_DRAIN, DEFAULT_LISTEN, DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SECOND, DEFAULT_TTL,
   DEFAULT_MIN_TTL, DEFAULT_MAX_TTL, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_SOURCE, DEFAULT_AUDIT_LOG_MAX_SIZE,
+  DEFAULT_JWT_KEY_PERIOD, DEFAULT_JWT_MAX_TTL, DEFAULT_JWT_TTL,
 } from '../ca/config.js';
 import { assertNotReserved, parseReservedGrants } from '../ca/signing/reserved-ids.js';
 import { assertCaDir, initCaDir, loadCaState } from '../ca/state-dir.js';
@@ -74,6 +75,9 @@ export function register(program: Command): void {
     .option('--grant-reserved-id <spiffe-id>', `sign this reserved ID (one in ${CA_NAMESPACE}) when attested, e.g. the webhook (repeatable) (default: none)`, collect)
     .option('--audit-log <file>', 'append a hash-chained JSON line per issuance and refusal to FILE, one file per replica (default: none, stdout only)')
     .addOption(new Option('--audit-log-max-size <size>', 'size at which the log moves to FILE.1 and FILE continues the chain').default(DEFAULT_AUDIT_LOG_MAX_SIZE))
+    .addOption(new Option('--jwt-ttl <duration>', 'JWT-SVID lifetime when the caller asks for none').default(DEFAULT_JWT_TTL))
+    .addOption(new Option('--jwt-max-ttl <duration>', 'longest JWT-SVID lifetime').default(DEFAULT_JWT_MAX_TTL))
+    .addOption(new Option('--jwt-key-period <duration>', 'how long one JWT signing key signs (the next is published a period ahead)').default(DEFAULT_JWT_KEY_PERIOD))
     // The mesh stream (docs/transparent.md "Which destinations are meshed").
     .option('--meshed-cidrs <cidrs>', 'CIDRs whose every address runs a sidecar: transparent outbounds use mTLS there (comma-separated, repeatable) (default: none)', collect)
     .addOption(new Option('--default-inbound-mode <mode>', 'inbound mode of transparent sidecars that set none: strict refuses plaintext, permissive forwards it').choices([...INBOUND_MODES]).default(DEFAULT_INBOUND_MODE))

@@ -138,6 +138,12 @@ export function formatStatus(s: SidecarStatus, nowMs: number, admin: string): st
       lines.push(`${''.padEnd(width)}${p.upstream}${p.expect ? ` (${p.expect})` : ''} ${p.mode} connections=${p.connections} streams=${p.streamsActive} total=${p.streamsTotal}`);
     }
   }
+  const w = s.workloadApi;
+  if (w?.socket) {
+    const refused = Object.entries(w.refusals ?? {}).map(([code, n]) => `${code}=${n}`).join(' ');
+    lines.push(`${'Workload API'.padEnd(width)}unix://${w.socket} uids=${(w.allowUids ?? []).join(',') || '-'} connections=${w.connections} calls=${w.callsTotal}${refused ? ` refused: ${refused}` : ''}`);
+  }
+  if (w?.files) lines.push(`${'Cert files'.padEnd(width)}${w.files.dir} writes=${w.files.writes}${w.files.lastError ? ` last error: ${w.files.lastError.code} ${w.files.lastError.message}` : ''}`);
   return `${lines.join('\n')}\n`;
 }
 

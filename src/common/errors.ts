@@ -32,6 +32,9 @@ export class AuditLogError extends ZtmeshError {}
 /** The data path refused or lost a connection; code is the reason label. */
 export class ProxyError extends ZtmeshError {}
 
+/** A Workload API call refused or failed (missing header, caller not admitted, no SVID yet, bad request, bad token). */
+export class WorkloadApiError extends ZtmeshError {}
+
 /** The sidecar could not get a certificate from the CA; code is the CA's refusal or a transport error. */
 export class CaClientError extends ZtmeshError {
   /** The CA's own stable code for a refusal (e.g. `identity_mismatch`), when it sent one. */

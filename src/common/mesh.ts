@@ -56,6 +56,12 @@ export const TRUST_BUNDLE_KEY = 'roots.pem';
 export const BUNDLE_DIR = '/var/run/ztmesh/bundle';
 export const BUNDLE_PATH = `${BUNDLE_DIR}/${TRUST_BUNDLE_KEY}`;
 
+/** The Workload API socket in an injected pod: a pod-private emptyDir shared by the sidecar and the app containers. */
+export const WORKLOAD_API_DIR = '/var/run/ztmesh/workload-api';
+export const WORKLOAD_API_SOCKET = `${WORKLOAD_API_DIR}/socket`;
+/** The variable SPIFFE clients (go-spiffe, py-spiffe, java-spiffe, spiffe-helper) read the Workload API address from. */
+export const SPIFFE_ENDPOINT_SOCKET = 'SPIFFE_ENDPOINT_SOCKET';
+
 /** The audience projected tokens must carry for the CA; tokens for the API server itself are refused. */
 export const TOKEN_AUDIENCE = 'ztmesh-ca';
 

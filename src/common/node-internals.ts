@@ -29,6 +29,16 @@ export function rawSocketOf(tlsSocket: tls.TLSSocket): net.Socket {
 }
 
 /**
+ * Names the peer of a socket whose kernel peer has no address (a Unix socket): node's http2 session and grpc-js read
+ * `socket.remoteAddress`, so every gRPC call on the socket then reports `name` from getPeer(), which the hand-off
+ * (common/grpc-hand-off.ts) uses to find the connection's facts.
+ */
+export function namePeer(socket: net.Socket, name: string): void {
+  if (socket.remoteAddress !== undefined) throw new NodeInternalsError(`a socket to be named already has a peer address (${socket.remoteAddress})`);
+  Object.defineProperty(socket, 'remoteAddress', { value: name, configurable: true });
+}
+
+/**
  * Offers a cached TLS session (a ticket from the 'session' event) on a client TLSSocket, before its ClientHello is
  * built. tls.connect's `session` option does the same but parses the ticket twice in node 20 (~0.4 ms each).
  */

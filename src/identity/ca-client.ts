@@ -11,6 +11,7 @@ import { CA_SERVICE_HOST, caSpiffeId, JOIN_TOKEN_PREFIX, type IssuanceMethod } f
 import { spiffeIdOf } from '../pki/cert-ids.js';
 import type { CertificateAuthorityClient } from '../gen/ztmesh/ca/v1/CertificateAuthority.js';
 import type { TrustBundle__Output } from '../gen/ztmesh/ca/v1/TrustBundle.js';
+import type { JwtAuthority } from '../pki/jwt-authority.js';
 import type { MeshClient } from '../gen/ztmesh/mesh/v1/Mesh.js';
 import type { MeshRequest } from '../gen/ztmesh/mesh/v1/MeshRequest.js';
 import type { MeshUpdate__Output } from '../gen/ztmesh/mesh/v1/MeshUpdate.js';
@@ -35,6 +36,8 @@ export interface RawBundle {
   sequence: number;
   /** Cross-certificates vouching for roots the receiver may not trust yet (see decideBundle). */
   crossCertsDer?: Buffer[];
+  /** The keys that sign JWT-SVIDs, each signed by the CA (identity/jwt-bundle.ts checks them one by one). */
+  jwtAuthorities?: JwtAuthority[];
   /** The CA address it came from, for the log line of a refusal. */
   from?: string;
 }
@@ -52,6 +55,11 @@ export interface SignResult {
 /** The one thing the identity manager needs from a CA. Errors are CaClientError with a stable code. */
 export interface CaClient {
   sign(csrDer: Buffer, ttlSeconds: number, auth: SignAuth): Promise<SignResult>;
+}
+
+/** Asks the CA for a JWT-SVID for the ID of our X.509-SVID (sent as the TLS client certificate). Never log the token. */
+export interface JwtSvidSigner {
+  signJwtSvid(audiences: readonly string[], ttlSeconds: number, auth: CaCallAuth & { svid: Svid }): Promise<{ token: string; address: string }>;
 }
 
 /** Handlers of one WatchTrustBundle stream. */
@@ -138,11 +146,20 @@ export function fromGrpcError(err: grpc.ServiceError, address: string): CaClient
   return e;
 }
 
-/** Converts the wire bundle; sequence arrives as a decimal string. */
-export function fromWireBundle(b: TrustBundle__Output | null | undefined): RawBundle | undefined {
+/** Converts the wire bundle (as WatchTrustBundle or the mesh codec gives it); sequence arrives as a decimal string. */
+export function fromWireBundle(
+  b: (Omit<TrustBundle__Output, 'jwtAuthorities'> & { jwtAuthorities?: TrustBundle__Output['jwtAuthorities'] }) | null | undefined,
+): RawBundle | undefined {
   if (!b || b.roots.length === 0) return undefined;
   const cross = (b.crossCertificates ?? []).map((c) => Buffer.from(c));
-  return { trustDomain: b.trustDomain, rootsDer: b.roots.map((r) => Buffer.from(r)), sequence: Number(b.sequence), ...(cross.length ? { crossCertsDer: cross } : {}) };
+  const jwt: JwtAuthority[] = (b.jwtAuthorities ?? []).map((a) => ({
+    keyId: a.keyId, publicKeySpki: Buffer.from(a.publicKey), notAfterMs: Number(a.notAfter) * 1000, signature: Buffer.from(a.signature),
+    signerChainDer: a.signerChain.map((c) => Buffer.from(c)),
+  }));
+  return {
+    trustDomain: b.trustDomain, rootsDer: b.roots.map((r) => Buffer.from(r)), sequence: Number(b.sequence),
+    ...(cross.length ? { crossCertsDer: cross } : {}), ...(jwt.length ? { jwtAuthorities: jwt } : {}),
+  };
 }
 
 export interface GrpcCaClientOptions {
@@ -157,7 +174,7 @@ export interface GrpcCaClientOptions {
 }
 
 /** The gRPC client of `ztmesh ca`; a new channel per call because the client certificate changes on rotation. */
-export class GrpcCaClient implements CaClient, BundleStreamSource, MeshStreamSource {
+export class GrpcCaClient implements CaClient, BundleStreamSource, MeshStreamSource, JwtSvidSigner {
   private readonly ctor: typeof grpc.Client;
   private readonly meshCtor: typeof grpc.Client;
   private readonly expectedId: string;
@@ -212,35 +229,13 @@ export class GrpcCaClient implements CaClient, BundleStreamSource, MeshStreamSou
     });
   }
 
-  async sign(csrDer: Buffer, ttlSeconds: number, auth: SignAuth): Promise<SignResult> {
-    const metadata = new grpc.Metadata();
-    let method: IssuanceMethod = 'renewal';
-    if (auth.method === 'token') {
-      const token = await this.token();
-      metadata.set('authorization', `Bearer ${token}`);
-      method = token.startsWith(JOIN_TOKEN_PREFIX) ? 'join_token' : 'k8s_token';
-    }
-    const call: CaCallAuth = { roots: auth.roots, ...(auth.method === 'svid' ? { svid: auth.svid } : {}) };
+  /** One unary call, tried on each address in order until one answers (a refusal is an answer). */
+  private async unary<T>(auth: CaCallAuth, call: (client: CertificateAuthorityClient, address: string, deadline: number) => Promise<T>): Promise<T> {
     let last: CaClientError | undefined;
     for (const address of this.opts.addresses) {
-      const client = this.client(address, call);
+      const client = this.client(address, auth);
       try {
-        const res = await new Promise<SignResult>((resolve, reject) => {
-          client.SignCertificate(
-            { csr: csrDer, ttlSeconds },
-            metadata,
-            { deadline: Date.now() + (this.opts.deadlineMs ?? SIGN_DEADLINE_MS) },
-            (err, value) => {
-              if (err) reject(fromGrpcError(err, address));
-              else if (!value) reject(new CaClientError('internal', `CA ${address}: empty response`));
-              else {
-                const bundle = fromWireBundle(value.trustBundle);
-                resolve({ chainDer: value.certChain.map((c) => Buffer.from(c)), method, address, ...(bundle ? { bundle } : {}) });
-              }
-            },
-          );
-        });
-        return res;
+        return await call(client, address, Date.now() + (this.opts.deadlineMs ?? SIGN_DEADLINE_MS));
       } catch (e) {
         last = e as CaClientError;
         if (!TRANSPORT_CODES.has(last.code)) throw last;
@@ -250,6 +245,37 @@ export class GrpcCaClient implements CaClient, BundleStreamSource, MeshStreamSou
       }
     }
     throw last ?? new CaClientError('unavailable', 'no CA address configured');
+  }
+
+  async sign(csrDer: Buffer, ttlSeconds: number, auth: SignAuth): Promise<SignResult> {
+    const metadata = new grpc.Metadata();
+    let method: IssuanceMethod = 'renewal';
+    if (auth.method === 'token') {
+      const token = await this.token();
+      metadata.set('authorization', `Bearer ${token}`);
+      method = token.startsWith(JOIN_TOKEN_PREFIX) ? 'join_token' : 'k8s_token';
+    }
+    const call: CaCallAuth = { roots: auth.roots, ...(auth.method === 'svid' ? { svid: auth.svid } : {}) };
+    return this.unary(call, (client, address, deadline) => new Promise<SignResult>((resolve, reject) => {
+      client.SignCertificate({ csr: csrDer, ttlSeconds }, metadata, { deadline }, (err, value) => {
+        if (err) reject(fromGrpcError(err, address));
+        else if (!value) reject(new CaClientError('internal', `CA ${address}: empty response`));
+        else {
+          const bundle = fromWireBundle(value.trustBundle);
+          resolve({ chainDer: value.certChain.map((c) => Buffer.from(c)), method, address, ...(bundle ? { bundle } : {}) });
+        }
+      });
+    }));
+  }
+
+  signJwtSvid(audiences: readonly string[], ttlSeconds: number, auth: CaCallAuth & { svid: Svid }): Promise<{ token: string; address: string }> {
+    return this.unary(auth, (client, address, deadline) => new Promise((resolve, reject) => {
+      client.SignJwtSvid({ audience: [...audiences], ttlSeconds }, new grpc.Metadata(), { deadline }, (err, value) => {
+        if (err) reject(fromGrpcError(err, address));
+        else if (!value?.token) reject(new CaClientError('internal', `CA ${address}: empty response`));
+        else resolve({ token: value.token, address });
+      });
+    }));
   }
 
   openMesh(handlers: MeshStreamHandlers, auth: CaCallAuth, subscribe: MeshRequest): MeshCall {

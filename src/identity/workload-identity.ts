@@ -1,19 +1,25 @@
 // One workload identity, bootstrapped the same way for the sidecar and the webhook: the bootstrap bundle, the CA
-// client, the rotation manager, CA reachability and the trust bundle stream, built in order (no late binding).
+// client, the rotation manager, CA reachability, the mesh stream (WatchTrustBundle from an older CA) and the JWT
+// bundle its trust bundles carry, built in order (no late binding).
 import type { KeyObject } from 'node:crypto';
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
 import type { KeyAlgorithm } from '../pki/keys.js';
+import { CaClientError } from '../common/errors.js';
 import { BundleWatcher, type BundleWatcherStatus } from './bundle-watcher.js';
-import { GrpcCaClient, fromWireBundle, type BundleStreamSource, type CaCallAuth, type CaClient, type MeshStreamSource } from './ca-client.js';
+import {
+  GrpcCaClient, fromWireBundle, type BundleStreamSource, type CaCallAuth, type CaClient, type JwtSvidSigner, type MeshStreamSource, type RawBundle,
+} from './ca-client.js';
 import { CaReachability } from './ca-reachability.js';
 import { hasValidSvid, type IdentitySource } from './credentials.js';
 import { IdentityManager } from './manager.js';
+import { JwtBundleStore } from './jwt-bundle.js';
 import { SvidStore } from './svid-store.js';
 import { TokenFileWatch } from './token-file-watch.js';
 import { BUNDLE_REFUSALS, loadBundleFile } from './trust-bundle.js';
 import { MeshClient, type MeshClientStatus, type MeshConsumer } from './mesh-client.js';
 import { MESH_KINDS } from '../mesh/kinds.js';
+import type { Refusal } from '../mesh/codec.js';
 
 export interface WorkloadIdentityOptions {
   /** CA addresses in failover order. */
@@ -39,8 +45,11 @@ export interface WorkloadIdentityOptions {
   renewWith?: 'svid' | 'token';
   clock: Clock;
   log: Logger;
-  /** Replaces the gRPC client (tests); one without openMesh watches the trust bundle only (WatchTrustBundle). */
-  caClient?: CaClient & BundleStreamSource & Partial<MeshStreamSource>;
+  /**
+   * Replaces the gRPC client (tests); one without openMesh watches the trust bundle only (WatchTrustBundle), one
+   * without signJwtSvid signs no JWT-SVIDs.
+   */
+  caClient?: CaClient & BundleStreamSource & Partial<MeshStreamSource & JwtSvidSigner>;
   /** More kinds of the mesh stream than the trust bundle (the sidecar: membership, config). */
   meshConsumers?: readonly MeshConsumer[];
   /** Announce this host's addresses on the mesh stream (transparent mode outside Kubernetes). */
@@ -53,22 +62,41 @@ export interface WorkloadIdentityOptions {
 export interface WorkloadIdentity {
   identity: IdentityManager;
   reachability: CaReachability;
+  /** The JWT authorities trusted now (from the trust bundles the CA sends). */
+  jwtBundle: JwtBundleStore;
+  /** A JWT-SVID from the CA for our SPIFFE ID; CaClientError `no_svid` while we hold no valid X.509-SVID. Never log it. */
+  signJwtSvid(audiences: readonly string[], ttlSeconds: number): Promise<{ token: string; address: string }>;
   /** The stream from the CA (the mesh stream, or WatchTrustBundle from an older CA), as /status shows it. */
   stream(): BundleWatcherStatus & Partial<Pick<MeshClientStatus, 'protocol' | 'kinds'>>;
   start(): void;
   stop(): void;
 }
 
-/** The trust-bundle kind of the mesh stream: offered to the manager (decideBundle), refused with its code. */
-export function bundleConsumer(identity: IdentityManager): MeshConsumer {
+/**
+ * Applies a trust bundle the CA sent, however it came (the mesh stream's trust-bundle kind, or WatchTrustBundle from an
+ * older CA): the roots first (decideBundle), then its JWT authorities, each judged against the roots trusted once the
+ * roots are applied. A refused bundle changes nothing, its JWT authorities included, and its refusal is returned (the
+ * mesh stream sends it back as a NACK). An older or the same bundle is no refusal: its JWT authorities are still
+ * offered (the CA publishes new JWT keys under the same roots).
+ */
+export function bundleApplier(identity: IdentityManager, jwtBundle: JwtBundleStore): (raw: RawBundle) => Refusal | undefined {
+  return (raw) => {
+    const v = identity.offerBundle(raw);
+    if (BUNDLE_REFUSALS.has(v.decision)) return { code: `bundle_${v.decision}`, detail: v.detail ?? v.decision };
+    jwtBundle.offer(raw.jwtAuthorities ?? [], identity.current().bundle!.roots, raw.from);
+    return undefined;
+  };
+}
+
+/** The trust-bundle kind of the mesh stream: each update goes to `apply` (bundleApplier), refused with its code. */
+export function bundleConsumer(apply: (raw: RawBundle) => Refusal | undefined): MeshConsumer {
   return {
     kind: MESH_KINDS.trustBundle,
     apply(u, from) {
       if (u.kind !== MESH_KINDS.trustBundle) return { code: 'unknown_kind', detail: u.kind };
       const raw = fromWireBundle(u.bundle);
       if (!raw) return { code: 'bundle_empty', detail: 'the bundle holds no root' };
-      const v = identity.offerBundle({ ...raw, from });
-      return BUNDLE_REFUSALS.has(v.decision) ? { code: `bundle_${v.decision}`, detail: v.detail ?? v.decision } : undefined;
+      return apply({ ...raw, from });
     },
   };
 }
@@ -105,22 +133,30 @@ export async function buildWorkloadIdentity(opts: WorkloadIdentityOptions): Prom
     ...(opts.generateKey ? { generateKey: opts.generateKey } : {}),
     ...(store ? { store } : {}),
   });
+  const jwtBundle = new JwtBundleStore({ trustDomain: opts.trustDomain, clock, log });
+  const apply = bundleApplier(identity, jwtBundle);
   const auth = () => currentCaAuth(identity, clock);
   const watcher = new BundleWatcher({
-    source: caClient, auth, apply: (b) => void identity.applyBundle(b), reachability, clock, log,
+    source: caClient, auth, apply: (b) => void apply(b), reachability, clock, log,
     ...(opts.random ? { random: opts.random } : {}),
   });
   const meshSource = caClient.openMesh ? (caClient as MeshStreamSource) : undefined;
   const mesh = meshSource && new MeshClient({
-    source: meshSource, identity, auth, consumers: [bundleConsumer(identity), ...(opts.meshConsumers ?? [])], fallback: watcher,
+    source: meshSource, identity, auth, consumers: [bundleConsumer(apply), ...(opts.meshConsumers ?? [])], fallback: watcher,
     announce: opts.announce ?? false, reachability, clock, log, ...(opts.random ? { random: opts.random } : {}),
   });
+  const signJwtSvid = (audiences: readonly string[], ttlSeconds: number) => {
+    const a = auth();
+    if (!a.svid) return Promise.reject(new CaClientError('no_svid', 'no valid X.509-SVID yet to ask the CA for a JWT-SVID with'));
+    if (!caClient.signJwtSvid) return Promise.reject(new CaClientError('unimplemented', 'this CA client signs no JWT-SVIDs'));
+    return caClient.signJwtSvid(audiences, ttlSeconds, { ...a, svid: a.svid });
+  };
   // A new token recovers an identity whose token was refused without a restart (docs/design.md "Identity states and failure codes").
   const tokenWatch = new TokenFileWatch({ file: opts.tokenFile, clock, onChange: () => identity.tokenFileChanged() });
   return {
-    identity, reachability,
+    identity, reachability, jwtBundle, signJwtSvid,
     stream: () => mesh?.status() ?? watcher.status(),
     start: () => { identity.start(); if (mesh) mesh.start(); else watcher.start(); tokenWatch.start(); },
-    stop: () => { tokenWatch.stop(); mesh?.stop(); watcher.stop(); identity.stop(); },
+    stop: () => { tokenWatch.stop(); mesh?.stop(); watcher.stop(); identity.stop(); jwtBundle.stop(); },
   };
 }

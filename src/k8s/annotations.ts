@@ -122,6 +122,7 @@ export const ANNOTATIONS = {
     '"spiffe://cluster.local/ns/shop/sa/web,spiffe://cluster.local/ns/ops/*"', patterns),
   ttl: rule('ztmesh.io/ttl', 'requested certificate lifetime (the CA clamps it)', '"30m"', ttl),
   rewriteProbes: rule('ztmesh.io/rewrite-probes', '`"false"` leaves the app\'s probes as they are (see "Health probes")', '"false"', bool),
+  workloadApi: rule('ztmesh.io/workload-api', '`"false"` leaves out the SPIFFE Workload API socket and `SPIFFE_ENDPOINT_SOCKET` ([workload-api.md](workload-api.md))', '"false"', bool),
   outboundPolicy: rule('ztmesh.io/outbound-policy', 'transparent mode: what happens to a destination that is not in the mesh: `passthrough` (plain TCP, counted) or `registry-only` (refused)',
     '"registry-only"', oneOf(['passthrough', 'registry-only'] as const)),
   passthroughCidrs: rule('ztmesh.io/passthrough-cidrs', 'transparent mode: destinations the sidecar forwards as plain TCP (redirected, counted, shown in `/status`)', '"10.96.0.1/32"', cidrs),

@@ -168,8 +168,10 @@ function applyDiff(doc: Document, path: (string | number)[], before: unknown, af
     for (const [k, v] of Object.entries(after)) applyDiff(doc, [...path, k], before[k], v);
     return;
   }
-  if (Array.isArray(before) && Array.isArray(after) && before.length === after.length) {
-    after.forEach((v, i) => applyDiff(doc, [...path, i], before[i], v));
+  if (Array.isArray(before) && Array.isArray(after) && before.length <= after.length) {
+    // Items appended (an env variable, a volume mount): the ones already there keep their formatting.
+    before.forEach((v, i) => applyDiff(doc, [...path, i], v, after[i]));
+    for (const v of after.slice(before.length)) doc.addIn(path, doc.createNode(v, { aliasDuplicateObjects: false }));
     return;
   }
   doc.setIn(path, doc.createNode(after, { aliasDuplicateObjects: false }));

@@ -7,7 +7,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import {
   BUNDLE_DIR, BUNDLE_PATH, CA_SERVICE_ADDRESS, DEFAULT_TRUST_DOMAIN, PORTS, PROXY_UID, SIDECAR_OWN_PORTS, TOKEN_AUDIENCE, TOKEN_DIR, TOKEN_PATH,
-  SIDECAR_NODE_FLAGS, TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY,
+  SIDECAR_NODE_FLAGS, SPIFFE_ENDPOINT_SOCKET, TRUST_BUNDLE_CONFIGMAP, TRUST_BUNDLE_KEY, WORKLOAD_API_DIR, WORKLOAD_API_SOCKET,
 } from '../common/mesh.js';
 import { DEFAULT_IMAGE, ZTMESH_VERSION } from '../common/version.js';
 import { validateTrustDomain } from '../pki/spiffe-id.js';
@@ -18,13 +18,13 @@ import {
 } from './inject-checks.js';
 import { METRICS_LISTEN, planMetrics, type MetricsPlan } from './inject-metrics.js';
 import {
-  BUNDLE_VOLUME, INIT_NAME, SIDECAR_NAME, TOKEN_VOLUME, checkPodShape, type ContainerLike, type PodLike, type PodSpecLike,
+  BUNDLE_VOLUME, INIT_NAME, SIDECAR_NAME, TOKEN_VOLUME, WORKLOAD_API_VOLUME, checkPodShape, type ContainerLike, type PodLike, type PodSpecLike,
 } from './pod-shape.js';
 import { PROBE_FIELDS, rewriteProbes, type AppProbe } from './probe-rewrite.js';
 import { uninjectPod, type InjectionRecord } from './uninject.js';
 import { formatHostPort } from '../common/address.js';
 
-export { ANNOTATION, MESHED_LABEL, BUNDLE_VOLUME, INIT_NAME, SIDECAR_NAME, TOKEN_VOLUME };
+export { ANNOTATION, MESHED_LABEL, BUNDLE_VOLUME, INIT_NAME, SIDECAR_NAME, TOKEN_VOLUME, WORKLOAD_API_VOLUME };
 export type { ContainerLike, PodLike, PodSpecLike };
 export { DEFAULT_IMAGE };
 
@@ -113,6 +113,8 @@ interface Settings {
   allow: string[];
   ttl?: string;
   rewriteProbes: boolean;
+  /** The SPIFFE Workload API socket for the app containers (ztmesh.io/workload-api: "false" leaves it out). */
+  workloadApi: boolean;
   values: AnnotationValues;
   metrics: MetricsPlan;
 }
@@ -128,6 +130,7 @@ function settingsOf(annotations: Record<string, string>, values: AnnotationValue
     allow: values.allow ?? [],
     ...(values.ttl !== undefined ? { ttl: values.ttl } : {}),
     rewriteProbes: values.rewriteProbes ?? true,
+    workloadApi: values.workloadApi ?? true,
     values,
     metrics: planMetrics(annotations, values, declared),
   };
@@ -149,7 +152,7 @@ function injectFresh(input: PodLike, options: InjectOptions, at: string, ctx: In
   const spec = pod.spec;
   const record: InjectionRecord = {
     version: INJECTOR_VERSION, mode: options.mode, sidecar: options.legacySidecar ? 'legacy' : 'native',
-    initContainers: [], volumes: [TOKEN_VOLUME, BUNDLE_VOLUME], restore: {},
+    initContainers: [], volumes: [TOKEN_VOLUME, BUNDLE_VOLUME, ...(s.workloadApi ? [WORKLOAD_API_VOLUME] : [])], restore: {},
   };
   const created = (path: string) => (record.restore.created ??= []).push(path);
   const appProbes = s.rewriteProbes ? redirectAppProbes(spec, options, s, at, record) : {};
@@ -170,8 +173,9 @@ function injectFresh(input: PodLike, options: InjectOptions, at: string, ctx: In
     spec.containers = [sidecar, ...spec.containers!];
     record.containers = [SIDECAR_NAME];
   }
+  if (s.workloadApi) spec.containers = spec.containers!.map((c) => (c.name === SIDECAR_NAME ? c : withWorkloadApi(c, record)));
   if (!spec.volumes) created('spec.volumes');
-  spec.volumes = [...(spec.volumes ?? []).filter((v) => v.name !== TOKEN_VOLUME && v.name !== BUNDLE_VOLUME), ...volumes()];
+  spec.volumes = [...(spec.volumes ?? []).filter((v) => !record.volumes.includes(String(v.name))), ...volumes(s)];
 
   if (!pod.metadata) created('metadata');
   const metadata = (pod.metadata ??= {});
@@ -284,6 +288,10 @@ function sidecarEnv(options: InjectOptions, s: Settings, appProbes: Record<strin
   ];
   if (s.metrics.app) env.push({ name: 'ZTMESH_METRICS_APP', value: JSON.stringify(s.metrics.app) });
   if (s.ttl) env.push({ name: 'ZTMESH_IDENTITY_TTL', value: s.ttl });
+  if (s.workloadApi) {
+    // The socket's directory is pod-private, so every uid of the pod is admitted (docs/workload-api.md "Who may call").
+    env.push({ name: 'ZTMESH_WORKLOAD_API_SOCKET', value: WORKLOAD_API_SOCKET }, { name: 'ZTMESH_WORKLOAD_API_ALLOW_UIDS', value: '*' });
+  }
   if (Object.keys(appProbes).length) env.push({ name: 'ZTMESH_APP_PROBES', value: JSON.stringify(appProbes) });
   if (s.values.revokeEstablished !== undefined) env.push({ name: 'ZTMESH_AUTHZ_REVOKE_ESTABLISHED', value: String(s.values.revokeEstablished) });
   if (options.mode === 'transparent') {
@@ -342,8 +350,28 @@ function sidecarContainer(options: InjectOptions, s: Settings, appProbes: Record
     volumeMounts: [
       { name: TOKEN_VOLUME, mountPath: TOKEN_DIR, readOnly: true },
       { name: BUNDLE_VOLUME, mountPath: BUNDLE_DIR, readOnly: true },
+      ...(s.workloadApi ? [{ name: WORKLOAD_API_VOLUME, mountPath: WORKLOAD_API_DIR }] : []),
     ],
   };
+}
+
+/**
+ * An app container with the Workload API socket mounted read-only and SPIFFE_ENDPOINT_SOCKET set (a container that
+ * sets its own keeps it); what it added goes into the record, for uninject.
+ */
+function withWorkloadApi(c: ContainerLike, record: InjectionRecord): ContainerLike {
+  const env = c.env ?? [];
+  const mounts = Array.isArray(c.volumeMounts) ? (c.volumeMounts as { name?: string }[]) : [];
+  const added: { env?: string[]; volumeMounts?: string[]; created?: ('env' | 'volumeMounts')[] } = { volumeMounts: [WORKLOAD_API_VOLUME] };
+  const out: ContainerLike = { ...c, volumeMounts: [...mounts, { name: WORKLOAD_API_VOLUME, mountPath: WORKLOAD_API_DIR, readOnly: true }] };
+  if (!env.some((e) => e.name === SPIFFE_ENDPOINT_SOCKET)) {
+    out.env = [...env, { name: SPIFFE_ENDPOINT_SOCKET, value: `unix://${WORKLOAD_API_SOCKET}` }];
+    added.env = [SPIFFE_ENDPOINT_SOCKET];
+  }
+  const created = (['env', 'volumeMounts'] as const).filter((f) => out[f] !== c[f] && c[f] === undefined);
+  if (created.length) added.created = created;
+  (record.restore.containerItems ??= {})[c.name ?? ''] = added;
+  return out;
 }
 
 function iptablesContainer(options: InjectOptions, s: Settings): ContainerLike {
@@ -368,7 +396,7 @@ function iptablesContainer(options: InjectOptions, s: Settings): ContainerLike {
   };
 }
 
-function volumes(): Record<string, unknown>[] {
+function volumes(s: Settings): Record<string, unknown>[] {
   return [
     {
       name: TOKEN_VOLUME,
@@ -377,5 +405,6 @@ function volumes(): Record<string, unknown>[] {
       },
     },
     { name: BUNDLE_VOLUME, configMap: { name: TRUST_BUNDLE_CONFIGMAP, items: [{ key: TRUST_BUNDLE_KEY, path: TRUST_BUNDLE_KEY }] } },
+    ...(s.workloadApi ? [{ name: WORKLOAD_API_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } }] : []),
   ];
 }

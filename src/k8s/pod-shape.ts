@@ -7,6 +7,8 @@ export const SIDECAR_NAME = 'ztmesh-sidecar';
 export const INIT_NAME = 'ztmesh-init';
 export const TOKEN_VOLUME = 'ztmesh-token';
 export const BUNDLE_VOLUME = 'ztmesh-trust-bundle';
+/** The pod-private emptyDir holding the SPIFFE Workload API socket (docs/workload-api.md "Kubernetes"). */
+export const WORKLOAD_API_VOLUME = 'ztmesh-workload-api';
 
 /** The subset of a Pod (or pod template) the injector reads and writes; everything else is carried over. */
 export interface PodLike {

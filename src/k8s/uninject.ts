@@ -29,6 +29,8 @@ export interface InjectionRecord {
     probes?: Record<string, Record<string, unknown>>;
     /** Fields that did not exist before ("metadata", "metadata.labels", "spec.volumes", ...). */
     created?: string[];
+    /** App container name → the env variables and volume mounts added to it (the Workload API), by name. */
+    containerItems?: Record<string, { env?: string[]; volumeMounts?: string[]; created?: ('env' | 'volumeMounts')[] }>;
   };
 }
 
@@ -84,6 +86,9 @@ export function uninjectPod(input: PodLike, at = ''): UninjectResult {
   if (spec.containers) spec.containers = spec.containers.filter((c) => !added.has(c.name ?? ''));
   if (spec.volumes) spec.volumes = spec.volumes.filter((v) => !record.volumes.includes(String(v.name)));
 
+  const items = record.restore.containerItems ?? {};
+  spec.containers = spec.containers?.map((c) => withoutItems(c, items[c.name ?? '']));
+  if (spec.containers === undefined) delete spec.containers;
   const probes = record.restore.probes;
   for (const list of [spec.containers, spec.initContainers]) {
     list?.forEach((c, i) => { list[i] = probes ? withProbes(c, probes[c.name ?? '']) : withProbesFromSidecar(c, appProbes); });
@@ -103,6 +108,21 @@ export function uninjectPod(input: PodLike, at = ''): UninjectResult {
   const created = record.version === '1' ? ['spec.initContainers', 'spec.volumes'] : record.restore.created ?? [];
   for (const path of [...created].sort((a, b) => b.length - a.length)) removeIfEmpty(pod, path);
   return { outcome: 'uninjected', pod, record };
+}
+
+/** A container without the env variables and volume mounts injection added to it (and lists it created, if empty). */
+function withoutItems(c: ContainerLike, added: NonNullable<InjectionRecord['restore']['containerItems']>[string] | undefined): ContainerLike {
+  if (!added) return c;
+  const out: ContainerLike = { ...c };
+  for (const field of ['env', 'volumeMounts'] as const) {
+    const names = added[field] ?? [];
+    const list = out[field];
+    if (!Array.isArray(list) || names.length === 0) continue;
+    const kept = (list as { name?: string }[]).filter((x) => !names.includes(x.name ?? ''));
+    if (kept.length === 0 && added.created?.includes(field)) delete out[field];
+    else out[field] = kept as ContainerLike['env'];
+  }
+  return out;
 }
 
 function withProbes(c: ContainerLike, originals: Record<string, unknown> | undefined): ContainerLike {

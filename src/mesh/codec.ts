@@ -5,11 +5,22 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { ipv4ToNumber, ipv6ToBigInt, normalizeAddress } from '../common/cidr.js';
 import type { MeshUpdate as WireUpdate } from '../gen/ztmesh/mesh/v1/MeshUpdate.js';
 import { destinationProblem, type MeshedDestination, type Refusal } from './destination.js';
-import { INBOUND_MODES, MESH_KINDS, MESH_LIMITS, type InboundMode } from './kinds.js';
+import { INBOUND_MODES, MESH_KINDS, MESH_LIMITS, trustBundleVersion, type InboundMode } from './kinds.js';
 import type { PolicySet } from '../policy/model.js';
 import { decodePolicySet, encodePolicySet } from './policy-codec.js';
 
 export type { Refusal } from './destination.js';
+
+/** A JWT authority as the stream carries it (ca.proto's JwtAuthority, decoded; its receiver judges it). */
+export interface WireJwtAuthority {
+  keyId: string;
+  /** SubjectPublicKeyInfo DER. */
+  publicKey: Buffer;
+  /** Unix seconds, decimal. */
+  notAfter: string;
+  signature: Buffer;
+  signerChain: Buffer[];
+}
 
 /** A trust bundle as the stream carries it (ca.proto's TrustBundle, decoded). */
 export interface WireBundle {
@@ -18,6 +29,8 @@ export interface WireBundle {
   /** Decimal, as proto-loader gives a uint64. */
   sequence: string;
   crossCertificates: Buffer[];
+  /** The keys that sign JWT-SVIDs (issue 24). */
+  jwtAuthorities: WireJwtAuthority[];
 }
 
 /** The mesh-wide configuration. */
@@ -64,6 +77,30 @@ function buffers(v: unknown): Buffer[] | undefined {
   return Array.isArray(v) && v.every((b) => Buffer.isBuffer(b) || b instanceof Uint8Array) ? v.map((b) => Buffer.from(b as Uint8Array)) : undefined;
 }
 
+/** A uint64 as proto-loader gives it (a decimal string, or a number), as a decimal string; undefined otherwise. */
+function uint64(v: unknown): string | undefined {
+  const text = typeof v === 'string' || (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) ? String(v) : undefined;
+  return text !== undefined && /^\d{1,20}$/.test(text) ? text : undefined;
+}
+
+/** The JWT authorities of a bundle: at most maxJwtAuthorities, each with every field of its type. */
+function jwtAuthorities(v: unknown): WireJwtAuthority[] | undefined {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || v.length > MESH_LIMITS.maxJwtAuthorities) return undefined;
+  const out: WireJwtAuthority[] = [];
+  for (const a of v) {
+    if (!isObj(a)) return undefined;
+    const keyId = token(a.keyId);
+    const [publicKey] = buffers([a.publicKey]) ?? [];
+    const [signature] = buffers([a.signature]) ?? [];
+    const signerChain = buffers(a.signerChain);
+    const notAfter = uint64(a.notAfter);
+    if (!keyId || !publicKey || !signature || !signerChain || signerChain.length > MESH_LIMITS.maxSignerChain || notAfter === undefined) return undefined;
+    out.push({ keyId, publicKey, notAfter, signature, signerChain });
+  }
+  return out;
+}
+
 function destination(v: unknown, i: number): Decoded<MeshedDestination> {
   if (!isObj(v)) return malformed(`membership.upsert[${i}] is not a message`);
   const key = token(v.key);
@@ -95,10 +132,13 @@ export function decodeUpdate(msg: unknown): Decoded<MeshUpdate> {
         const roots = buffers(b.roots);
         const cross = buffers(b.crossCertificates);
         const trustDomain = token(b.trustDomain);
-        const sequence = typeof b.sequence === 'string' || typeof b.sequence === 'number' ? String(b.sequence) : undefined;
-        if (!roots || !cross || trustDomain === undefined || sequence === undefined || !/^\d{1,20}$/.test(sequence)) return malformed('trust_bundle has a field of the wrong type');
-        if (sequence !== version) return malformed(`trust-bundle version "${version}" is not the bundle's sequence ${sequence}`);
-        return { ok: true, value: { kind, version, base: '', bundle: { trustDomain, roots, sequence, crossCertificates: cross } } };
+        const sequence = uint64(b.sequence);
+        if (!roots || !cross || trustDomain === undefined || sequence === undefined) return malformed('trust_bundle has a field of the wrong type');
+        const jwt = jwtAuthorities(b.jwtAuthorities);
+        if (!jwt) return malformed(`trust_bundle.jwt_authorities: at most ${MESH_LIMITS.maxJwtAuthorities}, each with a kid, a key, a signature, not_after and at most ${MESH_LIMITS.maxSignerChain} signer certificates`);
+        const expected = trustBundleVersion(sequence, jwt);
+        if (version !== expected) return malformed(`trust-bundle version "${version}" is not "${expected}" (the sequence and the JWT authorities it carries)`);
+        return { ok: true, value: { kind, version, base: '', bundle: { trustDomain, roots, sequence, crossCertificates: cross, jwtAuthorities: jwt } } };
       }
       case MESH_KINDS.membership: {
         const m = msg.membership;

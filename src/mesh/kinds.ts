@@ -1,5 +1,6 @@
 // The mesh stream's vocabulary (docs/design.md "Mesh stream"): the kinds of mesh data, how versions are spelt, the
 // modes and policies a kind carries, and the bounds both ends enforce. Every part reads them from here.
+import { createHash } from 'node:crypto';
 
 /** The kinds of mesh data one stream carries. A new kind is a new name here and a new body in mesh.proto. */
 export const MESH_KINDS = {
@@ -35,6 +36,10 @@ export const MESH_LIMITS = {
   maxCidrs: 64,
   maxPorts: 1024,
   maxIdentities: 64,
+  /** JWT authorities in one trust bundle (a CA publishes three or four; a sidecar keeps at most 32). */
+  maxJwtAuthorities: 64,
+  /** Certificates in one JWT authority's signer chain. */
+  maxSignerChain: 8,
 } as const;
 
 /**
@@ -50,4 +55,19 @@ export function versionCounter(instance: string, version: string): number | unde
   if (!version.startsWith(`${instance}-`)) return undefined;
   const text = version.slice(instance.length + 1);
   return /^\d{1,15}$/.test(text) ? Number(text) : undefined;
+}
+
+/** Hex digits of the JWT part of a trust-bundle version. */
+export const JWT_VERSION_HEX = 12;
+
+/**
+ * The trust-bundle kind's version: the X.509 bundle's sequence, then, when the bundle carries JWT authorities, "." and
+ * the first 12 hex of SHA-256 over their key IDs and notAfter seconds (sorted by key ID): "7" or "7.3f9a1c2b7d0e".
+ * Equal on every replica (they read the same files and derive the same JWT keys; the authorities' signatures, which
+ * differ, are left out), new when either the roots or the JWT keys change, and the sequence stays readable. Pure.
+ */
+export function trustBundleVersion(sequence: string, jwtAuthorities: readonly { keyId: string; notAfter: string }[]): string {
+  if (jwtAuthorities.length === 0) return sequence;
+  const facts = jwtAuthorities.map((a) => `${a.keyId} ${a.notAfter}`).sort();
+  return `${sequence}.${createHash('sha256').update(facts.join('\n')).digest('hex').slice(0, JWT_VERSION_HEX)}`;
 }

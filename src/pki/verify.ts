@@ -30,13 +30,21 @@ export function verifySvidChain(chain: readonly (Buffer | X509Certificate)[], ro
   const leaf = certs[0]!;
   const spiffeId = assertLeafSvid(leaf);
   checkValidity(leaf, nowMs, 'certificate');
-  let current = leaf;
-  const pool = certs.slice(1);
+  assertChainsToRoot(leaf, certs.slice(1), roots, nowMs);
+  return { spiffeId, leaf };
+}
+
+/**
+ * Checks that `cert` (already checked itself) is signed by one of `roots`, directly or through CA certificates of
+ * `pool`, each valid at `nowMs`. Throws PkiError `untrusted_chain`, `cert_expired` or `cert_not_yet_valid`.
+ */
+export function assertChainsToRoot(cert: X509Certificate, pool: readonly X509Certificate[], roots: readonly X509Certificate[], nowMs: number): void {
+  let current = cert;
   for (let depth = 0; depth < MAX_CHAIN_DEPTH; depth++) {
     const root = roots.find((r) => current.checkIssued(r) && current.verify(r.publicKey));
     if (root) {
       checkValidity(root, nowMs, 'root certificate');
-      return { spiffeId, leaf };
+      return;
     }
     const next = pool.find((c) => c.ca && current.checkIssued(c) && current.verify(c.publicKey));
     if (!next) break;
@@ -44,4 +52,14 @@ export function verifySvidChain(chain: readonly (Buffer | X509Certificate)[], ro
     current = next;
   }
   throw new PkiError('untrusted_chain', 'certificate does not chain to the trust bundle');
+}
+
+/** Checks a CA certificate (the CA's signing certificate) and its chain up to one of `roots` at `nowMs`; PkiError as above, or `not_a_ca`. */
+export function verifyCaChain(chain: readonly X509Certificate[], roots: readonly X509Certificate[], nowMs: number): X509Certificate {
+  const ca = chain[0];
+  if (!ca) throw new PkiError('no_certificate', 'no certificate presented');
+  if (!ca.ca) throw new PkiError('not_a_ca', 'the signing certificate is not a CA certificate');
+  checkValidity(ca, nowMs, 'signing certificate');
+  assertChainsToRoot(ca, chain.slice(1), roots, nowMs);
+  return ca;
 }

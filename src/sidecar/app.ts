@@ -1,5 +1,6 @@
 // The sidecar's composition root: builds logger, metrics, clock, readiness, the workload identity, the data path
-// (datapath.ts, with its explicit and transparent listeners) and the admin and health servers, and wires them.
+// (datapath.ts, with its explicit and transparent listeners), the Workload API and certificate files (workload-api/)
+// and the admin and health servers, and wires them.
 import type { KeyObject } from 'node:crypto';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { registerBuildInfo } from '../common/build-info.js';
@@ -12,11 +13,10 @@ import { startHttpServer, type RunningHttpServer } from '../admin/http-server.js
 import { adminRoutes, healthRoutes, type SidecarAdmin } from '../admin/sidecar-admin.js';
 import type { ReadinessReport } from '../admin/probe-routes.js';
 import type { SidecarStatus } from '../admin/status-types.js';
-import type { BundleStreamSource, CaClient } from '../identity/ca-client.js';
 import { hasValidSvid } from '../identity/credentials.js';
 import type { IdentityManager } from '../identity/manager.js';
 import { registerIdentityMetrics } from '../identity/metrics.js';
-import { buildWorkloadIdentity } from '../identity/workload-identity.js';
+import { buildWorkloadIdentity, type WorkloadIdentityOptions } from '../identity/workload-identity.js';
 import type { KeyAlgorithm } from '../pki/keys.js';
 import { AppHealth } from './app-probes/app-health.js';
 import { ADMIN_ALLOW_REMOTE_KEY, caAddresses } from './config.js';
@@ -31,6 +31,10 @@ import { transparentListeners } from './intercept/transparent.js';
 import { explicitListeners } from './listeners.js';
 import { PodMetrics } from './pod-metrics/pod-metrics.js';
 import { buildStatus, strandedAction } from './status-report.js';
+import { accessPolicy } from '../workload-api/access.js';
+import { CertFiles } from '../workload-api/cert-files.js';
+import { JwtSvidCache } from '../workload-api/jwt-cache.js';
+import { WorkloadApiServer } from '../workload-api/server.js';
 
 /** Readiness part held while the sidecar drains, so the kubelet stops sending traffic first. */
 export const DRAINING_PART = 'draining';
@@ -40,7 +44,8 @@ export interface SidecarDeps {
   clock?: Clock;
   log?: Logger;
   registry?: Registry;
-  caClient?: CaClient & BundleStreamSource;
+  /** Replaces the gRPC client of the CA (see WorkloadIdentityOptions). */
+  caClient?: WorkloadIdentityOptions['caClient'];
   random?: () => number;
   generateKey?: (alg: KeyAlgorithm) => Promise<KeyObject>;
   startDataPath?: (ctx: DataPathContext) => Promise<RunningDataPath>;
@@ -128,6 +133,25 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
     config, identity, log, registry, clock, readiness, heap, mesh, policy, revokeEstablished: config.authz.revokeEstablished,
   });
 
+  // The Workload API listens from the start (it answers Unavailable until the first SVID); the files follow the SVID.
+  const wa = config.workloadApi;
+  let workloadApi: WorkloadApiServer | undefined;
+  if (wa.socket) {
+    try {
+      workloadApi = await WorkloadApiServer.start({
+        socket: wa.socket, policy: accessPolicy(wa.allowUids, wa.allowGids, process.getuid?.() ?? -1), identity, jwtBundle: workload.jwtBundle,
+        jwtSvids: new JwtSvidCache({ sign: (audiences) => workload.signJwtSvid(audiences, 0), clock, log: log.child({ component: 'jwt-svids' }) }),
+        clock, log: log.child({ component: 'workload-api' }), registry,
+      });
+    } catch (e) {
+      await membership?.close();
+      await datapath.close();
+      heap.close();
+      throw e;
+    }
+  }
+  const certFiles = wa.files ? new CertFiles(wa.files, { identity, clock, log: log.child({ component: 'cert-files' }) }) : undefined;
+
   const ready = (): ReadinessReport => {
     const snap = identity.current();
     const { pending } = readiness.report();
@@ -138,6 +162,7 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
     snapshot: identity.current(), stats: identity.stats(), ca: reachability.current(), addresses,
     bundleStream: workload.stream(), listeners: datapath.statuses(), tunnelPools: datapath.tunnelPools(), readiness: ready(),
     tokenFile: config.ca.tokenFile, spiffeId: config.identity.spiffeId, nowMs: clock.now(),
+    workloadApi: wa.socket || certFiles ? { ...(workloadApi?.status() ?? { socket: null }), files: certFiles?.status() ?? null } : null,
     ...(membership ? {
       transparent: { membership: membership.status(), inboundMode: meshConfig.inboundMode(), outboundPolicy: config.transparent.outboundPolicy, traffic: datapath.meshTraffic() },
     } : {}),
@@ -170,6 +195,8 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
   const closeAll = async () => {
     unsubscribeStranded();
     workload.stop();
+    await workloadApi?.close();
+    await certFiles?.stop();
     await membership?.close();
     await policy.close();
     await datapath.close();
@@ -196,6 +223,7 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
     throw e;
   }
 
+  certFiles?.start();
   workload.start();
 
   let closing: Promise<void> | undefined;

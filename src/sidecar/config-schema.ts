@@ -123,6 +123,34 @@ export const transparentSchema = z.object({
   ...pendingHandshakeKeys,
 }).strict();
 
+/** File names (in `workloadApi.files.dir`) as spiffe-helper names them. */
+export const DEFAULT_CERT_FILE = 'svid.pem';
+export const DEFAULT_KEY_FILE = 'svid_key.pem';
+export const DEFAULT_BUNDLE_FILE = 'svid_bundle.pem';
+
+/** A uid or gid ("*": any, for allowUids only); YAML numbers are taken as written. */
+const idEntry = (what: string, any: boolean) => z.coerce.string().regex(any ? /^(\*|\d{1,10})$/ : /^\d{1,10}$/, `must be a ${what}${any ? ' or "*"' : ''}`);
+/** A file name inside the files directory: no path, so every write stays in that directory. */
+const fileName = z.string().regex(/^[^/\0]+$/, 'must be a file name, without "/"').refine((v) => v !== '.' && v !== '..', 'must be a file name');
+const SIGNALS = ['SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGWINCH'] as const;
+
+/** The SPIFFE Workload API and the certificate files (workload-api/): off unless a socket or files are configured. */
+export const workloadApiSchema = z.object({
+  socket: z.string().min(1).optional().describe('Unix socket path of the SPIFFE Workload API (default: off outside Kubernetes)'),
+  allowUids: z.array(idEntry('uid', true)).optional().describe('uids admitted to the Workload API, "*" for any (default: the sidecar\'s own uid)'),
+  allowGids: z.array(idEntry('gid', false)).optional().describe('primary gids admitted to the Workload API'),
+  files: z.object({
+    dir: z.string().min(1),
+    certFile: fileName.default(DEFAULT_CERT_FILE),
+    keyFile: fileName.default(DEFAULT_KEY_FILE),
+    bundleFile: fileName.default(DEFAULT_BUNDLE_FILE),
+    onRotate: z.union([
+      z.object({ signal: z.enum(SIGNALS), pidFile: z.string().min(1) }).strict(),
+      z.object({ command: z.array(z.string().min(1)).min(1) }).strict(),
+    ]).optional(),
+  }).strict().optional().describe('{dir, certFile, keyFile, bundleFile, onRotate}: keep PEM files of the SVID current (JSON/YAML)'),
+}).strict();
+
 export const sidecarConfigSchema = z.object({
   trustDomain: z.string().default(DEFAULT_TRUST_DOMAIN).describe('trust domain of this workload'),
   ca: z.object({
@@ -165,6 +193,7 @@ export const sidecarConfigSchema = z.object({
     /** A policy change that stops allowing a peer closes its established connections and tunnel streams (`policy_revoked`). */
     revokeEstablished: z.boolean().default(true).describe('close established connections and tunnel streams that a policy change no longer allows (false: they run to their end)'),
   }).strict().prefault({}),
+  workloadApi: workloadApiSchema.prefault({}),
   drainTimeout: duration.prefault(DEFAULT_DRAIN_TIMEOUT).describe('how long SIGTERM waits for connections to finish'),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default(DEFAULT_LOG_LEVEL).describe('trace | debug | info | warn | error | fatal | silent'),
   /** Unset: text on a terminal, JSON otherwise (common/logger.ts). */

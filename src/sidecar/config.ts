@@ -1,6 +1,7 @@
 // Loads the sidecar configuration once: YAML file, then ZTMESH_* environment, then flags (flags win).
 // The merged object is validated by the zod schema; errors name the key, the value, its source and the reason.
 import { readFileSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
 import { inspect } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
@@ -16,6 +17,9 @@ import {
 } from './config-schema.js';
 
 type Kind = 'string' | 'int' | 'bool' | 'list' | 'json';
+
+/** sun_path holds 108 bytes with its terminating NUL. */
+const MAX_UNIX_SOCKET_PATH = 107;
 
 /** One settable key: its dotted path, environment variable and CLI flag. */
 export interface ConfigKey {
@@ -36,7 +40,7 @@ const SETTABLE = [
   'identity.spiffeId', 'identity.stateDir', 'admin', 'adminAllowRemote', 'health', 'metrics.listen', 'metrics.app', 'appProbes', 'inbound', 'outbound',
   'transparent.enabled', 'transparent.inboundPort', 'transparent.outboundPort', 'transparent.allow', 'transparent.defaultPolicy',
   'transparent.expect', 'transparent.passthrough', 'transparent.outboundPolicy', 'transparent.inboundMode', 'transparent.detectionTimeout', 'transparent.inboundSourceAddress',
-  'transparent.tunnel', 'authz.revokeEstablished', 'drainTimeout', 'logLevel', 'logFormat',
+  'transparent.tunnel', 'authz.revokeEstablished', 'workloadApi.socket', 'workloadApi.allowUids', 'workloadApi.allowGids', 'workloadApi.files', 'drainTimeout', 'logLevel', 'logFormat',
 ] as const;
 /** Flags shorter than their key's path. */
 const SHORT_FLAGS: Readonly<Record<string, string>> = {
@@ -112,6 +116,10 @@ export const KEY_DEFAULTS: Readonly<Record<string, string>> = {
   'transparent.inboundSourceAddress': INBOUND_SOURCE_V4,
   'transparent.tunnel': 'auto',
   'authz.revokeEstablished': 'true',
+  'workloadApi.socket': 'off (ztmesh inject sets one)',
+  'workloadApi.allowUids': 'the sidecar\'s own uid (ztmesh inject: "*")',
+  'workloadApi.allowGids': 'none',
+  'workloadApi.files': 'none',
   drainTimeout: DEFAULT_DRAIN_TIMEOUT,
   logLevel: DEFAULT_LOG_LEVEL,
   logFormat: 'text on a terminal, json otherwise',
@@ -280,6 +288,12 @@ export function loadSidecarConfig(sources: ConfigSources = {}): SidecarConfig {
   const admin = parseHostPort(config.admin, 'admin');
   checkAdminBind(`invalid sidecar configuration: admin (from ${sourceOf('admin')})`, admin.host, admin.port, { allowed: config.adminAllowRemote, key: ADMIN_ALLOW_REMOTE_KEY });
   check('health', config.health, () => parseHostPort(config.health, 'health'));
+  if (config.workloadApi.socket !== undefined) {
+    check('workloadApi.socket', config.workloadApi.socket, () => {
+      if (!isAbsolute(config.workloadApi.socket!)) throw new Error('must be an absolute path (clients get it as unix://PATH)');
+      if (Buffer.byteLength(config.workloadApi.socket!) > MAX_UNIX_SOCKET_PATH) throw new Error(`longer than ${MAX_UNIX_SOCKET_PATH} bytes, the limit of a Unix socket address`);
+    });
+  }
   return deepFreeze(config);
 }
 

@@ -8,7 +8,7 @@ import { TOKEN_PATH } from '../common/mesh.js';
 import { certFingerprint, hasValidSvid, type IdentitySnapshot } from '../identity/credentials.js';
 import type { ManagerStats } from '../identity/manager.js';
 import type { ReadinessReport } from '../admin/probe-routes.js';
-import type { AuthzStatus, ListenerStatus, MeshStatus, SidecarStatus, TunnelPoolStatus } from '../admin/status-types.js';
+import type { AuthzStatus, ListenerStatus, MeshStatus, SidecarStatus, TunnelPoolStatus, WorkloadApiStatus } from '../admin/status-types.js';
 import type { PolicyStatus } from './mesh/sidecar-policy.js';
 import type { MeshClientStatus } from '../identity/mesh-client.js';
 import type { MembershipStatus } from './mesh/sidecar-membership.js';
@@ -49,6 +49,8 @@ export interface StatusInputs {
   bundleStream: BundleWatcherStatus & Partial<Pick<MeshClientStatus, 'protocol' | 'kinds'>>;
   listeners: ListenerStatus[];
   tunnelPools: TunnelPoolStatus[];
+  /** The Workload API and certificate files, null when neither is configured. */
+  workloadApi?: WorkloadApiStatus | null;
   /** What /readyz answers now: `ztmesh status` exits on it, so the two agree. */
   readiness: ReadinessReport;
   tokenFile: string;
@@ -137,6 +139,7 @@ export function buildStatus(i: StatusInputs): SidecarStatus {
     outageBudgetSeconds: outageBudgetSeconds(i.snapshot, i.ca, i.nowMs),
     listeners: i.listeners,
     tunnelPools: i.tunnelPools,
+    workloadApi: i.workloadApi ?? null,
     mesh: meshStatus(i),
     ...(i.authz ? { authz: authzStatus(i.authz) } : {}),
   };

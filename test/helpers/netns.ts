@@ -42,13 +42,13 @@ export function skipPrivileged(file: string): boolean {
   return reason !== undefined;
 }
 
-const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
  * The sidecars run as uid 1337, so they must be able to walk down to the checkout. A CI clone made
  * under a mktemp directory (mode 0700) is not; add search (x) permission, never read, to each ancestor.
  */
-function letUnprivilegedUsersReach(dir: string): void {
+export function letUnprivilegedUsersReach(dir: string): void {
   for (let d = dir; ; d = dirname(d)) {
     const mode = statSync(d).mode;
     if (!(mode & 0o001)) {

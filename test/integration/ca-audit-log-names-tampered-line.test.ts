@@ -26,6 +26,8 @@ beforeAll(async () => {
   await signError(ca.client(), makeCsr().csr, { token: 'ztjt_not-a-real-token' });
   secrets.push('ztjt_not-a-real-token');
   await signError(ca.client(), Buffer.from('garbage'), { token: await ca.mintToken('spiffe://example.org/ns/default/sa/x') });
+  // The last record's witness is on its way through the CA's stdout when the refusal reaches us: wait for it.
+  await ca.process.waitFor(/"auditSeq":6\b/);
 });
 afterAll(async () => {
   await ca?.stop();

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminRequest } from '../helpers/admin-http.js';
 import { startCa, type TestCaServer } from '../helpers/ca.js';
 import { openMesh, svidFor } from '../helpers/mesh-stream.js';
+import { trustBundleVersion } from '../../src/mesh/kinds.js';
 
 let ca: TestCaServer;
 const web = 'spiffe://example.org/ns/default/sa/web';
@@ -37,7 +38,11 @@ describe('CA mesh stream', () => {
     const first = [await a.next(), await a.next(), await a.next()];
     const byKind = Object.fromEntries(first.map((u) => [u.kind, u]));
     expect(Object.keys(byKind).sort()).toEqual(['config', 'membership', 'trust-bundle']);
-    expect(byKind['trust-bundle']).toMatchObject({ baseVersion: '', version: byKind['trust-bundle']!.trustBundle!.sequence, trustBundle: { trustDomain: 'example.org' } });
+    // The bundle carries the JWT keys published now; its version is the sequence and a hash of those keys.
+    const tb = byKind['trust-bundle']!;
+    expect(tb.trustBundle!.jwtAuthorities.length).toBeGreaterThanOrEqual(2);
+    expect(tb).toMatchObject({ baseVersion: '', version: trustBundleVersion(tb.trustBundle!.sequence, tb.trustBundle!.jwtAuthorities), trustBundle: { trustDomain: 'example.org' } });
+    expect(tb.version).toMatch(new RegExp(`^${tb.trustBundle!.sequence}\\.[0-9a-f]{12}$`));
     expect(byKind.config).toMatchObject({ baseVersion: '', config: { inboundMode: 'permissive' } });
     const snap = byKind.membership!;
     expect(snap.baseVersion).toBe('');

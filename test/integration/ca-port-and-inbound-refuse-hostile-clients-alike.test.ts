@@ -13,6 +13,7 @@ import { captureLogger } from '../helpers/capture-logger.js';
 import { API, echoApp, inboundConfig, makeCa, makeLeaf, portOf, sidecarShared, TestIdentity, until, WEB } from '../helpers/datapath.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { captureClientHello } from '../helpers/flood.js';
+import { GrpcHandOff } from '../../src/common/grpc-hand-off.js';
 
 const TIMEOUT_MS = 5_000;
 /** Unfinished handshakes either door holds at once. */
@@ -57,7 +58,7 @@ beforeAll(async () => {
   const ca = await TlsFrontDoor.listen({
     host: '127.0.0.1', port: 0, context: { cert: serving.certPem, key: serving.keyPem, ca: mesh.certPem, minVersion: 'TLSv1.3' },
     limits: { handshakeTimeoutMs: TIMEOUT_MS, max: BOUND, maxPerSource: BOUND }, metrics, clock, log: captureLogger().logger,
-    inject: (s) => handedToGrpc.push(s),
+    handOff: new GrpcHandOff({ injectConnection: (s) => handedToGrpc.push(s as tls.TLSSocket) }),
   });
   closers.push(async () => { ca.destroyAll(); await ca.close(); });
   doors.ca = {

@@ -1,20 +1,22 @@
 // Platforms put grpc_proxy/https_proxy/http_proxy into every container, and NO_PROXY=localhost does not cover
-// 127.0.0.1. A real sidecar process started with all of them pointing at a dead proxy still gets its SVID from the CA
-// and still answers its app's gRPC probe, and the proxy sees no connection: mesh-internal channels are direct. When
+// 127.0.0.1. A real sidecar process started with all of them pointing at a dead proxy still gets its SVID from the CA,
+// a JWT-SVID for its Workload API (SignJwtSvid) and still answers its app's gRPC probe, and the proxy sees no
+// connection: mesh-internal channels are direct. When
 // the CA is down, the error names the CA's address and the real reason, never "undefined".
 import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCa, type TestCaServer } from '../helpers/ca.js';
-import { startSidecar, type TestSidecar } from '../helpers/sidecar.js';
+import { startSidecar } from '../helpers/sidecar.js';
+import { startWorkloadApiSidecar, unary } from '../helpers/workload-api.js';
 
 let ca: TestCaServer;
 let proxyConnections = 0;
 const proxy = net.createServer((s) => { proxyConnections++; s.destroy(); });
 const grpcApp = new grpc.Server();
 new HealthImplementation({ 'shop.v1.Shop': 'SERVING' }).addToServer(grpcApp);
-const sidecars: TestSidecar[] = [];
+const stops: (() => Promise<unknown>)[] = [];
 let proxyEnv: NodeJS.ProcessEnv;
 let appProbes: string;
 
@@ -27,26 +29,29 @@ beforeAll(async () => {
   appProbes = JSON.stringify({ '/app-health/web/readyz': { grpc: { port: grpcPort, service: 'shop.v1.Shop' }, timeoutSeconds: 2 } });
 });
 afterAll(async () => {
-  for (const s of sidecars) await s.stop();
+  for (const stop of stops) await stop();
   grpcApp.forceShutdown();
   await new Promise<void>((r) => proxy.close(() => r()));
   await ca?.stop();
 });
 
 describe('with proxy variables pointing at a dead proxy', () => {
-  it('the sidecar gets its SVID from the CA and answers the app\'s gRPC probe, and the proxy sees nothing', async () => {
-    const sc = await startSidecar({ ca, env: { ...proxyEnv, ZTMESH_APP_PROBES: appProbes } });
-    sidecars.push(sc);
+  it('the sidecar gets its SVID and a JWT-SVID from the CA and answers the app\'s gRPC probe, and the proxy sees nothing', async () => {
+    const wl = await startWorkloadApiSidecar({ ca, env: { ...proxyEnv, ZTMESH_APP_PROBES: appProbes } });
+    stops.push(() => wl.stop());
+    const sc = wl.sidecar;
     const s = await sc.waitForStatus((x) => x.identity.state === 'available' && x.ca.bundleStream.connected);
     expect(s.ca.reachable).toBe(true);
     const probe = await sc.get('/app-health/web/readyz', sc.health);
     expect(probe, probe.text).toMatchObject({ status: 200, text: 'ok: gRPC SERVING\n' });
+    const jwt = await unary<{ svids: { svid: string }[] }>(wl.client(), 'FetchJWTSVID', { audience: ['db'] });
+    expect(jwt.svids).toHaveLength(1);
     expect(proxyConnections).toBe(0);
   });
 
   it('a CA that is down is named with the real reason, not "undefined"', async () => {
     const sc = await startSidecar({ ca, caAddress: '127.0.0.1:1', env: proxyEnv });
-    sidecars.push(sc);
+    stops.push(() => sc.stop());
     const s = await sc.waitForStatus((x) => x.identity.consecutiveFailures >= 1);
     const line = JSON.parse(await sc.proc.waitFor(/"event":"rotation_failed"/)) as { err: string };
     // The mesh stream waits for an SVID, so the reason is the failed signing call's, in the log and in /status.

@@ -1,6 +1,7 @@
 // The CA's one record of what it signs and refuses. An issuance is one event: the issuance log records it first (its
 // place in the hash chain joins the event), then every subscriber gets the same event (the audit line, the fleet
-// view). A refused signature, whether its handler or grpc-js refused it, is accounted for here and nowhere else.
+// view). A refused signature, whether its handler or grpc-js refused it, is accounted for here and nowhere else: an
+// X.509-SVID (SignCertificate) or a JWT-SVID (SignJwtSvid), each with its own metric.
 import type { Clock } from '../../common/clock.js';
 import { KeyedLogThrottle } from '../../common/log-throttle.js';
 import type { Logger } from '../../common/logger.js';
@@ -26,10 +27,15 @@ export interface Issuance extends Issued {
   recorded?: Recorded;
 }
 
-/** One refused SignCertificate call. */
+/** The calls that sign: their refusals are counted apart, and only SignCertificate's join the issuance log. */
+export type SigningCall = 'SignCertificate' | 'SignJwtSvid';
+
+/** One refused SignCertificate or SignJwtSvid call. */
 export interface SignRefusal {
+  /** Default SignCertificate. */
+  rpc?: SigningCall;
   peer: string;
-  /** The stable refusal code (ztmesh_ca_sign_total{result}). */
+  /** The stable refusal code (ztmesh_ca_sign_total{result}, ztmesh_ca_jwt_sign_total{result}). */
   code: string;
   grpcCode: number;
   detail: string;
@@ -45,14 +51,17 @@ export interface IssuanceEventsOptions {
   recorder?: IssuanceRecorder | undefined;
   /** ztmesh_ca_sign_total (a prom-client Counter). */
   signTotal: { inc(labels: { result: string }): void };
+  /** ztmesh_ca_jwt_sign_total; without it SignJwtSvid refusals are counted in signTotal. */
+  jwtSignTotal?: { inc(labels: { result: string }): void };
   log: Logger;
   clock: Clock;
 }
 
 /**
  * Issuances and refused signatures of one CA process. Invariants: the issuance log records an event before any
- * subscriber sees it, so the audit line can name the record; every refusal is counted and recorded, and logged at most
- * DEFAULT_LOG_THROTTLE lines per code and window (the next line says how many were `suppressed`).
+ * subscriber sees it, so the audit line can name the record; every refusal is counted, SignCertificate's recorded
+ * (the issuance log holds X.509-SVIDs only: JWT-SVIDs are neither recorded issued nor refused), and logged at most
+ * DEFAULT_LOG_THROTTLE lines per call, code and window (the next line says how many were `suppressed`).
  */
 export class IssuanceEvents {
   private readonly subscribers = new Set<(i: Issuance) => void>();
@@ -76,15 +85,19 @@ export class IssuanceEvents {
 
   /** The one place a refused signature is accounted for: the metric, the issuance log and the log line. */
   refused(r: SignRefusal): void {
-    this.opts.signTotal.inc({ result: r.code });
-    this.opts.recorder?.refused({ peer: r.peer, code: r.code, spiffeId: r.spiffeId, method: r.method });
-    const suppressed = this.throttles.admit(r.code);
+    const rpc = r.rpc ?? 'SignCertificate';
+    if (rpc === 'SignJwtSvid') (this.opts.jwtSignTotal ?? this.opts.signTotal).inc({ result: r.code });
+    else {
+      this.opts.signTotal.inc({ result: r.code });
+      this.opts.recorder?.refused({ peer: r.peer, code: r.code, spiffeId: r.spiffeId, method: r.method });
+    }
+    const suppressed = this.throttles.admit(`${rpc} ${r.code}`);
     if (suppressed === undefined) return;
     const line = {
       peer: r.peer, code: r.code, grpcCode: r.grpcCode, ...(r.spiffeId ? { spiffeId: r.spiffeId } : {}), detail: r.detail, ...(suppressed ? { suppressed } : {}),
     };
-    if (r.err !== undefined) this.opts.log.error({ ...line, err: (r.err as Error)?.stack ?? String(r.err) }, 'SignCertificate failed');
-    else this.opts.log.warn(line, 'SignCertificate refused');
+    if (r.err !== undefined) this.opts.log.error({ ...line, err: (r.err as Error)?.stack ?? String(r.err) }, `${rpc} failed`);
+    else this.opts.log.warn(line, `${rpc} refused`);
   }
 }
 

@@ -18,7 +18,7 @@ import type { Issued } from '../audit/issuance-events.js';
 import type { PeerTlsLookup } from '../serving/service.js';
 import { RateLimiter } from '../signing/rate-limit.js';
 import { Announcements } from './announcements.js';
-import { bundleKind } from './bundle-kind.js';
+import { bundleKind, type JwtAuthorityView } from './bundle-kind.js';
 import { configKind } from './config-kind.js';
 import { MEMBERSHIP_PREFIXES, MembershipKind, type MembershipWriter } from './membership-kind.js';
 import { createMeshService, type MeshService } from './mesh-service.js';
@@ -43,6 +43,8 @@ export interface MeshPlaneOptions extends PeerTlsLookup {
   meshedCidrs: readonly string[];
   defaultInboundMode: InboundMode;
   bundle: TrustBundleSource;
+  /** The JWT authorities the trust-bundle kind carries with the roots (issue 24). */
+  jwtAuthorities?: JwtAuthorityView;
   renewal: Attestor;
   /** Kubernetes: membership from the watchers, and no announcements. */
   feed?: MembershipFeed;
@@ -111,7 +113,7 @@ export async function startMeshPlane(o: MeshPlaneOptions): Promise<MeshPlane> {
   countPolicies();
   const policyKind = new PolicyKind(policies);
   const policySource: PoliciesReport['source'] = policyDir ? 'dir' : o.policy.feed ? 'kubernetes' : 'none';
-  const bundle = bundleKind(o.bundle);
+  const bundle = bundleKind(o.bundle, o.jwtAuthorities);
   const config = configKind(instance, { inboundMode: o.defaultInboundMode });
   const registry = new StreamRegistry();
   const service = createMeshService({

@@ -20,7 +20,7 @@ import { isKnownKind } from '../../mesh/kinds.js';
 import type { Attestor } from '../attestors/attestor.js';
 import type { CaMetrics } from '../metrics.js';
 import type { RateLimiter } from '../signing/rate-limit.js';
-import { undecodableReason } from '../serving/call-guard.js';
+import { undecodableReason } from '../../common/grpc-call-guard.js';
 import { failureDetails, toCallFailure } from '../serving/grpc-status.js';
 import { attestationInput, type PeerTlsLookup } from '../serving/service.js';
 import type { KindSource, MeshPeer } from './kind-source.js';

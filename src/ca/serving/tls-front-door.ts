@@ -1,6 +1,7 @@
 // The CA's TLS listener: accepts TCP itself and takes each connection through the front door (front-door/: caps in
-// total and per source, the handshake deadline, TLS), then hands established HTTP/2 connections to grpc-js with what
-// TLS learnt of the client certificate; every refusal is counted and logged (rate-limited per code).
+// total and per source, the handshake deadline, TLS), then hands established HTTP/2 connections to grpc-js
+// (common/grpc-hand-off.ts) with what TLS learnt of the client certificate; every refusal is counted and logged
+// (rate-limited per code).
 import net from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import type tls from 'node:tls';
@@ -9,6 +10,7 @@ import type { Logger } from '../../common/logger.js';
 import { grpcPeerName } from '../../common/address.js';
 import { listenOn } from '../../common/listen.js';
 import { KeyedLogThrottle } from '../../common/log-throttle.js';
+import type { GrpcHandOff } from '../../common/grpc-hand-off.js';
 import { resetSocket } from '../../common/socket-reset.js';
 import { FrontDoor, type DoorConnection } from '../../front-door/front-door.js';
 import type { ConnectionLimits } from './connection-cap.js';
@@ -38,8 +40,8 @@ export interface FrontDoorOptions {
   port: number;
   /** Current key, certificate chain and client roots; replaced with setContext(). */
   context: tls.SecureContextOptions;
-  /** Receives each connection once TLS is up (grpc-js connection injector). */
-  inject: (socket: tls.TLSSocket) => void;
+  /** Gives each connection to grpc-js once TLS is up, with what TLS learnt of its client certificate. */
+  handOff: GrpcHandOff<PeerTls>;
   limits: FrontDoorLimits;
   metrics: Pick<CaMetrics, 'connectionsRefused' | 'connections'>;
   clock: Clock;
@@ -48,9 +50,8 @@ export interface FrontDoorOptions {
   heap?: { request(): void };
 }
 
-/** One connection handed to grpc-js, and what TLS learnt of its client certificate. */
-interface Served {
-  tls: tls.TLSSocket;
+/** What TLS learnt of a connection's client certificate, handed to grpc-js with it (and its accepted TCP socket). */
+export interface PeerTls {
   raw: net.Socket;
   unverified?: PeerTlsInfo;
   /** The verified client certificate, parsed at most once per connection. */
@@ -61,8 +62,6 @@ interface Served {
 export class TlsFrontDoor {
   private readonly listener: net.Server;
   private readonly door: FrontDoor<undefined>;
-  /** Connections handed to grpc-js, by the peer name grpc-js gives their calls. */
-  private readonly served = new Map<string, Served>();
   /** One line budget per refusal code, so a flood of one kind cannot hide another. */
   private readonly throttles: KeyedLogThrottle;
 
@@ -110,12 +109,12 @@ export class TlsFrontDoor {
 
   /** TLS facts about a peer ("ip:port" as grpc-js getPeer() reports it) whose client certificate did not verify. */
   peerInfo(peer: string): PeerTlsInfo | undefined {
-    return this.served.get(peer)?.unverified;
+    return this.opts.handOff.facts(peer)?.unverified;
   }
 
   /** The client certificate TLS verified for a peer (one X509Certificate per connection, parsed on first use). */
   peerCertificate(peer: string): X509Certificate | undefined {
-    const v = this.served.get(peer)?.verified;
+    const v = this.opts.handOff.facts(peer)?.verified;
     if (!v) return undefined;
     v.cert ??= new X509Certificate(v.raw);
     return v.cert;
@@ -136,9 +135,9 @@ export class TlsFrontDoor {
   /** Destroys connections still open (after the drain period). */
   destroyAll(): void {
     this.door.closeUnfinished();
-    for (const s of [...this.served.values()]) {
-      s.tls.destroy();
-      s.raw.destroy();
+    for (const { socket, facts } of this.opts.handOff.open()) {
+      socket.destroy();
+      facts.raw.destroy();
     }
   }
 
@@ -149,20 +148,15 @@ export class TlsFrontDoor {
       resetSocket(socket, conn.raw);
       return;
     }
-    const served: Served = { tls: socket, raw: conn.raw };
+    const facts: PeerTls = { raw: conn.raw };
     const err = socket.authorizationError as (Error & { code?: string }) | null | undefined;
     if (!socket.authorized && err && socket.getPeerCertificate()?.raw) {
-      served.unverified = { certError: String(err.code ?? err.message ?? err) };
+      facts.unverified = { certError: String(err.code ?? err.message ?? err) };
     } else if (socket.authorized) {
       const raw = socket.getPeerCertificate()?.raw;
-      if (raw) served.verified = { raw };
+      if (raw) facts.verified = { raw };
     }
-    const key = grpcPeerName(conn.raw.remoteAddress ?? '?', conn.raw.remotePort);
-    this.served.set(key, served);
-    conn.raw.once('close', () => {
-      if (this.served.get(key) === served) this.served.delete(key);
-    });
-    this.opts.inject(socket);
+    this.opts.handOff.hand(socket, grpcPeerName(conn.raw.remoteAddress ?? '?', conn.raw.remotePort), facts);
   }
 
   /**

@@ -22,6 +22,14 @@ describe('parseServeConfig', () => {
     expect(parseServeConfig({ dir: '/x', grantReservedId: 'a/b' }).reservedGrants).toEqual(['a/b']);
   });
 
+  it('JWT-SVIDs: 5 minutes by default, capped at 1 h, a key per 24 h; bad values name the flag', () => {
+    expect(parseServeConfig({ dir: '/x' }).jwt).toEqual({ defaultTtlMs: 300_000, maxTtlMs: 3_600_000, keyPeriodMs: 86_400_000 });
+    expect(parseServeConfig({ dir: '/x', jwtTtl: '2s', jwtMaxTtl: '10s', jwtKeyPeriod: '2s' }).jwt).toEqual({ defaultTtlMs: 2_000, maxTtlMs: 10_000, keyPeriodMs: 2_000 });
+    expect(() => parseServeConfig({ dir: '/x', jwtTtl: '2h' })).toThrow(/--jwt-ttl "2h": must lie within \[1s, --jwt-max-ttl\]/);
+    expect(() => parseServeConfig({ dir: '/x', jwtKeyPeriod: '10ms' })).toThrow(/--jwt-key-period "10ms": must be at least 1s/);
+    expect(() => parseServeConfig({ dir: '/x', jwtMaxTtl: 'soon' })).toThrow(/--jwt-max-ttl "soon": not a duration/);
+  });
+
   it('reads flags, repeated and comma-separated --dns', () => {
     const c = parseServeConfig({ dir: '/x', listen: '127.0.0.1:0', minTtl: '1s', defaultTtl: '30s', maxTtl: '1m', dns: ['a.example,b.example', 'c'], rateLimit: '0', signWorkers: '0' });
     expect(c).toMatchObject({ listen: { host: '127.0.0.1', port: 0 }, minTtlMs: 1000, defaultTtlMs: 30_000, maxTtlMs: 60_000, dnsNames: ['a.example', 'b.example', 'c'], signWorkers: 0 });

@@ -33,6 +33,17 @@ describe('ztmesh status view', () => {
     expect(out).not.toContain('Outage budget');
   });
 
+  it('shows the Workload API socket with its refusals, and the certificate files, only when configured', () => {
+    expect(formatStatus(status('available'), NOW, 'a')).not.toContain('Workload API');
+    const files = { dir: '/run/certs', files: { cert: 'c', key: 'k', bundle: 'b' }, writes: 2, lastWrite: iso(0), serial: '5f1c', lastError: null, onRotate: null };
+    const out = formatStatus({
+      ...status('available'),
+      workloadApi: { socket: '/run/ztmesh/api.sock', allowUids: ['*'], allowGids: [], connections: 2, activeCalls: 1, callsTotal: 9, refusals: { missing_security_header: 1 }, files },
+    }, NOW, 'a');
+    expect(out).toMatch(/^Workload API\s+unix:\/\/\/run\/ztmesh\/api\.sock uids=\* connections=2 calls=9 refused: missing_security_header=1$/m);
+    expect(out).toMatch(/^Cert files\s+\/run\/certs writes=2$/m);
+  });
+
   it('says how the last certificate was obtained, with the CA\'s names', () => {
     const s = status('available');
     const history = [{ serial: '5f1c', publicKeySha256: 'a'.repeat(64), notBefore: iso(-60_000), notAfter: iso(3_540_000), at: iso(-10_000), trigger: 'refresh', method: 'renewal' }];

@@ -4,8 +4,12 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
-import { boundEndpoint, injectConnection, offerSession, rawSocketOf, sessionWantsIO, socketFd } from '../../../src/common/node-internals.js';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { GrpcHandOff } from '../../../src/common/grpc-hand-off.js';
+import { boundEndpoint, injectConnection, namePeer, offerSession, rawSocketOf, sessionWantsIO, socketFd } from '../../../src/common/node-internals.js';
 import { makeCa, makeLeaf } from '../../helpers/pki.js';
+import { tempDir } from '../../helpers/temp-dir.js';
 
 const ca = makeCa('example.org');
 const leaf = makeLeaf(ca, 'spiffe://example.org/ns/default/sa/api');
@@ -91,6 +95,30 @@ describe('node internals', () => {
     const strange = Object.create(net.Socket.prototype, { _handle: { value: {} } }) as net.Socket;
     expect(() => socketFd(strange)).toThrow(expect.objectContaining({ code: 'node_internals_changed' }));
     expect(() => boundEndpoint(strange)).toThrow(expect.objectContaining({ code: 'node_internals_changed' }));
+  });
+
+  it('namePeer gives a Unix socket a peer name that grpc-js reports for every call on it (through the hand-off)', async () => {
+    const dir = tempDir('ztmesh-peer-');
+    const server = new grpc.Server();
+    const seen: string[] = [];
+    const echo = { path: '/t.T/Echo', requestStream: false, responseStream: false, requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b };
+    const handOff = new GrpcHandOff<string>(server.createConnectionInjector(grpc.ServerCredentials.createInsecure()));
+    server.addService({ Echo: echo }, { Echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => { seen.push(`${call.getPeer()} ${handOff.facts(call.getPeer())}`); cb(null, call.request); } });
+    const listener = net.createServer((s) => {
+      namePeer(s, 'unix:test#1');
+      handOff.hand(s, 'unix:test#1', 'facts of #1');
+    });
+    await new Promise<void>((r) => listener.listen(join(dir, 's.sock'), r));
+    const client = new grpc.Client(`unix://${join(dir, 's.sock')}`, grpc.credentials.createInsecure());
+    cleanups.push(() => { client.close(); server.forceShutdown(); listener.close(); });
+    const call = () => new Promise((resolve, reject) => client.makeUnaryRequest('/t.T/Echo', (b: Buffer) => b, (b: Buffer) => b, Buffer.from('x'), (e, v) => (e ? reject(e) : resolve(v))));
+    await call();
+    await call();
+    expect(seen).toEqual(['unix:test#1 facts of #1', 'unix:test#1 facts of #1']);
+    expect(handOff.size).toBe(1);
+    const named = new net.Socket();
+    Object.defineProperty(named, 'remoteAddress', { value: '10.0.0.1' });
+    expect(() => namePeer(named, 'x')).toThrow(expect.objectContaining({ code: 'node_internals_changed' }));
   });
 
   it('sessionWantsIO: true for a live HTTP/2 session, false once nghttp2 ended it on a connection error, and once destroyed', async () => {

@@ -19,6 +19,7 @@ const CASES: Record<string, { bad: string[]; good: string[] }> = {
   'ztmesh.io/allow': { bad: ['https://not-spiffe', 'spiffe://'], good: ['spiffe://cluster.local/ns/a/*'] },
   'ztmesh.io/ttl': { bad: ['soon', '5 minutes'], good: ['30m', '1h30m'] },
   'ztmesh.io/rewrite-probes': { bad: ['no', 'False'], good: ['false'] },
+  'ztmesh.io/workload-api': { bad: ['no', 'off'], good: ['false', 'true'] },
   'ztmesh.io/outbound-policy': { bad: ['allow-any', 'REGISTRY_ONLY'], good: ['passthrough', 'registry-only'] },
   'ztmesh.io/passthrough-cidrs': { bad: ['10.0.0.0/33', 'fd00::/129', 'db.example.com'], good: ['10.96.0.1/32,fd00::/8'] },
   'ztmesh.io/passthrough-ports': { bad: ['5432,65536', 'postgres'], good: ['5432,6379'] },

@@ -84,10 +84,19 @@ describe('injectManifests over every workload kind', () => {
     expect(sidecar.volumeMounts).toEqual([
       { name: 'ztmesh-token', mountPath: '/var/run/secrets/ztmesh', readOnly: true },
       { name: 'ztmesh-trust-bundle', mountPath: '/var/run/ztmesh/bundle', readOnly: true },
+      { name: 'ztmesh-workload-api', mountPath: '/var/run/ztmesh/workload-api' },
     ]);
+    expect(env(sidecar, 'ZTMESH_WORKLOAD_API_SOCKET')!.value).toBe('/var/run/ztmesh/workload-api/socket');
+    expect(env(sidecar, 'ZTMESH_WORKLOAD_API_ALLOW_UIDS')!.value).toBe('*');
+    expect(p.spec.volumes.find((v: Obj) => v.name === 'ztmesh-workload-api').emptyDir).toEqual({ medium: 'Memory', sizeLimit: '1Mi' });
     expect(JSON.parse(p.metadata.annotations[ANNOTATION.status])).toMatchObject({ mode: 'transparent', sidecar: 'native' });
-    // The app containers are untouched.
-    expect(p.spec.containers).toEqual(podOf(input.find((o) => o.kind === kind && o.metadata.name === name)!).spec.containers);
+    // The app containers get the Workload API socket (read-only) and SPIFFE_ENDPOINT_SOCKET, and nothing else.
+    const original = podOf(input.find((o) => o.kind === kind && o.metadata.name === name)!).spec.containers;
+    expect(p.spec.containers).toEqual(original.map((c: Obj) => ({
+      ...c,
+      env: [...(c.env ?? []), { name: 'SPIFFE_ENDPOINT_SOCKET', value: 'unix:///var/run/ztmesh/workload-api/socket' }],
+      volumeMounts: [...(c.volumeMounts ?? []), { name: 'ztmesh-workload-api', mountPath: '/var/run/ztmesh/workload-api', readOnly: true }],
+    })));
   });
 
   it('keeps the user\'s own init containers after the mesh ones', () => {
@@ -235,7 +244,23 @@ describe('injectPod', () => {
 
   it('replaces stale mesh volumes instead of duplicating them', () => {
     const r = injectPod(pod({ volumes: [{ name: 'ztmesh-token', emptyDir: {} }, { name: 'data', emptyDir: {} }] }), opts);
-    expect(r.pod.spec!.volumes!.map((v) => v.name)).toEqual(['data', 'ztmesh-token', 'ztmesh-trust-bundle']);
+    expect(r.pod.spec!.volumes!.map((v) => v.name)).toEqual(['data', 'ztmesh-token', 'ztmesh-trust-bundle', 'ztmesh-workload-api']);
+  });
+
+  it('mounts the Workload API socket into the app containers, keeps an app\'s own SPIFFE_ENDPOINT_SOCKET, and opts out with ztmesh.io/workload-api: "false"', () => {
+    const own = { name: 'SPIFFE_ENDPOINT_SOCKET', value: 'unix:///elsewhere.sock' };
+    const r = injectPod(pod({ containers: [{ name: 'app', image: 'app' }, { name: 'helper', image: 'h', env: [own] }] }), opts);
+    const [app, helper] = r.pod.spec!.containers! as Obj[];
+    expect(app!.env).toEqual([{ name: 'SPIFFE_ENDPOINT_SOCKET', value: 'unix:///var/run/ztmesh/workload-api/socket' }]);
+    expect(app!.volumeMounts).toEqual([{ name: 'ztmesh-workload-api', mountPath: '/var/run/ztmesh/workload-api', readOnly: true }]);
+    expect(helper!.env).toEqual([own]);
+    const out = injectPod(pod({ containers: [{ name: 'app', image: 'app' }] }, { 'ztmesh.io/workload-api': 'false' }), opts);
+    expect(out.outcome).toBe('injected');
+    expect(out.pod.spec!.containers).toEqual([{ name: 'app', image: 'app' }]);
+    expect(out.pod.spec!.volumes!.map((v) => v.name)).toEqual(['ztmesh-token', 'ztmesh-trust-bundle']);
+    const sidecar = out.pod.spec!.initContainers!.find((c) => c.name === SIDECAR_NAME) as Obj;
+    expect(sidecar.env.map((e: Obj) => e.name)).not.toContain('ZTMESH_WORKLOAD_API_SOCKET');
+    expect(() => injectPod(pod({}, { 'ztmesh.io/workload-api': 'no' }), opts)).toThrow(expect.objectContaining({ code: 'invalid_annotation', message: expect.stringContaining('ztmesh.io/workload-api') }));
   });
 
   it('injectObject leaves kinds it does not know alone, with a note', () => {

@@ -55,6 +55,18 @@ describe('uninject(inject(x)) == x', () => {
     });
   }
 
+  it('app containers get back their env and mounts as they were, Workload API socket removed, their own SPIFFE_ENDPOINT_SOCKET kept', () => {
+    const own = { name: 'SPIFFE_ENDPOINT_SOCKET', value: 'unix:///elsewhere.sock' };
+    const pod: PodLike = { metadata: { name: 'p' }, spec: { containers: [
+      { name: 'bare', image: 'x' },
+      { name: 'busy', image: 'y', env: [{ name: 'A', value: '1' }], volumeMounts: [{ name: 'data', mountPath: '/d' }] },
+      { name: 'own', image: 'z', env: [own] },
+    ], volumes: [{ name: 'data', emptyDir: {} }] } };
+    const injected = injectPod(pod, DEFAULT_INJECT_OPTIONS).pod;
+    expect(injected.spec!.containers!.map((c) => (c.env ?? []).map((e) => e.name))).toEqual([['SPIFFE_ENDPOINT_SOCKET'], ['A', 'SPIFFE_ENDPOINT_SOCKET'], ['SPIFFE_ENDPOINT_SOCKET']]);
+    expect(uninjectPod(injected).pod).toEqual(pod);
+  });
+
   it('a pod without metadata comes back without metadata', () => {
     const bare: PodLike = { spec: { containers: [{ name: 'a', image: 'x' }] } };
     expect(uninjectPod(injectPod(bare, DEFAULT_INJECT_OPTIONS).pod).pod).toEqual(bare);

@@ -5,15 +5,22 @@ import { describe, expect, it } from 'vitest';
 import { loadCaProto } from '../../../src/common/ca-proto.js';
 import { policiesArb } from '../../helpers/policies.js';
 import { checkAnnounced, decodeRequest, decodeUpdate, encodeUpdate, isRoutableAddress, type MeshUpdate } from '../../../src/mesh/codec.js';
+import { trustBundleVersion } from '../../../src/mesh/kinds.js';
 
 const { proto } = loadCaProto();
 const Update = proto.ztmesh.mesh.v1.Mesh.service.Stream;
 const roundTrip = (u: MeshUpdate) => decodeUpdate(Update.responseDeserialize(Update.responseSerialize(encodeUpdate(u))));
 const TD = 'spiffe://cluster.local';
+const JWT = { keyId: 'kid-1', publicKey: Buffer.from('spki'), notAfter: '1700000000', signature: Buffer.from('sig'), signerChain: [Buffer.from('ca')] };
+const jwtBundle = (sequence: string, jwtAuthorities: unknown) => ({ roots: [Buffer.from('r')], sequence, jwtAuthorities });
 
 describe('mesh codec', () => {
   it.each<MeshUpdate>([
-    { kind: 'trust-bundle', version: '7', base: '', bundle: { trustDomain: 'cluster.local', roots: [Buffer.from('root')], sequence: '7', crossCertificates: [] } },
+    { kind: 'trust-bundle', version: '7', base: '', bundle: { trustDomain: 'cluster.local', roots: [Buffer.from('root')], sequence: '7', crossCertificates: [], jwtAuthorities: [] } },
+    {
+      kind: 'trust-bundle', version: trustBundleVersion('8', [JWT]), base: '',
+      bundle: { trustDomain: 'cluster.local', roots: [Buffer.from('root')], sequence: '8', crossCertificates: [], jwtAuthorities: [JWT] },
+    },
     { kind: 'membership', version: 'i-2', base: 'i-1', upsert: [{ key: 'pod/a/b', cidrs: ['10.0.0.1/32', 'fd00::1/128'], ports: [80], identities: [`${TD}/ns/a/sa/b`] }], remove: ['pod/a/c'] },
     { kind: 'membership', version: 'i-3', base: '', upsert: [], remove: [] },
     { kind: 'config', version: 'i-1', base: '', config: { inboundMode: 'permissive' } },
@@ -38,6 +45,12 @@ describe('mesh codec', () => {
     ['a policy twice', { kind: 'policy', version: '1', policy: { defaultPolicy: 'deny', policies: [{ namespace: 'a', name: 'b', action: 'DENY' }, { namespace: 'a', name: 'b', action: 'DENY' }] } }, 'malformed_policy'],
     ['a bundle delta', { kind: 'trust-bundle', version: '2', baseVersion: '1', trustBundle: { roots: [], sequence: '2' } }, 'malformed_update'],
     ['a bundle whose version is not its sequence', { kind: 'trust-bundle', version: '3', trustBundle: { roots: [], sequence: '2' } }, 'malformed_update'],
+    ['a bundle with JWT keys versioned by its sequence alone', { kind: 'trust-bundle', version: '2', trustBundle: jwtBundle('2', [JWT]) }, 'malformed_update'],
+    ['a bundle whose JWT hash is not its keys\'', { kind: 'trust-bundle', version: trustBundleVersion('2', [{ ...JWT, keyId: 'kid-2' }]), trustBundle: jwtBundle('2', [JWT]) }, 'malformed_update'],
+    ['a JWT authority without a kid', { kind: 'trust-bundle', version: '2.x', trustBundle: jwtBundle('2', [{ ...JWT, keyId: '' }]) }, 'malformed_update'],
+    ['a JWT authority whose not_after is no number', { kind: 'trust-bundle', version: '2.x', trustBundle: jwtBundle('2', [{ ...JWT, notAfter: 'soon' }]) }, 'malformed_update'],
+    ['a JWT authority with a long signer chain', { kind: 'trust-bundle', version: '2.x', trustBundle: jwtBundle('2', [{ ...JWT, signerChain: Array(9).fill(Buffer.from('c')) }]) }, 'malformed_update'],
+    ['too many JWT authorities', { kind: 'trust-bundle', version: '2.x', trustBundle: jwtBundle('2', Array(65).fill(JWT)) }, 'malformed_update'],
     ['a membership body missing', { kind: 'membership', version: '1' }, 'malformed_update'],
     ['a snapshot that removes', { kind: 'membership', version: '1', membership: { upsert: [], remove: ['x'] } }, 'malformed_update'],
     ['a destination without a CIDR', { kind: 'membership', version: '1', membership: { upsert: [{ key: 'k', cidrs: [] }] } }, 'malformed_destination'],
@@ -82,7 +95,10 @@ describe('mesh codec never throws', () => {
     kind: fc.oneof(fc.constantFrom('trust-bundle', 'membership', 'config', 'policy', ''), anyValue),
     version: fc.oneof(fc.string(), anyValue),
     baseVersion: fc.oneof(fc.string(), anyValue),
-    trustBundle: fc.oneof(fc.record({ roots: fc.array(fc.uint8Array()), sequence: fc.oneof(fc.string(), fc.nat()), trustDomain: anyValue }), anyValue),
+    trustBundle: fc.oneof(fc.record({
+      roots: fc.array(fc.uint8Array()), sequence: fc.oneof(fc.string(), fc.nat()), trustDomain: anyValue,
+      jwtAuthorities: fc.oneof(fc.array(fc.record({ keyId: anyValue, publicKey: fc.oneof(fc.uint8Array(), anyValue), notAfter: fc.oneof(fc.string(), fc.nat(), anyValue), signature: anyValue, signerChain: fc.oneof(fc.array(fc.uint8Array()), anyValue) }, { requiredKeys: [] })), anyValue),
+    }, { requiredKeys: [] }), anyValue),
     membership: fc.oneof(fc.record({ upsert: fc.array(fc.record({ key: anyValue, cidrs: fc.array(fc.oneof(fc.string(), anyValue)), ports: fc.array(fc.oneof(fc.integer(), anyValue)), identities: anyValue })), remove: anyValue }), anyValue),
     config: fc.oneof(fc.record({ inboundMode: anyValue }), anyValue),
     policy: fc.oneof(fc.record({ defaultPolicy: fc.oneof(fc.constantFrom('allow', 'deny'), anyValue), policies: fc.array(fc.oneof(
@@ -136,5 +152,21 @@ describe('mesh codec never throws', () => {
       }
       expect(typeof decodeUpdate(msg).ok).toBe('boolean');
     }), { numRuns: 2000 });
+  });
+});
+
+describe('trust-bundle versions', () => {
+  const k = (keyId: string, notAfter = '1700000000') => ({ keyId, notAfter });
+  it.each([
+    ['the sequence alone without JWT keys', '7', [], /^7$/],
+    ['the sequence, then 12 hex of the JWT keys', '7', [k('a')], /^7\.[0-9a-f]{12}$/],
+  ])('is %s', (_what, seq, keys, re) => expect(trustBundleVersion(seq, keys)).toMatch(re));
+
+  it('changes with the keys or their notAfter, never with their order', () => {
+    const v = trustBundleVersion('7', [k('a'), k('b')]);
+    expect(trustBundleVersion('7', [k('b'), k('a')])).toBe(v);
+    expect(trustBundleVersion('7', [k('a'), k('c')])).not.toBe(v);
+    expect(trustBundleVersion('7', [k('a'), k('b', '1700000001')])).not.toBe(v);
+    expect(trustBundleVersion('8', [k('a'), k('b')])).toBe(`8.${v.split('.')[1]}`);
   });
 });

@@ -125,4 +125,23 @@ describe('loadSidecarConfig', () => {
     expect(error(() => loadSidecarConfig({ file: file('a: [') })).code).toBe('config_invalid_yaml');
     expect(error(() => loadSidecarConfig({ file: file('- 1\n- 2\n') })).code).toBe('config_invalid_yaml');
   });
+
+  it('workloadApi: off by default; socket, uids ("*" too), gids and files from env and flags; bad values named', () => {
+    expect(loadSidecarConfig({}).workloadApi).toEqual({});
+    const c = loadSidecarConfig({
+      env: { ZTMESH_WORKLOAD_API_SOCKET: '/run/ztmesh/api.sock', ZTMESH_WORKLOAD_API_ALLOW_UIDS: '1000,*' },
+      flags: { 'workload-api-allow-gids': '2000', 'workload-api-files': '{dir: /run/certs, onRotate: {command: [nginx, -s, reload]}}' },
+    });
+    expect(c.workloadApi).toEqual({
+      socket: '/run/ztmesh/api.sock', allowUids: ['1000', '*'], allowGids: ['2000'],
+      files: { dir: '/run/certs', certFile: 'svid.pem', keyFile: 'svid_key.pem', bundleFile: 'svid_bundle.pem', onRotate: { command: ['nginx', '-s', 'reload'] } },
+    });
+    expect(loadSidecarConfig({ file: file('workloadApi:\n  allowUids: [1000]\n') }).workloadApi.allowUids).toEqual(['1000']);
+    expect(error(() => loadSidecarConfig({ env: { ZTMESH_WORKLOAD_API_SOCKET: 'api.sock' } })).message)
+      .toContain('workloadApi.socket = "api.sock" (from ZTMESH_WORKLOAD_API_SOCKET): must be an absolute path');
+    expect(error(() => loadSidecarConfig({ env: { ZTMESH_WORKLOAD_API_SOCKET: `/${'x'.repeat(120)}` } })).message).toContain('longer than 107 bytes');
+    expect(error(() => loadSidecarConfig({ flags: { 'workload-api-allow-gids': '*' } })).message).toContain('workloadApi.allowGids[0] = "*" (from --workload-api-allow-gids): must be a gid');
+    expect(error(() => loadSidecarConfig({ flags: { 'workload-api-files': '{dir: /d, keyFile: ../etc/shadow}' } })).message).toContain('workloadApi.files.keyFile');
+    expect(error(() => loadSidecarConfig({ flags: { 'workload-api-files': '{dir: /d, onRotate: {signal: SIGKILL, pidFile: /p}}' } })).message).toContain('workloadApi.files.onRotate');
+  });
 });

@@ -1,5 +1,5 @@
 // One issuance event: the issuance log records it first, and the audit line and the fleet view get the same event,
-// with its record; one place accounts for a refused signature (the metric, the issuance log, a throttled line).
+// with its record; one place accounts for a refused signature (the metric, the issuance log, a throttled line), JWT-SVIDs included.
 import { describe, expect, it } from 'vitest';
 import { auditLine, IssuanceEvents, type Issuance } from '../../../../src/ca/audit/issuance-events.js';
 import type { IssuanceRecorder } from '../../../../src/ca/audit/issuance-log.js';
@@ -19,12 +19,14 @@ function setup(withLog = true) {
     refused: (e) => { steps.push(`log refused ${e.code} ${e.spiffeId ?? '-'}`); },
   };
   const counted: Record<string, number> = {};
+  const jwtCounted: Record<string, number> = {};
   const log = captureLogger();
   const events = new IssuanceEvents({
     ...(withLog ? { recorder } : {}), log: log.logger, clock: new FakeClock(),
     signTotal: { inc: ({ result }) => { counted[result] = (counted[result] ?? 0) + 1; } },
+    jwtSignTotal: { inc: ({ result }) => { jwtCounted[result] = (jwtCounted[result] ?? 0) + 1; } },
   });
-  return { events, steps, counted, log };
+  return { events, steps, counted, jwtCounted, log };
 }
 
 describe('IssuanceEvents', () => {
@@ -71,5 +73,17 @@ describe('IssuanceEvents', () => {
     const lines = log.lines.filter((l) => l.msg === 'SignCertificate refused');
     expect(lines.filter((l) => l.code === 'token_unknown')).toHaveLength(DEFAULT_LOG_THROTTLE.max);
     expect(lines.filter((l) => l.code === 'weak_key')).toHaveLength(1);
+  });
+
+  it('accounts for a refused SignJwtSvid in the same place: its own metric and line, a budget of its own, nothing in the issuance log', () => {
+    const { events, steps, counted, jwtCounted, log } = setup();
+    for (let i = 0; i < DEFAULT_LOG_THROTTLE.max + 2; i++) events.refused({ rpc: 'SignJwtSvid', peer: `10.0.0.5:${i}`, code: 'rate_limited', grpcCode: 8, detail: 'too many', spiffeId: issuance.spiffeId });
+    events.refused({ peer: '10.0.0.6:1', code: 'rate_limited', grpcCode: 8, detail: 'too many' });
+    expect(jwtCounted).toEqual({ rate_limited: DEFAULT_LOG_THROTTLE.max + 2 });
+    expect(counted).toEqual({ rate_limited: 1 });
+    expect(steps).toEqual(['log refused rate_limited -']);
+    expect(log.lines.filter((l) => l.msg === 'SignJwtSvid refused')).toHaveLength(DEFAULT_LOG_THROTTLE.max);
+    expect(log.lines.find((l) => l.msg === 'SignJwtSvid refused')).toMatchObject({ level: 'warn', peer: '10.0.0.5:0', code: 'rate_limited', spiffeId: issuance.spiffeId });
+    expect(log.lines.filter((l) => l.msg === 'SignCertificate refused')).toHaveLength(1);
   });
 });

@@ -13,6 +13,7 @@ import { makeCa, makeLeaf } from '../../../helpers/pki.js';
 import { metric, until } from '../../../helpers/datapath.js';
 import { captureClientHello } from '../../../helpers/flood.js';
 import { DEFAULT_LOG_THROTTLE } from '../../../../src/common/log-throttle.js';
+import { GrpcHandOff } from '../../../../src/common/grpc-hand-off.js';
 
 const root = makeCa('example.org');
 const serving = makeLeaf(root, 'spiffe://example.org/ns/ztmesh-system/sa/ztmesh-ca', { dnsNames: ['localhost'] });
@@ -30,7 +31,7 @@ async function open(limits: Partial<FrontDoorLimits> = {}) {
   door = await TlsFrontDoor.listen({
     host: '127.0.0.1', port: 0, context, metrics, clock, log: log.logger, heap: { request: () => { trims++; } },
     limits: { handshakeTimeoutMs: 5_000, max: 100, maxPerSource: 100, ...limits },
-    inject: (s) => injected.push(s),
+    handOff: new GrpcHandOff({ injectConnection: (s) => injected.push(s as tls.TLSSocket) }),
   });
 }
 

@@ -1,5 +1,6 @@
 // Refusals that grpc-js makes before a handler runs (an oversized message, a request that does not decode) get a
-// stable code, a log line naming the peer and a metric, like every refusal the handlers make themselves.
+// stable code, a log line naming the peer and a metric, like every refusal the handlers make themselves (the CA's
+// gRPC service and the sidecar's Workload API).
 import * as grpc from '@grpc/grpc-js';
 
 /** Marks a request message that did not decode; the handler refuses it with INVALID_ARGUMENT. */

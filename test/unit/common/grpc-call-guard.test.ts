@@ -1,8 +1,8 @@
 // Refusals grpc-js makes before a handler: stable codes for its statuses, and decoders that never throw.
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import { tolerantDecoders, transportRefusalCode, undecodableReason } from '../../../../src/ca/serving/call-guard.js';
-import { loadCaProto } from '../../../../src/common/ca-proto.js';
+import { tolerantDecoders, transportRefusalCode, undecodableReason } from '../../../src/common/grpc-call-guard.js';
+import { loadCaProto } from '../../../src/common/ca-proto.js';
 
 describe('transportRefusalCode', () => {
   it.each([

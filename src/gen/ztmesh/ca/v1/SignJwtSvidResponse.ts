@@ -1,0 +1,10 @@
+// Original file: proto/ztmesh/ca/v1/ca.proto
+
+
+export interface SignJwtSvidResponse {
+  'token'?: (string);
+}
+
+export interface SignJwtSvidResponse__Output {
+  'token': (string);
+}
