@@ -9,7 +9,8 @@ import type { Logger } from '../common/logger.js';
 import type { Readiness } from '../common/readiness.js';
 import type { ListenerStatus, TunnelPoolStatus } from '../admin/status-types.js';
 import type { IdentitySource } from '../identity/credentials.js';
-import type { AuthzPolicy } from './authz.js';
+import { createAuthzMetrics, InboundAuthorizer, openPolicyView, type AuthzPolicy } from './authz.js';
+import type { PolicyView } from './mesh/sidecar-policy.js';
 import type { SidecarConfig } from './config-schema.js';
 import { AppSocketBuffers } from './app-buffers.js';
 import { ConnectionSet } from './connection-set.js';
@@ -41,6 +42,16 @@ export interface DataPathDeps {
   heap?: HeapTrimmer;
   /** The tunnels' bounds, windows and timers (tunnel/protocol.ts); tests shorten them. */
   tunnelLimits?: TunnelLimits;
+  /** The authorization policy the CA sent (sidecar/mesh/sidecar-policy.ts); without it, the open mesh default. */
+  policy?: PolicySource;
+  /** Close established connections and streams a policy change no longer allows (default true). */
+  revokeEstablished?: boolean;
+}
+
+/** The policy set in force, read per decision, and told of every change (live revocation). */
+export interface PolicySource {
+  view(): PolicyView;
+  subscribe(listener: (view: PolicyView) => void): () => void;
 }
 
 /** The running data path, as the composition root and the admin see it. */
@@ -148,6 +159,9 @@ export class DataPath implements RunningDataPath, ListenerHost {
   readonly trustDomain: string;
   private readonly heap: HeapTrimmer | undefined;
   private readonly listeners: BoundListener[] = [];
+  /** The one inbound authorization step every inbound listener decides with (authz.ts). */
+  readonly authz: InboundAuthorizer;
+  private readonly revokeEstablished: boolean;
   /** The plain connections transparent mode counts (intercept/transparent.ts), made on first use. */
   private traffic: MeshTraffic | undefined;
   private readonly disposers: (() => void)[] = [];
@@ -172,6 +186,22 @@ export class DataPath implements RunningDataPath, ListenerHost {
       contexts: this.contexts, dialer: this.dialer, clock: deps.clock, log, metrics: this.metrics, limits: this.tunnelLimits, sweep: this.sweep, budget: this.budget,
     });
     this.transport = new TransportChooser({ pool: this.tunnels, dialer: this.dialer, clock: deps.clock, log, noTunnelCacheMs: this.tunnelLimits.noTunnelCacheMs });
+    const open = openPolicyView(deps.trustDomain);
+    const policy = deps.policy;
+    this.authz = new InboundAuthorizer({
+      view: policy ? () => policy.view() : () => open, metrics: createAuthzMetrics(deps.registry), clock: deps.clock, log: deps.log.child({ component: 'authz' }),
+      workload: () => deps.identity.current().svid?.spiffeId,
+    });
+    this.revokeEstablished = deps.revokeEstablished ?? true;
+    // A new set re-decides what every inbound listener has open (live revocation).
+    if (policy) this.disposers.push(policy.subscribe(() => this.reauthorize()));
+  }
+
+  /** Re-decides every inbound listener's open forwards under the policy in force (inbound/inbound.ts reauthorize()). */
+  reauthorize(): number {
+    let cut = 0;
+    for (const l of this.listeners) cut += l.inbound?.reauthorize() ?? 0;
+    return cut;
   }
 
   /** The refusal and connection accounting of one listener, on the shared metrics and warn budget. */
@@ -186,7 +216,8 @@ export class DataPath implements RunningDataPath, ListenerHost {
   inboundHandler(reporter: ConnectionReporter, opts: InboundOptions): InboundHandler {
     const handler = new InboundHandler(
       {
-        contexts: this.contexts, clock: this.clock, reporter, connections: this.connectionSet(), ...(this.heap ? { heap: this.heap } : {}),
+        contexts: this.contexts, clock: this.clock, reporter, authz: this.authz, revokeEstablished: this.revokeEstablished,
+        connections: this.connectionSet(), ...(this.heap ? { heap: this.heap } : {}),
         tunnels: { metrics: this.metrics, limits: this.tunnelLimits }, readBuffer: this.readBuffer, appBuffers: this.appBuffers, sweep: this.sweep,
       },
       opts,
