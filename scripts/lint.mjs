@@ -33,15 +33,16 @@ const ALLOWED = {
   gen: [],
   common: ['gen'],
   pki: ['common'],
+  policy: ['common', 'pki'],
   'front-door': ['common'],
-  mesh: ['common', 'pki', 'gen'],
-  identity: ['common', 'pki', 'gen', 'mesh'],
-  ca: ['common', 'pki', 'gen', 'admin', 'mesh', 'front-door'],
+  mesh: ['common', 'pki', 'gen', 'policy'],
+  identity: ['common', 'pki', 'gen', 'mesh', 'policy'],
+  ca: ['common', 'pki', 'gen', 'admin', 'mesh', 'front-door', 'policy'],
   admin: ['common'],
-  k8s: ['common', 'pki', 'ca', 'identity', 'admin', 'mesh'],
+  k8s: ['common', 'pki', 'ca', 'identity', 'admin', 'mesh', 'policy'],
   'workload-api': ['common', 'pki', 'identity', 'admin', 'gen'],
-  sidecar: ['common', 'pki', 'identity', 'admin', 'mesh', 'front-door', 'workload-api'],
-  cli: ['common', 'pki', 'identity', 'ca', 'admin', 'k8s', 'sidecar', 'workload-api', 'gen', 'mesh'],
+  sidecar: ['common', 'pki', 'identity', 'admin', 'mesh', 'front-door', 'policy', 'workload-api'],
+  cli: ['common', 'pki', 'identity', 'ca', 'admin', 'k8s', 'sidecar', 'workload-api', 'gen', 'mesh', 'policy'],
 };
 const srcRoot = join(root, 'src');
 const srcFiles = walkIfThere('src');

@@ -1,16 +1,13 @@
 // The "Mesh stream at scale" section of docs/bench.md, from the newest bench/results/mesh-scale-*.json: written by
 // bench/mesh-scale.mjs after a run, and kept by the data-path bench when it rewrites docs/bench.md.
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { latestResult, writeSection } from './doc-section.mjs';
 
 export const MESH_SECTION_START = '<!-- mesh-scale -->';
 export const MESH_SECTION_END = '<!-- /mesh-scale -->';
 
 /** The newest mesh-scale result in `resultsDir`, with its file name, or undefined. */
 export function latestMeshScale(resultsDir) {
-  if (!existsSync(resultsDir)) return undefined;
-  const file = readdirSync(resultsDir).filter((f) => /^mesh-scale-.*\.json$/.test(f)).sort().at(-1);
-  return file ? { file, result: JSON.parse(readFileSync(join(resultsDir, file), 'utf8')) } : undefined;
+  return latestResult(resultsDir, 'mesh-scale');
 }
 
 const mb = (b) => `${(b / 1e6).toFixed(2)} MB`;
@@ -42,10 +39,5 @@ export function renderMeshScale({ file, result: r }) {
 
 /** Replaces the section in docs/bench.md (or appends it). */
 export function writeMeshSection(docsFile, latest) {
-  const text = existsSync(docsFile) ? readFileSync(docsFile, 'utf8') : '# Benchmark\n';
-  const section = renderMeshScale(latest);
-  const a = text.indexOf(MESH_SECTION_START);
-  const b = text.indexOf(MESH_SECTION_END);
-  const next = a >= 0 && b > a ? `${text.slice(0, a)}${section}${text.slice(b + MESH_SECTION_END.length)}` : `${text.trimEnd()}\n\n${section}\n`;
-  writeFileSync(docsFile, next);
+  writeSection(docsFile, MESH_SECTION_START, MESH_SECTION_END, renderMeshScale(latest));
 }

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { summarize, ratio } from './stats.mjs';
 import { renderProfile } from './profile.mjs';
 import { latestMeshScale, renderMeshScale } from './mesh-report.mjs';
+import { latestAuthz, renderAuthz } from './authz-report.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** Hand-written analysis of the profiles, pasted into "Where ztmesh's time goes" when present. */
@@ -382,6 +383,7 @@ export function renderDocsSummary(results, reportPath) {
     '',
     ...analysisSummary(),
     ...((latest) => (latest ? [renderMeshScale(latest), ''] : []))(latestMeshScale(join(HERE, '..', 'results'))),
+    ...((latest) => (latest ? [renderAuthz(latest), ''] : []))(latestAuthz(join(HERE, '..', 'results'))),
     '### Running it',
     '',
     '`npm run bench` builds, installs any missing Debian package (stunnel4, haproxy, nginx, libnginx-mod-stream, iperf3, wrk) with apt-get, '

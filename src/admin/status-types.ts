@@ -113,6 +113,24 @@ export interface MeshStatus {
   inboundPlaintext: { total: number } | null;
 }
 
+/** /status `authz`: the authorization policy in force (docs/authorization.md). */
+export interface AuthzStatus {
+  /** awaiting: no set yet (inbound refused, not ready); known; unsupported: an older CA (no central policy). */
+  state: string;
+  /** ca, or state-dir when kept from a previous run. */
+  source: string | null;
+  version: string | null;
+  receivedAt: string | null;
+  /** The mesh default the CA sent: allow or deny. */
+  defaultPolicy: string | null;
+  /** "namespace/name" of each policy in force (dry-run ones too), and of the dry-run ones alone. */
+  policies: string[];
+  dryRun: string[];
+  /** Whether a change closes established connections it no longer allows (authz.revokeEstablished). */
+  revokeEstablished: boolean;
+  lastRefusal: { code: string; detail: string; version: string; at: string } | null;
+}
+
 /** The SPIFFE Workload API (`socket` null when only files are configured) and the certificate files. */
 export interface WorkloadApiStatus {
   socket: string | null;
@@ -156,4 +174,6 @@ export interface SidecarStatus {
   workloadApi?: WorkloadApiStatus | null;
   /** Absent from sidecars older than the mesh stream. */
   mesh?: MeshStatus;
+  /** Absent from sidecars older than central authorization policy. */
+  authz?: AuthzStatus;
 }

@@ -45,6 +45,8 @@ import { tolerantDecoders, transportRefusalInterceptor, type TransportRefusal } 
 import { JwtAuthoritySource } from './jwt/jwt-authorities.js';
 import { startMeshPlane, type MembershipFeed } from './mesh/mesh-plane.js';
 import { preEncodedMesh } from './mesh/mesh-service.js';
+import type { PolicyFeed } from './policy/policy-store.js';
+import { assertPolicyDir } from './policy/policy-dir.js';
 
 /**
  * Largest request accepted: a CSR with an RSA-4096 key and a few SANs is under 2 KB. grpc-js checks the length
@@ -86,6 +88,8 @@ export interface CaDeps {
   replica?: string;
   /** Membership from the Kubernetes watchers (k8s/mesh-watch.ts); without it, static CIDRs and announcements. */
   membershipFeed?: MembershipFeed;
+  /** AuthorizationPolicies from the Kubernetes watch (k8s/policy-watch.ts); without it, --policy-dir or none. */
+  policyFeed?: PolicyFeed;
 }
 
 /** A serving CA. close() drains: stop accepting, end streams, wait up to drainMs, then close. */
@@ -107,6 +111,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
   const cwdProblem = workingDirProblem();
   if (cwdProblem) throw new ConfigError('working_dir_missing', `${cwdProblem}: signing workers cannot start; start the CA from an existing directory`);
   const state = await loadCaState(config.dir, config.trustDomain);
+  if (config.policy.dir) await assertPolicyDir(config.policy.dir);
   if (state.keyMode & 0o077) {
     log.warn({ file: `${config.dir}/ca.key`, mode: state.keyMode.toString(8) }, 'the CA key is readable by group or others; chmod 600 it');
   }
@@ -193,6 +198,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
     dir: config.dir, meshedCidrs: config.mesh.meshedCidrs, defaultInboundMode: config.mesh.defaultInboundMode, bundle, jwtAuthorities, renewal, clock, log: deps.log,
     metrics, replica, peerCertificate: (peer) => door?.peerCertificate(peer), peerCertError: (peer) => door?.peerInfo(peer)?.certError,
     ...(deps.membershipFeed ? { feed: deps.membershipFeed } : {}),
+    policy: { defaultPolicy: config.policy.defaultPolicy, ...(config.policy.dir ? { dir: config.policy.dir } : {}), ...(deps.policyFeed ? { feed: deps.policyFeed } : {}) },
   });
   // One event per issuance: the issuance log records it, then the audit line, the fleet view and the mesh plane get it.
   const events = new IssuanceEvents({ recorder: issuanceLog, signTotal: metrics.signTotal, jwtSignTotal: metrics.jwtSignTotal, log, clock });
@@ -316,6 +322,7 @@ export async function buildCaServer(config: CaServeConfig, deps: CaDeps): Promis
         'GET /metrics': async () => ({ status: 200, body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }),
         'GET /identities': () => json(200, withBundleAcks(issuedIds.report(), mesh.report())),
         'GET /mesh': () => json(200, mesh.report()),
+        'GET /policies': () => json(200, mesh.policyReport()),
       },
     });
   } catch (e) {

@@ -9,6 +9,7 @@ import { PORTS } from '../common/mesh.js';
 import { checkAdminBind } from '../admin/admin-bind.js';
 import { parseCidr } from '../common/cidr.js';
 import { DEFAULT_INBOUND_MODE, INBOUND_MODES, type InboundMode } from '../mesh/kinds.js';
+import { DEFAULT_MESH_DEFAULT, MESH_DEFAULTS, type MeshDefault } from '../policy/model.js';
 
 /** Default gRPC listen address (docs/design.md "Ports and paths"). */
 export const DEFAULT_LISTEN = formatHostPort('0.0.0.0', PORTS.caGrpc);
@@ -72,6 +73,8 @@ export interface CaServeConfig {
   readonly jwt: { readonly defaultTtlMs: number; readonly maxTtlMs: number; readonly keyPeriodMs: number };
   /** The mesh stream: static meshed CIDRs (--meshed-cidrs) and the mesh-wide inbound mode (--default-inbound-mode). */
   readonly mesh: { readonly meshedCidrs: readonly string[]; readonly defaultInboundMode: InboundMode };
+  /** Authorization policy: the mesh default (--default-policy) and the policy directory (--policy-dir), if any. */
+  readonly policy: { readonly defaultPolicy: MeshDefault; readonly dir: string | undefined };
 }
 
 /** Raw flag values as commander hands them over. */
@@ -100,6 +103,10 @@ export interface CaServeFlags {
   jwtKeyPeriod?: string;
   meshedCidrs?: string | string[];
   defaultInboundMode?: string;
+  defaultPolicy?: string;
+  policyDir?: string;
+  /** Read only to refuse it together with --policy-dir (k8s/ca-attestor-flags.ts builds the watch). */
+  k8sPolicyWatch?: boolean | string;
 }
 
 function bad(flag: string, value: unknown, why: string): never {
@@ -147,6 +154,12 @@ function inboundMode(raw: string | undefined): InboundMode {
   if (raw === undefined) return DEFAULT_INBOUND_MODE;
   if (!(INBOUND_MODES as readonly string[]).includes(raw)) bad('default-inbound-mode', raw, `must be ${INBOUND_MODES.join(' or ')}`);
   return raw as InboundMode;
+}
+
+function meshDefault(raw: string | undefined): MeshDefault {
+  if (raw === undefined) return DEFAULT_MESH_DEFAULT;
+  if (!(MESH_DEFAULTS as readonly string[]).includes(raw)) bad('default-policy', raw, `must be ${MESH_DEFAULTS.join(' or ')}`);
+  return raw as MeshDefault;
 }
 
 /** Default signing workers: one per core, at most 4 (the main thread keeps TLS and gRPC). */
@@ -208,12 +221,16 @@ export function parseServeConfig(flags: CaServeFlags): CaServeConfig {
     },
     reservedGrants: flags.grantReservedId === undefined ? [] : Array.isArray(flags.grantReservedId) ? flags.grantReservedId : [flags.grantReservedId],
     mesh: { meshedCidrs: meshedCidrs(flags.meshedCidrs), defaultInboundMode: inboundMode(flags.defaultInboundMode) },
+    policy: { defaultPolicy: meshDefault(flags.defaultPolicy), dir: flags.policyDir === undefined ? undefined : flags.policyDir || bad('policy-dir', flags.policyDir, 'must name a directory') },
     auditLog: flags.auditLog === undefined ? undefined : {
       file: flags.auditLog || bad('audit-log', flags.auditLog, 'must name a file'),
       maxBytes: size('audit-log-max-size', flags.auditLogMaxSize ?? DEFAULT_AUDIT_LOG_MAX_SIZE),
     },
     jwt,
   };
+  if (config.policy.dir !== undefined && (flags.k8sPolicyWatch === true || flags.k8sPolicyWatch === 'true')) {
+    bad('policy-dir', config.policy.dir, 'cannot be combined with --k8s-policy-watch: policies come from one place');
+  }
   if (config.connections.handshakeTimeoutMs < 100) bad('handshake-timeout', flags.handshakeTimeout, 'must be at least 100ms');
   if (config.connections.max < 1) bad('max-connections', flags.maxConnections, 'must be at least 1');
   if (config.connections.maxPerSource < 1) bad('max-connections-per-source', flags.maxConnectionsPerSource, 'must be at least 1');
@@ -222,5 +239,6 @@ export function parseServeConfig(flags: CaServeFlags): CaServeConfig {
     connections: Object.freeze(config.connections), reservedGrants: Object.freeze([...config.reservedGrants]),
     auditLog: config.auditLog ? Object.freeze(config.auditLog) : undefined, jwt: Object.freeze(jwt),
     mesh: Object.freeze({ ...config.mesh, meshedCidrs: Object.freeze([...config.mesh.meshedCidrs]) }),
+    policy: Object.freeze(config.policy),
   });
 }

@@ -1,5 +1,6 @@
-// Watches named files of the CA state directory and reloads them (debounced, serialised) when one changes: fs.watch
-// on the directory (which sees the kubelet's `..data` symlink swap) reacts at once, a stat poll catches what it misses.
+// Watches files of a directory the CA reads (its state directory, --policy-dir) and reloads them (debounced,
+// serialised) when one changes: fs.watch on the directory (which sees the kubelet's `..data` symlink swap) reacts at
+// once, a stat poll catches what it misses. The files are named, or chosen by a predicate over the directory's names.
 import { watch, promises as fs, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import type { Clock, TimerHandle } from '../common/clock.js';
@@ -13,8 +14,8 @@ export const DIR_DEBOUNCE_MS = 50;
 
 export interface DirWatchOptions<T> {
   dir: string;
-  /** File names inside `dir`; a change to any of them (or to the kubelet's `..data`) reads them again. */
-  names: readonly string[];
+  /** File names inside `dir`, or which of its names count; a change to any of them (or to the kubelet's `..data`) reads them again. */
+  names: FileNames;
   clock: Clock;
   log: Logger;
   /** Reads and checks the files completely; a throw refuses them and what is in force stays. */
@@ -26,11 +27,22 @@ export interface DirWatchOptions<T> {
   pollMs?: number;
 }
 
+/** Named files, or a predicate choosing files by name among a directory's entries. */
+export type FileNames = readonly string[] | ((name: string) => boolean);
+
+/** The names `names` stands for now: the list itself, or the directory's entries it chooses, sorted. */
+export async function listNames(dir: string, names: FileNames): Promise<string[]> {
+  if (typeof names !== 'function') return [...names];
+  return (await fs.readdir(dir)).filter((n) => !n.startsWith('.') && names(n)).sort();
+}
+
 /** The files' identity as the poll sees it: inode, size and mtime of each (or "missing"). */
-export async function statKey(dir: string, names: readonly string[]): Promise<string> {
-  const parts = await Promise.all(names.map(async (n) => {
+export async function statKey(dir: string, names: FileNames): Promise<string> {
+  const list = await listNames(dir, names).catch(() => undefined);
+  if (!list) return 'no directory';
+  const parts = await Promise.all(list.map(async (n) => {
     const st = await fs.stat(path.join(dir, n)).catch(() => undefined);
-    return st ? `${st.ino}:${st.size}:${st.mtimeMs}` : 'missing';
+    return `${n}=${st ? `${st.ino}:${st.size}:${st.mtimeMs}` : 'missing'}`;
   }));
   return parts.join('|');
 }
@@ -86,7 +98,8 @@ export class DirWatch<T> {
     const { dir, names, log } = this.opts;
     try {
       this.watcher = watch(dir, { persistent: false }, (_event, changed) => {
-        if (changed !== null && !names.includes(String(changed)) && !String(changed).startsWith('..')) return;
+        const name = changed === null ? undefined : String(changed);
+        if (name !== undefined && !name.startsWith('..') && !(typeof names === 'function' ? names(name) : names.includes(name))) return;
         if (this.debounce) clearTimeout(this.debounce);
         this.debounce = setTimeout(() => void this.reload(), DIR_DEBOUNCE_MS);
         this.debounce.unref();

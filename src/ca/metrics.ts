@@ -31,6 +31,8 @@ export interface CaMetrics {
   meshAcks: Counter<'kind' | 'result'>;
   /** Meshed destinations held. */
   membershipEntries: Gauge;
+  /** AuthorizationPolicies in force (valid) and refused (invalid). */
+  policies: Gauge<'state'>;
 }
 
 /** Creates the CA metrics on `registry`. */
@@ -54,6 +56,7 @@ export function createCaMetrics(registry: Registry = new Registry()): CaMetrics 
     meshUpdates: new Counter({ name: 'ztmesh_ca_mesh_updates_total', help: 'Mesh updates sent, by kind and type (snapshot, delta)', labelNames: ['kind', 'type'], registers: [registry] }),
     meshAcks: new Counter({ name: 'ztmesh_ca_mesh_acks_total', help: 'Mesh acknowledgements received, by kind and result (applied, refused)', labelNames: ['kind', 'result'], registers: [registry] }),
     membershipEntries: new Gauge({ name: 'ztmesh_ca_mesh_membership_entries', help: 'Meshed destinations the CA holds', registers: [registry] }),
+    policies: new Gauge({ name: 'ztmesh_ca_policies', help: 'AuthorizationPolicies in force (valid) and refused (invalid; the last valid version of each stays)', labelNames: ['state'], registers: [registry] }),
     signingWorkerFailures: new Counter({ name: 'ztmesh_ca_signing_worker_failures_total', help: 'Signing worker threads that stopped or failed their self-test (each is rebuilt with backoff)', registers: [registry] }),
     auditRecordsLost: new Counter({
       name: 'ztmesh_ca_audit_records_lost_total', help: 'Issuance-log records that could not be written (disk full, file gone), by event', labelNames: ['event'], registers: [registry],

@@ -7,8 +7,8 @@ import { parseDuration } from '../common/duration.js';
 import { DEFAULT_MAX_TTL } from '../ca/config.js';
 import { activateRoot, prepareRoot, readRootDir, retireRoot } from '../ca/root/root-rotation.js';
 import { formatRootStatus, rootStatus } from '../ca/root/root-status.js';
+import { caDirOption, collect } from './options.js';
 
-const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 const short = (sha: string) => `sha256:${sha.slice(0, 16)}…`;
 
 function maxTtl(value: string): number {
@@ -23,7 +23,7 @@ export function registerRoot(ca: Command): void {
 
   root.command('prepare')
     .description('make the next root (next.key 0600), cross-sign it with the current one and add it to bundle.pem; the CA keeps signing with the current root')
-    .requiredOption('--dir <dir>', 'CA state directory, or a local copy of its Secret (required)')
+    .addOption(caDirOption('or a local copy of its Secret'))
     .action(async (opts: { dir: string }) => {
       const p = await prepareRoot(opts.dir, systemClock.now());
       process.stdout.write(`prepared root ${short(p.newRoot)}, cross-signed by the current root ${short(p.currentRoot)}; bundle.pem is now sequence ${p.sequence}\n`
@@ -33,7 +33,7 @@ export function registerRoot(ca: Command): void {
 
   root.command('activate')
     .description('sign new SVIDs under the prepared root; prints when every SVID of the old root will have expired')
-    .requiredOption('--dir <dir>', 'CA state directory, or a local copy of its Secret (required)')
+    .addOption(caDirOption('or a local copy of its Secret'))
     .option('--max-ttl <duration>', 'the --max-ttl of "ca serve": how long an SVID issued just before this step can live', DEFAULT_MAX_TTL)
     .action(async (opts: { dir: string; maxTtl: string }) => {
       const a = await activateRoot(opts.dir, systemClock.now(), maxTtl(opts.maxTtl));
@@ -45,7 +45,7 @@ export function registerRoot(ca: Command): void {
 
   root.command('retire')
     .description('remove the old root from bundle.pem; refuses while an SVID issued under it may still be valid')
-    .requiredOption('--dir <dir>', 'CA state directory, or a local copy of its Secret (required)')
+    .addOption(caDirOption('or a local copy of its Secret'))
     .option('--audit-log <file>', "an issuance log to check, one per replica; FILE.1 is read too (repeatable) (default: none: the time activate recorded decides)", collect)
     .option('--force', 'retire even though SVIDs of the old root may still be valid: workloads holding them can no longer be verified (default: off)')
     .option('--max-ttl <duration>', 'max-ttl to assume when rotation.json does not say (it does after activate)', DEFAULT_MAX_TTL)
@@ -57,7 +57,7 @@ export function registerRoot(ca: Command): void {
 
   root.command('status')
     .description('show the roots, their state (active, prepared, retiring) and the next step')
-    .requiredOption('--dir <dir>', 'CA state directory, or a local copy of its Secret (required)')
+    .addOption(caDirOption('or a local copy of its Secret'))
     .option('--json', 'print JSON (default: text)')
     .action(async (opts: { dir: string; json?: boolean }) => {
       const s = rootStatus(await readRootDir(opts.dir), systemClock.now());

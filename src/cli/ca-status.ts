@@ -1,5 +1,6 @@
 // `ztmesh ca status`: the fleet view of one CA replica (GET /identities on its admin), or with --k8s of every replica
-// (through the API server), as a table for people, overdue IDs first, then the soonest to expire; --json for scripts.
+// (through the API server), as a table for people, overdue IDs first, then the soonest to expire; with one admin also
+// which identity runs which authorization policy version (GET /policies); --json for scripts.
 // Exit 0, 1 when an ID is overdue, 2 when an admin (a replica) cannot be read.
 import type { Command } from 'commander';
 import { ZtmeshError } from '../common/errors.js';
@@ -8,18 +9,27 @@ import { CA_NAMESPACE } from '../common/mesh.js';
 import { DEFAULT_ADMIN } from '../ca/config.js';
 import { isReplicaReport, type IdentitiesReport } from '../ca/audit/issued-ids.js';
 import { mergeReplicaViews, type FleetReport } from '../ca/audit/fleet-merge.js';
+import type { PoliciesReport } from '../ca/policy/policy-kind.js';
 import { adminUrl, FETCH_TIMEOUT_MS } from './status.js';
 
 export const EXIT_ALL_ON_TIME = 0;
 export const EXIT_OVERDUE = 1;
 export const EXIT_UNREADABLE = 2;
 
-/** Reads GET /identities; throws ZtmeshError (exit code 2) naming the admin when it cannot. */
-export async function fetchIdentities(base: string): Promise<IdentitiesReport> {
+function looksLikePolicies(v: unknown): v is PoliciesReport {
+  const r = v as Partial<PoliciesReport> | null;
+  return !!r && typeof r === 'object' && Array.isArray(r.sidecars) && Array.isArray(r.policies) && typeof r.counts === 'object';
+}
+
+/**
+ * GET `path` of a CA admin, checked to be what a ztmesh CA answers there; throws ZtmeshError (exit code 2) naming the
+ * admin when it cannot be read (`admin_unreachable`) or is not a CA's (`not_a_ca_admin`).
+ */
+export async function fetchCaAdmin<T>(base: string, path: string, looksLike: (v: unknown) => v is T): Promise<T> {
   const fail = (code: string, message: string) => Object.assign(new ZtmeshError(code, message), { exitCode: EXIT_UNREADABLE });
   let res: Response;
   try {
-    res = await fetch(`${base}/identities`, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+    res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
   } catch (e) {
     const c = (e as { cause?: { code?: string; message?: string } }).cause;
     throw fail('admin_unreachable', `cannot reach the CA admin at ${base}: ${c?.code ?? c?.message ?? (e as Error).message}`);
@@ -31,10 +41,31 @@ export async function fetchIdentities(base: string): Promise<IdentitiesReport> {
   } catch {
     body = undefined;
   }
-  if (!res.ok || !isReplicaReport(body)) {
-    throw fail('not_a_ca_admin', `${base} answered HTTP ${res.status}, not as a ztmesh CA admin; is --admin the CA's admin address (default ${DEFAULT_ADMIN})?`);
+  if (!res.ok || !looksLike(body)) {
+    throw fail('not_a_ca_admin', `${base} answered GET ${path} with HTTP ${res.status}, not as a ztmesh CA admin; is --admin the CA's admin address (default ${DEFAULT_ADMIN})?`);
   }
   return body;
+}
+
+/** Reads GET /identities; throws ZtmeshError (exit code 2) naming the admin when it cannot. */
+export function fetchIdentities(base: string): Promise<IdentitiesReport> {
+  return fetchCaAdmin(base, '/identities', isReplicaReport);
+}
+
+/** Reads GET /policies; throws as fetchIdentities does (a CA older than policies answers 404: not_a_ca_admin). */
+export function fetchPolicies(base: string): Promise<PoliciesReport> {
+  return fetchCaAdmin(base, '/policies', looksLikePolicies);
+}
+
+/** Which identity runs which policy version, as text. Pure. */
+export function formatPolicies(p: PoliciesReport): string {
+  const head = `Authorization policy: ${p.counts.valid} in force, ${p.counts.invalid} invalid (from ${p.source}${p.served ? '' : ', NOT SERVED: waiting for the first Kubernetes list'}), mesh default ${p.defaultPolicy}`;
+  const header = ['SPIFFE ID', 'VERSION', 'ACKED', 'POLICIES'];
+  const rows = p.sidecars.map((s) => [s.spiffeId, s.version || '-', s.upToDate ? 'yes' : s.acked ? `no (runs ${s.acked})` : 'no', s.policies.join(',') || '-']);
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c]!.length)));
+  const line = (cells: string[]) => cells.map((cell, c) => (c === cells.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ');
+  const invalid = p.invalid.map((i) => `  invalid: ${i.source}:${i.object}:${i.field}: ${i.message}${i.lastValidInForce ? ' (last valid version in force)' : ''}`);
+  return `${[head, ...invalid, ...(rows.length ? [line(header), ...rows.map(line)] : ['(no sidecar streams)'])].join('\n')}\n`;
 }
 
 const when = (iso: string, nowMs: number) => {
@@ -131,17 +162,21 @@ async function fleetThroughApiServer(opts: { kubeconfig?: string; context?: stri
 /** Registers `ca status` below `ca`. */
 export function registerCaStatus(ca: Command): void {
   ca.command('status')
-    .description('the SPIFFE IDs a CA replica issued to (GET /identities), or with --k8s every replica\'s, overdue and soonest-expiring first; '
+    .description('the SPIFFE IDs a CA replica issued to (GET /identities), or with --k8s every replica\'s, overdue and soonest-expiring first, '
+      + 'and (one admin) the authorization policy version each connected identity runs (GET /policies); '
       + 'exit code 0, 1 when an ID is overdue (past its half-life without a renewal), 2 when an admin cannot be read')
     .option('--admin <address>', 'the CA admin: a port (15010), host:port or a URL', `http://${DEFAULT_ADMIN}`)
     .option('--k8s', 'read every CA replica through the API server of your kubeconfig (pods/proxy) instead of one admin (default: off)')
     .option('--kubeconfig <file>', 'with --k8s: the kubeconfig to use (default: $KUBECONFIG or ~/.kube/config, as kubectl)')
     .option('--context <name>', 'with --k8s: the kubeconfig context to use (default: the current context)')
     .option('-n, --namespace <ns>', 'with --k8s: the CA\'s namespace', CA_NAMESPACE)
-    .option('--json', 'print the raw JSON (default: a table for people)')
+    .option('--json', 'print the raw JSON, with one admin\'s GET /policies as `policies` (default: tables for people)')
     .action(async (opts: { admin: string; k8s?: boolean; kubeconfig?: string; context?: string; namespace: string; json?: boolean }) => {
       const { report, base } = opts.k8s ? await fleetThroughApiServer(opts) : { report: await fetchIdentities(adminUrl(opts.admin)), base: adminUrl(opts.admin) };
-      process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatIdentities(report, base));
+      // One admin: which identity runs which policy version too (a CA older than policies has no GET /policies).
+      const policies = opts.k8s ? undefined : await fetchPolicies(base).catch(() => undefined);
+      process.stdout.write(opts.json ? `${JSON.stringify(policies ? { ...report, policies } : report, null, 2)}\n`
+        : `${formatIdentities(report, base)}${policies ? `\n${formatPolicies(policies)}` : ''}`);
       process.exitCode = exitCodeForReport(report);
     });
 }

@@ -19,17 +19,18 @@ import { assertCaDir, initCaDir, loadCaState } from '../ca/state-dir.js';
 import { caManifests } from '../ca/manifests.js';
 import { isJoinToken, JoinTokenStore } from '../ca/attestors/join-tokens.js';
 import { buildCaServer } from '../ca/build.js';
-import { k8sAttestorsFromFlags, k8sMembershipFeedFromFlags } from '../k8s/ca-attestor-flags.js';
+import { k8sAttestorsFromFlags, k8sMembershipFeedFromFlags, k8sPolicyFeedFromFlags } from '../k8s/ca-attestor-flags.js';
+import { DEFAULT_MESH_DEFAULT, MESH_DEFAULTS } from '../policy/model.js';
 import { addLogFormatOption, commandLogger } from './log-options.js';
 import { registerCaStatus } from './ca-status.js';
 import { registerRoot } from './ca-root.js';
 import { registerAudit } from './ca-audit.js';
 import { checkSecretOutput, writeSecretOutput } from './secret-output.js';
+import { caDirOption, collect } from './options.js';
 
 /** Default lifetime of a join token. */
 export const DEFAULT_JOIN_TOKEN_TTL = '1h';
 
-const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
 /** Registers `ca init`, `ca serve`, `ca status`, `ca token create`, `ca root …` and `ca audit verify`. */
 export function register(program: Command): void {
@@ -37,7 +38,7 @@ export function register(program: Command): void {
 
   ca.command('init')
     .description('create a root CA in DIR (ca.pem, ca.key 0600, bundle.pem); refuses to overwrite')
-    .requiredOption('--dir <dir>', 'CA state directory, created if missing (required)')
+    .addOption(caDirOption('created if missing'))
     .option('--trust-domain <td>', 'trust domain', DEFAULT_TRUST_DOMAIN)
     .option('--k8s-secret [file]', 'also write the Secret and trust bundle ConfigMap manifests, which hold the CA key, to FILE (mode 0600, never over '
       + 'another file) or, without FILE, to stdout (a file it is redirected to is made 0600) (default: off)')
@@ -55,7 +56,7 @@ export function register(program: Command): void {
 
   const serve = ca.command('serve')
     .description('serve the CA over gRPC/TLS')
-    .requiredOption('--dir <dir>', 'CA state directory (required)')
+    .addOption(caDirOption())
     .option('--trust-domain <td>', 'trust domain (default: read from ca.pem)')
     .option('--listen <host:port>', 'gRPC address', DEFAULT_LISTEN)
     .option('--admin <host:port>', 'admin HTTP address (/healthz, /readyz, /metrics)', DEFAULT_ADMIN)
@@ -80,6 +81,9 @@ export function register(program: Command): void {
     // The mesh stream (docs/transparent.md "Which destinations are meshed").
     .option('--meshed-cidrs <cidrs>', 'CIDRs whose every address runs a sidecar: transparent outbounds use mTLS there (comma-separated, repeatable) (default: none)', collect)
     .addOption(new Option('--default-inbound-mode <mode>', 'inbound mode of transparent sidecars that set none: strict refuses plaintext, permissive forwards it').choices([...INBOUND_MODES]).default(DEFAULT_INBOUND_MODE))
+    // Authorization policy (docs/authorization.md).
+    .addOption(new Option('--default-policy <policy>', 'the mesh default when no AuthorizationPolicy decides: allow admits the trust domain, deny refuses').choices([...MESH_DEFAULTS]).default(DEFAULT_MESH_DEFAULT))
+    .option('--policy-dir <dir>', 'AuthorizationPolicies from the *.yaml, *.yml and *.json files of DIR, reloaded when they change (default: none)')
     // Kubernetes: attest projected ServiceAccount tokens with the TokenReview API (src/k8s).
     .option('--k8s-token-review', 'attest Kubernetes ServiceAccount tokens with the TokenReview API (default: off)')
     .option('--k8s-audience <aud>', 'audience the projected tokens must carry', TOKEN_AUDIENCE)
@@ -89,7 +93,8 @@ export function register(program: Command): void {
     .option('--k8s-server-name <name>', 'TLS name to verify on the API server, if not the URL host (default: the URL host)')
     .option('--k8s-dns-san <ns/sa=dns>', 'grant DNS SANs to one ServiceAccount (repeatable), e.g. for the webhook (default: none)', collect)
     .option('--k8s-cache-ttl <duration>', 'how long a positive TokenReview is reused (never past the token exp) (default: 60s)')
-    .option('--k8s-mesh-watch', 'membership from Kubernetes: list and watch meshed Pods, Services and EndpointSlices (default: off)');
+    .option('--k8s-mesh-watch', 'membership from Kubernetes: list and watch meshed Pods, Services and EndpointSlices (default: off)')
+    .option('--k8s-policy-watch', 'AuthorizationPolicies from Kubernetes: list and watch the ztmesh.io CRD, Events on invalid objects (default: off)');
   addLogFormatOption(serve).action(async (flags: Record<string, string | string[] | boolean | undefined>) => {
     const log = commandLogger('ztmesh-ca', flags);
     log.info({ version: ZTMESH_VERSION }, `ztmesh ca ${ZTMESH_VERSION} starting`);
@@ -100,8 +105,9 @@ export function register(program: Command): void {
       const k8s = { dir: config.dir, trustDomain: config.trustDomain, log, clock: systemClock };
       const extraAttestors = await k8sAttestorsFromFlags(flags, k8s);
       const membershipFeed = await k8sMembershipFeedFromFlags(flags, k8s);
+      const policyFeed = k8sPolicyFeedFromFlags(flags, k8s);
       const ca = await buildCaServer(config, {
-        log, extraAttestors, ...(membershipFeed ? { membershipFeed } : {}),
+        log, extraAttestors, ...(membershipFeed ? { membershipFeed } : {}), ...(policyFeed ? { policyFeed } : {}),
         // The CA cannot go on (its working directory was removed). It is not ready already; leave probes and load
         // balancers one drain period to notice, then drain as for SIGTERM and exit 1.
         onFatal: (err) => {
@@ -149,7 +155,7 @@ export function register(program: Command): void {
   const token = ca.command('token').description('join tokens for workloads outside Kubernetes');
   token.command('create')
     .description('mint a single-use join token for one SPIFFE ID and print it once')
-    .requiredOption('--dir <dir>', 'CA state directory (required)')
+    .addOption(caDirOption())
     .requiredOption('--spiffe-id <id>', 'the SPIFFE ID the token grants (required)')
     .option('--ttl <duration>', 'how long the token stays usable', DEFAULT_JOIN_TOKEN_TTL)
     .option('--grant-reserved-id <spiffe-id>', 'allow a token for this reserved ID; "ca serve" must grant it too (repeatable) (default: none)', collect)

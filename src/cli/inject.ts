@@ -8,6 +8,7 @@ import { ConfigError } from '../common/errors.js';
 import { validateTrustDomain } from '../pki/spiffe-id.js';
 import { injectSources, uninjectSources, type InjectNote, type ManifestSource } from '../k8s/inject-manifest.js';
 import { DEFAULT_INJECT_OPTIONS, type InjectMode, type InjectOptions } from '../k8s/inject.js';
+import { collect } from './options.js';
 
 /** File names read from a directory, as kubectl does. */
 const MANIFEST_FILE = /\.(ya?ml|json)$/i;
@@ -54,7 +55,6 @@ export async function readSources(names: readonly string[], recursive: boolean):
   return sources;
 }
 
-const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
 /**
  * Injection options shared by `inject` and `webhook`; `image` describes the --image default (the webhook's is its

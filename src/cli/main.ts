@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<Registrar>> = {
   webhook: () => import('./webhook.js'),
   demo: () => import('./demo.js'),
   connect: () => import('./connect.js'),
+  policy: () => import('./policy.js'),
 };
 
 /** Builds the command tree with every command, or only `only` when given. */

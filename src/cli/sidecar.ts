@@ -27,7 +27,8 @@ export function register(program: Command): void {
     // The default is shown, not set: a commander default would hide the file's and the environment's values.
     const dflt = KEY_DEFAULTS[k.path];
     const text = `${k.description}${dflt === undefined ? '' : ` (default: ${dflt})`} [${k.env}]`;
-    cmd.addOption(k.kind === 'bool' ? new Option(`--${k.flag}`, text) : new Option(`--${k.flag} <value>`, text));
+    // A boolean flag alone means true; `--flag false` turns off one that defaults to true (authz.revokeEstablished).
+    cmd.addOption(k.kind === 'bool' ? new Option(`--${k.flag} [true|false]`, text) : new Option(`--${k.flag} <value>`, text));
   }
   cmd.action(async (opts: Record<string, unknown>) => {
     let log = createLogger({ name: 'ztmesh-sidecar', format: defaultFormat() });

@@ -101,6 +101,15 @@ export function formatStatus(s: SidecarStatus, nowMs: number, admin: string): st
         : `version ${ms.version}, ${ms.entries} meshed destination(s) (from ${ms.source}${ms.receivedAt ? `, ${relative(ms.receivedAt, nowMs)}` : ''})`;
     rows.push(['Membership', `${what}${ms.lastRefusal ? `; last update refused: ${ms.lastRefusal.code} (${ago(ms.lastRefusal.at, nowMs)})` : ''}`]);
   }
+  const a = s.authz;
+  if (a) {
+    const names = a.policies.length ? `: ${a.policies.slice(0, 8).join(', ')}${a.policies.length > 8 ? `, and ${a.policies.length - 8} more` : ''}` : '';
+    const what = a.state === 'awaiting' ? 'AWAITING the first policy from the CA: every inbound connection is refused (not ready)'
+      : a.state === 'unsupported' ? 'none: the CA serves no policy (the listeners\' own allow lists decide)'
+        : `version ${a.version}, mesh default ${a.defaultPolicy}, ${a.policies.length} polic${a.policies.length === 1 ? 'y' : 'ies'}${names} (from ${a.source}${a.receivedAt ? `, ${relative(a.receivedAt, nowMs)}` : ''})`;
+    rows.push(['Authorization', `${what}${a.dryRun.length ? `; dry run: ${a.dryRun.join(', ')}` : ''}${a.revokeEstablished ? '' : '; established connections are not revoked'}`
+      + `${a.lastRefusal ? `; last update refused: ${a.lastRefusal.code} (${ago(a.lastRefusal.at, nowMs)})` : ''}`]);
+  }
   if (m?.outboundPolicy) rows.push(['Outbound policy', m.outboundPolicy]);
   if (m?.inboundMode) rows.push(['Inbound mode', `${m.inboundMode.mode} (from ${m.inboundMode.source})`]);
   if (m?.passthrough) rows.push(['Passthrough', `${m.passthrough.total} plain connection(s) left the mesh`]);

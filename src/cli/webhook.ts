@@ -14,13 +14,13 @@ import { WEBHOOK_CONTAINER, type OwnPod } from '../k8s/own-image.js';
 import { startWebhookApp, type ServingCertOrigin } from '../k8s/webhook-app.js';
 import { addInjectOptions, injectOptionsFrom } from './inject.js';
 import { addLogFormatOption, commandLogger } from './log-options.js';
+import { collect } from './options.js';
 
 export const DEFAULT_WEBHOOK_LISTEN = formatHostPort('0.0.0.0', PORTS.webhook);
 /** Plain-HTTP kubelet probes, up before the serving certificate exists (as the sidecar's health port). */
 export const DEFAULT_WEBHOOK_HEALTH = formatHostPort('0.0.0.0', PORTS.sidecarHealth);
 export const DEFAULT_WEBHOOK_TTL = '24h';
 
-const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 const str = (v: unknown): string | undefined => (v === undefined ? undefined : String(v));
 
 /** Where the serving certificate comes from, as the flags say; ConfigError naming the flag when they contradict. */

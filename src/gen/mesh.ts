@@ -11,12 +11,18 @@ import type { TrustBundle as _ztmesh_ca_v1_TrustBundle, TrustBundle__Output as _
 import type { WatchTrustBundleRequest as _ztmesh_ca_v1_WatchTrustBundleRequest, WatchTrustBundleRequest__Output as _ztmesh_ca_v1_WatchTrustBundleRequest__Output } from './ztmesh/ca/v1/WatchTrustBundleRequest.js';
 import type { Ack as _ztmesh_mesh_v1_Ack, Ack__Output as _ztmesh_mesh_v1_Ack__Output } from './ztmesh/mesh/v1/Ack.js';
 import type { Announce as _ztmesh_mesh_v1_Announce, Announce__Output as _ztmesh_mesh_v1_Announce__Output } from './ztmesh/mesh/v1/Announce.js';
+import type { AuthorizationPolicy as _ztmesh_mesh_v1_AuthorizationPolicy, AuthorizationPolicy__Output as _ztmesh_mesh_v1_AuthorizationPolicy__Output } from './ztmesh/mesh/v1/AuthorizationPolicy.js';
 import type { Membership as _ztmesh_mesh_v1_Membership, Membership__Output as _ztmesh_mesh_v1_Membership__Output } from './ztmesh/mesh/v1/Membership.js';
 import type { MeshClient as _ztmesh_mesh_v1_MeshClient, MeshDefinition as _ztmesh_mesh_v1_MeshDefinition } from './ztmesh/mesh/v1/Mesh.js';
 import type { MeshConfig as _ztmesh_mesh_v1_MeshConfig, MeshConfig__Output as _ztmesh_mesh_v1_MeshConfig__Output } from './ztmesh/mesh/v1/MeshConfig.js';
 import type { MeshRequest as _ztmesh_mesh_v1_MeshRequest, MeshRequest__Output as _ztmesh_mesh_v1_MeshRequest__Output } from './ztmesh/mesh/v1/MeshRequest.js';
 import type { MeshUpdate as _ztmesh_mesh_v1_MeshUpdate, MeshUpdate__Output as _ztmesh_mesh_v1_MeshUpdate__Output } from './ztmesh/mesh/v1/MeshUpdate.js';
 import type { MeshedDestination as _ztmesh_mesh_v1_MeshedDestination, MeshedDestination__Output as _ztmesh_mesh_v1_MeshedDestination__Output } from './ztmesh/mesh/v1/MeshedDestination.js';
+import type { PolicyOperation as _ztmesh_mesh_v1_PolicyOperation, PolicyOperation__Output as _ztmesh_mesh_v1_PolicyOperation__Output } from './ztmesh/mesh/v1/PolicyOperation.js';
+import type { PolicyRule as _ztmesh_mesh_v1_PolicyRule, PolicyRule__Output as _ztmesh_mesh_v1_PolicyRule__Output } from './ztmesh/mesh/v1/PolicyRule.js';
+import type { PolicySelector as _ztmesh_mesh_v1_PolicySelector, PolicySelector__Output as _ztmesh_mesh_v1_PolicySelector__Output } from './ztmesh/mesh/v1/PolicySelector.js';
+import type { PolicySet as _ztmesh_mesh_v1_PolicySet, PolicySet__Output as _ztmesh_mesh_v1_PolicySet__Output } from './ztmesh/mesh/v1/PolicySet.js';
+import type { PolicySource as _ztmesh_mesh_v1_PolicySource, PolicySource__Output as _ztmesh_mesh_v1_PolicySource__Output } from './ztmesh/mesh/v1/PolicySource.js';
 import type { Subscribe as _ztmesh_mesh_v1_Subscribe, Subscribe__Output as _ztmesh_mesh_v1_Subscribe__Output } from './ztmesh/mesh/v1/Subscribe.js';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
@@ -41,12 +47,18 @@ export interface ProtoGrpcType {
       v1: {
         Ack: MessageTypeDefinition<_ztmesh_mesh_v1_Ack, _ztmesh_mesh_v1_Ack__Output>
         Announce: MessageTypeDefinition<_ztmesh_mesh_v1_Announce, _ztmesh_mesh_v1_Announce__Output>
+        AuthorizationPolicy: MessageTypeDefinition<_ztmesh_mesh_v1_AuthorizationPolicy, _ztmesh_mesh_v1_AuthorizationPolicy__Output>
         Membership: MessageTypeDefinition<_ztmesh_mesh_v1_Membership, _ztmesh_mesh_v1_Membership__Output>
         Mesh: SubtypeConstructor<typeof grpc.Client, _ztmesh_mesh_v1_MeshClient> & { service: _ztmesh_mesh_v1_MeshDefinition }
         MeshConfig: MessageTypeDefinition<_ztmesh_mesh_v1_MeshConfig, _ztmesh_mesh_v1_MeshConfig__Output>
         MeshRequest: MessageTypeDefinition<_ztmesh_mesh_v1_MeshRequest, _ztmesh_mesh_v1_MeshRequest__Output>
         MeshUpdate: MessageTypeDefinition<_ztmesh_mesh_v1_MeshUpdate, _ztmesh_mesh_v1_MeshUpdate__Output>
         MeshedDestination: MessageTypeDefinition<_ztmesh_mesh_v1_MeshedDestination, _ztmesh_mesh_v1_MeshedDestination__Output>
+        PolicyOperation: MessageTypeDefinition<_ztmesh_mesh_v1_PolicyOperation, _ztmesh_mesh_v1_PolicyOperation__Output>
+        PolicyRule: MessageTypeDefinition<_ztmesh_mesh_v1_PolicyRule, _ztmesh_mesh_v1_PolicyRule__Output>
+        PolicySelector: MessageTypeDefinition<_ztmesh_mesh_v1_PolicySelector, _ztmesh_mesh_v1_PolicySelector__Output>
+        PolicySet: MessageTypeDefinition<_ztmesh_mesh_v1_PolicySet, _ztmesh_mesh_v1_PolicySet__Output>
+        PolicySource: MessageTypeDefinition<_ztmesh_mesh_v1_PolicySource, _ztmesh_mesh_v1_PolicySource__Output>
         Subscribe: MessageTypeDefinition<_ztmesh_mesh_v1_Subscribe, _ztmesh_mesh_v1_Subscribe__Output>
       }
     }

@@ -129,6 +129,8 @@ export const ANNOTATIONS = {
   passthroughPorts: rule('ztmesh.io/passthrough-ports', 'transparent mode: destination ports the sidecar forwards as plain TCP', '"5432,6379"', parsePorts),
   inboundMode: rule('ztmesh.io/inbound-mode', 'transparent mode: `strict` (mTLS only) or `permissive` (plaintext callers forwarded too, without an identity, while a namespace is meshed step by step)',
     '"permissive"', oneOf(['strict', 'permissive'] as const)),
+  revokeEstablished: rule('ztmesh.io/revoke-established', '`"false"` keeps established connections open when a policy change stops allowing their peer (by default they are closed, `policy_revoked`)',
+    '"false"', bool),
   proxyCpu: rule('ztmesh.io/proxy-cpu', 'the sidecar\'s CPU request', '"50m"', parseQuantity),
   proxyMemory: rule('ztmesh.io/proxy-memory', 'the sidecar\'s memory request', '"96Mi"', parseQuantity),
   proxyCpuLimit: rule('ztmesh.io/proxy-cpu-limit', 'the sidecar\'s CPU limit (none by default)', '"1"', parseQuantity),

@@ -1,5 +1,7 @@
-// The `ztmesh ca serve --k8s-*` flags turned into a TokenReview attestor and the membership watch (cli/ca.ts stays a
-// thin wiring); both reach the API server with the same --k8s-api, --k8s-token-file, --k8s-ca-file, --k8s-server-name.
+// The `ztmesh ca serve --k8s-*` flags turned into a TokenReview attestor, the membership watch and the
+// AuthorizationPolicy watch (cli/ca.ts stays a thin wiring); all reach the API server with the same --k8s-api,
+// --k8s-token-file, --k8s-ca-file, --k8s-server-name.
+import { hostname } from 'node:os';
 import type { Clock } from '../common/clock.js';
 import { ConfigError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
@@ -11,11 +13,14 @@ import type { Attestor } from '../ca/attestors/attestor.js';
 import { createKubeClient, inClusterConfig } from './kube-client.js';
 import { TokenReviewAttestor } from './token-review.js';
 import { MeshWatch } from './mesh-watch.js';
+import { PolicyWatch } from './policy-watch.js';
+import { EventRecorder } from './watch/event-recorder.js';
 
 /** Raw `--k8s-*` flag values as commander gives them. */
 export interface K8sAttestorFlags {
   k8sTokenReview?: boolean;
   k8sMeshWatch?: boolean;
+  k8sPolicyWatch?: boolean;
   k8sAudience?: string;
   k8sApi?: string;
   k8sTokenFile?: string;
@@ -64,6 +69,23 @@ export async function k8sMembershipFeedFromFlags(
   const api = apiFromFlags(flags, ctx.env);
   ctx.log.info({ component: 'mesh-watch', api: api.server }, 'Kubernetes membership watch enabled');
   return new MeshWatch({ client: createKubeClient(api), trustDomain, clock: ctx.clock, log: ctx.log });
+}
+
+/**
+ * The AuthorizationPolicy watch (k8s/policy-watch.ts) when --k8s-policy-watch is set: the CA lists and watches the
+ * CRD's objects and writes Events on invalid ones (as this pod: POD_NAME, else the host name). Undefined otherwise.
+ */
+export function k8sPolicyFeedFromFlags(
+  flags: K8sAttestorFlags,
+  ctx: { log: Logger; clock: Clock; env?: NodeJS.ProcessEnv },
+): PolicyWatch | undefined {
+  if (!flags.k8sPolicyWatch) return undefined;
+  const env = ctx.env ?? process.env;
+  const api = apiFromFlags(flags, env);
+  const client = createKubeClient(api);
+  ctx.log.info({ component: 'policy-watch', api: api.server }, 'Kubernetes AuthorizationPolicy watch enabled');
+  const events = new EventRecorder({ client, clock: ctx.clock, log: ctx.log, component: 'ztmesh-ca', instance: env.POD_NAME ?? hostname() });
+  return new PolicyWatch({ client, events, clock: ctx.clock, log: ctx.log });
 }
 
 /** Returns [TokenReviewAttestor] when --k8s-token-review is set, else []. Reads the trust domain from ca.pem if needed. */

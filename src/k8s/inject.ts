@@ -293,6 +293,7 @@ function sidecarEnv(options: InjectOptions, s: Settings, appProbes: Record<strin
     env.push({ name: 'ZTMESH_WORKLOAD_API_SOCKET', value: WORKLOAD_API_SOCKET }, { name: 'ZTMESH_WORKLOAD_API_ALLOW_UIDS', value: '*' });
   }
   if (Object.keys(appProbes).length) env.push({ name: 'ZTMESH_APP_PROBES', value: JSON.stringify(appProbes) });
+  if (s.values.revokeEstablished !== undefined) env.push({ name: 'ZTMESH_AUTHZ_REVOKE_ESTABLISHED', value: String(s.values.revokeEstablished) });
   if (options.mode === 'transparent') {
     env.push({ name: 'ZTMESH_TRANSPARENT_ENABLED', value: 'true' });
     if (s.allow.length) env.push({ name: 'ZTMESH_TRANSPARENT_ALLOW', value: s.allow.join(',') });

@@ -6,6 +6,8 @@ import { ipv4ToNumber, ipv6ToBigInt, normalizeAddress } from '../common/cidr.js'
 import type { MeshUpdate as WireUpdate } from '../gen/ztmesh/mesh/v1/MeshUpdate.js';
 import { destinationProblem, type MeshedDestination, type Refusal } from './destination.js';
 import { INBOUND_MODES, MESH_KINDS, MESH_LIMITS, trustBundleVersion, type InboundMode } from './kinds.js';
+import type { PolicySet } from '../policy/model.js';
+import { decodePolicySet, encodePolicySet } from './policy-codec.js';
 
 export type { Refusal } from './destination.js';
 
@@ -41,7 +43,8 @@ export interface MeshConfig {
 export type MeshUpdate =
   | { kind: typeof MESH_KINDS.trustBundle; version: string; base: ''; bundle: WireBundle }
   | { kind: typeof MESH_KINDS.membership; version: string; base: string; upsert: MeshedDestination[]; remove: string[] }
-  | { kind: typeof MESH_KINDS.config; version: string; base: ''; config: MeshConfig };
+  | { kind: typeof MESH_KINDS.config; version: string; base: ''; config: MeshConfig }
+  | { kind: typeof MESH_KINDS.policy; version: string; base: ''; policy: PolicySet };
 
 /** What a sidecar sends, typed. */
 export type MeshRequest =
@@ -162,6 +165,11 @@ export function decodeUpdate(msg: unknown): Decoded<MeshUpdate> {
         }
         return { ok: true, value: { kind, version, base: '', config: mode ? { inboundMode: mode as InboundMode } : {} } };
       }
+      case MESH_KINDS.policy: {
+        if (base !== '') return malformed('a policy update must be a snapshot (base_version "")');
+        const set = decodePolicySet(msg.policy);
+        return set.ok ? { ok: true, value: { kind, version, base: '', policy: set.value } } : set;
+      }
       default:
         return { ok: false, refusal: { code: 'unknown_kind', detail: `an update of kind "${kind.slice(0, 40)}", which this sidecar did not subscribe to` } };
     }
@@ -178,6 +186,7 @@ export function encodeUpdate(u: MeshUpdate): WireUpdate {
     case MESH_KINDS.trustBundle: return { ...head, trustBundle: u.bundle };
     case MESH_KINDS.membership: return { ...head, membership: { upsert: u.upsert.map((d) => ({ ...d, cidrs: [...d.cidrs], ports: [...d.ports], identities: [...d.identities] })), remove: u.remove } };
     case MESH_KINDS.config: return { ...head, config: { inboundMode: u.config.inboundMode ?? '' } };
+    case MESH_KINDS.policy: return { ...head, policy: encodePolicySet(u.policy) };
   }
 }
 

@@ -7,6 +7,7 @@ export const MESH_KINDS = {
   trustBundle: 'trust-bundle',
   membership: 'membership',
   config: 'config',
+  policy: 'policy',
 } as const;
 export type MeshKind = (typeof MESH_KINDS)[keyof typeof MESH_KINDS];
 export const KNOWN_KINDS: ReadonlySet<string> = new Set(Object.values(MESH_KINDS));

@@ -34,8 +34,18 @@ export function validateTrustDomain(td: string): string {
   return td;
 }
 
+/**
+ * A valid ID in one match: a trust domain, then segments that are not "." or "..". Anything it refuses goes through the
+ * checks below, which say why. (The data path parses each peer's ID on every connection and stream.)
+ */
+const VALID_ID = /^spiffe:\/\/([a-z0-9._-]{1,255})((?:\/(?!\.\.?(?:\/|$))[a-zA-Z0-9._-]+)*)$/;
+
 /** Parses and validates a SPIFFE ID; throws PkiError `invalid_spiffe_id`. */
 export function parseSpiffeId(text: string): SpiffeId {
+  if (typeof text === 'string' && text.length <= MAX_SPIFFE_ID_LENGTH) {
+    const m = VALID_ID.exec(text);
+    if (m) return { trustDomain: m[1]!, path: m[2]!, uri: text };
+  }
   if (typeof text !== 'string' || text.length === 0) fail('invalid_spiffe_id', String(text), 'empty');
   if (Buffer.byteLength(text) > MAX_SPIFFE_ID_LENGTH) fail('invalid_spiffe_id', text, 'longer than 2048 bytes');
   if (!text.startsWith(PREFIX)) fail('invalid_spiffe_id', text, 'scheme must be "spiffe://" (lowercase)');

@@ -26,6 +26,7 @@ import type { SidecarConfig } from './config-schema.js';
 import { startDataPath, type DataPathContext, type ListenerSource, type MeshView, type RunningDataPath } from './datapath.js';
 import { SidecarMembership } from './mesh/sidecar-membership.js';
 import { SidecarMeshConfig } from './mesh/mesh-config.js';
+import { SidecarPolicy } from './mesh/sidecar-policy.js';
 import { transparentListeners } from './intercept/transparent.js';
 import { explicitListeners } from './listeners.js';
 import { PodMetrics } from './pod-metrics/pod-metrics.js';
@@ -98,6 +99,13 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
       onChange: (n) => membershipEntries.set(n),
     })
     : undefined;
+  // The authorization policy kind: a sidecar that serves inbound connections is not ready (and refuses them) before its
+  // first set, from the CA or kept in identity.stateDir.
+  const servesInbound = config.inbound.length > 0 || config.transparent.enabled;
+  const policy = new SidecarPolicy({
+    trustDomain: config.trustDomain, clock, log, ...(servesInbound ? { readiness } : {}),
+    ...(config.identity.stateDir ? { stateDir: config.identity.stateDir } : {}),
+  });
 
   const workload = await buildWorkloadIdentity({
     caAddresses: addresses, trustDomain: config.trustDomain, tokenFile: config.ca.tokenFile, bundleFile: config.ca.bundle,
@@ -108,11 +116,12 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
     ...(deps.caClient ? { caClient: deps.caClient } : {}),
     ...(deps.random ? { random: deps.random } : {}),
     ...(deps.generateKey ? { generateKey: deps.generateKey } : {}),
-    meshConsumers: [meshConfig, ...(membership ? [membership] : [])],
+    meshConsumers: [meshConfig, policy, ...(membership ? [membership] : [])],
     announce: config.transparent.enabled,
   });
   const { identity, reachability } = workload;
   await membership?.restore();
+  await policy.restore();
   registerIdentityMetrics(registry, identity, reachability);
 
   const heap = new HeapTrimmer({ clock, log: log.child({ component: 'heap' }) });
@@ -120,7 +129,9 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
     membership: membership ?? { view: () => ({ state: 'unsupported' }) },
     inboundMode: () => meshConfig.inboundMode(),
   };
-  const datapath = await (deps.startDataPath ?? startSidecarDataPath)({ config, identity, log, registry, clock, readiness, heap, mesh });
+  const datapath = await (deps.startDataPath ?? startSidecarDataPath)({
+    config, identity, log, registry, clock, readiness, heap, mesh, policy, revokeEstablished: config.authz.revokeEstablished,
+  });
 
   // The Workload API listens from the start (it answers Unavailable until the first SVID); the files follow the SVID.
   const wa = config.workloadApi;
@@ -155,6 +166,7 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
     ...(membership ? {
       transparent: { membership: membership.status(), inboundMode: meshConfig.inboundMode(), outboundPolicy: config.transparent.outboundPolicy, traffic: datapath.meshTraffic() },
     } : {}),
+    authz: { policy: policy.status(), revokeEstablished: config.authz.revokeEstablished },
   });
   // A stranded sidecar says so once, in one line with the command to run (docs/design.md "Identity states and failure codes").
   let stranded: string | null = null;
@@ -186,6 +198,7 @@ export async function buildSidecar(config: SidecarConfig, deps: SidecarDeps = {}
     await workloadApi?.close();
     await certFiles?.stop();
     await membership?.close();
+    await policy.close();
     await datapath.close();
     heap.close();
     await Promise.all(servers.map((s) => s.close()));

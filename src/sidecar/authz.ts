@@ -1,55 +1,158 @@
-// Inbound authorization: one pure decision over the peer's SPIFFE ID and the listener's policy.
-// Rules are OR'ed; anything not allowed ends in an explicit deny (as ghostunnel's ACL in auth/auth.go,
+// Inbound authorization in the sidecar: every raw connection, tunnel connection and tunnel stream (and every live one
+// when the policy changes) is decided by the one decision of policy/decide.ts, over the set the CA sent this sidecar
+// (sidecar/mesh/sidecar-policy.ts) and the listener's own allow list (the ALLOW policy named `local`). Also the
+// outbound's check of the server's ID. Pure functions plus the one authorizer that counts and logs decisions. Rules
+// are OR'ed and anything not allowed ends in an explicit deny (as ghostunnel's ACL in auth/auth.go,
 // https://github.com/ghostunnel/ghostunnel/blob/master/auth/auth.go).
-import { parseSpiffeId, parseSpiffePattern, matchesPattern, type SpiffeId, type SpiffePattern } from '../pki/spiffe-id.js';
+import { Counter, type Registry } from 'prom-client';
+import type { Clock } from '../common/clock.js';
+import { KeyedLogThrottle } from '../common/log-throttle.js';
+import type { Logger } from '../common/logger.js';
+import { matchesPattern, parseSpiffeId, type SpiffeId, type SpiffePattern } from '../pki/spiffe-id.js';
+import { compileLocal, compilePolicies, type LocalPolicy } from '../policy/compile.js';
+import { decide, dryRunDifferences, type Decision } from '../policy/decide.js';
+import { LOCAL_POLICY, MESH_DEFAULT_POLICY } from '../policy/model.js';
+import type { PolicyView } from './mesh/sidecar-policy.js';
+import { REASONS } from './reasons.js';
 
-/** A compiled, immutable policy for one inbound listener. */
+/** One inbound listener's own policy, compiled from its config (`allow`, `defaultPolicy`). */
 export interface AuthzPolicy {
-  /** Our own trust domain: the open default allows exactly this. */
   readonly trustDomain: string;
-  /** When present (even empty) it is exhaustive: only matching IDs pass, whatever defaultPolicy says. */
-  readonly allow?: readonly SpiffePattern[];
-  /** Applies only without an allow list: `allow` admits the whole trust domain, `deny` refuses everyone. */
-  readonly defaultPolicy: 'allow' | 'deny';
+  /** The ALLOW policy `local`, or undefined when the listener sets neither an allow list nor `defaultPolicy: deny`. */
+  readonly local: LocalPolicy | undefined;
 }
 
-/** Why a peer was admitted or refused. `reason` of a refusal is the stable reason code of the data path. */
+/** Why a peer was admitted or refused; `reason` of a refusal is the data path's stable code. */
 export type AuthzDecision =
-  | { allow: true; reason: 'allow_rule' | 'trust_domain'; rule?: string }
-  | { allow: false; reason: 'spiffe_id_denied'; detail: 'no_spiffe_id' | 'invalid_spiffe_id' | 'foreign_trust_domain' | 'no_matching_rule' | 'default_deny' };
+  | { allow: true; policy: string; decision: Decision }
+  | { allow: false; reason: typeof REASONS.spiffeIdDenied | typeof REASONS.noPolicy; policy: string; detail: string; decision?: Decision };
 
-/** Compiles config strings into a policy; throws PkiError `invalid_spiffe_pattern` on a bad rule. */
+/** Compiles a listener's config into its policy; throws PkiError `invalid_spiffe_pattern` on a bad pattern. */
 export function compilePolicy(trustDomain: string, allow: readonly string[] | undefined, defaultPolicy: 'allow' | 'deny'): AuthzPolicy {
-  return Object.freeze({
-    trustDomain,
-    ...(allow ? { allow: Object.freeze(allow.map(parseSpiffePattern)) } : {}),
-    defaultPolicy,
-  });
+  return Object.freeze({ trustDomain, local: compileLocal(allow, defaultPolicy) });
 }
 
-/** True when the policy admits any identity of the trust domain (the open default, logged at startup). */
+/** True when the listener adds nothing of its own: the CA's policies and the mesh default decide (logged at startup). */
 export function isOpenPolicy(policy: AuthzPolicy): boolean {
-  return !policy.allow && policy.defaultPolicy === 'allow';
+  return policy.local === undefined;
 }
 
-/** Decides whether `peerId` (the verified URI SAN, or undefined) may connect. Pure. */
-export function authorize(peerId: string | undefined, policy: AuthzPolicy): AuthzDecision {
-  if (peerId === undefined) return { allow: false, reason: 'spiffe_id_denied', detail: 'no_spiffe_id' };
-  let id: SpiffeId;
-  try {
-    id = parseSpiffeId(peerId);
-  } catch {
-    return { allow: false, reason: 'spiffe_id_denied', detail: 'invalid_spiffe_id' };
+/** The view of a sidecar that has no policy stream (the data path alone, in tests): the open mesh default. */
+export function openPolicyView(trustDomain: string): PolicyView {
+  return { state: 'unsupported', compiled: compilePolicies({ defaultPolicy: 'allow', policies: [] }, { trustDomain }), version: '' };
+}
+
+/**
+ * Decides whether `peerId` (the verified URI SAN; undefined for a plaintext caller) may reach the workload's `port`
+ * through a listener with `policy`, under the sidecar's policy `view`. Pure. Before the first policy set, nothing is
+ * admitted (`no_policy`: the mesh default is not known yet).
+ */
+export function authorize(peerId: string | undefined, policy: AuthzPolicy, view: PolicyView, port: number | undefined): AuthzDecision {
+  if (view.state === 'awaiting') {
+    return { allow: false, reason: REASONS.noPolicy, policy: MESH_DEFAULT_POLICY, detail: 'no authorization policy from the CA yet: refusing every inbound connection (fail closed)' };
   }
-  if (policy.allow) {
-    for (const rule of policy.allow) {
-      if (matchesPattern(id, rule)) return { allow: true, reason: 'allow_rule', rule: rule.text };
+  const decision = decide(view.compiled, { peerId, port }, policy.local);
+  if (decision.allow) return { allow: true, policy: decision.policy, decision };
+  const why = `${decision.reason} (policy ${decision.policy})`;
+  // A plaintext caller of permissive mode has no identity: say so, or the line reads like an ID that matched nothing.
+  const detail = peerId === undefined ? `a plaintext client (permissive mode) has no identity: ${why}` : why;
+  return { allow: false, reason: REASONS.spiffeIdDenied, policy: decision.policy, detail, decision };
+}
+
+/** Distinct policy names a sidecar's metrics label before the rest count as `other` (names of past sets stay). */
+export const MAX_POLICY_LABELS = 256;
+
+/** The metrics of inbound authorization (docs/design.md "Metrics"). */
+export interface AuthzMetrics {
+  /** result: allow, deny, revoked (an established connection or stream closed by a change). */
+  decisions: Counter<'result' | 'policy'>;
+  dryRun: Counter<'policy' | 'would'>;
+}
+
+export function createAuthzMetrics(registry: Registry): AuthzMetrics {
+  return {
+    decisions: new Counter({
+      name: 'ztmesh_authz_decisions_total', help: 'Inbound authorization decisions by result (allow, deny, revoked) and deciding policy (namespace/name, local, mesh-default).',
+      labelNames: ['result', 'policy'], registers: [registry],
+    }),
+    dryRun: new Counter({
+      name: 'ztmesh_authz_dry_run_total', help: 'What dry-run policies would have decided (never enforced), by policy and would (allow, deny).',
+      labelNames: ['policy', 'would'], registers: [registry],
+    }),
+  };
+}
+
+/** Who asks: the peer's address (for logs), its ID, the workload port and the listener's own policy. */
+export interface AuthzRequest {
+  peer: string;
+  peerId: string | undefined;
+  port: number | undefined;
+  policy: AuthzPolicy;
+}
+
+/**
+ * The one inbound authorization step of a sidecar: reads the policy in force, decides, counts the decision and every
+ * dry-run outcome, and logs (20 lines per 10 s per policy) what a dry-run policy would have decided differently. The
+ * refusal line itself is the data path's (it names the deciding policy, the workload and the port).
+ */
+export class InboundAuthorizer {
+  private readonly labels = new Set<string>();
+  private readonly dryRunLines: KeyedLogThrottle;
+
+  constructor(private readonly deps: { view: () => PolicyView; metrics: AuthzMetrics; clock: Clock; log: Logger; workload: () => string | undefined }) {
+    this.dryRunLines = new KeyedLogThrottle(deps.clock);
+  }
+
+  /** The policy view in force. */
+  view(): PolicyView {
+    return this.deps.view();
+  }
+
+  /** This sidecar's own SPIFFE ID (the workload), for log lines. */
+  workload(): string | undefined {
+    return this.deps.workload();
+  }
+
+  check(req: AuthzRequest): AuthzDecision {
+    const d = authorize(req.peerId, req.policy, this.deps.view(), req.port);
+    this.deps.metrics.decisions.inc({ result: d.allow ? 'allow' : 'deny', policy: this.label(d.policy) });
+    const dryRun = d.decision?.dryRun ?? [];
+    if (dryRun.length) {
+      for (const o of dryRun) this.deps.metrics.dryRun.inc({ policy: this.label(o.policy), would: o.would });
+      for (const o of dryRunDifferences(d.decision!)) {
+        const suppressed = this.dryRunLines.admit(o.policy);
+        if (suppressed === undefined) continue;
+        this.deps.log.info({
+          peer: req.peer, peerId: req.peerId ?? null, workload: this.deps.workload() ?? null, port: req.port ?? null, policy: o.policy, would: o.would,
+          decision: d.allow ? 'allow' : 'deny', decidedBy: d.policy, ...(suppressed ? { suppressed } : {}),
+        }, `authz dry run: ${o.policy} would ${o.would} this connection (not enforced)`);
+      }
     }
-    return { allow: false, reason: 'spiffe_id_denied', detail: 'no_matching_rule' };
+    return d;
   }
-  if (policy.defaultPolicy === 'deny') return { allow: false, reason: 'spiffe_id_denied', detail: 'default_deny' };
-  if (id.trustDomain !== policy.trustDomain) return { allow: false, reason: 'spiffe_id_denied', detail: 'foreign_trust_domain' };
-  return { allow: true, reason: 'trust_domain' };
+
+  /** Decides an established connection or stream again, under the policy in force now; counts nothing. */
+  recheck(peerId: string | undefined, policy: AuthzPolicy, port: number | undefined): AuthzDecision {
+    return authorize(peerId, policy, this.deps.view(), port);
+  }
+
+  /** What a refusal's (or a revocation's) line says beyond the reason: the detail, the deciding policy, the workload and port. */
+  fields(d: AuthzDecision & { allow: false }, port: number | undefined): { detail: string; policy: string; workload: string | undefined; port: number | undefined } {
+    return { detail: d.detail, policy: d.policy, workload: this.deps.workload(), port };
+  }
+
+  /** Counts a connection or stream closed because a change no longer allows it. */
+  revoked(policy: string): void {
+    this.deps.metrics.decisions.inc({ result: 'revoked', policy: this.label(policy) });
+  }
+
+  /** The policy name as a label: the first MAX_POLICY_LABELS names seen, `local` and `mesh-default` always, else `other`. */
+  private label(policy: string): string {
+    if (policy === LOCAL_POLICY || policy === MESH_DEFAULT_POLICY || this.labels.has(policy)) return policy;
+    if (this.labels.size >= MAX_POLICY_LABELS) return 'other';
+    this.labels.add(policy);
+    return policy;
+  }
 }
 
 /**

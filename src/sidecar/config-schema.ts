@@ -188,6 +188,11 @@ export const sidecarConfigSchema = z.object({
   inbound: z.array(inboundSchema).default([]).describe('inbound listeners as a JSON/YAML list'),
   outbound: z.array(outboundSchema).default([]).describe('outbound listeners as a JSON/YAML list'),
   transparent: transparentSchema.prefault({}),
+  /** Inbound authorization beyond the listeners' allow lists: the CA's AuthorizationPolicies (docs/authorization.md). */
+  authz: z.object({
+    /** A policy change that stops allowing a peer closes its established connections and tunnel streams (`policy_revoked`). */
+    revokeEstablished: z.boolean().default(true).describe('close established connections and tunnel streams that a policy change no longer allows (false: they run to their end)'),
+  }).strict().prefault({}),
   workloadApi: workloadApiSchema.prefault({}),
   drainTimeout: duration.prefault(DEFAULT_DRAIN_TIMEOUT).describe('how long SIGTERM waits for connections to finish'),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default(DEFAULT_LOG_LEVEL).describe('trace | debug | info | warn | error | fatal | silent'),

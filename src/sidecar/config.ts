@@ -40,7 +40,7 @@ const SETTABLE = [
   'identity.spiffeId', 'identity.stateDir', 'admin', 'adminAllowRemote', 'health', 'metrics.listen', 'metrics.app', 'appProbes', 'inbound', 'outbound',
   'transparent.enabled', 'transparent.inboundPort', 'transparent.outboundPort', 'transparent.allow', 'transparent.defaultPolicy',
   'transparent.expect', 'transparent.passthrough', 'transparent.outboundPolicy', 'transparent.inboundMode', 'transparent.detectionTimeout', 'transparent.inboundSourceAddress',
-  'transparent.tunnel', 'workloadApi.socket', 'workloadApi.allowUids', 'workloadApi.allowGids', 'workloadApi.files', 'drainTimeout', 'logLevel', 'logFormat',
+  'transparent.tunnel', 'authz.revokeEstablished', 'workloadApi.socket', 'workloadApi.allowUids', 'workloadApi.allowGids', 'workloadApi.files', 'drainTimeout', 'logLevel', 'logFormat',
 ] as const;
 /** Flags shorter than their key's path. */
 const SHORT_FLAGS: Readonly<Record<string, string>> = {
@@ -115,6 +115,7 @@ export const KEY_DEFAULTS: Readonly<Record<string, string>> = {
   'transparent.detectionTimeout': DEFAULT_DETECTION_TIMEOUT,
   'transparent.inboundSourceAddress': INBOUND_SOURCE_V4,
   'transparent.tunnel': 'auto',
+  'authz.revokeEstablished': 'true',
   'workloadApi.socket': 'off (ztmesh inject sets one)',
   'workloadApi.allowUids': 'the sidecar\'s own uid (ztmesh inject: "*")',
   'workloadApi.allowGids': 'none',

@@ -5,6 +5,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { isoTime, systemClock, type Clock } from '../common/clock.js';
 import { KeyedLogThrottle } from '../common/log-throttle.js';
 import type { Logger } from '../common/logger.js';
+import { REASONS } from './reasons.js';
 
 export type Direction = 'inbound' | 'outbound';
 
@@ -118,6 +119,10 @@ export interface PendingConnection {
 export interface RefusalExtra {
   peerId?: string | undefined;
   detail?: string | undefined;
+  /** An authorization refusal: the deciding policy, the workload (our own ID) and its port. */
+  policy?: string | undefined;
+  workload?: string | undefined;
+  port?: number | undefined;
   /** For outbound connections: the upstream that refused, or that we refused. */
   upstream?: string | undefined;
   handshake?: boolean;
@@ -149,7 +154,17 @@ export class ConnectionReporter {
     };
     this.metrics.connectionsTotal.inc({ direction: this.direction, result: 'refused' });
     if (extra.handshake !== false) this.metrics.handshakeFailures.inc({ direction: this.direction, reason });
-    this.warn(reason, { direction: this.direction, peer, ...(extra.upstream ? { upstream: extra.upstream } : {}), peerId: extra.peerId, reason, detail: extra.detail }, 'connection refused');
+    this.warn(reason, {
+      direction: this.direction, peer, ...(extra.upstream ? { upstream: extra.upstream } : {}), peerId: extra.peerId, reason, detail: extra.detail,
+      ...(extra.policy !== undefined ? { policy: extra.policy, workload: extra.workload, port: extra.port } : {}),
+    }, 'connection refused');
+  }
+
+  /** An established connection (or tunnel stream) closed because a policy change no longer allows its peer. */
+  revoked(peer: string, extra: Required<Pick<RefusalExtra, 'policy'>> & RefusalExtra): void {
+    this.warn(REASONS.policyRevoked, {
+      direction: this.direction, peer, peerId: extra.peerId, reason: REASONS.policyRevoked, detail: extra.detail, policy: extra.policy, workload: extra.workload, port: extra.port,
+    }, 'connection closed');
   }
 
   /** The identity checks passed but the other leg could not be set up (the app port is closed, the upstream is down). */

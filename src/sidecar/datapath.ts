@@ -9,7 +9,8 @@ import type { Logger } from '../common/logger.js';
 import type { Readiness } from '../common/readiness.js';
 import type { ListenerStatus, TunnelPoolStatus } from '../admin/status-types.js';
 import type { IdentitySource } from '../identity/credentials.js';
-import type { AuthzPolicy } from './authz.js';
+import { createAuthzMetrics, InboundAuthorizer, openPolicyView, type AuthzPolicy } from './authz.js';
+import type { PolicyView } from './mesh/sidecar-policy.js';
 import type { SidecarConfig } from './config-schema.js';
 import { AppSocketBuffers } from './app-buffers.js';
 import { ConnectionSet } from './connection-set.js';
@@ -45,6 +46,16 @@ export interface DataPathDeps {
   tunnelLimits?: TunnelLimits;
   /** When a tunnel stream is moved to a connection of its own (tunnel/handoff.ts); tests change it. */
   handoffPolicy?: HandoffPolicy;
+  /** The authorization policy the CA sent (sidecar/mesh/sidecar-policy.ts); without it, the open mesh default. */
+  policy?: PolicySource;
+  /** Close established connections and streams a policy change no longer allows (default true). */
+  revokeEstablished?: boolean;
+}
+
+/** The policy set in force, read per decision, and told of every change (live revocation). */
+export interface PolicySource {
+  view(): PolicyView;
+  subscribe(listener: (view: PolicyView) => void): () => void;
 }
 
 /** The running data path, as the composition root and the admin see it. */
@@ -154,6 +165,9 @@ export class DataPath implements RunningDataPath, ListenerHost {
   readonly trustDomain: string;
   private readonly heap: HeapTrimmer | undefined;
   private readonly listeners: BoundListener[] = [];
+  /** The one inbound authorization step every inbound listener decides with (authz.ts). */
+  readonly authz: InboundAuthorizer;
+  private readonly revokeEstablished: boolean;
   /** The plain connections transparent mode counts (intercept/transparent.ts), made on first use. */
   private traffic: MeshTraffic | undefined;
   private readonly disposers: (() => void)[] = [];
@@ -182,6 +196,22 @@ export class DataPath implements RunningDataPath, ListenerHost {
       dial: (target, timeoutMs, signal, alpn) => this.dialer.dial(target, timeoutMs, signal, alpn),
       clock: deps.clock, policy: deps.handoffPolicy ?? DEFAULT_HANDOFF_POLICY, metrics: this.metrics, log, readBuffer: this.readBuffer,
     });
+    const open = openPolicyView(deps.trustDomain);
+    const policy = deps.policy;
+    this.authz = new InboundAuthorizer({
+      view: policy ? () => policy.view() : () => open, metrics: createAuthzMetrics(deps.registry), clock: deps.clock, log: deps.log.child({ component: 'authz' }),
+      workload: () => deps.identity.current().svid?.spiffeId,
+    });
+    this.revokeEstablished = deps.revokeEstablished ?? true;
+    // A new set re-decides what every inbound listener has open (live revocation).
+    if (policy) this.disposers.push(policy.subscribe(() => this.reauthorize()));
+  }
+
+  /** Re-decides every inbound listener's open forwards under the policy in force (inbound/inbound.ts reauthorize()). */
+  reauthorize(): number {
+    let cut = 0;
+    for (const l of this.listeners) cut += l.inbound?.reauthorize() ?? 0;
+    return cut;
   }
 
   /** The refusal and connection accounting of one listener, on the shared metrics and warn budget. */
@@ -196,7 +226,8 @@ export class DataPath implements RunningDataPath, ListenerHost {
   inboundHandler(reporter: ConnectionReporter, opts: InboundOptions): InboundHandler {
     const handler = new InboundHandler(
       {
-        contexts: this.contexts, clock: this.clock, reporter, connections: this.connectionSet(), ...(this.heap ? { heap: this.heap } : {}),
+        contexts: this.contexts, clock: this.clock, reporter, authz: this.authz, revokeEstablished: this.revokeEstablished,
+        connections: this.connectionSet(), ...(this.heap ? { heap: this.heap } : {}),
         tunnels: { metrics: this.metrics, limits: this.tunnelLimits }, readBuffer: this.readBuffer, appBuffers: this.appBuffers, sweep: this.sweep,
       },
       opts,

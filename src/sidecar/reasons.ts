@@ -10,8 +10,12 @@ export const REASONS = {
   ...HANDSHAKE_REASONS,
   /** The peer's certificate chains but breaks the X.509-SVID leaf rules (CA=true, not one valid SPIFFE ID, keyUsage). */
   invalidSvid: 'invalid_svid',
-  /** The peer's SPIFFE ID is not allowed by the inbound policy. */
+  /** The peer's SPIFFE ID is not allowed by the inbound policy (the deciding policy is named in the line). */
   spiffeIdDenied: 'spiffe_id_denied',
+  /** No authorization policy has arrived from the CA yet (nor was one kept in identity.stateDir): fail closed. */
+  noPolicy: 'no_policy',
+  /** An established connection or tunnel stream closed because a policy change no longer allows its peer. */
+  policyRevoked: 'policy_revoked',
   /** The upstream's SPIFFE ID does not match `expect` (or our trust domain). */
   serverIdMismatch: 'server_id_mismatch',
   /** We hold no valid SVID: fail closed. */

@@ -8,7 +8,8 @@ import { TOKEN_PATH } from '../common/mesh.js';
 import { certFingerprint, hasValidSvid, type IdentitySnapshot } from '../identity/credentials.js';
 import type { ManagerStats } from '../identity/manager.js';
 import type { ReadinessReport } from '../admin/probe-routes.js';
-import type { ListenerStatus, MeshStatus, SidecarStatus, TunnelPoolStatus, WorkloadApiStatus } from '../admin/status-types.js';
+import type { AuthzStatus, ListenerStatus, MeshStatus, SidecarStatus, TunnelPoolStatus, WorkloadApiStatus } from '../admin/status-types.js';
+import type { PolicyStatus } from './mesh/sidecar-policy.js';
 import type { MeshClientStatus } from '../identity/mesh-client.js';
 import type { MembershipStatus } from './mesh/sidecar-membership.js';
 import type { MeshTrafficStatus } from './mesh/mesh-traffic.js';
@@ -56,7 +57,19 @@ export interface StatusInputs {
   spiffeId?: string | undefined;
   /** Transparent mode's membership, inbound mode, outbound policy and plain traffic (absent in explicit mode). */
   transparent?: { membership: MembershipStatus; inboundMode: { mode: string; source: string }; outboundPolicy: string; traffic: MeshTrafficStatus | undefined };
+  /** The authorization policy in force, and whether a change closes what it no longer allows. */
+  authz?: { policy: PolicyStatus; revokeEstablished: boolean };
   nowMs: number;
+}
+
+/** /status `authz`. */
+export function authzStatus(a: NonNullable<StatusInputs['authz']>): AuthzStatus {
+  const p = a.policy;
+  return {
+    state: p.state, source: p.source, version: p.version, receivedAt: iso(p.receivedAtMs), defaultPolicy: p.defaultPolicy, policies: p.policies, dryRun: p.dryRun,
+    revokeEstablished: a.revokeEstablished,
+    lastRefusal: p.lastRefusal ? { code: p.lastRefusal.code, detail: p.lastRefusal.detail, version: p.lastRefusal.version, at: isoTime(p.lastRefusal.atMs) } : null,
+  };
 }
 
 /** /status `mesh`. */
@@ -128,5 +141,6 @@ export function buildStatus(i: StatusInputs): SidecarStatus {
     tunnelPools: i.tunnelPools,
     workloadApi: i.workloadApi ?? null,
     mesh: meshStatus(i),
+    ...(i.authz ? { authz: authzStatus(i.authz) } : {}),
   };
 }

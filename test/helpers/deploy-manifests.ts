@@ -11,6 +11,8 @@ type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 export const DEPLOY_BASE = fileURLToPath(new URL('../../deploy/kubernetes', import.meta.url));
 /** The ztmesh-system namespace, a kustomization of its own so that uninstalling the base keeps the CA's root. */
 export const DEPLOY_NAMESPACE = fileURLToPath(new URL('../../deploy/kubernetes/namespace', import.meta.url));
+/** The AuthorizationPolicy CRD, a kustomization of its own so that uninstalling the base keeps the users' policies. */
+export const DEPLOY_CRDS = fileURLToPath(new URL('../../deploy/kubernetes/crds', import.meta.url));
 
 /** Every object of a multi-document YAML text. */
 export function yamlDocs(text: string): Obj[] {
@@ -21,7 +23,7 @@ export function yamlDocs(text: string): Obj[] {
 export function renderByHand(dir = DEPLOY_BASE): Obj[] {
   const k = parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as Obj;
   const labels = Object.assign({}, ...(k.labels ?? []).map((l: Obj) => l.pairs));
-  const clusterScoped = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration']);
+  const clusterScoped = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'CustomResourceDefinition']);
   return (k.resources as string[]).flatMap((f) => yamlDocs(readFileSync(join(dir, f), 'utf8'))).map((o) => {
     const out = structuredClone(o);
     out.metadata.labels = { ...(out.metadata.labels ?? {}), ...labels };
@@ -30,9 +32,9 @@ export function renderByHand(dir = DEPLOY_BASE): Obj[] {
   });
 }
 
-/** Everything an install applies: the namespace, then the control plane. */
+/** Everything an install applies: the namespace, the CRDs, then the control plane. */
 export function renderInstall(): Obj[] {
-  return [...renderByHand(DEPLOY_NAMESPACE), ...renderByHand(DEPLOY_BASE)];
+  return [...renderByHand(DEPLOY_NAMESPACE), ...renderByHand(DEPLOY_CRDS), ...renderByHand(DEPLOY_BASE)];
 }
 
 /**

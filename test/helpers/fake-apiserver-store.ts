@@ -41,6 +41,7 @@ const BUILT_IN: ResourceInfo[] = [
   { kind: 'Role', group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'roles', namespaced: true },
   { kind: 'RoleBinding', group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'rolebindings', namespaced: true },
   { kind: 'MutatingWebhookConfiguration', group: 'admissionregistration.k8s.io', version: 'v1', resource: 'mutatingwebhookconfigurations', namespaced: false },
+  { kind: 'CustomResourceDefinition', group: 'apiextensions.k8s.io', version: 'v1', resource: 'customresourcedefinitions', namespaced: false },
 ];
 
 /** Changes kept for watches to resume from; older ones are compacted away, as etcd does. */
@@ -147,6 +148,11 @@ export class FakeStore {
       creationTimestamp: old?.metadata?.creationTimestamp ?? new Date(this.now()).toISOString(),
     };
     this.map(info).set(key, stored);
+    // A stored CRD is established at once: its resource is served from now on.
+    if (info.kind === 'CustomResourceDefinition') {
+      const spec = stored.spec ?? {};
+      this.define({ kind: spec.names?.kind, group: spec.group, version: spec.versions?.[0]?.name, resource: spec.names?.plural, namespaced: spec.scope === 'Namespaced' });
+    }
     this.record({ rv: this.revision, info, type: old ? 'MODIFIED' : 'ADDED', object: stored, ...(old ? { old } : {}) });
     return stored;
   }
@@ -160,6 +166,13 @@ export class FakeStore {
     this.map(info).delete(key);
     const object = { ...old, metadata: { ...old.metadata, resourceVersion: String(++this.revision) } };
     this.record({ rv: this.revision, info, type: 'DELETED', object, old });
+    // A deleted CRD takes its resource, and every object of it, away.
+    const served = info.kind === 'CustomResourceDefinition' ? this.byKind.get(old.spec?.names?.kind) : undefined;
+    if (served) {
+      this.byKind.delete(served.kind);
+      this.byPath.delete(`${served.group}/${served.version}/${served.resource}`);
+      this.objects.delete(served);
+    }
     return true;
   }
 

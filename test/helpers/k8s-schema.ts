@@ -5,6 +5,7 @@ import { Job, CronJob } from 'kubernetes-models/batch/v1';
 import { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { MutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type ModelCtor = new (data: any) => { validate(): void };
@@ -18,6 +19,7 @@ const MODELS: Record<string, ModelCtor> = {
   'rbac.authorization.k8s.io/v1/Role': Role, 'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
   'admissionregistration.k8s.io/v1/MutatingWebhookConfiguration': MutatingWebhookConfiguration,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  'apiextensions.k8s.io/v1/CustomResourceDefinition': CustomResourceDefinition,
 };
 
 /** Validates one object (List items one by one); throws with the kind, name and schema error. */

@@ -41,6 +41,8 @@ export interface TunnelPairOptions {
   outbound?: Record<string, unknown>;
   /** More keys of api's inbound entry. */
   inbound?: Record<string, unknown>;
+  /** More top-level keys of api's configuration file (e.g. `authz`). */
+  apiConfig?: Record<string, unknown>;
   ca?: TestCaServer;
 }
 
@@ -53,7 +55,8 @@ export async function startTunnelPair(opts: TunnelPairOptions): Promise<TunnelPa
   const outbound = [{ name: 'to-api', listen: '127.0.0.1:0', upstream: `127.0.0.1:${apiPort}`, expect: API_ID, ...opts.outbound }];
   const web = await startSidecar({ ca, args: ['--outbound', JSON.stringify(outbound), '--log-level', 'debug'] });
   const webStatus = await web.waitForStatus((s) => s.identity.state === 'available' && s.listeners.length === 1);
-  await api.sc.waitForStatus((s) => s.identity.state === 'available');
+  // Ready, not only available: api serves no inbound connection before its first policy set (no_policy).
+  await api.sc.waitForStatus((s) => s.identity.state === 'available' && s.authz?.state !== 'awaiting');
   return {
     ca, web, get api() { return api.sc; }, webPort: portOf(webStatus.listeners[0]!.address), apiPort,
     async setAllow(allow) {
@@ -70,7 +73,7 @@ export async function startTunnelPair(opts: TunnelPairOptions): Promise<TunnelPa
     async restartApi() {
       await api.sc.stop();
       api = await startApi(ca, opts, apiPort);
-      await api.sc.waitForStatus((s) => s.identity.state === 'available' && s.listeners.length === 1);
+      await api.sc.waitForStatus((s) => s.identity.state === 'available' && s.listeners.length === 1 && s.authz?.state !== 'awaiting');
     },
     async close() {
       await Promise.all([web.stop(), api.sc.stop()]);
@@ -100,7 +103,7 @@ async function startApi(ca: TestCaServer, opts: TunnelPairOptions, port: number)
   };
   const write = (change: Record<string, unknown>) => {
     entry = { ...entry, ...change };
-    writeFileSync(file, stringify({ inbound: [entry] }));
+    writeFileSync(file, stringify({ ...opts.apiConfig, inbound: [entry] }));
   };
   write({});
   const sc = await startSidecar({ ca, spiffeId: API_ID, args: ['--config', file, '--log-level', 'debug'] });

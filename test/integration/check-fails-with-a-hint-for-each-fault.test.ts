@@ -94,6 +94,22 @@ describe('ztmesh check names each fault', () => {
     expect(r.hintOf('membership watch permission')).toMatch(/hint: apply the ClusterRole and ClusterRoleBinding ztmesh-ca-mesh-watch/);
   });
 
+  it('AuthorizationPolicies: an invalid object named with its field, a CA that may not watch them, the CRD missing', async () => {
+    api.apply({ apiVersion: 'ztmesh.io/v1alpha1', kind: 'AuthorizationPolicy', metadata: { name: 'db', namespace: 'shop' }, spec: { action: 'MAYBE' } });
+    api.remove('ClusterRoleBinding', 'ztmesh-ca-policy-watch');
+    let r = await check();
+    expect(r.code).toBe(1);
+    expect(r.failed).toEqual([
+      expect.stringMatching(/✘ AuthorizationPolicy watch permission of ztmesh-system\/ztmesh-ca: may not list authorizationpolicies\.ztmesh\.io, watch authorizationpolicies\.ztmesh\.io, create events/),
+      expect.stringMatching(/✘ AuthorizationPolicies: 1 invalid .*kubernetes:shop\/db:spec\.action: "MAYBE" is not one of ALLOW, DENY/),
+    ]);
+    expect(r.hintOf('AuthorizationPolicy watch permission')).toMatch(/hint: apply the ClusterRole and ClusterRoleBinding ztmesh-ca-policy-watch/);
+    api.remove('CustomResourceDefinition', 'authorizationpolicies.ztmesh.io');
+    r = await check();
+    expect(r.failed).toContainEqual(expect.stringMatching(/✘ CustomResourceDefinition authorizationpolicies\.ztmesh\.io: not installed/));
+    expect(r.hintOf('CustomResourceDefinition')).toMatch(/kubectl apply -k deploy\/kubernetes\/crds/);
+  });
+
   it('a meshed namespace whose Pod Security refuses NET_ADMIN, in transparent mode only', async () => {
     api.get('Namespace', MESHED_NS)!.metadata.labels['pod-security.kubernetes.io/enforce'] = 'restricted';
     const r = await check();

@@ -29,6 +29,9 @@ describe('ztmesh check on a healthy install', () => {
       /✔ Deployment ztmesh-ca: 2 of 2 replicas available/,
       /✔ TokenReview permission of ztmesh-system\/ztmesh-ca: may create tokenreviews \(RBAC: allowed by ClusterRoleBinding "ztmesh-ca-tokenreview" of ClusterRole "ztmesh-ca-tokenreview" to ServiceAccount "ztmesh-ca\/ztmesh-system"\)/,
       /✔ membership watch permission of ztmesh-system\/ztmesh-ca: may list and watch pods, services, endpointslices\.discovery\.k8s\.io/,
+      /✔ AuthorizationPolicy watch permission of ztmesh-system\/ztmesh-ca: may list and watch authorizationpolicies\.ztmesh\.io and create events/,
+      /✔ CustomResourceDefinition authorizationpolicies\.ztmesh\.io: installed/,
+      /✔ AuthorizationPolicies: 0 valid, none refused/,
       /✔ MutatingWebhookConfiguration ztmesh-sidecar-injector: the caBundle of all 2 webhooks verifies/,
       /✔ ConfigMap ztmesh-trust-bundle in shop: equals the CA's roots/,
       /✔ Pod Security of namespace shop: enforces "privileged", which allows the ztmesh-init container/,
@@ -42,7 +45,8 @@ describe('ztmesh check on a healthy install', () => {
     const report = JSON.parse(r.stdout);
     expect(report).toMatchObject({ context: 'kind-dev', namespace: 'ztmesh-system', pre: false, ok: true, summary: { fail: 0, warn: 0 } });
     expect(report.checks.map((c: { id: string }) => c.id)).toEqual([
-      'api', 'k8s-version', 'namespace', 'ca-secret', 'trust-bundle', 'ca-replicas', 'tokenreview-rbac', 'mesh-watch-rbac', 'webhook-replicas', 'webhook-config',
+      'api', 'k8s-version', 'namespace', 'ca-secret', 'trust-bundle', 'ca-replicas', 'tokenreview-rbac', 'mesh-watch-rbac',
+      'policy-watch-rbac', 'policy-crd', 'policy-objects', 'webhook-replicas', 'webhook-config',
       'trust-bundle:shop', 'pod-security:shop',
     ]);
   });
@@ -50,6 +54,6 @@ describe('ztmesh check on a healthy install', () => {
   it('--pre passes for a cluster admin: API, version and permission to create the control plane', async () => {
     const r = await runCli(['check', '--pre', '--kubeconfig', kubeconfig]);
     expect(r.code, r.stdout).toBe(0);
-    expect(r.stdout).toMatch(/✔ permission to install the control plane: you may create all 10 kinds of object the install creates/);
+    expect(r.stdout).toMatch(/✔ permission to install the control plane: you may create all 11 kinds of object the install creates/);
   });
 });

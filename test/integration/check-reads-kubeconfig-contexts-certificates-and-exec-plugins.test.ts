@@ -46,7 +46,7 @@ describe('ztmesh check and the kubeconfig', () => {
     const kubeconfig = writeKubeconfig(api, { dev: { user: { token: api.addApiUser('dev', ['developers']) } } });
     const pre = await runCli(['check', '--pre', '--kubeconfig', kubeconfig]);
     expect(pre.code).toBe(1);
-    expect(pre.stdout).toMatch(/✘ permission to install the control plane: you may not create namespaces, serviceaccounts, secrets, configmaps, services, deployments\.apps, poddisruptionbudgets\.policy, clusterroles\.rbac\.authorization\.k8s\.io, clusterrolebindings\.rbac\.authorization\.k8s\.io, mutatingwebhookconfigurations\.admissionregistration\.k8s\.io\n {6}hint: install as a cluster administrator/);
+    expect(pre.stdout).toMatch(/✘ permission to install the control plane: you may not create namespaces, serviceaccounts, secrets, configmaps, services, deployments\.apps, poddisruptionbudgets\.policy, clusterroles\.rbac\.authorization\.k8s\.io, clusterrolebindings\.rbac\.authorization\.k8s\.io, mutatingwebhookconfigurations\.admissionregistration\.k8s\.io, customresourcedefinitions\.apiextensions\.k8s\.io\n {6}hint: install as a cluster administrator/);
     const post = await runCli(['check', '--kubeconfig', kubeconfig]);
     expect(post.code).toBe(1);
     expect(post.stdout).toMatch(/✘ CA Secret ztmesh-ca-signing: cannot read Secret ztmesh-ca-signing: HTTP 403: secrets "ztmesh-ca-signing" is forbidden: User "dev" cannot get resource "secrets" in API group "" in the namespace "ztmesh-system"/);

@@ -45,7 +45,7 @@ describe('graceful drain', () => {
     const { running, readiness, logs } = await start();
     expect(running.statuses().map((s) => [s.name, s.kind])).toEqual([['in', 'inbound'], ['out', 'outbound']]);
     expect(readiness.isReady()).toBe(true);
-    expect(logs.lines.filter((l) => /inbound policy is open/.test(String(l.msg)))).toHaveLength(1);
+    expect(logs.lines.filter((l) => /no allow list of its own/.test(String(l.msg)))).toHaveLength(1);
   });
 
   it('stops accepting and resets what is still open at the deadline', async () => {

@@ -16,7 +16,7 @@ describe.skipIf(OPENSSL_MISSING)('inbound denies an unknown SPIFFE ID', () => {
     const r = await sClient({ port: sc.port, caFile: sc.caFile, cert });
     expect(r.stdout).not.toContain('pong');
     const line = await sc.logs.waitFor((l) => l.msg === 'connection refused');
-    expect(line).toMatchObject({ level: 'warn', reason: 'spiffe_id_denied', peerId: id, detail: 'no_matching_rule' });
+    expect(line).toMatchObject({ level: 'warn', reason: 'spiffe_id_denied', peerId: id, detail: 'no_allow_matched (policy local)', policy: 'local' });
     expect(String(line.peer)).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(await sc.failures('spiffe_id_denied')).toBe(1);
   });

@@ -1,9 +1,12 @@
 // Two real sidecars: api's policy is authorized per tunnel stream, so a change (the config file rewritten, then
 // SIGHUP) applies to the very next app connection on the tunnel that is already open: allowed, denied, allowed again,
-// all on one TLS connection. A reload that does not load changes nothing and says why.
+// all on one TLS connection; and to the streams open then, which a change that no longer allows web closes
+// (policy_revoked). A reload that does not load changes nothing and says why.
 import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { connect, readAll } from '../helpers/datapath.js';
 import { echoRoundTrip, payload, echoTunnelPairForSuite, WEB_ID } from '../helpers/tunnel.js';
+
 
 const OTHER = 'spiffe://example.org/ns/default/sa/other';
 
@@ -35,6 +38,20 @@ describe('tunnel: a policy change applies to the next stream', () => {
     expect((await pair.api.status()).listeners[0]).toMatchObject({ tunnelConnections: 1, connectionsTotal: 5, denied: 2 });
     const reloads = pair.api.proc.json().filter((l) => l.msg === 'inbound policy reloaded: it applies from the next connection or tunnel stream');
     expect(reloads.map((l) => l.allow)).toEqual([[OTHER], [OTHER, WEB_ID], [], ['spiffe://example.org/ns/default/*']]);
+  });
+
+  it('a reload that no longer allows web closes its open stream (policy_revoked), counted and logged', async () => {
+    const live = await connect(pair.webPort);
+    const reply = readAll(live);
+    live.write(payload(1024));
+    await expect.poll(async () => (await pair.api.status()).listeners[0]!.connectionsActive, { timeout: 5_000 }).toBe(1);
+    await pair.setAllow([OTHER]);
+    const { error } = await reply;
+    expect(error?.code).toBe('ECONNRESET');
+    const line = pair.api.proc.json().find((l) => l.msg === 'connection closed');
+    expect(line).toMatchObject({ reason: 'policy_revoked', peerId: WEB_ID, policy: 'local', detail: expect.stringMatching(/^no_allow_matched/) });
+    expect((await pair.api.get('/metrics')).text).toMatch(/ztmesh_authz_decisions_total\{result="revoked",policy="local"\} 1/);
+    await pair.setAllow([WEB_ID]);
   });
 
   it('a reload that does not load keeps the policy in force', async () => {

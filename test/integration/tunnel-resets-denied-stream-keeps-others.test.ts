@@ -1,6 +1,7 @@
-// Two real sidecars sharing one tunnel: once api's policy denies web (reloaded with SIGHUP), web's next stream is
-// reset with spiffe_id_denied on api's side (its log line, metric and /status) and server_refused on web's, while the
-// streams already open on that same tunnel connection keep flowing to their end, byte for byte.
+// Two real sidecars sharing one tunnel, api with authz.revokeEstablished false: once api's policy denies web (reloaded
+// with SIGHUP), web's next stream is reset with spiffe_id_denied on api's side (its log line naming the policy, metric
+// and /status) and server_refused on web's, while the streams already open on that same tunnel connection keep flowing
+// to their end, byte for byte (with revocation on they would be closed: tunnel-applies-policy-change-to-next-stream).
 import { describe, expect, it } from 'vitest';
 import { connect, readAll } from '../helpers/datapath.js';
 import { payload, sha256, echoTunnelPairForSuite, WEB_ID } from '../helpers/tunnel.js';
@@ -8,7 +9,7 @@ import { payload, sha256, echoTunnelPairForSuite, WEB_ID } from '../helpers/tunn
 const OTHER = 'spiffe://example.org/ns/default/sa/other';
 
 describe('tunnel: a denied stream is reset, the others on the tunnel continue', () => {
-  const pair = echoTunnelPairForSuite({ allow: [WEB_ID] });
+  const pair = echoTunnelPairForSuite({ allow: [WEB_ID], apiConfig: { authz: { revokeEstablished: false } } });
 
   it('resets the new stream and keeps the open ones', async () => {
     // Three long-lived app connections on the tunnel, each echoing what it is sent.
@@ -27,7 +28,7 @@ describe('tunnel: a denied stream is reset, the others on the tunnel continue', 
 
     // api writes its line before the reset, but web's reset may reach us before api's stdout does.
     const line = JSON.parse(await pair.api.proc.waitFor(/"msg":"connection refused"/)) as Record<string, unknown>;
-    expect(line).toMatchObject({ level: 'warn', reason: 'spiffe_id_denied', peerId: WEB_ID });
+    expect(line).toMatchObject({ level: 'warn', reason: 'spiffe_id_denied', peerId: WEB_ID, policy: 'local', workload: 'spiffe://example.org/ns/default/sa/api' });
     expect(String(line.peer)).toMatch(/^127\.0\.0\.1:\d+$/);
     const webLine = await pair.web.proc.waitFor(/"msg":"connection refused"/);
     expect(JSON.parse(webLine)).toMatchObject({ reason: 'server_refused', upstream: `127.0.0.1:${pair.apiPort}` });

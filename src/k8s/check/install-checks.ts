@@ -62,6 +62,7 @@ export const INSTALL_RESOURCES: readonly { group: string; resource: string; name
   { group: 'rbac.authorization.k8s.io', resource: 'clusterroles', namespaced: false },
   { group: 'rbac.authorization.k8s.io', resource: 'clusterrolebindings', namespaced: false },
   { group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', namespaced: false },
+  { group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', namespaced: false },
 ];
 
 const qualified = (r: { group: string; resource: string }) => (r.group ? `${r.resource}.${r.group}` : r.resource);

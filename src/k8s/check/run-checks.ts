@@ -7,6 +7,7 @@ import { KubeUnreachableError, type KubeClient, type KubeResponse } from '../kub
 import { WEBHOOK_CONTAINER } from '../own-image.js';
 import { checkReport, type CheckReport, type CheckResult } from './check-result.js';
 import { MESHED_PODS_PATH, checkProxies } from './proxy-checks.js';
+import { POLICY_LIST_PATH, POLICY_WATCH_ACCESS, checkPolicyCrd, checkPolicyObjects, checkPolicyWatchRbac } from './policy-checks.js';
 import {
   INSTALL_RESOURCES, MESH_WATCH_ACCESS, checkCaReplicasHint, checkCaSecret, checkInstallRbac, checkMeshWatchRbac, checkNamespace, checkPodSecurity, checkReplicas, checkTokenReviewRbac,
   checkTrustBundle, checkVersion, checkWebhookConfig,
@@ -36,7 +37,16 @@ export interface CheckOptions {
   nowMs: number;
 }
 
-const G = { api: 'Kubernetes API', rbac: 'Permissions', ca: 'CA', webhook: 'Webhook', meshed: 'Meshed namespaces', proxy: 'Data plane (--proxy)' } as const;
+const G = { api: 'Kubernetes API', rbac: 'Permissions', ca: 'CA', policy: 'Authorization policy', webhook: 'Webhook', meshed: 'Meshed namespaces', proxy: 'Data plane (--proxy)' } as const;
+
+/** At most this many pages of AuthorizationPolicies are read (500 each). */
+const MAX_POLICY_PAGES = 20;
+
+/** Whether the CA Deployment runs with a flag (its container's args). */
+function caHasFlag(deployment: Obj | undefined, flag: string): boolean {
+  const containers = (deployment?.spec?.template?.spec?.containers ?? []) as Obj[];
+  return containers.some((c) => ((c.args ?? []) as string[]).some((a) => a === flag || a === `${flag}=true`));
+}
 
 /** The image the webhook injects: its own container's (deploy/kubernetes), or its --image flag. */
 function webhookImage(deployment: Obj | undefined): string | undefined {
@@ -108,6 +118,19 @@ export async function runChecks(client: KubeClient, meta: { context: string; ser
   });
   results.push(checkTokenReviewRbac(G.ca, `${ns}/${INSTALL.caServiceAccount}`, await caMay({ verb: 'create', group: 'authentication.k8s.io', resource: 'tokenreviews' })));
   results.push(checkMeshWatchRbac(G.ca, `${ns}/${INSTALL.caServiceAccount}`, await Promise.all(MESH_WATCH_ACCESS.map(caMay))));
+
+  const policyWatch = caHasFlag(caDeployment.status === 200 ? (caDeployment.body as Obj) : undefined, '--k8s-policy-watch');
+  results.push(checkPolicyWatchRbac(G.policy, `${ns}/${INSTALL.caServiceAccount}`, policyWatch ? await Promise.all(POLICY_WATCH_ACCESS.map(caMay)) : [], policyWatch));
+  const items: Obj[] = [];
+  let page = await call('GET', `${POLICY_LIST_PATH}?limit=500`);
+  results.push(checkPolicyCrd(G.policy, page));
+  for (let n = 0; page.status === 200 && n < MAX_POLICY_PAGES; n++) {
+    items.push(...(((page.body as Obj).items ?? []) as Obj[]));
+    const token = (page.body as Obj).metadata?.continue;
+    if (typeof token !== 'string' || token === '') break;
+    page = await call('GET', `${POLICY_LIST_PATH}?limit=500&continue=${enc(token)}`);
+  }
+  if (page.status === 200) results.push(checkPolicyObjects(G.policy, items));
 
   results.push(checkReplicas('webhook-replicas', G.webhook, INSTALL.webhookDeployment, webhookDeployment, checkCaReplicasHint(ns, INSTALL.webhookDeployment)));
   results.push(checkWebhookConfig(G.webhook, INSTALL.webhookConfig,

@@ -1,5 +1,6 @@
 // The inbound's forward to the local app, for an authorized raw mTLS connection and for an authorized tunnel stream
-// alike: one dial with a deadline on the injected clock, the opening reported, the debug line, and the splice.
+// alike: one dial with a deadline on the injected clock, the opening reported, the debug line, and the splice; and the
+// set of forwards open now, which live revocation re-decides (inbound/inbound.ts) when the policy changes.
 import net from 'node:net';
 import type { Clock } from '../../common/clock.js';
 import type { AppSocketBuffers } from '../app-buffers.js';
@@ -107,17 +108,33 @@ export interface StreamAnswer {
   spliced?(splice: SpliceHandle): void;
 }
 
+/** One forward open now (spliced to the app): who it comes from, the workload port, and how to cut it. */
+export interface LiveForward {
+  readonly who: ForwardedPeer;
+  /** The workload's port: the forward's (explicit mode), the original destination's (transparent mode). */
+  readonly port: number;
+  /** Resets both legs (the peer's and the app's); the splice then reports it closed. */
+  cut(): void;
+}
+
 /**
  * The one forward to the app of an inbound listener. Invariants: a dial whose leg closes first is cancelled and
  * reported nowhere; otherwise each forward is reported once, as opened (and closed when its splice ends) or as failed
- * (forward_unavailable, the leg reset or the stream answered 503); no work per chunk beyond the splice's.
+ * (forward_unavailable, the leg reset or the stream answered 503); no work per chunk beyond the splice's; a forward is
+ * in `live()` exactly from its splice's start to its end.
  */
 export class AppForwarder {
   private readonly dialOptions: AppDialOptions;
+  private readonly open = new Set<LiveForward>();
 
   constructor(private readonly deps: AppForwarderDeps) {
     const { dialTimeoutMs, clock, readBuffer, appBuffers } = deps;
     this.dialOptions = { timeoutMs: dialTimeoutMs, clock, ...(readBuffer ? { readBuffer } : {}), ...(appBuffers ? { buffers: appBuffers } : {}) };
+  }
+
+  /** The forwards open now (a copy: cutting one while iterating is safe). */
+  live(): LiveForward[] {
+    return [...this.open];
   }
 
   /** Dials the app at `route` for `leg` and splices them; a tunnel stream passes how it is answered. */
@@ -138,6 +155,8 @@ export class AppForwarder {
           return;
         }
         answer?.accepted(app);
+        const live: LiveForward = { who, port: route.forward.port, cut: () => { resetLeg(leg); resetLeg(plainLeg(app)); } };
+        this.open.add(live);
         const closed = reporter.opened();
         if (who.peerId !== undefined) reporter.log.debug({ peer: who.peer, peerId: who.peerId, resumed: who.resumed, tunnel: answer ? true : undefined, target: who.target }, 'inbound connection forwarded');
         // A raw mTLS leg reads into the shared buffer too (a plaintext client of permissive mode is left as it is).
@@ -145,6 +164,7 @@ export class AppForwarder {
         const handle = splice(peerLeg, plainLeg(app, reader), {
           idleTimeoutMs: this.deps.idleTimeoutMs, clock: this.deps.clock, ...(this.deps.sweep ? { sweep: this.deps.sweep } : {}),
           onEnd: (end) => {
+            this.open.delete(live);
             closed();
             if (end.error || end.idle) {
               reporter.log.debug({ peer: who.peer, peerId: who.peerId, idle: end.idle, err: end.error?.message }, answer ? 'inbound tunnel stream ended abnormally' : 'inbound connection ended abnormally');

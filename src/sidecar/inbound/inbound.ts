@@ -1,6 +1,7 @@
 // Inbound mTLS: accepted TCP sockets go through the front door (front-door/: bounds, deadline, TLS 1.3 with a required
 // client certificate); then the peer's SVID and the policy decide, and a raw connection is forwarded to the app once,
-// a tunnel (ALPN h2) stream by stream.
+// a tunnel (ALPN h2) stream by stream. Every decision is the one authorization step (authz.ts InboundAuthorizer), and a
+// policy change re-decides every forward open now, closing those it no longer allows (policy_revoked).
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { formatPeer } from '../../common/address.js';
@@ -14,7 +15,7 @@ import { FrontDoor, type Detect, type DoorConnection } from '../../front-door/fr
 import type { InboundMode } from '../../mesh/kinds.js';
 import type { AppSocketBuffers } from '../app-buffers.js';
 import { AppForwarder } from './app-forward.js';
-import { authorize, compilePolicy, isOpenPolicy, type AuthzPolicy } from '../authz.js';
+import { compilePolicy, isOpenPolicy, type AuthzDecision, type AuthzPolicy, type InboundAuthorizer } from '../authz.js';
 import type { InboundConfig } from '../config-schema.js';
 import type { ConnectionSet } from '../connection-set.js';
 import type { ConnectionReporter, DataPathMetrics } from '../datapath-metrics.js';
@@ -53,6 +54,10 @@ export interface InboundDeps {
   contexts: TlsContextHolder;
   clock: Clock;
   reporter: ConnectionReporter;
+  /** The data path's one authorization step: the CA's policy in force and this listener's own (`local`). */
+  authz: InboundAuthorizer;
+  /** Close established connections and streams a policy change no longer allows (authz.revokeEstablished). */
+  revokeEstablished: boolean;
   /** This listener's open connections, inside the data path's set. */
   connections: ConnectionSet;
   /** Told when a burst of unfinished handshakes is over, to give their freed native memory back (common/heap-trimmer.ts). */
@@ -74,8 +79,8 @@ export type InboundListenerConfig = Pick<InboundConfig,
 /** An inbound listener's options from its configuration; says once at start when its policy admits everyone or no one. */
 export function inboundOptions(cfg: InboundListenerConfig, trustDomain: string, log: Logger): InboundOptions {
   const policy = compilePolicy(trustDomain, cfg.allow, cfg.defaultPolicy);
-  if (isOpenPolicy(policy)) log.info({ trustDomain }, `inbound policy is open: any identity of ${trustDomain} may connect (set allow or defaultPolicy: deny to restrict)`);
-  else if (!policy.allow) log.info('inbound policy denies every peer (defaultPolicy: deny and no allow list)');
+  if (isOpenPolicy(policy)) log.info({ trustDomain }, 'inbound: no allow list of its own: the CA\'s policies and the mesh default decide (set allow or defaultPolicy: deny to add one)');
+  else if (policy.local?.patterns.length === 0) log.info('inbound: its own policy allows nobody (defaultPolicy: deny and no allow list): only the CA\'s ALLOW policies admit');
   return {
     policy, handshakeTimeoutMs: cfg.handshakeTimeout, idleTimeoutMs: cfg.idleTimeout, maxConnections: cfg.maxConnections,
     limits: { maxPending: cfg.maxPendingHandshakes, maxPendingPerSource: cfg.maxPendingHandshakesPerSource },
@@ -140,18 +145,47 @@ export class InboundHandler {
           contexts: deps.contexts, clock: deps.clock, reporter, connections: deps.connections, metrics: deps.tunnels.metrics,
           forwarder: this.forwarder, ...(deps.sweep ? { sweep: deps.sweep } : {}), ...(deps.readBuffer ? { readBuffer: deps.readBuffer } : {}),
         },
-        { limits: deps.tunnels.limits, policy: () => this.policy, maxStreams: opts.maxConnections ?? Number.MAX_SAFE_INTEGER },
+        { limits: deps.tunnels.limits, authorize: (peer, peerId, port) => this.authorize(peer, peerId, port), maxStreams: opts.maxConnections ?? Number.MAX_SAFE_INTEGER },
       )
       : undefined;
     this.unsubscribe = deps.contexts.subscribe((m) => this.door.setContext({ ...m.serverOptions }));
   }
 
   /**
-   * Replaces the policy; applies from the next handshake (resumed sessions included) and the next tunnel stream. A
-   * tunnel connection of a peer it no longer admits has its streams refused, and closes after its idle time.
+   * Replaces the listener's own policy; applies from the next handshake (resumed sessions included) and the next
+   * tunnel stream, and to the forwards open now as a change of the CA's policy does (reauthorize()).
    */
   setPolicy(policy: AuthzPolicy): void {
     this.policy = policy;
+    this.reauthorize();
+  }
+
+  /**
+   * Live revocation: decides every forward open now again (raw connections and tunnel streams, plaintext ones too)
+   * under the policy in force, and cuts each one it no longer allows, counted and logged with `policy_revoked`. Off
+   * with authz.revokeEstablished false. Returns how many were cut.
+   */
+  reauthorize(): number {
+    if (!this.deps.revokeEstablished) return 0;
+    const { authz, reporter } = this.deps;
+    let cut = 0;
+    for (const f of this.forwarder.live()) {
+      const d = authz.recheck(f.who.peerId, this.policy, f.port);
+      if (d.allow) continue;
+      f.cut();
+      cut++;
+      authz.revoked(d.policy);
+      reporter.revoked(f.who.peer, { peerId: f.who.peerId, ...authz.fields(d, f.port) });
+    }
+    return cut;
+  }
+
+  /** The one authorization step of this listener, counted; a refusal is reported here, naming the deciding policy. */
+  private authorize(peer: string, peerId: string | undefined, port: number): AuthzDecision {
+    const { authz, reporter } = this.deps;
+    const d = authz.check({ peer, peerId, port, policy: this.policy });
+    if (!d.allow) reporter.refused(peer, d.reason, { peerId, ...authz.fields(d, port) });
+    return d;
   }
 
   /** Connections accepted and not yet closed (handshaking or forwarding). */
@@ -202,10 +236,8 @@ export class InboundHandler {
    */
   private plaintext(conn: DoorConnection<InboundRoute>, silent: boolean, permissive: PermissiveInbound): void {
     const { raw, peer, context: route } = conn;
-    if (!isOpenPolicy(this.policy)) {
-      this.deps.reporter.refused(peer, REASONS.spiffeIdDenied, { detail: 'a plaintext client (permissive mode) has no identity, and this inbound allows only listed ones' });
-      return resetLeg(plainLeg(raw));
-    }
+    // A plaintext client has no identity: it matches only rules that name no peer (and the mesh default allow).
+    if (!this.authorize(peer, undefined, route.forward.port).allow) return resetLeg(plainLeg(raw));
     raw.allowHalfOpen = true;
     permissive.onPlaintext();
     this.deps.reporter.log.debug({ peer, silent }, silent ? 'inbound plaintext (the client sent nothing first): forwarded without an identity' : 'inbound plaintext: forwarded without an identity');
@@ -239,9 +271,8 @@ export class InboundHandler {
     if (t.isSessionReused() && certExpired(notAfterMs, this.deps.clock.now())) {
       return refuse(REASONS.certExpired, peerId, 'resumed session');
     }
-    // Policy before resources: an identity no stream could ever be admitted for gets no tunnel session either.
-    const decision = authorize(peerId, this.policy);
-    if (!decision.allow) return refuse(decision.reason, peerId, decision.detail);
+    // Policy before resources: an identity the policy refuses on this route's port gets no tunnel session either.
+    if (!this.authorize(peer, peerId, route.forward.port).allow) return resetLeg(leg);
     // A tunnel: each of its streams is authorized again against the policy in force when it opens.
     if (t.alpnProtocol === TUNNEL_ALPN && this.tunnels && route.targets) {
       t.allowHalfOpen = false;

@@ -6,18 +6,16 @@
 // - An update is checked whole before it is applied; a refused one is NACKed and the set stays as it was. An outage
 //   changes nothing: the last membership stays in force.
 // - A CA without the mesh stream makes the view `unsupported` (every destination mTLS, as before membership existed).
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Clock, TimerHandle } from '../../common/clock.js';
-import { describe } from '../../common/errors.js';
-import { writeFileAtomic } from '../../common/files.js';
 import type { Logger } from '../../common/logger.js';
 import type { Readiness } from '../../common/readiness.js';
-import { decodeUpdate, type MeshUpdate, type Refusal } from '../../mesh/codec.js';
+import type { MeshUpdate, Refusal } from '../../mesh/codec.js';
 import { MESH_KINDS } from '../../mesh/kinds.js';
 import { MembershipSet } from '../../mesh/membership-set.js';
 import type { MembershipView } from '../../mesh/outbound-decision.js';
 import type { MeshConsumer } from '../../identity/mesh-client.js';
+import { readKeptUpdate, writeKeptUpdate } from './kept-update.js';
 
 /** The file in identity.stateDir. */
 export const MEMBERSHIP_FILE = 'membership.json';
@@ -71,24 +69,9 @@ export class SidecarMembership implements MeshConsumer {
   async restore(): Promise<void> {
     if (!this.opts.stateDir) return;
     const file = path.join(this.opts.stateDir, MEMBERSHIP_FILE);
-    let text: string;
-    try {
-      text = await fs.readFile(file, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn({ file, err: describe(e).message }, 'kept membership unreadable; waiting for the CA');
-      return;
-    }
-    let decoded: ReturnType<typeof decodeUpdate>;
-    try {
-      decoded = decodeUpdate({ ...JSON.parse(text), kind: MESH_KINDS.membership, baseVersion: '' });
-    } catch (e) {
-      decoded = { ok: false, refusal: { code: 'malformed_update', detail: describe(e).message } };
-    }
-    if (!decoded.ok || decoded.value.kind !== MESH_KINDS.membership) {
-      this.log.warn({ file, code: decoded.ok ? 'malformed_update' : decoded.refusal.code, err: decoded.ok ? '' : decoded.refusal.detail }, 'kept membership refused; waiting for the CA');
-      return;
-    }
-    this.set.apply(decoded.value);
+    const kept = await readKeptUpdate(file, MESH_KINDS.membership, this.log, 'membership');
+    if (kept?.kind !== MESH_KINDS.membership) return;
+    this.set.apply(kept);
     this.known('state-dir');
     this.log.info({ file, version: this.set.version, entries: this.set.size }, 'membership restored from the state directory; in force until the CA sends one');
   }
@@ -160,9 +143,7 @@ export class SidecarMembership implements MeshConsumer {
 
   private save(): void {
     const file = path.join(this.opts.stateDir!, MEMBERSHIP_FILE);
-    const doc = { version: this.set.version, membership: { upsert: [...this.set.destinations()], remove: [] } };
-    this.saving = this.saving.then(() => writeFileAtomic(file, `${JSON.stringify(doc)}\n`, 0o600)).catch((e: unknown) => {
-      this.log.warn({ file, err: describe(e).message }, 'could not keep the membership in the state directory');
-    });
+    const snapshot: MeshUpdate = { kind: MESH_KINDS.membership, version: this.set.version, base: '', upsert: [...this.set.destinations()], remove: [] };
+    this.saving = writeKeptUpdate(file, snapshot, this.saving, this.log, 'membership');
   }
 }

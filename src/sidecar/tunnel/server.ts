@@ -8,7 +8,7 @@ import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { TrustBundle } from '../../identity/credentials.js';
 import { certExpired } from '../../pki/validity.js';
 import type { AppForwarder } from '../inbound/app-forward.js';
-import { authorize, type AuthzPolicy } from '../authz.js';
+import type { AuthzDecision } from '../authz.js';
 import type { ConnectionSet } from '../connection-set.js';
 import type { ConnectionReporter, DataPathMetrics } from '../datapath-metrics.js';
 import type { LivenessSweep } from '../liveness-sweep.js';
@@ -55,8 +55,11 @@ export interface TunnelAcceptorDeps {
 
 export interface TunnelAcceptorOptions {
   limits: TunnelLimits;
-  /** The listener's policy now: read for every stream. */
-  policy: () => AuthzPolicy;
+  /**
+   * The listener's authorization step, for every stream: the peer, its ID and the workload port the stream's target
+   * forwards to. It reports a refusal itself (naming the deciding policy).
+   */
+  authorize: (peer: string, peerId: string, port: number) => AuthzDecision;
   /** Streams carried at once across the listener's tunnels, like its maxConnections for raw connections. */
   maxStreams: number;
 }
@@ -220,8 +223,8 @@ export class TunnelAcceptor {
     if (this.activeStreams > this.opts.maxStreams) return refuse(STATUS.unavailable, REASONS.maxConnections, `${this.opts.maxStreams} streams`);
     const target = conn.targets.resolve(headers[':authority']);
     if (!target.ok) return refuse(STATUS.forbidden, REASONS.targetNotAllowed, target.detail);
-    const decision = authorize(conn.peerId, this.opts.policy());
-    if (!decision.allow) return refuse(STATUS.forbidden, decision.reason, decision.detail);
+    const decision = this.opts.authorize(conn.peer, conn.peerId, target.route.forward.port);
+    if (!decision.allow) return this.refuse(conn, stream, STATUS.forbidden, decision.reason, undefined, true);
 
     // Only a forwarded stream holds the connection past its idle time: refused ones come and go without touching it.
     conn.forwarded++;
@@ -243,9 +246,12 @@ export class TunnelAcceptor {
     });
   }
 
-  /** One refused stream: the usual log line and metrics, a 4xx/5xx naming the reason, then RST_STREAM. */
-  private refuse(conn: Conn, stream: http2.ServerHttp2Stream, status: number, reason: string, detail?: string): void {
-    this.deps.reporter.refused(conn.peer, reason, { peerId: conn.peerId, detail });
+  /**
+   * One refused stream: the usual log line and metrics (unless `reported`: authorization reports its own), a 4xx/5xx
+   * naming the reason, then RST_STREAM.
+   */
+  private refuse(conn: Conn, stream: http2.ServerHttp2Stream, status: number, reason: string, detail?: string, reported = false): void {
+    if (!reported) this.deps.reporter.refused(conn.peer, reason, { peerId: conn.peerId, detail });
     this.deps.metrics.tunnelStreams.inc({ direction: 'inbound', result: 'refused' });
     answer(stream, status, reason, H2_CODES.refusedStream);
     // A peer that keeps opening streams we refuse is not a peer we keep a session for.

@@ -70,6 +70,16 @@ describe('ztmesh status view', () => {
     expect(formatStatus({ ...s, mesh: { ...s.mesh!, membership: { ...s.mesh!.membership!, state: 'awaiting' } } }, NOW, 'a')).toMatch(/^Membership\s+AWAITING/m);
   });
 
+  it('shows the authorization policy: its version, when it came, the names in force, and the fail-closed wait before it', () => {
+    const authz: NonNullable<SidecarStatus['authz']> = {
+      state: 'known', source: 'ca', version: '0123456789abcdef', receivedAt: iso(-3000), defaultPolicy: 'deny',
+      policies: ['shop/db-allows-api', 'shop/audit'], dryRun: ['shop/audit'], revokeEstablished: false, lastRefusal: null,
+    };
+    const out = formatStatus({ ...status('available'), authz }, NOW, 'a');
+    expect(out).toMatch(/^Authorization\s+version 0123456789abcdef, mesh default deny, 2 policies: shop\/db-allows-api, shop\/audit \(from ca, \S+ \(3s ago\)\); dry run: shop\/audit; established connections are not revoked$/m);
+    expect(formatStatus({ ...status('available'), authz: { ...authz, state: 'awaiting' } }, NOW, 'a')).toMatch(/^Authorization\s+AWAITING the first policy from the CA: every inbound connection is refused/m);
+  });
+
   it('shows the outage budget and the last error while the CA is down', () => {
     const out = formatStatus(status('unavailable', false), NOW, 'a');
     expect(out).toMatch(/^Last error\s+unavailable: CA x:1: down/m);

@@ -69,13 +69,13 @@ describe('docs/design.md lists the contracts', () => {
   it('the mesh proto, service and message for message', () => {
     const proto = readFileSync(join(ROOT, 'proto/ztmesh/mesh/v1/mesh.proto'), 'utf8');
     const names = [...proto.matchAll(/^\s*(?:rpc|message|service) (\w+)/gm)].map((m) => m[1]!);
-    expect(names.length).toBe(10);
+    expect(names.length).toBe(16);
     for (const name of names) expect(DESIGN).toMatch(new RegExp(`(message|rpc|service) ${name}\\b`));
     for (const field of [...proto.matchAll(/^\s*(?:repeated )?[\w.]+ (\w+) = \d+;/gm)].map((m) => m[1]!)) expect(DESIGN, field).toContain(` ${field} = `);
   });
 
   it('every `ztmesh ca serve` route of the admin, and the mesh stream\'s refusal codes', () => {
-    for (const route of ['GET /identities', 'GET /mesh']) expect(DESIGN).toContain(route);
+    for (const route of ['GET /identities', 'GET /mesh', 'GET /policies']) expect(DESIGN).toContain(route);
     for (const code of MESH_REFUSALS) expect(listed(code), code).toBe(true);
   });
 

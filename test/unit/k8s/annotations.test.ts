@@ -24,6 +24,7 @@ const CASES: Record<string, { bad: string[]; good: string[] }> = {
   'ztmesh.io/passthrough-cidrs': { bad: ['10.0.0.0/33', 'fd00::/129', 'db.example.com'], good: ['10.96.0.1/32,fd00::/8'] },
   'ztmesh.io/passthrough-ports': { bad: ['5432,65536', 'postgres'], good: ['5432,6379'] },
   'ztmesh.io/inbound-mode': { bad: ['PERMISSIVE', 'off'], good: ['strict', 'permissive'] },
+  'ztmesh.io/revoke-established': { bad: ['no', 'FALSE'], good: ['false', 'true'] },
   'ztmesh.io/proxy-cpu': { bad: ['fast', '-1', '100mm'], good: ['50m', '0.5', '2'] },
   'ztmesh.io/proxy-memory': { bad: ['lots', '128MB', '1.2.3Mi'], good: ['96Mi', '1e8', '100M'] },
   'ztmesh.io/proxy-cpu-limit': { bad: ['1 core'], good: ['1'] },

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { isMap, isPair, isScalar, parse, parseDocument, type Pair } from 'yaml';
 import { DEFAULT_IMAGE, ZTMESH_VERSION } from '../../../src/common/version.js';
-import { DEPLOY_BASE, DEPLOY_NAMESPACE, findTool, imagesOf, kustomize, objectKey, renderInstall, yamlDocs } from '../../helpers/deploy-manifests.js';
+import { DEPLOY_BASE, DEPLOY_CRDS, DEPLOY_NAMESPACE, findTool, imagesOf, kustomize, objectKey, renderInstall, yamlDocs } from '../../helpers/deploy-manifests.js';
 import { validateK8sObject } from '../../helpers/k8s-schema.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -18,7 +18,7 @@ const KUBECTL = findTool('kubectl');
 if (!HELM) console.warn('helm-chart.test: helm not found on PATH (.ci/run installs it from the Go module proxy); skipping helm lint and helm template, the values documentation check still runs');
 
 const helm = (...args: string[]) => execFileSync(HELM!, args, { encoding: 'utf8', timeout: 60_000 });
-const template = (...set: string[]) => yamlDocs(helm('template', 'ztmesh', CHART, ...set.flatMap((s) => ['--set', s])));
+const template = (...set: string[]) => yamlDocs(helm('template', 'ztmesh', CHART, '--include-crds', ...set.flatMap((s) => ['--set', s])));
 const byKey = (objects: Obj[]) => new Map(objects.map((o) => [objectKey(o), o]));
 
 describe('deploy/helm/ztmesh', () => {
@@ -29,7 +29,7 @@ describe('deploy/helm/ztmesh', () => {
   it.skipIf(!HELM)('with its defaults, renders every object of deploy/kubernetes, each equal and valid', () => {
     const chart = template();
     for (const o of chart) validateK8sObject(o);
-    const kustomized = KUBECTL ? [...kustomize(KUBECTL, DEPLOY_NAMESPACE), ...kustomize(KUBECTL, DEPLOY_BASE)] : renderInstall();
+    const kustomized = KUBECTL ? [...kustomize(KUBECTL, DEPLOY_NAMESPACE), ...kustomize(KUBECTL, DEPLOY_CRDS), ...kustomize(KUBECTL, DEPLOY_BASE)] : renderInstall();
     expect([...byKey(chart).keys()].sort()).toEqual([...byKey(kustomized).keys()].sort());
     const mine = byKey(chart);
     for (const o of kustomized) expect(mine.get(objectKey(o)), objectKey(o)).toEqual(o);

@@ -67,6 +67,17 @@ describe('injected sidecar environment', () => {
     expect(loadSidecarConfig({ env }).transparent.passthrough).toEqual({ cidrs: ['10.0.0.0/8', 'fd00::/8'], ports: [5432, 6379] });
   });
 
+  it('ztmesh.io/revoke-established becomes authz.revokeEstablished in both modes; without it, established connections are revoked', () => {
+    for (const mode of ['transparent', 'explicit'] as const) {
+      const off = kubeletEnv(sidecarOf(injectPod(pod({ 'ztmesh.io/revoke-established': 'false' }), { ...DEFAULT_INJECT_OPTIONS, mode }).pod), FIELDS);
+      expect(off.ZTMESH_AUTHZ_REVOKE_ESTABLISHED).toBe('false');
+      expect(loadSidecarConfig({ env: off }).authz.revokeEstablished).toBe(false);
+      const plain = kubeletEnv(sidecarOf(injectPod(pod(), { ...DEFAULT_INJECT_OPTIONS, mode }).pod), FIELDS);
+      expect(plain.ZTMESH_AUTHZ_REVOKE_ESTABLISHED).toBeUndefined();
+      expect(loadSidecarConfig({ env: plain }).authz.revokeEstablished).toBe(true);
+    }
+  });
+
   it('explicit mode: one inbound listener per app port, forwarding to loopback', () => {
     const r = injectPod(pod(), { ...DEFAULT_INJECT_OPTIONS, mode: 'explicit', trustDomain: 'prod.example' });
     const config = loadSidecarConfig({ env: kubeletEnv(sidecarOf(r.pod), FIELDS) });

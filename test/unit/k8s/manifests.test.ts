@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { validateK8sObject } from '../../helpers/k8s-schema.js';
-import { DEPLOY_NAMESPACE, findTool, kustomize, renderInstall, yamlDocs } from '../../helpers/deploy-manifests.js';
+import { DEPLOY_CRDS, DEPLOY_NAMESPACE, findTool, kustomize, renderInstall, yamlDocs } from '../../helpers/deploy-manifests.js';
 import { caManifests } from '../../../src/ca/manifests.js';
 import { parseServeConfig } from '../../../src/ca/config.js';
 
@@ -27,7 +27,7 @@ const find = (kind: string, name: string): Obj => {
 
 describe('deploy/kubernetes', () => {
   it.skipIf(!KUBECTL)('`kubectl kustomize` renders the base offline, with the same objects as the hand rendering', () => {
-    const rendered = [...kustomize(KUBECTL!, DEPLOY_NAMESPACE), ...kustomize(KUBECTL!, BASE)];
+    const rendered = [...kustomize(KUBECTL!, DEPLOY_NAMESPACE), ...kustomize(KUBECTL!, DEPLOY_CRDS), ...kustomize(KUBECTL!, BASE)];
     for (const o of rendered) validateK8sObject(o);
     const key = (o: Obj) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
     expect(rendered.map(key).sort()).toEqual(objects.map(key).sort());
@@ -45,7 +45,7 @@ describe('deploy/kubernetes', () => {
   it('every object validates against the Kubernetes schemas', () => {
     expect(objects.length).toBeGreaterThanOrEqual(14);
     for (const o of objects) validateK8sObject(o);
-    for (const o of objects) if (o.kind !== 'Namespace' && !['ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration'].includes(o.kind)) {
+    for (const o of objects) if (o.kind !== 'Namespace' && !['ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'CustomResourceDefinition'].includes(o.kind)) {
       expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBe('ztmesh-system');
     }
   });

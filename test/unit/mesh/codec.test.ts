@@ -3,6 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { loadCaProto } from '../../../src/common/ca-proto.js';
+import { policiesArb } from '../../helpers/policies.js';
 import { checkAnnounced, decodeRequest, decodeUpdate, encodeUpdate, isRoutableAddress, type MeshUpdate } from '../../../src/mesh/codec.js';
 import { trustBundleVersion } from '../../../src/mesh/kinds.js';
 
@@ -24,13 +25,24 @@ describe('mesh codec', () => {
     { kind: 'membership', version: 'i-3', base: '', upsert: [], remove: [] },
     { kind: 'config', version: 'i-1', base: '', config: { inboundMode: 'permissive' } },
     { kind: 'config', version: 'i-2', base: '', config: {} },
+    { kind: 'policy', version: 'ab12', base: '', policy: { defaultPolicy: 'deny', policies: [] } },
+    { kind: 'policy', version: 'cd34', base: '', policy: { defaultPolicy: 'allow', policies: [
+      { namespace: 'shop', name: 'db', action: 'ALLOW', dryRun: false, selector: { serviceAccounts: ['db'] }, rules: [{ from: [{ principals: [`${TD}/ns/shop/sa/api`] }, { namespaces: ['ops'] }], to: [{ ports: [5432] }] }, {}] },
+      { namespace: 'ztmesh-system', name: 'no', action: 'DENY', dryRun: true, rules: [] },
+    ] } },
   ])('round-trips a $kind update through the wire', (u) => {
     expect(roundTrip(u)).toEqual({ ok: true, value: u });
   });
 
   it.each([
     ['no version', { kind: 'config', version: '', config: {} }, 'malformed_update'],
-    ['a kind nobody subscribed to', { kind: 'policy', version: '1' }, 'unknown_kind'],
+    ['a kind nobody subscribed to', { kind: 'audit', version: '1' }, 'unknown_kind'],
+    ['a policy delta', { kind: 'policy', version: '2', baseVersion: '1', policy: { defaultPolicy: 'allow' } }, 'malformed_update'],
+    ['a policy body missing', { kind: 'policy', version: '1' }, 'malformed_policy'],
+    ['an unknown mesh default', { kind: 'policy', version: '1', policy: { defaultPolicy: 'open', policies: [] } }, 'malformed_policy'],
+    ['a policy with an unknown action', { kind: 'policy', version: '1', policy: { defaultPolicy: 'deny', policies: [{ namespace: 'a', name: 'b', action: 'AUDIT' }] } }, 'malformed_policy'],
+    ['a policy source naming nobody', { kind: 'policy', version: '1', policy: { defaultPolicy: 'deny', policies: [{ namespace: 'a', name: 'b', action: 'ALLOW', rules: [{ from: [{}] }] }] } }, 'malformed_policy'],
+    ['a policy twice', { kind: 'policy', version: '1', policy: { defaultPolicy: 'deny', policies: [{ namespace: 'a', name: 'b', action: 'DENY' }, { namespace: 'a', name: 'b', action: 'DENY' }] } }, 'malformed_policy'],
     ['a bundle delta', { kind: 'trust-bundle', version: '2', baseVersion: '1', trustBundle: { roots: [], sequence: '2' } }, 'malformed_update'],
     ['a bundle whose version is not its sequence', { kind: 'trust-bundle', version: '3', trustBundle: { roots: [], sequence: '2' } }, 'malformed_update'],
     ['a bundle with JWT keys versioned by its sequence alone', { kind: 'trust-bundle', version: '2', trustBundle: jwtBundle('2', [JWT]) }, 'malformed_update'],
@@ -80,7 +92,7 @@ describe('mesh codec', () => {
 describe('mesh codec never throws', () => {
   const anyValue = fc.anything({ withBigInt: true, withMap: true, withSet: true, withTypedArray: true, withNullPrototype: true });
   const shaped = fc.record({
-    kind: fc.oneof(fc.constantFrom('trust-bundle', 'membership', 'config', ''), anyValue),
+    kind: fc.oneof(fc.constantFrom('trust-bundle', 'membership', 'config', 'policy', ''), anyValue),
     version: fc.oneof(fc.string(), anyValue),
     baseVersion: fc.oneof(fc.string(), anyValue),
     trustBundle: fc.oneof(fc.record({
@@ -89,7 +101,18 @@ describe('mesh codec never throws', () => {
     }, { requiredKeys: [] }), anyValue),
     membership: fc.oneof(fc.record({ upsert: fc.array(fc.record({ key: anyValue, cidrs: fc.array(fc.oneof(fc.string(), anyValue)), ports: fc.array(fc.oneof(fc.integer(), anyValue)), identities: anyValue })), remove: anyValue }), anyValue),
     config: fc.oneof(fc.record({ inboundMode: anyValue }), anyValue),
+    policy: fc.oneof(fc.record({ defaultPolicy: fc.oneof(fc.constantFrom('allow', 'deny'), anyValue), policies: fc.array(fc.oneof(
+      fc.record({ namespace: fc.oneof(fc.constant('shop'), anyValue), name: fc.oneof(fc.constant('p'), anyValue), action: fc.oneof(fc.constantFrom('ALLOW', 'DENY'), anyValue), selector: anyValue, rules: fc.oneof(fc.array(fc.record({ from: anyValue, to: anyValue })), anyValue) }, { requiredKeys: [] }),
+      anyValue,
+    ), { maxLength: 3 }) }, { requiredKeys: [] }), anyValue),
   }, { requiredKeys: [] });
+
+  it('round-trips every valid policy set through the wire', () => {
+    fc.assert(fc.property(policiesArb, fc.constantFrom('allow' as const, 'deny' as const), (policies, defaultPolicy) => {
+      const u: MeshUpdate = { kind: 'policy', version: 'v', base: '', policy: { defaultPolicy, policies } };
+      expect(roundTrip(u)).toEqual({ ok: true, value: u });
+    }), { numRuns: 300 });
+  });
 
   it('over arbitrary objects shaped like updates and requests', () => {
     fc.assert(fc.property(fc.oneof(shaped, anyValue), (msg) => {

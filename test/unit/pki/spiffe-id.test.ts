@@ -1,4 +1,5 @@
 // SPIFFE ID parsing per the SPIFFE ID spec: table of accepted and refused IDs, trust domains and patterns.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { matchesPattern, parseSpiffeId, parseSpiffePattern, trustDomainId, validateTrustDomain, workloadId } from '../../../src/pki/spiffe-id.js';
 
@@ -65,5 +66,32 @@ describe('SPIFFE ID patterns', () => {
 
   it('refuses a malformed pattern', () => {
     expect(() => parseSpiffePattern('spiffe://td/*/x')).toThrow(expect.objectContaining({ code: 'invalid_spiffe_pattern' }));
+  });
+});
+
+describe('parseSpiffeId under fast-check', () => {
+  // The rules spelt out one by one (the specification's order): the one-match fast path must agree with them exactly.
+  const valid = (t: string): boolean => {
+    if (t.length === 0 || Buffer.byteLength(t) > 2048 || !t.startsWith('spiffe://')) return false;
+    const rest = t.slice(9);
+    const slash = rest.indexOf('/');
+    const td = slash < 0 ? rest : rest.slice(0, slash);
+    const path = slash < 0 ? '' : rest.slice(slash);
+    if (td.length === 0 || td.length > 255 || !/^[a-z0-9._-]+$/.test(td)) return false;
+    return path === '' || path.slice(1).split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..' && /^[a-zA-Z0-9._-]+$/.test(seg));
+  };
+  it('accepts exactly the IDs the rules accept', () => {
+    const char = fc.constantFrom('a', 'Z', '0', '.', '-', '_', '/', ':', '@', '?', ' ', 'é');
+    const text = fc.oneof(fc.string({ unit: char, maxLength: 20 }).map((x) => `spiffe://${x}`), fc.string({ maxLength: 30 }), fc.constantFrom('spiffe://td/./x', 'spiffe://td/..', 'spiffe://td//x', 'spiffe://td/x/'));
+    fc.assert(fc.property(text, (t) => {
+      let ok = true;
+      try {
+        const id = parseSpiffeId(t);
+        expect(`spiffe://${id.trustDomain}${id.path}`).toBe(t);
+      } catch {
+        ok = false;
+      }
+      expect(ok).toBe(valid(t));
+    }), { numRuns: 5_000 });
   });
 });

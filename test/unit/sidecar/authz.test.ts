@@ -1,22 +1,27 @@
-// authorize() and serverIdMatches() as tables: exact IDs, prefixes, whole trust domain, default policies.
+// authorize() (a listener's own allow list over the CA's policy, here the open mesh default) and serverIdMatches() as
+// tables: exact IDs, prefixes, whole trust domain, default policies, plaintext callers, and fail closed before a set.
 import { describe, expect, it } from 'vitest';
-import { authorize, compilePolicy, isOpenPolicy, serverIdMatches } from '../../../src/sidecar/authz.js';
+import { authorize, compilePolicy, isOpenPolicy, openPolicyView, serverIdMatches } from '../../../src/sidecar/authz.js';
 import { parseSpiffePattern } from '../../../src/pki/spiffe-id.js';
 
 const TD = 'cluster.local';
 const WEB = 'spiffe://cluster.local/ns/default/sa/web';
 const OPS = 'spiffe://cluster.local/ns/ops/sa/backup';
 
+const OPEN = openPolicyView(TD);
+
 describe('authorize', () => {
-  const cases: { name: string; allow?: string[]; def?: 'allow' | 'deny'; peer: string | undefined; allowed: boolean; detail?: string }[] = [
-    { name: 'open default admits our trust domain', peer: WEB, allowed: true },
+  // The listener's own allow list (the ALLOW policy `local`) over an open mesh (no central policy, mesh default allow).
+  const cases: { name: string; allow?: string[]; def?: 'allow' | 'deny'; peer: string | undefined; allowed: boolean; detail?: string; policy?: string }[] = [
+    { name: 'open default admits our trust domain', peer: WEB, allowed: true, policy: 'mesh-default' },
     { name: 'open default refuses a foreign trust domain', peer: 'spiffe://other.org/ns/default/sa/web', allowed: false, detail: 'foreign_trust_domain' },
-    { name: 'a certificate without a SPIFFE ID is refused', peer: undefined, allowed: false, detail: 'no_spiffe_id' },
+    { name: 'a plaintext caller (no ID) passes the open default', peer: undefined, allowed: true },
+    { name: 'a plaintext caller is refused by an allow list (it names identities)', allow: [WEB], peer: undefined, allowed: false, detail: 'no_allow_matched', policy: 'local' },
     { name: 'a malformed ID is refused', peer: 'spiffe://cluster.local/ns/../x', allowed: false, detail: 'invalid_spiffe_id' },
-    { name: 'defaultPolicy deny without rules refuses all', def: 'deny', peer: WEB, allowed: false, detail: 'default_deny' },
-    { name: 'exact rule admits that ID', allow: [WEB], peer: WEB, allowed: true },
-    { name: 'exact rule refuses a sibling', allow: [WEB], peer: 'spiffe://cluster.local/ns/default/sa/webx', allowed: false, detail: 'no_matching_rule' },
-    { name: 'an allow list is exhaustive even with defaultPolicy allow', allow: [WEB], def: 'allow', peer: OPS, allowed: false, detail: 'no_matching_rule' },
+    { name: 'defaultPolicy deny without rules refuses all', def: 'deny', peer: WEB, allowed: false, detail: 'no_allow_matched', policy: 'local' },
+    { name: 'exact rule admits that ID', allow: [WEB], peer: WEB, allowed: true, policy: 'local' },
+    { name: 'exact rule refuses a sibling', allow: [WEB], peer: 'spiffe://cluster.local/ns/default/sa/webx', allowed: false, detail: 'no_allow_matched' },
+    { name: 'an allow list is exhaustive even with defaultPolicy allow', allow: [WEB], def: 'allow', peer: OPS, allowed: false, detail: 'no_allow_matched' },
     { name: 'prefix rule admits below the prefix', allow: ['spiffe://cluster.local/ns/ops/*'], peer: OPS, allowed: true },
     { name: 'prefix rule does not admit a name sharing the prefix text', allow: ['spiffe://cluster.local/ns/ops/*'], peer: 'spiffe://cluster.local/ns/opsx/sa/a', allowed: false },
     { name: 'prefix rule does not admit the prefix itself', allow: ['spiffe://cluster.local/ns/ops/*'], peer: 'spiffe://cluster.local/ns/ops', allowed: false },
@@ -27,16 +32,23 @@ describe('authorize', () => {
   ];
   for (const c of cases) {
     it(c.name, () => {
-      const d = authorize(c.peer, compilePolicy(TD, c.allow, c.def ?? 'allow'));
+      const d = authorize(c.peer, compilePolicy(TD, c.allow, c.def ?? 'allow'), OPEN, 8080);
       expect(d.allow).toBe(c.allowed);
+      if (c.policy) expect(d.policy).toBe(c.policy);
       if (!d.allow) {
         expect(d.reason).toBe('spiffe_id_denied');
-        if (c.detail) expect(d.detail).toBe(c.detail);
+        if (c.detail) expect(d.detail).toContain(`${c.detail} (policy `);
+        if (c.peer === undefined) expect(d.detail).toMatch(/^a plaintext client/);
       }
     });
   }
 
-  it('only the default without rules is open', () => {
+  it('before the first policy set, nobody is admitted: no_policy (fail closed)', () => {
+    expect(authorize(WEB, compilePolicy(TD, undefined, 'allow'), { state: 'awaiting' }, 8080)).toMatchObject({ allow: false, reason: 'no_policy' });
+    expect(authorize(WEB, compilePolicy(TD, [WEB], 'allow'), { state: 'awaiting' }, 8080)).toMatchObject({ allow: false, reason: 'no_policy' });
+  });
+
+  it('only a listener without its own list or deny is open', () => {
     expect(isOpenPolicy(compilePolicy(TD, undefined, 'allow'))).toBe(true);
     expect(isOpenPolicy(compilePolicy(TD, undefined, 'deny'))).toBe(false);
     expect(isOpenPolicy(compilePolicy(TD, [WEB], 'allow'))).toBe(false);
