@@ -1,9 +1,10 @@
 // Two real sidecars: a bulk app connection (32 MiB each way) and 100 short ones to the same upstream, at once. Each
 // gets its transport: the bulk stream starts on the tunnel and moves to an mTLS connection of its own (a handoff,
 // counted on both sides and in /status), the short ones stay on the tunnel; every connection's bytes arrive unchanged
-// both ways (sha256), the bulk one's across the handoff.
+// both ways (sha256), the bulk one's across the handoff. A moved stream stays under the inbound's live revocation.
 import { describe, expect, it } from 'vitest';
-import { echoRoundTrip, echoTunnelPairForSuite, payload } from '../helpers/tunnel.js';
+import { connect, readAll } from '../helpers/datapath.js';
+import { echoRoundTrip, echoTunnelPairForSuite, payload, WEB_ID } from '../helpers/tunnel.js';
 
 const SHORT = 100;
 
@@ -38,5 +39,18 @@ describe('tunnel: a bulk stream and short connections to one upstream', () => {
     expect(pool).toMatchObject({ mode: 'tunnel', streamsTotal: SHORT + 1, streamsHandedOff: 1, streamsActive: 0 });
     // One app connection each, whichever way it went.
     expect((await pair.api.status()).listeners[0]).toMatchObject({ connectionsTotal: SHORT + 1, denied: 0 });
+  });
+  it('cuts a moved stream when the policy no longer allows its peer (policy_revoked)', async () => {
+    const moved = async () => Number((await pair.api.get('/metrics')).text.match(/ztmesh_tunnel_handoffs_total\{direction="inbound",reason="join",result="moved"\} (\d+)/)?.[1] ?? 0);
+    const before = await moved();
+    const live = await connect(pair.webPort);
+    const reply = readAll(live);
+    live.write(payload(32 * 1024 * 1024)); // bulk, and the connection stays open
+    await expect.poll(moved, { timeout: 10_000 }).toBe(before + 1);
+    await pair.setAllow(['spiffe://example.org/ns/default/sa/other']);
+    const { error } = await reply;
+    expect(error?.code).toBe('ECONNRESET');
+    expect(pair.api.proc.json().find((l) => l.msg === 'connection closed' && l.reason === 'policy_revoked')).toMatchObject({ peerId: WEB_ID });
+    await pair.setAllow([WEB_ID]);
   });
 });
