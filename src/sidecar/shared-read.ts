@@ -81,11 +81,16 @@ export class SharedBufferReader {
     this.source = source;
     this.dest = dest;
     this.kind = destKind(dest);
-    source.once('end', () => this.dest?.end());
     // What the socket read before it read into the shared buffer (a TLS socket's first bytes) is its own: it goes first,
     // then what the reader kept of reads under way when it was attached.
     for (let chunk = source.read() as Buffer | null; chunk !== null; chunk = source.read() as Buffer | null) this.queue(dest, chunk);
     for (const chunk of this.early?.splice(0) ?? []) this.queue(dest, chunk);
+    // A peer that sent its FIN before we got here (a client that connects and closes at once): its 'end' is past.
+    if (source.readableEnded) {
+      dest.end();
+      return;
+    }
+    source.once('end', () => this.dest?.end());
     if (!this.waiting) source.resume();
   }
 
