@@ -8,7 +8,7 @@ import { join, dirname } from 'node:path';
 import { tmpdir, loadavg, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import {
-  ensurePackages, raiseLimits, nofileLimit, machineInfo, versions, loadSnapshot, killAllStarted, freePort,
+  ensurePackages, raiseLimits, nofileLimit, machineInfo, versions, loadSnapshot, killAllStarted, freePort, sampleMemory,
 } from './lib/sys.mjs';
 import { makeBenchCerts } from './lib/certs.mjs';
 import { startHttpApp, startEchoSink } from './lib/apps.mjs';
@@ -62,7 +62,8 @@ function fmtCell(workload, r) {
   if (!r.ok) return `ERROR ${r.error.split('\n')[0]}`;
   const v = workload === 'idle' ? `${r.value.toFixed(1)} KB/conn` : `${r.value.toFixed(0)} ${WORKLOADS.find((w) => w.name === workload).unit}`;
   const lat = r.p99us !== undefined ? ` p50 ${r.p50us}µs p99 ${r.p99us}µs` : '';
-  return `${v}${lat} cpu ${(r.cpuA ?? 0).toFixed(2)}+${(r.cpuB ?? 0).toFixed(2)}s${r.errors ? ` errors ${r.errors}` : ''}`;
+  const anon = r.anonPeakA !== undefined ? ` anon ${(r.anonRestA / 1048576).toFixed(1)}/${(r.anonRestB / 1048576).toFixed(1)}→${(r.anonPeakA / 1048576).toFixed(1)}/${(r.anonPeakB / 1048576).toFixed(1)}MiB` : '';
+  return `${v}${lat} cpu ${(r.cpuA ?? 0).toFixed(2)}+${(r.cpuB ?? 0).toFixed(2)}s${anon}${r.errors ? ` errors ${r.errors}` : ''}`;
 }
 
 /** `--render X.json`: rewrites X.md (and docs/bench.md unless --no-docs) from raw results, e.g. after editing analysis.md. */
@@ -168,7 +169,13 @@ async function main() {
             // bulk: a fresh one-off iperf3 server per cell on a port nothing listens on yet (see workloads.mjs).
             const upstreamPort = w.app === 'iperf' ? await freePort() : upstreams[w.app];
             pair = await c.start(ctx, { upstreamPort, tag });
-            Object.assign(rec, await w.run(ctx, pair, upstreamPort), { ok: true });
+            // Private memory (RssAnon) of each proxy: at rest once ready, then its peak over the whole cell.
+            const memory = c.name === 'direct' ? undefined : sampleMemory(pair);
+            try {
+              Object.assign(rec, await w.run(ctx, pair, upstreamPort), { ok: true });
+            } finally {
+              if (memory) Object.assign(rec, memory.stop());
+            }
           } catch (e) {
             Object.assign(rec, { ok: false, error: String(e.stack ?? e) });
           } finally {

@@ -14,20 +14,28 @@ const ANALYSIS_FILE = join(HERE, '..', 'analysis.md');
 /** The C proxies ztmesh is compared with; "best peer" is the best of them on each workload. */
 export const PEERS = ['stunnel', 'haproxy', 'nginx'];
 
-/** Issue 14's targets for ztmesh (tunnels, the default), as ratios against peers measured in the same run. */
+const MiB = 1024 * 1024;
+
+/**
+ * Issue 23's targets for ztmesh (tunnels, the default), as ratios against peers measured in the same run, and its
+ * private memory (RssAnon) per sidecar; issue 14's memory per idle connection is kept as the last row.
+ */
 export const TARGETS = [
-  { id: 'conn16', label: 'conn16 conn/s', need: '≥ 2.0× best peer', check: (t) => t.vsBest('ztmesh', 'conn16') >= 2.0, show: (t) => `${t.x(t.vsBest('ztmesh', 'conn16'))} (best: ${t.best('conn16')})` },
-  { id: 'conn1', label: 'conn1 conn/s', need: '≥ 1.5× best peer', check: (t) => t.vsBest('ztmesh', 'conn1') >= 1.5, show: (t) => `${t.x(t.vsBest('ztmesh', 'conn1'))} (best: ${t.best('conn1')})` },
-  { id: 'rr32', label: 'rr32 req/s', need: '≥ 1.3× stunnel', check: (t) => t.ratio('rr32') >= 1.3, show: (t) => t.x(t.ratio('rr32')) },
-  { id: 'rr1', label: 'rr1 req/s', need: '≥ 1.0× stunnel', check: (t) => t.ratio('rr1') >= 1.0, show: (t) => t.x(t.ratio('rr1')) },
-  { id: 'rr1p99', label: 'rr1 p99 latency', need: '≤ 1.2× stunnel', check: (t) => t.ratio('rr1', 'p99us') <= 1.2, show: (t) => t.x(t.ratio('rr1', 'p99us')) },
   { id: 'bulk', label: 'bulk throughput', need: '≥ 1.0× stunnel', check: (t) => t.ratio('bulk') >= 1.0, show: (t) => t.x(t.ratio('bulk')) },
-  { id: 'rss', label: 'peak RSS per sidecar, every traffic workload (idle: next row)', need: '≤ 60 MB', check: (t) => t.peakRssAll('ztmesh') <= 60e6, show: (t) => `${t.mb(t.peakRssAll('ztmesh'))} (${t.peakRssWorkload('ztmesh')})` },
-  { id: 'idle', label: 'RSS per idle connection', need: '≤ 20 KB', check: (t) => t.med('ztmesh', 'idle') <= 20, show: (t) => t.kb(t.med('ztmesh', 'idle')) },
+  { id: 'bulkCpu', label: 'bulk CPU per GB (A + B)', need: '≤ 1.2× stunnel', check: (t) => t.cpuPerGbRatio('ztmesh') <= 1.2, show: (t) => `${t.x(t.cpuPerGbRatio('ztmesh'))} (${t.s(t.cpuPerGb('ztmesh'))} vs ${t.s(t.cpuPerGb('stunnel'))} s/GB)` },
+  { id: 'rr1', label: 'rr1 req/s', need: '≥ 1.0× stunnel', check: (t) => t.ratio('rr1') >= 1.0, show: (t) => t.x(t.ratio('rr1')) },
+  { id: 'rr1p99', label: 'rr1 p99 latency', need: '≤ 1.5× stunnel', check: (t) => t.ratio('rr1', 'p99us') <= 1.5, show: (t) => t.x(t.ratio('rr1', 'p99us')) },
+  { id: 'rr32', label: 'rr32 req/s', need: '≥ 1.3× stunnel', check: (t) => t.ratio('rr32') >= 1.3, show: (t) => t.x(t.ratio('rr32')) },
+  { id: 'conn1', label: 'conn1 conn/s', need: '≥ 1.5× best peer', check: (t) => t.vsBest('ztmesh', 'conn1') >= 1.5, show: (t) => `${t.x(t.vsBest('ztmesh', 'conn1'))} (best: ${t.best('conn1')})` },
+  { id: 'conn16', label: 'conn16 conn/s', need: '≥ 2.0× best peer', check: (t) => t.vsBest('ztmesh', 'conn16') >= 2.0, show: (t) => `${t.x(t.vsBest('ztmesh', 'conn16'))} (best: ${t.best('conn16')})` },
+  { id: 'anonRest', label: 'private memory (RssAnon) per sidecar at rest', need: '≤ 25 MiB', check: (t) => t.anonRest('ztmesh') <= 25 * MiB, show: (t) => t.mib(t.anonRest('ztmesh')) },
+  { id: 'anonPeak', label: 'private memory (RssAnon) per sidecar, peak in every traffic workload', need: '≤ 40 MiB', check: (t) => t.anonPeakAll('ztmesh') <= 40 * MiB, show: (t) => `${t.mib(t.anonPeakAll('ztmesh'))} (${t.anonPeakWorkload('ztmesh')})` },
+  { id: 'idle', label: 'RSS per idle connection (issue 14)', need: '≤ 20 KB', check: (t) => t.med('ztmesh', 'idle') <= 20, show: (t) => t.kb(t.med('ztmesh', 'idle')) },
 ];
 
-const RATIO_NOTE = '_Ratios: for MB/s, req/s and conn/s higher is better; for p99 latency, KB per idle connection and RSS lower is better. '
-  + '"Best peer" is the best of stunnel, HAProxy and nginx on that column. Peak RSS is the larger of the two proxies\' VmHWM (median over rounds), in the rr32 cells and in the traffic workload (bulk, rr, conn) where it is highest; the idle workload\'s 10,000 connections are priced in KB per connection instead._';
+const RATIO_NOTE = '_Ratios: for MB/s, req/s and conn/s higher is better; for p99 latency, KB per idle connection and memory lower is better. '
+  + '"Best peer" is the best of stunnel, HAProxy and nginx on that column. Peak RSS is the larger of the two proxies\' VmHWM (median over rounds), in the rr32 cells and in the traffic workload (bulk, rr, conn) where it is highest; the idle workload\'s 10,000 connections are priced in KB per connection instead. '
+  + 'Private memory is RssAnon (the pages no other process shares: not the binary, not its libraries), the larger of the two proxies: "at rest" once ready, before any traffic (median over every traffic cell), "peak" sampled every 100 ms through the cell (median over rounds), in the traffic workload where it is highest._';
 
 /** Reference numbers from issue 14 (stunnel 5.68, a separate C load generator, the same kind of machine), for context only. */
 const ISSUE_STUNNEL = { bulk: 830, rr1: 9075, rr32: 30248, conn1: 603, conn16: 950 };
@@ -52,7 +60,13 @@ export function tables(results) {
     workloads: results.workloads.map((w) => w.name),
     ratio: (workload, field = 'value', base = 'stunnel') => ratio(med('ztmesh', workload, field), med(base, workload, field)),
     peakRss: (contender, workload) => summarize(of(contender, workload), (c) => Math.max(c.hwmA ?? 0, c.hwmB ?? 0))?.median,
+    /** Private memory (RssAnon) per sidecar: the larger of A and B, median over rounds. */
+    anonPeak: (contender, workload) => summarize(of(contender, workload), (c) => Math.max(c.anonPeakA ?? NaN, c.anonPeakB ?? NaN))?.median,
+    /** CPU of A + B per GB of bulk, median over rounds. */
+    cpuPerGb: (contender) => summarize(of(contender, 'bulk'), (c) => c.cpuPerUnitA + c.cpuPerUnitB)?.median,
     x: (v) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : '—'),
+    s: (v) => (Number.isFinite(v) ? v.toFixed(2) : '—'),
+    mib: (v) => (Number.isFinite(v) ? `${(v / MiB).toFixed(1)} MiB` : '—'),
     mb: (v) => (Number.isFinite(v) ? `${(v / 1e6).toFixed(1)} MB` : '—'),
     kb: (v) => (Number.isFinite(v) ? `${v.toFixed(1)} KB` : '—'),
   };
@@ -67,13 +81,24 @@ export function tables(results) {
   t.vsBest = (contender, workload, field = 'value') => ratio(med(contender, workload, field), t.bestValue(workload, field));
   // Peak RSS under traffic: the idle workload holds 10,000 connections at once, and its cost is the KB/conn column.
   const traffic = t.workloads.filter((w) => w !== 'idle');
-  t.peakRssAll = (contender) => Math.max(...traffic.map((w) => t.peakRss(contender, w)).filter(Number.isFinite));
-  t.peakRssWorkload = (contender) => traffic.find((w) => t.peakRss(contender, w) === t.peakRssAll(contender)) ?? '—';
+  t.peakRssAll = (contender) => maxFinite(traffic.map((w) => t.peakRss(contender, w)));
+  t.peakRssWorkload = (contender) => (t.peakRssAll(contender) === undefined ? '—' : traffic.find((w) => t.peakRss(contender, w) === t.peakRssAll(contender)));
+  t.cpuPerGbRatio = (contender) => ratio(t.cpuPerGb(contender), t.cpuPerGb('stunnel'));
+  /** At rest: ready, before any traffic; the median over every traffic cell of the larger of A and B. */
+  t.anonRest = (contender) => summarize(ok.filter((c) => c.contender === contender && c.workload !== 'idle'), (c) => Math.max(c.anonRestA ?? NaN, c.anonRestB ?? NaN))?.median;
+  t.anonPeakAll = (contender) => maxFinite(traffic.map((w) => t.anonPeak(contender, w)));
+  t.anonPeakWorkload = (contender) => (t.anonPeakAll(contender) === undefined ? '—' : traffic.find((w) => t.anonPeak(contender, w) === t.anonPeakAll(contender)));
   t.bestRss = (workload) => {
     const vs = PEERS.filter((p) => t.contenders.includes(p)).map((p) => t.peakRss(p, workload)).filter(Number.isFinite);
     return vs.length ? Math.min(...vs) : undefined;
   };
   return t;
+}
+
+/** The largest finite number of xs; undefined when there is none. */
+function maxFinite(xs) {
+  const v = xs.filter(Number.isFinite);
+  return v.length ? Math.max(...v) : undefined;
 }
 
 function valueWithSpread(s, digits) {
@@ -94,19 +119,21 @@ function workloadTable(results, t, w) {
   const lines = [];
   const unit = results.workloads.find((x) => x.name === w).unit;
   const hasLat = w.startsWith('rr') || w.startsWith('conn');
-  lines.push(`| contender | ${unit}: median (min–max) | × stunnel | × best peer | × direct | ${hasLat ? 'p50 / p99 / p99.9 µs | ' : ''}CPU A / B per ${w === 'bulk' ? 'GB' : w === 'idle' ? 'conn' : w.startsWith('conn') ? 'conn' : 'req'} | peak RSS A / B | errors |`);
-  lines.push(`|---|---|---|---|---|${hasLat ? '---|' : ''}---|---|---|`);
+  lines.push(`| contender | ${unit}: median (min–max) | × stunnel | × best peer | × direct | ${hasLat ? 'p50 / p99 / p99.9 µs | ' : ''}CPU A / B per ${w === 'bulk' ? 'GB' : w === 'idle' ? 'conn' : w.startsWith('conn') ? 'conn' : 'req'} | peak RSS A / B | peak private A / B | errors |`);
+  lines.push(`|---|---|---|---|---|${hasLat ? '---|' : ''}---|---|---|---|`);
   for (const c of t.contenders) {
     const s = t.sum(c, w);
     const failed = results.cells.filter((x) => x.contender === c && x.workload === w && !x.ok).length;
     if (!s) { lines.push(`| ${c} | failed (${failed} cells) |`); continue; }
-    if (w === 'idle' && c === 'direct') { lines.push('| direct | n/a (no proxy holds the connections) | — | — | — | — | — | 0 |'); continue; }
+    if (w === 'idle' && c === 'direct') { lines.push('| direct | n/a (no proxy holds the connections) | — | — | — | — | — | — | 0 |'); continue; }
     const rs = ratio(s.median, t.med('stunnel', w));
     const rd = ratio(s.median, t.med('direct', w));
     const lat = hasLat ? `${fmtNum(t.med(c, w, 'p50us'), 0)} / ${fmtNum(t.med(c, w, 'p99us'), 0)} / ${fmtNum(t.med(c, w, 'p999us'), 0)} | ` : '';
     const hwmA = t.med(c, w, 'hwmA');
     const hwmB = t.med(c, w, 'hwmB');
-    const rss = c === 'direct' ? '—' : `${(hwmA / 1e6).toFixed(1)} / ${(hwmB / 1e6).toFixed(1)} MB`;
+    const anonA = t.med(c, w, 'anonPeakA');
+    const anonB = t.med(c, w, 'anonPeakB');
+    const rss = c === 'direct' ? '—' : `${(hwmA / 1e6).toFixed(1)} / ${(hwmB / 1e6).toFixed(1)} MB | ${Number.isFinite(anonA) ? `${(anonA / MiB).toFixed(1)} / ${(anonB / MiB).toFixed(1)} MiB` : '—'}`;
     const errs = t.of(c, w).reduce((a, x) => a + (x.errors ?? 0), 0);
     lines.push(`| ${c} | ${valueWithSpread(s, w === 'idle' ? 1 : undefined)} | ${t.x(rs)} | ${t.x(t.vsBest(c, w))} | ${c === 'direct' ? '—' : t.x(rd)} | ${lat}${cpuPerUnit(t, c, w)} | ${rss} | ${errs}${failed ? ` (+${failed} failed cells)` : ''} |`);
   }
@@ -114,37 +141,43 @@ function workloadTable(results, t, w) {
 }
 
 function summaryTable(t) {
-  const head = ['contender', 'bulk MB/s', 'rr1 req/s', 'rr1 p99 µs', 'rr32 req/s', 'conn1 conn/s', 'conn16 conn/s', 'idle KB/conn', 'peak RSS rr32', 'peak RSS (any traffic workload)'];
+  const head = ['contender', 'bulk MB/s', 'bulk CPU s/GB', 'rr1 req/s', 'rr1 p99 µs', 'rr32 req/s', 'conn1 conn/s', 'conn16 conn/s', 'idle KB/conn', 'peak RSS rr32', 'peak RSS (any traffic workload)', 'private at rest', 'peak private (any traffic workload)'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const c of t.contenders) {
     const idle = c === 'direct' ? '—' : fmtNum(t.med(c, 'idle'), 1);
     const rss = c === 'direct' ? '—' : t.mb(t.peakRss(c, 'rr32'));
     const all = c === 'direct' ? '—' : `${t.mb(t.peakRssAll(c))} (${t.peakRssWorkload(c)})`;
-    lines.push(`| ${c} | ${fmtNum(t.med(c, 'bulk'))} | ${fmtNum(t.med(c, 'rr1'))} | ${fmtNum(t.med(c, 'rr1', 'p99us'), 0)} | ${fmtNum(t.med(c, 'rr32'))} | ${fmtNum(t.med(c, 'conn1'))} | ${fmtNum(t.med(c, 'conn16'))} | ${idle} | ${rss} | ${all} |`);
+    const anonRest = c === 'direct' ? '—' : t.mib(t.anonRest(c));
+    const anonAll = c === 'direct' ? '—' : `${t.mib(t.anonPeakAll(c))} (${t.anonPeakWorkload(c)})`;
+    const cpu = c === 'direct' ? '—' : t.s(t.cpuPerGb(c));
+    lines.push(`| ${c} | ${fmtNum(t.med(c, 'bulk'))} | ${cpu} | ${fmtNum(t.med(c, 'rr1'))} | ${fmtNum(t.med(c, 'rr1', 'p99us'), 0)} | ${fmtNum(t.med(c, 'rr32'))} | ${fmtNum(t.med(c, 'conn1'))} | ${fmtNum(t.med(c, 'conn16'))} | ${idle} | ${rss} | ${all} | ${anonRest} | ${anonAll} |`);
   }
-  const bestRssAll = () => Math.min(...PEERS.filter((p) => t.contenders.includes(p)).map((p) => t.peakRssAll(p)).filter(Number.isFinite));
+  const bestOf = (f) => Math.min(...PEERS.filter((p) => t.contenders.includes(p)).map(f).filter(Number.isFinite));
+  const bestRssAll = () => bestOf((p) => t.peakRssAll(p));
   for (const z of t.contenders.filter((c) => c.startsWith('ztmesh'))) {
     if (t.contenders.includes('stunnel')) {
       const r = (w, f = 'value') => t.x(ratio(t.med(z, w, f), t.med('stunnel', w, f)));
-      lines.push(`| **${z} ÷ stunnel** | ${r('bulk')} | ${r('rr1')} | ${r('rr1', 'p99us')} | ${r('rr32')} | ${r('conn1')} | ${r('conn16')} | ${r('idle')} | ${t.x(ratio(t.peakRss(z, 'rr32'), t.peakRss('stunnel', 'rr32')))} | ${t.x(ratio(t.peakRssAll(z), t.peakRssAll('stunnel')))} |`);
+      lines.push(`| **${z} ÷ stunnel** | ${r('bulk')} | ${t.x(t.cpuPerGbRatio(z))} | ${r('rr1')} | ${r('rr1', 'p99us')} | ${r('rr32')} | ${r('conn1')} | ${r('conn16')} | ${r('idle')} | ${t.x(ratio(t.peakRss(z, 'rr32'), t.peakRss('stunnel', 'rr32')))} | ${t.x(ratio(t.peakRssAll(z), t.peakRssAll('stunnel')))} | ${t.x(ratio(t.anonRest(z), t.anonRest('stunnel')))} | ${t.x(ratio(t.anonPeakAll(z), t.anonPeakAll('stunnel')))} |`);
     }
     if (PEERS.some((p) => t.contenders.includes(p))) {
       const b = (w, f = 'value') => t.x(t.vsBest(z, w, f));
-      lines.push(`| **${z} ÷ best peer** | ${b('bulk')} | ${b('rr1')} | ${b('rr1', 'p99us')} | ${b('rr32')} | ${b('conn1')} | ${b('conn16')} | ${b('idle')} | ${t.x(ratio(t.peakRss(z, 'rr32'), t.bestRss('rr32')))} | ${t.x(ratio(t.peakRssAll(z), bestRssAll()))} |`);
+      lines.push(`| **${z} ÷ best peer** | ${b('bulk')} | ${t.x(ratio(t.cpuPerGb(z), bestOf((p) => t.cpuPerGb(p))))} | ${b('rr1')} | ${b('rr1', 'p99us')} | ${b('rr32')} | ${b('conn1')} | ${b('conn16')} | ${b('idle')} | ${t.x(ratio(t.peakRss(z, 'rr32'), t.bestRss('rr32')))} | ${t.x(ratio(t.peakRssAll(z), bestRssAll()))} | ${t.x(ratio(t.anonRest(z), bestOf((p) => t.anonRest(p))))} | ${t.x(ratio(t.anonPeakAll(z), bestOf((p) => t.anonPeakAll(p))))} |`);
     }
   }
   if (PEERS.some((p) => t.contenders.includes(p))) {
     const w = (x, f = 'value') => t.best(x, f);
-    lines.push(`| _best peer_ | ${w('bulk')} | ${w('rr1')} | ${w('rr1', 'p99us')} | ${w('rr32')} | ${w('conn1')} | ${w('conn16')} | ${w('idle')} | | |`);
+    lines.push(`| _best peer_ | ${w('bulk')} | | ${w('rr1')} | ${w('rr1', 'p99us')} | ${w('rr32')} | ${w('conn1')} | ${w('conn16')} | ${w('idle')} | | | | |`);
   }
   return lines.join('\n');
 }
 
-/** Peak RSS per sidecar (the larger of A and B, median over rounds) under each workload. */
+/** Peak RSS and peak private memory per sidecar (each the larger of A and B, median over rounds) under each workload. */
 function rssTable(t) {
   const ws = t.workloads;
-  const lines = [`| contender | ${ws.join(' | ')} |`, `|---|${ws.map(() => '---').join('|')}|`];
-  for (const c of t.contenders.filter((x) => x !== 'direct')) lines.push(`| ${c} | ${ws.map((w) => t.mb(t.peakRss(c, w))).join(' | ')} |`);
+  const lines = [`| contender | private at rest | ${ws.join(' | ')} |`, `|---|---|${ws.map(() => '---').join('|')}|`];
+  for (const c of t.contenders.filter((x) => x !== 'direct')) {
+    lines.push(`| ${c} | ${t.mib(t.anonRest(c))} | ${ws.map((w) => `${t.mb(t.peakRss(c, w))} / ${t.mib(t.anonPeak(c, w))}`).join(' | ')} |`);
+  }
   return lines.join('\n');
 }
 
@@ -154,7 +187,8 @@ function targetsTable(t) {
   for (const g of TARGETS) {
     let met;
     try { met = g.check(t); } catch { met = false; }
-    lines.push(`| ${g.label} | ${g.need} | ${g.show(t)} | ${met ? '✅ yes' : '❌ no'} |`);
+    const shown = g.show(t);
+    lines.push(`| ${g.label} | ${g.need} | ${shown} | ${shown.startsWith('—') ? 'not measured' : met ? '✅ met' : '❌ missed'} |`);
   }
   return lines.join('\n');
 }
@@ -209,11 +243,11 @@ export function renderReport(results) {
   out.push('');
   out.push(RATIO_NOTE);
   out.push('');
-  out.push('## Issue 14 targets (ztmesh with tunnels vs stunnel and the best peer, same run)');
+  out.push('## Targets (issue 23: ztmesh with tunnels, the default, vs stunnel and the best peer, same run)');
   out.push('');
   out.push(targetsTable(t));
   out.push('');
-  out.push('### Peak RSS per sidecar under each workload');
+  out.push('### Memory per sidecar under each workload: peak RSS (VmHWM) / peak private memory (RssAnon, sampled every 100 ms)');
   out.push('');
   out.push(rssTable(t));
   out.push('');
@@ -240,7 +274,7 @@ export function renderReport(results) {
   out.push(`Every cell starts fresh proxies. rr and conn cells first run ${m.plan.warmupSeconds} s of the same load as an unmeasured warm-up; bulk and idle have none. For the Node sidecars that warm-up does not finish JIT compilation (see "Where ztmesh's time goes").`);
   out.push('');
   out.push('CPU is utime+stime from /proc/PID/stat (all threads; for nginx the master and its worker) of proxy A and proxy B during the measured interval, divided by GB moved, requests or connections. '
-    + 'Peak RSS is VmHWM from /proc/PID/status at the end of the cell (nginx: master + worker). Latency is wrk\'s: from writing a request to reading its response; for conn1/conn16 it includes the A→B TLS handshake but not the client\'s TCP connect to A.');
+    + 'Peak RSS is VmHWM from /proc/PID/status at the end of the cell (nginx: master + worker); peak private memory is the highest RssAnon of /proc/PID/status sampled every 100 ms from the proxies being ready to the end of the cell (warm-up included). Latency is wrk\'s: from writing a request to reading its response; for conn1/conn16 it includes the A→B TLS handshake but not the client\'s TCP connect to A.');
   out.push('');
   for (const w of results.workloads) {
     out.push(`### ${w.name} — ${w.what}`);
@@ -339,11 +373,11 @@ export function renderDocsSummary(results, reportPath) {
     '',
     RATIO_NOTE,
     '',
-    '### Targets (issue 14: ztmesh with tunnels vs stunnel and the best peer, same run)',
+    '### Targets (issue 23: ztmesh with tunnels, the default, vs stunnel and the best peer, same run)',
     '',
     targetsTable(t),
     '',
-    '### Peak RSS per sidecar under each workload',
+    '### Memory per sidecar under each workload: peak RSS (VmHWM) / peak private memory (RssAnon, sampled every 100 ms)',
     '',
     rssTable(t),
     '',

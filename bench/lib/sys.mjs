@@ -172,6 +172,36 @@ export function statusKb(pid, field) {
 export const sumCpu = (pids) => pids.reduce((a, p) => a + cpuSeconds(p), 0);
 export const sumStatus = (pids, field) => pids.reduce((a, p) => a + statusKb(p, field), 0);
 
+/** How often private memory is sampled during a cell. */
+export const MEMORY_SAMPLE_MS = 100;
+
+/**
+ * Samples one /proc/PID/status field (RssAnon: private memory, the pages no other process shares) of each proxy every
+ * MEMORY_SAMPLE_MS, summed over the proxy's processes (nginx: master + worker). The first sample, taken at once, is the
+ * proxy at rest; stop() gives it and the peak of each side.
+ */
+export function sampleMemory(pair, field = 'RssAnon', intervalMs = MEMORY_SAMPLE_MS) {
+  const read = () => ({ a: sumStatus(pair.pidsA(), field), b: sumStatus(pair.pidsB(), field) });
+  const first = read();
+  const peak = { ...first };
+  let samples = 1;
+  const timer = setInterval(() => {
+    const s = read();
+    peak.a = Math.max(peak.a, s.a);
+    peak.b = Math.max(peak.b, s.b);
+    samples++;
+  }, intervalMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      const s = read();
+      peak.a = Math.max(peak.a, s.a);
+      peak.b = Math.max(peak.b, s.b);
+      return { anonRestA: first.a, anonRestB: first.b, anonPeakA: peak.a, anonPeakB: peak.b, anonSamples: samples + 1 };
+    },
+  };
+}
+
 /** Machine facts for the report. */
 export function machineInfo() {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');

@@ -31,6 +31,8 @@ export interface TunnelPoolStatus {
   connections: number;
   streamsActive: number;
   streamsTotal: number;
+  /** Streams moved to an mTLS connection of their own (bulk, or busy and alone on their connection). */
+  streamsHandedOff: number;
 }
 
 /** The last failure, with its stable code. */

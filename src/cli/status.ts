@@ -135,7 +135,7 @@ export function formatStatus(s: SidecarStatus, nowMs: number, admin: string): st
   if (s.tunnelPools?.length) {
     lines.push('Tunnel pools');
     for (const p of s.tunnelPools) {
-      lines.push(`${''.padEnd(width)}${p.upstream}${p.expect ? ` (${p.expect})` : ''} ${p.mode} connections=${p.connections} streams=${p.streamsActive} total=${p.streamsTotal}`);
+      lines.push(`${''.padEnd(width)}${p.upstream}${p.expect ? ` (${p.expect})` : ''} ${p.mode} connections=${p.connections} streams=${p.streamsActive} total=${p.streamsTotal}${p.streamsHandedOff ? ` handed-off=${p.streamsHandedOff}` : ''}`);
     }
   }
   const w = s.workloadApi;

@@ -76,6 +76,34 @@ export function boundEndpoint(socket: net.Socket): { address?: string; port?: nu
   return (handle.getsockname as (o: typeof out) => number).call(handle, out) === 0 ? out : {};
 }
 
+/** The symbols a net.Socket keeps its `onread` buffer and callback under, found once. */
+let onreadKeys: { buffer: symbol; callback: symbol } | undefined;
+
+/**
+ * Makes a socket that exists already (one a net.Server accepted) read into `buffer` and hand each read to `callback`,
+ * as net.connect's `onread` option does for a socket it makes: node stores both under Symbol(kBuffer) and
+ * Symbol(kBufferCb) and tells the libuv handle to read into the buffer (useUserBuffer). Call it before the socket
+ * reads anything (accepted with pauseOnConnect).
+ */
+export function readInto(socket: net.Socket, buffer: Uint8Array, callback: (bytes: number, buffer: Uint8Array) => boolean): void {
+  onreadKeys ??= findOnreadKeys(socket);
+  const handle = handleOf(socket);
+  if (!handle) return;
+  if (typeof handle.useUserBuffer !== 'function') throw new NodeInternalsError("a socket's libuv handle no longer has useUserBuffer()");
+  const s = socket as unknown as Record<symbol, unknown>;
+  s[onreadKeys.buffer] = buffer;
+  s[onreadKeys.callback] = callback;
+  (handle.useUserBuffer as (b: Uint8Array) => void).call(handle, buffer);
+}
+
+function findOnreadKeys(socket: net.Socket): { buffer: symbol; callback: symbol } {
+  const symbols = Object.getOwnPropertySymbols(socket);
+  const buffer = symbols.find((k) => k.description === 'kBuffer');
+  const callback = symbols.find((k) => k.description === 'kBufferCb');
+  if (!buffer || !callback) throw new NodeInternalsError('a net.Socket no longer keeps its onread buffer and callback as Symbol(kBuffer) and Symbol(kBufferCb)');
+  return { buffer, callback };
+}
+
 /** The symbol node keeps an Http2Session's native handle under, found once. */
 let sessionHandleKey: symbol | undefined;
 

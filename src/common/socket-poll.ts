@@ -11,7 +11,10 @@ const POLLFD_BYTES = 8;
 
 type Poll = (fds: Buffer, nfds: number, timeoutMs: number) => number;
 
-/** What a socket's peer did: `gone` (a reset, an error, or both directions shut), `fin` (it shut down its side), or nothing seen. */
+/**
+ * What a socket's peer did: `gone` (a reset, an error), `fin` (it shut down its side; with ours shut too the kernel
+ * says POLLHUP, and what the peer sent before is still there to read), or nothing seen.
+ */
 export type PeerState = 'gone' | 'fin' | undefined;
 
 /** Loads poll(2); throws ProxyError `socket_poll_unavailable` where libc cannot be reached (no glibc, no koffi). */
@@ -31,8 +34,8 @@ export function loadPeerStates(): (fds: readonly number[]) => PeerState[] {
     if (fds.length === 0 || poll(buf, fds.length, 0) <= 0) return fds.map(() => undefined);
     return fds.map((_, i) => {
       const revents = buf.readUInt16LE(i * POLLFD_BYTES + 6);
-      if (revents & (POLLERR | POLLHUP | POLLNVAL)) return 'gone';
-      return revents & POLLRDHUP ? 'fin' : undefined;
+      if (revents & (POLLERR | POLLNVAL)) return 'gone';
+      return revents & (POLLRDHUP | POLLHUP) ? 'fin' : undefined;
     });
   };
 }

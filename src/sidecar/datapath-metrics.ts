@@ -24,6 +24,8 @@ export interface DataPathMetrics {
   inboundPlaintext: Counter;
   /** Tunnel connections that ended, by why (tunnel/session-guard.ts TUNNEL_END_REASONS). */
   tunnelConnectionsClosed: Counter<'direction' | 'reason'>;
+  /** Tunnel streams moved to an mTLS connection of their own (tunnel/handoff.ts), by why and how it went. */
+  tunnelHandoffs: Counter<'direction' | 'reason' | 'result'>;
 }
 
 /** Registers the data-path metrics on `registry`; the data path (datapath.ts) does this once per sidecar. */
@@ -57,6 +59,10 @@ export function createDataPathMetrics(registry: Registry): DataPathMetrics {
     tunnelConnectionsClosed: new Counter({
       name: 'ztmesh_tunnel_connections_closed_total', help: 'Tunnel connections that ended, by direction and reason (idle, drain, protocol_error, ...).',
       labelNames: ['direction', 'reason'], registers: [registry],
+    }),
+    tunnelHandoffs: new Counter({
+      name: 'ztmesh_tunnel_handoffs_total', help: 'Tunnel streams moved to an mTLS connection of their own, by direction, reason (bulk, lone) and result (moved, refused, failed).',
+      labelNames: ['direction', 'reason', 'result'], registers: [registry],
     }),
   };
 }

@@ -25,6 +25,8 @@ import { REASONS } from './reasons.js';
 import { sharedReadBuffer } from './shared-read.js';
 import { TlsContextHolder } from './tls-context.js';
 import { TunnelPool } from './tunnel/client.js';
+import { HandoffClient } from './tunnel/handoff-client.js';
+import { DEFAULT_HANDOFF_POLICY, type HandoffPolicy } from './tunnel/handoff.js';
 import { MeshTraffic, type MeshTrafficStatus } from './mesh/mesh-traffic.js';
 import { DEFAULT_INBOUND_MODE, type InboundMode } from '../mesh/kinds.js';
 import type { MembershipView } from '../mesh/outbound-decision.js';
@@ -42,6 +44,8 @@ export interface DataPathDeps {
   heap?: HeapTrimmer;
   /** The tunnels' bounds, windows and timers (tunnel/protocol.ts); tests shorten them. */
   tunnelLimits?: TunnelLimits;
+  /** When a tunnel stream is moved to a connection of its own (tunnel/handoff.ts); tests change it. */
+  handoffPolicy?: HandoffPolicy;
   /** The authorization policy the CA sent (sidecar/mesh/sidecar-policy.ts); without it, the open mesh default. */
   policy?: PolicySource;
   /** Close established connections and streams a policy change no longer allows (default true). */
@@ -141,6 +145,8 @@ export class DataPath implements RunningDataPath, ListenerHost {
   readonly tunnels: TunnelPool;
   /** The outbound's transport with `tunnel: auto`: a stream on the pools, raw mTLS where they cannot serve. */
   private readonly transport: TransportChooser;
+  /** Moves the outbound's busy tunnel streams to connections of their own (tunnel/handoff-client.ts). */
+  private readonly handoffs: HandoffClient;
   readonly tunnelLimits: TunnelLimits;
   readonly metrics: DataPathMetrics;
   /** Every listener's refusal and failure lines: 20 per code per 10 s. */
@@ -186,6 +192,10 @@ export class DataPath implements RunningDataPath, ListenerHost {
       contexts: this.contexts, dialer: this.dialer, clock: deps.clock, log, metrics: this.metrics, limits: this.tunnelLimits, sweep: this.sweep, budget: this.budget,
     });
     this.transport = new TransportChooser({ pool: this.tunnels, dialer: this.dialer, clock: deps.clock, log, noTunnelCacheMs: this.tunnelLimits.noTunnelCacheMs });
+    this.handoffs = new HandoffClient({
+      dial: (target, timeoutMs, signal, alpn) => this.dialer.dial(target, timeoutMs, signal, alpn),
+      clock: deps.clock, policy: deps.handoffPolicy ?? DEFAULT_HANDOFF_POLICY, metrics: this.metrics, log, readBuffer: this.readBuffer,
+    });
     const open = openPolicyView(deps.trustDomain);
     const policy = deps.policy;
     this.authz = new InboundAuthorizer({
@@ -231,6 +241,7 @@ export class DataPath implements RunningDataPath, ListenerHost {
     const via = transport === 'auto' ? this.transport : transport === 'off' ? this.dialer : transport;
     return new OutboundHandler({
       contexts: this.contexts, transport: via, reporter, connections: this.connectionSet(), clock: this.clock, appBuffers: this.appBuffers, sweep: this.sweep,
+      readBuffer: this.readBuffer, handoffs: this.handoffs,
     }, opts);
   }
 
@@ -298,6 +309,7 @@ export class DataPath implements RunningDataPath, ListenerHost {
       this.stopAccepting();
       this.connections.destroyAll();
       this.tunnels.close();
+      this.handoffs.close();
       for (const d of this.disposers.splice(0)) d();
       this.sweep.close();
       this.contexts.close();

@@ -3,16 +3,17 @@
 // One timer per data path; each tick, one poll(2) over every watched socket (common/socket-poll.ts) and each watch's
 // own check. Invariants: a watch reports `gone` or `ended` at most once and is then dropped; `fin` at most once.
 import type net from 'node:net';
-import type { Clock, TimerHandle } from '../common/clock.js';
+import type { Clock } from '../common/clock.js';
 import { describe } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { socketFd } from '../common/node-internals.js';
 import { loadPeerStates, type PeerState } from '../common/socket-poll.js';
+import { TickingSet } from '../common/ticking-set.js';
 
 /** How often the sweep looks (the delay before a departure is noticed). */
 export const SWEEP_INTERVAL_MS = 1_000;
 
-/** What a watch learnt: its peer reset or fully closed (`gone`), shut its side (`fin`), or its protocol ended (`ended`). */
+/** What a watch learnt: its peer reset (`gone`), shut its side (`fin`, whether or not ours is shut too), or its protocol ended (`ended`). */
 export type Departure = 'gone' | 'fin' | 'ended';
 
 export interface Watch {
@@ -37,13 +38,13 @@ export interface LivenessSweepOptions {
 
 /** The data path's watch over the connections it does not read. */
 export class LivenessSweep {
-  private readonly entries = new Set<Entry>();
-  private timer: TimerHandle | undefined;
+  private readonly entries: TickingSet<Entry>;
   /** undefined: not loaded yet; null: unavailable here (said once). */
   private peerStates: ((fds: readonly number[]) => PeerState[]) | null | undefined;
-  private closed = false;
 
-  constructor(private readonly opts: LivenessSweepOptions) {}
+  constructor(private readonly opts: LivenessSweepOptions) {
+    this.entries = new TickingSet(opts.clock, opts.intervalMs ?? SWEEP_INTERVAL_MS, (live) => this.tick(live));
+  }
 
   /** Connections watched now. */
   get size(): number {
@@ -52,32 +53,15 @@ export class LivenessSweep {
 
   /** Watches `w` until the returned function is called (or it reported `gone` or `ended`). */
   watch(w: Watch): () => void {
-    const entry: Entry = { ...w, finSeen: false };
-    this.entries.add(entry);
-    this.schedule();
-    return () => void this.entries.delete(entry);
+    return this.entries.add({ ...w, finSeen: false });
   }
 
   close(): void {
-    this.closed = true;
-    this.timer?.cancel();
-    this.entries.clear();
+    this.entries.close();
   }
 
-  private schedule(): void {
-    if (this.timer || this.closed || this.entries.size === 0) return;
-    this.timer = this.opts.clock.setTimeout(() => {
-      this.timer = undefined;
-      try {
-        this.tick();
-      } finally {
-        this.schedule();
-      }
-    }, this.opts.intervalMs ?? SWEEP_INTERVAL_MS);
-  }
-
-  private tick(): void {
-    const entries = [...this.entries];
+  private tick(live: Set<Entry>): void {
+    const entries = [...live];
     const fds = entries.map((e) => {
       try {
         return socketFd(e.socket);
@@ -89,13 +73,13 @@ export class LivenessSweep {
     let next = 0;
     entries.forEach((e, i) => {
       const state = fds[i]! >= 0 ? states[next++] : undefined;
-      if (!this.entries.has(e)) return;
+      if (!live.has(e)) return;
       // A protocol that ended says more than the FIN or RST that usually follows it.
       let d: Departure | undefined = e.alive && !e.alive() ? 'ended' : undefined;
       d ??= state === 'gone' ? 'gone' : state === 'fin' && !e.finSeen ? 'fin' : undefined;
       if (!d) return;
       if (d === 'fin') e.finSeen = true;
-      else this.entries.delete(e);
+      else live.delete(e);
       try {
         e.onDeparture(d);
       } catch (err) {

@@ -1,15 +1,18 @@
-// L4 splicing of two legs: bytes both ways through stream.pipe (no per-chunk JavaScript of ours),
-// half-close in both directions, an error or RST on one leg resets the other, and an idle timeout.
-// Invariants: no timer of a splice outlives it (the idle check runs on the injected clock and stops when both legs
-// have closed); a leg closed abnormally drops what it still buffers at once; a paused leg is watched for its peer leaving.
+// L4 splicing of two legs: bytes both ways (socket legs through the shared-buffer byte path of shared-read.ts, tunnel
+// streams through stream.pipe), half-close in both directions, an error or RST on one leg resets the other, an idle
+// timeout, and the handoff of a tunnel stream's place to a socket leg of its own (tunnel/handoff.ts).
+// Invariants: no timer of a splice outlives it (the idle check runs on the injected clock and stops when every leg
+// has closed); a leg closed abnormally drops what it still buffers at once; a paused leg is watched for its peer
+// leaving; each direction's FIN is passed on once, and across a handoff no byte is lost or reordered (the old leg
+// carries a direction until it ends with the moved marker, the new leg only after that).
 import type http2 from 'node:http2';
 import type net from 'node:net';
-import type { Duplex, Readable } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import type { Clock } from '../common/clock.js';
 import { closeSocket, resetSocket } from '../common/socket-reset.js';
 import type { LivenessSweep } from './liveness-sweep.js';
-import type { SharedBufferReader } from './shared-read.js';
-import { H2_CODES } from './tunnel/protocol.js';
+import { SharedBufferReader } from './shared-read.js';
+import { H2_CODES, MOVED_TRAILER } from './tunnel/protocol.js';
 
 /** One side of a proxied connection over a socket: the stream bytes flow through (TLS or plain) and the TCP socket under it. */
 export interface SocketLeg {
@@ -31,6 +34,20 @@ export type Leg = SocketLeg | StreamLeg;
 /** A plain TCP leg; `reader` when the socket was made with a SharedBufferReader's onread. */
 export function plainLeg(socket: net.Socket, reader?: SharedBufferReader): Leg {
   return reader ? { stream: socket, tcp: socket, reader } : { stream: socket, tcp: socket };
+}
+
+/**
+ * The socket leg, reading into the data path's shared buffer (shared-read.ts) from now on; as it was without a
+ * buffer, when it has a reader already, or where node offers no way to (node-internals.test.ts fails on such a node).
+ * Call it before the leg's socket is read by anything else (paused since accept, or a TLS socket after its handshake).
+ */
+export function withSharedReads(leg: SocketLeg, buffer: Uint8Array | undefined): SocketLeg {
+  if (!buffer || leg.reader || leg.stream.destroyed) return leg;
+  try {
+    return { ...leg, reader: SharedBufferReader.attach(leg.stream, buffer) };
+  } catch {
+    return leg;
+  }
 }
 
 /** How a spliced connection ended. */
@@ -88,68 +105,152 @@ export interface SpliceOptions {
   clock: Clock;
   /** Watches a socket leg while backpressure pauses it, so that its peer leaving is noticed (liveness-sweep.ts). */
   sweep?: LivenessSweep;
-  /** Runs once, when both legs are closed. */
+  /** Runs once, when every leg is closed. */
   onEnd: (end: SpliceEnd) => void;
+}
+
+/** A running splice. */
+export interface SpliceHandle {
+  /**
+   * `next` takes the place of `old`, the leg of a tunnel stream of this splice (tunnel/handoff.ts): what the other leg sends
+   * from now on goes into `next`, and `old` ends with the moved marker (or as it was, if that side had ended);
+   * what comes from the peer keeps coming from `old` until it ends with the marker, then from `next`. False (and
+   * nothing done) once the splice is failing, idle or ending, or `old` closed other than with the peer's marker: the
+   * caller closes `next` then.
+   */
+  handoff(old: StreamLeg, next: SocketLeg): boolean;
 }
 
 /**
  * Connects a and b both ways until both sides are done. Both legs must have allowHalfOpen set.
- * `onEnd` runs once when both legs are closed.
+ * `onEnd` runs once when every leg is closed (a and b, and the leg a handoff brought in).
  */
-export function splice(a: Leg, b: Leg, opts: SpliceOptions): void {
-  let closed = 0;
-  const end: SpliceEnd = {};
-  const fail = (from: Leg, other: Leg, err: Error) => {
-    if (end.error || end.idle) return;
-    end.error = err;
-    resetLeg(other);
+export function splice(a: Leg, b: Leg, opts: SpliceOptions): SpliceHandle {
+  return new Splice(a, b, opts);
+}
+
+class Splice implements SpliceHandle {
+  private readonly legs: Leg[] = [];
+  private closed = 0;
+  private readonly end: SpliceEnd = {};
+  private readonly idle: { shorten(ms: number): void; cancel(): void } | undefined;
+  /** The tunnel stream being replaced by a socket leg, once handoff() was called. */
+  private moving: { old: StreamLeg; next: SocketLeg } | undefined;
+  /** Our side of the tunnel stream ends with the moved marker (its trailers), not as a FIN. */
+  private movedOut = false;
+  /** The peer's side of the tunnel stream ended with the moved marker: its bytes go on in the handoff's leg... */
+  private movedIn = false;
+  /** ...to this leg, once there is a handoff's leg (the marker may arrive before our handoff() call). */
+  private pendingIn: Leg | undefined;
+  /** The peer's side of the tunnel stream ended with a FIN (passed on): the handoff's leg brings nothing but its own. */
+  private finIn = false;
+
+  constructor(a: Leg, b: Leg, private readonly opts: SpliceOptions) {
+    this.idle = opts.idleTimeoutMs > 0
+      ? watchIdle(() => this.legs, opts.clock, opts.idleTimeoutMs, () => {
+        if (this.end.error || this.end.idle) return;
+        this.end.idle = true;
+        for (const l of this.legs) closeLeg(l);
+      })
+      : undefined;
+    this.watch(a);
+    this.watch(b);
+    this.flow(a, b);
+    this.flow(b, a);
+  }
+
+  handoff(old: StreamLeg, next: SocketLeg): boolean {
+    const own = this.legs.find((l) => l.tcp === null && l.stream === old.stream) as StreamLeg | undefined;
+    if (this.end.error || this.end.idle || this.moving || !own) return false;
+    old = own;
+    const app = this.legs.find((l) => l !== old)!;
+    // The stream may have closed already, if only because both its sides ended: the app's FIN, and the peer's moved
+    // marker (the peer's bytes go on in `next`).
+    if (app.stream.destroyed || ((old.stream.closed || old.stream.destroyed) && !this.movedIn) || cutShort(old)) return false;
+    this.moving = { old, next };
+    this.watch(next);
+    // What the app sends from now on goes into `next`; `old` gets an END_STREAM that says "moved", after what it has.
+    // The app's FIN went into `old` already: `next` carries only the peer's bytes, and our FIN on it waits for the
+    // peer's (a TLS socket ended before it read what the peer sent has OpenSSL's shutdown discard the records it holds).
+    if (app.stream.readableEnded) next.stream.once('end', () => next.stream.end());
+    else {
+      if (app.tcp !== null && app.reader) app.reader.redirect(next.stream);
+      else {
+        app.stream.unpipe(old.stream as Writable);
+        app.stream.pipe(next.stream);
+      }
+      this.movedOut = true;
+      old.stream.end();
+    }
+    if (this.pendingIn) this.flow(next, this.pendingIn);
+    else if (this.finIn) next.stream.resume();
+    return true;
+  }
+
+  private fail(from: Leg, err: Error): void {
+    if (this.end.error || this.end.idle) return;
+    this.end.error = err;
+    for (const l of this.legs) if (l !== from) resetLeg(l);
     closeLeg(from);
-  };
-  const idle = opts.idleTimeoutMs > 0
-    ? watchIdle([a, b], opts.clock, opts.idleTimeoutMs, () => {
-      if (end.error || end.idle) return;
-      end.idle = true;
-      closeLeg(a);
-      closeLeg(b);
-    })
-    : undefined;
-  const wire = (self: Leg, other: Leg) => {
-    const unwatch = self.tcp !== null && opts.sweep ? watchWhilePaused(self, opts.sweep, {
-      gone: () => fail(self, other, Object.assign(new Error('the peer left while its connection was paused'), { code: 'ECONNRESET' })),
-      fin: () => idle?.shorten(PAUSED_AFTER_FIN_MS),
+  }
+
+  /** A leg's errors, its close, the sweep's watch while it is paused, and a tunnel stream's trailers. */
+  private watch(self: Leg): void {
+    this.legs.push(self);
+    const unwatch = self.tcp !== null && this.opts.sweep ? watchWhilePaused(self, this.opts.sweep, {
+      gone: () => this.fail(self, Object.assign(new Error('the peer left while its connection was paused'), { code: 'ECONNRESET' })),
+      fin: () => this.idle?.shorten(PAUSED_AFTER_FIN_MS),
     }) : undefined;
-    self.stream.on('error', (err) => fail(self, other, err));
+    self.stream.on('error', (err) => this.fail(self, err));
     self.stream.on('close', () => {
       unwatch?.();
       // Closed without its readable side ending (destroyed by us or torn down), or a stream reset before it finished
-      // (node ends the readable side cleanly on an RST_STREAM with NO_ERROR or CANCEL): the other leg cannot finish either.
+      // (node ends the readable side cleanly on an RST_STREAM with NO_ERROR or CANCEL): the others cannot finish either.
       if (!self.stream.readableEnded || cutShort(self)) {
         dropBuffered(self.stream);
-        if (!other.stream.destroyed) {
-          if (end.error || end.idle || closedQuietly(self)) closeLeg(other);
+        for (const other of this.legs) {
+          if (other === self || other.stream.destroyed) continue;
+          if (this.end.error || this.end.idle || closedQuietly(self)) closeLeg(other);
           else resetLeg(other);
         }
       }
-      if (++closed === 2) {
-        idle?.cancel();
-        opts.onEnd(end);
+      if (++this.closed === this.legs.length) {
+        this.idle?.cancel();
+        this.opts.onEnd(this.end);
       }
     });
     if (self.tcp === null) {
-      // Tunnel streams are opened with waitForTrailers: our END_STREAM is an (empty) trailers frame, so that a reset
-      // (close(CONNECT_ERROR)) goes out alone, never after an END_STREAM that the peer would take for a FIN.
+      // Tunnel streams are opened with waitForTrailers: our END_STREAM is a trailers frame (empty, or the moved
+      // marker of a handoff), so that a reset (close(CONNECT_ERROR)) goes out alone, never after an END_STREAM that
+      // the peer would take for a FIN.
       const stream = self.stream;
-      stream.on('wantTrailers', () => stream.sendTrailers({}));
+      stream.on('wantTrailers', () => stream.sendTrailers(this.movedOut ? { [MOVED_TRAILER]: '1' } : {}));
+      stream.on('trailers', (headers: Record<string, unknown>) => {
+        if (headers[MOVED_TRAILER] === '1') this.movedIn = true;
+      });
     }
-    if (self.tcp !== null && self.reader) self.reader.forwardTo(self.stream, other.stream);
-    else if (self.tcp === null) {
-      // Node ends a reset stream's readable side as if END_STREAM had come: only a real one becomes the other's FIN.
-      self.stream.pipe(other.stream as Duplex, { end: false });
-      self.stream.once('end', () => { if (!cutShort(self)) other.stream.end(); });
-    } else (self.stream as Duplex).pipe(other.stream as Duplex);
-  };
-  wire(a, b);
-  wire(b, a);
+  }
+
+  /** Bytes from one leg into another. */
+  private flow(from: Leg, to: Leg): void {
+    if (from.tcp !== null && from.reader) from.reader.forwardTo(from.stream, to.stream);
+    else if (from.tcp === null) {
+      // Node ends a reset stream's readable side as if END_STREAM had come: only a real one becomes the other's FIN,
+      // and one with the moved marker hands what follows to the handoff's leg.
+      from.stream.pipe(to.stream as Duplex, { end: false });
+      from.stream.once('end', () => {
+        if (cutShort(from)) return;
+        if (this.movedIn) {
+          if (this.moving) this.flow(this.moving.next, to);
+          else this.pendingIn = to;
+          return;
+        }
+        to.stream.end();
+        this.finIn = true;
+        this.moving?.next.stream.resume(); // nothing comes on it after a FIN, but its own FIN must be read
+      });
+    } else (from.stream as Duplex).pipe(to.stream as Duplex);
+  }
 }
 
 /** What a leg closed abnormally still buffers (a reset stream's unread DATA) is let go now, not when it is collected. */
@@ -167,9 +268,8 @@ function dropBuffered(stream: Readable): void {
  * the injected clock. Every byte of a splice crosses a socket leg (the app's side is always one), and node counts them
  * there, so nothing runs per chunk.
  */
-function watchIdle(legs: Leg[], clock: Clock, limitMs: number, onIdle: () => void): { shorten(ms: number): void; cancel(): void } {
-  const sockets = legs.flatMap((l) => (l.tcp === null ? [] : [l.stream]));
-  const moved = () => sockets.reduce((n, s) => n + (s.bytesRead ?? 0) + (s.bytesWritten ?? 0), 0);
+function watchIdle(legs: () => readonly Leg[], clock: Clock, limitMs: number, onIdle: () => void): { shorten(ms: number): void; cancel(): void } {
+  const moved = () => legs().reduce((n, l) => (l.tcp === null ? n : n + (l.stream.bytesRead ?? 0) + (l.stream.bytesWritten ?? 0)), 0);
   let last = moved();
   let quietSinceMs = clock.now();
   let limit = limitMs;

@@ -34,6 +34,8 @@ export const REASONS = {
   tunnelMalformed: 'tunnel_malformed',
   /** A tunnel connection past the listener's bound per peer SPIFFE ID or per source address (`detail` names which). */
   tunnelConnectionLimit: 'tunnel_connection_limit',
+  /** A handoff connection whose join request is malformed, names another identity's tunnel connection, or comes to a listener without tunnels. */
+  handoffRefused: 'handoff_refused',
 } as const;
 
 export type ReasonCode = (typeof REASONS)[keyof typeof REASONS];

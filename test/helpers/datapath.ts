@@ -15,6 +15,7 @@ import { InboundConfig, OutboundConfig, inboundSchema, outboundSchema } from '..
 import { DataPath } from '../../src/sidecar/datapath.js';
 import { startInbound, startOutbound } from '../../src/sidecar/listeners.js';
 import { DEFAULT_TUNNEL_LIMITS, type TunnelLimits } from '../../src/sidecar/tunnel/protocol.js';
+import { DEFAULT_HANDOFF_POLICY, type HandoffPolicy } from '../../src/sidecar/tunnel/handoff.js';
 import { makeCa, makeLeaf, type TestCa, type TestLeaf } from './pki.js';
 import { suiteFixture } from './suite-fixture.js';
 
@@ -87,11 +88,18 @@ export async function metric(registry: Registry, name: string, labels: Record<st
 }
 
 /** One sidecar's data path (its shared TLS material, dialer, metrics and connections), with its log lines captured. */
-export function sidecarShared(identity: IdentitySource, opts: { clock?: Clock; logs?: LogCapture; tunnelLimits?: Partial<TunnelLimits> } = {}): DataPath & { logs: LogCapture } {
+/** A handoff policy under which no tunnel stream ever leaves its tunnel (tests of the tunnel itself under bulk). */
+export const NEVER_HAND_OFF: HandoffPolicy = { ...DEFAULT_HANDOFF_POLICY, bulkBytesPerSecond: Infinity, busyBytesPerSecond: Infinity };
+
+export function sidecarShared(
+  identity: IdentitySource,
+  opts: { clock?: Clock; logs?: LogCapture; tunnelLimits?: Partial<TunnelLimits>; handoffPolicy?: HandoffPolicy } = {},
+): DataPath & { logs: LogCapture } {
   const logs = opts.logs ?? new LogCapture();
   const datapath = new DataPath({
     identity, clock: opts.clock ?? systemClock, registry: new Registry(), log: logs.log, trustDomain: TD,
     ...(opts.tunnelLimits ? { tunnelLimits: { ...DEFAULT_TUNNEL_LIMITS, ...opts.tunnelLimits } } : {}),
+    ...(opts.handoffPolicy ? { handoffPolicy: opts.handoffPolicy } : {}),
   });
   return Object.assign(datapath, { logs });
 }
@@ -147,13 +155,17 @@ export async function startMesh(opts: {
   tunnelLimits?: Partial<TunnelLimits>;
   /** The outbound side's clock (web's pool pings and idle timers run on it). */
   clientClock?: Clock;
+  /** When web moves a tunnel stream to a connection of its own (NEVER_HAND_OFF keeps every stream on its tunnel). */
+  handoffPolicy?: HandoffPolicy;
 }) {
   const ca = opts.ca ?? makeCa(TD);
   const api = new TestIdentity(ca, API);
   const web = new TestIdentity(ca, WEB);
   const limits = opts.tunnelLimits ? { tunnelLimits: opts.tunnelLimits } : {};
   const server = sidecarShared(api, limits);
-  const client = sidecarShared(web, { ...limits, ...(opts.clientClock ? { clock: opts.clientClock } : {}) });
+  const client = sidecarShared(web, {
+    ...limits, ...(opts.clientClock ? { clock: opts.clientClock } : {}), ...(opts.handoffPolicy ? { handoffPolicy: opts.handoffPolicy } : {}),
+  });
   const inbound = await startInbound(inboundConfig({ ...opts.inbound, forward: (opts.inbound?.forward as string | undefined) ?? `127.0.0.1:${opts.app.port}` }), server);
   const outbound = await startOutbound(outboundConfig({ ...opts.outbound, upstream: (opts.outbound?.upstream as string | undefined) ?? inbound.address }), client);
   return {

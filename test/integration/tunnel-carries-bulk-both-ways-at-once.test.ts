@@ -3,7 +3,8 @@
 // progress: with more in flight both ways than those buffers hold, each end used to wait for the other to read, until
 // the 5 s ping timeout reset every stream (seen as a rare ECONNRESET among 200 connections on a loaded host). Each end
 // now advertises a connection window that its own socket's receive buffer holds, so its peer's writes always
-// complete. Here web's tunnel socket gets 16 KiB buffers as it connects, which made the stall certain.
+// complete. Here web's tunnel socket gets 16 KiB buffers as it connects, which made the stall certain; no stream is
+// handed off to a connection of its own, so that all of them stay on the tunnel.
 import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import type net from 'node:net';
@@ -11,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bufferSizes, setBufferSizes } from '../../src/common/socket-buffers.js';
 import { DEFAULT_TUNNEL_LIMITS } from '../../src/sidecar/tunnel/protocol.js';
 import { connectionWindowFor, receiveBufferFor } from '../../src/sidecar/tunnel/receive-window.js';
-import { connect, echoApp, metric, portOf, readAll, startMesh, until } from '../helpers/datapath.js';
+import { connect, echoApp, metric, NEVER_HAND_OFF, portOf, readAll, startMesh, until } from '../helpers/datapath.js';
 import { payload, sha256 } from '../helpers/tunnel.js';
 
 const SMALL = 16 * 1024;
@@ -24,7 +25,7 @@ describe('tunnel: bulk both ways at once', () => {
   const tunnelSockets: net.Socket[] = [];
   beforeAll(async () => {
     app = await echoApp();
-    mesh = await startMesh({ app });
+    mesh = await startMesh({ app, handoffPolicy: NEVER_HAND_OFF });
     // Before the pool sizes the receive buffer (once TLS is up), as a host with tight buffers would have them.
     mesh.client.dialer.watchSockets((raw) => raw.once('connect', () => {
       setBufferSizes(raw, { send: SMALL, receive: SMALL });

@@ -6,7 +6,7 @@ import type { Clock } from '../../common/clock.js';
 import type { AppSocketBuffers } from '../app-buffers.js';
 import type { ConnectionReporter } from '../datapath-metrics.js';
 import type { LivenessSweep } from '../liveness-sweep.js';
-import { plainLeg, resetLeg, splice, type Leg } from '../pipe.js';
+import { plainLeg, resetLeg, splice, withSharedReads, type Leg, type SpliceHandle } from '../pipe.js';
 import { REASONS } from '../reasons.js';
 import type { InboundRoute } from './route.js';
 import { SharedBufferReader } from '../shared-read.js';
@@ -104,6 +104,8 @@ export interface StreamAnswer {
   accepted(app: net.Socket): void;
   /** The app could not be reached (already reported): answer 503. */
   unavailable(): void;
+  /** The stream and the app are spliced (a handoff may now take the stream's place). */
+  spliced?(splice: SpliceHandle): void;
 }
 
 /** One forward open now (spliced to the app): who it comes from, the workload port, and how to cut it. */
@@ -157,7 +159,9 @@ export class AppForwarder {
         this.open.add(live);
         const closed = reporter.opened();
         if (who.peerId !== undefined) reporter.log.debug({ peer: who.peer, peerId: who.peerId, resumed: who.resumed, tunnel: answer ? true : undefined, target: who.target }, 'inbound connection forwarded');
-        splice(leg, plainLeg(app, reader), {
+        // A raw mTLS leg reads into the shared buffer too (a plaintext client of permissive mode is left as it is).
+        const peerLeg = leg.tcp !== null && leg.stream !== leg.tcp ? withSharedReads(leg, this.deps.readBuffer) : leg;
+        const handle = splice(peerLeg, plainLeg(app, reader), {
           idleTimeoutMs: this.deps.idleTimeoutMs, clock: this.deps.clock, ...(this.deps.sweep ? { sweep: this.deps.sweep } : {}),
           onEnd: (end) => {
             this.open.delete(live);
@@ -167,6 +171,7 @@ export class AppForwarder {
             }
           },
         });
+        answer?.spliced?.(handle);
       },
     });
     leg.stream.once('close', onLegClose);

@@ -25,6 +25,7 @@ import { REASONS, verifyErrorReason } from '../reasons.js';
 import type { TlsContextHolder } from '../tls-context.js';
 import { TunnelAcceptor } from '../tunnel/server.js';
 import { TUNNEL_ALPN, type TunnelLimits } from '../tunnel/protocol.js';
+import { HANDOFF_ALPN } from '../tunnel/handoff.js';
 import type { InboundRoute } from './route.js';
 
 /** Permissive inbound mode (transparent inbound only): a client that does not start TLS is forwarded without an identity. */
@@ -104,12 +105,14 @@ export class InboundHandler {
   /** Permissive mode's step before TLS, when the listener has one. */
   private readonly detectPlaintext: Detect<InboundRoute> | undefined;
   private policy: AuthzPolicy;
+  private readonly handshakeTimeoutMs: number;
   private readonly unsubscribe: () => void;
   /** This listener's tunnel sessions, when it accepts tunnels. */
   readonly tunnels: TunnelAcceptor | undefined;
 
   constructor(private readonly deps: InboundDeps, opts: InboundOptions) {
     this.policy = opts.policy;
+    this.handshakeTimeoutMs = opts.handshakeTimeoutMs;
     const { reporter } = deps;
     const permissive = opts.permissive;
     this.detectPlaintext = permissive
@@ -140,7 +143,7 @@ export class InboundHandler {
       ? new TunnelAcceptor(
         {
           contexts: deps.contexts, clock: deps.clock, reporter, connections: deps.connections, metrics: deps.tunnels.metrics,
-          forwarder: this.forwarder, ...(deps.sweep ? { sweep: deps.sweep } : {}),
+          forwarder: this.forwarder, ...(deps.sweep ? { sweep: deps.sweep } : {}), ...(deps.readBuffer ? { readBuffer: deps.readBuffer } : {}),
         },
         { limits: deps.tunnels.limits, authorize: (peer, peerId, port) => this.authorize(peer, peerId, port), maxStreams: opts.maxConnections ?? Number.MAX_SAFE_INTEGER },
       )
@@ -278,6 +281,12 @@ export class InboundHandler {
         peer, peerId, certNotAfterMs: notAfterMs, serial: cert.serialNumber.toLowerCase(), resumed: t.isSessionReused(), targets: route.targets,
       });
       return;
+    }
+    // A handoff: the connection takes the place of one of this peer's tunnel streams, or is refused (its first bytes
+    // are a join request, never an app's).
+    if (t.alpnProtocol === HANDOFF_ALPN) {
+      if (this.tunnels && route.targets) return this.tunnels.join(leg, { peer, peerId }, this.handshakeTimeoutMs);
+      return refuse(REASONS.handoffRefused, peerId, 'this listener takes no tunnels');
     }
     this.forwarder.forward(leg, route, { peer, peerId, resumed: t.isSessionReused() });
   }

@@ -6,11 +6,12 @@ import type { AppSocketBuffers } from '../app-buffers.js';
 import type { ConnectionSet } from '../connection-set.js';
 import type { ConnectionReporter } from '../datapath-metrics.js';
 import type { LivenessSweep } from '../liveness-sweep.js';
-import { plainLeg, resetLeg, splice } from '../pipe.js';
+import { plainLeg, resetLeg, splice, withSharedReads, type Leg } from '../pipe.js';
 import { REASONS, serverRefusalReason } from '../reasons.js';
 import type { TlsContextHolder } from '../tls-context.js';
 import type { DialError, UpstreamTarget, UpstreamTransport } from './transport.js';
 import { formatHostPort, formatPeer } from '../../common/address.js';
+import type { HandoffClient } from '../tunnel/handoff-client.js';
 
 /**
  * An upstream refuses our certificate only after TLS 1.3's handshake has finished on our side. A connection is
@@ -35,6 +36,10 @@ export interface OutboundDeps {
   appBuffers?: AppSocketBuffers;
   /** Notices an upstream (or app) that left while its leg is paused (liveness-sweep.ts). */
   sweep?: LivenessSweep;
+  /** The data path's shared read buffer, which accepted app sockets read into (shared-read.ts). */
+  readBuffer?: Uint8Array;
+  /** Watches tunnel streams for a handoff to a connection of their own (tunnel/handoff-client.ts). */
+  handoffs?: Pick<HandoffClient, 'watch'>;
 }
 
 /**
@@ -76,11 +81,12 @@ export class OutboundHandler {
     app.setNoDelay(true);
     this.deps.appBuffers?.apply(app);
     this.deps.connections.track(app);
+    const appLeg = withSharedReads({ stream: app, tcp: app }, this.deps.readBuffer);
     const abort = new AbortController();
     const onClose = () => abort.abort();
     app.once('close', onClose);
     this.deps.transport.dial(target, this.opts.handshakeTimeoutMs, abort.signal).then(
-      ({ leg, peerId, resumed, handshakeMs, accepted }) => {
+      ({ leg, peerId, resumed, handshakeMs, accepted, handoff }) => {
         app.removeListener('close', onClose);
         if (app.destroyed) {
           resetLeg(leg);
@@ -92,18 +98,28 @@ export class OutboundHandler {
         if (accepted) {
           // A tunnel stream is answered before any byte flows: it was accepted, or refused with a reason (the dial failed).
           conn.accept();
-          splice(plainLeg(app), leg, {
+          let unwatch: (() => void) | undefined;
+          const spliced = splice(appLeg, leg, {
             idleTimeoutMs: this.opts.idleTimeoutMs, clock: this.deps.clock, ...(this.deps.sweep ? { sweep: this.deps.sweep } : {}),
             onEnd: (end) => {
+              unwatch?.();
               conn.close();
               if (debug && (end.error || end.idle)) reporter.log.debug({ peer: peer(), peerId, idle: end.idle, err: end.error?.message }, 'outbound connection ended abnormally');
             },
           });
+          if (handoff && leg.tcp === null && this.deps.handoffs) {
+            unwatch = this.deps.handoffs.watch({
+              target, upstream, key: handoff.key, streamId: handoff.streamId, connectionStreams: handoff.connectionStreams, moved: handoff.moved,
+              bytes: () => app.bytesRead + app.bytesWritten, timeoutMs: this.opts.handshakeTimeoutMs,
+              handoff: (next) => spliced.handoff(leg, next),
+            });
+          }
           return;
         }
         // Settled by the first of: the upstream's first byte or the window passing (accepted), the app failing
         // (accepted: the app went away), the upstream failing (its refusal: a reset or an alert), or the upstream
         // ending before it said anything while the app still had its side open (a refusal too).
+        const up: Leg = leg.tcp === null ? leg : withSharedReads(leg, this.deps.readBuffer);
         const settle = (who: 'app' | 'upstream', err?: Error & { code?: string }) => {
           if (conn.settled) return;
           timer.cancel();
@@ -121,7 +137,7 @@ export class OutboundHandler {
         app.once('end', () => { appEnded = true; });
         leg.stream.once('error', (err) => settle('upstream', err));
         leg.stream.once('end', () => settle(appEnded ? 'app' : 'upstream'));
-        splice(plainLeg(app), leg, {
+        splice(appLeg, up, {
           idleTimeoutMs: this.opts.idleTimeoutMs, clock: this.deps.clock, ...(this.deps.sweep ? { sweep: this.deps.sweep } : {}),
           onEnd: (end) => {
             settle('app');
@@ -129,8 +145,10 @@ export class OutboundHandler {
             if (debug && (end.error || end.idle)) reporter.log.debug({ peer: peer(), peerId, idle: end.idle, err: end.error?.message }, 'outbound connection ended abnormally');
           },
         });
-        // After splice's own 'data' listener, so this one only watches the first chunk go by.
-        leg.stream.once('data', confirm);
+        // A leg reading into the shared buffer has no 'data' events; otherwise after splice's own 'data' listener, so
+        // that this one only watches the first chunk go by.
+        if (up.tcp !== null && up.reader) up.reader.onFirstRead(confirm);
+        else leg.stream.once('data', confirm);
       },
       (err: DialError) => {
         app.removeListener('close', onClose);

@@ -23,6 +23,16 @@ export interface DialedUpstream {
   accepted?: boolean;
   /** The server certificate's notAfter, when this dial or the full handshake its ticket descends from saw it. */
   peerNotAfterMs?: number;
+  /** A tunnel stream whose inbound takes handoffs (tunnel/handoff.ts): what asking for one takes. */
+  handoff?: StreamHandoff;
+}
+
+/** A tunnel stream's handoff key, its id, its connection's open streams, and the pool's count of moved streams. */
+export interface StreamHandoff {
+  key: Buffer;
+  streamId: number;
+  connectionStreams(): number;
+  moved(): void;
 }
 
 /** A ProxyError that also names the peer's SPIFFE ID when it was seen. */

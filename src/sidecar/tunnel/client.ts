@@ -28,6 +28,7 @@ import type { TlsContextHolder } from '../tls-context.js';
 import { abortOnPeerEnd, H2_CODES, REASON_HEADER, sessionOptions, StreamWindowGovernor, TUNNEL_ALPN, type TunnelLimits } from './protocol.js';
 import { fitReceiveWindow } from './receive-window.js';
 import { SessionGuard, TUNNEL_END_REASONS, type TunnelEndReason } from './session-guard.js';
+import { HANDOFF_HEADER, parseHandoffKey } from './handoff.js';
 
 
 interface Pool {
@@ -37,6 +38,8 @@ interface Pool {
   /** The connection being opened, which every stream that finds no room waits for. */
   opening: Promise<Opened> | undefined;
   streamsTotal: number;
+  /** Streams moved to an mTLS connection of their own (handoff-client.ts). */
+  streamsHandedOff: number;
 }
 
 interface Conn {
@@ -97,7 +100,7 @@ export class TunnelPool implements StreamPool {
   statuses(mode: (key: string) => TunnelPoolStatus['mode']): TunnelPoolStatus[] {
     return [...this.pools].map(([key, p]) => ({
       upstream: p.upstream, expect: p.expect, mode: mode(key),
-      connections: p.conns.length, streamsActive: p.conns.reduce((n, c) => n + c.streams, 0), streamsTotal: p.streamsTotal,
+      connections: p.conns.length, streamsActive: p.conns.reduce((n, c) => n + c.streams, 0), streamsTotal: p.streamsTotal, streamsHandedOff: p.streamsHandedOff,
     }));
   }
 
@@ -135,7 +138,7 @@ export class TunnelPool implements StreamPool {
     const key = upstreamKey(target);
     let pool = this.pools.get(key);
     if (!pool) {
-      pool = { upstream: formatHostPort(target.upstream.host, target.upstream.port), expect: expectationText(target.expect) ?? null, conns: [], opening: undefined, streamsTotal: 0 };
+      pool = { upstream: formatHostPort(target.upstream.host, target.upstream.port), expect: expectationText(target.expect) ?? null, conns: [], opening: undefined, streamsTotal: 0, streamsHandedOff: 0 };
       this.pools.set(key, pool);
     }
     return pool;
@@ -254,7 +257,11 @@ export class TunnelPool implements StreamPool {
         }
         finish();
         metrics.tunnelStreams.inc({ direction: 'outbound', result: 'accepted' });
-        resolve({ leg: { stream: req, tcp: null }, peerId: conn.peerId, resumed: conn.resumed, handshakeMs: clock.now() - startedMs, accepted: true });
+        const key = parseHandoffKey(headers[HANDOFF_HEADER]);
+        const handoff = key && req.id !== undefined
+          ? { key, streamId: req.id, connectionStreams: () => conn.streams, moved: () => { pool.streamsHandedOff++; } }
+          : undefined;
+        resolve({ leg: { stream: req, tcp: null }, peerId: conn.peerId, resumed: conn.resumed, handshakeMs: clock.now() - startedMs, accepted: true, ...(handoff ? { handoff } : {}) });
       });
       req.once('error', (err: Error & { code?: string }) => {
         // Dropped before the upstream said a word: its inbound refused our identity right after the TLS handshake, as

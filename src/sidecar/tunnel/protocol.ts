@@ -17,6 +17,12 @@ export const TUNNEL_ALPN = 'h2';
 /** The response header a refusing inbound names its reason code in (403/503 with this header, then RST_STREAM). */
 export const REASON_HEADER = 'ztmesh-reason';
 
+/**
+ * The trailer a tunnel stream ends with when the connection goes on in a socket leg of its own (tunnel/handoff.ts):
+ * not a FIN, the bytes that follow come on the handoff's connection.
+ */
+export const MOVED_TRAILER = 'ztmesh-moved';
+
 /** What every tunnel connection is held to, both ends (the outbound pool and the inbound acceptor). */
 export interface TunnelLimits {
   /** Streams one tunnel connection carries at once (SETTINGS_MAX_CONCURRENT_STREAMS, and the pool's packing). */

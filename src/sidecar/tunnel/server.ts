@@ -12,13 +12,15 @@ import type { AuthzDecision } from '../authz.js';
 import type { ConnectionSet } from '../connection-set.js';
 import type { ConnectionReporter, DataPathMetrics } from '../datapath-metrics.js';
 import type { LivenessSweep } from '../liveness-sweep.js';
-import { resetLeg } from '../pipe.js';
+import { resetLeg, type SocketLeg } from '../pipe.js';
 import { REASONS } from '../reasons.js';
 import type { TlsContextHolder } from '../tls-context.js';
 import { abortOnPeerEnd, H2_CODES, MAX_REFUSED_STREAMS, REASON_HEADER, sessionOptions, StreamWindowGovernor, type TunnelLimits } from './protocol.js';
 import { fitReceiveWindow } from './receive-window.js';
 import { SessionGuard, TUNNEL_END_REASONS } from './session-guard.js';
 import type { TunnelTargets } from '../inbound/route.js';
+import { HANDOFF_HEADER } from './handoff.js';
+import { HandoffServer, type HandoffConnection } from './handoff-server.js';
 
 /** Who is at the other end of one tunnel connection, as its handshake proved. */
 export interface TunnelPeer {
@@ -47,6 +49,8 @@ export interface TunnelAcceptorDeps {
   forwarder: AppForwarder;
   /** Notices sessions HTTP/2 ended while nothing reads them. */
   sweep?: LivenessSweep;
+  /** The data path's shared read buffer, which a handoff's connection reads into. */
+  readBuffer?: Uint8Array;
 }
 
 export interface TunnelAcceptorOptions {
@@ -76,6 +80,8 @@ interface Conn extends TunnelPeer {
   age: TimerHandle | undefined;
   /** Shrinks the stream window this end advertises as streams open, within the connection's buffer budget. */
   window: StreamWindowGovernor;
+  /** Its handoff key, and the streams a handoff may join. */
+  handoff: HandoffConnection;
 }
 
 const STATUS = { badRequest: 400, forbidden: 403, unavailable: 503 } as const;
@@ -96,9 +102,12 @@ export class TunnelAcceptor {
   private readonly unsubscribe: () => void;
 
   private readonly options: ReturnType<typeof sessionOptions>;
+  /** The listener's handoff keys and the streams they name (handoff-server.ts). */
+  private readonly handoffs: HandoffServer;
 
   constructor(private readonly deps: TunnelAcceptorDeps, private readonly opts: TunnelAcceptorOptions) {
     this.options = sessionOptions(opts.limits);
+    this.handoffs = new HandoffServer({ clock: deps.clock, reporter: deps.reporter, metrics: deps.metrics, ...(deps.readBuffer ? { readBuffer: deps.readBuffer } : {}) });
     // A new bundle may drop a root the peers' chains lead to: their connections take no new streams and reconnect.
     this.unsubscribe = deps.contexts.subscribe((m) => {
       for (const c of this.conns) if (c.bundle !== m.bundle) c.guard.close(TUNNEL_END_REASONS.drain);
@@ -139,7 +148,7 @@ export class TunnelAcceptor {
     }, { peer: peer.peer, peerId: peer.peerId });
     const conn: Conn = {
       ...peer, session, guard, bundle: material.bundle, source, streams: 0, forwarded: 0, refused: 0, idle: undefined, age: undefined,
-      window: new StreamWindowGovernor(session, this.opts.limits),
+      window: new StreamWindowGovernor(session, this.opts.limits), handoff: this.handoffs.connection(peer.peerId),
     };
     this.conns.add(conn);
     bump(this.perPeerId, conn.peerId, 1);
@@ -150,6 +159,7 @@ export class TunnelAcceptor {
     session.once('close', () => {
       conn.idle?.cancel();
       conn.age?.cancel();
+      conn.handoff.forget();
       this.conns.delete(conn);
       bump(this.perPeerId, conn.peerId, -1);
       bump(this.perSource, source, -1);
@@ -162,6 +172,14 @@ export class TunnelAcceptor {
     // As the pool does on its side: no new streams after maxAgeMs, nor past the peer certificate's expiry.
     conn.age = clock.setTimeout(() => guard.close(TUNNEL_END_REASONS.maxAge), Math.min(this.opts.limits.maxAgeMs, conn.certNotAfterMs - clock.now()));
     this.armIdle(conn);
+  }
+
+  /**
+   * An authenticated connection whose peer the policy admits and that chose the handoff ALPN: it takes the place of
+   * one of this listener's tunnel streams, if its join request names one of its peer's (handoff-server.ts).
+   */
+  join(leg: SocketLeg, who: { peer: string; peerId: string }, timeoutMs: number): void {
+    this.handoffs.join(leg, who, timeoutMs);
   }
 
   /** Sends GOAWAY on every tunnel connection: no new streams, the open ones finish (drain). */
@@ -216,7 +234,7 @@ export class TunnelAcceptor {
     });
     this.deps.forwarder.forward({ stream, tcp: null }, target.route, { peer: conn.peer, peerId: conn.peerId, resumed: conn.resumed, target: headers[':authority'] }, {
       accepted: (app) => {
-        stream.respond({ ':status': 200 }, { waitForTrailers: true });
+        stream.respond({ ':status': 200, [HANDOFF_HEADER]: conn.handoff.key }, { waitForTrailers: true });
         this.deps.connections.track(app);
         this.deps.metrics.tunnelStreams.inc({ direction: 'inbound', result: 'accepted' });
       },
@@ -224,6 +242,7 @@ export class TunnelAcceptor {
         this.deps.metrics.tunnelStreams.inc({ direction: 'inbound', result: 'error' });
         answer(stream, STATUS.unavailable, REASONS.forwardUnavailable, H2_CODES.connectError);
       },
+      spliced: (handle) => conn.handoff.spliced(stream, handle),
     });
   }
 

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { GrpcHandOff } from '../../../src/common/grpc-hand-off.js';
-import { boundEndpoint, injectConnection, namePeer, offerSession, rawSocketOf, sessionWantsIO, socketFd } from '../../../src/common/node-internals.js';
+import { boundEndpoint, injectConnection, namePeer, offerSession, rawSocketOf, readInto, sessionWantsIO, socketFd } from '../../../src/common/node-internals.js';
 import { makeCa, makeLeaf } from '../../helpers/pki.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
@@ -145,5 +145,32 @@ describe('node internals', () => {
     expect(sessionWantsIO(session)).toBe(false);
     const changed = { destroyed: false, [key]: {} } as unknown as http2.Http2Session;
     expect(() => sessionWantsIO(changed)).toThrow(expect.objectContaining({ code: 'node_internals_changed' }));
+  });
+
+  it('readInto makes an accepted socket and a TLS socket read into one buffer of ours, and says node_internals_changed without the means', async () => {
+    const buffer = new Uint8Array(64 * 1024);
+    const reads: string[] = [];
+    const onRead = (n: number, b: Uint8Array) => { expect(b).toBe(buffer); reads.push(Buffer.from(b.subarray(0, n)).toString()); return true; };
+    const accepted = new Promise<net.Socket>((resolve) => {
+      const server = net.createServer({ pauseOnConnect: true }, resolve);
+      server.listen(0, '127.0.0.1', () => net.connect((server.address() as net.AddressInfo).port, '127.0.0.1', function (this: net.Socket) { this.end('plain'); cleanups.push(() => this.destroy()); }));
+      cleanups.push(() => server.close());
+    });
+    const raw = await accepted;
+    readInto(raw, buffer, onRead);
+    raw.resume();
+    await new Promise((r) => raw.once('end', r));
+    const engine = tls.createServer(serverOptions);
+    const secure = new Promise<tls.TLSSocket>((resolve) => engine.once('secureConnection', resolve));
+    const port = await tcpListener((s) => injectConnection(engine, s));
+    const client = await tlsClient(port);
+    const t = await secure;
+    readInto(t, buffer, onRead);
+    t.resume();
+    client.end('tls');
+    await new Promise((r) => t.once('end', r));
+    expect(reads).toEqual(['plain', 'tls']);
+    const strange = Object.assign(new net.Socket(), { _handle: {} });
+    expect(() => readInto(strange, buffer, onRead)).toThrow(expect.objectContaining({ code: 'node_internals_changed' }));
   });
 });

@@ -3,6 +3,7 @@
 // stream timer kept it, with what it buffered, for the whole idle timeout), and a reset stream drops its data.
 import http2 from 'node:http2';
 import net from 'node:net';
+import tls from 'node:tls';
 import { Duplex } from 'node:stream';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -11,9 +12,12 @@ import { systemClock } from '../../../src/common/clock.js';
 import { socketFd } from '../../../src/common/node-internals.js';
 import type { PeerState } from '../../../src/common/socket-poll.js';
 import { LivenessSweep, SWEEP_INTERVAL_MS } from '../../../src/sidecar/liveness-sweep.js';
-import { PAUSED_AFTER_FIN_MS, plainLeg, splice, type Leg, type SpliceEnd } from '../../../src/sidecar/pipe.js';
+import { createHash, randomBytes } from 'node:crypto';
+import { PAUSED_AFTER_FIN_MS, plainLeg, splice, withSharedReads, type Leg, type SocketLeg, type SpliceEnd, type SpliceHandle, type StreamLeg } from '../../../src/sidecar/pipe.js';
+import { sharedReadBuffer } from '../../../src/sidecar/shared-read.js';
 import { LogCapture, socketPair } from '../../helpers/datapath.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
+import { makeCa, makeLeaf } from '../../helpers/pki.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -123,6 +127,157 @@ describe('splice', () => {
     req.close(http2.constants.NGHTTP2_CANCEL);
     for (let i = 0; i < 200 && bufferedAtClose < 0; i++) await new Promise((r) => setTimeout(r, 5));
     expect(bufferedAtClose).toBe(0);
+  });
+
+  describe('handoff: a tunnel stream gives its place to a socket leg of its own', () => {
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    /** Everything a socket receives until its FIN. */
+    const drain = (s: net.Socket) => new Promise<Buffer>((resolve) => {
+      const chunks: Buffer[] = [];
+      s.on('data', (c: Buffer) => chunks.push(c));
+      s.once('end', () => resolve(Buffer.concat(chunks)));
+    });
+    /** Writes `payload` in pieces, one per turn of the event loop, then FIN; calls `at` once `mark` bytes went out. */
+    const feed = async (s: net.Socket, payload: Buffer, mark: number, at: () => void) => {
+      let marked = false;
+      for (let off = 0; off < payload.length; off += 64 * 1024) {
+        if (!s.write(payload.subarray(off, off + 64 * 1024))) await new Promise((r) => s.once('drain', r));
+        if (!marked && off >= mark) { marked = true; at(); }
+        await new Promise((r) => setImmediate(r));
+      }
+      s.end();
+    };
+
+    /** A TLS 1.3 connection on 127.0.0.1, half-open both ways, as the handoff's mTLS is: [server side, client side]. */
+    const tlsPair = async (): Promise<[net.Socket, net.Socket]> => {
+      const ca = makeCa();
+      const leaf = makeLeaf(ca, 'spiffe://cluster.local/ns/default/sa/api');
+      const server = tls.createServer({ key: leaf.keyPem, cert: leaf.certPem, minVersion: 'TLSv1.3', allowHalfOpen: true });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const accepted = new Promise<tls.TLSSocket>((r) => server.once('secureConnection', r));
+      const client = tls.connect({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port, ca: ca.certPem, checkServerIdentity: () => undefined });
+      client.allowHalfOpen = true;
+      await new Promise((r) => client.once('secureConnect', r));
+      const side = await accepted;
+      server.close();
+      for (const s of [side, client]) { s.on('error', () => {}); cleanups.push(() => s.destroy()); }
+      return [side, client];
+    };
+
+    /** client app ↔ [A splice] ↔ h2 stream ↔ [B splice] ↔ server app, with a socket pair ready to take the stream's place. */
+    const setup = async (readers = true, handoffOverTls = false) => {
+      const [appASide, appAClient] = await pair();
+      const [appBSide, appBClient] = await pair();
+      const [rB, rA] = handoffOverTls ? await tlsPair() : await pair();
+      // As the data path has them: the app sockets and the handoff's sockets read into one shared buffer.
+      const buffer = readers ? sharedReadBuffer() : undefined;
+      const leg = (s: net.Socket) => withSharedReads({ stream: s, tcp: s }, buffer);
+      const ends = { a: ended(), b: ended() };
+      let handleB!: SpliceHandle;
+      let legB!: StreamLeg;
+      const { client } = await h2Pair((stream) => {
+        legB = { stream, tcp: null };
+        handleB = splice(legB, leg(appBSide), { idleTimeoutMs: HOUR, clock: systemClock, onEnd: ends.b.onEnd });
+      });
+      const req = client.request({ ':method': 'POST', ':path': '/' }, { endStream: false, waitForTrailers: true });
+      req.on('error', () => {});
+      await new Promise((r) => req.once('response', r));
+      const legA: StreamLeg = { stream: req, tcp: null };
+      const handleA = splice(leg(appASide), legA, { idleTimeoutMs: HOUR, clock: systemClock, onEnd: ends.a.onEnd });
+      // Each handoff's socket reads into the shared buffer from its first handoff on (after its first bytes, if a test
+      // read them).
+      const next: { a?: SocketLeg; b?: SocketLeg } = {};
+      return {
+        appAClient, appBClient, rA, rB, req, ends,
+        handoffA: () => handleA.handoff(legA, (next.a ??= leg(rA))),
+        handoffB: () => handleB.handoff(legB, (next.b ??= leg(rB))),
+      };
+    };
+
+    it.each([
+      ['the server side first, as the protocol does', 'b', true], ['the client side first (the moved marker waits for its leg)', 'a', true],
+      ['the server side first, legs without the shared buffer', 'b', false], ['the client side first, legs without the shared buffer', 'a', false],
+    ] as const)(
+      'moves 8 MiB each way across the handoff without losing or reordering a byte, %s; the stream ends cleanly', async (_, first, readers) => {
+        const t = await setup(readers);
+        const up = randomBytes(8 * 1024 * 1024 + 11);
+        const down = randomBytes(8 * 1024 * 1024 + 7);
+        const gotAtB = drain(t.appBClient);
+        const gotAtA = drain(t.appAClient);
+        let moved = false;
+        const handoff = () => {
+          if (moved) return;
+          moved = true;
+          const a = () => expect(t.handoffA()).toBe(true);
+          const b = () => expect(t.handoffB()).toBe(true);
+          if (first === 'b') { b(); setTimeout(a, 5); } else { a(); setTimeout(b, 5); }
+        };
+        await Promise.all([feed(t.appAClient, up, 2 * 1024 * 1024, handoff), feed(t.appBClient, down, 3 * 1024 * 1024, handoff)]);
+        const [atB, atA] = await Promise.all([gotAtB, gotAtA]);
+        expect(atB.length).toBe(up.length);
+        expect(sha(atB)).toBe(sha(up));
+        expect(atA.length).toBe(down.length);
+        expect(sha(atA)).toBe(sha(down));
+        const [ea, eb] = await Promise.all([t.ends.a.promise, t.ends.b.promise]);
+        expect(ea.error ?? eb.error).toBeUndefined();
+        expect(t.req.rstCode).toBe(http2.constants.NGHTTP2_NO_ERROR);
+        // Most of the bytes crossed the handoff's sockets, not the stream.
+        expect(t.rA.bytesRead + t.rB.bytesRead).toBeGreaterThan(8 * 1024 * 1024);
+      });
+
+    it('passes a FIN that went into the stream before the handoff, and refuses a second handoff and one after the end', async () => {
+      const t = await setup();
+      const gotAtB = drain(t.appBClient);
+      t.appAClient.end('bye'); // the client app's FIN goes into the stream as its END_STREAM
+      expect(await gotAtB).toEqual(Buffer.from('bye'));
+      const gotAtA = drain(t.appAClient);
+      expect(t.handoffB()).toBe(true);
+      expect(t.handoffB()).toBe(false); // one handoff per splice
+      expect(t.handoffA()).toBe(true);
+      t.appBClient.end('back');
+      expect(await gotAtA).toEqual(Buffer.from('back'));
+      await Promise.all([t.ends.a.promise, t.ends.b.promise]);
+      expect(t.handoffA()).toBe(false);
+    });
+
+    it('after the client app\'s FIN passed, reads the server app\'s bytes off a TLS handoff connection before closing it', async () => {
+      const t = await setup(true, true);
+      const gotAtB = drain(t.appBClient);
+      t.appAClient.end('bye');
+      expect(await gotAtB).toEqual(Buffer.from('bye'));
+      const gotAtA = drain(t.appAClient);
+      // As the inbound does: its answer byte, then the server app's bytes on the handoff's connection; A reads the
+      // answer as the outbound does, and takes the connection while the app's bytes arrive.
+      t.rB.write(Buffer.from([1]));
+      expect(t.handoffB()).toBe(true);
+      const down = randomBytes(4 * 1024 * 1024 + 3);
+      t.appBClient.end(down);
+      await new Promise<void>((resolve) => {
+        const onReadable = () => {
+          if (!t.rA.read(1)) return;
+          t.rA.removeListener('readable', onReadable);
+          resolve();
+        };
+        t.rA.on('readable', onReadable);
+      });
+      await new Promise((r) => setTimeout(r, 20));
+      expect(t.handoffA()).toBe(true);
+      const atA = await gotAtA;
+      expect(atA.length).toBe(down.length);
+      expect(sha(atA)).toBe(sha(down));
+      const [ea, eb] = await Promise.all([t.ends.a.promise, t.ends.b.promise]);
+      expect(ea.error ?? eb.error).toBeUndefined();
+    });
+
+    it('resets both apps when the handoff\'s connection fails', async () => {
+      const t = await setup();
+      expect(t.handoffB()).toBe(true);
+      expect(t.handoffA()).toBe(true);
+      t.rA.resetAndDestroy();
+      const [ea, eb] = await Promise.all([t.ends.a.promise, t.ends.b.promise]);
+      expect(ea.error).toBeDefined();
+      expect(eb.error).toBeDefined();
+    });
   });
 
   describe('a leg paused by backpressure, whose peer the sweep watches', () => {

@@ -1,11 +1,13 @@
 // SharedBufferReader: two dialed sockets read into one shared buffer at once and each destination gets exactly its
-// source's bytes (TLS destinations under backpressure, and a plain one that must get copies); a destination that is
-// gone stops the reads. Real TCP and TLS sockets on 127.0.0.1.
+// source's bytes (TLS destinations under backpressure, and plain ones written with write(2) or a copy); a destination
+// that is gone stops the reads; a TLS socket after its handshake and an accepted socket take a reader. Real TCP and
+// TLS sockets on 127.0.0.1.
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
+import { setBufferSizes } from '../../../src/common/socket-buffers.js';
 import { SHARED_READ_BYTES, SharedBufferReader, sharedReadBuffer } from '../../../src/sidecar/shared-read.js';
 import { makeCa, makeLeaf } from '../../helpers/pki.js';
 
@@ -111,20 +113,75 @@ describe('SharedBufferReader', () => {
     const to = await sink('plain', 0);
     const dest = await destination('plain', to.port);
     const from = await sender(randomBytes(1024));
-    let writes = 0;
-    const realWrite = dest.write.bind(dest);
-    dest.write = ((...args: Parameters<typeof realWrite>) => { writes++; return realWrite(...args); }) as typeof dest.write;
     const reader = new SharedBufferReader(sharedReadBuffer());
     const source = net.connect({ port: from, host: '127.0.0.1', onread: reader.onread });
     source.pause();
     await once(source, 'connect');
     reader.forwardTo(source, dest);
-    const chunk = new Uint8Array(SHARED_READ_BYTES);
+    const chunk = new Uint8Array(SHARED_READ_BYTES).fill(7);
     expect(reader.onread.callback(100, chunk)).toBe(true); // allowed: forwarded while dest takes it
-    expect(writes).toBe(1);
+    dest.end();
+    await once(dest, 'finish');
     dest.destroy();
     expect(reader.onread.callback(100, chunk)).toBe(false); // refused: dest gone, reading stops
-    expect(writes).toBe(1);
+    expect(await to.received).toEqual(Buffer.alloc(100, 7));
     source.destroy();
+  });
+
+  it('attaches to a TLS socket after its handshake: what it read before goes first, then its reads through the shared buffer, in order', async () => {
+    const ca = makeCa();
+    const leaf = makeLeaf(ca, 'spiffe://cluster.local/ns/default/sa/early');
+    const payload = randomBytes(3 * 1024 * 1024 + 5);
+    const secure = new Promise<tls.TLSSocket>((resolve) => {
+      const server = tls.createServer({ key: leaf.keyPem, cert: leaf.certPem, minVersion: 'TLSv1.3' }, resolve).listen(0, '127.0.0.1');
+      closers.push(() => server.close());
+      server.once('listening', () => {
+        const client = tls.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1', ca: ca.certPem, checkServerIdentity: () => undefined });
+        client.on('error', () => {});
+        closers.push(() => client.destroy());
+        // Bytes right behind the handshake: the server socket has some in its readable buffer before the reader attaches.
+        client.once('secureConnect', () => client.end(payload));
+      });
+    });
+    const t = await secure;
+    await new Promise<void>((r) => t.once('readable', () => r()));
+    expect(t.readableLength).toBeGreaterThan(0);
+    const to = await sink('plain', 100);
+    const dest = await destination('plain', to.port);
+    setBufferSizes(dest, { send: 32 * 1024, receive: 32 * 1024 }); // so that the stalled sink pushes back soon
+    const reader = SharedBufferReader.attach(t, sharedReadBuffer());
+    const pauses: string[] = [];
+    t.on('pause', () => pauses.push('pause'));
+    t.on('resume', () => pauses.push('resume'));
+    reader.forwardTo(t, dest);
+    const got = await to.received;
+    expect(got.length).toBe(payload.length);
+    expect(sha(got)).toBe(sha(payload));
+    // The sink held its reads for a while: the TLS socket was paused (what the liveness sweep watches) and resumed.
+    expect(pauses).toContain('pause');
+    expect(pauses.at(-1)).toBe('resume');
+  });
+
+  it('attaches to an accepted socket before it reads, and forwards into a plain destination with write(2) of its own', async () => {
+    const payload = randomBytes(2 * 1024 * 1024 + 3);
+    const accepted = new Promise<net.Socket>((resolve) => {
+      const server = net.createServer({ pauseOnConnect: true }, resolve).listen(0, '127.0.0.1');
+      closers.push(() => server.close());
+      server.once('listening', () => {
+        const client = net.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1' });
+        closers.push(() => client.destroy());
+        client.end(payload);
+      });
+    });
+    const source = await accepted;
+    const to = await sink('plain', 0);
+    const dest = await destination('plain', to.port);
+    const queued = { writes: 0 };
+    const realWrite = dest.write.bind(dest);
+    dest.write = ((...args: Parameters<typeof realWrite>) => { queued.writes++; return realWrite(...args); }) as typeof dest.write;
+    SharedBufferReader.attach(source, sharedReadBuffer()).forwardTo(source, dest);
+    expect(sha(await to.received)).toBe(sha(payload));
+    // Most reads went straight to the kernel; node's queue took only what the kernel could not take at once.
+    expect(queued.writes).toBeLessThan(Math.ceil(payload.length / SHARED_READ_BYTES));
   });
 });
