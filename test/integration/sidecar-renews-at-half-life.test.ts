@@ -26,6 +26,8 @@ describe('sidecar renews at half-life', () => {
     }, 250);
     try {
       const renewed = await sc.waitForStatus((s) => s.identity.rotations >= 2, 45_000);
+      // /status counts the rotation before its log line has reached us through the sidecar's stdout: wait for the line.
+      await sc.proc.waitFor(/"event":"rotation".*"trigger":"refresh"|"trigger":"refresh".*"event":"rotation"/);
       const rot = sc.proc.json().filter((l) => l.event === 'rotation');
       expect(rot.map((l) => l.trigger)).toEqual(['initial', 'refresh']);
       expect(rot.map((l) => l.method)).toEqual(['join_token', 'renewal']);

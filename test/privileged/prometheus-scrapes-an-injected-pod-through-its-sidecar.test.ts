@@ -12,6 +12,7 @@ import { DEFAULT_INJECT_OPTIONS, injectPod, type PodLike } from '../../src/k8s/i
 import { BIN } from '../helpers/cli.js';
 import { createMesh, skipPrivileged, type LineProcess, type Mesh } from '../helpers/netns.js';
 import { kubernetesPodsConfig, podTargets } from '../helpers/prometheus-sd.js';
+import { untilValue } from '../helpers/until.js';
 import { APP_UID, idOf, SIDECAR_UID, startHubCa, TRUST_DOMAIN, type MeshCa } from './scenario.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -61,6 +62,9 @@ beforeAll(async () => {
   await writeFile(config, kubernetesPodsConfig(targets, '  scrape_interval: 1s\n  scrape_timeout: 1s'));
   prometheus = mesh.spawn('prom', ['prometheus', `--config.file=${config}`, `--storage.tsdb.path=${join(mesh.tmp, 'tsdb')}`,
     '--web.listen-address=127.0.0.1:9090', '--log.level=warn']);
+  // Its query API answers 503 "Service Unavailable" until it is ready: wait for /-/ready before the first query.
+  await untilValue(async () => (await mesh.run('prom', ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', 'http://127.0.0.1:9090/-/ready'])).stdout,
+    (code) => code === '200', 30_000, 200);
 }, 90_000);
 afterAll(async () => {
   await mesh?.destroy();
