@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCa, type TestCaServer } from '../helpers/ca.js';
 import { startSidecar, type TestSidecar, WEB_ID } from '../helpers/sidecar.js';
+import { until } from '../helpers/until.js';
 
 describe('sidecar renews at half-life', () => {
   let ca: TestCaServer;
@@ -60,7 +61,10 @@ describe('sidecar renews at half-life', () => {
         expect(Date.parse(h[i]!.notBefore)).toBeGreaterThanOrEqual(Date.parse(h[i - 1]!.notBefore));
       }
       // Renewals were authenticated by the current SVID, not the (single-use) join token.
-      const methods = ca.process.json().filter((l) => l.msg === 'issued' && l.spiffeId === WEB_ID).map((l) => l.method);
+      // The CA logs "issued" after it answers: the last line may still be on its way.
+      const issued = () => ca.process.json().filter((l) => l.msg === 'issued' && l.spiffeId === WEB_ID);
+      await until(() => issued().length >= 3);
+      const methods = issued().map((l) => l.method);
       expect(methods).toEqual(['join_token', 'renewal', 'renewal']);
     } finally {
       clearInterval(poll);

@@ -32,7 +32,8 @@ describe('sidecar restart with a state directory', () => {
       const after = await again.waitForStatus((s) => s.identity.state === 'available' && s.identity.rotations === 1);
       expect(after.identity.serial).not.toBe(before.identity.serial);
       expect(after.identity.lastError).toBeNull();
-      await ca.process.waitFor(/"msg":"issued"/);
+      // The CA logs "issued" after it answers (and waitFor would match the first issuance's line): wait for the new one.
+      await until(() => issued().length > issuedBefore);
       const renewal = issued().slice(issuedBefore);
       expect(renewal).toHaveLength(1);
       expect(renewal[0]).toMatchObject({ method: 'renewal', serial: after.identity.serial });

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCa, type TestCaServer } from '../helpers/ca.js';
 import { startSidecar, type TestSidecar } from '../helpers/sidecar.js';
+import { until } from '../helpers/until.js';
 
 describe('sidecar rides out a CA outage', () => {
   let ca: TestCaServer;
@@ -59,6 +60,8 @@ describe('sidecar rides out a CA outage', () => {
     expect(back.outageBudgetSeconds).toBeNull();
     expect(back.identity.history.at(-1)!.trigger).toBe('retry');
     // Renewed with the SVID it kept: the join token was single-use.
+    // The CA logs "issued" after it answers: the line may still be on its way.
+    await until(() => ca.process.json().some((l) => l.msg === 'issued'));
     const issued = ca.process.json().filter((l) => l.msg === 'issued');
     expect(issued.map((l) => l.method)).toEqual(['renewal']);
   }, 60_000);
