@@ -48,8 +48,8 @@ describe('tunnel: a policy change applies to the next stream', () => {
     await pair.setAllow([OTHER]);
     const { error } = await reply;
     expect(error?.code).toBe('ECONNRESET');
-    const line = pair.api.proc.json().find((l) => l.msg === 'connection closed');
-    expect(line).toMatchObject({ reason: 'policy_revoked', peerId: WEB_ID, policy: 'local', detail: expect.stringMatching(/^no_allow_matched/) });
+    // The sidecar's JSON log is written asynchronously: the line may come after the reset.
+    await expect.poll(() => pair.api.proc.json().find((l) => l.msg === 'connection closed')).toMatchObject({ reason: 'policy_revoked', peerId: WEB_ID, policy: 'local', detail: expect.stringMatching(/^no_allow_matched/) });
     expect((await pair.api.get('/metrics')).text).toMatch(/ztmesh_authz_decisions_total\{result="revoked",policy="local"\} 1/);
     await pair.setAllow([WEB_ID]);
   });

@@ -50,7 +50,8 @@ describe('tunnel: a bulk stream and short connections to one upstream', () => {
     await pair.setAllow(['spiffe://example.org/ns/default/sa/other']);
     const { error } = await reply;
     expect(error?.code).toBe('ECONNRESET');
-    expect(pair.api.proc.json().find((l) => l.msg === 'connection closed' && l.reason === 'policy_revoked')).toMatchObject({ peerId: WEB_ID });
+    // The sidecar's JSON log is written asynchronously: the line may come after the reset.
+    await expect.poll(() => pair.api.proc.json().find((l) => l.msg === 'connection closed' && l.reason === 'policy_revoked')).toMatchObject({ peerId: WEB_ID });
     await pair.setAllow([WEB_ID]);
   });
 });

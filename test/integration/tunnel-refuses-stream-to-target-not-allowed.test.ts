@@ -62,6 +62,8 @@ describe('tunnel: a stream to a target that is not allowed', () => {
     expect(own).toMatchObject({ status: 200, data: 'to the listener', rstCode: http2.constants.NGHTTP2_NO_ERROR });
     expect(appConnections).toBe(1);
 
+    // The sidecar's JSON log is written asynchronously: the last refusal's line may come after its answer.
+    await expect.poll(() => pair.api.proc.json().filter((l) => l.msg === 'connection refused').length).toBe(3);
     const refusals = pair.api.proc.json().filter((l) => l.msg === 'connection refused');
     expect(refusals.map((l) => l.reason)).toEqual(['target_not_allowed', 'target_not_allowed', 'tunnel_malformed']);
     expect(refusals[0]).toMatchObject({ peerId: WEB_ID, level: 'warn' });
