@@ -84,7 +84,8 @@ describe('the policy kind of the mesh stream', () => {
     const metrics = await (await fetch(`http://${ca.adminAddress}/metrics`)).text();
     expect(metrics).toMatch(/ztmesh_ca_policies\{state="invalid"\} 3/);
     expect(metrics).toMatch(/ztmesh_ca_policies\{state="valid"\} 4/);
-    const warned = ca.process.json().filter((l) => l.code === 'invalid_policy').map((l) => `${String(l.object)}:${String(l.field)}`);
-    expect(warned).toEqual(expect.arrayContaining(['shop/db-allows-api:spec.action', 'shop/typo:spec.selector.serviceAcounts', '#1:(syntax)']));
+    // The CA's JSON log is written asynchronously: poll for the lines.
+    const warned = () => ca.process.json().filter((l) => l.code === 'invalid_policy').map((l) => `${String(l.object)}:${String(l.field)}`);
+    await expect.poll(warned).toEqual(expect.arrayContaining(['shop/db-allows-api:spec.action', 'shop/typo:spec.selector.serviceAcounts', '#1:(syntax)']));
   });
 });

@@ -48,7 +48,7 @@ describe('sidecar without a CA', () => {
     // The health port serves nothing else.
     expect((await sc.get('/status', sc.health)).status).toBe(404);
     expect((await sc.get('/certs', sc.health)).status).toBe(404);
-    const fail = sc.proc.json().find((l) => l.event === 'rotation_failed');
-    expect(fail).toMatchObject({ code: 'unavailable', ca: deadAddress, state: 'initializing' });
+    // The sidecar's JSON log is written asynchronously: poll for the line.
+    await expect.poll(() => sc.proc.json().find((l) => l.event === 'rotation_failed')).toMatchObject({ code: 'unavailable', ca: deadAddress, state: 'initializing' });
   });
 });
