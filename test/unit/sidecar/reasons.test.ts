@@ -1,4 +1,6 @@
 // The one mapping from TLS and socket errors to the data path's stable reason codes.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { REASONS, tlsErrorReason, verifyErrorReason } from '../../../src/sidecar/reasons.js';
 
@@ -33,5 +35,21 @@ describe('tlsErrorReason', () => {
     expect(verifyErrorReason('CERT_NOT_YET_VALID')).toBe('cert_expired');
     expect(verifyErrorReason('UNABLE_TO_GET_ISSUER_CERT')).toBe('untrusted_chain');
     expect(verifyErrorReason(undefined)).toBe('untrusted_chain');
+  });
+});
+
+describe('docs/datapath.md', () => {
+  const read = (name: string) => readFileSync(fileURLToPath(new URL(`../../../docs/${name}`, import.meta.url)), 'utf8');
+  const codesIn = (text: string) => new Set([...text.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]));
+  const datapath = codesIn(read('datapath.md'));
+  // The front door's admission caps, which only the CA sets (a sidecar listener's cap is max_connections): design.md.
+  const caOnly = ['connection_limit', 'source_connection_limit'];
+
+  it('documents every reason code the data path can log (a code it lacks is found missing)', () => {
+    expect(datapath.has('handoff_refused')).toBe(true);
+    expect(datapath.has('no_such_code')).toBe(false);
+    expect(Object.values(REASONS).filter((r) => !datapath.has(r) && !caOnly.includes(r))).toEqual([]);
+    const design = codesIn(read('design.md'));
+    expect(caOnly.filter((r) => !design.has(r))).toEqual([]);
   });
 });
