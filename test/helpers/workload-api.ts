@@ -4,12 +4,15 @@
 //   const wl = await startWorkloadApiSidecar({ ca, args: ['--workload-api-allow-uids', '*'] });
 //   const c = wl.client();                        // sends `workload.spiffe.io: true`
 //   const first = await firstMessage(c.FetchX509SVID({}));
+//   const svids = collectMessages(c.FetchX509SVID({})); await svids.next(2);   // every message, the 2nd awaited
 //   const err = await unaryError(wl.client({ header: false }), 'FetchJWTSVID', { audience: ['a'] });
 //   await wl.stop();                              // the sidecar and the clients (the temp dir goes with the test file)
+import { X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { beforeAll } from 'vitest';
+import { read as readDer } from '../../src/pki/der.js';
 import { loadWorkloadApiProto } from '../../src/workload-api/proto.js';
 import type { SpiffeWorkloadAPIClient } from '../../src/gen/spiffe/SpiffeWorkloadAPI.js';
 import { startCa, type StartCaOptions, type TestCaServer } from './ca.js';
@@ -119,6 +122,47 @@ export function nextMessages<T>(stream: grpc.ClientReadableStream<T>, n: number,
       if (e.code !== grpc.status.CANCELLED || got.length < n) reject(e);
     });
   });
+}
+
+/** Every message of a server stream as it arrives; next(n) waits for the n-th (1-based). Cancel the stream after. */
+export interface MessageCollector<T> {
+  messages: T[];
+  next(n: number, timeoutMs?: number): Promise<T>;
+}
+
+/** Collects a server stream's messages (woken by each arrival, no polling); an error fails every later next(). */
+export function collectMessages<T>(stream: grpc.ClientReadableStream<T>): MessageCollector<T> {
+  const messages: T[] = [];
+  const waiters = new Set<() => void>();
+  let failed: grpc.ServiceError | undefined;
+  const wake = () => { for (const w of [...waiters]) w(); };
+  stream.on('data', (m: T) => { messages.push(m); wake(); });
+  stream.on('error', (e: grpc.ServiceError) => { if (e.code !== grpc.status.CANCELLED) failed = e; wake(); });
+  return {
+    messages,
+    next(n, timeoutMs = 15_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (messages.length >= n) { done(); resolve(messages[n - 1]!); } else if (failed) { done(); reject(failed); }
+        };
+        const timer = setTimeout(() => { done(); reject(new Error(`${messages.length} of ${n} messages within ${timeoutMs} ms`)); }, timeoutMs);
+        const done = () => { clearTimeout(timer); waiters.delete(check); };
+        waiters.add(check);
+        check();
+      });
+    },
+  };
+}
+
+/** The certificates of a Workload API DER field (a chain or a bundle: DER certificates back to back). */
+export function derCertificates(der: Buffer): X509Certificate[] {
+  const out: X509Certificate[] = [];
+  for (let offset = 0; offset < der.length;) {
+    const node = readDer(der, offset);
+    out.push(new X509Certificate(node.raw));
+    offset += node.raw.length;
+  }
+  return out;
 }
 
 /** The error a server stream ends with before any message. */

@@ -1,6 +1,7 @@
 // go-spiffe v2 (not written by us) against a real sidecar's Workload API: its X.509 watcher gets the SVID at once and
 // a new one (a new key) after each forced rotation, never the same key twice; FetchJWTSVID's token validates with
-// jwtsvid.ParseAndValidate against the bundle from FetchJWTBundles, and the same token fails for another audience.
+// jwtsvid.ParseAndValidate against the bundle from FetchJWTBundles, and the same token fails for another audience;
+// FetchJWTSVID with jwtsvid.Params.Subject gets the token for the workload's own ID and PermissionDenied for another.
 import { describe, expect, it } from 'vitest';
 import { runTool } from '../helpers/interop.js';
 import { LineProcess } from '../helpers/line-process.js';
@@ -8,6 +9,7 @@ import { WEB_ID } from '../helpers/sidecar.js';
 import { workloadApiSidecarForSuite } from '../helpers/workload-api.js';
 
 const suite = workloadApiSidecarForSuite({ tool: 'go' });
+const API_ID = 'spiffe://example.org/ns/default/sa/api';
 const ROTATIONS = 3;
 
 describe('go-spiffe v2 workloadapi', () => {
@@ -39,5 +41,15 @@ describe('go-spiffe v2 workloadapi', () => {
     expect(ok.json[0]).toEqual({ valid: true, spiffeId: WEB_ID });
     const wrong = await runTool([suite.tool, 'validate', '-token', got.token, '-aud', 'payments'], env);
     expect(wrong.json[0]).toMatchObject({ valid: false, error: expect.stringContaining('audience') });
+  });
+
+  it('FetchJWTSVID with Params.Subject: the own ID gets its token, another ID gets PermissionDenied (not_entitled)', async () => {
+    const env = { SPIFFE_ENDPOINT_SOCKET: suite.wl.endpoint };
+    const own = await runTool([suite.tool, 'jwt', '-aud', 'db', '-id', WEB_ID], env);
+    expect(own.code, own.stdout + own.stderr).toBe(0);
+    expect(own.json[0]).toMatchObject({ spiffeId: WEB_ID, validatedId: WEB_ID, audience: ['db'] });
+    const other = await runTool([suite.tool, 'jwt', '-aud', 'db', '-id', API_ID], env);
+    expect(other.code).toBe(1);
+    expect(other.json[0]).toEqual({ error: `rpc error: code = PermissionDenied desc = not_entitled: this workload is ${WEB_ID}, not ${API_ID}` });
   });
 });

@@ -84,7 +84,7 @@ func main() {
 	timeout := fs.Duration("timeout", 20*time.Second, "give up after")
 	token := fs.String("token", "", "validate: the JWT-SVID")
 	addr := fs.String("addr", "", "dial: host:port; serve: listen address")
-	id := fs.String("id", "", "dial: the server's SPIFFE ID; serve: the client's")
+	id := fs.String("id", "", "dial: the server's SPIFFE ID; serve: the client's; jwt: the SPIFFE ID to ask for (spiffe_id)")
 	_ = fs.Parse(os.Args[2:])
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
@@ -98,13 +98,21 @@ func main() {
 			fail(fmt.Errorf("%d of %d updates: %v", w.seen, w.n, err))
 		}
 	case "jwt":
-		// FetchJWTSVID, then FetchJWTBundles, then jwtsvid.ParseAndValidate against that bundle.
+		// FetchJWTSVID (for -id, when given), then FetchJWTBundles, then jwtsvid.ParseAndValidate against that bundle.
+		params := jwtsvid.Params{Audience: auds[0], ExtraAudiences: auds[1:]}
+		if *id != "" {
+			subject, err := spiffeid.FromString(*id)
+			if err != nil {
+				fail(err)
+			}
+			params.Subject = subject
+		}
 		client, err := workloadapi.New(ctx)
 		if err != nil {
 			fail(err)
 		}
 		defer client.Close()
-		svid, err := client.FetchJWTSVID(ctx, jwtsvid.Params{Audience: auds[0], ExtraAudiences: auds[1:]})
+		svid, err := client.FetchJWTSVID(ctx, params)
 		if err != nil {
 			fail(err)
 		}
