@@ -1,14 +1,15 @@
 // deploy/monitoring: the alert rules pass `promtool check rules` and their own `promtool test rules`; every query of
-// the rules and the Grafana dashboard names only metrics that exist (registered in src/, or listed in the metrics
-// table of docs/design.md), and every dashboard query is valid PromQL (promtool checks it as a recording rule).
+// the rules, every series their unit tests feed and every Grafana dashboard query names only metrics src/ registers
+// (read from source), and every dashboard query is valid PromQL (promtool checks it as a recording rule).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { findTool } from '../../helpers/deploy-manifests.js';
+import { metricRegistrations } from '../../helpers/metric-registrations.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -17,21 +18,8 @@ const DIR = join(ROOT, 'deploy/monitoring');
 const PROMTOOL = findTool('promtool');
 if (!PROMTOOL) console.warn('monitoring.test: promtool not found (.ci/run installs Debian\'s prometheus); skipping the promtool checks, the metric-name checks still run');
 
-function sources(dir: string): string[] {
-  return readdirSync(dir).flatMap((n) => {
-    const p = join(dir, n);
-    return statSync(p).isDirectory() ? sources(p) : p.endsWith('.ts') ? [p] : [];
-  });
-}
-
-/** Every metric that exists: registered by src/ (`name: 'ztmesh_…'`) or listed in docs/design.md's metrics table. */
-function knownMetrics(): Set<string> {
-  const code = sources(join(ROOT, 'src')).flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/name: '(ztmesh_[a-z_]+)'/g)].map((m) => m[1]!));
-  const design = readFileSync(join(ROOT, 'docs/design.md'), 'utf8');
-  const table = design.slice(design.indexOf('### Metrics\n'), design.indexOf('\n### ', design.indexOf('### Metrics\n') + 5));
-  const listed = [...table.matchAll(/^\| (.+?) \|/gm)].flatMap((m) => [...m[1]!.matchAll(/`(ztmesh_[a-z_]+)`/g)].map((x) => x[1]!));
-  return new Set([...code, ...listed]);
-}
+/** Every metric that exists: registered by src/ (read from the source, nothing started). */
+const knownMetrics = () => new Set(metricRegistrations(ROOT).map((r) => r.name));
 
 /** The ztmesh metric names a PromQL expression reads (a histogram's _bucket, _sum and _count are its own name). */
 const metricsIn = (expr: string) => [...expr.matchAll(/\b(ztmesh_[a-z0-9_]+)/g)].map((m) => m[1]!.replace(/_(bucket|sum|count)$/, ''));
@@ -48,8 +36,21 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 describe('deploy/monitoring', () => {
   const known = knownMetrics();
 
-  it('knows the metrics of the code and of docs/design.md', () => {
+  it('knows the metrics the code registers, and nothing else', () => {
     for (const m of ['ztmesh_cert_expiry_timestamp_seconds', 'ztmesh_ca_sign_total', 'ztmesh_build_info', 'ztmesh_outbound_passthrough_total']) expect(known).toContain(m);
+    expect(known).not.toContain('ztmesh_cert_expiry_seconds');
+    expect(metricsIn('rate(ztmesh_ca_sign_duration_seconds_bucket[5m]) / ztmesh_ca_sign_total')).toEqual(['ztmesh_ca_sign_duration_seconds', 'ztmesh_ca_sign_total']);
+  });
+
+  it('the rules\' unit tests feed only series of metrics that exist', () => {
+    const tests = parse(readFileSync(join(DIR, 'ztmesh-alerts.test.yaml'), 'utf8')) as Obj;
+    const series = (tests.tests as Obj[]).flatMap((t) => ((t.input_series ?? []) as Obj[]).map((i) => i.series as string));
+    expect(series.length).toBeGreaterThan(0);
+    for (const s of series) {
+      const used = metricsIn(s);
+      expect(used, s).toHaveLength(1);
+      expect(known, `ztmesh-alerts.test.yaml feeds ${s}`).toContain(used[0]);
+    }
   });
 
   it('the alert rules cover certificate expiry, rotation failures, CA refusals and passthrough growth, and read only metrics that exist', () => {
@@ -61,6 +62,7 @@ describe('deploy/monitoring', () => {
       const used = metricsIn(r.expr);
       expect(used.length, r.alert).toBeGreaterThan(0);
       for (const m of used) expect(known, `${r.alert} reads ${m}`).toContain(m);
+      for (const m of metricsIn(JSON.stringify(r.annotations ?? {}))) expect(known, `${r.alert}'s annotations name ${m}`).toContain(m);
       expect(r.labels?.severity, r.alert).toMatch(/^(critical|warning|info)$/);
       expect(r.annotations?.summary, r.alert).toBeTruthy();
     }

@@ -59,7 +59,7 @@ describe('the ztmesh annotation table', () => {
 
   it('a request above its limit is refused naming both annotations; raising the limit too passes', () => {
     expect(() => injectPod(pod({ 'ztmesh.io/proxy-memory': '512Mi' }), DEFAULT_INJECT_OPTIONS))
-      .toThrow(/annotation ztmesh.io\/proxy-memory: "512Mi" is above the limit "256Mi" \(the default; set ztmesh.io\/proxy-memory-limit\)/);
+      .toThrow(/annotation ztmesh.io\/proxy-memory: "512Mi" is above the limit "384Mi" \(the default; set ztmesh.io\/proxy-memory-limit\)/);
     expect(() => injectPod(pod({ 'ztmesh.io/proxy-cpu': '2', 'ztmesh.io/proxy-cpu-limit': '500m' }), DEFAULT_INJECT_OPTIONS))
       .toThrow(/ztmesh.io\/proxy-cpu: "2" is above the limit "500m" \(ztmesh.io\/proxy-cpu-limit\)/);
     const r = injectPod(pod({ 'ztmesh.io/proxy-memory': '512Mi', 'ztmesh.io/proxy-memory-limit': '1Gi', 'ztmesh.io/proxy-cpu': '100m', 'ztmesh.io/proxy-cpu-limit': '1' }), DEFAULT_INJECT_OPTIONS);
@@ -69,7 +69,7 @@ describe('the ztmesh annotation table', () => {
 
   it('without resource annotations the sidecar gets the documented defaults (no CPU limit)', () => {
     const sidecar = injectPod(pod({}), DEFAULT_INJECT_OPTIONS).pod.spec!.initContainers!.find((c) => c.name === 'ztmesh-sidecar')!;
-    expect(sidecar.resources).toEqual({ requests: { cpu: '20m', memory: '64Mi' }, limits: { memory: '256Mi' } });
+    expect(sidecar.resources).toEqual({ requests: { cpu: '20m', memory: '64Mi' }, limits: { memory: '384Mi' } });
   });
 
   it('docs/kubernetes.md lists every annotation of the table', () => {
