@@ -1,17 +1,18 @@
 // `ztmesh policy explain` (would X reach W on port P, and which policy decides?) and `ztmesh policy validate` (for CI
 // pipelines). Both read policies as the CA does: files through the CA's reader and store (ca/policy/), or the CA's own
-// GET /policies, and decide with the one decision (policy/decide.ts).
+// GET /policies, and decide with the one decision (policy/decide.ts); explain's --allow is the workload's own allow list,
+// the ALLOW policy `local` its sidecar adds.
 // Exit codes: explain 0 allow, 1 deny, 2 bad input; validate 0 valid, 1 problems found, 2 bad input.
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { ZtmeshError } from '../common/errors.js';
 import { readPolicyDir, readPolicyFile } from '../ca/policy/policy-dir.js';
 import { PolicyStore, type SourceUpdate } from '../ca/policy/policy-store.js';
-import { compilePolicies } from '../policy/compile.js';
+import { compileLocal, compilePolicies } from '../policy/compile.js';
 import { decide, dryRunDifferences, type Decision } from '../policy/decide.js';
-import { DEFAULT_MESH_DEFAULT, MESH_DEFAULTS, policyKey, type AuthorizationPolicy, type MeshDefault } from '../policy/model.js';
+import { DEFAULT_MESH_DEFAULT, LOCAL_POLICY, MESH_DEFAULTS, policyKey, type AuthorizationPolicy, type MeshDefault } from '../policy/model.js';
 import { parsePolicyObject, policyDocument, problemLine, type ParsedFile } from '../policy/parse.js';
-import { parseSpiffeId } from '../pki/spiffe-id.js';
+import { parseSpiffeId, parseSpiffePattern } from '../pki/spiffe-id.js';
 import { fetchPolicies } from './ca-status.js';
 import { adminUrl } from './status.js';
 
@@ -74,6 +75,21 @@ function spiffeIdFlag(flag: string, value: string): string {
   }
 }
 
+/** --allow's patterns (repeatable, each comma-separated as the `ztmesh.io/allow` annotation); undefined when not given. */
+function allowFlag(values: readonly string[] | undefined): string[] | undefined {
+  if (values === undefined) return undefined;
+  const patterns = values.flatMap((v) => v.split(',')).map((p) => p.trim()).filter(Boolean);
+  if (patterns.length === 0) throw badInput('invalid_flag', '--allow: no SPIFFE ID pattern given');
+  for (const p of patterns) {
+    try {
+      parseSpiffePattern(p);
+    } catch (e) {
+      throw badInput('invalid_flag', `--allow "${p}": ${(e as Error).message}`);
+    }
+  }
+  return patterns;
+}
+
 const REASON_TEXT: Record<Decision['reason'], string> = {
   deny_matched: 'a DENY policy matches',
   allow_matched: 'an ALLOW policy matches',
@@ -81,6 +97,12 @@ const REASON_TEXT: Record<Decision['reason'], string> = {
   mesh_default: 'no policy applies: the mesh default decides',
   foreign_trust_domain: 'no policy applies, and the mesh default allow admits only the workload\'s trust domain',
   invalid_spiffe_id: 'the peer\'s ID is not a SPIFFE ID',
+};
+
+/** The same reasons when the deciding policy is `local`, the workload's own allow list. */
+const LOCAL_REASON_TEXT: Partial<Record<Decision['reason'], string>> = {
+  allow_matched: 'the workload\'s own allow list names the caller',
+  no_allow_matched: 'no ALLOW policy applies to this port, and the workload\'s own allow list does not name the caller',
 };
 
 /** What explain found, as -o json prints it. */
@@ -94,17 +116,22 @@ export interface Explanation {
   defaultPolicy: MeshDefault;
   /** The policies that select the workload (what its sidecar receives), dry-run ones included. */
   policies: string[];
+  /** The workload's own allow list (--allow: the ALLOW policy `local`), null when not given. */
+  local: string[] | null;
   /** Dry-run policies that would decide differently. */
   dryRun: { policy: string; would: 'allow' | 'deny' }[];
 }
 
-/** Decides over `policies` as the workload's sidecar would. Pure. */
-export function explain(policies: readonly AuthorizationPolicy[], defaultPolicy: MeshDefault, from: string, to: string, port: number | undefined): Explanation {
+/**
+ * Decides over `policies` as the workload's sidecar would, with its own allow list `local` (the ALLOW policy `local`;
+ * undefined: the workload has none). Pure; throws PkiError `invalid_spiffe_pattern` on a bad pattern of `local`.
+ */
+export function explain(policies: readonly AuthorizationPolicy[], defaultPolicy: MeshDefault, from: string, to: string, port: number | undefined, local?: readonly string[]): Explanation {
   const compiled = compilePolicies({ defaultPolicy, policies }, { trustDomain: parseSpiffeId(to).trustDomain, workload: to });
-  const d = decide(compiled, { peerId: from, port });
+  const d = decide(compiled, { peerId: from, port }, compileLocal(local, 'allow'));
   return {
     decision: d.allow ? 'allow' : 'deny', policy: d.policy, reason: d.reason, from, to, port: port ?? null, defaultPolicy,
-    policies: compiled.policies.map(policyKey), dryRun: dryRunDifferences(d),
+    policies: compiled.policies.map(policyKey), local: local ? [...local] : null, dryRun: dryRunDifferences(d),
   };
 }
 
@@ -112,8 +139,9 @@ export function explain(policies: readonly AuthorizationPolicy[], defaultPolicy:
 export function formatExplanation(e: Explanation): string {
   const lines = [
     `${e.decision.toUpperCase()}: ${e.from} → ${e.to}${e.port === null ? ' (any port no rule names)' : ` port ${e.port}`}`,
-    `  decided by: ${e.policy} (${REASON_TEXT[e.reason]})`,
+    `  decided by: ${e.policy} (${(e.policy === LOCAL_POLICY ? LOCAL_REASON_TEXT[e.reason] : undefined) ?? REASON_TEXT[e.reason]})`,
     `  policies selecting the workload: ${e.policies.length ? e.policies.join(', ') : 'none'}`,
+    ...(e.local ? [`  local allow list: ${e.local.join(', ')}`] : []),
     `  mesh default: ${e.defaultPolicy}`,
     ...e.dryRun.map((o) => `  dry run: ${o.policy} would ${o.would} (not enforced)`),
   ];
@@ -133,9 +161,10 @@ export function register(program: Command): void {
     .option('--dir <dir>', 'the policies of a --policy-dir')
     .option('-f, --file <file>', 'a policy file (repeatable)', collect)
     .option('--ca-admin <address>', 'the policies a CA serves: its admin, as a port, host:port or URL')
+    .option('--allow <patterns>', 'the workload\'s own allow list, as its sidecar\'s `allow` or ztmesh.io/allow annotation: the ALLOW policy `local` (comma-separated, repeatable) (default: none)', collect)
     .addOption(new Option('--default-policy <policy>', 'the mesh default with --dir or -f (the CA\'s own with --ca-admin)').choices([...MESH_DEFAULTS]).default(DEFAULT_MESH_DEFAULT))
     .addOption(new Option('-o, --output <format>', 'text for people, json for scripts').choices(['text', 'json']).default('text'))
-    .action(async (opts: SourceFlags & { from: string; to: string; port?: string; caAdmin?: string; defaultPolicy: MeshDefault; output: 'text' | 'json' }) => {
+    .action(async (opts: SourceFlags & { from: string; to: string; port?: string; caAdmin?: string; allow?: string[]; defaultPolicy: MeshDefault; output: 'text' | 'json' }) => {
       const from = spiffeIdFlag('--from', opts.from);
       const to = spiffeIdFlag('--to', opts.to);
       let port: number | undefined;
@@ -143,6 +172,7 @@ export function register(program: Command): void {
         port = Number(opts.port);
         if (!/^\d{1,5}$/.test(opts.port) || port < 1 || port > 65535) throw badInput('invalid_flag', `--port "${opts.port}": not a port (1-65535)`);
       }
+      const local = allowFlag(opts.allow);
       let policies: AuthorizationPolicy[];
       let defaultPolicy = opts.defaultPolicy;
       if (opts.caAdmin) {
@@ -157,7 +187,7 @@ export function register(program: Command): void {
         }
         policies = store.policies().map((s) => s.policy);
       }
-      const e = explain(policies, defaultPolicy, from, to, port);
+      const e = explain(policies, defaultPolicy, from, to, port, local);
       process.stdout.write(opts.output === 'json' ? `${JSON.stringify(e, null, 2)}\n` : formatExplanation(e));
       process.exitCode = e.decision === 'allow' ? EXIT_ALLOW : EXIT_DENY;
     });

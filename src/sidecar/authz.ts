@@ -62,6 +62,9 @@ export function authorize(peerId: string | undefined, policy: AuthzPolicy, view:
 /** Distinct policy names a sidecar's metrics label before the rest count as `other` (names of past sets stay). */
 export const MAX_POLICY_LABELS = 256;
 
+/** The label of every policy name past the bound. */
+export const OTHER_POLICY_LABEL = 'other';
+
 /** The metrics of inbound authorization (docs/design.md "Metrics"). */
 export interface AuthzMetrics {
   /** result: allow, deny, revoked (an established connection or stream closed by a change). */
@@ -98,9 +101,12 @@ export interface AuthzRequest {
 export class InboundAuthorizer {
   private readonly labels = new Set<string>();
   private readonly dryRunLines: KeyedLogThrottle;
+  private readonly maxPolicyLabels: number;
 
-  constructor(private readonly deps: { view: () => PolicyView; metrics: AuthzMetrics; clock: Clock; log: Logger; workload: () => string | undefined }) {
+  /** `maxPolicyLabels` (default MAX_POLICY_LABELS): distinct policy names labelled before the rest count as `other`. */
+  constructor(private readonly deps: { view: () => PolicyView; metrics: AuthzMetrics; clock: Clock; log: Logger; workload: () => string | undefined; maxPolicyLabels?: number }) {
     this.dryRunLines = new KeyedLogThrottle(deps.clock);
+    this.maxPolicyLabels = deps.maxPolicyLabels ?? MAX_POLICY_LABELS;
   }
 
   /** The policy view in force. */
@@ -146,10 +152,10 @@ export class InboundAuthorizer {
     this.deps.metrics.decisions.inc({ result: 'revoked', policy: this.label(policy) });
   }
 
-  /** The policy name as a label: the first MAX_POLICY_LABELS names seen, `local` and `mesh-default` always, else `other`. */
+  /** The policy name as a label: the first maxPolicyLabels names seen, `local` and `mesh-default` always, else `other`. */
   private label(policy: string): string {
     if (policy === LOCAL_POLICY || policy === MESH_DEFAULT_POLICY || this.labels.has(policy)) return policy;
-    if (this.labels.size >= MAX_POLICY_LABELS) return 'other';
+    if (this.labels.size >= this.maxPolicyLabels) return OTHER_POLICY_LABEL;
     this.labels.add(policy);
     return policy;
   }

@@ -28,7 +28,8 @@ import { TunnelPool } from './tunnel/client.js';
 import { HandoffClient } from './tunnel/handoff-client.js';
 import { DEFAULT_HANDOFF_POLICY, type HandoffPolicy } from './tunnel/handoff.js';
 import { MeshTraffic, type MeshTrafficStatus } from './mesh/mesh-traffic.js';
-import { DEFAULT_INBOUND_MODE, type InboundMode } from '../mesh/kinds.js';
+import type { InboundMode } from '../mesh/kinds.js';
+import { resolveInboundMode } from './mesh/mesh-config.js';
 import type { MembershipView } from '../mesh/outbound-decision.js';
 import { DEFAULT_TUNNEL_LIMITS, type TunnelLimits } from './tunnel/protocol.js';
 import { formatPeer } from '../common/address.js';
@@ -96,7 +97,7 @@ export interface MeshView {
 export function standaloneMeshView(config: SidecarConfig): MeshView {
   return {
     membership: { view: () => ({ state: 'unsupported' }) },
-    inboundMode: () => ({ mode: config.transparent.inboundMode ?? DEFAULT_INBOUND_MODE }),
+    inboundMode: () => resolveInboundMode(config.transparent.inboundMode, undefined),
   };
 }
 

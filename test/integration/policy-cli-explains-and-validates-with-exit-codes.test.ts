@@ -1,6 +1,7 @@
 // `ztmesh policy explain` and `ztmesh policy validate` as a CI pipeline and an operator run them: explain decides over
 // a directory, files, or what a real CA serves (--ca-admin, with the CA's mesh default), naming the deciding policy and
-// a dry-run policy that would decide otherwise, exit 0 allow, 1 deny, 2 bad input; validate prints file:object:field
+// a dry-run policy that would decide otherwise, and `local` when the workload's own allow list (--allow) decides; exit 0
+// allow, 1 deny, 2 bad input; validate prints file:object:field
 // per problem, exit 0 valid, 1 problems, 2 input it cannot read. `ztmesh ca status` shows who runs which version.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,7 +45,21 @@ describe('ztmesh policy explain', () => {
     expect(JSON.parse(fromCa.stdout)).toMatchObject({ decision: 'deny', policy: 'mesh-default', reason: 'mesh_default', defaultPolicy: 'deny', port: null });
   });
 
+  it('names `local` when the workload\'s own allow list (--allow) decides: web allowed (exit 0), ops refused (exit 1)', async () => {
+    const allowed = await explain('--from', id('web'), '--to', id('api'), '--port', '8080', '--dir', good, '--default-policy', 'deny', '--allow', `${id('web')},${id('billing')}`, '-o', 'json');
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect(JSON.parse(allowed.stdout)).toMatchObject({ decision: 'allow', policy: 'local', reason: 'allow_matched', local: [id('web'), id('billing')] });
+    const refused = await explain('--from', id('ops'), '--to', id('api'), '--port', '8080', '--dir', good, '--default-policy', 'deny', '--allow', id('web'), '--allow', id('billing'));
+    expect(refused.code, refused.stderr).toBe(1);
+    expect(refused.stdout).toMatch(/^DENY: .*\n {2}decided by: local \(/);
+    // Without --allow the same question is the mesh default's, as before.
+    const without = await explain('--from', id('web'), '--to', id('api'), '--port', '8080', '--dir', good, '--default-policy', 'deny', '-o', 'json');
+    expect(without.code).toBe(1);
+    expect(JSON.parse(without.stdout)).toMatchObject({ decision: 'deny', policy: 'mesh-default', local: null });
+  });
+
   it.each([
+    ['an --allow pattern that is no SPIFFE ID pattern', ['--from', id('web'), '--to', id('db'), '--dir', good, '--allow', 'web'], /--allow "web"/],
     ['a --from that is no SPIFFE ID', ['--from', 'web', '--to', id('db'), '--dir', good], /--from "web"/],
     ['a port out of range', ['--from', id('web'), '--to', id('db'), '--port', '70000', '--dir', good], /--port "70000"/],
     ['no source of policies', ['--from', id('web'), '--to', id('db')], /exactly one of --dir/],

@@ -8,6 +8,16 @@ import type { MeshConsumer } from '../../identity/mesh-client.js';
 /** Where the inbound mode in force comes from. */
 export type InboundModeSource = 'config' | 'ca' | 'default';
 
+/**
+ * The inbound mode in force and where it comes from: the sidecar's own `transparent.inboundMode` (config or the
+ * `ztmesh.io/inbound-mode` annotation), else the CA's mesh-wide `--default-inbound-mode`, else strict. Pure.
+ */
+export function resolveInboundMode(configured: InboundMode | undefined, meshDefault: InboundMode | undefined): { mode: InboundMode; source: InboundModeSource } {
+  if (configured) return { mode: configured, source: 'config' };
+  if (meshDefault) return { mode: meshDefault, source: 'ca' };
+  return { mode: DEFAULT_INBOUND_MODE, source: 'default' };
+}
+
 /** The consumer of the config kind; inboundMode() is read per connection. */
 export class SidecarMeshConfig implements MeshConsumer {
   readonly kind = MESH_KINDS.config;
@@ -26,8 +36,6 @@ export class SidecarMeshConfig implements MeshConsumer {
 
   /** The transparent inbound's mode now, and where it comes from. */
   inboundMode(): { mode: InboundMode; source: InboundModeSource } {
-    if (this.configured) return { mode: this.configured, source: 'config' };
-    if (this.mesh.inboundMode) return { mode: this.mesh.inboundMode, source: 'ca' };
-    return { mode: DEFAULT_INBOUND_MODE, source: 'default' };
+    return resolveInboundMode(this.configured, this.mesh.inboundMode);
   }
 }
