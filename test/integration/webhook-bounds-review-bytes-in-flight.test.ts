@@ -2,7 +2,8 @@
 // here): while a slow client holds most of the budget, a review that would pass it is refused with 503 webhook_busy
 // (the API server retries) and logged, a review that fits is answered as usual, and once the slow one is done its
 // bytes are given back and the larger review is answered too.
-import { request, type ClientRequest } from 'node:https';
+import type { ClientRequest } from 'node:http';
+import { request } from 'node:https';
 import { afterAll, describe, expect, it } from 'vitest';
 import { captureLogger } from '../helpers/capture-logger.js';
 import { admissionFixture, webhookForSuite, type HttpsReply } from '../helpers/webhook-client.js';
