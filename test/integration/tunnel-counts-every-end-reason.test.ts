@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { connect, echoMeshForSuite, inboundForSuite, makeLeaf, metric, NEVER_HAND_OFF, portOf, readAll, until, WEB } from '../helpers/datapath.js';
 import { FLAG, FRAME, frame, goawayFrame, RawH2Client } from '../helpers/h2-framer.js';
+import { untilValue } from '../helpers/until.js';
 
 const IDLE_MS = 60_000;
 const FAR = 3_600_000;
@@ -119,7 +120,7 @@ describe('tunnel end reasons: outbound', () => {
     await clock.advance(IDLE_MS - 1);
     expect(await open()).toBe(1);
     await clock.advance(1);
-    await untilAsync(async () => (await open()) === 0);
+    await untilValue(open, (n) => n === 0, 5_000, 10);
     expect(await closedBy('idle')).toEqual([1, 1]);
   });
 
@@ -134,15 +135,7 @@ describe('tunnel end reasons: outbound', () => {
     const done = readAll(s);
     s.end();
     await done;
-    await untilAsync(async () => (await open()) === 0);
+    await untilValue(open, (n) => n === 0, 5_000, 10);
     expect(await closedBy('drain')).toEqual([1, 2]);
   });
 });
-
-async function untilAsync(cond: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const start = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setImmediate(r));
-  }
-}
