@@ -6,7 +6,8 @@
 //
 // Invariants:
 // - The target set is what the watches say now (once both have listed), at most MAX_NAMESPACES; a namespace leaves it when it is deleted,
-//   relabelled or terminating, and its state (retry timer included) goes with it.
+//   relabelled or terminating, and its state (retry timer included) goes with it. A meshed namespace that found the
+//   set full waits, and takes the first place that frees up.
 // - Each namespace has its own backoff and timer: one failing namespace never makes another one retry.
 // - At most one write per namespace at a time; a namespace is written again only when the roots changed.
 // - Warnings are throttled (20 per 10 s, then a count); nothing here throws into the caller.
@@ -63,12 +64,16 @@ export interface BundleDistributorOptions {
   clock: Clock;
   log: Logger;
   random?: () => number;
+  /** Namespaces kept up to date at most (MAX_NAMESPACES unless a test makes it small). */
+  maxNamespaces?: number;
 }
 
 /** Keeps ztmesh-trust-bundle current in each meshed namespace, as the watches see them. */
 export class BundleDistributor {
   private roots: string | undefined;
   private readonly targets = new Map<string, NamespaceState>();
+  /** Meshed namespaces that found the target set full (no state of theirs is kept: they are written once admitted). */
+  private readonly waiting = new Set<string>();
   private readonly views = new Map<string, NamespaceView>();
   /** Labelled pods per namespace. */
   private readonly podCounts = new Map<string, number>();
@@ -154,17 +159,36 @@ export class BundleDistributor {
     const meshed = isMeshed(this.views.get(ns), this.podCounts.has(ns));
     const state = this.targets.get(ns);
     if (!meshed) {
-      state?.timer?.cancel();
+      this.waiting.delete(ns);
+      if (!state) return;
+      state.timer?.cancel();
       this.targets.delete(ns);
+      this.admitWaiting();
       return;
     }
     if (state) return;
-    if (this.targets.size >= MAX_NAMESPACES) {
-      this.warn({ namespace: ns, code: 'bundle_distribution_full', max: MAX_NAMESPACES }, `more than ${MAX_NAMESPACES} meshed namespaces; this one gets no trust bundle ConfigMap`);
+    const max = this.maxNamespaces();
+    if (this.targets.size >= max) {
+      this.waiting.add(ns);
+      this.warn({ namespace: ns, code: 'bundle_distribution_full', max }, `more than ${max} meshed namespaces; this one gets no trust bundle ConfigMap until a place frees up`);
       return;
     }
+    this.waiting.delete(ns);
     this.targets.set(ns, { written: undefined, backoff: new Backoff(DISTRIBUTE_BACKOFF, this.opts.random), timer: undefined, writing: false });
     this.sync(ns);
+  }
+
+  /** Gives the places free in the target set to namespaces that found it full, in the order they came. */
+  private admitWaiting(): void {
+    for (const ns of this.waiting) {
+      if (this.targets.size >= this.maxNamespaces()) return;
+      this.waiting.delete(ns);
+      this.reconsider(ns);
+    }
+  }
+
+  private maxNamespaces(): number {
+    return this.opts.maxNamespaces ?? MAX_NAMESPACES;
   }
 
   private sync(ns: string): void {

@@ -83,6 +83,8 @@ export interface WebhookServerOptions {
   clientCaPem?: string;
   /** Called after each decision (for metrics: a review has no other effect). */
   onAdmission?: (outcome: AdmissionOutcome) => void;
+  /** Review bytes held at once across requests (MAX_BUFFERED_BYTES unless a test makes it small). */
+  maxBufferedBytes?: number;
 }
 
 export interface RunningWebhook {
@@ -179,7 +181,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<Ru
   const initial = await firstCert(opts.certs);
   let serial = initial.serial;
 
-  const budget = new BodyBudget(MAX_BUFFERED_BYTES);
+  const budget = new BodyBudget(opts.maxBufferedBytes ?? MAX_BUFFERED_BYTES);
   const throttle = new KeyedLogThrottle(opts.clock);
   const refused = (peer: string, code: string, message: string) => {
     const suppressed = throttle.admit(code);

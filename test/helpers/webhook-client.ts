@@ -5,7 +5,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { systemClock } from '../../src/common/clock.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { DEFAULT_INJECT_OPTIONS } from '../../src/k8s/inject.js';
-import { startWebhookServer, staticCerts, type RunningWebhook } from '../../src/k8s/webhook.js';
+import { startWebhookServer, staticCerts, type RunningWebhook, type WebhookServerOptions } from '../../src/k8s/webhook.js';
 import { makeCa, makeLeaf } from './pki.js';
 
 export const ADMISSION_FIXTURE = new URL('../fixtures/k8s/admission-review-pod-create.json', import.meta.url);
@@ -36,16 +36,17 @@ export function postHttps(port: number, path: string, body: string, opts: { caPe
 
 /**
  * An in-process webhook server (default inject options, a serving certificate for its Service name from a test CA)
- * for the test file that calls this: started in beforeAll, closed in afterAll. `inject` POSTs a review to /inject.
+ * for the test file that calls this: started in beforeAll, closed in afterAll. `inject` POSTs a review to /inject;
+ * `opts` replaces the logger or the bound on review bytes in flight.
  */
-export function webhookForSuite(): { inject(review: unknown): Promise<HttpsReply>; readonly port: number; caPem: string; serverName: string } {
+export function webhookForSuite(opts: Partial<Pick<WebhookServerOptions, 'log' | 'maxBufferedBytes'>> = {}): { inject(review: unknown): Promise<HttpsReply>; readonly port: number; caPem: string; serverName: string } {
   const serverName = 'ztmesh-webhook.ztmesh-system.svc';
   const ca = makeCa('cluster.local');
   const leaf = makeLeaf(ca, 'spiffe://cluster.local/ns/ztmesh-system/sa/ztmesh-webhook', { dnsNames: [serverName] });
   let webhook: RunningWebhook | undefined;
   beforeAll(async () => {
     webhook = await startWebhookServer({
-      host: '127.0.0.1', port: 0, inject: DEFAULT_INJECT_OPTIONS, clock: systemClock, log: silentLogger(),
+      host: '127.0.0.1', port: 0, inject: DEFAULT_INJECT_OPTIONS, clock: systemClock, log: silentLogger(), ...opts,
       certs: staticCerts({ certPem: leaf.certPem, keyPem: leaf.keyPem, notAfterMs: Date.now() + 3_600_000, serial: leaf.serialHex }),
     });
   });
