@@ -2,8 +2,7 @@
 // when the policy changes) is decided by the one decision of policy/decide.ts, over the set the CA sent this sidecar
 // (sidecar/mesh/sidecar-policy.ts) and the listener's own allow list (the ALLOW policy named `local`). Also the
 // outbound's check of the server's ID. Pure functions plus the one authorizer that counts and logs decisions. Rules
-// are OR'ed and anything not allowed ends in an explicit deny (as ghostunnel's ACL in auth/auth.go,
-// https://github.com/ghostunnel/ghostunnel/blob/master/auth/auth.go).
+// are OR'ed and anything not allowed ends in an explicit deny.
 import type { Clock } from '../common/clock.js';
 import { KeyedLogThrottle } from '../common/log-throttle.js';
 import type { Logger } from '../common/logger.js';
