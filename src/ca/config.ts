@@ -10,6 +10,7 @@ import { checkAdminBind } from '../admin/admin-bind.js';
 import { parseCidr } from '../common/cidr.js';
 import { DEFAULT_INBOUND_MODE, INBOUND_MODES, type InboundMode } from '../mesh/kinds.js';
 import { DEFAULT_MESH_DEFAULT, MESH_DEFAULTS, type MeshDefault } from '../policy/model.js';
+import type { CaFrontDoorLimits } from './serving/tls-front-door.js';
 
 /** Default gRPC listen address (docs/design.md "Ports and paths"). */
 export const DEFAULT_LISTEN = formatHostPort('0.0.0.0', PORTS.caGrpc);
@@ -64,7 +65,7 @@ export interface CaServeConfig {
   readonly signWorkers: number;
   readonly drainMs: number;
   /** Caps and handshake deadline of the gRPC port. */
-  readonly connections: { readonly handshakeTimeoutMs: number; readonly max: number; readonly maxPerSource: number };
+  readonly connections: Readonly<CaFrontDoorLimits>;
   /** Reserved SPIFFE IDs (see signing/reserved-ids.ts) the CA may still sign, as given with --grant-reserved-id. */
   readonly reservedGrants: readonly string[];
   /** --audit-log: the hash-chained issuance log (audit/issuance-log.ts), and the size at which it moves to FILE.1. */

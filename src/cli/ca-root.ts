@@ -7,7 +7,7 @@ import { parseDuration } from '../common/duration.js';
 import { DEFAULT_MAX_TTL } from '../ca/config.js';
 import { activateRoot, prepareRoot, readRootDir, retireRoot } from '../ca/root/root-rotation.js';
 import { formatRootStatus, rootStatus } from '../ca/root/root-status.js';
-import { caDirOption, collect } from './options.js';
+import { caDirCommand, collect } from './options.js';
 
 const short = (sha: string) => `sha256:${sha.slice(0, 16)}…`;
 
@@ -20,10 +20,9 @@ function maxTtl(value: string): number {
 /** Registers `ca root …` under the `ca` command. */
 export function registerRoot(ca: Command): void {
   const root = ca.command('root').description('rotate the root without downtime: prepare, activate, retire (docs/ca.md "Root rotation")');
+  const step = (name: string, description: string) => caDirCommand(root, name, description, 'or a local copy of its Secret');
 
-  root.command('prepare')
-    .description('make the next root (next.key 0600), cross-sign it with the current one and add it to bundle.pem; the CA keeps signing with the current root')
-    .addOption(caDirOption('or a local copy of its Secret'))
+  step('prepare', 'make the next root (next.key 0600), cross-sign it with the current one and add it to bundle.pem; the CA keeps signing with the current root')
     .action(async (opts: { dir: string }) => {
       const p = await prepareRoot(opts.dir, systemClock.now());
       process.stdout.write(`prepared root ${short(p.newRoot)}, cross-signed by the current root ${short(p.currentRoot)}; bundle.pem is now sequence ${p.sequence}\n`
@@ -31,9 +30,7 @@ export function registerRoot(ca: Command): void {
         + `next: once every sidecar's /status lists both roots, run: ztmesh ca root activate --dir ${opts.dir}\n`);
     });
 
-  root.command('activate')
-    .description('sign new SVIDs under the prepared root; prints when every SVID of the old root will have expired')
-    .addOption(caDirOption('or a local copy of its Secret'))
+  step('activate', 'sign new SVIDs under the prepared root; prints when every SVID of the old root will have expired')
     .option('--max-ttl <duration>', 'the --max-ttl of "ca serve": how long an SVID issued just before this step can live', DEFAULT_MAX_TTL)
     .action(async (opts: { dir: string; maxTtl: string }) => {
       const a = await activateRoot(opts.dir, systemClock.now(), maxTtl(opts.maxTtl));
@@ -43,9 +40,7 @@ export function registerRoot(ca: Command): void {
         + `next: after that, run: ztmesh ca root retire --dir ${opts.dir}\n`);
     });
 
-  root.command('retire')
-    .description('remove the old root from bundle.pem; refuses while an SVID issued under it may still be valid')
-    .addOption(caDirOption('or a local copy of its Secret'))
+  step('retire', 'remove the old root from bundle.pem; refuses while an SVID issued under it may still be valid')
     .option('--audit-log <file>', "an issuance log to check, one per replica; FILE.1 is read too (repeatable) (default: none: the time activate recorded decides)", collect)
     .option('--force', 'retire even though SVIDs of the old root may still be valid: workloads holding them can no longer be verified (default: off)')
     .option('--max-ttl <duration>', 'max-ttl to assume when rotation.json does not say (it does after activate)', DEFAULT_MAX_TTL)
@@ -55,9 +50,7 @@ export function registerRoot(ca: Command): void {
       process.stdout.write(`retired root(s) ${r.removed.map(short).join(', ')}: bundle.pem is now sequence ${r.sequence}; sidecars drop them from the CA's next push\n`);
     });
 
-  root.command('status')
-    .description('show the roots, their state (active, prepared, retiring) and the next step')
-    .addOption(caDirOption('or a local copy of its Secret'))
+  step('status', 'show the roots, their state (active, prepared, retiring) and the next step')
     .option('--json', 'print JSON (default: text)')
     .action(async (opts: { dir: string; json?: boolean }) => {
       const s = rootStatus(await readRootDir(opts.dir), systemClock.now());

@@ -26,7 +26,7 @@ import { registerCaStatus } from './ca-status.js';
 import { registerRoot } from './ca-root.js';
 import { registerAudit } from './ca-audit.js';
 import { checkSecretOutput, writeSecretOutput } from './secret-output.js';
-import { caDirOption, collect } from './options.js';
+import { caDirCommand, collect } from './options.js';
 
 /** Default lifetime of a join token. */
 export const DEFAULT_JOIN_TOKEN_TTL = '1h';
@@ -36,9 +36,7 @@ export const DEFAULT_JOIN_TOKEN_TTL = '1h';
 export function register(program: Command): void {
   const ca = program.command('ca').description('the ztmesh certificate authority');
 
-  ca.command('init')
-    .description('create a root CA in DIR (ca.pem, ca.key 0600, bundle.pem); refuses to overwrite')
-    .addOption(caDirOption('created if missing'))
+  caDirCommand(ca, 'init', 'create a root CA in DIR (ca.pem, ca.key 0600, bundle.pem); refuses to overwrite', 'created if missing')
     .option('--trust-domain <td>', 'trust domain', DEFAULT_TRUST_DOMAIN)
     .option('--k8s-secret [file]', 'also write the Secret and trust bundle ConfigMap manifests, which hold the CA key, to FILE (mode 0600, never over '
       + 'another file) or, without FILE, to stdout (a file it is redirected to is made 0600) (default: off)')
@@ -54,9 +52,7 @@ export function register(program: Command): void {
       }
     });
 
-  const serve = ca.command('serve')
-    .description('serve the CA over gRPC/TLS')
-    .addOption(caDirOption())
+  const serve = caDirCommand(ca, 'serve', 'serve the CA over gRPC/TLS')
     .option('--trust-domain <td>', 'trust domain (default: read from ca.pem)')
     .option('--listen <host:port>', 'gRPC address', DEFAULT_LISTEN)
     .option('--admin <host:port>', 'admin HTTP address (/healthz, /readyz, /metrics)', DEFAULT_ADMIN)
@@ -153,9 +149,7 @@ export function register(program: Command): void {
   registerAudit(ca);
 
   const token = ca.command('token').description('join tokens for workloads outside Kubernetes');
-  token.command('create')
-    .description('mint a single-use join token for one SPIFFE ID and print it once')
-    .addOption(caDirOption())
+  caDirCommand(token, 'create', 'mint a single-use join token for one SPIFFE ID and print it once')
     .requiredOption('--spiffe-id <id>', 'the SPIFFE ID the token grants (required)')
     .option('--ttl <duration>', 'how long the token stays usable', DEFAULT_JOIN_TOKEN_TTL)
     .option('--grant-reserved-id <spiffe-id>', 'allow a token for this reserved ID; "ca serve" must grant it too (repeatable) (default: none)', collect)

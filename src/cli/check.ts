@@ -1,4 +1,4 @@
-// `ztmesh check`: is the install healthy? Like `linkerd check`: reads the cluster through the user's kubeconfig
+// `ztmesh check`: is the install healthy? Reads the cluster through the user's kubeconfig
 // (src/k8s/kubeconfig-client.ts), runs the checks (src/k8s/check/) and prints ✔/‼/✘ with hints; exit 0 unless one fails.
 import { Command, Option } from 'commander';
 import { describe } from '../common/errors.js';

@@ -41,7 +41,10 @@ export const SIDECAR_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4']
 /** The uid (and gid) the sidecar runs as; iptables never redirects its own traffic. */
 export const PROXY_UID = 1337;
 
-/** Where the transparent inbound sends forwards to the app from (IPv4), Istio's convention. */
+/**
+ * Where the transparent inbound sends forwards to the app from (IPv4): a loopback address other than 127.0.0.1, so the
+ * nat rules tell the sidecar's forward from the app's own loopback traffic and do not capture it again.
+ */
 export const INBOUND_SOURCE_V4 = '127.0.0.6';
 /** The IPv6 counterpart; `ztmesh iptables` adds it to lo, because unlike 127.0.0.0/8 it is not local by default. */
 export const INBOUND_SOURCE_V6 = '::6';

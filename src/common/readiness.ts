@@ -1,5 +1,5 @@
 // Readiness as a set of registered tasks, ready when none is pending; components register one at start and mark it
-// done (or pending again) as state changes (as https://github.com/istio/ztunnel/blob/master/src/readiness.rs does).
+// done (or pending again) as state changes.
 
 /** Tracks named pending parts; the process is ready when the set is empty. */
 export class Readiness {

@@ -1,5 +1,5 @@
 // Copies the trust bundle into every meshed namespace as ConfigMap ztmesh-trust-bundle (roots.pem): a pod can only
-// mount a ConfigMap of its own namespace. Like istiod's istio-ca-root-cert, it follows root rotation. Which namespaces
+// mount a ConfigMap of its own namespace. Each copy follows root rotation. Which namespaces
 // are meshed comes from authenticated watches through the API server (k8s/watch/informer.ts), never from what an
 // AdmissionReview says: Namespaces labelled ztmesh.io/inject=enabled, and namespaces (not labelled enabled or
 // disabled) holding a pod labelled ztmesh.io/inject=true, as the two entries of the MutatingWebhookConfiguration.

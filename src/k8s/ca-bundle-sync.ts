@@ -1,5 +1,5 @@
 // Keeps clientConfig.caBundle of the webhook's MutatingWebhookConfiguration equal to the ztmesh roots, so the
-// API server trusts a serving certificate issued by the ztmesh CA, across root rotations (as istiod does).
+// API server trusts a serving certificate issued by the ztmesh CA, across root rotations.
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { Backoff } from '../common/backoff.js';
 import type { Logger } from '../common/logger.js';

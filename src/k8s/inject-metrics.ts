@@ -1,6 +1,6 @@
 // Metrics in an injected pod (docs/design.md "Metrics in a pod"): the pod's prometheus.io annotations are pointed at
 // the sidecar's plain-HTTP :15020/metrics, and the app's own metrics endpoint they named is handed to the sidecar,
-// which scrapes it on loopback and merges it in, as Istio's metrics merging does. Pure.
+// which scrapes it on loopback and merges it in, so one scrape of the pod gets both. Pure.
 import { PORTS } from '../common/mesh.js';
 import { ANNOTATION, invalidAnnotation, parsePort, type AnnotationValues } from './annotations.js';
 import { formatHostPort } from '../common/address.js';

@@ -123,7 +123,7 @@ function settingsOf(annotations: Record<string, string>, values: AnnotationValue
   const declared = declaredTcpPorts(containers);
   const inbound = values.inboundPorts;
   return {
-    // No declared port: intercept every inbound port, as Istio does, rather than leave the pod open.
+    // No declared port: intercept every inbound port rather than leave the pod open.
     ...(inbound === '*' ? {} : inbound ? { inboundPorts: inbound } : declared.length ? { inboundPorts: declared } : {}),
     excludeInboundPorts: values.excludeInboundPorts ?? [],
     excludeOutboundCidrs: values.excludeOutboundCidrs ?? [],

@@ -3,6 +3,7 @@
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request, type RequestOptions } from 'node:https';
 import { readFile } from 'node:fs/promises';
+import { formatHostPort } from '../common/address.js';
 import { ConfigError } from '../common/errors.js';
 import { ZTMESH_VERSION } from '../common/version.js';
 
@@ -37,7 +38,10 @@ export function inClusterConfig(
     if (!host) {
       throw new ConfigError('k8s_not_in_cluster', 'no Kubernetes API server: KUBERNETES_SERVICE_HOST is unset (not in a pod?); pass --k8s-api https://host:port');
     }
-    server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) {
+      throw new ConfigError('invalid_port', `KUBERNETES_SERVICE_PORT "${port}" is not a port (0-65535)`);
+    }
+    server = `https://${formatHostPort(host, Number(port))}`;
   }
   let url: URL;
   try {

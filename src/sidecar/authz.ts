@@ -2,9 +2,7 @@
 // when the policy changes) is decided by the one decision of policy/decide.ts, over the set the CA sent this sidecar
 // (sidecar/mesh/sidecar-policy.ts) and the listener's own allow list (the ALLOW policy named `local`). Also the
 // outbound's check of the server's ID. Pure functions plus the one authorizer that counts and logs decisions. Rules
-// are OR'ed and anything not allowed ends in an explicit deny (as ghostunnel's ACL in auth/auth.go,
-// https://github.com/ghostunnel/ghostunnel/blob/master/auth/auth.go).
-import { Counter, type Registry } from 'prom-client';
+// are OR'ed and anything not allowed ends in an explicit deny.
 import type { Clock } from '../common/clock.js';
 import { KeyedLogThrottle } from '../common/log-throttle.js';
 import type { Logger } from '../common/logger.js';
@@ -12,6 +10,7 @@ import { matchesPattern, parseSpiffeId, type SpiffeId, type SpiffePattern } from
 import { compileLocal, compilePolicies, type LocalPolicy } from '../policy/compile.js';
 import { decide, dryRunDifferences, type Decision } from '../policy/decide.js';
 import { LOCAL_POLICY, MESH_DEFAULT_POLICY } from '../policy/model.js';
+import type { DataPathMetrics } from './datapath-metrics.js';
 import type { PolicyView } from './mesh/sidecar-policy.js';
 import { REASONS } from './reasons.js';
 
@@ -65,25 +64,8 @@ export const MAX_POLICY_LABELS = 256;
 /** The label of every policy name past the bound. */
 export const OTHER_POLICY_LABEL = 'other';
 
-/** The metrics of inbound authorization (docs/design.md "Metrics"). */
-export interface AuthzMetrics {
-  /** result: allow, deny, revoked (an established connection or stream closed by a change). */
-  decisions: Counter<'result' | 'policy'>;
-  dryRun: Counter<'policy' | 'would'>;
-}
-
-export function createAuthzMetrics(registry: Registry): AuthzMetrics {
-  return {
-    decisions: new Counter({
-      name: 'ztmesh_authz_decisions_total', help: 'Inbound authorization decisions by result (allow, deny, revoked) and deciding policy (namespace/name, local, mesh-default).',
-      labelNames: ['result', 'policy'], registers: [registry],
-    }),
-    dryRun: new Counter({
-      name: 'ztmesh_authz_dry_run_total', help: 'What dry-run policies would have decided (never enforced), by policy and would (allow, deny).',
-      labelNames: ['policy', 'would'], registers: [registry],
-    }),
-  };
-}
+/** The metrics of inbound authorization, two of the data path's families (datapath-metrics.ts). */
+export type AuthzMetrics = Pick<DataPathMetrics, 'authzDecisions' | 'authzDryRun'>;
 
 /** Who asks: the peer's address (for logs), its ID, the workload port and the listener's own policy. */
 export interface AuthzRequest {
@@ -121,10 +103,10 @@ export class InboundAuthorizer {
 
   check(req: AuthzRequest): AuthzDecision {
     const d = authorize(req.peerId, req.policy, this.deps.view(), req.port);
-    this.deps.metrics.decisions.inc({ result: d.allow ? 'allow' : 'deny', policy: this.label(d.policy) });
+    this.deps.metrics.authzDecisions.inc({ result: d.allow ? 'allow' : 'deny', policy: this.label(d.policy) });
     const dryRun = d.decision?.dryRun ?? [];
     if (dryRun.length) {
-      for (const o of dryRun) this.deps.metrics.dryRun.inc({ policy: this.label(o.policy), would: o.would });
+      for (const o of dryRun) this.deps.metrics.authzDryRun.inc({ policy: this.label(o.policy), would: o.would });
       for (const o of dryRunDifferences(d.decision!)) {
         const suppressed = this.dryRunLines.admit(o.policy);
         if (suppressed === undefined) continue;
@@ -149,7 +131,7 @@ export class InboundAuthorizer {
 
   /** Counts a connection or stream closed because a change no longer allows it. */
   revoked(policy: string): void {
-    this.deps.metrics.decisions.inc({ result: 'revoked', policy: this.label(policy) });
+    this.deps.metrics.authzDecisions.inc({ result: 'revoked', policy: this.label(policy) });
   }
 
   /** The policy name as a label: the first maxPolicyLabels names seen, `local` and `mesh-default` always, else `other`. */

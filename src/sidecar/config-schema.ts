@@ -26,7 +26,7 @@ export const DEFAULT_MAX_CONNECTIONS = 10_000;
 export const DEFAULT_DRAIN_TIMEOUT = '5s';
 export const DEFAULT_KEY_ALGORITHM = 'ec-p256';
 export const DEFAULT_LOG_LEVEL = 'info';
-/** Permissive inbound: a client that says nothing this long first is plaintext (Istio's protocolDetectionTimeout). */
+/** Permissive inbound: a client that says nothing this long first is plaintext (a server-speaks-first protocol). */
 export const DEFAULT_DETECTION_TIMEOUT = '1s';
 
 /** A duration string ("90s", "1h") turned into milliseconds. */
@@ -109,7 +109,7 @@ export const transparentSchema = z.object({
     cidrs: z.array(z.string().refine((c) => parseCidr(c) !== undefined, { message: 'not an IPv4 or IPv6 CIDR (e.g. 10.0.0.0/8, fd00::/8)' })).default([]),
     ports: z.array(z.number().int().min(1).max(65535)).default([]),
   }).strict().prefault({}).describe('{cidrs, ports} forwarded as plain TCP (JSON/YAML)'),
-  /** Source address for inbound forwards to the app (Istio uses 127.0.0.6). */
+  /** Source address for inbound forwards to the app; the nat rules let traffic from it through (docs/transparent.md). */
   inboundSourceAddress: z.string().default(INBOUND_SOURCE_V4).describe('source address of inbound forwards to the app'),
   /** What the outbound does with a destination membership says is not meshed (docs/design.md "Mesh stream"). */
   outboundPolicy: z.enum(OUTBOUND_POLICIES).default(DEFAULT_OUTBOUND_POLICY).describe('passthrough | registry-only: forward destinations that are not meshed as plain TCP, or refuse them'),

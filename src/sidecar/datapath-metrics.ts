@@ -26,6 +26,10 @@ export interface DataPathMetrics {
   tunnelConnectionsClosed: Counter<'direction' | 'reason'>;
   /** Tunnel streams moved to an mTLS connection of their own (tunnel/handoff.ts), by why and how it went. */
   tunnelHandoffs: Counter<'direction' | 'reason' | 'result'>;
+  /** Inbound authorization decisions (authz.ts) by result: allow, deny, revoked (an established connection or stream closed by a change). */
+  authzDecisions: Counter<'result' | 'policy'>;
+  /** What dry-run policies would have decided, never enforced. */
+  authzDryRun: Counter<'policy' | 'would'>;
 }
 
 /** Registers the data-path metrics on `registry`; the data path (datapath.ts) does this once per sidecar. */
@@ -63,6 +67,14 @@ export function createDataPathMetrics(registry: Registry): DataPathMetrics {
     tunnelHandoffs: new Counter({
       name: 'ztmesh_tunnel_handoffs_total', help: 'Tunnel streams moved to an mTLS connection of their own, by direction, reason (bulk, lone) and result (moved, refused, failed).',
       labelNames: ['direction', 'reason', 'result'], registers: [registry],
+    }),
+    authzDecisions: new Counter({
+      name: 'ztmesh_authz_decisions_total', help: 'Inbound authorization decisions by result (allow, deny, revoked) and deciding policy (namespace/name, local, mesh-default).',
+      labelNames: ['result', 'policy'], registers: [registry],
+    }),
+    authzDryRun: new Counter({
+      name: 'ztmesh_authz_dry_run_total', help: 'What dry-run policies would have decided (never enforced), by policy and would (allow, deny).',
+      labelNames: ['policy', 'would'], registers: [registry],
     }),
   };
 }

@@ -9,7 +9,7 @@ import type { Logger } from '../common/logger.js';
 import type { Readiness } from '../common/readiness.js';
 import type { ListenerStatus, TunnelPoolStatus } from '../admin/status-types.js';
 import type { IdentitySource } from '../identity/credentials.js';
-import { createAuthzMetrics, InboundAuthorizer, openPolicyView, type AuthzPolicy } from './authz.js';
+import { InboundAuthorizer, openPolicyView, type AuthzPolicy } from './authz.js';
 import type { PolicyView } from './mesh/sidecar-policy.js';
 import type { SidecarConfig } from './config-schema.js';
 import { AppSocketBuffers } from './app-buffers.js';
@@ -200,7 +200,7 @@ export class DataPath implements RunningDataPath, ListenerHost {
     const open = openPolicyView(deps.trustDomain);
     const policy = deps.policy;
     this.authz = new InboundAuthorizer({
-      view: policy ? () => policy.view() : () => open, metrics: createAuthzMetrics(deps.registry), clock: deps.clock, log: deps.log.child({ component: 'authz' }),
+      view: policy ? () => policy.view() : () => open, metrics: this.metrics, clock: deps.clock, log: deps.log.child({ component: 'authz' }),
       workload: () => deps.identity.current().svid?.spiffeId,
     });
     this.revokeEstablished = deps.revokeEstablished ?? true;

@@ -9,7 +9,7 @@ import { hasValidSvid, type IdentitySource, type Svid, type TrustBundle } from '
 export const TLS_VERSION = 'TLSv1.3' as const;
 /**
  * TLS 1.3 suites, AES-128-GCM first: with AES-NI it moves bulk data faster than OpenSSL's default first
- * choice (AES-256-GCM) at a security level every mesh accepts (Istio and Linkerd negotiate it too).
+ * choice (AES-256-GCM), and every TLS 1.3 peer must implement it (RFC 8446, section 9.1), so every peer can negotiate it.
  */
 export const TLS13_CIPHERSUITES = 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256';
 

@@ -1,5 +1,5 @@
 // Who may use the Workload API: a pure decision over the caller's uid and gid (SO_PEERCRED) and the configured
-// lists. Entries are OR'ed (ghostunnel's style) and anything not admitted is refused; "*" admits every uid.
+// lists. Entries are OR'ed and anything not admitted is refused; "*" admits every uid.
 import type { PeerCredentials } from './peer-credentials.js';
 
 /** `workloadApi.allowUids` / `allowGids` as parsed: numbers, or any. */

@@ -17,6 +17,7 @@ import type { MeshRequest__Output } from '../../gen/ztmesh/mesh/v1/MeshRequest.j
 import type { MeshUpdate } from '../../gen/ztmesh/mesh/v1/MeshUpdate.js';
 import { checkAnnounced, decodeRequest, encodeUpdate, type MeshRequest, type MeshUpdate as TypedUpdate } from '../../mesh/codec.js';
 import { isKnownKind } from '../../mesh/kinds.js';
+import { certNotAfterMs } from '../../pki/validity.js';
 import type { Attestor } from '../attestors/attestor.js';
 import type { CaMetrics } from '../metrics.js';
 import type { RateLimiter } from '../signing/rate-limit.js';
@@ -120,7 +121,7 @@ export function createMeshService(deps: MeshServiceDeps): MeshService {
     delete input.bearerToken;
     const attestation = await deps.renewal.attest(input);
     if (!attestation) throw new AttestationError('no_credential', 'the mesh stream needs the sidecar\'s SVID as TLS client certificate');
-    return { peer: { spiffeId: attestation.spiffeId, address: call.getPeer() }, notAfterMs: Date.parse(input.peerChain![0]!.validTo) };
+    return { peer: { spiffeId: attestation.spiffeId, address: call.getPeer() }, notAfterMs: certNotAfterMs(input.peerChain![0]!) };
   }
 
   function serve(call: Call, peer: MeshPeer, notAfterMs: number): void {

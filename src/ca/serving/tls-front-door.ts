@@ -5,14 +5,12 @@
 import net from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import type tls from 'node:tls';
-import type { Clock } from '../../common/clock.js';
-import type { Logger } from '../../common/logger.js';
 import { grpcPeerName } from '../../common/address.js';
 import { listenOn } from '../../common/listen.js';
 import { KeyedLogThrottle } from '../../common/log-throttle.js';
 import type { GrpcHandOff } from '../../common/grpc-hand-off.js';
 import { resetSocket } from '../../common/socket-reset.js';
-import { FrontDoor, type DoorConnection } from '../../front-door/front-door.js';
+import { FrontDoor, type DoorConnection, type FrontDoorLimits, type FrontDoorOptions } from '../../front-door/front-door.js';
 import type { ConnectionLimits } from './connection-cap.js';
 import type { CaMetrics } from '../metrics.js';
 
@@ -30,24 +28,28 @@ export interface PeerTlsInfo {
   certError: string;
 }
 
-/** The front door's limits: the connection caps plus the time a connection has to finish its TLS handshake. */
-export interface FrontDoorLimits extends ConnectionLimits {
-  handshakeTimeoutMs: number;
+/** The CA port's limits: its connection caps plus the time a connection has to finish its TLS handshake. */
+export interface CaFrontDoorLimits extends ConnectionLimits, Pick<FrontDoorLimits, 'handshakeTimeoutMs'> {}
+
+/**
+ * The front door's limits for the CA port, which serves what it accepts: every connection, handshaking or
+ * established, counts against the caps until it closes, and unfinished handshakes give way at the total. Pure.
+ */
+export function caDoorLimits(limits: CaFrontDoorLimits): FrontDoorLimits {
+  const { max, maxPerSource, handshakeTimeoutMs } = limits;
+  return { handshakeTimeoutMs, maxPending: max, maxPendingPerSource: maxPerSource, connections: { max, maxPerSource } };
 }
 
-export interface FrontDoorOptions {
+/** The CA's listener: where it listens, its TLS material and grpc-js hand-off, on the front door's clock, log and heap. */
+export interface CaFrontDoorOptions extends Pick<FrontDoorOptions<undefined>, 'clock' | 'log' | 'heap'> {
   host: string;
   port: number;
   /** Current key, certificate chain and client roots; replaced with setContext(). */
   context: tls.SecureContextOptions;
   /** Gives each connection to grpc-js once TLS is up, with what TLS learnt of its client certificate. */
   handOff: GrpcHandOff<PeerTls>;
-  limits: FrontDoorLimits;
+  limits: CaFrontDoorLimits;
   metrics: Pick<CaMetrics, 'connectionsRefused' | 'connections'>;
-  clock: Clock;
-  log: Logger;
-  /** Told when a burst of handshakes is over, to give their freed native memory back (common/heap-trimmer.ts). */
-  heap?: { request(): void };
 }
 
 /** What TLS learnt of a connection's client certificate, handed to grpc-js with it (and its accepted TCP socket). */
@@ -65,13 +67,11 @@ export class TlsFrontDoor {
   /** One line budget per refusal code, so a flood of one kind cannot hide another. */
   private readonly throttles: KeyedLogThrottle;
 
-  private constructor(private readonly opts: FrontDoorOptions) {
+  private constructor(private readonly opts: CaFrontDoorOptions) {
     this.throttles = new KeyedLogThrottle(opts.clock);
-    const { max, maxPerSource, handshakeTimeoutMs } = opts.limits;
     this.door = new FrontDoor<undefined>({
       tls: { ...opts.context, requestCert: true, ALPNProtocols: ['h2'] },
-      // Every connection counts against the caps until it closes; unfinished handshakes give way at the total.
-      limits: { handshakeTimeoutMs, maxPending: max, maxPendingPerSource: maxPerSource, connections: { max, maxPerSource } },
+      limits: caDoorLimits(opts.limits),
       clock: opts.clock, log: opts.log, ...(opts.heap ? { heap: opts.heap } : {}),
       report: {
         refused: (peer, code, detail) => this.report(peer, code, detail === undefined ? {} : { detail }),
@@ -90,7 +90,7 @@ export class TlsFrontDoor {
   }
 
   /** Listens; a taken port fails with ConfigError `port_in_use` naming --listen. */
-  static async listen(opts: FrontDoorOptions): Promise<TlsFrontDoor> {
+  static async listen(opts: CaFrontDoorOptions): Promise<TlsFrontDoor> {
     const door = new TlsFrontDoor(opts);
     await listenOn(door.listener, opts, '--listen');
     // After listen, errors are failed accepts (e.g. EMFILE): the kernel connection is dropped; keep serving.

@@ -1,4 +1,4 @@
-// `ztmesh check --proxy` (as `linkerd check --proxy`): the meshed pods (label ztmesh.io/meshed=true) whose sidecar
+// `ztmesh check --proxy`: the meshed pods (label ztmesh.io/meshed=true) whose sidecar
 // runs another image than the control plane injects now, or that are not ready. Pure: pods in, results out.
 import { ANNOTATION, MESHED_LABEL } from '../annotations.js';
 import { SIDECAR_NAME } from '../pod-shape.js';

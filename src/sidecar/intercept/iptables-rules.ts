@@ -1,4 +1,4 @@
-// Builds the nat-table rules that send a pod's TCP traffic through the sidecar (Istio's shape, ZTMESH_ chains).
+// Builds the nat-table rules that send a pod's TCP traffic through the sidecar (ZTMESH_ chains, docs/transparent.md).
 // Pure: options in, iptables-restore text out; iptables-apply.ts does the I/O.
 import { ConfigError } from '../../common/errors.js';
 import { parseCidr, type IpFamily } from '../../common/cidr.js';

@@ -34,9 +34,12 @@ describe('host:port is built in one place', () => {
       const p = join(dir, n);
       return statSync(p).isDirectory() ? (n === 'gen' ? [] : files(p)) : p.endsWith('.ts') ? [p] : [];
     });
-    // `${host}:${port}`, a literal host before `:${...}` ("127.0.0.1:${p}", "localhost:${port}"), or `+ ':' +`.
+    // `${host}:${port}`, a literal host before `:${...}` ("127.0.0.1:${p}", "localhost:${port}"), `+ ':' +`, brackets
+    // built in a nested template and a port after it (`${v6 ? `[${h}]` : h}:${port}`), or any expression closing
+    // right before `:${...port...}`.
     const joins = [
       /\$\{([^}]+)\}:\$\{([^}]+)\}/g, /(?:\d+\.\d+\.\d+\.\d+|localhost|\]):\$\{/g, /[\w.\]-]:\$\{[^}]*port[^}]*\}/gi, /\+\s*':'\s*\+/g,
+      /\[\$\{[^}]+\}\].*:\$\{/g, /\}:\$\{[^}]*port[^}]*\}/gi,
     ];
     const isAddress = (m: RegExpExecArray) => m[2] === undefined || /host|addr/i.test(m[1]!) || /port/i.test(m[2]);
     const found: string[] = [];

@@ -4,8 +4,9 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import {
-  authorize, compilePolicy, createAuthzMetrics, InboundAuthorizer, isOpenPolicy, MAX_POLICY_LABELS, openPolicyView, OTHER_POLICY_LABEL, serverIdMatches,
+  authorize, compilePolicy, InboundAuthorizer, isOpenPolicy, MAX_POLICY_LABELS, openPolicyView, OTHER_POLICY_LABEL, serverIdMatches,
 } from '../../../src/sidecar/authz.js';
+import { createDataPathMetrics } from '../../../src/sidecar/datapath-metrics.js';
 import type { PolicyView } from '../../../src/sidecar/mesh/sidecar-policy.js';
 import { compilePolicies } from '../../../src/policy/compile.js';
 import { parsePolicyObject } from '../../../src/policy/parse.js';
@@ -97,11 +98,11 @@ describe('InboundAuthorizer: the policy label of ztmesh_authz_decisions_total is
     return { state: 'known', compiled: compilePolicies({ defaultPolicy: 'allow', policies }, { trustDomain: TD, workload: WEB }), version: 'v1' };
   };
   const setup = (view: () => PolicyView, maxPolicyLabels?: number) => {
-    const metrics = createAuthzMetrics(new Registry());
+    const metrics = createDataPathMetrics(new Registry());
     const authz = new InboundAuthorizer({
       view, metrics, clock: new FakeClock(), log: captureLogger().logger, workload: () => WEB, ...(maxPolicyLabels === undefined ? {} : { maxPolicyLabels }),
     });
-    const counts = async () => Object.fromEntries((await metrics.decisions.get()).values.map((v) => [`${v.labels.result} ${v.labels.policy}`, v.value]));
+    const counts = async () => Object.fromEntries((await metrics.authzDecisions.get()).values.map((v) => [`${v.labels.result} ${v.labels.policy}`, v.value]));
     return { authz, counts };
   };
   const open = compilePolicy(TD, undefined, 'allow');

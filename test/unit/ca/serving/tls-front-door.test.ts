@@ -4,7 +4,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TlsFrontDoor, type FrontDoorLimits } from '../../../../src/ca/serving/tls-front-door.js';
+import { TlsFrontDoor, type CaFrontDoorLimits } from '../../../../src/ca/serving/tls-front-door.js';
 import { TRIM_AFTER_HANDSHAKES } from '../../../../src/front-door/front-door.js';
 import { createCaMetrics, type CaMetrics } from '../../../../src/ca/metrics.js';
 import { captureLogger } from '../../../helpers/k8s-test-kit.js';
@@ -27,7 +27,7 @@ let injected: tls.TLSSocket[];
 let trims: number;
 const clients: net.Socket[] = [];
 
-async function open(limits: Partial<FrontDoorLimits> = {}) {
+async function open(limits: Partial<CaFrontDoorLimits> = {}) {
   door = await TlsFrontDoor.listen({
     host: '127.0.0.1', port: 0, context, metrics, clock, log: log.logger, heap: { request: () => { trims++; } },
     limits: { handshakeTimeoutMs: 5_000, max: 100, maxPerSource: 100, ...limits },
