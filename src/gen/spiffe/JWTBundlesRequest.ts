@@ -1,8 +1,0 @@
-// Original file: proto/spiffe/workloadapi.proto
-
-
-export interface JWTBundlesRequest {
-}
-
-export interface JWTBundlesRequest__Output {
-}

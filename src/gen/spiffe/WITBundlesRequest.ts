@@ -1,8 +1,0 @@
-// Original file: proto/spiffe/workloadapi.proto
-
-
-export interface WITBundlesRequest {
-}
-
-export interface WITBundlesRequest__Output {
-}

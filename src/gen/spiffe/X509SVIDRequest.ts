@@ -1,8 +1,0 @@
-// Original file: proto/spiffe/workloadapi.proto
-
-
-export interface X509SVIDRequest {
-}
-
-export interface X509SVIDRequest__Output {
-}

@@ -1,8 +1,0 @@
-// Original file: proto/ztmesh/ca/v1/ca.proto
-
-
-export interface WatchTrustBundleRequest {
-}
-
-export interface WatchTrustBundleRequest__Output {
-}
