@@ -47,6 +47,8 @@ export interface DataPathDeps {
   tunnelLimits?: TunnelLimits;
   /** When a tunnel stream is moved to a connection of its own (tunnel/handoff.ts); tests change it. */
   handoffPolicy?: HandoffPolicy;
+  /** How often the liveness sweep looks (default SWEEP_INTERVAL_MS); tests shorten it. */
+  sweepIntervalMs?: number;
   /** The authorization policy the CA sent (sidecar/mesh/sidecar-policy.ts); without it, the open mesh default. */
   policy?: PolicySource;
   /** Close established connections and streams a policy change no longer allows (default true). */
@@ -185,7 +187,7 @@ export class DataPath implements RunningDataPath, ListenerHost {
     this.dialer = new UpstreamDialer(this.contexts, deps.clock, deps.trustDomain, log);
     this.metrics = createDataPathMetrics(deps.registry);
     this.budget = new WarnBudget(deps.clock);
-    this.sweep = new LivenessSweep({ clock: deps.clock, log });
+    this.sweep = new LivenessSweep({ clock: deps.clock, log, ...(deps.sweepIntervalMs !== undefined ? { intervalMs: deps.sweepIntervalMs } : {}) });
     this.appBuffers = new AppSocketBuffers(log);
     this.tunnelLimits = deps.tunnelLimits ?? DEFAULT_TUNNEL_LIMITS;
     this.readBuffer = sharedReadBuffer();

@@ -93,13 +93,14 @@ export const NEVER_HAND_OFF: HandoffPolicy = { ...DEFAULT_HANDOFF_POLICY, bulkBy
 
 export function sidecarShared(
   identity: IdentitySource,
-  opts: { clock?: Clock; logs?: LogCapture; tunnelLimits?: Partial<TunnelLimits>; handoffPolicy?: HandoffPolicy } = {},
+  opts: { clock?: Clock; logs?: LogCapture; tunnelLimits?: Partial<TunnelLimits>; handoffPolicy?: HandoffPolicy; sweepIntervalMs?: number } = {},
 ): DataPath & { logs: LogCapture } {
   const logs = opts.logs ?? new LogCapture();
   const datapath = new DataPath({
     identity, clock: opts.clock ?? systemClock, registry: new Registry(), log: logs.log, trustDomain: TD,
     ...(opts.tunnelLimits ? { tunnelLimits: { ...DEFAULT_TUNNEL_LIMITS, ...opts.tunnelLimits } } : {}),
     ...(opts.handoffPolicy ? { handoffPolicy: opts.handoffPolicy } : {}),
+    ...(opts.sweepIntervalMs !== undefined ? { sweepIntervalMs: opts.sweepIntervalMs } : {}),
   });
   return Object.assign(datapath, { logs });
 }
@@ -157,14 +158,19 @@ export async function startMesh(opts: {
   clientClock?: Clock;
   /** When web moves a tunnel stream to a connection of its own (NEVER_HAND_OFF keeps every stream on its tunnel). */
   handoffPolicy?: HandoffPolicy;
+  /** How often both data paths' liveness sweeps look (tests of what only the sweep notices shorten it). */
+  sweepIntervalMs?: number;
 }) {
   const ca = opts.ca ?? makeCa(TD);
   const api = new TestIdentity(ca, API);
   const web = new TestIdentity(ca, WEB);
-  const limits = opts.tunnelLimits ? { tunnelLimits: opts.tunnelLimits } : {};
-  const server = sidecarShared(api, limits);
+  const common = {
+    ...(opts.tunnelLimits ? { tunnelLimits: opts.tunnelLimits } : {}),
+    ...(opts.sweepIntervalMs !== undefined ? { sweepIntervalMs: opts.sweepIntervalMs } : {}),
+  };
+  const server = sidecarShared(api, common);
   const client = sidecarShared(web, {
-    ...limits, ...(opts.clientClock ? { clock: opts.clientClock } : {}), ...(opts.handoffPolicy ? { handoffPolicy: opts.handoffPolicy } : {}),
+    ...common, ...(opts.clientClock ? { clock: opts.clientClock } : {}), ...(opts.handoffPolicy ? { handoffPolicy: opts.handoffPolicy } : {}),
   });
   const inbound = await startInbound(inboundConfig({ ...opts.inbound, forward: (opts.inbound?.forward as string | undefined) ?? `127.0.0.1:${opts.app.port}` }), server);
   const outbound = await startOutbound(outboundConfig({ ...opts.outbound, upstream: (opts.outbound?.upstream as string | undefined) ?? inbound.address }), client);

@@ -1,15 +1,21 @@
 // An allowed peer whose tunnel connections end in HTTP/2 connection errors cannot lock the listener. nghttp2 answers
 // such a frame with GOAWAY and stops reading, and node 20 says nothing: the inbound notices (nghttp2 wants no more
 // input), destroys the session with its streams, releases their app sockets and counts the end as protocol_error.
-// 80 connections of 128 streams each (past the listener's 10,000), each ended by a connection error and dropped;
-// then a real app connection is served and the listener's counts return to 0. A raw HTTP/2 framer over mTLS.
+// 12 connections of 128 streams each (past the listener's maxConnections, set to 1,000 here), each ended by a
+// connection error and dropped; then a real app connection is served and the listener's counts return to 0. A raw
+// HTTP/2 framer over mTLS.
 import { describe, expect, it } from 'vitest';
 import { connect, echoMeshForSuite, metric, portOf, readAll, until } from '../helpers/datapath.js';
 import { FRAME, frame, RawH2Client, settingsFrame, u32 } from '../helpers/h2-framer.js';
 
-const CONNECTIONS = 80;
+/** Streams the listener carries at once (its maxConnections; 10,000 by default): a leak of streams locks it past this. */
+const MAX_STREAMS = 1_000;
+const CONNECTIONS = 12;
 const STREAMS = 128;
-const AT_ONCE = 16;
+/** Connections attacking at once: their streams and the last round's (released within a sweep) stay under MAX_STREAMS. */
+const AT_ONCE = 2;
+/** Only the liveness sweep notices a session nghttp2 ended (liveness-sweep.ts): it looks every 50 ms here, not every 1 s. */
+const SWEEP_INTERVAL_MS = 50;
 
 /** Frames nghttp2 treats as connection errors (RFC 9113 §5.4.1), each given the ID of an open stream. */
 const CONNECTION_ERRORS: ((id: number) => Buffer)[] = [
@@ -20,7 +26,7 @@ const CONNECTION_ERRORS: ((id: number) => Buffer)[] = [
 ];
 
 describe('tunnel listener: connections ending in HTTP/2 errors', () => {
-  const mesh = echoMeshForSuite();
+  const mesh = echoMeshForSuite({ inbound: { maxConnections: MAX_STREAMS }, sweepIntervalMs: SWEEP_INTERVAL_MS });
   const port = () => portOf(mesh.inbound.address);
 
   const rawClient = () => {
@@ -49,6 +55,7 @@ describe('tunnel listener: connections ending in HTTP/2 errors', () => {
     expect((await reply).data.toString()).toBe('still served');
     await until(() => listener().connectionsActive === 0 && tunnels().streamsActive === 0, 5_000);
     expect(tunnels().streamsTotal).toBeGreaterThanOrEqual(CONNECTIONS * STREAMS);
+    expect(CONNECTIONS * STREAMS).toBeGreaterThan(MAX_STREAMS);
     expect(await closedBy('protocol_error')).toBe(CONNECTIONS);
   });
 

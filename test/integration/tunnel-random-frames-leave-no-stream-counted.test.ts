@@ -8,6 +8,11 @@ import { echoMeshForSuite, portOf, until } from '../helpers/datapath.js';
 import { connectBlock, FLAG, FRAME, frame, goawayFrame, RawH2Client, settingsFrame, u32 } from '../helpers/h2-framer.js';
 
 const RUNS = 20;
+/**
+ * A run that ends in a connection error has nghttp2 stop reading its socket: only the liveness sweep then notices the
+ * client leave (liveness-sweep.ts), once a second by default. Looking every 50 ms shortens the wait, not the check.
+ */
+const SWEEP_INTERVAL_MS = 50;
 
 /** One frame of a run; `stream` picks among the run's opened streams (or 0, or an ID never opened). */
 type Op =
@@ -41,7 +46,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 );
 
 describe('tunnel framing from an allowed peer', () => {
-  const mesh = echoMeshForSuite();
+  const mesh = echoMeshForSuite({ sweepIntervalMs: SWEEP_INTERVAL_MS });
   const port = () => portOf(mesh.inbound.address);
 
   /** Sends one run's frames, then ends the connection as `close` says. */
