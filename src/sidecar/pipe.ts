@@ -3,13 +3,15 @@
 // timeout, and the handoff of a tunnel stream's place to a socket leg of its own (tunnel/handoff.ts).
 // Invariants: no timer of a splice outlives it (the idle check runs on the injected clock and stops when every leg
 // has closed); a leg closed abnormally drops what it still buffers at once; a paused leg is watched for its peer
-// leaving; each direction's FIN is passed on once, and across a handoff no byte is lost or reordered (the old leg
-// carries a direction until it ends with the moved marker, the new leg only after that).
+// leaving; each direction's FIN is passed on once, and only a real one (a tunnel stream's END_STREAM, a socket's end
+// that the kernel does not call a reset); across a handoff no byte is lost or reordered (the old leg carries a
+// direction until it ends with the moved marker, the new leg only after that).
 import type http2 from 'node:http2';
 import type net from 'node:net';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import type { Clock } from '../common/clock.js';
 import { closeSocket, resetSocket } from '../common/socket-reset.js';
+import { endedByReset } from '../common/tcp-state.js';
 import type { LivenessSweep } from './liveness-sweep.js';
 import { SharedBufferReader } from './shared-read.js';
 import { H2_CODES, MOVED_TRAILER } from './tunnel/protocol.js';
@@ -233,8 +235,14 @@ class Splice implements SpliceHandle {
 
   /** Bytes from one leg into another. */
   private flow(from: Leg, to: Leg): void {
-    if (from.tcp !== null && from.reader) from.reader.forwardTo(from.stream, to.stream);
-    else if (from.tcp === null) {
+    if (from.tcp !== null) {
+      const ended = (dest: Writable) => this.socketEnded(from, dest);
+      if (from.reader) from.reader.forwardTo(from.stream, to.stream, ended);
+      else {
+        from.stream.pipe(to.stream as Duplex, { end: false });
+        from.stream.once('end', () => ended(to.stream as Writable));
+      }
+    } else {
       // Node ends a reset stream's readable side as if END_STREAM had come: only a real one becomes the other's FIN,
       // and one with the moved marker hands what follows to the handoff's leg.
       from.stream.pipe(to.stream as Duplex, { end: false });
@@ -249,7 +257,20 @@ class Splice implements SpliceHandle {
         this.finIn = true;
         this.moving?.next.stream.resume(); // nothing comes on it after a FIN, but its own FIN must be read
       });
-    } else (from.stream as Duplex).pipe(to.stream as Duplex);
+    }
+  }
+
+  /**
+   * A socket leg's input ended, every byte before the end passed on: its FIN goes on to `dest`, unless the connection
+   * was reset. Node reports some resets as an end (common/tcp-state.ts): passed on as a FIN, a cut connection would
+   * look complete to the app before the reset followed.
+   */
+  private socketEnded(from: SocketLeg, dest: Writable): void {
+    if (endedByReset(from.stream, from.tcp)) {
+      this.fail(from, Object.assign(new Error('the peer reset the connection (read as its end)'), { code: 'ECONNRESET' }));
+      return;
+    }
+    dest.end();
   }
 }
 

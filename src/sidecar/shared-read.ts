@@ -76,8 +76,12 @@ export class SharedBufferReader {
     this.firstRead = fn;
   }
 
-  /** Starts forwarding `source`'s bytes into `dest`, with backpressure and `dest.end()` on the source's FIN (as pipe does). */
-  forwardTo(source: net.Socket, dest: Writable): void {
+  /**
+   * Starts forwarding `source`'s bytes into `dest`, with backpressure; once the source's input ends, `ended` gets the
+   * destination then in force (redirect() may have changed it), after every byte before the end (default: ends it,
+   * as pipe does).
+   */
+  forwardTo(source: net.Socket, dest: Writable, ended: (dest: Writable) => void = (d) => d.end()): void {
     this.source = source;
     this.dest = dest;
     this.kind = destKind(dest);
@@ -87,10 +91,12 @@ export class SharedBufferReader {
     for (const chunk of this.early?.splice(0) ?? []) this.queue(dest, chunk);
     // A peer that sent its FIN before we got here (a client that connects and closes at once): its 'end' is past.
     if (source.readableEnded) {
-      dest.end();
+      ended(dest);
       return;
     }
-    source.once('end', () => this.dest?.end());
+    source.once('end', () => {
+      if (this.dest) ended(this.dest);
+    });
     if (!this.waiting) source.resume();
   }
 

@@ -2,9 +2,13 @@
 // captured JSON logs, metric reads, and small TCP apps (echo, sink, RST).
 import { createHash, X509Certificate } from 'node:crypto';
 import net from 'node:net';
+import { constants as osConstants } from 'node:os';
 import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
 import { systemClock, type Clock } from '../../src/common/clock.js';
+import { libcFunction } from '../../src/common/libc.js';
+import { socketFd } from '../../src/common/node-internals.js';
+import { TCP_CLOSE, tcpState } from '../../src/common/tcp-state.js';
 import type { DestinationStream } from 'pino';
 import { createLogger, type Logger } from '../../src/common/logger.js';
 import { Watchable } from '../../src/common/watchable.js';
@@ -255,6 +259,44 @@ export function readAll(s: net.Socket): Promise<{ data: Buffer; error?: NodeJS.E
     s.once('error', (error: NodeJS.ErrnoException) => resolve({ data: Buffer.concat(chunks), error }));
     s.once('close', () => resolve({ data: Buffer.concat(chunks) }));
   });
+}
+
+/**
+ * readAll for a connection the test expects to be cut, telling a reset from a FIN where node cannot: libuv reports a
+ * peer's RST as EOF when unread bytes arrived with it (src/common/tcp-state.ts), so at 'end' the kernel is asked. Linux
+ * reports a connection's first error once: ECONNRESET for a reset that came before any FIN, EPIPE for one after a FIN.
+ * It is still pending (SO_ERROR), or a write of ours took it (the connection is CLOSE, and node reports that write's
+ * error next), or there was none (CLOSE_WAIT: a FIN alone). Linux only (getsockopt through koffi).
+ */
+export function readAllOrReset(s: net.Socket): Promise<{ data: Buffer; error?: NodeJS.ErrnoException }> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const done = (error?: NodeJS.ErrnoException) => resolve({ data: Buffer.concat(chunks), ...(error ? { error } : {}) });
+    s.on('data', (d: Buffer) => chunks.push(d));
+    s.once('end', () => {
+      const pending = socketOption(s, SOL_SOCKET, SO_ERROR);
+      if (pending !== 0) {
+        const code = Object.entries(osConstants.errno).find(([, n]) => n === pending)?.[0] ?? String(pending);
+        return done(Object.assign(new Error(`read ${code} (node reported it as the end)`), { code, errno: -pending }));
+      }
+      // A write took the error: node reports it next ('error'); a FIN alone leaves the connection in CLOSE_WAIT.
+      if (tcpState(s) !== TCP_CLOSE) done();
+    });
+    s.once('error', (error: NodeJS.ErrnoException) => done(error));
+    s.once('close', () => done());
+  });
+}
+
+const SOL_SOCKET = 1;
+const SO_ERROR = 4;
+
+/** An integer socket option (SO_ERROR: the error the kernel holds and has not reported yet; reading it clears it). */
+function socketOption(s: net.Socket, level: number, name: number): number {
+  const getsockopt = libcFunction<(fd: number, level: number, name: number, value: Buffer, len: number[]) => number>(
+    'int getsockopt(int fd, int level, int optname, _Out_ uint8_t *optval, _Inout_ uint32_t *optlen)');
+  const value = Buffer.alloc(4);
+  if (getsockopt(socketFd(s), level, name, value, [4]) !== 0) throw new Error(`getsockopt(${level}, ${name}) failed`);
+  return value.readInt32LE(0);
 }
 
 export { makeCa, makeLeaf };

@@ -15,7 +15,7 @@ import { LivenessSweep, SWEEP_INTERVAL_MS } from '../../../src/sidecar/liveness-
 import { createHash, randomBytes } from 'node:crypto';
 import { PAUSED_AFTER_FIN_MS, plainLeg, splice, withSharedReads, type Leg, type SocketLeg, type SpliceEnd, type SpliceHandle, type StreamLeg } from '../../../src/sidecar/pipe.js';
 import { sharedReadBuffer } from '../../../src/sidecar/shared-read.js';
-import { LogCapture, socketPair } from '../../helpers/datapath.js';
+import { LogCapture, readAllOrReset, socketPair } from '../../helpers/datapath.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 import { makeCa, makeLeaf } from '../../helpers/pki.js';
 
@@ -127,6 +127,42 @@ describe('splice', () => {
     req.close(http2.constants.NGHTTP2_CANCEL);
     for (let i = 0; i < 200 && bufferedAtClose < 0; i++) await new Promise((r) => setTimeout(r, 5));
     expect(bufferedAtClose).toBe(0);
+  });
+
+  describe('a peer\'s reset that node reads as the end of its input', () => {
+    // libuv reads the bytes that came with an RST and, seeing POLLHUP, reports EOF without the read that would have
+    // failed with ECONNRESET; the splice asks the kernel (common/tcp-state.ts) before it passes a FIN on.
+    const spliced = async (reads: 'pipe' | 'shared buffer') => {
+      const [appSide, appClient] = await pair();
+      const [peerSide, peerClient] = await pair();
+      const peer = reads === 'pipe' ? plainLeg(peerSide) : withSharedReads(plainLeg(peerSide) as SocketLeg, sharedReadBuffer());
+      const end = ended();
+      splice(peer, plainLeg(appSide), { idleTimeoutMs: HOUR, clock: systemClock, onEnd: end.onEnd });
+      let peerEnded = false;
+      peerSide.once('end', () => { peerEnded = true; });
+      return { appClient, peerClient, end, app: readAllOrReset(appClient), peerEnded: () => peerEnded };
+    };
+
+    for (const reads of ['pipe', 'shared buffer'] as const) {
+      it(`resets the app rather than ending it (${reads})`, async () => {
+        const { peerClient, end, app, peerEnded } = await spliced(reads);
+        // The bytes, then the RST, both before this process reads again.
+        peerClient.write('bytes before the reset');
+        peerClient.resetAndDestroy();
+        expect((await app).error?.code).toBe('ECONNRESET');
+        expect(((await end.promise).error as NodeJS.ErrnoException | undefined)?.code).toBe('ECONNRESET');
+        expect(peerEnded()).toBe(true); // node did report the reset as an end
+      });
+
+      it(`passes a FIN on as a FIN, after the bytes before it (${reads})`, async () => {
+        const { peerClient, app, peerEnded } = await spliced(reads);
+        peerClient.end('bytes before the FIN');
+        const r = await app;
+        expect(r.error).toBeUndefined();
+        expect(r.data.toString()).toBe('bytes before the FIN');
+        expect(peerEnded()).toBe(true);
+      });
+    }
   });
 
   describe('handoff: a tunnel stream gives its place to a socket leg of its own', () => {
