@@ -3,7 +3,7 @@
 import net from 'node:net';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { API, connect, echoApp, makeCa, portOf, readAll, TestIdentity, until, LogCapture } from '../helpers/datapath.js';
+import { API, connect, echoApp, makeCa, portOf, readAllOrReset, TestIdentity, until, LogCapture } from '../helpers/datapath.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { Readiness } from '../../src/common/readiness.js';
 import { sidecarConfigSchema } from '../../src/sidecar/config-schema.js';
@@ -50,7 +50,7 @@ describe('graceful drain', () => {
 
   it('stops accepting and resets what is still open at the deadline', async () => {
     const { clock, running, port, open } = await start();
-    const ended = readAll(open);
+    const ended = readAllOrReset(open);
     let done = false;
     const drained = running.drain(2_000).then(() => { done = true; });
     expect(await refused(port)).toBe(true);

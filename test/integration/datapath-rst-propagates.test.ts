@@ -1,7 +1,7 @@
 // An RST from the app crosses the mesh: the client sees ECONNRESET, not a clean EOF; and the reverse.
 import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { connect, portOf, readAll, startMesh, tcpServer } from '../helpers/datapath.js';
+import { connect, portOf, readAllOrReset, startMesh, tcpServer } from '../helpers/datapath.js';
 
 describe('RST propagation', () => {
   const cleanups: (() => Promise<void>)[] = [];
@@ -16,7 +16,7 @@ describe('RST propagation', () => {
     const mesh = await startMesh({ app });
     cleanups.push(() => app.close(), () => mesh.close());
     const s = await connect(portOf(mesh.outbound.address));
-    const r = readAll(s);
+    const r = readAllOrReset(s);
     s.write('trigger');
     const { error } = await r;
     expect(error?.code).toBe('ECONNRESET');

@@ -2,7 +2,7 @@
 // (forward_unavailable, with the peer's ID) and counted as an error, not as a refusal, on both sidecars.
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, metric, portOf, readAll, startMesh, WEB } from '../helpers/datapath.js';
+import { connect, metric, portOf, readAllOrReset, startMesh, WEB } from '../helpers/datapath.js';
 
 async function closedPort(): Promise<number> {
   const s = net.createServer();
@@ -22,7 +22,7 @@ describe('inbound forward unavailable', () => {
   it('resets the client and reports forward_unavailable', async () => {
     const s = await connect(portOf(mesh.outbound.address));
     s.write('hello');
-    const { data, error } = await readAll(s);
+    const { data, error } = await readAllOrReset(s);
     expect(data.length).toBe(0);
     expect(error?.code).toBe('ECONNRESET');
     const line = await mesh.server.logs.waitFor((l) => l.msg === 'connection failed');

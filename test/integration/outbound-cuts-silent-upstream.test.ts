@@ -1,7 +1,7 @@
 // An upstream that accepts TCP but never answers the TLS handshake is cut at the handshake timeout
 // (handshake_timeout) and the app connection is reset. The timer runs on the injected clock.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, makeCa, metric, outboundConfig, portOf, readAll, sidecarShared, tcpServer, TestIdentity, until, WEB } from '../helpers/datapath.js';
+import { connect, makeCa, metric, outboundConfig, portOf, readAllOrReset, sidecarShared, tcpServer, TestIdentity, until, WEB } from '../helpers/datapath.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { startOutbound } from '../../src/sidecar/listeners.js';
 
@@ -20,7 +20,7 @@ describe('outbound cuts a silent upstream', () => {
 
   it('resets the app connection with handshake_timeout', async () => {
     const app = await connect(portOf(outbound.address));
-    const ended = readAll(app);
+    const ended = readAllOrReset(app);
     await until(() => accepted === 1);
     await clock.advance(4_999);
     expect(app.destroyed).toBe(false);

@@ -2,7 +2,7 @@
 // refused with invalid_svid: the app connection is reset and nothing it wrote is sent. The same upstream with a
 // proper SVID is served. The upstream is a real `openssl s_server`.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API, connect, makeCa, makeLeaf, metric, outboundConfig, portOf, readAll, sidecarShared, TD, TestIdentity, WEB } from '../helpers/datapath.js';
+import { API, connect, makeCa, makeLeaf, metric, outboundConfig, portOf, readAllOrReset, sidecarShared, TD, TestIdentity, WEB } from '../helpers/datapath.js';
 import { makeOddLeaf } from '../helpers/odd-leaf.js';
 import { OPENSSL_MISSING, PemDir, sServer, type SServer } from '../helpers/openssl.js';
 import { startOutbound } from '../../src/sidecar/listeners.js';
@@ -60,7 +60,7 @@ describe.skipIf(OPENSSL_MISSING)('outbound refuses an upstream whose certificate
     const out = await outboundTo(proper.port);
     try {
       const s = await connect(portOf(out.address));
-      const r = readAll(s);
+      const r = readAllOrReset(s);
       s.write('olleh\n');
       await new Promise<void>((resolve) => s.once('data', () => resolve()));
       s.destroy();

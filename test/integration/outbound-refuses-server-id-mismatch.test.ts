@@ -1,7 +1,7 @@
 // Outbound refuses an upstream whose SPIFFE ID does not match `expect` (server_id_mismatch):
 // the app connection is closed, nothing the app wrote is sent, and the refusal names the upstream's ID.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API, connect, metric, portOf, readAll, startMesh, tcpServer } from '../helpers/datapath.js';
+import { API, connect, metric, portOf, readAllOrReset, startMesh, tcpServer } from '../helpers/datapath.js';
 
 describe('outbound refuses a server ID mismatch', () => {
   const received: Buffer[] = [];
@@ -16,7 +16,7 @@ describe('outbound refuses a server ID mismatch', () => {
   it('closes the app connection having sent nothing', async () => {
     const s = await connect(portOf(mesh.outbound.address));
     s.write('secret request');
-    const { data, error } = await readAll(s);
+    const { data, error } = await readAllOrReset(s);
     expect(data.length).toBe(0);
     expect(error?.code).toBe('ECONNRESET');
     const line = await mesh.client.logs.waitFor((l) => l.msg === 'connection refused');

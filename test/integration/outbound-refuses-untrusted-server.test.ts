@@ -3,7 +3,7 @@
 import tls from 'node:tls';
 import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API, connect, makeCa, makeLeaf, metric, outboundConfig, portOf, readAll, sidecarShared, TestIdentity, WEB } from '../helpers/datapath.js';
+import { API, connect, makeCa, makeLeaf, metric, outboundConfig, portOf, readAllOrReset, sidecarShared, TestIdentity, WEB } from '../helpers/datapath.js';
 import { startOutbound } from '../../src/sidecar/listeners.js';
 
 describe('outbound refuses an untrusted server', () => {
@@ -25,7 +25,7 @@ describe('outbound refuses an untrusted server', () => {
   it('refuses with untrusted_chain', async () => {
     const s = await connect(portOf(outbound.address));
     s.write('secret');
-    const { data, error } = await readAll(s);
+    const { data, error } = await readAllOrReset(s);
     expect(data.length).toBe(0);
     expect(error?.code).toBe('ECONNRESET');
     const line = await shared.logs.waitFor((l) => l.msg === 'connection refused');

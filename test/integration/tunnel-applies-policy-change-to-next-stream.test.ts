@@ -4,7 +4,7 @@
 // (policy_revoked). A reload that does not load changes nothing and says why.
 import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { connect, readAll } from '../helpers/datapath.js';
+import { connect, readAllOrReset } from '../helpers/datapath.js';
 import { echoRoundTrip, payload, echoTunnelPairForSuite, WEB_ID } from '../helpers/tunnel.js';
 
 
@@ -42,7 +42,7 @@ describe('tunnel: a policy change applies to the next stream', () => {
 
   it('a reload that no longer allows web closes its open stream (policy_revoked), counted and logged', async () => {
     const live = await connect(pair.webPort);
-    const reply = readAll(live);
+    const reply = readAllOrReset(live);
     live.write(payload(1024));
     await expect.poll(async () => (await pair.api.status()).listeners[0]!.connectionsActive, { timeout: 5_000 }).toBe(1);
     await pair.setAllow([OTHER]);

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bufferSizes, setBufferSizes } from '../../src/common/socket-buffers.js';
 import { DEFAULT_TUNNEL_LIMITS } from '../../src/sidecar/tunnel/protocol.js';
 import { connectionWindowFor, receiveBufferFor } from '../../src/sidecar/tunnel/receive-window.js';
-import { connect, echoApp, metric, NEVER_HAND_OFF, portOf, readAll, startMesh, until } from '../helpers/datapath.js';
+import { connect, echoApp, metric, NEVER_HAND_OFF, portOf, readAllOrReset, startMesh, until } from '../helpers/datapath.js';
 import { payload, sha256 } from '../helpers/tunnel.js';
 
 const SMALL = 16 * 1024;
@@ -42,7 +42,7 @@ describe('tunnel: bulk both ways at once', () => {
     const results = await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
       const sent = payload(BYTES);
       const s = await connect(port);
-      const reply = readAll(s);
+      const reply = readAllOrReset(s);
       s.end(sent);
       const { data, error } = await reply;
       return { error: error?.code, sent: sha256(sent), received: sha256(data) };

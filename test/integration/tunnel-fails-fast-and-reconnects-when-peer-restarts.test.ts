@@ -2,7 +2,7 @@
 // connection is reset, new app connections fail at once with upstream_unavailable (not after a handshake timeout),
 // and once api is back on its port the next app connection opens a new tunnel connection and goes through.
 import { describe, expect, it } from 'vitest';
-import { connect, readAll } from '../helpers/datapath.js';
+import { connect, readAllOrReset } from '../helpers/datapath.js';
 import { echoRoundTrip, payload, echoTunnelPairForSuite } from '../helpers/tunnel.js';
 
 describe('tunnel: the peer sidecar dies and comes back', () => {
@@ -13,7 +13,7 @@ describe('tunnel: the peer sidecar dies and comes back', () => {
     const first = await echoRoundTrip(pair.webPort, payload(4096));
     expect(first.received).toBe(first.sent);
     const open = await connect(pair.webPort);
-    const openReply = readAll(open);
+    const openReply = readAllOrReset(open);
     open.write('hold');
     await new Promise((r) => open.once('data', r));
 

@@ -5,7 +5,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../helpers/fake-clock.js';
-import { connect, echoApp, readAll, startMesh, tcpServer, until } from '../helpers/datapath.js';
+import { connect, echoApp, readAllOrReset, startMesh, tcpServer, until } from '../helpers/datapath.js';
 
 const PING_MS = 1_000;
 const PING_TIMEOUT_MS = 500;
@@ -46,7 +46,7 @@ describe('tunnel keepalive', () => {
 
   const roundTrip = async (text: string) => {
     const s = await connect(Number(mesh.outbound.address.split(':').pop()));
-    const r = readAll(s);
+    const r = readAllOrReset(s);
     s.end(text);
     return r;
   };
@@ -61,7 +61,7 @@ describe('tunnel keepalive', () => {
     expect(pool()).toMatchObject({ connections: 1 });
 
     const held = await connect(Number(mesh.outbound.address.split(':').pop()));
-    const heldReply = readAll(held);
+    const heldReply = readAllOrReset(held);
     held.write('ping?');
     await new Promise((r) => held.once('data', r));
     frozen = true;

@@ -3,7 +3,7 @@
 // and /status) and server_refused on web's, while the streams already open on that same tunnel connection keep flowing
 // to their end, byte for byte (with revocation on they would be closed: tunnel-applies-policy-change-to-next-stream).
 import { describe, expect, it } from 'vitest';
-import { connect, readAll } from '../helpers/datapath.js';
+import { connect, readAllOrReset } from '../helpers/datapath.js';
 import { payload, sha256, echoTunnelPairForSuite, WEB_ID } from '../helpers/tunnel.js';
 
 const OTHER = 'spiffe://example.org/ns/default/sa/other';
@@ -14,7 +14,7 @@ describe('tunnel: a denied stream is reset, the others on the tunnel continue', 
   it('resets the new stream and keeps the open ones', async () => {
     // Three long-lived app connections on the tunnel, each echoing what it is sent.
     const open = await Promise.all([0, 1, 2].map(() => connect(pair.webPort)));
-    const replies = open.map((s) => readAll(s));
+    const replies = open.map((s) => readAllOrReset(s));
     const first = open.map(() => payload(4096));
     open.forEach((s, i) => s.write(first[i]));
     await waitFor(async () => (await pair.api.status()).listeners[0]!.connectionsActive === 3);
@@ -22,7 +22,7 @@ describe('tunnel: a denied stream is reset, the others on the tunnel continue', 
     await pair.setAllow([OTHER]);
     const denied = await connect(pair.webPort);
     denied.write('let me in');
-    const refusedReply = await readAll(denied);
+    const refusedReply = await readAllOrReset(denied);
     expect(refusedReply.data.length).toBe(0);
     expect(refusedReply.error?.code).toBe('ECONNRESET');
 
