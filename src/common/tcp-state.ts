@@ -6,6 +6,8 @@ import type net from 'node:net';
 import { libcFunction } from './libc.js';
 import { socketFd } from './node-internals.js';
 
+const SOL_SOCKET = 1;
+const SO_ERROR = 4;
 const IPPROTO_TCP = 6;
 const TCP_INFO = 11;
 /** include/net/tcp_states.h: where a reset leaves a connection. A FIN leaves it in CLOSE_WAIT (8), CLOSING or LAST_ACK. */
@@ -15,18 +17,31 @@ const TCP_INFO_HEAD = 8;
 
 type GetSockOpt = (fd: number, level: number, name: number, value: Buffer, len: number[]) => number;
 
-/** The kernel's state of an open TCP socket (ESTABLISHED 1 … CLOSE 7, CLOSE_WAIT 8), or undefined where it cannot be read. */
-export function tcpState(socket: net.Socket): number | undefined {
+/** getsockopt(2) of `size` bytes on the socket's descriptor, or undefined where it cannot be asked. */
+function socketOption(socket: net.Socket, level: number, name: number, size: number): Buffer | undefined {
   try {
     const fd = socketFd(socket);
     if (fd < 0) return undefined;
     const get = libcFunction<GetSockOpt>('int getsockopt(int fd, int level, int optname, _Out_ uint8_t *optval, _Inout_ uint32_t *optlen)');
-    const info = Buffer.alloc(TCP_INFO_HEAD);
-    return get(fd, IPPROTO_TCP, TCP_INFO, info, [TCP_INFO_HEAD]) === 0 ? info[0] : undefined;
+    const value = Buffer.alloc(size);
+    return get(fd, level, name, value, [size]) === 0 ? value : undefined;
   } catch {
     // No glibc or koffi, or not a socket node holds a descriptor for.
     return undefined;
   }
+}
+
+/** The kernel's state of an open TCP socket (ESTABLISHED 1 … CLOSE 7, CLOSE_WAIT 8), or undefined where it cannot be read. */
+export function tcpState(socket: net.Socket): number | undefined {
+  return socketOption(socket, IPPROTO_TCP, TCP_INFO, TCP_INFO_HEAD)?.[0];
+}
+
+/**
+ * The error the kernel holds for the socket and has not reported yet (SO_ERROR, an errno; 0 for none), or undefined
+ * where it cannot be read. Reading it clears it.
+ */
+export function takeSocketError(socket: net.Socket): number | undefined {
+  return socketOption(socket, SOL_SOCKET, SO_ERROR, 4)?.readInt32LE(0);
 }
 
 /**

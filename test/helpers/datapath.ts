@@ -5,10 +5,9 @@ import net from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
+import { afterEach } from 'vitest';
 import { systemClock, type Clock } from '../../src/common/clock.js';
-import { libcFunction } from '../../src/common/libc.js';
-import { socketFd } from '../../src/common/node-internals.js';
-import { TCP_CLOSE, tcpState } from '../../src/common/tcp-state.js';
+import { takeSocketError, TCP_CLOSE, tcpState } from '../../src/common/tcp-state.js';
 import type { DestinationStream } from 'pino';
 import { createLogger, type Logger } from '../../src/common/logger.js';
 import { Watchable } from '../../src/common/watchable.js';
@@ -230,6 +229,20 @@ export function inboundForSuite(opts: {
 }
 
 /** A connected pair of TCP sockets on 127.0.0.1: [the accepted one, the client]; options apply to the server. */
+/**
+ * For a test file: pairs of connected sockets that nobody reads on the accepting side (paused from accept), so that node
+ * sees nothing of what the peer does and the kernel's view can be asked; both ends destroyed after each test.
+ */
+export function pausedSocketPairs(): () => Promise<[net.Socket, net.Socket]> {
+  const cleanups: (() => void)[] = [];
+  afterEach(() => { for (const c of cleanups.splice(0)) c(); });
+  return async () => {
+    const sockets = await socketPair({ allowHalfOpen: true, pauseOnConnect: true });
+    for (const s of sockets) cleanups.push(() => s.destroy());
+    return sockets;
+  };
+}
+
 export async function socketPair(opts: net.ServerOpts = { allowHalfOpen: true }): Promise<[net.Socket, net.Socket]> {
   const server = net.createServer(opts);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -274,7 +287,7 @@ export function readAllOrReset(s: net.Socket): Promise<{ data: Buffer; error?: N
     const done = (error?: NodeJS.ErrnoException) => resolve({ data: Buffer.concat(chunks), ...(error ? { error } : {}) });
     s.on('data', (d: Buffer) => chunks.push(d));
     s.once('end', () => {
-      const pending = socketOption(s, SOL_SOCKET, SO_ERROR);
+      const pending = takeSocketError(s) ?? 0;
       if (pending !== 0) {
         const code = Object.entries(osConstants.errno).find(([, n]) => n === pending)?.[0] ?? String(pending);
         return done(Object.assign(new Error(`read ${code} (node reported it as the end)`), { code, errno: -pending }));
@@ -285,18 +298,6 @@ export function readAllOrReset(s: net.Socket): Promise<{ data: Buffer; error?: N
     s.once('error', (error: NodeJS.ErrnoException) => done(error));
     s.once('close', () => done());
   });
-}
-
-const SOL_SOCKET = 1;
-const SO_ERROR = 4;
-
-/** An integer socket option (SO_ERROR: the error the kernel holds and has not reported yet; reading it clears it). */
-function socketOption(s: net.Socket, level: number, name: number): number {
-  const getsockopt = libcFunction<(fd: number, level: number, name: number, value: Buffer, len: number[]) => number>(
-    'int getsockopt(int fd, int level, int optname, _Out_ uint8_t *optval, _Inout_ uint32_t *optlen)');
-  const value = Buffer.alloc(4);
-  if (getsockopt(socketFd(s), level, name, value, [4]) !== 0) throw new Error(`getsockopt(${level}, ${name}) failed`);
-  return value.readInt32LE(0);
 }
 
 export { makeCa, makeLeaf };

@@ -2,59 +2,32 @@
 // made small here) a meshed namespace gets no ConfigMap and no API request, only a throttled warning, and it takes the
 // first place that frees up; a namespace that leaves the mesh leaves the set with its retry timer, so it sees no
 // request again however long the clock runs. Against the stand-in API server, with the webhook's own credentials.
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKubeClient, inClusterConfig } from '../../src/k8s/kube-client.js';
 import { BundleDistributor, DISTRIBUTE_BACKOFF } from '../../src/k8s/bundle-distributor.js';
 import { startFakeApiServer, type FakeApiServer } from '../helpers/fake-apiserver.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { captureLogger } from '../helpers/k8s-test-kit.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { applyWebhookRbac, configMapRequestsTo, namespace, rootsIn, startDistributor, writerBinding } from '../helpers/bundle-distribution.js';
 
-const SA = 'system:serviceaccount:ztmesh-system:ztmesh-webhook';
 const CAP = 2;
 let api: FakeApiServer;
 const clock = new FakeClock();
 const log = captureLogger();
 let d: BundleDistributor;
 
-const namespace = (name: string, inject?: string) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, ...(inject ? { labels: { 'ztmesh.io/inject': inject } } : {}) } });
-const writerBinding = (ns: string) => ({
-  apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'bundle-writer', namespace: ns },
-  roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'bundle-writer' }, subjects: [{ kind: 'User', name: SA }],
-});
-const roots = (ns: string) => api.configMaps.get(`${ns}/ztmesh-trust-bundle`)?.data?.['roots.pem'];
+const roots = (ns: string) => rootsIn(api, ns);
 /** The fake clock's timers short enough to be retries (the watches' own timers run for minutes). */
 const retryTimers = () => clock.pendingTimers().filter((ms) => ms <= DISTRIBUTE_BACKOFF.maxMs);
-const requestsTo = (ns: string) => api.requests.filter((r) => r.path.includes(`/namespaces/${ns}/configmaps`)).length;
+const requestsTo = (ns: string) => configMapRequestsTo(api, ns);
 
 beforeAll(async () => {
   api = await startFakeApiServer();
-  api.apply({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'watch' }, rules: [{ apiGroups: [''], resources: ['namespaces', 'pods'], verbs: ['list', 'watch'] }] });
-  api.apply({
-    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'watch' },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'watch' }, subjects: [{ kind: 'User', name: SA }],
-  });
-  api.apply({
-    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'bundle-writer' }, rules: [
-      { apiGroups: [''], resources: ['configmaps'], resourceNames: ['ztmesh-trust-bundle'], verbs: ['get', 'patch'] },
-      { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
-    ],
-  });
+  applyWebhookRbac(api);
   // a and b may be written; c may be written but comes third; d may not be written at all.
   for (const ns of ['a', 'b', 'c']) api.apply(writerBinding(ns));
   api.apply(namespace('a', 'enabled'));
   api.apply(namespace('b', 'enabled'));
-  const tokenFile = join(tempDir('ztmesh-webhook-sa-'), 'token');
-  writeFileSync(tokenFile, api.addApiUser(SA, ['system:serviceaccounts']));
-  d = new BundleDistributor({
-    client: createKubeClient(inClusterConfig({}, { server: api.url, caFile: api.caFile, tokenFile, serverName: api.serverName })),
-    clock, log: log.logger, random: () => 0.5, maxNamespaces: CAP,
-  });
-  d.setRoots('ROOTS-1');
-  d.start();
-  await d.whenSynced();
+  d = await startDistributor(api, 'ROOTS-1', { clock, log: log.logger, random: () => 0.5, maxNamespaces: CAP });
 });
 afterAll(async () => {
   await d?.stop();

@@ -3,46 +3,27 @@
 // updates them on root rotation; drops a namespace that leaves the mesh; and retries each failing namespace on its
 // own backoff (the fake clock), without touching the others. It runs as the webhook's ServiceAccount, whose RBAC here
 // lets it write ConfigMaps only where a RoleBinding allows, so one namespace can be made to fail.
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKubeClient, inClusterConfig } from '../../src/k8s/kube-client.js';
 import { BundleDistributor } from '../../src/k8s/bundle-distributor.js';
 import { startFakeApiServer, type FakeApiServer } from '../helpers/fake-apiserver.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { captureLogger } from '../helpers/k8s-test-kit.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { applyWebhookRbac, configMapRequestsTo, namespace, rootsIn, startDistributor, writerBinding } from '../helpers/bundle-distribution.js';
 
-const SA = 'system:serviceaccount:ztmesh-system:ztmesh-webhook';
 let api: FakeApiServer;
 const clock = new FakeClock();
 const log = captureLogger();
 let d: BundleDistributor;
 
-const namespace = (name: string, inject?: string) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, ...(inject ? { labels: { 'ztmesh.io/inject': inject } } : {}) } });
 const pod = (ns: string, name: string, labelled: boolean) => ({
   apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns, ...(labelled ? { labels: { 'ztmesh.io/inject': 'true' } } : {}) }, spec: { containers: [{ name: 'app', image: 'app:1' }] },
 });
-const writerBinding = (ns: string) => ({
-  apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'bundle-writer', namespace: ns },
-  roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'bundle-writer' }, subjects: [{ kind: 'User', name: SA }],
-});
-const roots = (ns: string) => api.configMaps.get(`${ns}/ztmesh-trust-bundle`)?.data?.['roots.pem'];
-const requestsTo = (ns: string) => api.requests.filter((r) => r.path.includes(`/namespaces/${ns}/configmaps`)).length;
+const roots = (ns: string) => rootsIn(api, ns);
+const requestsTo = (ns: string) => configMapRequestsTo(api, ns);
 
 beforeAll(async () => {
   api = await startFakeApiServer();
-  api.apply({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'watch' }, rules: [{ apiGroups: [''], resources: ['namespaces', 'pods'], verbs: ['list', 'watch'] }] });
-  api.apply({
-    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'watch' },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'watch' }, subjects: [{ kind: 'User', name: SA }],
-  });
-  api.apply({
-    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'bundle-writer' }, rules: [
-      { apiGroups: [''], resources: ['configmaps'], resourceNames: ['ztmesh-trust-bundle'], verbs: ['get', 'patch'] },
-      { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
-    ],
-  });
+  applyWebhookRbac(api);
   for (const ns of ['shop', 'billing']) api.apply(writerBinding(ns));
   api.apply(namespace('shop', 'enabled'));
   api.apply(namespace('ops', 'enabled'));
@@ -52,15 +33,7 @@ beforeAll(async () => {
   api.apply(pod('billing', 'one', true));
   api.apply(pod('quiet', 'one', true));
   api.apply(pod('other', 'one', false));
-  const tokenFile = join(tempDir('ztmesh-webhook-sa-'), 'token');
-  writeFileSync(tokenFile, api.addApiUser(SA, ['system:serviceaccounts']));
-  d = new BundleDistributor({
-    client: createKubeClient(inClusterConfig({}, { server: api.url, caFile: api.caFile, tokenFile, serverName: api.serverName })),
-    clock, log: log.logger, random: () => 0.5,
-  });
-  d.setRoots('ROOTS-1');
-  d.start();
-  await d.whenSynced();
+  d = await startDistributor(api, 'ROOTS-1', { clock, log: log.logger, random: () => 0.5 });
 });
 afterAll(async () => {
   await d?.stop();

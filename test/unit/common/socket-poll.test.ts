@@ -1,20 +1,11 @@
 // poll(2) through koffi on real sockets (common/socket-poll.ts): what the kernel says of a socket nobody reads,
 // once its peer shut its side (`fin`, also when ours was shut first: POLLHUP), reset it (`gone`), or did neither.
-import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { socketFd } from '../../../src/common/node-internals.js';
 import { loadPeerStates } from '../../../src/common/socket-poll.js';
-import { socketPair } from '../../helpers/datapath.js';
+import { pausedSocketPairs } from '../../helpers/datapath.js';
 
-const cleanups: (() => void)[] = [];
-afterEach(() => { for (const c of cleanups.splice(0)) c(); });
-
-/** A pair nobody reads on our side (paused from accept); both closed after the test. */
-async function pair(): Promise<[net.Socket, net.Socket]> {
-  const sockets = await socketPair({ allowHalfOpen: true, pauseOnConnect: true });
-  for (const s of sockets) cleanups.push(() => s.destroy());
-  return sockets;
-}
+const pair = pausedSocketPairs();
 
 /** Polls `fd` until it reports something other than `from` (the peer's packet is on its way). */
 async function next(states: ReturnType<typeof loadPeerStates>, fd: number, from: unknown) {

@@ -1,22 +1,14 @@
 // TCP_INFO through koffi on real sockets (common/tcp-state.ts): a connection reset by its peer is CLOSE and counts as
 // ended by a reset; one its peer shut down is CLOSE_WAIT and does not; nor does one closed by two FINs, ours first.
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { endedByReset, TCP_CLOSE, tcpState } from '../../../src/common/tcp-state.js';
-import { socketPair } from '../../helpers/datapath.js';
+import { pausedSocketPairs } from '../../helpers/datapath.js';
 
 const TCP_ESTABLISHED = 1;
 const TCP_CLOSE_WAIT = 8;
 
-const cleanups: (() => void)[] = [];
-afterEach(() => { for (const c of cleanups.splice(0)) c(); });
-
-/** A pair nobody reads on our side (paused from accept), so that node sees nothing of what the peer does. */
-async function pair(): Promise<[net.Socket, net.Socket]> {
-  const sockets = await socketPair({ allowHalfOpen: true, pauseOnConnect: true });
-  for (const s of sockets) cleanups.push(() => s.destroy());
-  return sockets;
-}
+const pair = pausedSocketPairs();
 
 /** Asks for the state of `s` until it is no longer `from` (the peer's packet is on its way). */
 async function next(s: net.Socket, from: number | undefined): Promise<number | undefined> {
